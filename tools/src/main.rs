@@ -1,0 +1,2 @@
+//! The `dynastore` command.
+fn main() {}

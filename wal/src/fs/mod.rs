@@ -1,0 +1,111 @@
+//! The file-system seam: every byte dynastore reads or writes goes through [`FileSystem`].
+//!
+//! Two implementations exist: [`StdFs`], the real file system, and [`FaultyFs`], an in-memory
+//! file system for tests that can fail chosen operations and simulate power loss by dropping
+//! everything that was not made durable (file bytes not fsynced, directory entries whose
+//! directory was not fsynced). Crash-safety arguments in this project are stated against
+//! the durability rules `FaultyFs` enforces, which are the POSIX ones:
+//!
+//! - bytes written to a file are durable only after [`FsFile::sync_data`] on that file;
+//! - a created, renamed or removed directory entry is durable only after
+//!   [`FileSystem::sync_dir`] on the directory that holds it.
+
+mod faulty;
+mod std_fs;
+
+pub use faulty::{FaultKind, FaultyFs, OpKind};
+pub use std_fs::StdFs;
+
+use std::fmt::Debug;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A shared handle to a file system.
+pub type SharedFs = Arc<dyn FileSystem>;
+
+/// An open file, addressed by position so that a writer and readers can share it
+/// without a cursor.
+pub trait FsFile: Send + Sync + Debug {
+    /// Reads up to `buf.len()` bytes at `offset`; returns how many were read (0 at the end).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// Writes all of `buf` at `offset`, extending the file if needed. On error, a prefix
+    /// of `buf` may have been written.
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+    /// Makes the file's contents durable (`fdatasync`).
+    fn sync_data(&self) -> io::Result<()>;
+    /// The current length of the file in bytes.
+    fn len(&self) -> io::Result<u64>;
+    /// Whether the file is empty.
+    fn is_empty(&self) -> io::Result<bool> {
+        Ok(self.len()? == 0)
+    }
+    /// Cuts or extends the file to `len` bytes (not durable until [`FsFile::sync_data`]).
+    fn set_len(&self, len: u64) -> io::Result<()>;
+}
+
+/// The operations dynastore needs from a file system.
+pub trait FileSystem: Send + Sync + Debug {
+    /// Creates a new file for reading and writing; fails if it exists already.
+    fn create_new(&self, path: &Path) -> io::Result<Arc<dyn FsFile>>;
+    /// Opens an existing file for reading and writing.
+    fn open(&self, path: &Path) -> io::Result<Arc<dyn FsFile>>;
+    /// Creates `path` and every missing parent directory (not durable until the parents
+    /// are synced; see [`create_dir_durable`]).
+    fn create_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// The names of the entries of a directory, sorted.
+    fn read_dir(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// Whether `path` exists.
+    fn exists(&self, path: &Path) -> io::Result<bool>;
+    /// Removes a file (not durable until the directory is synced).
+    fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Renames a file, replacing any file at `to` (not durable until the directories are
+    /// synced).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes the entries of a directory durable (`fsync` on the directory).
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+}
+
+/// Creates `path` and its missing parents, syncing each parent after an entry is made in
+/// it, so that the whole chain survives power loss.
+pub fn create_dir_durable(fs: &dyn FileSystem, path: &Path) -> io::Result<()> {
+    let mut missing: Vec<PathBuf> = Vec::new();
+    let mut cursor = Some(path);
+    while let Some(dir) = cursor {
+        if dir.as_os_str().is_empty() || fs.exists(dir)? {
+            break;
+        }
+        missing.push(dir.to_path_buf());
+        cursor = dir.parent();
+    }
+    for dir in missing.iter().rev() {
+        fs.create_dir_all(dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs.sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the whole file at `path`.
+pub fn read_file(fs: &dyn FileSystem, path: &Path) -> io::Result<Vec<u8>> {
+    let file = fs.open(path)?;
+    read_range(file.as_ref(), 0, file.len()?)
+}
+
+/// Reads the bytes `[offset, end)` of `file`, or fewer if the file is shorter.
+pub fn read_range(file: &dyn FsFile, offset: u64, end: u64) -> io::Result<Vec<u8>> {
+    let want = usize::try_from(end.saturating_sub(offset))
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "range too large"))?;
+    let mut buf = vec![0u8; want];
+    let mut filled = 0;
+    while filled < want {
+        let n = file.read_at(&mut buf[filled..], offset + filled as u64)?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}

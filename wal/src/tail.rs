@@ -1,0 +1,170 @@
+//! Following a live log: the replication shipper's view of it.
+
+use crate::error::{Error, Result, io_error};
+use crate::fs::{self, FsFile};
+use crate::record::{self, DecodeError, HEADER_BYTES, PAYLOAD_BYTES_MAX};
+use crate::segment::{self, SEGMENT_HEADER_BYTES};
+use crate::writer::{Shared, TailChunk};
+use crate::Lsn;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Bytes read from a segment per call: enough for the largest record.
+const TAIL_READ_BYTES: u64 = 2 * (PAYLOAD_BYTES_MAX + HEADER_BYTES) as u64;
+
+#[derive(Debug)]
+struct Cursor {
+    segment: Lsn,
+    path: PathBuf,
+    file: Arc<dyn FsFile>,
+    /// Where record `Tailer::next` starts in the file.
+    offset: u64,
+}
+
+/// Follows a log from an LSN on, yielding only durable records, as the bytes in the
+/// segment files. Created by [`crate::Wal::tail`].
+#[derive(Debug)]
+pub struct Tailer {
+    shared: Arc<Shared>,
+    next: Lsn,
+    rewinds: u64,
+    cursor: Option<Cursor>,
+}
+
+impl Tailer {
+    pub(crate) fn new(shared: Arc<Shared>, from: Lsn) -> Self {
+        let rewinds = shared.rewinds();
+        Tailer {
+            shared,
+            next: from.max(Lsn::FIRST),
+            rewinds,
+            cursor: None,
+        }
+    }
+
+    /// The LSN of the next record this tailer yields.
+    pub fn position(&self) -> Lsn {
+        self.next
+    }
+
+    /// Waits up to `timeout` for durable records at or after the tailer's position and
+    /// returns a run of them (all of one segment), or `None` if none became durable in
+    /// time.
+    ///
+    /// Errors: [`Error::LsnTruncated`] if the position was dropped,
+    /// [`Error::LogRewound`] if the log was cut back, [`Error::Poisoned`],
+    /// [`Error::Closed`], [`Error::Corruption`], [`Error::Io`].
+    pub fn next_chunk(&mut self, timeout: Duration) -> Result<Option<TailChunk>> {
+        let Some(view) = self.shared.wait_for_durable(self.next, timeout)? else {
+            return Ok(None);
+        };
+        if view.rewinds != self.rewinds {
+            return Err(Error::LogRewound { lsn: view.rewound_to });
+        }
+        let oldest = view.segments.first().copied().unwrap_or(Lsn::FIRST);
+        let Some(mut index) = view.segments.iter().rposition(|&first| first <= self.next) else {
+            return Err(Error::LsnTruncated {
+                requested: self.next,
+                oldest,
+            });
+        };
+        loop {
+            let segment = view.segments[index];
+            if self.cursor.as_ref().is_none_or(|c| c.segment != segment) {
+                self.cursor = Some(self.seek(segment)?);
+            }
+            if let Some(chunk) = self.read_run(view.durable_lsn)? {
+                return Ok(Some(chunk));
+            }
+            // Nothing more in this segment: the next record must open the next segment.
+            if view.segments.get(index + 1) == Some(&self.next) {
+                index += 1;
+                continue;
+            }
+            let cursor = self.cursor.as_ref();
+            return Err(Error::Corruption {
+                segment: cursor.map(|c| c.path.clone()).unwrap_or_default(),
+                offset: cursor.map_or(0, |c| c.offset),
+                reason: format!("durable record {} is missing", self.next),
+            });
+        }
+    }
+
+    /// Opens `segment` and finds where record `self.next` (or the segment's end) is.
+    fn seek(&self, segment: Lsn) -> Result<Cursor> {
+        let path = segment::segment_path(&self.shared.dir, segment);
+        let fs = self.shared.fs.as_ref();
+        let file = fs.open(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::LsnTruncated {
+                    requested: self.next,
+                    oldest: segment.next(),
+                }
+            } else {
+                io_error("opening", &path)(e)
+            }
+        })?;
+        let mut offset = SEGMENT_HEADER_BYTES;
+        if segment < self.next {
+            let bytes = fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
+            let mut pos = offset as usize;
+            while let Ok(frame) = record::decode(&bytes[pos.min(bytes.len())..]) {
+                if frame.lsn >= self.next {
+                    break;
+                }
+                pos += frame.framed_len();
+            }
+            offset = pos as u64;
+        }
+        Ok(Cursor {
+            segment,
+            path,
+            file,
+            offset,
+        })
+    }
+
+    /// Reads the durable records at the cursor; `None` if there are none in this segment.
+    fn read_run(&mut self, durable: Lsn) -> Result<Option<TailChunk>> {
+        let Some(cursor) = self.cursor.as_mut() else {
+            return Ok(None);
+        };
+        let len = cursor.file.len().map_err(io_error("reading", &cursor.path))?;
+        let end = len.min(cursor.offset + TAIL_READ_BYTES);
+        let bytes = fs::read_range(cursor.file.as_ref(), cursor.offset, end).map_err(io_error("reading", &cursor.path))?;
+        let first_lsn = self.next;
+        let mut pos = 0;
+        while self.next <= durable && pos < bytes.len() {
+            match record::decode(&bytes[pos..]) {
+                Ok(frame) if frame.lsn == self.next => {
+                    pos += frame.framed_len();
+                    self.next = self.next.next();
+                }
+                // A record cut by the read size: the next call reads it whole.
+                Err(DecodeError::Incomplete { .. }) if pos > 0 => break,
+                other => {
+                    let reason = match other {
+                        Ok(frame) => format!("record has LSN {}, expected {}", frame.lsn, self.next),
+                        Err(e) => e.to_string(),
+                    };
+                    return Err(Error::Corruption {
+                        segment: cursor.path.clone(),
+                        offset: cursor.offset + pos as u64,
+                        reason,
+                    });
+                }
+            }
+        }
+        if pos == 0 {
+            return Ok(None);
+        }
+        cursor.offset += pos as u64;
+        Ok(Some(TailChunk {
+            segment: cursor.segment,
+            first_lsn,
+            last_lsn: self.next.prev(),
+            bytes: bytes[..pos].to_vec(),
+        }))
+    }
+}

@@ -1,0 +1,759 @@
+//! The log writer: appends, group commit, segment rotation, durability, truncation.
+//!
+//! # Group commit
+//! Appenders frame their record into a shared pending buffer under one mutex, taking the
+//! next LSN. The first appender that needs I/O while no I/O is running becomes the
+//! *leader*: it takes the whole pending buffer, releases the mutex, writes it with one
+//! `write` per segment touched and, if durability is needed, one `fdatasync`, then
+//! publishes the new durable LSN and wakes everyone. Appenders that arrived meanwhile
+//! wait; whichever finds I/O idle and its record not yet durable leads the next round with
+//! everything pending by then. So N concurrent `Sync` appenders share about one fsync.
+//!
+//! # Failure
+//! If a write or sync fails, the bytes on disk are unknown (a failed `fsync` may even have
+//! dropped dirty pages), so the log is *poisoned*: every waiting and later append gets an
+//! error, and no record is ever reported durable that was not synced. Reopening recovers
+//! what is really on disk.
+//!
+//! # Segment order
+//! Before a new segment is created, the old one is synced. So a segment older than the
+//! newest is always complete, and recovery may treat any damage in it as corruption.
+
+use crate::error::{Error, Result, io_error};
+use crate::fs::{FsFile, SharedFs};
+use crate::record::{self, Frame, HEADER_BYTES, PAYLOAD_BYTES_MAX};
+use crate::recovery::{self, RecoveryReport};
+use crate::segment::{self, SEGMENT_HEADER_BYTES};
+use crate::{Epoch, Lsn};
+use parking_lot::{Condvar, Mutex, MutexGuard};
+use std::mem;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// When an append counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `append` returns once the record is durable (fdatasync), shared with concurrent
+    /// appenders by group commit.
+    Sync,
+    /// `append` returns once the record is in the log's buffer; a background thread
+    /// writes and syncs every `interval`, and [`Wal::sync`] does it on demand. A crash
+    /// may lose the records of the last interval, never corrupt earlier ones.
+    Buffered {
+        /// How often the background thread syncs.
+        interval: Duration,
+    },
+}
+
+/// How a log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalOptions {
+    /// A segment is closed and a new one started when the next record would take it past
+    /// this size (a single record larger than this gets a segment of its own).
+    pub segment_bytes_max: u64,
+    /// When an append counts as done.
+    pub durability: Durability,
+    /// With `Buffered` durability, pending bytes are written to the OS (without sync) once
+    /// they reach this size; appenders wait if 4 times this is pending.
+    pub buffer_bytes: usize,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            segment_bytes_max: 64 << 20,
+            durability: Durability::Sync,
+            buffer_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Counters of a log's work since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalStats {
+    /// Records appended.
+    pub records: u64,
+    /// Bytes written to segment files (framed records).
+    pub bytes: u64,
+    /// `write` calls on segment files.
+    pub writes: u64,
+    /// `fdatasync` calls on segment files.
+    pub syncs: u64,
+    /// Segments created.
+    pub segments_created: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    records: AtomicU64,
+    bytes: AtomicU64,
+    writes: AtomicU64,
+    syncs: AtomicU64,
+    segments_created: AtomicU64,
+}
+
+/// Framed records that go to one segment at one offset.
+#[derive(Debug)]
+struct Chunk {
+    segment: Lsn,
+    /// The I/O leader must create this segment before writing the bytes.
+    starts_segment: bool,
+    offset: u64,
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The LSN the next record gets.
+    next_lsn: Lsn,
+    /// The epoch of the newest record.
+    last_epoch: Epoch,
+    /// First LSNs of the segments on disk, oldest first.
+    segments: Vec<Lsn>,
+    /// The newest segment file on disk, where the I/O leader writes.
+    io_file: Arc<dyn FsFile>,
+    /// The segment new records go to and its length including pending bytes.
+    tail_segment: Lsn,
+    tail_len: u64,
+    pending: Vec<Chunk>,
+    pending_bytes: usize,
+    /// Every record up to this LSN has been handed to the OS.
+    written_lsn: Lsn,
+    /// Every record up to this LSN is durable.
+    durable_lsn: Lsn,
+    io_busy: bool,
+    poisoned: Option<String>,
+    closed: bool,
+    /// Bumped by every `truncate_after`, so tailers notice the log went back.
+    rewinds: u64,
+    /// The LSN the last `truncate_after` cut back to.
+    rewound_to: Lsn,
+}
+
+/// The part of a log shared by its handle, its flusher thread and its tailers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) fs: SharedFs,
+    pub(crate) dir: PathBuf,
+    options: WalOptions,
+    state: Mutex<State>,
+    /// Signalled whenever the durable LSN moves, I/O finishes, or the log fails or closes.
+    changed: Condvar,
+    counters: Counters,
+}
+
+/// A segmented write-ahead log, safe to share between threads (`&Wal` appends).
+///
+/// Guarantees: LSNs are gapless and start at 1; an append that returned `Ok` under
+/// `Sync` durability (or was followed by a successful [`Wal::sync`]) survives a crash
+/// and power loss; recovery never returns a damaged record.
+#[derive(Debug)]
+pub struct Wal {
+    shared: Arc<Shared>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+/// Records handed to a tailer: a run of whole, durable, consecutive records of one segment,
+/// byte for byte as they are in the segment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailChunk {
+    /// The first LSN of the segment these records are in.
+    pub segment: Lsn,
+    /// The LSN of the first record.
+    pub first_lsn: Lsn,
+    /// The LSN of the last record.
+    pub last_lsn: Lsn,
+    /// The framed records.
+    pub bytes: Vec<u8>,
+}
+
+impl Wal {
+    /// Opens (or creates) the log in `dir`, recovering it: see [`RecoveryReport`].
+    ///
+    /// Errors: [`Error::Corruption`] for damage recovery must not skip, [`Error::Io`].
+    pub fn open(fs: SharedFs, dir: impl AsRef<Path>, options: WalOptions) -> Result<(Wal, RecoveryReport)> {
+        Self::open_and_replay(fs, dir, options, Lsn(u64::MAX), |_| {})
+    }
+
+    /// Like [`Wal::open`], and hands every recovered record with an LSN of at least
+    /// `replay_from` to `visit`, oldest first, in the same pass that checks them.
+    pub fn open_and_replay(
+        fs: SharedFs,
+        dir: impl AsRef<Path>,
+        options: WalOptions,
+        replay_from: Lsn,
+        mut visit: impl FnMut(Frame<'_>),
+    ) -> Result<(Wal, RecoveryReport)> {
+        let dir = dir.as_ref().to_path_buf();
+        let recovered = recovery::recover(fs.as_ref(), &dir, replay_from, &mut visit)?;
+        let report = recovered.report.clone();
+        let tail_segment = *recovered.segments.last().unwrap_or(&Lsn::FIRST);
+        let shared = Arc::new(Shared {
+            fs,
+            dir,
+            options,
+            state: Mutex::new(State {
+                next_lsn: report.last_lsn.next(),
+                last_epoch: report.last_epoch,
+                segments: recovered.segments,
+                io_file: recovered.tail_file,
+                tail_segment,
+                tail_len: recovered.tail_len,
+                pending: Vec::new(),
+                pending_bytes: 0,
+                written_lsn: report.last_lsn,
+                durable_lsn: report.last_lsn,
+                io_busy: false,
+                poisoned: None,
+                closed: false,
+                rewinds: 0,
+                rewound_to: Lsn::ZERO,
+            }),
+            changed: Condvar::new(),
+            counters: Counters::default(),
+        });
+        let flusher = match options.durability {
+            Durability::Sync => None,
+            Durability::Buffered { interval } => {
+                let shared = Arc::clone(&shared);
+                let thread = std::thread::Builder::new()
+                    .name("dynastore-wal-flusher".to_owned())
+                    .spawn(move || shared.run_flusher(interval))
+                    .map_err(io_error("starting the flusher thread for", PathBuf::new()))?;
+                Some(thread)
+            }
+        };
+        Ok((Wal { shared, flusher }, report))
+    }
+
+    /// Appends one record with `epoch`, returning its LSN. Under `Sync` durability it
+    /// returns once the record is durable.
+    ///
+    /// Errors: [`Error::PayloadTooLarge`] over [`PAYLOAD_BYTES_MAX`],
+    /// [`Error::EpochRegressed`] if `epoch` is older than the log's newest record,
+    /// [`Error::Io`] / [`Error::Poisoned`] if a write or sync failed (the record is then
+    /// not known to be durable), [`Error::Closed`].
+    pub fn append(&self, epoch: Epoch, payload: &[u8]) -> Result<Lsn> {
+        if payload.len() > PAYLOAD_BYTES_MAX {
+            return Err(Error::PayloadTooLarge {
+                size: payload.len(),
+                max: PAYLOAD_BYTES_MAX,
+            });
+        }
+        // Checksum the payload before taking the lock; only the header is hashed inside.
+        let payload_hasher = record::payload_crc(payload);
+        let shared = &self.shared;
+        let mut state = shared.state.lock();
+        state.check_writable(epoch)?;
+        let lsn = state.next_lsn;
+        let framed_len = HEADER_BYTES + payload.len();
+        let chunk = state.chunk_for(framed_len, shared.options.segment_bytes_max);
+        record::encode(&mut chunk.bytes, lsn, epoch, payload, &payload_hasher);
+        state.next_lsn = lsn.next();
+        state.last_epoch = epoch;
+        shared.counters.records.fetch_add(1, Ordering::Relaxed);
+        shared.finish_append(state, lsn)?;
+        Ok(lsn)
+    }
+
+    /// Appends records framed by another log (a primary), byte for byte, so that this
+    /// log's segment files end up identical to the primary's. `segment` is the first LSN
+    /// of the primary's segment the bytes come from: when it differs from this log's newest
+    /// segment, a new segment starting at `segment` is begun. Returns the last LSN appended.
+    ///
+    /// Errors: [`Error::InvalidFrame`] if the bytes are not whole records with valid
+    /// checksums, consecutive LSNs and non-decreasing epochs, or `segment` does not start
+    /// at the next LSN; [`Error::LsnGap`] if they do not continue this log;
+    /// [`Error::EpochRegressed`]; and the errors of [`Wal::append`].
+    pub fn append_framed(&self, segment: Lsn, bytes: &[u8]) -> Result<Lsn> {
+        let frames = validate_frames(bytes)?;
+        let shared = &self.shared;
+        let mut state = shared.state.lock();
+        state.check_writable(frames.first_epoch)?;
+        if frames.first_lsn != state.next_lsn {
+            return Err(Error::LsnGap {
+                expected: state.next_lsn,
+                found: frames.first_lsn,
+            });
+        }
+        if segment != state.tail_segment {
+            if segment != state.next_lsn {
+                return Err(Error::InvalidFrame {
+                    offset: 0,
+                    reason: format!("segment {segment} does not start at the next LSN {}", state.next_lsn),
+                });
+            }
+            state.start_segment(segment);
+        }
+        let chunk = state.chunk_for(bytes.len(), u64::MAX);
+        chunk.bytes.extend_from_slice(bytes);
+        state.next_lsn = frames.last_lsn.next();
+        state.last_epoch = frames.last_epoch;
+        shared.counters.records.fetch_add(frames.count, Ordering::Relaxed);
+        shared.finish_append(state, frames.last_lsn)?;
+        Ok(frames.last_lsn)
+    }
+
+    /// Makes every record appended so far durable, returning the durable LSN.
+    ///
+    /// Errors: [`Error::Io`] / [`Error::Poisoned`] if a write or sync failed.
+    pub fn sync(&self) -> Result<Lsn> {
+        let mut state = self.shared.state.lock();
+        let target = state.next_lsn.prev();
+        self.shared.wait_durable(&mut state, target)?;
+        Ok(target)
+    }
+
+    /// The LSN up to which every record is durable.
+    pub fn durable_lsn(&self) -> Lsn {
+        self.shared.state.lock().durable_lsn
+    }
+
+    /// The LSN of the newest record appended (durable or not); `Lsn(0)` if none.
+    pub fn last_lsn(&self) -> Lsn {
+        self.shared.state.lock().next_lsn.prev()
+    }
+
+    /// The LSN of the oldest record still kept (the next LSN if the log is empty).
+    pub fn first_lsn(&self) -> Lsn {
+        let state = self.shared.state.lock();
+        state.segments.first().copied().unwrap_or(state.next_lsn)
+    }
+
+    /// The epoch of the newest record.
+    pub fn last_epoch(&self) -> Epoch {
+        self.shared.state.lock().last_epoch
+    }
+
+    /// The directory the log lives in.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The first LSNs of the segment files, oldest first.
+    pub fn segments(&self) -> Vec<Lsn> {
+        self.shared.state.lock().segments.clone()
+    }
+
+    /// Counters of the work done since the log was opened.
+    pub fn stats(&self) -> WalStats {
+        let c = &self.shared.counters;
+        WalStats {
+            records: c.records.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+            segments_created: c.segments_created.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Reads the records from `from` to the newest one written to the file system.
+    ///
+    /// Errors: [`Error::LsnTruncated`] if `from` was dropped, [`Error::Corruption`],
+    /// [`Error::Io`].
+    pub fn read_from(&self, from: Lsn) -> Result<crate::reader::WalReader> {
+        let (segments, written) = {
+            let state = self.shared.state.lock();
+            (state.segments.clone(), state.written_lsn)
+        };
+        crate::reader::WalReader::new(Arc::clone(&self.shared.fs), self.shared.dir.clone(), segments, from, written)
+    }
+
+    /// A tailer that yields durable records from `from` on, waiting for new ones.
+    pub fn tail(&self, from: Lsn) -> crate::tail::Tailer {
+        crate::tail::Tailer::new(Arc::clone(&self.shared), from)
+    }
+
+    /// Deletes every segment all of whose records are below `lsn` (never the newest
+    /// segment), oldest first, each deletion made durable before the next, so a crash
+    /// leaves a log that still starts at a segment boundary. Returns how many were deleted.
+    ///
+    /// Errors: [`Error::Io`].
+    pub fn truncate_before(&self, lsn: Lsn) -> Result<usize> {
+        let victims: Vec<Lsn> = {
+            let mut state = self.shared.state.lock();
+            // Segment i holds only records below `lsn` if segment i+1 starts at or below it.
+            let keep_from = state.segments.windows(2).take_while(|pair| pair[1] <= lsn).count();
+            state.segments.drain(..keep_from).collect()
+        };
+        let (fs, dir) = (&self.shared.fs, &self.shared.dir);
+        for first in &victims {
+            let path = segment::segment_path(dir, *first);
+            fs.remove_file(&path).map_err(io_error("removing", &path))?;
+            fs.sync_dir(dir).map_err(io_error("syncing directory", dir))?;
+        }
+        Ok(victims.len())
+    }
+
+    /// Cuts every record after `lsn` from the log, durably (a replica dropping a tail the
+    /// new primary never had). Appends wait while it runs; the next record gets `lsn + 1`.
+    /// Segments are removed newest first and the remaining one is truncated last, so a
+    /// crash part way leaves a valid, shorter log.
+    ///
+    /// Errors: [`Error::LsnTruncated`] if records at or before `lsn` were already dropped
+    /// by [`Wal::truncate_before`] (except when `lsn` is right before the oldest kept
+    /// one), [`Error::Poisoned`], [`Error::Io`].
+    pub fn truncate_after(&self, lsn: Lsn) -> Result<()> {
+        let shared = &self.shared;
+        let mut state = shared.state.lock();
+        // Quiesce: nothing pending, no I/O running, so the files are the whole log.
+        loop {
+            if let Some(cause) = &state.poisoned {
+                return Err(Error::Poisoned { cause: cause.clone() });
+            }
+            if state.io_busy {
+                shared.changed.wait(&mut state);
+            } else if !state.pending.is_empty() || state.written_lsn < state.next_lsn.prev() {
+                let target = state.next_lsn.prev();
+                shared.wait_durable(&mut state, target)?;
+            } else {
+                break;
+            }
+        }
+        if lsn >= state.next_lsn.prev() {
+            return Ok(());
+        }
+        let oldest = state.segments.first().copied().unwrap_or(state.next_lsn);
+        if lsn.next() < oldest {
+            return Err(Error::LsnTruncated { requested: lsn, oldest });
+        }
+        let result = shared.cut_after(&mut state, lsn);
+        if let Err(error) = &result {
+            state.poisoned = Some(error.to_string());
+        }
+        state.rewinds += 1;
+        state.rewound_to = lsn;
+        shared.changed.notify_all();
+        result
+    }
+
+    /// Syncs everything and stops the background thread.
+    ///
+    /// Errors: those of [`Wal::sync`].
+    pub fn close(mut self) -> Result<()> {
+        let result = self.sync().map(|_| ());
+        self.stop_flusher();
+        result
+    }
+
+    fn stop_flusher(&mut self) {
+        self.shared.state.lock().closed = true;
+        self.shared.changed.notify_all();
+        if let Some(thread) = self.flusher.take() {
+            // A panicked flusher has nothing left to clean up; the log is closing anyway.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        if self.flusher.is_some() || !self.shared.state.lock().closed {
+            // Best effort: a buffered log should not lose its tail on a clean drop.
+            // Errors cannot be reported from drop; `close` reports them.
+            let _ = self.sync();
+            self.stop_flusher();
+        }
+    }
+}
+
+struct ValidatedFrames {
+    first_lsn: Lsn,
+    last_lsn: Lsn,
+    first_epoch: Epoch,
+    last_epoch: Epoch,
+    count: u64,
+}
+
+fn validate_frames(bytes: &[u8]) -> Result<ValidatedFrames> {
+    let invalid = |offset: usize, reason: String| Error::InvalidFrame { offset, reason };
+    let first = record::decode(bytes).map_err(|e| invalid(0, e.to_string()))?;
+    let mut frames = ValidatedFrames {
+        first_lsn: first.lsn,
+        last_lsn: first.lsn,
+        first_epoch: first.epoch,
+        last_epoch: first.epoch,
+        count: 1,
+    };
+    let mut pos = first.framed_len();
+    while pos < bytes.len() {
+        let frame = record::decode(&bytes[pos..]).map_err(|e| invalid(pos, e.to_string()))?;
+        if frame.lsn != frames.last_lsn.next() {
+            return Err(invalid(pos, format!("LSN {} does not follow {}", frame.lsn, frames.last_lsn)));
+        }
+        if frame.epoch < frames.last_epoch {
+            return Err(invalid(pos, format!("epoch {} is older than {}", frame.epoch, frames.last_epoch)));
+        }
+        frames.last_lsn = frame.lsn;
+        frames.last_epoch = frame.epoch;
+        frames.count += 1;
+        pos += frame.framed_len();
+    }
+    Ok(frames)
+}
+
+impl State {
+    fn check_writable(&self, epoch: Epoch) -> Result<()> {
+        if let Some(cause) = &self.poisoned {
+            return Err(Error::Poisoned { cause: cause.clone() });
+        }
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        if epoch < self.last_epoch {
+            return Err(Error::EpochRegressed {
+                epoch,
+                last: self.last_epoch,
+            });
+        }
+        Ok(())
+    }
+
+    /// Begins a new segment at `first` for the records that follow.
+    fn start_segment(&mut self, first: Lsn) {
+        self.tail_segment = first;
+        self.tail_len = SEGMENT_HEADER_BYTES;
+        self.pending.push(Chunk {
+            segment: first,
+            starts_segment: true,
+            offset: SEGMENT_HEADER_BYTES,
+            bytes: Vec::new(),
+        });
+    }
+
+    /// The pending chunk that `framed_len` more bytes go into, rotating to a new segment
+    /// first if the record would take a non-empty segment past `segment_bytes_max`.
+    fn chunk_for(&mut self, framed_len: usize, segment_bytes_max: u64) -> &mut Chunk {
+        let framed_len = framed_len as u64;
+        if self.tail_len > SEGMENT_HEADER_BYTES && self.tail_len + framed_len > segment_bytes_max {
+            self.start_segment(self.next_lsn);
+        } else if self.pending.last().is_none_or(|c| c.segment != self.tail_segment) {
+            self.pending.push(Chunk {
+                segment: self.tail_segment,
+                starts_segment: false,
+                offset: self.tail_len,
+                bytes: Vec::new(),
+            });
+        }
+        self.tail_len += framed_len;
+        self.pending_bytes += framed_len as usize;
+        let last = self.pending.len() - 1;
+        &mut self.pending[last]
+    }
+}
+
+impl Shared {
+    /// After a record is framed: wait for durability (`Sync`) or write out a full buffer.
+    fn finish_append(&self, mut state: MutexGuard<'_, State>, lsn: Lsn) -> Result<()> {
+        match self.options.durability {
+            Durability::Sync => self.wait_durable(&mut state, lsn),
+            Durability::Buffered { .. } => {
+                let buffer = self.options.buffer_bytes.max(1);
+                while state.pending_bytes >= buffer {
+                    if !state.io_busy {
+                        return self.lead_io(&mut state, false);
+                    }
+                    if state.pending_bytes < 4 * buffer {
+                        break;
+                    }
+                    // Back-pressure: the writer is behind by more than four buffers.
+                    self.changed.wait(&mut state);
+                    if let Some(cause) = &state.poisoned {
+                        return Err(Error::Poisoned { cause: cause.clone() });
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits until `lsn` is durable, leading I/O rounds whenever none is running.
+    fn wait_durable(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn) -> Result<()> {
+        loop {
+            if state.durable_lsn >= lsn {
+                return Ok(());
+            }
+            if let Some(cause) = &state.poisoned {
+                return Err(Error::Poisoned { cause: cause.clone() });
+            }
+            if state.io_busy {
+                self.changed.wait(state);
+            } else {
+                self.lead_io(state, true)?;
+            }
+        }
+    }
+
+    /// One I/O round: takes everything pending, writes it outside the lock, and syncs if
+    /// `sync`. On failure the log is poisoned and the error returned.
+    fn lead_io(&self, state: &mut MutexGuard<'_, State>, sync: bool) -> Result<()> {
+        debug_assert!(!state.io_busy);
+        state.io_busy = true;
+        let batch = mem::take(&mut state.pending);
+        state.pending_bytes = 0;
+        let batch_last = state.next_lsn.prev();
+        let file = Arc::clone(&state.io_file);
+        let result = MutexGuard::unlocked(state, || self.write_batch(batch, file, sync));
+        state.io_busy = false;
+        let outcome = match result {
+            Ok((file, created)) => {
+                state.io_file = file;
+                state.segments.extend(created);
+                state.written_lsn = batch_last;
+                if sync {
+                    state.durable_lsn = batch_last;
+                }
+                Ok(())
+            }
+            Err(error) => {
+                state.poisoned = Some(error.to_string());
+                Err(error)
+            }
+        };
+        self.changed.notify_all();
+        outcome
+    }
+
+    /// Writes `batch` in order, creating segments as it goes; returns the newest segment
+    /// file and the segments created.
+    fn write_batch(&self, batch: Vec<Chunk>, mut file: Arc<dyn FsFile>, sync: bool) -> Result<(Arc<dyn FsFile>, Vec<Lsn>)> {
+        let fs = self.fs.as_ref();
+        let mut created = Vec::new();
+        let mut path = PathBuf::new();
+        for chunk in batch {
+            path = segment::segment_path(&self.dir, chunk.segment);
+            if chunk.starts_segment {
+                // The old segment must be complete on disk before a newer one exists.
+                self.sync_file(file.as_ref(), &path)?;
+                file = segment::create_segment(fs, &self.dir, chunk.segment)?;
+                self.counters.segments_created.fetch_add(1, Ordering::Relaxed);
+                created.push(chunk.segment);
+            }
+            if !chunk.bytes.is_empty() {
+                file.write_all_at(&chunk.bytes, chunk.offset).map_err(io_error("writing", &path))?;
+                self.counters.writes.fetch_add(1, Ordering::Relaxed);
+                self.counters.bytes.fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
+            }
+        }
+        if sync {
+            self.sync_file(file.as_ref(), &path)?;
+        }
+        Ok((file, created))
+    }
+
+    fn sync_file(&self, file: &dyn FsFile, path: &Path) -> Result<()> {
+        file.sync_data().map_err(io_error("syncing", path))?;
+        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The body of `truncate_after`, with the log quiesced and the lock held.
+    fn cut_after(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn) -> Result<()> {
+        let (fs, dir) = (self.fs.as_ref(), &self.dir);
+        // Newest first, each removal durable before the next: a crash leaves a prefix.
+        while state.segments.len() > 1 && state.segments.last().is_some_and(|&first| first > lsn.next()) {
+            if let Some(first) = state.segments.pop() {
+                let path = segment::segment_path(dir, first);
+                fs.remove_file(&path).map_err(io_error("removing", &path))?;
+                fs.sync_dir(dir).map_err(io_error("syncing directory", dir))?;
+            }
+        }
+        let tail = *state.segments.last().unwrap_or(&Lsn::FIRST);
+        let path = segment::segment_path(dir, tail);
+        let file = fs.open(&path).map_err(io_error("opening", &path))?;
+        let bytes = crate::fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
+        let (cut_at, epoch_at_cut) = offset_after(&bytes, &path, lsn)?;
+        file.set_len(cut_at).map_err(io_error("truncating", &path))?;
+        file.sync_data().map_err(io_error("syncing", &path))?;
+        state.io_file = file;
+        state.tail_segment = tail;
+        state.tail_len = cut_at;
+        state.next_lsn = lsn.next();
+        state.written_lsn = lsn;
+        state.durable_lsn = lsn;
+        if let Some(epoch) = epoch_at_cut {
+            state.last_epoch = epoch;
+        }
+        Ok(())
+    }
+
+    /// The background sync of `Buffered` logs.
+    fn run_flusher(&self, interval: Duration) {
+        let mut state = self.state.lock();
+        loop {
+            let deadline = Instant::now() + interval;
+            while !state.closed && Instant::now() < deadline {
+                self.changed.wait_until(&mut state, deadline);
+            }
+            if state.closed || state.poisoned.is_some() {
+                return;
+            }
+            if state.durable_lsn < state.next_lsn.prev() && !state.io_busy {
+                // A failure poisons the log; appenders and `sync` report it.
+                let _ = self.lead_io(&mut state, true);
+            }
+        }
+    }
+}
+
+/// Where the record after `lsn` starts in a segment's bytes, and the epoch of record
+/// `lsn` if the segment holds it.
+fn offset_after(bytes: &[u8], path: &Path, lsn: Lsn) -> Result<(u64, Option<Epoch>)> {
+    let mut pos = SEGMENT_HEADER_BYTES as usize;
+    let mut epoch = None;
+    while pos < bytes.len() {
+        let frame = record::decode(&bytes[pos..]).map_err(|e| Error::Corruption {
+            segment: path.to_path_buf(),
+            offset: pos as u64,
+            reason: e.to_string(),
+        })?;
+        if frame.lsn > lsn {
+            break;
+        }
+        epoch = Some(frame.epoch);
+        pos += frame.framed_len();
+    }
+    Ok((pos as u64, epoch))
+}
+
+/// What tailers read of the shared state.
+pub(crate) struct TailView {
+    pub durable_lsn: Lsn,
+    pub segments: Vec<Lsn>,
+    pub rewinds: u64,
+    pub rewound_to: Lsn,
+}
+
+impl Shared {
+    /// Waits up to `timeout` until a record at or after `lsn` is durable, then returns a
+    /// view of the log; `None` on timeout.
+    pub(crate) fn wait_for_durable(&self, lsn: Lsn, timeout: Duration) -> Result<Option<TailView>> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock();
+        while state.durable_lsn < lsn {
+            if state.closed {
+                return Err(Error::Closed);
+            }
+            if let Some(cause) = &state.poisoned {
+                return Err(Error::Poisoned { cause: cause.clone() });
+            }
+            if self.changed.wait_until(&mut state, deadline).timed_out() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(TailView {
+            durable_lsn: state.durable_lsn,
+            segments: state.segments.clone(),
+            rewinds: state.rewinds,
+            rewound_to: state.rewound_to,
+        }))
+    }
+
+    /// How many times the log was cut back.
+    pub(crate) fn rewinds(&self) -> u64 {
+        self.state.lock().rewinds
+    }
+}
