@@ -56,7 +56,7 @@ impl Tailer {
     /// [`Error::LogRewound`] if the log was cut back, [`Error::Poisoned`],
     /// [`Error::Closed`], [`Error::Corruption`], [`Error::Io`].
     pub fn next_chunk(&mut self, timeout: Duration) -> Result<Option<TailChunk>> {
-        let Some(view) = self.shared.wait_for_durable(self.next, timeout)? else {
+        let Some(view) = self.shared.wait_for_durable(self.next, self.rewinds, timeout)? else {
             return Ok(None);
         };
         if view.rewinds != self.rewinds {

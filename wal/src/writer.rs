@@ -389,7 +389,9 @@ impl Wal {
     }
 
     /// Cuts every record after `lsn` from the log, durably (a replica dropping a tail the
-    /// new primary never had). Appends wait while it runs; the next record gets `lsn + 1`.
+    /// new primary never had). Appends wait while it runs; the next record gets `lsn + 1`,
+    /// and the log's last epoch becomes that of record `lsn` (`Epoch(0)` if the log no
+    /// longer holds it).
     /// Segments are removed newest first and the remaining one is truncated last, so a
     /// crash part way leaves a valid, shorter log.
     ///
@@ -674,10 +676,22 @@ impl Shared {
         state.next_lsn = lsn.next();
         state.written_lsn = lsn;
         state.durable_lsn = lsn;
-        if let Some(epoch) = epoch_at_cut {
-            state.last_epoch = epoch;
-        }
+        state.last_epoch = match epoch_at_cut {
+            Some(epoch) => epoch,
+            None => self.epoch_before(&state.segments, lsn)?,
+        };
         Ok(())
+    }
+
+    /// The epoch of record `lsn` when it is not in the newest segment: it is then the last
+    /// record of the segment before; `Epoch(0)` if the log no longer holds it.
+    fn epoch_before(&self, segments: &[Lsn], lsn: Lsn) -> Result<Epoch> {
+        let Some(&previous) = segments.len().checked_sub(2).and_then(|i| segments.get(i)) else {
+            return Ok(Epoch(0));
+        };
+        let path = segment::segment_path(&self.dir, previous);
+        let bytes = crate::fs::read_file(self.fs.as_ref(), &path).map_err(io_error("reading", &path))?;
+        Ok(offset_after(&bytes, &path, lsn)?.1.unwrap_or(Epoch(0)))
     }
 
     /// The background sync of `Buffered` logs.
@@ -728,12 +742,13 @@ pub(crate) struct TailView {
 }
 
 impl Shared {
-    /// Waits up to `timeout` until a record at or after `lsn` is durable, then returns a
-    /// view of the log; `None` on timeout.
-    pub(crate) fn wait_for_durable(&self, lsn: Lsn, timeout: Duration) -> Result<Option<TailView>> {
+    /// Waits up to `timeout` until a record at or after `lsn` is durable or the log is cut
+    /// back (its rewind count differs from `rewinds`), then returns a view of the log;
+    /// `None` on timeout.
+    pub(crate) fn wait_for_durable(&self, lsn: Lsn, rewinds: u64, timeout: Duration) -> Result<Option<TailView>> {
         let deadline = Instant::now() + timeout;
         let mut state = self.state.lock();
-        while state.durable_lsn < lsn {
+        while state.durable_lsn < lsn && state.rewinds == rewinds {
             if state.closed {
                 return Err(Error::Closed);
             }

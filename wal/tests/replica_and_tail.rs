@@ -1,0 +1,186 @@
+//! The tailer yields only durable records, byte for byte; a replica appending them ends up
+//! with segment files identical to the primary's, and refuses anything that does not
+//! continue its log.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use dynastore_wal::fs::{FaultyFs, SharedFs, read_file};
+use dynastore_wal::record::{self, payload_crc};
+use dynastore_wal::segment::segment_path;
+use dynastore_wal::{Epoch, Error, Lsn, TailChunk, Wal};
+use std::path::Path;
+use std::time::Duration;
+
+const PRIMARY: &str = "/az-a/wal";
+const REPLICA: &str = "/az-b/wal";
+const WAIT: Duration = Duration::from_millis(20);
+
+fn frame(lsn: u64, epoch: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    record::encode(&mut out, Lsn(lsn), Epoch(epoch), payload, &payload_crc(payload));
+    out
+}
+
+/// Ships everything durable from `tailer` to `replica`; returns how many chunks.
+fn ship(tailer: &mut dynastore_wal::Tailer, replica: &Wal) -> usize {
+    let mut chunks = 0;
+    while let Some(chunk) = tailer.next_chunk(WAIT).unwrap() {
+        replica.append_framed(chunk.segment, &chunk.bytes).unwrap();
+        chunks += 1;
+    }
+    chunks
+}
+
+fn assert_same_files(fs: &FaultyFs, primary: &Wal, replica: &Wal) {
+    assert_eq!(primary.segments(), replica.segments());
+    for first in primary.segments() {
+        let a = read_file(fs, &segment_path(Path::new(PRIMARY), first)).unwrap();
+        let b = read_file(fs, &segment_path(Path::new(REPLICA), first)).unwrap();
+        assert!(a == b, "segment {first} differs between primary and replica");
+    }
+}
+
+#[test]
+fn replica_fed_by_the_tailer_holds_byte_identical_segments() {
+    let (fs, shared) = faulty();
+    let primary = open(&shared, Path::new(PRIMARY), sync_options(2048));
+    // The replica's own segment size does not matter: it follows the primary's segments.
+    let replica = open(&shared, Path::new(REPLICA), sync_options(1 << 20));
+    let mut tailer = primary.tail(Lsn(1));
+    for round in 0..5u64 {
+        for seq in 0..40 {
+            primary.append(Epoch(round), &payload(round, seq, 16 + (seq as usize * 7) % 150)).unwrap();
+        }
+        assert!(ship(&mut tailer, &replica) > 0);
+        assert_eq!(replica.last_lsn(), primary.last_lsn());
+    }
+    assert!(primary.segments().len() > 5);
+    assert_same_files(&fs, &primary, &replica);
+    drop(replica);
+    let (replica, report) = Wal::open(shared.clone(), REPLICA, sync_options(1 << 20)).unwrap();
+    assert_eq!(report.last_lsn, Lsn(200));
+    assert_eq!(read_all(&replica), read_all(&primary));
+}
+
+#[test]
+fn tailer_never_yields_records_that_are_not_durable() {
+    let (_fs, shared) = faulty();
+    let wal = open(&shared, Path::new(PRIMARY), buffered_options(1 << 20, Duration::from_secs(3600)));
+    let mut tailer = wal.tail(Lsn(1));
+    wal.append(Epoch(0), b"one").unwrap();
+    wal.append(Epoch(0), b"two").unwrap();
+    assert_eq!(wal.durable_lsn(), Lsn(0));
+    assert_eq!(tailer.next_chunk(WAIT).unwrap(), None, "nothing is durable yet");
+    wal.sync().unwrap();
+    let chunk = tailer.next_chunk(WAIT).unwrap().unwrap();
+    assert_eq!((chunk.first_lsn, chunk.last_lsn), (Lsn(1), Lsn(2)));
+    let mut expected = frame(1, 0, b"one");
+    expected.extend(frame(2, 0, b"two"));
+    assert_eq!(chunk.bytes, expected);
+    wal.append(Epoch(0), b"three").unwrap();
+    assert_eq!(tailer.next_chunk(WAIT).unwrap(), None);
+}
+
+#[test]
+fn tailer_wakes_when_a_record_becomes_durable() {
+    let (_fs, shared) = faulty();
+    let wal = std::sync::Arc::new(open(&shared, Path::new(PRIMARY), sync_options(1 << 20)));
+    let mut tailer = wal.tail(Lsn(1));
+    let writer = {
+        let wal = wal.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            wal.append(Epoch(0), b"late").unwrap()
+        })
+    };
+    let chunk = tailer.next_chunk(Duration::from_secs(30)).unwrap().unwrap();
+    assert_eq!(chunk.first_lsn, writer.join().unwrap());
+}
+
+#[test]
+fn tailer_from_the_middle_of_a_segment_starts_at_that_record() {
+    let (_fs, shared) = faulty();
+    let wal = open(&shared, Path::new(PRIMARY), sync_options(1 << 20));
+    for i in 0..10u64 {
+        wal.append(Epoch(0), &i.to_le_bytes()).unwrap();
+    }
+    let chunk: TailChunk = wal.tail(Lsn(7)).next_chunk(WAIT).unwrap().unwrap();
+    assert_eq!((chunk.first_lsn, chunk.last_lsn), (Lsn(7), Lsn(10)));
+    assert_eq!(&chunk.bytes[..32], &frame(7, 0, &6u64.to_le_bytes())[..]);
+}
+
+#[test]
+fn tailer_reports_dropped_segments_and_rewinds() {
+    let (_fs, shared) = faulty();
+    let wal = open(&shared, Path::new(PRIMARY), sync_options(256));
+    for i in 0..40u64 {
+        wal.append(Epoch(0), &[i as u8; 60]).unwrap();
+    }
+    let mut behind = wal.tail(Lsn(1));
+    let mut ahead = wal.tail(Lsn(35));
+    ahead.next_chunk(WAIT).unwrap().unwrap();
+    wal.truncate_before(Lsn(30)).unwrap();
+    assert!(matches!(behind.next_chunk(WAIT), Err(Error::LsnTruncated { requested: Lsn(1), .. })));
+    wal.truncate_after(Lsn(32)).unwrap();
+    wal.append(Epoch(1), b"new").unwrap();
+    assert!(matches!(ahead.next_chunk(WAIT), Err(Error::LogRewound { lsn: Lsn(32) })));
+}
+
+fn replica_with(records: u64) -> (SharedFs, Wal) {
+    let (_fs, shared) = faulty();
+    let replica = open(&shared, Path::new(REPLICA), sync_options(1 << 20));
+    for lsn in 1..=records {
+        replica.append_framed(Lsn(1), &frame(lsn, 2, b"x")).unwrap();
+    }
+    (shared, replica)
+}
+
+#[test]
+fn replica_refuses_a_gap() {
+    let (_, replica) = replica_with(3);
+    assert!(matches!(
+        replica.append_framed(Lsn(1), &frame(5, 2, b"x")),
+        Err(Error::LsnGap { expected: Lsn(4), found: Lsn(5) })
+    ));
+    assert!(matches!(replica.append_framed(Lsn(1), &frame(3, 2, b"x")), Err(Error::LsnGap { .. })));
+    assert_eq!(replica.last_lsn(), Lsn(3));
+}
+
+#[test]
+fn replica_refuses_damaged_or_partial_frames_and_writes_nothing() {
+    let (_, replica) = replica_with(3);
+    let mut bytes = frame(4, 2, b"payload");
+    bytes.extend(frame(5, 2, b"payload"));
+    let mut damaged = bytes.clone();
+    damaged[40] ^= 1;
+    assert!(matches!(replica.append_framed(Lsn(1), &damaged), Err(Error::InvalidFrame { offset: 31, .. })));
+    assert!(matches!(replica.append_framed(Lsn(1), &bytes[..bytes.len() - 1]), Err(Error::InvalidFrame { .. })));
+    assert!(matches!(replica.append_framed(Lsn(1), &[]), Err(Error::InvalidFrame { .. })));
+    let mut out_of_order = frame(4, 2, b"a");
+    out_of_order.extend(frame(6, 2, b"b"));
+    assert!(matches!(replica.append_framed(Lsn(1), &out_of_order), Err(Error::InvalidFrame { .. })));
+    assert_eq!(replica.last_lsn(), Lsn(3));
+    assert_eq!(replica.append_framed(Lsn(1), &bytes).unwrap(), Lsn(5));
+}
+
+#[test]
+fn replica_refuses_records_of_an_older_epoch() {
+    let (_, replica) = replica_with(3);
+    assert!(matches!(
+        replica.append_framed(Lsn(1), &frame(4, 1, b"stale")),
+        Err(Error::EpochRegressed { epoch: Epoch(1), last: Epoch(2) })
+    ));
+    let mut regress = frame(4, 3, b"a");
+    regress.extend(frame(5, 2, b"b"));
+    assert!(matches!(replica.append_framed(Lsn(1), &regress), Err(Error::InvalidFrame { .. })));
+}
+
+#[test]
+fn replica_refuses_a_segment_that_does_not_start_at_the_next_lsn() {
+    let (_, replica) = replica_with(3);
+    assert!(matches!(replica.append_framed(Lsn(3), &frame(4, 2, b"x")), Err(Error::InvalidFrame { .. })));
+    assert_eq!(replica.append_framed(Lsn(4), &frame(4, 2, b"x")).unwrap(), Lsn(4));
+    assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4)]);
+}
