@@ -1,2 +1,61 @@
-//! The `dynastore` command.
-fn main() {}
+//! The `dynastore` command: inspect data directories and tour the engine.
+
+mod demo;
+mod dump;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// dynastore: an embeddable, DynamoDB-style storage engine.
+#[derive(Debug, Parser)]
+#[command(name = "dynastore", version, about)]
+struct Cli {
+    /// The data directory.
+    #[arg(long, global = true, default_value = "dynastore-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print on-disk structures for humans (or machines, with --json).
+    Dump {
+        #[command(subcommand)]
+        what: DumpCommand,
+    },
+    /// The end-to-end tour: writes, recovers, tails and dumps a write-ahead log under
+    /// `<data>/demo` (which it replaces).
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum DumpCommand {
+    /// One line per record of a WAL segment file, or of every segment in a WAL directory,
+    /// and a summary. Damaged bytes are shown with their offset.
+    Wal {
+        /// A segment file or a WAL directory.
+        path: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dump {
+            what: DumpCommand::Wal { path, json },
+        } => dump::wal(&path, json, &mut std::io::stdout().lock()),
+        Command::Demo => demo::run(&cli.data, &mut std::io::stdout().lock()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("dynastore: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

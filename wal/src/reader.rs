@@ -36,13 +36,25 @@ pub struct WalReader {
 }
 
 impl WalReader {
-    pub(crate) fn new(fs: SharedFs, dir: PathBuf, segments: Vec<Lsn>, from: Lsn, end: Lsn) -> Result<Self> {
+    pub(crate) fn new(
+        fs: SharedFs,
+        dir: PathBuf,
+        segments: Vec<Lsn>,
+        from: Lsn,
+        end: Lsn,
+    ) -> Result<Self> {
         let from = from.max(Lsn::FIRST);
         let oldest = segments.first().copied().unwrap_or(Lsn::FIRST);
         if from < oldest && from <= end {
-            return Err(Error::LsnTruncated { requested: from, oldest });
+            return Err(Error::LsnTruncated {
+                requested: from,
+                oldest,
+            });
         }
-        let index = segments.iter().rposition(|&first| first <= from).unwrap_or(0);
+        let index = segments
+            .iter()
+            .rposition(|&first| first <= from)
+            .unwrap_or(0);
         Ok(WalReader {
             fs,
             dir,
@@ -82,7 +94,11 @@ impl WalReader {
         self.pos = 0;
         match segment::decode_header(&self.bytes) {
             Ok(named) if named == first => {}
-            Ok(named) => return Err(self.corruption(format!("header names first LSN {named}, the file name {first}"))),
+            Ok(named) => {
+                return Err(self.corruption(format!(
+                    "header names first LSN {named}, the file name {first}"
+                )));
+            }
             Err(reason) => return Err(self.corruption(reason)),
         }
         self.pos = SEGMENT_HEADER_BYTES as usize;
@@ -105,9 +121,13 @@ impl WalReader {
                 }
                 continue;
             }
-            let frame = record::decode(&self.bytes[self.pos..]).map_err(|e| self.corruption(e.to_string()))?;
+            let frame = record::decode(&self.bytes[self.pos..])
+                .map_err(|e| self.corruption(e.to_string()))?;
             if frame.lsn > self.next {
-                return Err(self.corruption(format!("record has LSN {}, expected {}", frame.lsn, self.next)));
+                return Err(self.corruption(format!(
+                    "record has LSN {}, expected {}",
+                    frame.lsn, self.next
+                )));
             }
             self.pos += frame.framed_len();
             if frame.lsn == self.next {

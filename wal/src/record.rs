@@ -59,9 +59,14 @@ impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DecodeError::Incomplete { needed, available } => {
-                write!(f, "incomplete record: needs {needed} bytes, {available} remain")
+                write!(
+                    f,
+                    "incomplete record: needs {needed} bytes, {available} remain"
+                )
             }
-            DecodeError::LengthTooLarge(len) => write!(f, "record length {len} exceeds the maximum"),
+            DecodeError::LengthTooLarge(len) => {
+                write!(f, "record length {len} exceeds the maximum")
+            }
             DecodeError::BadChecksum => f.write_str("checksum mismatch"),
         }
     }
@@ -75,7 +80,13 @@ pub fn payload_crc(payload: &[u8]) -> crc32fast::Hasher {
 }
 
 /// Appends one framed record to `out`. `payload_hasher` is [`payload_crc`] of `payload`.
-pub fn encode(out: &mut Vec<u8>, lsn: Lsn, epoch: Epoch, payload: &[u8], payload_hasher: &crc32fast::Hasher) {
+pub fn encode(
+    out: &mut Vec<u8>,
+    lsn: Lsn,
+    epoch: Epoch,
+    payload: &[u8],
+    payload_hasher: &crc32fast::Hasher,
+) {
     let mut fields = [0u8; HEADER_BYTES - 4];
     fields[0..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
     fields[4..12].copy_from_slice(&lsn.0.to_le_bytes());
@@ -149,7 +160,13 @@ mod tests {
 
     fn framed(lsn: u64, epoch: u64, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        encode(&mut out, Lsn(lsn), Epoch(epoch), payload, &payload_crc(payload));
+        encode(
+            &mut out,
+            Lsn(lsn),
+            Epoch(epoch),
+            payload,
+            &payload_crc(payload),
+        );
         out
     }
 
@@ -158,7 +175,10 @@ mod tests {
         let bytes = framed(7, 3, b"hello");
         assert_eq!(bytes.len(), HEADER_BYTES + 5);
         let frame = decode(&bytes).unwrap();
-        assert_eq!((frame.lsn, frame.epoch, frame.payload), (Lsn(7), Epoch(3), &b"hello"[..]));
+        assert_eq!(
+            (frame.lsn, frame.epoch, frame.payload),
+            (Lsn(7), Epoch(3), &b"hello"[..])
+        );
     }
 
     #[test]
@@ -168,7 +188,10 @@ mod tests {
             for bit in 0..8 {
                 let mut damaged = bytes.clone();
                 damaged[byte] ^= 1 << bit;
-                assert!(decode(&damaged).is_err(), "flip of byte {byte} bit {bit} went unnoticed");
+                assert!(
+                    decode(&damaged).is_err(),
+                    "flip of byte {byte} bit {bit} went unnoticed"
+                );
             }
         }
     }
@@ -177,7 +200,10 @@ mod tests {
     fn truncated_record_is_incomplete() {
         let bytes = framed(1, 0, &[9u8; 100]);
         for cut in 0..bytes.len() {
-            assert!(matches!(decode(&bytes[..cut]), Err(DecodeError::Incomplete { .. })));
+            assert!(matches!(
+                decode(&bytes[..cut]),
+                Err(DecodeError::Incomplete { .. })
+            ));
         }
     }
 
@@ -185,7 +211,10 @@ mod tests {
     fn oversized_length_is_refused_before_reading_further() {
         let mut bytes = framed(1, 0, b"x");
         bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(decode(&bytes), Err(DecodeError::LengthTooLarge(u32::MAX as u64)));
+        assert_eq!(
+            decode(&bytes),
+            Err(DecodeError::LengthTooLarge(u32::MAX as u64))
+        );
     }
 
     #[test]

@@ -87,15 +87,24 @@ pub(crate) fn recover(
             visit(frame);
         }
     };
-    let mut check_file = |first: Lsn, is_newest: bool, report: &mut RecoveryReport, next_lsn: &mut Lsn| {
-        let path = segment::segment_path(dir, first);
-        let bytes = fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
-        let check = check_segment(&path, &bytes, first, *next_lsn, report.last_epoch, is_newest, &mut visit_from)?;
-        report.records += check.records;
-        report.last_epoch = check.last_epoch;
-        *next_lsn = check.next_lsn;
-        Ok::<_, Error>((path, bytes, check.valid_len))
-    };
+    let mut check_file =
+        |first: Lsn, is_newest: bool, report: &mut RecoveryReport, next_lsn: &mut Lsn| {
+            let path = segment::segment_path(dir, first);
+            let bytes = fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
+            let check = check_segment(
+                &path,
+                &bytes,
+                first,
+                *next_lsn,
+                report.last_epoch,
+                is_newest,
+                &mut visit_from,
+            )?;
+            report.records += check.records;
+            report.last_epoch = check.last_epoch;
+            *next_lsn = check.next_lsn;
+            Ok::<_, Error>((path, bytes, check.valid_len))
+        };
     for &first in older {
         check_file(first, false, &mut report, &mut next_lsn)?;
     }
@@ -114,7 +123,13 @@ pub(crate) fn recover(
 
 /// Truncates the newest segment to its valid prefix, durably; rewrites the header if even
 /// that was torn. Returns the segment's length afterwards.
-fn cut_torn_tail(file: &dyn FsFile, path: &Path, first: Lsn, bytes: &[u8], valid_len: u64) -> Result<u64> {
+fn cut_torn_tail(
+    file: &dyn FsFile,
+    path: &Path,
+    first: Lsn,
+    bytes: &[u8],
+    valid_len: u64,
+) -> Result<u64> {
     if valid_len == bytes.len() as u64 {
         return Ok(valid_len);
     }
@@ -122,7 +137,8 @@ fn cut_torn_tail(file: &dyn FsFile, path: &Path, first: Lsn, bytes: &[u8], valid
         segment::write_header(file, path, first)?;
         return Ok(SEGMENT_HEADER_BYTES);
     }
-    file.set_len(valid_len).map_err(io_error("truncating", path))?;
+    file.set_len(valid_len)
+        .map_err(io_error("truncating", path))?;
     file.sync_data().map_err(io_error("syncing", path))?;
     Ok(valid_len)
 }
@@ -144,12 +160,19 @@ fn check_segment(
     if first != expected_first {
         return Err(corrupt(
             0,
-            format!("segment starts at LSN {first}, but the log continues at LSN {expected_first} (a segment is missing)"),
+            format!(
+                "segment starts at LSN {first}, but the log continues at LSN {expected_first} (a segment is missing)"
+            ),
         ));
     }
     match segment::decode_header(bytes) {
         Ok(named) if named == first => {}
-        Ok(named) => return Err(corrupt(0, format!("header names first LSN {named}, the file name {first}"))),
+        Ok(named) => {
+            return Err(corrupt(
+                0,
+                format!("header names first LSN {named}, the file name {first}"),
+            ));
+        }
         Err(reason) => {
             // A crash while creating the newest segment can leave its header torn; that is
             // only safe to repair if no record follows.
@@ -177,8 +200,13 @@ fn check_segment(
                 records += 1;
                 continue;
             }
-            Ok(frame) if frame.lsn != next => format!("record has LSN {}, expected {next}", frame.lsn),
-            Ok(frame) => format!("record epoch {} is older than the previous record's {epoch}", frame.epoch),
+            Ok(frame) if frame.lsn != next => {
+                format!("record has LSN {}, expected {next}", frame.lsn)
+            }
+            Ok(frame) => format!(
+                "record epoch {} is older than the previous record's {epoch}",
+                frame.epoch
+            ),
             Err(error) => error.to_string(),
         };
         if is_newest && record::find_valid_record(bytes, pos + 1, next).is_none() {

@@ -73,14 +73,19 @@ impl SegmentScan {
 
     /// How many valid records the scan found.
     pub fn records(&self) -> usize {
-        self.entries.iter().filter(|e| matches!(e, ScanEntry::Record { .. })).count()
+        self.entries
+            .iter()
+            .filter(|e| matches!(e, ScanEntry::Record { .. }))
+            .count()
     }
 }
 
 /// Scans one segment file.
 pub fn scan_segment(fs: &dyn FileSystem, path: &Path) -> Result<SegmentScan> {
     let bytes = fs::read_file(fs, path).map_err(io_error("reading", path))?;
-    let named_lsn = path.file_name().and_then(|n| segment::parse_segment_name(&n.to_string_lossy()));
+    let named_lsn = path
+        .file_name()
+        .and_then(|n| segment::parse_segment_name(&n.to_string_lossy()));
     let header = segment::decode_header(&bytes);
     let mut expected = header.as_ref().ok().copied().or(named_lsn);
     let mut entries = Vec::new();
@@ -103,7 +108,8 @@ pub fn scan_segment(fs: &dyn FileSystem, path: &Path) -> Result<SegmentScan> {
                 pos += frame.framed_len();
             }
             Err(error) => {
-                let resume = record::find_valid_record(&bytes, pos + 1, Lsn::FIRST).unwrap_or(bytes.len());
+                let resume =
+                    record::find_valid_record(&bytes, pos + 1, Lsn::FIRST).unwrap_or(bytes.len());
                 entries.push(ScanEntry::Damaged {
                     offset: pos as u64,
                     len: (resume - pos) as u64,
@@ -128,7 +134,12 @@ fn claimed_header(bytes: &[u8], error: &DecodeError) -> Option<(Lsn, Epoch, u32)
     if bytes.len() < HEADER_BYTES || matches!(error, DecodeError::LengthTooLarge(_)) {
         return None;
     }
-    let field = |at: usize, n: usize| bytes[at..at + n].iter().rev().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    let field = |at: usize, n: usize| {
+        bytes[at..at + n]
+            .iter()
+            .rev()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+    };
     Some((Lsn(field(8, 8)), Epoch(field(16, 8)), field(4, 4) as u32))
 }
 

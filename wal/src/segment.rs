@@ -13,9 +13,9 @@
 //!
 //! A segment can be empty (only its header): its next record would have `first_lsn`.
 
+use crate::Lsn;
 use crate::error::{Result, io_error};
 use crate::fs::{FileSystem, FsFile};
-use crate::Lsn;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -75,9 +75,12 @@ fn header_crc(header: &[u8]) -> u32 {
 
 /// Decodes a segment header, returning its first LSN, or why it is invalid.
 pub fn decode_header(bytes: &[u8]) -> std::result::Result<Lsn, String> {
-    let header = bytes
-        .get(..SEGMENT_HEADER_BYTES as usize)
-        .ok_or_else(|| format!("segment header is cut short ({} of {SEGMENT_HEADER_BYTES} bytes)", bytes.len()))?;
+    let header = bytes.get(..SEGMENT_HEADER_BYTES as usize).ok_or_else(|| {
+        format!(
+            "segment header is cut short ({} of {SEGMENT_HEADER_BYTES} bytes)",
+            bytes.len()
+        )
+    })?;
     if header[0..8] != SEGMENT_MAGIC {
         return Err("bad magic number: not a dynastore WAL segment".to_owned());
     }
@@ -103,14 +106,16 @@ pub fn create_segment(fs: &dyn FileSystem, dir: &Path, first_lsn: Lsn) -> Result
     let path = segment_path(dir, first_lsn);
     let file = fs.create_new(&path).map_err(io_error("creating", &path))?;
     write_header(file.as_ref(), &path, first_lsn)?;
-    fs.sync_dir(dir).map_err(io_error("syncing directory", dir))?;
+    fs.sync_dir(dir)
+        .map_err(io_error("syncing directory", dir))?;
     Ok(file)
 }
 
 /// Replaces whatever a segment file holds with an empty segment's header, durably.
 pub fn write_header(file: &dyn FsFile, path: &Path, first_lsn: Lsn) -> Result<()> {
     file.set_len(0).map_err(io_error("truncating", path))?;
-    file.write_all_at(&encode_header(first_lsn), 0).map_err(io_error("writing", path))?;
+    file.write_all_at(&encode_header(first_lsn), 0)
+        .map_err(io_error("writing", path))?;
     file.sync_data().map_err(io_error("syncing", path))
 }
 
@@ -136,7 +141,10 @@ mod tests {
         for byte in 0..header.len() {
             let mut damaged = header;
             damaged[byte] ^= 0x10;
-            assert!(decode_header(&damaged).is_err(), "flip in byte {byte} went unnoticed");
+            assert!(
+                decode_header(&damaged).is_err(),
+                "flip in byte {byte} went unnoticed"
+            );
         }
         assert!(decode_header(&header[..10]).is_err());
     }

@@ -174,7 +174,11 @@ impl Wal {
     /// Opens (or creates) the log in `dir`, recovering it: see [`RecoveryReport`].
     ///
     /// Errors: [`Error::Corruption`] for damage recovery must not skip, [`Error::Io`].
-    pub fn open(fs: SharedFs, dir: impl AsRef<Path>, options: WalOptions) -> Result<(Wal, RecoveryReport)> {
+    pub fn open(
+        fs: SharedFs,
+        dir: impl AsRef<Path>,
+        options: WalOptions,
+    ) -> Result<(Wal, RecoveryReport)> {
         Self::open_and_replay(fs, dir, options, Lsn(u64::MAX), |_| {})
     }
 
@@ -283,7 +287,10 @@ impl Wal {
             if segment != state.next_lsn {
                 return Err(Error::InvalidFrame {
                     offset: 0,
-                    reason: format!("segment {segment} does not start at the next LSN {}", state.next_lsn),
+                    reason: format!(
+                        "segment {segment} does not start at the next LSN {}",
+                        state.next_lsn
+                    ),
                 });
             }
             state.start_segment(segment);
@@ -292,7 +299,10 @@ impl Wal {
         chunk.bytes.extend_from_slice(bytes);
         state.next_lsn = frames.last_lsn.next();
         state.last_epoch = frames.last_epoch;
-        shared.counters.records.fetch_add(frames.count, Ordering::Relaxed);
+        shared
+            .counters
+            .records
+            .fetch_add(frames.count, Ordering::Relaxed);
         shared.finish_append(state, frames.last_lsn)?;
         Ok(frames.last_lsn)
     }
@@ -359,7 +369,13 @@ impl Wal {
             let state = self.shared.state.lock();
             (state.segments.clone(), state.written_lsn)
         };
-        crate::reader::WalReader::new(Arc::clone(&self.shared.fs), self.shared.dir.clone(), segments, from, written)
+        crate::reader::WalReader::new(
+            Arc::clone(&self.shared.fs),
+            self.shared.dir.clone(),
+            segments,
+            from,
+            written,
+        )
     }
 
     /// A tailer that yields durable records from `from` on, waiting for new ones.
@@ -376,14 +392,19 @@ impl Wal {
         let victims: Vec<Lsn> = {
             let mut state = self.shared.state.lock();
             // Segment i holds only records below `lsn` if segment i+1 starts at or below it.
-            let keep_from = state.segments.windows(2).take_while(|pair| pair[1] <= lsn).count();
+            let keep_from = state
+                .segments
+                .windows(2)
+                .take_while(|pair| pair[1] <= lsn)
+                .count();
             state.segments.drain(..keep_from).collect()
         };
         let (fs, dir) = (&self.shared.fs, &self.shared.dir);
         for first in &victims {
             let path = segment::segment_path(dir, *first);
             fs.remove_file(&path).map_err(io_error("removing", &path))?;
-            fs.sync_dir(dir).map_err(io_error("syncing directory", dir))?;
+            fs.sync_dir(dir)
+                .map_err(io_error("syncing directory", dir))?;
         }
         Ok(victims.len())
     }
@@ -404,7 +425,9 @@ impl Wal {
         // Quiesce: nothing pending, no I/O running, so the files are the whole log.
         loop {
             if let Some(cause) = &state.poisoned {
-                return Err(Error::Poisoned { cause: cause.clone() });
+                return Err(Error::Poisoned {
+                    cause: cause.clone(),
+                });
             }
             if state.io_busy {
                 shared.changed.wait(&mut state);
@@ -420,7 +443,10 @@ impl Wal {
         }
         let oldest = state.segments.first().copied().unwrap_or(state.next_lsn);
         if lsn.next() < oldest {
-            return Err(Error::LsnTruncated { requested: lsn, oldest });
+            return Err(Error::LsnTruncated {
+                requested: lsn,
+                oldest,
+            });
         }
         let result = shared.cut_after(&mut state, lsn);
         if let Err(error) = &result {
@@ -484,10 +510,16 @@ fn validate_frames(bytes: &[u8]) -> Result<ValidatedFrames> {
     while pos < bytes.len() {
         let frame = record::decode(&bytes[pos..]).map_err(|e| invalid(pos, e.to_string()))?;
         if frame.lsn != frames.last_lsn.next() {
-            return Err(invalid(pos, format!("LSN {} does not follow {}", frame.lsn, frames.last_lsn)));
+            return Err(invalid(
+                pos,
+                format!("LSN {} does not follow {}", frame.lsn, frames.last_lsn),
+            ));
         }
         if frame.epoch < frames.last_epoch {
-            return Err(invalid(pos, format!("epoch {} is older than {}", frame.epoch, frames.last_epoch)));
+            return Err(invalid(
+                pos,
+                format!("epoch {} is older than {}", frame.epoch, frames.last_epoch),
+            ));
         }
         frames.last_lsn = frame.lsn;
         frames.last_epoch = frame.epoch;
@@ -500,7 +532,9 @@ fn validate_frames(bytes: &[u8]) -> Result<ValidatedFrames> {
 impl State {
     fn check_writable(&self, epoch: Epoch) -> Result<()> {
         if let Some(cause) = &self.poisoned {
-            return Err(Error::Poisoned { cause: cause.clone() });
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
         }
         if self.closed {
             return Err(Error::Closed);
@@ -532,7 +566,11 @@ impl State {
         let framed_len = framed_len as u64;
         if self.tail_len > SEGMENT_HEADER_BYTES && self.tail_len + framed_len > segment_bytes_max {
             self.start_segment(self.next_lsn);
-        } else if self.pending.last().is_none_or(|c| c.segment != self.tail_segment) {
+        } else if self
+            .pending
+            .last()
+            .is_none_or(|c| c.segment != self.tail_segment)
+        {
             self.pending.push(Chunk {
                 segment: self.tail_segment,
                 starts_segment: false,
@@ -564,7 +602,9 @@ impl Shared {
                     // Back-pressure: the writer is behind by more than four buffers.
                     self.changed.wait(&mut state);
                     if let Some(cause) = &state.poisoned {
-                        return Err(Error::Poisoned { cause: cause.clone() });
+                        return Err(Error::Poisoned {
+                            cause: cause.clone(),
+                        });
                     }
                 }
                 Ok(())
@@ -579,7 +619,9 @@ impl Shared {
                 return Ok(());
             }
             if let Some(cause) = &state.poisoned {
-                return Err(Error::Poisoned { cause: cause.clone() });
+                return Err(Error::Poisoned {
+                    cause: cause.clone(),
+                });
             }
             if state.io_busy {
                 self.changed.wait(state);
@@ -621,7 +663,12 @@ impl Shared {
 
     /// Writes `batch` in order, creating segments as it goes; returns the newest segment
     /// file and the segments created.
-    fn write_batch(&self, batch: Vec<Chunk>, mut file: Arc<dyn FsFile>, sync: bool) -> Result<(Arc<dyn FsFile>, Vec<Lsn>)> {
+    fn write_batch(
+        &self,
+        batch: Vec<Chunk>,
+        mut file: Arc<dyn FsFile>,
+        sync: bool,
+    ) -> Result<(Arc<dyn FsFile>, Vec<Lsn>)> {
         let fs = self.fs.as_ref();
         let mut created = Vec::new();
         let mut path = PathBuf::new();
@@ -631,13 +678,18 @@ impl Shared {
                 // The old segment must be complete on disk before a newer one exists.
                 self.sync_file(file.as_ref(), &path)?;
                 file = segment::create_segment(fs, &self.dir, chunk.segment)?;
-                self.counters.segments_created.fetch_add(1, Ordering::Relaxed);
+                self.counters
+                    .segments_created
+                    .fetch_add(1, Ordering::Relaxed);
                 created.push(chunk.segment);
             }
             if !chunk.bytes.is_empty() {
-                file.write_all_at(&chunk.bytes, chunk.offset).map_err(io_error("writing", &path))?;
+                file.write_all_at(&chunk.bytes, chunk.offset)
+                    .map_err(io_error("writing", &path))?;
                 self.counters.writes.fetch_add(1, Ordering::Relaxed);
-                self.counters.bytes.fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
+                self.counters
+                    .bytes
+                    .fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
             }
         }
         if sync {
@@ -656,11 +708,17 @@ impl Shared {
     fn cut_after(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn) -> Result<()> {
         let (fs, dir) = (self.fs.as_ref(), &self.dir);
         // Newest first, each removal durable before the next: a crash leaves a prefix.
-        while state.segments.len() > 1 && state.segments.last().is_some_and(|&first| first > lsn.next()) {
+        while state.segments.len() > 1
+            && state
+                .segments
+                .last()
+                .is_some_and(|&first| first > lsn.next())
+        {
             if let Some(first) = state.segments.pop() {
                 let path = segment::segment_path(dir, first);
                 fs.remove_file(&path).map_err(io_error("removing", &path))?;
-                fs.sync_dir(dir).map_err(io_error("syncing directory", dir))?;
+                fs.sync_dir(dir)
+                    .map_err(io_error("syncing directory", dir))?;
             }
         }
         let tail = *state.segments.last().unwrap_or(&Lsn::FIRST);
@@ -668,7 +726,8 @@ impl Shared {
         let file = fs.open(&path).map_err(io_error("opening", &path))?;
         let bytes = crate::fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
         let (cut_at, epoch_at_cut) = offset_after(&bytes, &path, lsn)?;
-        file.set_len(cut_at).map_err(io_error("truncating", &path))?;
+        file.set_len(cut_at)
+            .map_err(io_error("truncating", &path))?;
         file.sync_data().map_err(io_error("syncing", &path))?;
         state.io_file = file;
         state.tail_segment = tail;
@@ -690,7 +749,8 @@ impl Shared {
             return Ok(Epoch(0));
         };
         let path = segment::segment_path(&self.dir, previous);
-        let bytes = crate::fs::read_file(self.fs.as_ref(), &path).map_err(io_error("reading", &path))?;
+        let bytes =
+            crate::fs::read_file(self.fs.as_ref(), &path).map_err(io_error("reading", &path))?;
         Ok(offset_after(&bytes, &path, lsn)?.1.unwrap_or(Epoch(0)))
     }
 
@@ -745,7 +805,12 @@ impl Shared {
     /// Waits up to `timeout` until a record at or after `lsn` is durable or the log is cut
     /// back (its rewind count differs from `rewinds`), then returns a view of the log;
     /// `None` on timeout.
-    pub(crate) fn wait_for_durable(&self, lsn: Lsn, rewinds: u64, timeout: Duration) -> Result<Option<TailView>> {
+    pub(crate) fn wait_for_durable(
+        &self,
+        lsn: Lsn,
+        rewinds: u64,
+        timeout: Duration,
+    ) -> Result<Option<TailView>> {
         let deadline = Instant::now() + timeout;
         let mut state = self.state.lock();
         while state.durable_lsn < lsn && state.rewinds == rewinds {
@@ -753,7 +818,9 @@ impl Shared {
                 return Err(Error::Closed);
             }
             if let Some(cause) = &state.poisoned {
-                return Err(Error::Poisoned { cause: cause.clone() });
+                return Err(Error::Poisoned {
+                    cause: cause.clone(),
+                });
             }
             if self.changed.wait_until(&mut state, deadline).timed_out() {
                 return Ok(None);

@@ -20,17 +20,37 @@ type Acked = BTreeMap<Lsn, Vec<u8>>;
 /// After a restart: the log opens, its LSNs are gapless from its first, every acknowledged
 /// record is there with its payload, and every record present is one a writer really
 /// appended (its payload checks out and its sequence number was attempted).
-fn check_after_restart(shared: &SharedFs, options: WalOptions, acked: &Acked, attempted: &BTreeMap<u64, u64>, seed: u64) {
-    let (wal, _) = Wal::open(shared.clone(), DIR, options).unwrap_or_else(|e| panic!("seed {seed}: reopen failed: {e}"));
+fn check_after_restart(
+    shared: &SharedFs,
+    options: WalOptions,
+    acked: &Acked,
+    attempted: &BTreeMap<u64, u64>,
+    seed: u64,
+) {
+    let (wal, _) = Wal::open(shared.clone(), DIR, options)
+        .unwrap_or_else(|e| panic!("seed {seed}: reopen failed: {e}"));
     let records = read_all(&wal);
     for (i, record) in records.iter().enumerate() {
-        assert_eq!(record.lsn, Lsn(i as u64 + 1), "seed {seed}: LSNs must be gapless");
-        let (writer, seq) = identify(&record.payload).unwrap_or_else(|| panic!("seed {seed}: LSN {} holds bytes nobody wrote", record.lsn));
-        assert!(seq < attempted.get(&writer).copied().unwrap_or(0), "seed {seed}: record from the future");
+        assert_eq!(
+            record.lsn,
+            Lsn(i as u64 + 1),
+            "seed {seed}: LSNs must be gapless"
+        );
+        let (writer, seq) = identify(&record.payload)
+            .unwrap_or_else(|| panic!("seed {seed}: LSN {} holds bytes nobody wrote", record.lsn));
+        assert!(
+            seq < attempted.get(&writer).copied().unwrap_or(0),
+            "seed {seed}: record from the future"
+        );
     }
     for (lsn, payload) in acked {
-        let record = records.get(lsn.0 as usize - 1).unwrap_or_else(|| panic!("seed {seed}: acknowledged LSN {lsn} lost"));
-        assert_eq!(&record.payload, payload, "seed {seed}: acknowledged LSN {lsn} changed");
+        let record = records
+            .get(lsn.0 as usize - 1)
+            .unwrap_or_else(|| panic!("seed {seed}: acknowledged LSN {lsn} lost"));
+        assert_eq!(
+            &record.payload, payload,
+            "seed {seed}: acknowledged LSN {lsn} changed"
+        );
     }
     // The recovered log takes new appends.
     let next = wal.append(Epoch(1), b"after restart").unwrap();
@@ -70,7 +90,13 @@ fn sync_round(seed: u64) {
         .collect();
     drop(wal);
     let keep = rng.below(3);
-    fs.restart_keeping(|unsynced| if keep == 0 { 0 } else { (rng.next_u64() as usize) % (unsynced + 1) });
+    fs.restart_keeping(|unsynced| {
+        if keep == 0 {
+            0
+        } else {
+            (rng.next_u64() as usize) % (unsynced + 1)
+        }
+    });
     let mut acked = Acked::new();
     let mut attempted = BTreeMap::new();
     for (writer, seq, mine) in results {
@@ -92,7 +118,10 @@ fn sync_appends_survive_power_loss_at_random_points() {
 fn buffered_round(seed: u64) {
     let mut rng = Rng::new(seed);
     let (fs, shared) = faulty();
-    let options = buffered_options(256 + rng.below(4096), Duration::from_millis(1 + rng.below(3)));
+    let options = buffered_options(
+        256 + rng.below(4096),
+        Duration::from_millis(1 + rng.below(3)),
+    );
     let wal = open(&shared, Path::new(DIR), options);
     fs.crash_after(1 + rng.below(300));
     let mut unsynced = Acked::new();
@@ -151,12 +180,21 @@ fn fault_round(seed: u64, kinds: &[OpKind], kind: FaultKind) {
     };
     assert!(matches!(error, Error::Io { .. }), "seed {seed}: {error:?}");
     if kind == FaultKind::NoSpace {
-        let Error::Io { source, .. } = &error else { unreachable!() };
-        assert_eq!(source.kind(), std::io::ErrorKind::StorageFull, "the cause reaches the caller");
+        let Error::Io { source, .. } = &error else {
+            unreachable!()
+        };
+        assert_eq!(
+            source.kind(),
+            std::io::ErrorKind::StorageFull,
+            "the cause reaches the caller"
+        );
     }
     // Poisoned: nothing more is accepted, even after the fault clears.
     fs.clear_faults();
-    assert!(matches!(wal.append(Epoch(1), b"more"), Err(Error::Poisoned { .. })));
+    assert!(matches!(
+        wal.append(Epoch(1), b"more"),
+        Err(Error::Poisoned { .. })
+    ));
     assert!(matches!(wal.sync(), Err(Error::Poisoned { .. })));
     drop(wal);
     fs.restart();
@@ -206,7 +244,10 @@ fn power_loss_while_creating_the_log_leaves_an_openable_log() {
         let (wal, report) = Wal::open(shared, DIR, sync_options(4096)).unwrap();
         assert!(report.records <= 1, "crash at {crash_at}");
         if acked {
-            assert_eq!(report.records, 1, "crash at {crash_at}: acknowledged record lost");
+            assert_eq!(
+                report.records, 1,
+                "crash at {crash_at}: acknowledged record lost"
+            );
             assert_eq!(read_all(&wal)[0].payload, b"x");
         }
         assert_eq!(wal.append(Epoch(0), b"y").unwrap(), Lsn(report.records + 1));

@@ -19,7 +19,13 @@ const WAIT: Duration = Duration::from_millis(20);
 
 fn frame(lsn: u64, epoch: u64, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    record::encode(&mut out, Lsn(lsn), Epoch(epoch), payload, &payload_crc(payload));
+    record::encode(
+        &mut out,
+        Lsn(lsn),
+        Epoch(epoch),
+        payload,
+        &payload_crc(payload),
+    );
     out
 }
 
@@ -38,7 +44,10 @@ fn assert_same_files(fs: &FaultyFs, primary: &Wal, replica: &Wal) {
     for first in primary.segments() {
         let a = read_file(fs, &segment_path(Path::new(PRIMARY), first)).unwrap();
         let b = read_file(fs, &segment_path(Path::new(REPLICA), first)).unwrap();
-        assert!(a == b, "segment {first} differs between primary and replica");
+        assert!(
+            a == b,
+            "segment {first} differs between primary and replica"
+        );
     }
 }
 
@@ -51,7 +60,12 @@ fn replica_fed_by_the_tailer_holds_byte_identical_segments() {
     let mut tailer = primary.tail(Lsn(1));
     for round in 0..5u64 {
         for seq in 0..40 {
-            primary.append(Epoch(round), &payload(round, seq, 16 + (seq as usize * 7) % 150)).unwrap();
+            primary
+                .append(
+                    Epoch(round),
+                    &payload(round, seq, 16 + (seq as usize * 7) % 150),
+                )
+                .unwrap();
         }
         assert!(ship(&mut tailer, &replica) > 0);
         assert_eq!(replica.last_lsn(), primary.last_lsn());
@@ -67,12 +81,20 @@ fn replica_fed_by_the_tailer_holds_byte_identical_segments() {
 #[test]
 fn tailer_never_yields_records_that_are_not_durable() {
     let (_fs, shared) = faulty();
-    let wal = open(&shared, Path::new(PRIMARY), buffered_options(1 << 20, Duration::from_secs(3600)));
+    let wal = open(
+        &shared,
+        Path::new(PRIMARY),
+        buffered_options(1 << 20, Duration::from_secs(3600)),
+    );
     let mut tailer = wal.tail(Lsn(1));
     wal.append(Epoch(0), b"one").unwrap();
     wal.append(Epoch(0), b"two").unwrap();
     assert_eq!(wal.durable_lsn(), Lsn(0));
-    assert_eq!(tailer.next_chunk(WAIT).unwrap(), None, "nothing is durable yet");
+    assert_eq!(
+        tailer.next_chunk(WAIT).unwrap(),
+        None,
+        "nothing is durable yet"
+    );
     wal.sync().unwrap();
     let chunk = tailer.next_chunk(WAIT).unwrap().unwrap();
     assert_eq!((chunk.first_lsn, chunk.last_lsn), (Lsn(1), Lsn(2)));
@@ -122,10 +144,19 @@ fn tailer_reports_dropped_segments_and_rewinds() {
     let mut ahead = wal.tail(Lsn(35));
     ahead.next_chunk(WAIT).unwrap().unwrap();
     wal.truncate_before(Lsn(30)).unwrap();
-    assert!(matches!(behind.next_chunk(WAIT), Err(Error::LsnTruncated { requested: Lsn(1), .. })));
+    assert!(matches!(
+        behind.next_chunk(WAIT),
+        Err(Error::LsnTruncated {
+            requested: Lsn(1),
+            ..
+        })
+    ));
     wal.truncate_after(Lsn(32)).unwrap();
     wal.append(Epoch(1), b"new").unwrap();
-    assert!(matches!(ahead.next_chunk(WAIT), Err(Error::LogRewound { lsn: Lsn(32) })));
+    assert!(matches!(
+        ahead.next_chunk(WAIT),
+        Err(Error::LogRewound { lsn: Lsn(32) })
+    ));
 }
 
 fn replica_with(records: u64) -> (SharedFs, Wal) {
@@ -142,9 +173,15 @@ fn replica_refuses_a_gap() {
     let (_, replica) = replica_with(3);
     assert!(matches!(
         replica.append_framed(Lsn(1), &frame(5, 2, b"x")),
-        Err(Error::LsnGap { expected: Lsn(4), found: Lsn(5) })
+        Err(Error::LsnGap {
+            expected: Lsn(4),
+            found: Lsn(5)
+        })
     ));
-    assert!(matches!(replica.append_framed(Lsn(1), &frame(3, 2, b"x")), Err(Error::LsnGap { .. })));
+    assert!(matches!(
+        replica.append_framed(Lsn(1), &frame(3, 2, b"x")),
+        Err(Error::LsnGap { .. })
+    ));
     assert_eq!(replica.last_lsn(), Lsn(3));
 }
 
@@ -155,12 +192,24 @@ fn replica_refuses_damaged_or_partial_frames_and_writes_nothing() {
     bytes.extend(frame(5, 2, b"payload"));
     let mut damaged = bytes.clone();
     damaged[40] ^= 1;
-    assert!(matches!(replica.append_framed(Lsn(1), &damaged), Err(Error::InvalidFrame { offset: 31, .. })));
-    assert!(matches!(replica.append_framed(Lsn(1), &bytes[..bytes.len() - 1]), Err(Error::InvalidFrame { .. })));
-    assert!(matches!(replica.append_framed(Lsn(1), &[]), Err(Error::InvalidFrame { .. })));
+    assert!(matches!(
+        replica.append_framed(Lsn(1), &damaged),
+        Err(Error::InvalidFrame { offset: 31, .. })
+    ));
+    assert!(matches!(
+        replica.append_framed(Lsn(1), &bytes[..bytes.len() - 1]),
+        Err(Error::InvalidFrame { .. })
+    ));
+    assert!(matches!(
+        replica.append_framed(Lsn(1), &[]),
+        Err(Error::InvalidFrame { .. })
+    ));
     let mut out_of_order = frame(4, 2, b"a");
     out_of_order.extend(frame(6, 2, b"b"));
-    assert!(matches!(replica.append_framed(Lsn(1), &out_of_order), Err(Error::InvalidFrame { .. })));
+    assert!(matches!(
+        replica.append_framed(Lsn(1), &out_of_order),
+        Err(Error::InvalidFrame { .. })
+    ));
     assert_eq!(replica.last_lsn(), Lsn(3));
     assert_eq!(replica.append_framed(Lsn(1), &bytes).unwrap(), Lsn(5));
 }
@@ -170,17 +219,29 @@ fn replica_refuses_records_of_an_older_epoch() {
     let (_, replica) = replica_with(3);
     assert!(matches!(
         replica.append_framed(Lsn(1), &frame(4, 1, b"stale")),
-        Err(Error::EpochRegressed { epoch: Epoch(1), last: Epoch(2) })
+        Err(Error::EpochRegressed {
+            epoch: Epoch(1),
+            last: Epoch(2)
+        })
     ));
     let mut regress = frame(4, 3, b"a");
     regress.extend(frame(5, 2, b"b"));
-    assert!(matches!(replica.append_framed(Lsn(1), &regress), Err(Error::InvalidFrame { .. })));
+    assert!(matches!(
+        replica.append_framed(Lsn(1), &regress),
+        Err(Error::InvalidFrame { .. })
+    ));
 }
 
 #[test]
 fn replica_refuses_a_segment_that_does_not_start_at_the_next_lsn() {
     let (_, replica) = replica_with(3);
-    assert!(matches!(replica.append_framed(Lsn(3), &frame(4, 2, b"x")), Err(Error::InvalidFrame { .. })));
-    assert_eq!(replica.append_framed(Lsn(4), &frame(4, 2, b"x")).unwrap(), Lsn(4));
+    assert!(matches!(
+        replica.append_framed(Lsn(3), &frame(4, 2, b"x")),
+        Err(Error::InvalidFrame { .. })
+    ));
+    assert_eq!(
+        replica.append_framed(Lsn(4), &frame(4, 2, b"x")).unwrap(),
+        Lsn(4)
+    );
     assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4)]);
 }

@@ -67,7 +67,9 @@ fn records_round_trip_on_the_real_file_system_with_rotation() {
     let fs = StdFs::shared();
     let options = sync_options(8 << 10);
     let wal = open(&fs, tmp.path(), options);
-    let payloads: Vec<Vec<u8>> = (0..200).map(|i| payload(0, i, 16 + (i as usize * 37) % 900)).collect();
+    let payloads: Vec<Vec<u8>> = (0..200)
+        .map(|i| payload(0, i, 16 + (i as usize * 37) % 900))
+        .collect();
     append_all(&wal, &payloads);
     assert!(wal.segments().len() > 5, "8 KiB segments must rotate");
     drop(wal);
@@ -99,7 +101,10 @@ fn older_epoch_is_refused_and_changes_nothing() {
     wal.append(Epoch(5), b"a").unwrap();
     assert!(matches!(
         wal.append(Epoch(4), b"b"),
-        Err(Error::EpochRegressed { epoch: Epoch(4), last: Epoch(5) })
+        Err(Error::EpochRegressed {
+            epoch: Epoch(4),
+            last: Epoch(5)
+        })
     ));
     assert_eq!(wal.append(Epoch(5), b"c").unwrap(), Lsn(2));
     drop(wal);
@@ -129,7 +134,10 @@ fn buffered_records_are_durable_after_the_interval_without_an_explicit_sync() {
     let lsn = wal.append(Epoch(0), b"x").unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while wal.durable_lsn() < lsn {
-        assert!(std::time::Instant::now() < deadline, "the flusher never synced");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flusher never synced"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }

@@ -73,12 +73,18 @@ pub fn open(fs: &SharedFs, dir: &Path, options: WalOptions) -> Wal {
 }
 
 pub fn read_all(wal: &Wal) -> Vec<Record> {
-    wal.read_from(wal.first_lsn()).unwrap().collect::<Result<Vec<_>, _>>().unwrap()
+    wal.read_from(wal.first_lsn())
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
 }
 
 /// Appends `payloads` with epoch 1 and returns their LSNs.
 pub fn append_all(wal: &Wal, payloads: &[Vec<u8>]) -> Vec<Lsn> {
-    payloads.iter().map(|p| wal.append(Epoch(1), p).unwrap()).collect()
+    payloads
+        .iter()
+        .map(|p| wal.append(Epoch(1), p).unwrap())
+        .collect()
 }
 
 pub fn faulty() -> (FaultyFs, SharedFs) {

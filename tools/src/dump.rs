@@ -1,0 +1,162 @@
+//! `dynastore dump wal`.
+
+use dynastore::wal::fs::StdFs;
+use dynastore::wal::scan::{self, ScanEntry, SegmentScan};
+use serde_json::{Value, json};
+use std::error::Error;
+use std::io::Write;
+use std::path::Path;
+
+/// Scans a segment file or every segment of a WAL directory.
+pub fn scan_path(path: &Path) -> Result<Vec<SegmentScan>, Box<dyn Error>> {
+    if path.is_dir() {
+        Ok(scan::scan_dir(&StdFs, path)?)
+    } else {
+        Ok(vec![scan::scan_segment(&StdFs, path)?])
+    }
+}
+
+/// Prints the records of a segment file or a WAL directory, as text or JSON.
+pub fn wal(path: &Path, as_json: bool, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+    let scans = scan_path(path)?;
+    if as_json {
+        serde_json::to_writer_pretty(&mut *out, &wal_json(&scans))?;
+        writeln!(out)?;
+    } else {
+        write_wal_text(&scans, out)?;
+    }
+    Ok(())
+}
+
+/// What a set of segment scans adds up to.
+struct Summary {
+    records: usize,
+    damaged: usize,
+    first_lsn: Option<u64>,
+    last_lsn: Option<u64>,
+}
+
+fn summarize(scans: &[SegmentScan]) -> Summary {
+    let lsns = scans
+        .iter()
+        .flat_map(|s| &s.entries)
+        .filter_map(|e| match e {
+            ScanEntry::Record { lsn, .. } => Some(lsn.0),
+            ScanEntry::Damaged { .. } => None,
+        });
+    Summary {
+        records: scans.iter().map(SegmentScan::records).sum(),
+        damaged: scans.iter().filter(|s| !s.is_clean()).count(),
+        first_lsn: lsns.clone().min(),
+        last_lsn: lsns.max(),
+    }
+}
+
+fn write_wal_text(scans: &[SegmentScan], out: &mut dyn Write) -> std::io::Result<()> {
+    for scan in scans {
+        let header = match &scan.header {
+            Ok(lsn) => format!("first LSN {lsn}"),
+            Err(reason) => format!("BAD HEADER: {reason}"),
+        };
+        writeln!(
+            out,
+            "segment {} ({header}, {} bytes)",
+            scan.path.display(),
+            scan.file_len
+        )?;
+        writeln!(
+            out,
+            "  {:>10}  {:>10}  {:>6}  {:>8}  checksum",
+            "offset", "lsn", "epoch", "len"
+        )?;
+        for entry in &scan.entries {
+            match entry {
+                ScanEntry::Record {
+                    offset,
+                    lsn,
+                    epoch,
+                    len,
+                    in_sequence,
+                } => {
+                    let note = if *in_sequence {
+                        ""
+                    } else {
+                        "  OUT OF SEQUENCE"
+                    };
+                    writeln!(
+                        out,
+                        "  {offset:>10}  {lsn:>10}  {epoch:>6}  {len:>8}  ok{note}"
+                    )?;
+                }
+                ScanEntry::Damaged {
+                    offset,
+                    len,
+                    reason,
+                    claims,
+                } => {
+                    let claims = claims.map_or(String::new(), |(lsn, epoch, len)| {
+                        format!(" (claims LSN {lsn}, epoch {epoch}, {len} bytes)")
+                    });
+                    writeln!(
+                        out,
+                        "  {offset:>10}  DAMAGED: {reason}{claims}; {len} bytes skipped"
+                    )?;
+                }
+            }
+        }
+    }
+    let summary = summarize(scans);
+    let range = match (summary.first_lsn, summary.last_lsn) {
+        (Some(first), Some(last)) => format!(" (LSN {first}..={last})"),
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "summary: {} segment(s), {} record(s){range}, {} damaged segment(s)",
+        scans.len(),
+        summary.records,
+        summary.damaged
+    )
+}
+
+fn wal_json(scans: &[SegmentScan]) -> Value {
+    let segments: Vec<Value> = scans
+        .iter()
+        .map(|scan| {
+            let entries: Vec<Value> = scan
+                .entries
+                .iter()
+                .map(|entry| match entry {
+                    ScanEntry::Record { offset, lsn, epoch, len, in_sequence } => json!({
+                        "offset": offset, "lsn": lsn.0, "epoch": epoch.0, "len": len,
+                        "checksum_ok": true, "in_sequence": in_sequence,
+                    }),
+                    ScanEntry::Damaged { offset, len, reason, claims } => json!({
+                        "offset": offset, "checksum_ok": false, "damaged": true, "reason": reason,
+                        "skipped_bytes": len,
+                        "claims": claims.map(|(lsn, epoch, len)| json!({"lsn": lsn.0, "epoch": epoch.0, "len": len})),
+                    }),
+                })
+                .collect();
+            json!({
+                "path": scan.path.display().to_string(),
+                "bytes": scan.file_len,
+                "first_lsn": scan.header.as_ref().ok().map(|l| l.0),
+                "header_error": scan.header.as_ref().err(),
+                "clean": scan.is_clean(),
+                "entries": entries,
+            })
+        })
+        .collect();
+    let summary = summarize(scans);
+    json!({
+        "segments": segments,
+        "summary": {
+            "segments": scans.len(),
+            "records": summary.records,
+            "first_lsn": summary.first_lsn,
+            "last_lsn": summary.last_lsn,
+            "damaged_segments": summary.damaged,
+        },
+    })
+}
