@@ -19,6 +19,8 @@ const WRITERS: u64 = 8;
 const RECORDS_PER_WRITER: u64 = 1_500;
 
 type DemoResult = Result<(), Box<dyn Error>>;
+/// Records as the demo wrote or read them: LSN and payload.
+type Records = Vec<(Lsn, Vec<u8>)>;
 
 /// The record a writer appends: an order item as DynamoDB JSON.
 fn order(writer: u64, seq: u64) -> Vec<u8> {
@@ -71,10 +73,7 @@ pub fn run(data: &Path, out: &mut dyn Write) -> DemoResult {
 }
 
 /// Step 1: 8 threads append with Sync durability; group commit shares the fsyncs.
-fn write_concurrently(
-    dir: &Path,
-    out: &mut dyn Write,
-) -> Result<Vec<(Lsn, Vec<u8>)>, Box<dyn Error>> {
+fn write_concurrently(dir: &Path, out: &mut dyn Write) -> Result<Records, Box<dyn Error>> {
     writeln!(
         out,
         "1. {WRITERS} threads append {RECORDS_PER_WRITER} orders each, every append durable (fdatasync) before it returns"
@@ -126,7 +125,7 @@ fn write_concurrently(
     Ok(written)
 }
 
-fn read_back(wal: &Wal) -> Result<Vec<(Lsn, Vec<u8>)>, Box<dyn Error>> {
+fn read_back(wal: &Wal) -> Result<Records, Box<dyn Error>> {
     Ok(wal
         .read_from(Lsn(1))?
         .map(|r| r.map(|r| (r.lsn, r.payload)))

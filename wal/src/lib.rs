@@ -36,6 +36,26 @@
 //! valid record after it) is cut off; any other damage is [`Error::Corruption`] with the
 //! segment and offset, never skipped.
 
+//! # Example
+//!
+//! ```
+//! use dynastore_wal::fs::StdFs;
+//! use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let (wal, report) = Wal::open(StdFs::shared(), dir.path(), WalOptions::default())?;
+//! assert_eq!(report.records, 0);
+//! let lsn = wal.append(Epoch(1), b"put Orders order#1")?; // durable when it returns
+//! assert_eq!(lsn, Lsn(1));
+//! drop(wal);
+//!
+//! let (wal, report) = Wal::open(StdFs::shared(), dir.path(), WalOptions::default())?;
+//! assert_eq!(report.last_lsn, Lsn(1));
+//! let records: Vec<_> = wal.read_from(Lsn(1))?.collect::<Result<_, _>>()?;
+//! assert_eq!(records[0].payload, b"put Orders order#1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
 pub mod error;
 pub mod fs;
 mod lsn;

@@ -9,6 +9,13 @@
 //! wait; whichever finds I/O idle and its record not yet durable leads the next round with
 //! everything pending by then. So N concurrent `Sync` appenders share about one fsync.
 //!
+//! Left at that, rounds alternate: while one round syncs, the other half of the writers
+//! queue up, and the next leader takes them before the writers just released can append
+//! again, so 8 writers share fsyncs 4 by 4. Hence the *group window*: each round notes how
+//! many records were in flight (its own plus those that queued during it); the next
+//! leader waits for that many, but never longer than a quarter of the recent fsync time.
+//! A lone writer never waits; a burst that ends costs at most one short window.
+//!
 //! # Failure
 //! If a write or sync fails, the bytes on disk are unknown (a failed `fsync` may even have
 //! dropped dirty pages), so the log is *poisoned*: every waiting and later append gets an
@@ -32,6 +39,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// The most records a leader waits for in its group window.
+const GROUP_RECORDS_MAX: u64 = 1024;
+/// The longest a leader waits for its group, however slow syncs are.
+const GROUP_WINDOW_MAX: Duration = Duration::from_micros(500);
 
 /// When an append counts as done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +132,14 @@ struct State {
     tail_len: u64,
     pending: Vec<Chunk>,
     pending_bytes: usize,
+    pending_records: u64,
+    /// How many records the last `Sync` round saw in flight: the next leader waits for
+    /// that many (see the module docs).
+    expected_group: u64,
+    /// A leader is waiting for its group to fill.
+    gathering: bool,
+    /// Moving average of a sync round's duration, in nanoseconds.
+    sync_round_ns: u64,
     /// Every record up to this LSN has been handed to the OS.
     written_lsn: Lsn,
     /// Every record up to this LSN is durable.
@@ -142,6 +162,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Signalled whenever the durable LSN moves, I/O finishes, or the log fails or closes.
     changed: Condvar,
+    /// Signalled when a gathering leader's group is complete.
+    group_filled: Condvar,
     counters: Counters,
 }
 
@@ -208,6 +230,10 @@ impl Wal {
                 tail_len: recovered.tail_len,
                 pending: Vec::new(),
                 pending_bytes: 0,
+                pending_records: 0,
+                expected_group: 1,
+                gathering: false,
+                sync_round_ns: 0,
                 written_lsn: report.last_lsn,
                 durable_lsn: report.last_lsn,
                 io_busy: false,
@@ -217,6 +243,7 @@ impl Wal {
                 rewound_to: Lsn::ZERO,
             }),
             changed: Condvar::new(),
+            group_filled: Condvar::new(),
             counters: Counters::default(),
         });
         let flusher = match options.durability {
@@ -258,7 +285,7 @@ impl Wal {
         record::encode(&mut chunk.bytes, lsn, epoch, payload, &payload_hasher);
         state.next_lsn = lsn.next();
         state.last_epoch = epoch;
-        shared.counters.records.fetch_add(1, Ordering::Relaxed);
+        shared.record_pending(&mut state, 1);
         shared.finish_append(state, lsn)?;
         Ok(lsn)
     }
@@ -299,10 +326,7 @@ impl Wal {
         chunk.bytes.extend_from_slice(bytes);
         state.next_lsn = frames.last_lsn.next();
         state.last_epoch = frames.last_epoch;
-        shared
-            .counters
-            .records
-            .fetch_add(frames.count, Ordering::Relaxed);
+        shared.record_pending(&mut state, frames.count);
         shared.finish_append(state, frames.last_lsn)?;
         Ok(frames.last_lsn)
     }
@@ -636,10 +660,16 @@ impl Shared {
     fn lead_io(&self, state: &mut MutexGuard<'_, State>, sync: bool) -> Result<()> {
         debug_assert!(!state.io_busy);
         state.io_busy = true;
+        // Buffered logs sync on a timer or on request: nobody is waiting to join a group.
+        if sync && self.options.durability == Durability::Sync {
+            self.gather_group(state);
+        }
         let batch = mem::take(&mut state.pending);
+        let batch_records = mem::take(&mut state.pending_records);
         state.pending_bytes = 0;
         let batch_last = state.next_lsn.prev();
         let file = Arc::clone(&state.io_file);
+        let started = Instant::now();
         let result = MutexGuard::unlocked(state, || self.write_batch(batch, file, sync));
         state.io_busy = false;
         let outcome = match result {
@@ -649,6 +679,10 @@ impl Shared {
                 state.written_lsn = batch_last;
                 if sync {
                     state.durable_lsn = batch_last;
+                    let round_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    state.sync_round_ns = (state.sync_round_ns / 8) * 7 + round_ns / 8;
+                    state.expected_group =
+                        (batch_records + state.pending_records).clamp(1, GROUP_RECORDS_MAX);
                 }
                 Ok(())
             }
@@ -659,6 +693,33 @@ impl Shared {
         };
         self.changed.notify_all();
         outcome
+    }
+
+    /// Counts records just framed into the pending buffer, and completes a gathering
+    /// leader's group.
+    fn record_pending(&self, state: &mut State, records: u64) {
+        state.pending_records += records;
+        self.counters.records.fetch_add(records, Ordering::Relaxed);
+        if state.gathering && state.pending_records >= state.expected_group {
+            self.group_filled.notify_one();
+        }
+    }
+
+    /// The group window: as a leader of a `Sync` round, waits until as many records are
+    /// pending as the last round saw in flight, or a quarter of the recent sync time.
+    fn gather_group(&self, state: &mut MutexGuard<'_, State>) {
+        if state.pending_records >= state.expected_group {
+            return;
+        }
+        let window = Duration::from_nanos(state.sync_round_ns / 4).min(GROUP_WINDOW_MAX);
+        let deadline = Instant::now() + window;
+        state.gathering = true;
+        while state.pending_records < state.expected_group {
+            if self.group_filled.wait_until(state, deadline).timed_out() {
+                break;
+            }
+        }
+        state.gathering = false;
     }
 
     /// Writes `batch` in order, creating segments as it goes; returns the newest segment

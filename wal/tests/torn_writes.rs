@@ -19,7 +19,14 @@ struct Fixture {
     fs: FaultyFs,
     shared: SharedFs,
     payloads: Vec<Vec<u8>>,
-    segments: Vec<(PathBuf, Vec<u8>, Vec<(u64, Lsn)>)>,
+    segments: Vec<SegmentFile>,
+}
+
+/// One segment of the fixture: its path, its bytes, and the offset and LSN of each record.
+struct SegmentFile {
+    path: PathBuf,
+    bytes: Vec<u8>,
+    records: Vec<(u64, Lsn)>,
 }
 
 fn fixture(seed: u64, count: u64) -> Fixture {
@@ -45,7 +52,11 @@ fn fixture(seed: u64, count: u64) -> Fixture {
             lsn += 1;
             pos += HEADER_BYTES + len;
         }
-        segments.push((path, bytes, offsets));
+        segments.push(SegmentFile {
+            path,
+            bytes,
+            records: offsets,
+        });
     }
     assert!(
         segments.len() >= 3,
@@ -88,7 +99,11 @@ fn assert_prefix(records: &[Record], payloads: &[Vec<u8>], expected_len: usize) 
 fn torn_tail_is_truncated_to_last_whole_record_at_every_cut() {
     for seed in 0..4 {
         let fixture = fixture(seed, 30);
-        let (path, bytes, offsets) = fixture.segments.last().unwrap();
+        let SegmentFile {
+            path,
+            bytes,
+            records: offsets,
+        } = fixture.segments.last().unwrap();
         let (last_start, _) = *offsets.last().unwrap();
         for cut in last_start..bytes.len() as u64 {
             overwrite(&fixture.fs, path, &bytes[..cut as usize]);
@@ -117,7 +132,11 @@ fn torn_tail_is_truncated_to_last_whole_record_at_every_cut() {
 #[test]
 fn newest_segment_with_torn_header_is_rewritten_empty() {
     let fixture = fixture(9, 30);
-    let (path, bytes, offsets) = fixture.segments.last().unwrap();
+    let SegmentFile {
+        path,
+        bytes,
+        records: offsets,
+    } = fixture.segments.last().unwrap();
     let kept = fixture.payloads.len() - offsets.len();
     for cut in 0..SEGMENT_HEADER_BYTES as usize {
         overwrite(&fixture.fs, path, &bytes[..cut]);
@@ -130,7 +149,7 @@ fn newest_segment_with_torn_header_is_rewritten_empty() {
 /// Where a flipped bit at `offset` of segment `index` must leave the log: `Ok(n)` for a
 /// torn tail keeping `n` records, `Err(offset)` for corruption reported at that offset.
 fn expected_outcome(fixture: &Fixture, index: usize, offset: u64) -> Result<usize, u64> {
-    let (_, _, offsets) = &fixture.segments[index];
+    let offsets = &fixture.segments[index].records;
     let is_newest = index + 1 == fixture.segments.len();
     let damaged = offsets.iter().rev().find(|(start, _)| *start <= offset);
     match damaged {
@@ -147,7 +166,7 @@ fn single_bit_flip_anywhere_is_a_tail_cut_or_corruption_never_a_wrong_payload() 
     let fixture = fixture(42, 30);
     let mut rng = Rng::new(7);
     for index in 0..fixture.segments.len() {
-        let (path, bytes, _) = &fixture.segments[index];
+        let SegmentFile { path, bytes, .. } = &fixture.segments[index];
         for offset in 0..bytes.len() as u64 {
             let bit = rng.below(8) as u8;
             fixture.fs.flip_bit(path, offset, bit).unwrap();
@@ -184,11 +203,11 @@ fn single_bit_flip_anywhere_is_a_tail_cut_or_corruption_never_a_wrong_payload() 
 #[test]
 fn missing_middle_segment_is_corruption() {
     let fixture = fixture(3, 30);
-    let (middle, _, _) = &fixture.segments[1];
+    let middle = &fixture.segments[1].path;
     fixture.fs.remove_file(middle).unwrap();
     let error = reopen(&fixture).unwrap_err();
     assert!(
-        matches!(&error, Error::Corruption { segment, offset: 0, reason } if *segment == fixture.segments[2].0 && reason.contains("missing")),
+        matches!(&error, Error::Corruption { segment, offset: 0, reason } if *segment == fixture.segments[2].path && reason.contains("missing")),
         "{error:?}"
     );
 }
@@ -196,7 +215,11 @@ fn missing_middle_segment_is_corruption() {
 #[test]
 fn garbage_after_the_last_record_is_cut_but_garbage_before_a_valid_record_is_not() {
     let fixture = fixture(5, 30);
-    let (path, bytes, offsets) = fixture.segments.last().unwrap();
+    let SegmentFile {
+        path,
+        bytes,
+        records: offsets,
+    } = fixture.segments.last().unwrap();
     let mut longer = bytes.clone();
     longer.extend_from_slice(&[0u8; 100]);
     overwrite(&fixture.fs, path, &longer);

@@ -1,0 +1,101 @@
+//! The `dynastore` command, run as a user runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use dynastore::wal::fs::StdFs;
+use dynastore::wal::segment::segment_path;
+use dynastore::wal::{Epoch, Lsn, Wal, WalOptions};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn dynastore(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dynastore"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A log of 10 records in one segment; returns the offset of record 4.
+fn log_with_records(dir: &Path) -> u64 {
+    let (wal, _) = Wal::open(StdFs::shared(), dir, WalOptions::default()).unwrap();
+    for i in 0..10u64 {
+        wal.append(Epoch(2), format!("record number {i}").as_bytes())
+            .unwrap();
+    }
+    // Header (24) + 3 records of 24 + 15 bytes each.
+    24 + 3 * (24 + 15)
+}
+
+#[test]
+fn dump_wal_lists_every_record_and_a_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    log_with_records(tmp.path());
+    let output = dynastore(&["dump", "wal", tmp.path().to_str().unwrap()]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let record_lines = text
+        .lines()
+        .filter(|l| l.trim_end().ends_with(" ok"))
+        .count();
+    assert_eq!(record_lines, 10, "{text}");
+    assert!(
+        text.contains("summary: 1 segment(s), 10 record(s) (LSN 1..=10), 0 damaged segment(s)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn dump_wal_shows_a_damaged_record_with_its_offset_and_the_records_after_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let damaged_at = log_with_records(tmp.path());
+    let segment = segment_path(tmp.path(), Lsn(1));
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[damaged_at as usize + 30] ^= 0x40;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let output = dynastore(&["dump", "wal", segment.to_str().unwrap()]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let damaged_line =
+        format!("{damaged_at:>10}  DAMAGED: checksum mismatch (claims LSN 4, epoch 2, 15 bytes)");
+    assert!(text.contains(&damaged_line), "{text}");
+    assert!(
+        text.contains("9 record(s)") && text.contains("1 damaged segment(s)"),
+        "{text}"
+    );
+
+    let output = dynastore(&["dump", "wal", segment.to_str().unwrap(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let entries = json["segments"][0]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 10);
+    assert_eq!(entries[3]["offset"], damaged_at);
+    assert_eq!(entries[3]["checksum_ok"], false);
+    assert_eq!(entries[3]["claims"]["lsn"], 4);
+    assert_eq!(entries[4]["lsn"], 5);
+    assert_eq!(json["segments"][0]["clean"], false);
+    assert_eq!(json["summary"]["records"], 9);
+}
+
+#[test]
+fn dump_wal_of_a_missing_path_fails_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = dynastore(&["dump", "wal", tmp.path().join("nope.log").to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nope.log"));
+}
+
+#[test]
+fn demo_runs_end_to_end_and_checks_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = dynastore(&["--data", tmp.path().to_str().unwrap(), "demo"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("segment files byte-identical: yes"), "{text}");
+    assert!(text.contains("the demo passed"), "{text}");
+    // A second run replaces the first one's directory.
+    let again = dynastore(&["--data", tmp.path().to_str().unwrap(), "demo"]);
+    assert!(again.status.success());
+}
