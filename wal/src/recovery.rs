@@ -130,12 +130,15 @@ fn cut_torn_tail(
     bytes: &[u8],
     valid_len: u64,
 ) -> Result<u64> {
-    if valid_len == bytes.len() as u64 {
-        return Ok(valid_len);
-    }
+    // A valid length below the header's means the header itself is torn, possibly to
+    // nothing (a crash right after the file was created): the header must be rewritten
+    // even when there are no bytes to cut, or records would be appended without one.
     if valid_len < SEGMENT_HEADER_BYTES {
         segment::write_header(file, path, first)?;
         return Ok(SEGMENT_HEADER_BYTES);
+    }
+    if valid_len == bytes.len() as u64 {
+        return Ok(valid_len);
     }
     file.set_len(valid_len)
         .map_err(io_error("truncating", path))?;

@@ -52,9 +52,28 @@ fn check_after_restart(
             "seed {seed}: acknowledged LSN {lsn} changed"
         );
     }
-    // The recovered log takes new appends.
+    // The recovered log takes new appends, and they survive another reopen.
     let next = wal.append(Epoch(1), b"after restart").unwrap();
     assert_eq!(next, Lsn(records.len() as u64 + 1), "seed {seed}");
+    drop(wal);
+    let (wal, report) = Wal::open(shared.clone(), DIR, options)
+        .unwrap_or_else(|e| panic!("seed {seed}: second reopen failed: {e}"));
+    assert_eq!(report.last_lsn, next, "seed {seed}");
+    assert_eq!(
+        read_all(&wal).last().map(|r| r.payload.clone()),
+        Some(b"after restart".to_vec())
+    );
+}
+
+/// Restarts after the crash point in one of three ways: power loss that drops everything
+/// unsynced, power loss after which the disk happened to keep part of the unsynced tail,
+/// or a process crash (SIGKILL) that keeps everything the OS was given.
+fn restart_somehow(fs: &FaultyFs, rng: &mut Rng) {
+    match rng.below(3) {
+        0 => fs.restart(),
+        1 => fs.restart_keeping(|unsynced| (rng.next_u64() as usize) % (unsynced + 1)),
+        _ => fs.restart_process(),
+    }
 }
 
 /// Writers append with `Sync` until the power goes off at a random operation.
@@ -89,14 +108,7 @@ fn sync_round(seed: u64) {
         .map(|t| t.join().unwrap())
         .collect();
     drop(wal);
-    let keep = rng.below(3);
-    fs.restart_keeping(|unsynced| {
-        if keep == 0 {
-            0
-        } else {
-            (rng.next_u64() as usize) % (unsynced + 1)
-        }
-    });
+    restart_somehow(&fs, &mut rng);
     let mut acked = Acked::new();
     let mut attempted = BTreeMap::new();
     for (writer, seq, mine) in results {
@@ -147,7 +159,7 @@ fn buffered_round(seed: u64) {
         }
     }
     drop(wal);
-    fs.restart_keeping(|unsynced| (rng.next_u64() as usize) % (unsynced + 1));
+    restart_somehow(&fs, &mut rng);
     check_after_restart(&shared, options, &acked, &BTreeMap::from([(0, seq)]), seed);
 }
 

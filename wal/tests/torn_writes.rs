@@ -130,7 +130,8 @@ fn torn_tail_is_truncated_to_last_whole_record_at_every_cut() {
 }
 
 #[test]
-fn newest_segment_with_torn_header_is_rewritten_empty() {
+/// Includes a cut to 0 bytes: a crash right after the segment file was created.
+fn newest_segment_with_torn_header_is_rewritten_empty_and_takes_appends() {
     let fixture = fixture(9, 30);
     let SegmentFile {
         path,
@@ -142,6 +143,14 @@ fn newest_segment_with_torn_header_is_rewritten_empty() {
         overwrite(&fixture.fs, path, &bytes[..cut]);
         let records = reopen(&fixture).unwrap();
         assert_prefix(&records, &fixture.payloads, kept);
+        // The repaired segment takes new records, and they survive another reopen.
+        let (wal, _) = Wal::open(fixture.shared.clone(), DIR, sync_options(1024)).unwrap();
+        let next = wal.append(Epoch(1), b"after repair").unwrap();
+        assert_eq!(next, Lsn(kept as u64 + 1), "cut {cut}");
+        drop(wal);
+        let records = reopen(&fixture).unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+        assert_eq!(records.len(), kept + 1, "cut {cut}");
+        assert_eq!(records[kept].payload, b"after repair");
         overwrite(&fixture.fs, path, bytes);
     }
 }

@@ -325,6 +325,17 @@ impl FaultyFs {
         state.faults.clear();
     }
 
+    /// Simulates the process dying (SIGKILL) and starting again, with the machine still
+    /// up: every byte written and every directory entry made stays, as the OS has them,
+    /// durable or not; old handles stop working, and faults are cleared.
+    pub fn restart_process(&self) {
+        let mut state = self.state.lock();
+        state.generation += 1;
+        state.power_off = false;
+        state.crash_at = None;
+        state.faults.clear();
+    }
+
     /// Flips one bit of a file, bypassing faults (a disk error nobody reported). The
     /// change is durable.
     pub fn flip_bit(&self, path: &Path, byte: u64, bit: u8) -> io::Result<()> {
@@ -639,6 +650,20 @@ mod tests {
         assert_eq!(file.len().unwrap(), 4, "half of the failed write landed");
         fs.clear_faults();
         file.write_all_at(b"x", 0).unwrap();
+    }
+
+    #[test]
+    fn process_restart_keeps_unsynced_bytes_and_entries_but_kills_handles() {
+        let fs = FaultyFs::new();
+        let file = write_file(&fs, "/a", b"unsynced", false);
+        fs.crash_after(1);
+        assert!(file.write_all_at(b"x", 0).is_err());
+        fs.restart_process();
+        assert!(file.len().is_err());
+        assert_eq!(
+            super::super::read_file(&fs, Path::new("/a")).unwrap(),
+            b"unsynced"
+        );
     }
 
     #[test]
