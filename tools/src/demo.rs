@@ -165,15 +165,8 @@ fn survive_torn_write(dir: &Path, written: &[(Lsn, Vec<u8>)], out: &mut dyn Writ
     let newest = Wal::open(StdFs::shared(), dir, options())?.0.segments();
     let newest = newest.last().copied().unwrap_or(Lsn(1));
     let path = dynastore::wal::segment::segment_path(dir, newest);
-    let mut torn = Vec::new();
-    let payload = order(99, 0);
-    dynastore::wal::record::encode(
-        &mut torn,
-        Lsn(written.len() as u64 + 1),
-        Epoch(1),
-        &payload,
-        &dynastore::wal::record::payload_crc(&payload),
-    );
+    let mut torn =
+        dynastore::wal::record::frame(Lsn(written.len() as u64 + 1), Epoch(1), &order(99, 0));
     torn.truncate(torn.len() / 2);
     let mut file = OpenOptions::new().append(true).open(&path)?;
     file.write_all(&torn)?;

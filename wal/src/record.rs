@@ -99,6 +99,14 @@ pub fn encode(
     out.extend_from_slice(payload);
 }
 
+/// One framed record in a buffer of its own (for tools and tests; the writer uses
+/// [`encode`] into its shared buffer).
+pub fn frame(lsn: Lsn, epoch: Epoch, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
+    encode(&mut out, lsn, epoch, payload, &payload_crc(payload));
+    out
+}
+
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
     let mut b = [0u8; 4];
     b.copy_from_slice(&bytes[at..at + 4]);
@@ -158,21 +166,9 @@ pub fn find_valid_record(bytes: &[u8], from: usize, min_lsn: Lsn) -> Option<usiz
 mod tests {
     use super::*;
 
-    fn framed(lsn: u64, epoch: u64, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        encode(
-            &mut out,
-            Lsn(lsn),
-            Epoch(epoch),
-            payload,
-            &payload_crc(payload),
-        );
-        out
-    }
-
     #[test]
     fn encoded_record_decodes_to_the_same_fields() {
-        let bytes = framed(7, 3, b"hello");
+        let bytes = frame(Lsn(7), Epoch(3), b"hello");
         assert_eq!(bytes.len(), HEADER_BYTES + 5);
         let frame = decode(&bytes).unwrap();
         assert_eq!(
@@ -183,7 +179,7 @@ mod tests {
 
     #[test]
     fn every_single_bit_flip_is_detected() {
-        let bytes = framed(42, 1, b"payload bytes");
+        let bytes = frame(Lsn(42), Epoch(1), b"payload bytes");
         for byte in 0..bytes.len() {
             for bit in 0..8 {
                 let mut damaged = bytes.clone();
@@ -198,7 +194,7 @@ mod tests {
 
     #[test]
     fn truncated_record_is_incomplete() {
-        let bytes = framed(1, 0, &[9u8; 100]);
+        let bytes = frame(Lsn(1), Epoch(0), &[9u8; 100]);
         for cut in 0..bytes.len() {
             assert!(matches!(
                 decode(&bytes[..cut]),
@@ -209,7 +205,7 @@ mod tests {
 
     #[test]
     fn oversized_length_is_refused_before_reading_further() {
-        let mut bytes = framed(1, 0, b"x");
+        let mut bytes = frame(Lsn(1), Epoch(0), b"x");
         bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(
             decode(&bytes),
@@ -220,7 +216,7 @@ mod tests {
     #[test]
     fn find_valid_record_skips_garbage() {
         let mut bytes = vec![0xAB; 13];
-        bytes.extend(framed(5, 0, b"abc"));
+        bytes.extend(frame(Lsn(5), Epoch(0), b"abc"));
         assert_eq!(find_valid_record(&bytes, 0, Lsn(5)), Some(13));
         assert_eq!(find_valid_record(&bytes, 0, Lsn(6)), None);
         assert_eq!(find_valid_record(&bytes, 14, Lsn(1)), None);

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use dynastore_wal::fs::{FaultyFs, SharedFs, read_file};
-use dynastore_wal::record::{self, payload_crc};
+use dynastore_wal::record;
 use dynastore_wal::segment::segment_path;
 use dynastore_wal::{Epoch, Error, Lsn, TailChunk, Wal};
 use std::path::Path;
@@ -18,15 +18,7 @@ const REPLICA: &str = "/az-b/wal";
 const WAIT: Duration = Duration::from_millis(20);
 
 fn frame(lsn: u64, epoch: u64, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    record::encode(
-        &mut out,
-        Lsn(lsn),
-        Epoch(epoch),
-        payload,
-        &payload_crc(payload),
-    );
-    out
+    record::frame(Lsn(lsn), Epoch(epoch), payload)
 }
 
 /// Ships everything durable from `tailer` to `replica`; returns how many chunks.
