@@ -80,9 +80,12 @@ pub fn create_dir_durable(fs: &dyn FileSystem, path: &Path) -> io::Result<()> {
     }
     for dir in missing.iter().rev() {
         fs.create_dir_all(dir)?;
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs.sync_dir(parent)?;
-        }
+        // A relative path's top directory lives in the current directory.
+        let parent = match dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        fs.sync_dir(parent)?;
     }
     Ok(())
 }
@@ -108,4 +111,20 @@ pub fn read_range(file: &dyn FsFile, offset: u64, end: u64) -> io::Result<Vec<u8
     }
     buf.truncate(filled);
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_dir_durable_makes_every_new_level_survive_power_loss() {
+        let fs = FaultyFs::new();
+        create_dir_durable(&fs, Path::new("/data/az-a/Orders/p-0000/wal")).unwrap();
+        fs.restart();
+        assert!(
+            fs.exists(Path::new("/data/az-a/Orders/p-0000/wal"))
+                .unwrap()
+        );
+    }
 }
