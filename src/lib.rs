@@ -1,7 +1,10 @@
 //! dynastore: an embeddable, DynamoDB-style storage engine.
 //!
-//! This facade re-exports the public API of the workspace's crates. Today that is the
-//! write-ahead log ([`wal`]); the engine (tables, items, partitions) and replication
-//! fill in as they land.
+//! This facade re-exports the public API of the workspace's crates: the write-ahead log
+//! ([`wal`]) and the engine's data model ([`item`]: attribute values, items, numbers,
+//! limits, DynamoDB JSON, key encoding). Tables, partitions and replication fill in as
+//! they land.
 
+pub use dynastore_engine::item;
+pub use dynastore_engine::{AttributeValue, Item, KeySchema, Number, ValidationError};
 pub use dynastore_wal as wal;

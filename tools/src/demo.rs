@@ -68,6 +68,7 @@ pub fn run(data: &Path, out: &mut dyn Write) -> DemoResult {
     ship_to_replica(&primary, &replica, out)?;
     drop_old_segments(&primary, out)?;
     dump_newest_segment(&primary, out)?;
+    show_data_model(out)?;
     writeln!(out, "\nEvery step checked its own result: the demo passed.")?;
     Ok(())
 }
@@ -264,5 +265,70 @@ fn dump_newest_segment(dir: &Path, out: &mut dyn Write) -> DemoResult {
     check(
         text.contains(", 0 damaged segment(s)"),
         "the dump finds no damage",
+    )
+}
+
+/// Step 7: the engine's data model: DynamoDB JSON, item sizes, limits, key order.
+fn show_data_model(out: &mut dyn Write) -> DemoResult {
+    use dynastore::item::key::storage_key;
+    use dynastore::item::{KeyAttribute, ScalarType, validate_item};
+    use dynastore::{AttributeValue, Item, KeySchema};
+
+    writeln!(
+        out,
+        "\n7. The data model the engine will store: DynamoDB JSON, sizes, limits, key order"
+    )?;
+    let schema = KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+    };
+    let text =
+        r#"{"pk": {"S": "customer#0017"}, "sk": {"N": "1.50E2"}, "tags": {"SS": ["new", "gift"]}}"#;
+    let item = Item::from_json_str(text)?;
+    validate_item(&item, &schema)?;
+    writeln!(
+        out,
+        "   {text}\n   reads back as {} ({} bytes by DynamoDB's rules)",
+        item.to_json(),
+        item.size_bytes()
+    )?;
+    let too_big = item.clone().with("blob", "x".repeat(409_600));
+    let refused = validate_item(&too_big, &schema)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "   a {}-byte item is refused: {refused}",
+        too_big.size_bytes()
+    )?;
+    let missing = Item::new().with("sk", 1);
+    let refused_key = validate_item(&missing, &schema)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "   an item without its partition key is refused: {refused_key}"
+    )?;
+    let pk = AttributeValue::from("customer#0017");
+    let mut sort_keys: Vec<&str> = vec!["10", "-2.5", "1e-3", "7", "-10", "0"];
+    sort_keys.sort_by_key(|n| {
+        n.parse()
+            .map(|n| storage_key(&pk, Some(&AttributeValue::N(n))))
+            .unwrap_or_default()
+    });
+    writeln!(
+        out,
+        "   sort keys in storage-key byte order: {}",
+        sort_keys.join(" < ")
+    )?;
+    check(
+        refused.starts_with("Item size has exceeded") && refused_key.contains("Missing the key pk"),
+        "limits enforced",
+    )?;
+    check(
+        sort_keys == ["-10", "-2.5", "0", "1e-3", "7", "10"],
+        "numbers sort numerically as bytes",
     )
 }

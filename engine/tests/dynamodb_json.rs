@@ -1,0 +1,99 @@
+//! DynamoDB JSON, as the AWS CLI and SDKs write it, round-trips exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use dynastore_engine::item::{AttributeValue, Item, Number, ValidationError};
+use proptest::prelude::*;
+use serde_json::json;
+use std::collections::BTreeMap;
+
+fn number() -> impl Strategy<Value = Number> {
+    (any::<bool>(), 0u128..10u128.pow(20), -40i64..40).prop_map(|(negative, mantissa, exponent)| {
+        Number::from_parts(negative && mantissa != 0, mantissa, exponent).unwrap()
+    })
+}
+
+fn value() -> impl Strategy<Value = AttributeValue> {
+    let leaf = prop_oneof![
+        ".{0,8}".prop_map(AttributeValue::S),
+        number().prop_map(AttributeValue::N),
+        proptest::collection::vec(any::<u8>(), 0..8).prop_map(AttributeValue::B),
+        any::<bool>().prop_map(AttributeValue::Bool),
+        Just(AttributeValue::Null),
+        proptest::collection::vec(".{0,4}", 1..4).prop_map(AttributeValue::Ss),
+        proptest::collection::vec(number(), 1..4).prop_map(AttributeValue::Ns),
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..4), 1..4)
+            .prop_map(AttributeValue::Bs),
+    ];
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
+            proptest::collection::btree_map(".{0,4}", inner, 0..4).prop_map(AttributeValue::M),
+        ]
+    })
+}
+
+proptest! {
+    #[test]
+    fn values_round_trip_through_dynamodb_json(value in value()) {
+        let json = value.to_json();
+        prop_assert_eq!(AttributeValue::from_json(&json).unwrap(), value);
+        // And through text, as a CLI user would paste it.
+        let text = serde_json::to_string(&json).unwrap();
+        prop_assert_eq!(AttributeValue::from_json(&serde_json::from_str(&text).unwrap()).unwrap(), AttributeValue::from_json(&json).unwrap());
+    }
+}
+
+#[test]
+fn an_item_reads_and_writes_as_the_cli_shows_it() {
+    let text = r#"{"pk": {"S": "User123"}, "n": {"N": "42.50"}, "b": {"B": "AQI="}, "ok": {"BOOL": true},
+        "nothing": {"NULL": true}, "tags": {"SS": ["a", "b"]}, "m": {"M": {"l": {"L": [{"N": "1e3"}]}}}}"#;
+    let item = Item::from_json_str(text).unwrap();
+    assert_eq!(item.get("b"), Some(&AttributeValue::B(vec![1, 2])));
+    assert_eq!(
+        item.to_json(),
+        json!({"pk": {"S": "User123"}, "n": {"N": "42.5"}, "b": {"B": "AQI="}, "ok": {"BOOL": true},
+            "nothing": {"NULL": true}, "tags": {"SS": ["a", "b"]}, "m": {"M": {"l": {"L": [{"N": "1000"}]}}}})
+    );
+}
+
+#[test]
+fn malformed_attribute_values_are_refused_with_dynamodbs_messages() {
+    let reason = |json: serde_json::Value| match AttributeValue::from_json(&json) {
+        Err(ValidationError::MalformedAttributeValue { reason }) => reason,
+        other => panic!("{json}: {other:?}"),
+    };
+    assert_eq!(
+        reason(json!({})),
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+    );
+    assert_eq!(
+        reason(json!({"S": "a", "N": "1"})),
+        "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes"
+    );
+    assert_eq!(
+        reason(json!({"NULL": false})),
+        "Null attribute value types must have the value of true"
+    );
+    assert!(reason(json!({"X": "a"})).contains("Unknown attribute value type X"));
+    assert!(reason(json!({"S": 5})).contains("Expected a string"));
+    assert!(reason(json!({"B": "not base64!"})).contains("base64"));
+    assert!(reason(json!({"L": {}})).contains("Expected a list"));
+    assert!(reason(json!("bare")).contains("Expected an attribute value object"));
+    assert!(matches!(
+        Item::from_json_str("{not json"),
+        Err(ValidationError::MalformedAttributeValue { .. })
+    ));
+}
+
+#[test]
+fn maps_keep_every_name() {
+    let map = BTreeMap::from([
+        ("a".to_owned(), AttributeValue::from(1)),
+        ("b".to_owned(), AttributeValue::Null),
+    ]);
+    let value = AttributeValue::M(map);
+    assert_eq!(
+        value.to_json(),
+        json!({"M": {"a": {"N": "1"}, "b": {"NULL": true}}})
+    );
+}
