@@ -1,36 +1,13 @@
 //! DynamoDB JSON, as the AWS CLI and SDKs write it, round-trips exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use dynastore_engine::item::{AttributeValue, Item, Number, ValidationError};
+mod common;
+
+use common::value;
+use dynastore_engine::item::{AttributeValue, Item, ValidationError};
 use proptest::prelude::*;
 use serde_json::json;
 use std::collections::BTreeMap;
-
-fn number() -> impl Strategy<Value = Number> {
-    (any::<bool>(), 0u128..10u128.pow(20), -40i64..40).prop_map(|(negative, mantissa, exponent)| {
-        Number::from_parts(negative && mantissa != 0, mantissa, exponent).unwrap()
-    })
-}
-
-fn value() -> impl Strategy<Value = AttributeValue> {
-    let leaf = prop_oneof![
-        ".{0,8}".prop_map(AttributeValue::S),
-        number().prop_map(AttributeValue::N),
-        proptest::collection::vec(any::<u8>(), 0..8).prop_map(AttributeValue::B),
-        any::<bool>().prop_map(AttributeValue::Bool),
-        Just(AttributeValue::Null),
-        proptest::collection::vec(".{0,4}", 1..4).prop_map(AttributeValue::Ss),
-        proptest::collection::vec(number(), 1..4).prop_map(AttributeValue::Ns),
-        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..4), 1..4)
-            .prop_map(AttributeValue::Bs),
-    ];
-    leaf.prop_recursive(4, 32, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
-            proptest::collection::btree_map(".{0,4}", inner, 0..4).prop_map(AttributeValue::M),
-        ]
-    })
-}
 
 proptest! {
     #[test]

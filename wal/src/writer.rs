@@ -268,6 +268,19 @@ impl Wal {
     /// [`Error::Io`] / [`Error::Poisoned`] if a write or sync failed (the record is then
     /// not known to be durable), [`Error::Closed`].
     pub fn append(&self, epoch: Epoch, payload: &[u8]) -> Result<Lsn> {
+        let lsn = self.enqueue(epoch, payload)?;
+        self.commit(lsn)?;
+        Ok(lsn)
+    }
+
+    /// The first half of [`Wal::append`]: assigns the record its LSN and queues it, without
+    /// waiting for anything. Records are written in LSN order, so a caller that must
+    /// order its records (a partition under its write lock) enqueues under its lock and
+    /// calls [`Wal::commit`] after releasing it, letting concurrent writers share fsyncs.
+    ///
+    /// Errors: [`Error::PayloadTooLarge`], [`Error::EpochRegressed`],
+    /// [`Error::Poisoned`], [`Error::Closed`].
+    pub fn enqueue(&self, epoch: Epoch, payload: &[u8]) -> Result<Lsn> {
         if payload.len() > PAYLOAD_BYTES_MAX {
             return Err(Error::PayloadTooLarge {
                 size: payload.len(),
@@ -286,8 +299,17 @@ impl Wal {
         state.next_lsn = lsn.next();
         state.last_epoch = epoch;
         shared.record_pending(&mut state, 1);
-        shared.finish_append(state, lsn)?;
         Ok(lsn)
+    }
+
+    /// The second half of [`Wal::append`] for a record [`Wal::enqueue`] returned: under
+    /// `Sync` durability, waits until it is durable; under `Buffered`, writes the buffer
+    /// out if it is full.
+    ///
+    /// Errors: [`Error::Io`] / [`Error::Poisoned`] if a write or sync failed.
+    pub fn commit(&self, lsn: Lsn) -> Result<()> {
+        let state = self.shared.state.lock();
+        self.shared.finish_append(state, lsn)
     }
 
     /// Appends records framed by another log (a primary), byte for byte, so that this

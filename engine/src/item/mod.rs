@@ -1,6 +1,7 @@
 //! DynamoDB's data model: attribute values, items, numbers, their limits, their JSON, and
 //! the order-preserving encoding of keys.
 
+pub mod codec;
 pub mod json;
 pub mod key;
 pub mod number;

@@ -98,6 +98,12 @@ impl Number {
         })
     }
 
+    /// The number as `(negative, mantissa, exponent)`: `±mantissa × 10^exponent`, with no
+    /// trailing zeros in the mantissa; [`Number::from_parts`] rebuilds it.
+    pub fn to_parts(&self) -> (bool, u128, i32) {
+        (self.negative, self.mantissa, self.exponent)
+    }
+
     /// Whether this is zero.
     pub fn is_zero(&self) -> bool {
         self.mantissa == 0

@@ -14,9 +14,9 @@
 //!   operation fails with an I/O error or "no space left" (a full disk stays full) until
 //!   [`FaultyFs::clear_faults`].
 
-use super::{FileSystem, FsFile};
+use super::{FileLock, FileSystem, FsFile};
 use parking_lot::Mutex;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -103,6 +103,8 @@ struct State {
     mutating_ops: u64,
     crash_at: Option<u64>,
     faults: Vec<FaultRule>,
+    /// Paths locked by live guards; a restart (the process dying) releases them all.
+    locks: HashSet<PathBuf>,
 }
 
 /// An in-memory, fault-injecting file system for tests. Cloning shares the same disk.
@@ -214,6 +216,7 @@ impl FaultyFs {
                 mutating_ops: 0,
                 crash_at: None,
                 faults: Vec::new(),
+                locks: HashSet::new(),
             })),
         }
     }
@@ -323,6 +326,7 @@ impl FaultyFs {
         state.power_off = false;
         state.crash_at = None;
         state.faults.clear();
+        state.locks.clear();
     }
 
     /// Simulates the process dying (SIGKILL) and starting again, with the machine still
@@ -334,6 +338,7 @@ impl FaultyFs {
         state.power_off = false;
         state.crash_at = None;
         state.faults.clear();
+        state.locks.clear();
     }
 
     /// Flips one bit of a file, bypassing faults (a disk error nobody reported). The
@@ -468,6 +473,59 @@ impl FileSystem for FaultyFs {
         let dir = state.dir_mut(&normalize(path))?;
         dir.durable = dir.entries.clone();
         Ok(())
+    }
+
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.begin(OpKind::Remove, None)?;
+        let path = normalize(path);
+        if !state.dir(&path)?.entries.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::DirectoryNotEmpty,
+                "directory not empty",
+            ));
+        }
+        let (parent, name) = split(&path)?;
+        state.dir_mut(&parent)?.entries.remove(&name);
+        // The directory's own state stays until a restart drops unreachable directories,
+        // so an unsynced removal can still be undone by power loss.
+        Ok(())
+    }
+
+    fn try_lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        if !self.exists(path)? {
+            drop(self.create_new(path)?);
+        }
+        let mut state = self.state.lock();
+        let path = normalize(path);
+        if !state.locks.insert(path.clone()) {
+            return Err(io::Error::from(io::ErrorKind::WouldBlock));
+        }
+        let generation = state.generation;
+        Ok(Box::new(FaultyLock {
+            state: Arc::clone(&self.state),
+            path,
+            generation,
+        }))
+    }
+}
+
+/// A lock on a [`FaultyFs`] path, released on drop (unless a restart already did).
+#[derive(Debug)]
+struct FaultyLock {
+    state: Arc<Mutex<State>>,
+    path: PathBuf,
+    generation: u64,
+}
+
+impl FileLock for FaultyLock {}
+
+impl Drop for FaultyLock {
+    fn drop(&mut self) {
+        let mut state = self.state.lock();
+        if state.generation == self.generation {
+            state.locks.remove(&self.path);
+        }
     }
 }
 

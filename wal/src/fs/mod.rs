@@ -64,7 +64,16 @@ pub trait FileSystem: Send + Sync + Debug {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the entries of a directory durable (`fsync` on the directory).
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Removes an empty directory (not durable until its parent is synced).
+    fn remove_dir(&self, path: &Path) -> io::Result<()>;
+    /// Takes an exclusive lock on the file at `path` (creating it if missing), held until
+    /// the returned guard is dropped. Fails with `io::ErrorKind::WouldBlock` if another
+    /// process, or another guard in this one, holds it.
+    fn try_lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
 }
+
+/// A held file lock; dropping it releases the lock.
+pub trait FileLock: Send + Sync + Debug {}
 
 /// Creates `path` and its missing parents, syncing each parent after an entry is made in
 /// it, so that the whole chain survives power loss.

@@ -1,6 +1,6 @@
 //! The real file system.
 
-use super::{FileSystem, FsFile};
+use super::{FileLock, FileSystem, FsFile};
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -76,4 +76,28 @@ impl FileSystem for StdFs {
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         File::open(path)?.sync_all()
     }
+    fn remove_dir(&self, path: &Path) -> io::Result<()> {
+        fs::remove_dir(path)
+    }
+    fn try_lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Box::new(StdLock(file))),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(io::Error::from(io::ErrorKind::WouldBlock))
+            }
+            Err(std::fs::TryLockError::Error(error)) => Err(error),
+        }
+    }
 }
+
+/// An flock held on an open file; closing the file releases it.
+#[derive(Debug)]
+struct StdLock(#[allow(dead_code, reason = "held only to keep the lock")] File);
+
+impl FileLock for StdLock {}

@@ -1,0 +1,31 @@
+//! Strategies shared by the engine's property tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use dynastore_engine::item::{AttributeValue, Number};
+use proptest::prelude::*;
+
+pub fn number() -> impl Strategy<Value = Number> {
+    (any::<bool>(), 0u128..10u128.pow(20), -40i64..40).prop_map(|(negative, mantissa, exponent)| {
+        Number::from_parts(negative && mantissa != 0, mantissa, exponent).unwrap()
+    })
+}
+
+pub fn value() -> impl Strategy<Value = AttributeValue> {
+    let leaf = prop_oneof![
+        ".{0,8}".prop_map(AttributeValue::S),
+        number().prop_map(AttributeValue::N),
+        proptest::collection::vec(any::<u8>(), 0..8).prop_map(AttributeValue::B),
+        any::<bool>().prop_map(AttributeValue::Bool),
+        Just(AttributeValue::Null),
+        proptest::collection::vec(".{0,4}", 1..4).prop_map(AttributeValue::Ss),
+        proptest::collection::vec(number(), 1..4).prop_map(AttributeValue::Ns),
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..4), 1..4)
+            .prop_map(AttributeValue::Bs),
+    ];
+    leaf.prop_recursive(4, 32, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(AttributeValue::L),
+            proptest::collection::btree_map(".{0,4}", inner, 0..4).prop_map(AttributeValue::M),
+        ]
+    })
+}
