@@ -1,12 +1,22 @@
 //! dynastore's engine: items, tables, the catalog, hash partitions, memtables, SSTables
 //! and compaction.
 //!
-//! So far it holds the data model ([`item`]): DynamoDB's attribute values and items, exact
-//! decimal numbers, the limits DynamoDB enforces (each violation its own
-//! [`item::ValidationError`] with DynamoDB's message), DynamoDB JSON, and the
-//! order-preserving key encoding that partitions will sort by. Tables, partitions and the
-//! read and write paths come next.
+//! - [`item`]: DynamoDB's data model: attribute values and items, exact decimal numbers,
+//!   the limits DynamoDB enforces (each violation its own [`item::ValidationError`] with
+//!   DynamoDB's message), DynamoDB JSON, the binary item codec, and the order-preserving
+//!   key encoding partitions sort by.
+//! - [`catalog`]: the CATALOG file: table schemas, hash ranges, partitions.
+//! - [`database`]: [`Database`]: tables, hash partitions (each a WAL and a memtable),
+//!   and PutItem, GetItem and DeleteItem.
 
+pub mod catalog;
+pub mod database;
+pub mod error;
 pub mod item;
+mod partition;
 
+pub use database::{
+    Database, KeyInput, Options, PutItemInput, ReturnValues, TableDescription, TableSchema,
+};
+pub use error::{Error, Result};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};

@@ -177,6 +177,9 @@ pub enum ValidationError {
     /// A number that is not valid.
     #[error("{0}")]
     InvalidNumber(#[from] NumberError),
+    /// A request parameter that is not valid; the message is DynamoDB's.
+    #[error("{0}")]
+    InvalidParameter(String),
     /// DynamoDB JSON that is not a valid attribute value.
     #[error("{reason}")]
     MalformedAttributeValue {

@@ -1,0 +1,559 @@
+//! The database: a data directory of tables, each hash-partitioned, and the DynamoDB-shaped
+//! operations on them.
+//!
+//! Layout: `<data>/LOCK` (held while open), `<data>/CATALOG` (see [`crate::catalog`]),
+//! and one directory per partition, `<data>/az-a/<table>/p-NNNN/`, created on the first
+//! write into its hash range (recorded in the CATALOG first). Until replication lands,
+//! every partition lives in the one AZ directory `az-a`.
+
+use crate::catalog::{Catalog, PartitionEntry, TableEntry};
+use crate::error::{Error, Result, io_error};
+use crate::item::key::storage_key;
+use crate::item::validate::{
+    KeyAttribute, KeySchema, ValidationError, validate_item, validate_key,
+};
+use crate::item::{AttributeValue, Item};
+use crate::partition::Partition;
+use dynastore_wal::fs::{self, FileLock, FileSystem, SharedFs};
+use dynastore_wal::{Durability, WalOptions};
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The AZ directory every partition lives in until replication adds more.
+pub const PRIMARY_AZ: &str = "az-a";
+/// The lock file's name in the data directory.
+pub const LOCK_FILE: &str = "LOCK";
+/// The shortest and longest table names DynamoDB allows.
+const TABLE_NAME_BYTES: std::ops::RangeInclusive<usize> = 3..=255;
+/// The longest key attribute name, in bytes.
+const KEY_NAME_BYTES_MAX: usize = 255;
+
+/// How a database is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// When a write counts as done: `Sync` (default) acknowledges after fsync (shared by
+    /// concurrent writers); `Buffered` syncs on an interval (see [`Database::sync`]).
+    pub durability: Durability,
+    /// How many hash ranges (partitions) a new table's hash space is cut into.
+    pub initial_partitions: u32,
+    /// The size at which a partition's WAL starts a new segment.
+    pub wal_segment_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Sync,
+            initial_partitions: 4,
+            wal_segment_bytes: 64 << 20,
+        }
+    }
+}
+
+impl Options {
+    fn wal_options(&self) -> WalOptions {
+        WalOptions {
+            segment_bytes_max: self.wal_segment_bytes,
+            durability: self.durability,
+            ..WalOptions::default()
+        }
+    }
+}
+
+/// A table to create: its name and primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSchema {
+    /// The table's name: 3 to 255 characters of `[A-Za-z0-9_.-]`.
+    pub name: String,
+    /// Its partition key and optional sort key.
+    pub key_schema: KeySchema,
+}
+
+/// What [`Database::describe_table`] tells about a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableDescription {
+    /// The table's name.
+    pub name: String,
+    /// Its primary key.
+    pub key_schema: KeySchema,
+    /// Its partitions, in hash order.
+    pub partitions: Vec<PartitionEntry>,
+}
+
+/// What a write returns of the item it changed (DynamoDB's `ReturnValues`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnValues {
+    /// Nothing (the default).
+    #[default]
+    None,
+    /// The whole item as it was before the write.
+    AllOld,
+}
+
+/// The input of [`Database::put_item`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PutItemInput {
+    /// The table.
+    pub table_name: String,
+    /// The item, which replaces any item with the same key.
+    pub item: Item,
+    /// What to return of the replaced item.
+    pub return_values: ReturnValues,
+}
+
+impl PutItemInput {
+    /// A put of `item` into `table_name`, returning nothing.
+    pub fn new(table_name: impl Into<String>, item: Item) -> Self {
+        PutItemInput {
+            table_name: table_name.into(),
+            item,
+            return_values: ReturnValues::None,
+        }
+    }
+}
+
+/// The input of [`Database::get_item`] and [`Database::delete_item`]: a table and a key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyInput {
+    /// The table.
+    pub table_name: String,
+    /// The primary key: exactly the table's key attributes.
+    pub key: Item,
+    /// For deletes: what to return of the deleted item.
+    pub return_values: ReturnValues,
+}
+
+impl KeyInput {
+    /// The item under `key` in `table_name`.
+    pub fn new(table_name: impl Into<String>, key: Item) -> Self {
+        KeyInput {
+            table_name: table_name.into(),
+            key,
+            return_values: ReturnValues::None,
+        }
+    }
+}
+
+/// A partition of an open table: its catalog entry and, once created, its state.
+#[derive(Debug)]
+struct PartitionSlot {
+    entry: Mutex<PartitionEntry>,
+    open: RwLock<Option<Arc<Partition>>>,
+}
+
+#[derive(Debug)]
+struct Table {
+    name: String,
+    key_schema: KeySchema,
+    dir: PathBuf,
+    slots: Vec<PartitionSlot>,
+}
+
+impl Table {
+    fn slot(&self, hash: u64) -> Option<&PartitionSlot> {
+        let index = self
+            .slots
+            .partition_point(|slot| slot.entry.lock().range.end < hash);
+        self.slots.get(index)
+    }
+}
+
+/// An open database. Cheap to share: every operation takes `&self`.
+///
+/// Guarantees: with `Sync` durability, a write that returned `Ok` survives a crash; a read
+/// after an acknowledged write sees it, from any thread; a failed write changed nothing.
+#[derive(Debug)]
+pub struct Database {
+    fs: SharedFs,
+    dir: PathBuf,
+    options: Options,
+    /// Serialises catalog changes; the catalog as last saved.
+    catalog: Mutex<Catalog>,
+    tables: RwLock<HashMap<String, Arc<Table>>>,
+    _lock: Box<dyn FileLock>,
+}
+
+fn key_value<'a>(item: &'a Item, key: &KeyAttribute) -> Result<&'a AttributeValue> {
+    item.get(&key.name).ok_or_else(|| {
+        ValidationError::MissingKey {
+            name: key.name.clone(),
+        }
+        .into()
+    })
+}
+
+fn table_key(item: &Item, schema: &KeySchema) -> Result<Vec<u8>> {
+    let partition = key_value(item, &schema.partition_key)?;
+    let sort = schema
+        .sort_key
+        .as_ref()
+        .map(|k| key_value(item, k))
+        .transpose()?;
+    Ok(storage_key(partition, sort))
+}
+
+fn hash_of(storage_key: &[u8]) -> u64 {
+    let mut hash = [0u8; 8];
+    hash.copy_from_slice(&storage_key[..8]);
+    u64::from_be_bytes(hash)
+}
+
+fn validate_table_name(name: &str) -> Result<()> {
+    let invalid = |constraint: String| {
+        Error::Validation(ValidationError::InvalidParameter(format!(
+            "1 validation error detected: Value '{name}' at 'tableName' failed to satisfy constraint: {constraint}"
+        )))
+    };
+    if name.len() < *TABLE_NAME_BYTES.start() {
+        return Err(invalid(
+            "Member must have length greater than or equal to 3".into(),
+        ));
+    }
+    if name.len() > *TABLE_NAME_BYTES.end() {
+        return Err(invalid(
+            "Member must have length less than or equal to 255".into(),
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    {
+        return Err(invalid(
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_key_schema(schema: &KeySchema) -> Result<()> {
+    let keys = std::iter::once(&schema.partition_key).chain(schema.sort_key.as_ref());
+    for key in keys {
+        if key.name.is_empty() || key.name.len() > KEY_NAME_BYTES_MAX {
+            return Err(ValidationError::InvalidParameter(format!(
+                "One or more parameter values were invalid: the key attribute name {:?} must be 1 to 255 bytes",
+                key.name
+            ))
+            .into());
+        }
+    }
+    if schema
+        .sort_key
+        .as_ref()
+        .is_some_and(|k| k.name == schema.partition_key.name)
+    {
+        return Err(ValidationError::InvalidParameter(
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+                .into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Removes a directory and everything below it, then syncs its parent.
+fn remove_tree(fs: &dyn FileSystem, path: &Path) -> Result<()> {
+    for name in fs.read_dir(path).map_err(io_error("listing", path))? {
+        let child = path.join(&name);
+        if fs.read_dir(&child).is_ok() {
+            remove_tree(fs, &child)?;
+        } else {
+            fs.remove_file(&child)
+                .map_err(io_error("removing", &child))?;
+        }
+    }
+    fs.remove_dir(path).map_err(io_error("removing", path))?;
+    if let Some(parent) = path.parent() {
+        fs.sync_dir(parent).map_err(io_error("syncing", parent))?;
+    }
+    Ok(())
+}
+
+impl Database {
+    /// Opens (or creates) the database in `dir`: takes its LOCK, reads its CATALOG,
+    /// removes directories of tables the catalog no longer has, and replays every
+    /// partition's WAL.
+    ///
+    /// Errors: [`Error::Locked`] if the directory is open elsewhere, [`Error::Corruption`],
+    /// [`Error::Wal`], [`Error::Io`].
+    pub fn open(fs: SharedFs, dir: impl AsRef<Path>, options: Options) -> Result<Database> {
+        let dir = dir.as_ref().to_path_buf();
+        fs::create_dir_durable(fs.as_ref(), &dir).map_err(io_error("creating", &dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = fs.try_lock(&lock_path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock => Error::Locked { path: dir.clone() },
+            _ => io_error("locking", &lock_path)(e),
+        })?;
+        let catalog = Catalog::load(fs.as_ref(), &dir)?;
+        let db = Database {
+            fs,
+            dir,
+            options,
+            catalog: Mutex::new(Catalog::default()),
+            tables: RwLock::new(HashMap::new()),
+            _lock: lock,
+        };
+        db.remove_orphan_tables(&catalog)?;
+        let mut tables = HashMap::new();
+        for entry in catalog.tables.values() {
+            tables.insert(entry.name.clone(), Arc::new(db.open_table(entry)?));
+        }
+        *db.tables.write() = tables;
+        *db.catalog.lock() = catalog;
+        Ok(db)
+    }
+
+    fn az_dir(&self) -> PathBuf {
+        self.dir.join(PRIMARY_AZ)
+    }
+
+    /// Table directories with no table in the catalog are what a crash during
+    /// `delete_table` leaves; their data must never reappear.
+    fn remove_orphan_tables(&self, catalog: &Catalog) -> Result<()> {
+        let az = self.az_dir();
+        if !self.fs.exists(&az).map_err(io_error("checking", &az))? {
+            return Ok(());
+        }
+        for name in self.fs.read_dir(&az).map_err(io_error("listing", &az))? {
+            if !catalog.tables.contains_key(&name) {
+                remove_tree(self.fs.as_ref(), &az.join(&name))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn open_table(&self, entry: &TableEntry) -> Result<Table> {
+        let dir = self.az_dir().join(&entry.name);
+        let mut slots = Vec::with_capacity(entry.partitions.len());
+        for partition in &entry.partitions {
+            let open = if partition.created {
+                let path = dir.join(partition.dir_name());
+                Some(Arc::new(Partition::open(
+                    self.fs.clone(),
+                    &path,
+                    self.options.wal_options(),
+                )?))
+            } else {
+                None
+            };
+            slots.push(PartitionSlot {
+                entry: Mutex::new(partition.clone()),
+                open: RwLock::new(open),
+            });
+        }
+        Ok(Table {
+            name: entry.name.clone(),
+            key_schema: entry.key_schema(),
+            dir,
+            slots,
+        })
+    }
+
+    /// Creates a table. Its partitions' directories appear as writes land in them.
+    ///
+    /// Errors: [`Error::Validation`] for a bad name or key schema,
+    /// [`Error::ResourceInUse`] if the table exists, [`Error::Io`].
+    pub fn create_table(&self, schema: TableSchema) -> Result<TableDescription> {
+        validate_table_name(&schema.name)?;
+        validate_key_schema(&schema.key_schema)?;
+        let mut catalog = self.catalog.lock();
+        if catalog.tables.contains_key(&schema.name) {
+            return Err(Error::ResourceInUse { table: schema.name });
+        }
+        let entry = TableEntry::new(
+            &schema.name,
+            &schema.key_schema,
+            self.options.initial_partitions,
+        );
+        let mut next = catalog.clone();
+        next.tables.insert(schema.name.clone(), entry.clone());
+        next.save(self.fs.as_ref(), &self.dir)?;
+        *catalog = next;
+        let table = self.open_table(&entry)?;
+        self.tables
+            .write()
+            .insert(schema.name.clone(), Arc::new(table));
+        Ok(TableDescription {
+            name: schema.name,
+            key_schema: schema.key_schema,
+            partitions: entry.partitions,
+        })
+    }
+
+    /// Deletes a table and all its items: the catalog forgets it first (durably), then
+    /// its directories are removed.
+    ///
+    /// Errors: [`Error::ResourceNotFound`], [`Error::Io`].
+    pub fn delete_table(&self, name: &str) -> Result<TableDescription> {
+        let mut catalog = self.catalog.lock();
+        let description = self.describe_table(name)?;
+        let mut next = catalog.clone();
+        next.tables.remove(name);
+        next.save(self.fs.as_ref(), &self.dir)?;
+        *catalog = next;
+        let table = self.tables.write().remove(name);
+        if let Some(table) = table {
+            let dir = table.dir.clone();
+            drop(table);
+            if self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
+                remove_tree(self.fs.as_ref(), &dir)?;
+            }
+        }
+        Ok(description)
+    }
+
+    /// The names of all tables, sorted.
+    pub fn list_tables(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tables.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// A table's schema and partitions.
+    ///
+    /// Errors: [`Error::ResourceNotFound`].
+    pub fn describe_table(&self, name: &str) -> Result<TableDescription> {
+        let table = self.table(name)?;
+        Ok(TableDescription {
+            name: table.name.clone(),
+            key_schema: table.key_schema.clone(),
+            partitions: table
+                .slots
+                .iter()
+                .map(|slot| slot.entry.lock().clone())
+                .collect(),
+        })
+    }
+
+    fn table(&self, name: &str) -> Result<Arc<Table>> {
+        self.tables
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::ResourceNotFound {
+                table: name.to_owned(),
+            })
+    }
+
+    /// The partition holding `hash`, created (catalog first, then its directory) if
+    /// `create` and it does not exist yet.
+    fn partition(&self, table: &Table, hash: u64, create: bool) -> Result<Option<Arc<Partition>>> {
+        let slot = table.slot(hash).ok_or_else(|| Error::Corruption {
+            file: self.dir.join(crate::catalog::CATALOG_FILE),
+            offset: 0,
+            reason: format!(
+                "no partition of table {} covers hash {hash:#018x}",
+                table.name
+            ),
+        })?;
+        if let Some(partition) = slot.open.read().as_ref() {
+            return Ok(Some(Arc::clone(partition)));
+        }
+        if !create {
+            return Ok(None);
+        }
+        let mut open = slot.open.write();
+        if let Some(partition) = open.as_ref() {
+            return Ok(Some(Arc::clone(partition)));
+        }
+        let mut entry = slot.entry.lock();
+        if !entry.created {
+            let mut catalog = self.catalog.lock();
+            let mut next = catalog.clone();
+            let recorded = next
+                .tables
+                .get_mut(&table.name)
+                .and_then(|t| t.partitions.iter_mut().find(|p| p.id == entry.id))
+                .ok_or_else(|| Error::ResourceNotFound {
+                    table: table.name.clone(),
+                })?;
+            recorded.created = true;
+            next.save(self.fs.as_ref(), &self.dir)?;
+            *catalog = next;
+            entry.created = true;
+        }
+        let path = table.dir.join(entry.dir_name());
+        let partition = Arc::new(Partition::open(
+            self.fs.clone(),
+            &path,
+            self.options.wal_options(),
+        )?);
+        *open = Some(Arc::clone(&partition));
+        Ok(Some(partition))
+    }
+
+    /// Writes an item, replacing any item with the same key (DynamoDB's PutItem).
+    ///
+    /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`] (the item breaks a
+    /// limit: nothing is written), [`Error::Wal`] / [`Error::Io`].
+    pub fn put_item(&self, input: PutItemInput) -> Result<Option<Item>> {
+        let table = self.table(&input.table_name)?;
+        validate_item(&input.item, &table.key_schema)?;
+        let key = table_key(&input.item, &table.key_schema)?;
+        let partition = self
+            .partition(&table, hash_of(&key), true)?
+            .ok_or_else(|| Error::ResourceNotFound {
+                table: table.name.clone(),
+            })?;
+        let old = partition.write(key, Some(input.item), |_| Ok(()))?;
+        Ok(match input.return_values {
+            ReturnValues::AllOld => old.map(|item| (*item).clone()),
+            ReturnValues::None => None,
+        })
+    }
+
+    /// Reads the item under a key (DynamoDB's GetItem, strongly consistent).
+    ///
+    /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`] (the key does not match
+    /// the schema).
+    pub fn get_item(&self, input: KeyInput) -> Result<Option<Item>> {
+        let table = self.table(&input.table_name)?;
+        validate_key(&input.key, &table.key_schema)?;
+        let key = table_key(&input.key, &table.key_schema)?;
+        let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
+            return Ok(None);
+        };
+        Ok(partition.get(&key).map(|item| (*item).clone()))
+    }
+
+    /// Deletes the item under a key; deleting a missing item succeeds (DynamoDB's
+    /// DeleteItem).
+    ///
+    /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`], [`Error::Wal`] /
+    /// [`Error::Io`].
+    pub fn delete_item(&self, input: KeyInput) -> Result<Option<Item>> {
+        let table = self.table(&input.table_name)?;
+        validate_key(&input.key, &table.key_schema)?;
+        let key = table_key(&input.key, &table.key_schema)?;
+        // No partition yet means no item: nothing to log.
+        let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
+            return Ok(None);
+        };
+        let old = partition.write(key, None, |_| Ok(()))?;
+        Ok(match input.return_values {
+            ReturnValues::AllOld => old.map(|item| (*item).clone()),
+            ReturnValues::None => None,
+        })
+    }
+
+    /// Makes every write so far durable (useful with `Buffered` durability).
+    ///
+    /// Errors: [`Error::Wal`].
+    pub fn sync(&self) -> Result<()> {
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for table in tables {
+            for slot in &table.slots {
+                if let Some(partition) = slot.open.read().as_ref() {
+                    partition.sync()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}

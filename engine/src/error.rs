@@ -1,0 +1,81 @@
+//! The engine's error type: one variant per thing that can go wrong, named after
+//! DynamoDB's exceptions where DynamoDB has one.
+
+use crate::item::ValidationError;
+use std::path::PathBuf;
+
+/// Everything an engine operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is not valid (DynamoDB's `ValidationException`); nothing was changed.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// No table of that name (DynamoDB's `ResourceNotFoundException`).
+    #[error("Requested resource not found: Table: {table} not found")]
+    ResourceNotFound {
+        /// The table asked for.
+        table: String,
+    },
+    /// A table of that name exists already (DynamoDB's `ResourceInUseException`).
+    #[error("Table already exists: {table}")]
+    ResourceInUse {
+        /// The table's name.
+        table: String,
+    },
+    /// Another process, or another open handle in this one, has the data directory.
+    #[error("the data directory {} is in use by another process or handle (its LOCK file is held)", path.display())]
+    Locked {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// A file of the database holds bytes that are not what was written.
+    #[error("corrupt {} at offset {offset}: {reason}", file.display())]
+    Corruption {
+        /// The damaged file.
+        file: PathBuf,
+        /// Where the damage is.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The write-ahead log failed (I/O, corruption, a poisoned log).
+    #[error(transparent)]
+    Wal(#[from] dynastore_wal::Error),
+    /// The operating system failed an operation.
+    #[error("I/O error while {op} {}: {source}", path.display())]
+    Io {
+        /// What the engine was doing.
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The name of the DynamoDB exception this error corresponds to.
+    pub fn exception_name(&self) -> &'static str {
+        match self {
+            Error::Validation(_) => "ValidationException",
+            Error::ResourceNotFound { .. } => "ResourceNotFoundException",
+            Error::ResourceInUse { .. } => "ResourceInUseException",
+            Error::Locked { .. } | Error::Corruption { .. } | Error::Wal(_) | Error::Io { .. } => {
+                "InternalServerError"
+            }
+        }
+    }
+}
+
+/// The engine's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Wraps an `io::Error` with what was being done and to which path.
+pub(crate) fn io_error(
+    op: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { op, path, source }
+}

@@ -1,0 +1,189 @@
+//! One partition: a write-ahead log and a memtable (SSTables come with the LSM issue).
+//!
+//! # Write order
+//!
+//! Writers of a partition take its write lock, read the current item, enqueue one WAL
+//! record (which fixes its LSN and so its order) and note the new version as *pending*,
+//! then release the lock and wait for the record to be durable. Waiting outside the lock
+//! lets concurrent writers of one partition share fsyncs (group commit). The next writer
+//! of the same key sees the pending version, so read-modify-write stays in LSN order;
+//! readers see only the memtable, which gets a version once its record is durable (so a
+//! read never returns a write that was not acknowledged). Versions carry their LSN and
+//! the memtable keeps the newest, whatever order writers finish in.
+//!
+//! # Record format (version 1), the WAL payload of one write
+//!
+//! ```text
+//! op u8 (1 = put, 2 = delete) | key_len u32 LE | storage key | item (put only; item codec)
+//! ```
+
+use crate::error::{Error, Result};
+use crate::item::Item;
+use crate::item::codec::{decode_item, encode_item};
+use crossbeam_skiplist::SkipMap;
+use dynastore_wal::fs::SharedFs;
+use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The epoch every record is written with until replication brings primaries and terms.
+const SINGLE_PRIMARY_EPOCH: Epoch = Epoch(1);
+const OP_PUT: u8 = 1;
+const OP_DELETE: u8 = 2;
+
+/// One version of one key: the item (or its absence) as of a WAL record.
+#[derive(Clone, Debug)]
+struct Version {
+    lsn: Lsn,
+    item: Option<Arc<Item>>,
+}
+
+/// A partition's durable state and its writers' order.
+#[derive(Debug)]
+pub(crate) struct Partition {
+    wal: Wal,
+    memtable: SkipMap<Vec<u8>, Version>,
+    /// The write lock; holds the versions enqueued but not yet applied.
+    pending: Mutex<HashMap<Vec<u8>, Version>>,
+}
+
+fn encode_record(key: &[u8], item: Option<&Item>) -> Vec<u8> {
+    let mut record = Vec::with_capacity(key.len() + 64);
+    record.push(if item.is_some() { OP_PUT } else { OP_DELETE });
+    record.extend_from_slice(&(key.len() as u32).to_le_bytes());
+    record.extend_from_slice(key);
+    if let Some(item) = item {
+        encode_item(item, &mut record);
+    }
+    record
+}
+
+fn decode_record(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Option<Item>), String> {
+    let (&op, rest) = bytes.split_first().ok_or("empty record")?;
+    let len_bytes: [u8; 4] = rest
+        .get(..4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("record cut in its key length")?;
+    let len = u32::from_le_bytes(len_bytes) as usize;
+    let key = rest
+        .get(4..4 + len)
+        .ok_or("record cut in its key")?
+        .to_vec();
+    let body = &rest[4 + len..];
+    match op {
+        OP_PUT => Ok((key, Some(decode_item(body).map_err(|e| e.to_string())?))),
+        OP_DELETE if body.is_empty() => Ok((key, None)),
+        _ => Err(format!("unknown record operation {op}")),
+    }
+}
+
+impl Partition {
+    /// Opens the partition in `dir` (its log in `dir/wal`), replaying the log into the
+    /// memtable.
+    ///
+    /// Errors: [`Error::Wal`] (I/O, or corruption recovery must not skip),
+    /// [`Error::Corruption`] for a record that passes its checksum but does not decode.
+    pub fn open(fs: SharedFs, dir: &Path, wal_options: WalOptions) -> Result<Partition> {
+        let wal_dir = dir.join("wal");
+        let memtable = SkipMap::new();
+        let mut bad_record = None;
+        let (wal, _report) = Wal::open_and_replay(
+            fs,
+            &wal_dir,
+            wal_options,
+            Lsn::FIRST,
+            |frame| match decode_record(frame.payload) {
+                Ok((key, item)) => {
+                    memtable.insert(
+                        key,
+                        Version {
+                            lsn: frame.lsn,
+                            item: item.map(Arc::new),
+                        },
+                    );
+                }
+                Err(reason) => {
+                    bad_record.get_or_insert((frame.lsn, reason));
+                }
+            },
+        )?;
+        if let Some((lsn, reason)) = bad_record {
+            return Err(Error::Corruption {
+                file: wal_dir,
+                offset: lsn.0,
+                reason: format!("WAL record at LSN {lsn} does not decode: {reason}"),
+            });
+        }
+        Ok(Partition {
+            wal,
+            memtable,
+            pending: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The acknowledged item under `key`, if any.
+    pub fn get(&self, key: &[u8]) -> Option<Arc<Item>> {
+        self.memtable
+            .get(key)
+            .and_then(|entry| entry.value().item.clone())
+    }
+
+    /// Writes `new` (an item, or `None` to delete) under `key` once `decide` accepts it
+    /// given the current item, and returns the item it replaced. `decide` runs under the
+    /// write lock, so it sees every earlier write of the key; if it fails, nothing is
+    /// written.
+    ///
+    /// Errors: `decide`'s error; [`Error::Wal`] if the record could not be made durable.
+    pub fn write(
+        &self,
+        key: Vec<u8>,
+        new: Option<Item>,
+        decide: impl FnOnce(Option<&Item>) -> Result<()>,
+    ) -> Result<Option<Arc<Item>>> {
+        let new = new.map(Arc::new);
+        let (lsn, old) = {
+            let mut pending = self.pending.lock();
+            let old = match pending.get(&key) {
+                Some(version) => version.item.clone(),
+                None => self.get(&key),
+            };
+            decide(old.as_deref())?;
+            let lsn = self
+                .wal
+                .enqueue(SINGLE_PRIMARY_EPOCH, &encode_record(&key, new.as_deref()))?;
+            pending.insert(
+                key.clone(),
+                Version {
+                    lsn,
+                    item: new.clone(),
+                },
+            );
+            (lsn, old)
+        };
+        let committed = self.wal.commit(lsn);
+        let mut pending = self.pending.lock();
+        if committed.is_ok() {
+            let newer = self
+                .memtable
+                .get(&key)
+                .is_none_or(|entry| entry.value().lsn < lsn);
+            if newer {
+                self.memtable
+                    .insert(key.clone(), Version { lsn, item: new });
+            }
+        }
+        if pending.get(&key).is_some_and(|version| version.lsn == lsn) {
+            pending.remove(&key);
+        }
+        committed?;
+        Ok(old)
+    }
+
+    /// Makes every write so far durable (for `Buffered` durability).
+    pub fn sync(&self) -> Result<()> {
+        self.wal.sync()?;
+        Ok(())
+    }
+}

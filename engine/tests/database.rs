@@ -1,0 +1,407 @@
+//! The database: tables, partitions, PutItem / GetItem / DeleteItem, recovery, the LOCK.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use dynastore_engine::item::{KeyAttribute, ScalarType};
+use dynastore_engine::{
+    Database, Error, Item, KeyInput, KeySchema, Options, PutItemInput, ReturnValues, TableSchema,
+    ValidationError,
+};
+use dynastore_wal::fs::{FaultyFs, SharedFs, StdFs};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const DIR: &str = "/data";
+
+fn schema(name: &str) -> TableSchema {
+    TableSchema {
+        name: name.to_owned(),
+        key_schema: KeySchema {
+            partition_key: KeyAttribute::new("pk", ScalarType::S),
+            sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+        },
+    }
+}
+
+fn key(pk: &str, sk: i64) -> Item {
+    Item::new().with("pk", pk).with("sk", sk)
+}
+
+fn order(pk: &str, sk: i64, total: i64) -> Item {
+    key(pk, sk)
+        .with("total", total)
+        .with("note", format!("order {sk} of {pk}"))
+}
+
+fn open(fs: &SharedFs) -> Database {
+    Database::open(fs.clone(), DIR, Options::default()).unwrap()
+}
+
+fn get(db: &Database, pk: &str, sk: i64) -> Option<Item> {
+    db.get_item(KeyInput::new("Orders", key(pk, sk))).unwrap()
+}
+
+#[test]
+fn tables_are_created_listed_described_and_deleted() {
+    let fs = FaultyFs::new().shared();
+    let db = open(&fs);
+    assert!(db.list_tables().is_empty());
+    let created = db.create_table(schema("Orders")).unwrap();
+    assert_eq!(created.partitions.len(), 4);
+    assert!(created.partitions.iter().all(|p| !p.created));
+    db.create_table(schema("Users")).unwrap();
+    assert_eq!(db.list_tables(), vec!["Orders", "Users"]);
+    assert!(
+        matches!(db.create_table(schema("Orders")), Err(Error::ResourceInUse { table }) if table == "Orders")
+    );
+    db.delete_table("Users").unwrap();
+    assert_eq!(db.list_tables(), vec!["Orders"]);
+    let error = db.describe_table("Users").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Requested resource not found: Table: Users not found"
+    );
+    assert_eq!(error.exception_name(), "ResourceNotFoundException");
+    drop(db);
+    assert_eq!(
+        open(&fs).list_tables(),
+        vec!["Orders"],
+        "the catalog is durable"
+    );
+}
+
+#[test]
+fn invalid_table_definitions_are_refused() {
+    let db = open(&FaultyFs::new().shared());
+    for (name, constraint) in [
+        ("ab", "Member must have length greater than or equal to 3"),
+        (
+            "bad name",
+            "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+        ),
+    ] {
+        let error = db.create_table(schema(name)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "1 validation error detected: Value '{name}' at 'tableName' failed to satisfy constraint: {constraint}"
+            )
+        );
+    }
+    assert!(db.create_table(schema(&"x".repeat(256))).is_err());
+    let mut same_names = schema("Same");
+    same_names.key_schema.sort_key = Some(KeyAttribute::new("pk", ScalarType::S));
+    assert!(matches!(
+        db.create_table(same_names),
+        Err(Error::Validation(_))
+    ));
+    assert!(db.list_tables().is_empty(), "nothing was created");
+}
+
+#[test]
+fn operations_on_a_missing_table_are_resource_not_found() {
+    let db = open(&FaultyFs::new().shared());
+    assert!(matches!(
+        db.put_item(PutItemInput::new("Nope", order("a", 1, 1))),
+        Err(Error::ResourceNotFound { .. })
+    ));
+    assert!(matches!(
+        db.get_item(KeyInput::new("Nope", key("a", 1))),
+        Err(Error::ResourceNotFound { .. })
+    ));
+    assert!(matches!(
+        db.delete_item(KeyInput::new("Nope", key("a", 1))),
+        Err(Error::ResourceNotFound { .. })
+    ));
+    assert!(matches!(
+        db.delete_table("Nope"),
+        Err(Error::ResourceNotFound { .. })
+    ));
+}
+
+#[test]
+fn put_get_delete_with_return_values() {
+    let db = open(&FaultyFs::new().shared());
+    db.create_table(schema("Orders")).unwrap();
+    assert_eq!(
+        db.put_item(PutItemInput::new("Orders", order("c#1", 1, 10)))
+            .unwrap(),
+        None
+    );
+    assert_eq!(get(&db, "c#1", 1), Some(order("c#1", 1, 10)));
+    assert_eq!(get(&db, "c#1", 2), None);
+    let mut replace = PutItemInput::new("Orders", order("c#1", 1, 20));
+    replace.return_values = ReturnValues::AllOld;
+    assert_eq!(db.put_item(replace).unwrap(), Some(order("c#1", 1, 10)));
+    assert_eq!(get(&db, "c#1", 1), Some(order("c#1", 1, 20)));
+    let mut delete = KeyInput::new("Orders", key("c#1", 1));
+    delete.return_values = ReturnValues::AllOld;
+    assert_eq!(
+        db.delete_item(delete.clone()).unwrap(),
+        Some(order("c#1", 1, 20))
+    );
+    assert_eq!(get(&db, "c#1", 1), None);
+    assert_eq!(
+        db.delete_item(delete).unwrap(),
+        None,
+        "deleting a missing item succeeds"
+    );
+}
+
+#[test]
+fn invalid_writes_change_nothing() {
+    let fs = FaultyFs::new().shared();
+    let db = open(&fs);
+    db.create_table(schema("Orders")).unwrap();
+    db.put_item(PutItemInput::new("Orders", order("a", 1, 1)))
+        .unwrap();
+    let too_big = order("a", 1, 2).with("blob", "x".repeat(409_600));
+    assert!(matches!(
+        db.put_item(PutItemInput::new("Orders", too_big)),
+        Err(Error::Validation(ValidationError::ItemTooLarge { .. }))
+    ));
+    let no_key = Item::new().with("pk", "a");
+    assert!(matches!(
+        db.put_item(PutItemInput::new("Orders", no_key)),
+        Err(Error::Validation(ValidationError::MissingKey { .. }))
+    ));
+    let bad_key = Item::new().with("pk", "a");
+    assert!(matches!(
+        db.get_item(KeyInput::new("Orders", bad_key)),
+        Err(Error::Validation(ValidationError::KeyDoesNotMatchSchema))
+    ));
+    assert_eq!(get(&db, "a", 1), Some(order("a", 1, 1)));
+    drop(db);
+    assert_eq!(get(&open(&fs), "a", 1), Some(order("a", 1, 1)));
+}
+
+#[test]
+fn a_partition_directory_appears_on_the_first_write_into_its_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), Options::default()).unwrap();
+    db.create_table(schema("Orders")).unwrap();
+    assert!(!tmp.path().join("az-a/Orders").exists());
+    db.put_item(PutItemInput::new("Orders", order("one", 1, 1)))
+        .unwrap();
+    let described = db.describe_table("Orders").unwrap();
+    let created: Vec<_> = described.partitions.iter().filter(|p| p.created).collect();
+    assert_eq!(created.len(), 1);
+    assert!(
+        tmp.path()
+            .join("az-a/Orders")
+            .join(created[0].dir_name())
+            .join("wal")
+            .is_dir()
+    );
+    // Enough keys land in every range.
+    for i in 0..64 {
+        db.put_item(PutItemInput::new("Orders", order(&format!("c#{i}"), 1, i)))
+            .unwrap();
+    }
+    assert!(
+        db.describe_table("Orders")
+            .unwrap()
+            .partitions
+            .iter()
+            .all(|p| p.created)
+    );
+    db.delete_table("Orders").unwrap();
+    assert!(
+        !tmp.path().join("az-a/Orders").exists(),
+        "deleting a table removes its directories"
+    );
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), Options::default()).unwrap();
+    let error = Database::open(StdFs::shared(), tmp.path(), Options::default()).unwrap_err();
+    assert!(
+        matches!(&error, Error::Locked { path } if path == tmp.path()),
+        "{error:?}"
+    );
+    drop(db);
+    Database::open(StdFs::shared(), tmp.path(), Options::default()).unwrap();
+}
+
+#[test]
+fn a_recreated_table_starts_empty() {
+    let fs = FaultyFs::new().shared();
+    let db = open(&fs);
+    db.create_table(schema("Orders")).unwrap();
+    db.put_item(PutItemInput::new("Orders", order("a", 1, 1)))
+        .unwrap();
+    db.delete_table("Orders").unwrap();
+    db.create_table(schema("Orders")).unwrap();
+    assert_eq!(get(&db, "a", 1), None);
+    drop(db);
+    assert_eq!(get(&open(&fs), "a", 1), None);
+}
+
+#[test]
+fn reads_from_other_threads_see_acknowledged_writes() {
+    let db = std::sync::Arc::new(open(&FaultyFs::new().shared()));
+    db.create_table(schema("Orders")).unwrap();
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..200 {
+                    // Half the threads share keys, half write their own.
+                    let pk = if t % 2 == 0 {
+                        "shared".to_owned()
+                    } else {
+                        format!("own-{t}")
+                    };
+                    db.put_item(PutItemInput::new(
+                        "Orders",
+                        order(&pk, i % 10, t * 1000 + i),
+                    ))
+                    .unwrap();
+                    let seen = db
+                        .get_item(KeyInput::new("Orders", key(&pk, i % 10)))
+                        .unwrap();
+                    assert!(seen.is_some(), "a read after an acknowledged write sees it");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    for t in [1, 3] {
+        for sk in 0..10 {
+            let total = get(&db, &format!("own-{t}"), sk)
+                .unwrap()
+                .get("total")
+                .cloned();
+            assert_eq!(total, Some((t * 1000 + 190 + sk).into()));
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(u8, u8, i64),
+    Delete(u8, u8),
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0u8..6, 0u8..4, any::<i64>()).prop_map(|(p, s, v)| Op::Put(p, s, v)),
+        3 => (0u8..6, 0u8..4).prop_map(|(p, s)| Op::Delete(p, s)),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The database against a BTreeMap model, compared after every step, with reopens.
+    #[test]
+    fn database_matches_a_btreemap_model(ops in proptest::collection::vec(op(), 1..60)) {
+        let fs = FaultyFs::new().shared();
+        let mut db = open(&fs);
+        db.create_table(schema("Orders")).unwrap();
+        let mut model: BTreeMap<(u8, u8), Item> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Put(p, s, v) => {
+                    let item = order(&format!("p{p}"), i64::from(s), v);
+                    let mut input = PutItemInput::new("Orders", item.clone());
+                    input.return_values = ReturnValues::AllOld;
+                    prop_assert_eq!(db.put_item(input).unwrap(), model.insert((p, s), item));
+                }
+                Op::Delete(p, s) => {
+                    let mut input = KeyInput::new("Orders", key(&format!("p{p}"), i64::from(s)));
+                    input.return_values = ReturnValues::AllOld;
+                    prop_assert_eq!(db.delete_item(input).unwrap(), model.remove(&(p, s)));
+                }
+                Op::Reopen => {
+                    drop(db);
+                    db = open(&fs);
+                }
+            }
+            for p in 0..6u8 {
+                for s in 0..4u8 {
+                    prop_assert_eq!(get(&db, &format!("p{p}"), i64::from(s)), model.get(&(p, s)).cloned());
+                }
+            }
+        }
+    }
+}
+
+/// Power loss at a random operation, including during catalog saves and partition
+/// creation: the database opens, and holds every acknowledged write and nothing else.
+#[test]
+fn acknowledged_writes_survive_power_loss_at_random_points() {
+    for seed in 0..120u64 {
+        let faulty = FaultyFs::new();
+        let fs = faulty.shared();
+        let db = open(&fs);
+        db.create_table(schema("Orders")).unwrap();
+        faulty.crash_after(1 + (seed * 7919) % 200);
+        let mut acked: BTreeMap<(String, i64), Option<Item>> = BTreeMap::new();
+        let mut attempted = BTreeMap::new();
+        for i in 0..200i64 {
+            let pk = format!("c#{}", (i * 31 + seed as i64) % 13);
+            let sk = i % 3;
+            let result = if i % 5 == 4 {
+                attempted.insert((pk.clone(), sk), None);
+                db.delete_item(KeyInput::new("Orders", key(&pk, sk)))
+                    .map(|_| None)
+            } else {
+                let item = order(&pk, sk, i);
+                attempted.insert((pk.clone(), sk), Some(item.clone()));
+                db.put_item(PutItemInput::new("Orders", item.clone()))
+                    .map(|_| Some(item))
+            };
+            match result {
+                Ok(value) => {
+                    acked.insert((pk, sk), value);
+                }
+                Err(_) => break,
+            }
+        }
+        drop(db);
+        faulty.restart();
+        let db = Database::open(fs.clone(), DIR, Options::default())
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(db.list_tables(), vec!["Orders"], "seed {seed}");
+        for ((pk, sk), value) in &acked {
+            let found = get(&db, pk, *sk);
+            // The last acknowledged write of a key is there, unless an unacknowledged
+            // later write of the same key also made it (then it is that one).
+            let later = attempted.get(&(pk.clone(), *sk)).cloned().flatten();
+            assert!(
+                found == *value || found == later,
+                "seed {seed}: {pk}/{sk}: {found:?} vs {value:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn power_loss_while_creating_a_table_leaves_it_whole_or_absent() {
+    for crash_at in 1..20 {
+        let faulty = FaultyFs::new();
+        let fs = faulty.shared();
+        let db = open(&fs);
+        faulty.crash_after(crash_at);
+        let created = db.create_table(schema("Orders")).is_ok();
+        drop(db);
+        faulty.restart();
+        let db = Database::open(fs.clone(), Path::new(DIR), Options::default()).unwrap();
+        let tables = db.list_tables();
+        if created {
+            assert_eq!(
+                tables,
+                vec!["Orders"],
+                "crash {crash_at}: an acknowledged table vanished"
+            );
+        }
+        assert!(tables.is_empty() || tables == vec!["Orders"]);
+    }
+}
