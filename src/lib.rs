@@ -6,5 +6,8 @@
 //! they land.
 
 pub use dynastore_engine::item;
-pub use dynastore_engine::{AttributeValue, Item, KeySchema, Number, ValidationError};
+pub use dynastore_engine::{
+    AttributeValue, Database, Error, Item, KeyInput, KeySchema, Number, Options, PutItemInput,
+    ReturnValues, TableDescription, TableSchema, ValidationError,
+};
 pub use dynastore_wal as wal;

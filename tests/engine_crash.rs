@@ -1,0 +1,174 @@
+//! Process crash of the engine: a child process writes items with `Sync` durability from 4
+//! threads and prints each acknowledged write; the parent SIGKILLs it at random moments,
+//! several times over one data directory, and checks every acknowledged item after reopen.
+//!
+//! The child is this test binary re-run with `DYNASTORE_ENGINE_CHILD` set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use dynastore::item::{KeyAttribute, ScalarType};
+use dynastore::wal::fs::StdFs;
+use dynastore::{Database, Item, KeyInput, KeySchema, Options, PutItemInput, TableSchema};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const CHILD_ENV: &str = "DYNASTORE_ENGINE_CHILD";
+const KEYS_PER_THREAD: u64 = 50;
+
+fn options() -> Options {
+    Options {
+        // Small segments, so kills also land during rotation.
+        wal_segment_bytes: 32 << 10,
+        ..Options::default()
+    }
+}
+
+fn key(thread: u64, k: u64) -> Item {
+    Item::new()
+        .with("pk", format!("t{thread}-k{k}"))
+        .with("sk", 0)
+}
+
+/// The item a thread writes as its `seq`-th write of key `k`.
+fn item(thread: u64, k: u64, seq: u64) -> Item {
+    key(thread, k)
+        .with("seq", seq as i64)
+        .with("body", "x".repeat((seq % 300) as usize))
+}
+
+/// The child: each thread overwrites its own keys in turn, printing `thread k seq` once a
+/// write is acknowledged.
+#[test]
+fn engine_crash_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options()).unwrap());
+    if db.list_tables().is_empty() {
+        let key_schema = KeySchema {
+            partition_key: KeyAttribute::new("pk", ScalarType::S),
+            sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+        };
+        db.create_table(TableSchema {
+            name: "Items".into(),
+            key_schema,
+        })
+        .unwrap();
+    }
+    let start: u64 = std::env::var("DYNASTORE_ENGINE_SEQ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let out = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let threads: Vec<_> = (0..4u64)
+        .map(|thread| {
+            let (db, out) = (db.clone(), out.clone());
+            std::thread::spawn(move || {
+                for seq in start.. {
+                    let k = seq % KEYS_PER_THREAD;
+                    db.put_item(PutItemInput::new("Items", item(thread, k, seq)))
+                        .unwrap();
+                    let mut out = out.lock().unwrap();
+                    writeln!(out, "{thread} {k} {seq}").unwrap();
+                    out.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+/// One child life: returns the acknowledged `(thread, k) -> seq`, the newest per key.
+fn run_child_and_kill(dir: &Path, start: u64, run_for: Duration) -> BTreeMap<(u64, u64), u64> {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "engine_crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, dir)
+        .env("DYNASTORE_ENGINE_SEQ", start.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let fields: Vec<u64> = line.split(' ').filter_map(|f| f.parse().ok()).collect();
+            if let [thread, k, seq] = fields[..] {
+                let _ = sender.send(((thread, k), seq));
+            }
+        }
+    });
+    let mut acked = BTreeMap::new();
+    if let Ok((key, seq)) = receiver.recv_timeout(Duration::from_secs(60)) {
+        acked.insert(key, seq);
+    }
+    std::thread::sleep(run_for);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    reader.join().unwrap();
+    for (key, seq) in receiver.try_iter() {
+        let newest = acked.entry(key).or_insert(seq);
+        *newest = (*newest).max(seq);
+    }
+    acked
+}
+
+#[test]
+fn every_acknowledged_item_survives_sigkill() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    println!("seed {seed}");
+    let mut acked: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+    for round in 0..5u64 {
+        let run_for = Duration::from_millis(5 + (seed.rotate_left(round as u32 * 9) % 150));
+        // Each life writes higher sequence numbers than any before it.
+        let start = (round + 1) * 1_000_000;
+        let mine = run_child_and_kill(tmp.path(), start, run_for);
+        assert!(
+            !mine.is_empty(),
+            "round {round}: the child acknowledged nothing"
+        );
+        println!(
+            "round {round}: killed after {run_for:?}, {} keys acknowledged",
+            mine.len()
+        );
+        acked.extend(mine);
+
+        let db = Database::open(StdFs::shared(), tmp.path(), options())
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        for (&(thread, k), &seq) in &acked {
+            let stored = db
+                .get_item(KeyInput::new("Items", key(thread, k)))
+                .unwrap()
+                .unwrap_or_else(|| panic!("seed {seed}: acknowledged t{thread}-k{k} lost"));
+            let stored_seq = match stored.get("seq") {
+                Some(dynastore::AttributeValue::N(n)) => n.to_string().parse::<u64>().unwrap(),
+                other => panic!("seed {seed}: bad seq {other:?}"),
+            };
+            // The newest acknowledged write, or the one write after it that was in flight.
+            assert!(
+                stored_seq >= seq,
+                "seed {seed}: t{thread}-k{k} went back from {seq} to {stored_seq}"
+            );
+            assert_eq!(
+                stored,
+                item(thread, k, stored_seq),
+                "seed {seed}: t{thread}-k{k} is not whole"
+            );
+        }
+    }
+}
