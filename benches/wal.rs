@@ -81,13 +81,9 @@ fn appends(iters: u64, threads: u64, len: usize, durability: Durability) -> (Dur
 
 fn bench_wal(c: &mut Criterion) {
     let mut group = c.benchmark_group("wal");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(5));
+    group.sample_size(20).measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(1));
-    group.bench_function("baseline_4k_write_fdatasync", |b| {
-        b.iter_custom(bare_write_fdatasync)
-    });
+    group.bench_function("baseline_4k_write_fdatasync", |b| b.iter_custom(bare_write_fdatasync));
     group.bench_function("buffered_append_128b_1_thread", |b| {
         b.iter_custom(|iters| appends(iters, 1, SMALL, buffered()).0)
     });
@@ -133,9 +129,7 @@ fn summary(_: &mut Criterion) {
         sync_8 / sync_1,
         records as f64 / syncs.max(1) as f64
     );
-    println!(
-        "  Buffered append, 128 B, 1 thread:  {buffered_rate:10.0} records/s (target >= 2,000,000)"
-    );
+    println!("  Buffered append, 128 B, 1 thread:  {buffered_rate:10.0} records/s (target >= 2,000,000)");
 }
 
 criterion_group!(benches, bench_wal, summary);

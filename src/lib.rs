@@ -7,7 +7,7 @@
 
 pub use dynastore_engine::item;
 pub use dynastore_engine::{
-    AttributeValue, Database, Error, Item, KeyInput, KeySchema, Number, Options, PutItemInput,
-    ReturnValues, TableDescription, TableSchema, ValidationError,
+    AttributeValue, Database, Error, Item, KeyInput, KeySchema, Number, Options, PutItemInput, ReturnValues,
+    TableDescription, TableSchema, ValidationError,
 };
 pub use dynastore_wal as wal;

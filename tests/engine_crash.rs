@@ -27,9 +27,7 @@ fn options() -> Options {
 }
 
 fn key(thread: u64, k: u64) -> Item {
-    Item::new()
-        .with("pk", format!("t{thread}-k{k}"))
-        .with("sk", 0)
+    Item::new().with("pk", format!("t{thread}-k{k}")).with("sk", 0)
 }
 
 /// The item a thread writes as its `seq`-th write of key `k`.
@@ -58,10 +56,7 @@ fn engine_crash_child() {
         })
         .unwrap();
     }
-    let start: u64 = std::env::var("DYNASTORE_ENGINE_SEQ")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let start: u64 = std::env::var("DYNASTORE_ENGINE_SEQ").unwrap().parse().unwrap();
     let out = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..4u64)
         .map(|thread| {
@@ -69,8 +64,7 @@ fn engine_crash_child() {
             std::thread::spawn(move || {
                 for seq in start.. {
                     let k = seq % KEYS_PER_THREAD;
-                    db.put_item(PutItemInput::new("Items", item(thread, k, seq)))
-                        .unwrap();
+                    db.put_item(PutItemInput::new("Items", item(thread, k, seq))).unwrap();
                     let mut out = out.lock().unwrap();
                     writeln!(out, "{thread} {k} {seq}").unwrap();
                     out.flush().unwrap();
@@ -86,12 +80,7 @@ fn engine_crash_child() {
 /// One child life: returns the acknowledged `(thread, k) -> seq`, the newest per key.
 fn run_child_and_kill(dir: &Path, start: u64, run_for: Duration) -> BTreeMap<(u64, u64), u64> {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "engine_crash_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", "engine_crash_child", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .env("DYNASTORE_ENGINE_SEQ", start.to_string())
         .stdout(Stdio::piped())
@@ -138,18 +127,14 @@ fn every_acknowledged_item_survives_sigkill() {
         // Each life writes higher sequence numbers than any before it.
         let start = (round + 1) * 1_000_000;
         let mine = run_child_and_kill(tmp.path(), start, run_for);
-        assert!(
-            !mine.is_empty(),
-            "round {round}: the child acknowledged nothing"
-        );
+        assert!(!mine.is_empty(), "round {round}: the child acknowledged nothing");
         println!(
             "round {round}: killed after {run_for:?}, {} keys acknowledged",
             mine.len()
         );
         acked.extend(mine);
 
-        let db = Database::open(StdFs::shared(), tmp.path(), options())
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let db = Database::open(StdFs::shared(), tmp.path(), options()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         for (&(thread, k), &seq) in &acked {
             let stored = db
                 .get_item(KeyInput::new("Items", key(thread, k)))

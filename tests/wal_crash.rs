@@ -38,10 +38,7 @@ fn payload(round: u64, seq: u64) -> Vec<u8> {
 /// acknowledged record.
 #[test]
 fn crash_child() {
-    let (Ok(dir), Ok(round)) = (
-        std::env::var(CHILD_ENV),
-        std::env::var("DYNASTORE_CRASH_ROUND"),
-    ) else {
+    let (Ok(dir), Ok(round)) = (std::env::var(CHILD_ENV), std::env::var("DYNASTORE_CRASH_ROUND")) else {
         return;
     };
     let round: u64 = round.parse().unwrap();
@@ -115,14 +112,8 @@ fn every_acknowledged_record_survives_sigkill() {
         // Kill after 5 to 155 ms of writing: a different point of the write path each time.
         let run_for = Duration::from_millis(5 + (seed.rotate_left(round as u32 * 7) % 150));
         let mine = run_child_and_kill(&dir, round, run_for);
-        assert!(
-            !mine.is_empty(),
-            "round {round}: the child acknowledged nothing"
-        );
-        println!(
-            "round {round}: killed after {run_for:?}, {} acknowledged",
-            mine.len()
-        );
+        assert!(!mine.is_empty(), "round {round}: the child acknowledged nothing");
+        println!("round {round}: killed after {run_for:?}, {} acknowledged", mine.len());
         acked.extend(mine);
 
         let (wal, report) = Wal::open(StdFs::shared(), &dir, options()).unwrap();
@@ -140,11 +131,7 @@ fn every_acknowledged_record_survives_sigkill() {
             let stored = records
                 .get(lsn)
                 .unwrap_or_else(|| panic!("seed {seed}: acknowledged LSN {lsn} lost"));
-            assert_eq!(
-                stored,
-                &payload(*round, *seq),
-                "seed {seed}: LSN {lsn} changed"
-            );
+            assert_eq!(stored, &payload(*round, *seq), "seed {seed}: LSN {lsn} changed");
         }
     }
 }

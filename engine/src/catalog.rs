@@ -180,9 +180,7 @@ impl Catalog {
         }
         let bytes = fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
         let text = std::str::from_utf8(&bytes).map_err(|_| corrupt(&path, "not UTF-8"))?;
-        let (header, body) = text
-            .split_once('\n')
-            .ok_or_else(|| corrupt(&path, "no header line"))?;
+        let (header, body) = text.split_once('\n').ok_or_else(|| corrupt(&path, "no header line"))?;
         let crc = header
             .strip_prefix(HEADER_PREFIX)
             .and_then(|hex| u32::from_str_radix(hex, 16).ok())
@@ -198,16 +196,9 @@ impl Catalog {
     /// Errors: [`Error::Io`]; on error the old catalog is still in place, or the new one
     /// is if the rename had already happened.
     pub fn save(&self, fs: &dyn FileSystem, dir: &Path) -> Result<()> {
-        let body = serde_json::to_string_pretty(self).map_err(|e| {
-            corrupt(
-                &dir.join(CATALOG_FILE),
-                format!("cannot serialise the catalog: {e}"),
-            )
-        })?;
-        let text = format!(
-            "{HEADER_PREFIX}{:08x}\n{body}",
-            crc32fast::hash(body.as_bytes())
-        );
+        let body = serde_json::to_string_pretty(self)
+            .map_err(|e| corrupt(&dir.join(CATALOG_FILE), format!("cannot serialise the catalog: {e}")))?;
+        let text = format!("{HEADER_PREFIX}{:08x}\n{body}", crc32fast::hash(body.as_bytes()));
         let tmp = dir.join(CATALOG_TMP_FILE);
         if fs.exists(&tmp).map_err(io_error("checking", &tmp))? {
             fs.remove_file(&tmp).map_err(io_error("removing", &tmp))?;

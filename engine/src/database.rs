@@ -9,9 +9,7 @@
 use crate::catalog::{Catalog, PartitionEntry, TableEntry};
 use crate::error::{Error, Result, io_error};
 use crate::item::key::storage_key;
-use crate::item::validate::{
-    KeyAttribute, KeySchema, ValidationError, validate_item, validate_key,
-};
+use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
 use crate::partition::Partition;
 use dynastore_wal::fs::{self, FileLock, FileSystem, SharedFs};
@@ -136,9 +134,12 @@ impl KeyInput {
     }
 }
 
-/// A partition of an open table: its catalog entry and, once created, its state.
+/// A partition of an open table: its hash range, its catalog entry and, once created,
+/// its state.
 #[derive(Debug)]
 struct PartitionSlot {
+    /// The last hash of the range (ranges never change while a table is open).
+    range_end: u64,
     entry: Mutex<PartitionEntry>,
     open: RwLock<Option<Arc<Partition>>>,
 }
@@ -153,9 +154,7 @@ struct Table {
 
 impl Table {
     fn slot(&self, hash: u64) -> Option<&PartitionSlot> {
-        let index = self
-            .slots
-            .partition_point(|slot| slot.entry.lock().range.end < hash);
+        let index = self.slots.partition_point(|slot| slot.range_end < hash);
         self.slots.get(index)
     }
 }
@@ -176,21 +175,13 @@ pub struct Database {
 }
 
 fn key_value<'a>(item: &'a Item, key: &KeyAttribute) -> Result<&'a AttributeValue> {
-    item.get(&key.name).ok_or_else(|| {
-        ValidationError::MissingKey {
-            name: key.name.clone(),
-        }
-        .into()
-    })
+    item.get(&key.name)
+        .ok_or_else(|| ValidationError::MissingKey { name: key.name.clone() }.into())
 }
 
 fn table_key(item: &Item, schema: &KeySchema) -> Result<Vec<u8>> {
     let partition = key_value(item, &schema.partition_key)?;
-    let sort = schema
-        .sort_key
-        .as_ref()
-        .map(|k| key_value(item, k))
-        .transpose()?;
+    let sort = schema.sort_key.as_ref().map(|k| key_value(item, k)).transpose()?;
     Ok(storage_key(partition, sort))
 }
 
@@ -207,19 +198,12 @@ fn validate_table_name(name: &str) -> Result<()> {
         )))
     };
     if name.len() < *TABLE_NAME_BYTES.start() {
-        return Err(invalid(
-            "Member must have length greater than or equal to 3".into(),
-        ));
+        return Err(invalid("Member must have length greater than or equal to 3".into()));
     }
     if name.len() > *TABLE_NAME_BYTES.end() {
-        return Err(invalid(
-            "Member must have length less than or equal to 255".into(),
-        ));
+        return Err(invalid("Member must have length less than or equal to 255".into()));
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-    {
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
         return Err(invalid(
             "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+".into(),
         ));
@@ -244,8 +228,7 @@ fn validate_key_schema(schema: &KeySchema) -> Result<()> {
         .is_some_and(|k| k.name == schema.partition_key.name)
     {
         return Err(ValidationError::InvalidParameter(
-            "Both the Hash Key and the Range Key element in the KeySchema have the same name"
-                .into(),
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name".into(),
         )
         .into());
     }
@@ -259,8 +242,7 @@ fn remove_tree(fs: &dyn FileSystem, path: &Path) -> Result<()> {
         if fs.read_dir(&child).is_ok() {
             remove_tree(fs, &child)?;
         } else {
-            fs.remove_file(&child)
-                .map_err(io_error("removing", &child))?;
+            fs.remove_file(&child).map_err(io_error("removing", &child))?;
         }
     }
     fs.remove_dir(path).map_err(io_error("removing", path))?;
@@ -338,6 +320,7 @@ impl Database {
                 None
             };
             slots.push(PartitionSlot {
+                range_end: partition.range.end,
                 entry: Mutex::new(partition.clone()),
                 open: RwLock::new(open),
             });
@@ -361,19 +344,13 @@ impl Database {
         if catalog.tables.contains_key(&schema.name) {
             return Err(Error::ResourceInUse { table: schema.name });
         }
-        let entry = TableEntry::new(
-            &schema.name,
-            &schema.key_schema,
-            self.options.initial_partitions,
-        );
+        let entry = TableEntry::new(&schema.name, &schema.key_schema, self.options.initial_partitions);
         let mut next = catalog.clone();
         next.tables.insert(schema.name.clone(), entry.clone());
         next.save(self.fs.as_ref(), &self.dir)?;
         *catalog = next;
         let table = self.open_table(&entry)?;
-        self.tables
-            .write()
-            .insert(schema.name.clone(), Arc::new(table));
+        self.tables.write().insert(schema.name.clone(), Arc::new(table));
         Ok(TableDescription {
             name: schema.name,
             key_schema: schema.key_schema,
@@ -418,11 +395,7 @@ impl Database {
         Ok(TableDescription {
             name: table.name.clone(),
             key_schema: table.key_schema.clone(),
-            partitions: table
-                .slots
-                .iter()
-                .map(|slot| slot.entry.lock().clone())
-                .collect(),
+            partitions: table.slots.iter().map(|slot| slot.entry.lock().clone()).collect(),
         })
     }
 
@@ -431,9 +404,7 @@ impl Database {
             .read()
             .get(name)
             .cloned()
-            .ok_or_else(|| Error::ResourceNotFound {
-                table: name.to_owned(),
-            })
+            .ok_or_else(|| Error::ResourceNotFound { table: name.to_owned() })
     }
 
     /// The partition holding `hash`, created (catalog first, then its directory) if
@@ -442,10 +413,7 @@ impl Database {
         let slot = table.slot(hash).ok_or_else(|| Error::Corruption {
             file: self.dir.join(crate::catalog::CATALOG_FILE),
             offset: 0,
-            reason: format!(
-                "no partition of table {} covers hash {hash:#018x}",
-                table.name
-            ),
+            reason: format!("no partition of table {} covers hash {hash:#018x}", table.name),
         })?;
         if let Some(partition) = slot.open.read().as_ref() {
             return Ok(Some(Arc::clone(partition)));
@@ -474,11 +442,7 @@ impl Database {
             entry.created = true;
         }
         let path = table.dir.join(entry.dir_name());
-        let partition = Arc::new(Partition::open(
-            self.fs.clone(),
-            &path,
-            self.options.wal_options(),
-        )?);
+        let partition = Arc::new(Partition::open(self.fs.clone(), &path, self.options.wal_options())?);
         *open = Some(Arc::clone(&partition));
         Ok(Some(partition))
     }
@@ -496,7 +460,8 @@ impl Database {
             .ok_or_else(|| Error::ResourceNotFound {
                 table: table.name.clone(),
             })?;
-        let old = partition.write(key, Some(input.item), |_| Ok(()))?;
+        let read_old = input.return_values == ReturnValues::AllOld;
+        let old = partition.write(key, Some(input.item), read_old, |_| Ok(()))?;
         Ok(match input.return_values {
             ReturnValues::AllOld => old.map(|item| (*item).clone()),
             ReturnValues::None => None,
@@ -530,7 +495,8 @@ impl Database {
         let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
             return Ok(None);
         };
-        let old = partition.write(key, None, |_| Ok(()))?;
+        let read_old = input.return_values == ReturnValues::AllOld;
+        let old = partition.write(key, None, read_old, |_| Ok(()))?;
         Ok(match input.return_values {
             ReturnValues::AllOld => old.map(|item| (*item).clone()),
             ReturnValues::None => None,

@@ -61,9 +61,7 @@ impl Error {
             Error::Validation(_) => "ValidationException",
             Error::ResourceNotFound { .. } => "ResourceNotFoundException",
             Error::ResourceInUse { .. } => "ResourceInUseException",
-            Error::Locked { .. } | Error::Corruption { .. } | Error::Wal(_) | Error::Io { .. } => {
-                "InternalServerError"
-            }
+            Error::Locked { .. } | Error::Corruption { .. } | Error::Wal(_) | Error::Io { .. } => "InternalServerError",
         }
     }
 }
@@ -72,10 +70,7 @@ impl Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Wraps an `io::Error` with what was being done and to which path.
-pub(crate) fn io_error(
-    op: &'static str,
-    path: impl Into<PathBuf>,
-) -> impl FnOnce(std::io::Error) -> Error {
+pub(crate) fn io_error(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { op, path, source }
 }

@@ -15,8 +15,6 @@ pub mod error;
 pub mod item;
 mod partition;
 
-pub use database::{
-    Database, KeyInput, Options, PutItemInput, ReturnValues, TableDescription, TableSchema,
-};
+pub use database::{Database, KeyInput, Options, PutItemInput, ReturnValues, TableDescription, TableSchema};
 pub use error::{Error, Result};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};

@@ -20,11 +20,10 @@
 use crate::error::{Error, Result};
 use crate::item::Item;
 use crate::item::codec::{decode_item, encode_item};
-use crossbeam_skiplist::SkipMap;
 use dynastore_wal::fs::SharedFs;
 use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
-use parking_lot::Mutex;
-use std::collections::HashMap;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -44,7 +43,9 @@ struct Version {
 #[derive(Debug)]
 pub(crate) struct Partition {
     wal: Wal,
-    memtable: SkipMap<Vec<u8>, Version>,
+    /// Acknowledged versions, in key order. Writers are serialised by `pending` anyway, so
+    /// a B-tree under a read-write lock serves readers faster than a concurrent skiplist.
+    memtable: RwLock<BTreeMap<Vec<u8>, Version>>,
     /// The write lock; holds the versions enqueued but not yet applied.
     pending: Mutex<HashMap<Vec<u8>, Version>>,
 }
@@ -67,10 +68,7 @@ fn decode_record(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Option<Item>), S
         .and_then(|b| b.try_into().ok())
         .ok_or("record cut in its key length")?;
     let len = u32::from_le_bytes(len_bytes) as usize;
-    let key = rest
-        .get(4..4 + len)
-        .ok_or("record cut in its key")?
-        .to_vec();
+    let key = rest.get(4..4 + len).ok_or("record cut in its key")?.to_vec();
     let body = &rest[4 + len..];
     match op {
         OP_PUT => Ok((key, Some(decode_item(body).map_err(|e| e.to_string())?))),
@@ -87,28 +85,25 @@ impl Partition {
     /// [`Error::Corruption`] for a record that passes its checksum but does not decode.
     pub fn open(fs: SharedFs, dir: &Path, wal_options: WalOptions) -> Result<Partition> {
         let wal_dir = dir.join("wal");
-        let memtable = SkipMap::new();
+        let mut memtable = BTreeMap::new();
         let mut bad_record = None;
-        let (wal, _report) = Wal::open_and_replay(
-            fs,
-            &wal_dir,
-            wal_options,
-            Lsn::FIRST,
-            |frame| match decode_record(frame.payload) {
-                Ok((key, item)) => {
-                    memtable.insert(
-                        key,
-                        Version {
-                            lsn: frame.lsn,
-                            item: item.map(Arc::new),
-                        },
-                    );
+        let (wal, _report) =
+            Wal::open_and_replay(fs, &wal_dir, wal_options, Lsn::FIRST, |frame| {
+                match decode_record(frame.payload) {
+                    Ok((key, item)) => {
+                        memtable.insert(
+                            key,
+                            Version {
+                                lsn: frame.lsn,
+                                item: item.map(Arc::new),
+                            },
+                        );
+                    }
+                    Err(reason) => {
+                        bad_record.get_or_insert((frame.lsn, reason));
+                    }
                 }
-                Err(reason) => {
-                    bad_record.get_or_insert((frame.lsn, reason));
-                }
-            },
-        )?;
+            })?;
         if let Some((lsn, reason)) = bad_record {
             return Err(Error::Corruption {
                 file: wal_dir,
@@ -118,34 +113,35 @@ impl Partition {
         }
         Ok(Partition {
             wal,
-            memtable,
+            memtable: RwLock::new(memtable),
             pending: Mutex::new(HashMap::new()),
         })
     }
 
     /// The acknowledged item under `key`, if any.
     pub fn get(&self, key: &[u8]) -> Option<Arc<Item>> {
-        self.memtable
-            .get(key)
-            .and_then(|entry| entry.value().item.clone())
+        self.memtable.read().get(key).and_then(|version| version.item.clone())
     }
 
     /// Writes `new` (an item, or `None` to delete) under `key` once `decide` accepts it
     /// given the current item, and returns the item it replaced. `decide` runs under the
     /// write lock, so it sees every earlier write of the key; if it fails, nothing is
-    /// written.
+    /// written. With `read_old` false (a blind write), the current item is not looked up:
+    /// `decide` sees `None` and nothing is returned.
     ///
     /// Errors: `decide`'s error; [`Error::Wal`] if the record could not be made durable.
     pub fn write(
         &self,
         key: Vec<u8>,
         new: Option<Item>,
+        read_old: bool,
         decide: impl FnOnce(Option<&Item>) -> Result<()>,
     ) -> Result<Option<Arc<Item>>> {
         let new = new.map(Arc::new);
         let (lsn, old) = {
             let mut pending = self.pending.lock();
             let old = match pending.get(&key) {
+                _ if !read_old => None,
                 Some(version) => version.item.clone(),
                 None => self.get(&key),
             };
@@ -153,29 +149,22 @@ impl Partition {
             let lsn = self
                 .wal
                 .enqueue(SINGLE_PRIMARY_EPOCH, &encode_record(&key, new.as_deref()))?;
-            pending.insert(
-                key.clone(),
-                Version {
-                    lsn,
-                    item: new.clone(),
-                },
-            );
+            pending.insert(key.clone(), Version { lsn, item: new.clone() });
             (lsn, old)
         };
         let committed = self.wal.commit(lsn);
         let mut pending = self.pending.lock();
-        if committed.is_ok() {
-            let newer = self
-                .memtable
-                .get(&key)
-                .is_none_or(|entry| entry.value().lsn < lsn);
-            if newer {
-                self.memtable
-                    .insert(key.clone(), Version { lsn, item: new });
-            }
-        }
-        if pending.get(&key).is_some_and(|version| version.lsn == lsn) {
+        let newest_pending = pending.get(&key).is_some_and(|version| version.lsn == lsn);
+        if newest_pending {
             pending.remove(&key);
+        }
+        if committed.is_ok() {
+            let mut memtable = self.memtable.write();
+            // If this is still the newest version enqueued for the key, nothing newer can
+            // have been applied; otherwise a later writer may have finished first.
+            if newest_pending || memtable.get(&key).is_none_or(|version| version.lsn < lsn) {
+                memtable.insert(key, Version { lsn, item: new });
+            }
         }
         committed?;
         Ok(old)

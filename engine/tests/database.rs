@@ -3,8 +3,7 @@
 
 use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::{
-    Database, Error, Item, KeyInput, KeySchema, Options, PutItemInput, ReturnValues, TableSchema,
-    ValidationError,
+    Database, Error, Item, KeyInput, KeySchema, Options, PutItemInput, ReturnValues, TableSchema, ValidationError,
 };
 use dynastore_wal::fs::{FaultyFs, SharedFs, StdFs};
 use proptest::prelude::*;
@@ -51,9 +50,7 @@ fn tables_are_created_listed_described_and_deleted() {
     assert!(created.partitions.iter().all(|p| !p.created));
     db.create_table(schema("Users")).unwrap();
     assert_eq!(db.list_tables(), vec!["Orders", "Users"]);
-    assert!(
-        matches!(db.create_table(schema("Orders")), Err(Error::ResourceInUse { table }) if table == "Orders")
-    );
+    assert!(matches!(db.create_table(schema("Orders")), Err(Error::ResourceInUse { table }) if table == "Orders"));
     db.delete_table("Users").unwrap();
     assert_eq!(db.list_tables(), vec!["Orders"]);
     let error = db.describe_table("Users").unwrap_err();
@@ -63,11 +60,7 @@ fn tables_are_created_listed_described_and_deleted() {
     );
     assert_eq!(error.exception_name(), "ResourceNotFoundException");
     drop(db);
-    assert_eq!(
-        open(&fs).list_tables(),
-        vec!["Orders"],
-        "the catalog is durable"
-    );
+    assert_eq!(open(&fs).list_tables(), vec!["Orders"], "the catalog is durable");
 }
 
 #[test]
@@ -91,10 +84,7 @@ fn invalid_table_definitions_are_refused() {
     assert!(db.create_table(schema(&"x".repeat(256))).is_err());
     let mut same_names = schema("Same");
     same_names.key_schema.sort_key = Some(KeyAttribute::new("pk", ScalarType::S));
-    assert!(matches!(
-        db.create_table(same_names),
-        Err(Error::Validation(_))
-    ));
+    assert!(matches!(db.create_table(same_names), Err(Error::Validation(_))));
     assert!(db.list_tables().is_empty(), "nothing was created");
 }
 
@@ -113,10 +103,7 @@ fn operations_on_a_missing_table_are_resource_not_found() {
         db.delete_item(KeyInput::new("Nope", key("a", 1))),
         Err(Error::ResourceNotFound { .. })
     ));
-    assert!(matches!(
-        db.delete_table("Nope"),
-        Err(Error::ResourceNotFound { .. })
-    ));
+    assert!(matches!(db.delete_table("Nope"), Err(Error::ResourceNotFound { .. })));
 }
 
 #[test]
@@ -124,8 +111,7 @@ fn put_get_delete_with_return_values() {
     let db = open(&FaultyFs::new().shared());
     db.create_table(schema("Orders")).unwrap();
     assert_eq!(
-        db.put_item(PutItemInput::new("Orders", order("c#1", 1, 10)))
-            .unwrap(),
+        db.put_item(PutItemInput::new("Orders", order("c#1", 1, 10))).unwrap(),
         None
     );
     assert_eq!(get(&db, "c#1", 1), Some(order("c#1", 1, 10)));
@@ -136,10 +122,7 @@ fn put_get_delete_with_return_values() {
     assert_eq!(get(&db, "c#1", 1), Some(order("c#1", 1, 20)));
     let mut delete = KeyInput::new("Orders", key("c#1", 1));
     delete.return_values = ReturnValues::AllOld;
-    assert_eq!(
-        db.delete_item(delete.clone()).unwrap(),
-        Some(order("c#1", 1, 20))
-    );
+    assert_eq!(db.delete_item(delete.clone()).unwrap(), Some(order("c#1", 1, 20)));
     assert_eq!(get(&db, "c#1", 1), None);
     assert_eq!(
         db.delete_item(delete).unwrap(),
@@ -153,8 +136,7 @@ fn invalid_writes_change_nothing() {
     let fs = FaultyFs::new().shared();
     let db = open(&fs);
     db.create_table(schema("Orders")).unwrap();
-    db.put_item(PutItemInput::new("Orders", order("a", 1, 1)))
-        .unwrap();
+    db.put_item(PutItemInput::new("Orders", order("a", 1, 1))).unwrap();
     let too_big = order("a", 1, 2).with("blob", "x".repeat(409_600));
     assert!(matches!(
         db.put_item(PutItemInput::new("Orders", too_big)),
@@ -181,8 +163,7 @@ fn a_partition_directory_appears_on_the_first_write_into_its_range() {
     let db = Database::open(StdFs::shared(), tmp.path(), Options::default()).unwrap();
     db.create_table(schema("Orders")).unwrap();
     assert!(!tmp.path().join("az-a/Orders").exists());
-    db.put_item(PutItemInput::new("Orders", order("one", 1, 1)))
-        .unwrap();
+    db.put_item(PutItemInput::new("Orders", order("one", 1, 1))).unwrap();
     let described = db.describe_table("Orders").unwrap();
     let created: Vec<_> = described.partitions.iter().filter(|p| p.created).collect();
     assert_eq!(created.len(), 1);
@@ -230,8 +211,7 @@ fn a_recreated_table_starts_empty() {
     let fs = FaultyFs::new().shared();
     let db = open(&fs);
     db.create_table(schema("Orders")).unwrap();
-    db.put_item(PutItemInput::new("Orders", order("a", 1, 1)))
-        .unwrap();
+    db.put_item(PutItemInput::new("Orders", order("a", 1, 1))).unwrap();
     db.delete_table("Orders").unwrap();
     db.create_table(schema("Orders")).unwrap();
     assert_eq!(get(&db, "a", 1), None);
@@ -254,14 +234,9 @@ fn reads_from_other_threads_see_acknowledged_writes() {
                     } else {
                         format!("own-{t}")
                     };
-                    db.put_item(PutItemInput::new(
-                        "Orders",
-                        order(&pk, i % 10, t * 1000 + i),
-                    ))
-                    .unwrap();
-                    let seen = db
-                        .get_item(KeyInput::new("Orders", key(&pk, i % 10)))
+                    db.put_item(PutItemInput::new("Orders", order(&pk, i % 10, t * 1000 + i)))
                         .unwrap();
+                    let seen = db.get_item(KeyInput::new("Orders", key(&pk, i % 10))).unwrap();
                     assert!(seen.is_some(), "a read after an acknowledged write sees it");
                 }
             })
@@ -272,10 +247,7 @@ fn reads_from_other_threads_see_acknowledged_writes() {
     }
     for t in [1, 3] {
         for sk in 0..10 {
-            let total = get(&db, &format!("own-{t}"), sk)
-                .unwrap()
-                .get("total")
-                .cloned();
+            let total = get(&db, &format!("own-{t}"), sk).unwrap().get("total").cloned();
             assert_eq!(total, Some((t * 1000 + 190 + sk).into()));
         }
     }
@@ -350,8 +322,7 @@ fn acknowledged_writes_survive_power_loss_at_random_points() {
             let sk = i % 3;
             let result = if i % 5 == 4 {
                 attempted.insert((pk.clone(), sk), None);
-                db.delete_item(KeyInput::new("Orders", key(&pk, sk)))
-                    .map(|_| None)
+                db.delete_item(KeyInput::new("Orders", key(&pk, sk))).map(|_| None)
             } else {
                 let item = order(&pk, sk, i);
                 attempted.insert((pk.clone(), sk), Some(item.clone()));
@@ -367,8 +338,7 @@ fn acknowledged_writes_survive_power_loss_at_random_points() {
         }
         drop(db);
         faulty.restart();
-        let db = Database::open(fs.clone(), DIR, Options::default())
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let db = Database::open(fs.clone(), DIR, Options::default()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         assert_eq!(db.list_tables(), vec!["Orders"], "seed {seed}");
         for ((pk, sk), value) in &acked {
             let found = get(&db, pk, *sk);

@@ -69,8 +69,5 @@ fn maps_keep_every_name() {
         ("b".to_owned(), AttributeValue::Null),
     ]);
     let value = AttributeValue::M(map);
-    assert_eq!(
-        value.to_json(),
-        json!({"M": {"a": {"N": "1"}, "b": {"NULL": true}}})
-    );
+    assert_eq!(value.to_json(), json!({"M": {"a": {"N": "1"}, "b": {"NULL": true}}}));
 }

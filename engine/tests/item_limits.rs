@@ -3,8 +3,8 @@
 
 use dynastore_engine::item::validate::{ITEM_BYTES_MAX, NESTING_LEVELS_MAX};
 use dynastore_engine::item::{
-    AttributeType, AttributeValue, Item, KeyAttribute, KeySchema, NumberError, ScalarType,
-    ValidationError, validate_item, validate_key,
+    AttributeType, AttributeValue, Item, KeyAttribute, KeySchema, NumberError, ScalarType, ValidationError,
+    validate_item, validate_key,
 };
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -28,14 +28,10 @@ fn check(json: serde_json::Value) -> Result<(), ValidationError> {
 fn size_follows_the_developer_guide_example() {
     let shirt = item(json!({"shirt-color": {"S": "R"}, "shirt-size": {"S": "M"}}));
     assert_eq!(shirt.size_bytes(), 23);
-    let nested = item(
-        json!({"l": {"L": [{"S": "xy"}, {"NULL": true}]}, "m": {"M": {"ab": {"BOOL": false}}}}),
-    );
+    let nested = item(json!({"l": {"L": [{"S": "xy"}, {"NULL": true}]}, "m": {"M": {"ab": {"BOOL": false}}}}));
     // l: 1 + (3 + (2+1) + (1+1)) = 9; m: 1 + (3 + (2 + 1 + 1)) = 8.
     assert_eq!(nested.size_bytes(), 17);
-    let sets = item(
-        json!({"ss": {"SS": ["ab", "c"]}, "ns": {"NS": ["1", "-12.5"]}, "bs": {"BS": ["AQI="]}}),
-    );
+    let sets = item(json!({"ss": {"SS": ["ab", "c"]}, "ns": {"NS": ["1", "-12.5"]}, "bs": {"BS": ["AQI="]}}));
     // ss: 2 + 3; ns: 2 + (2 + 4); bs: 2 + 2.
     assert_eq!(sets.size_bytes(), 17);
 }
@@ -71,9 +67,7 @@ fn missing_key_attribute_is_refused() {
         "One or more parameter values were invalid: Missing the key pk in the item"
     );
     assert_eq!(error.exception_name(), "ValidationException");
-    assert!(
-        matches!(check(json!({"pk": {"S": "a"}})), Err(ValidationError::MissingKey { name }) if name == "sk")
-    );
+    assert!(matches!(check(json!({"pk": {"S": "a"}})), Err(ValidationError::MissingKey { name }) if name == "sk"));
 }
 
 #[test]
@@ -213,14 +207,12 @@ fn empty_sets_are_refused_with_dynamodbs_messages() {
 
 #[test]
 fn duplicate_set_elements_are_refused_including_equal_numbers_written_differently() {
-    let error =
-        check(json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"SS": ["a", "a"]}})).unwrap_err();
+    let error = check(json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"SS": ["a", "a"]}})).unwrap_err();
     assert_eq!(
         error.to_string(),
         "One or more parameter values were invalid: Input collection [a, a] contains duplicates."
     );
-    let error =
-        check(json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"NS": ["1", "1.0"]}})).unwrap_err();
+    let error = check(json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"NS": ["1", "1.0"]}})).unwrap_err();
     assert!(matches!(
         error,
         ValidationError::DuplicateInSet {
@@ -228,15 +220,13 @@ fn duplicate_set_elements_are_refused_including_equal_numbers_written_differentl
             ..
         }
     ));
-    let error = check(json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"BS": ["Yg==", "Yg=="]}}))
-        .unwrap_err();
+    let error = check(json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "s": {"BS": ["Yg==", "Yg=="]}})).unwrap_err();
     assert_eq!(
         error.to_string(),
         "One or more parameter values were invalid: Input collection [Yg==, Yg==]of type BS contains duplicates."
     );
     // Sets nested in maps and lists are checked too.
-    let nested =
-        check(json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "m": {"M": {"x": {"L": [{"SS": []}]}}}}));
+    let nested = check(json!({"pk": {"S": "a"}, "sk": {"N": "1"}, "m": {"M": {"x": {"L": [{"SS": []}]}}}}));
     assert!(matches!(nested, Err(ValidationError::EmptySet { .. })));
 }
 
@@ -265,10 +255,7 @@ fn keys_for_reads_must_match_the_schema_exactly() {
     ] {
         let error = key(bad.clone()).unwrap_err();
         assert_eq!(error, ValidationError::KeyDoesNotMatchSchema, "{bad}");
-        assert_eq!(
-            error.to_string(),
-            "The provided key element does not match the schema"
-        );
+        assert_eq!(error.to_string(), "The provided key element does not match the schema");
     }
     assert!(matches!(
         key(json!({"pk": {"S": ""}, "sk": {"N": "1"}})),

@@ -42,11 +42,7 @@ fn reference_cmp(a: (i64, i32), b: (i64, i32)) -> Ordering {
 
 fn number_parts() -> impl Strategy<Value = (i64, i32, u8)> {
     (
-        prop_oneof![
-            Just(0i64),
-            -9i64..=9,
-            -1_000_000_000_000_000i64..=1_000_000_000_000_000,
-        ],
+        prop_oneof![Just(0i64), -9i64..=9, -1_000_000_000_000_000i64..=1_000_000_000_000_000,],
         -10i32..=10,
         any::<u8>(),
     )

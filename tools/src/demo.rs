@@ -118,10 +118,7 @@ fn write_concurrently(dir: &Path, out: &mut dyn Write) -> Result<Records, Box<dy
         "every append returned an LSN",
     )?;
     check(
-        written
-            .iter()
-            .enumerate()
-            .all(|(i, (lsn, _))| lsn.0 == i as u64 + 1),
+        written.iter().enumerate().all(|(i, (lsn, _))| lsn.0 == i as u64 + 1),
         "LSNs are gapless from 1",
     )?;
     Ok(written)
@@ -136,10 +133,7 @@ fn read_back(wal: &Wal) -> Result<Records, Box<dyn Error>> {
 
 /// Step 2: reopen; recovery checks every record's checksum.
 fn reopen_and_check(dir: &Path, written: &[(Lsn, Vec<u8>)], out: &mut dyn Write) -> DemoResult {
-    writeln!(
-        out,
-        "\n2. Reopen: recovery reads every segment and checks every record"
-    )?;
+    writeln!(out, "\n2. Reopen: recovery reads every segment and checks every record")?;
     let started = Instant::now();
     let (wal, report) = Wal::open(StdFs::shared(), dir, options())?;
     writeln!(
@@ -167,8 +161,7 @@ fn survive_torn_write(dir: &Path, written: &[(Lsn, Vec<u8>)], out: &mut dyn Writ
     let newest = Wal::open(StdFs::shared(), dir, options())?.0.segments();
     let newest = newest.last().copied().unwrap_or(Lsn(1));
     let path = dynastore::wal::segment::segment_path(dir, newest);
-    let mut torn =
-        dynastore::wal::record::frame(Lsn(written.len() as u64 + 1), Epoch(1), &order(99, 0));
+    let mut torn = dynastore::wal::record::frame(Lsn(written.len() as u64 + 1), Epoch(1), &order(99, 0));
     torn.truncate(torn.len() / 2);
     let mut file = OpenOptions::new().append(true).open(&path)?;
     file.write_all(&torn)?;
@@ -184,10 +177,7 @@ fn survive_torn_write(dir: &Path, written: &[(Lsn, Vec<u8>)], out: &mut dyn Writ
         report.bytes_truncated == torn.len() as u64,
         "exactly the torn bytes were cut",
     )?;
-    check(
-        read_back(&wal)? == written,
-        "no acknowledged record was lost",
-    )
+    check(read_back(&wal)? == written, "no acknowledged record was lost")
 }
 
 /// Step 4: a tailer streams durable records, byte for byte, into a replica AZ's log.
@@ -252,10 +242,7 @@ fn dump_newest_segment(dir: &Path, out: &mut dyn Write) -> DemoResult {
     crate::dump::wal(dir, false, &mut text)?;
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();
-    let newest = lines
-        .iter()
-        .rposition(|l| l.starts_with("segment "))
-        .unwrap_or(0);
+    let newest = lines.iter().rposition(|l| l.starts_with("segment ")).unwrap_or(0);
     for line in lines.iter().skip(newest).take(6) {
         writeln!(out, "   {line}")?;
     }
@@ -263,10 +250,7 @@ fn dump_newest_segment(dir: &Path, out: &mut dyn Write) -> DemoResult {
     if let Some(summary) = lines.last() {
         writeln!(out, "   {summary}")?;
     }
-    check(
-        text.contains(", 0 damaged segment(s)"),
-        "the dump finds no damage",
-    )
+    check(text.contains(", 0 damaged segment(s)"), "the dump finds no damage")
 }
 
 /// Step 7: the engine's data model: DynamoDB JSON, item sizes, limits, key order.
@@ -283,8 +267,7 @@ fn show_data_model(out: &mut dyn Write) -> DemoResult {
         partition_key: KeyAttribute::new("pk", ScalarType::S),
         sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
     };
-    let text =
-        r#"{"pk": {"S": "customer#0017"}, "sk": {"N": "1.50E2"}, "tags": {"SS": ["new", "gift"]}}"#;
+    let text = r#"{"pk": {"S": "customer#0017"}, "sk": {"N": "1.50E2"}, "tags": {"SS": ["new", "gift"]}}"#;
     let item = Item::from_json_str(text)?;
     validate_item(&item, &schema)?;
     writeln!(
@@ -298,20 +281,13 @@ fn show_data_model(out: &mut dyn Write) -> DemoResult {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    writeln!(
-        out,
-        "   a {}-byte item is refused: {refused}",
-        too_big.size_bytes()
-    )?;
+    writeln!(out, "   a {}-byte item is refused: {refused}", too_big.size_bytes())?;
     let missing = Item::new().with("sk", 1);
     let refused_key = validate_item(&missing, &schema)
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    writeln!(
-        out,
-        "   an item without its partition key is refused: {refused_key}"
-    )?;
+    writeln!(out, "   an item without its partition key is refused: {refused_key}")?;
     let pk = AttributeValue::from("customer#0017");
     let mut sort_keys: Vec<&str> = vec!["10", "-2.5", "1e-3", "7", "-10", "0"];
     sort_keys.sort_by_key(|n| {
@@ -319,11 +295,7 @@ fn show_data_model(out: &mut dyn Write) -> DemoResult {
             .map(|n| storage_key(&pk, Some(&AttributeValue::N(n))))
             .unwrap_or_default()
     });
-    writeln!(
-        out,
-        "   sort keys in storage-key byte order: {}",
-        sort_keys.join(" < ")
-    )?;
+    writeln!(out, "   sort keys in storage-key byte order: {}", sort_keys.join(" < "))?;
     check(
         refused.starts_with("Item size has exceeded") && refused_key.contains("Missing the key pk"),
         "limits enforced",
@@ -377,9 +349,7 @@ fn tables_and_partitions(dir: &Path, out: &mut dyn Write) -> DemoResult {
         let state = if partition.created {
             format!(
                 "created: {}",
-                Path::new("az-a/Orders")
-                    .join(partition.dir_name())
-                    .display()
+                Path::new("az-a/Orders").join(partition.dir_name()).display()
             )
         } else {
             "no write yet, no directory".to_owned()
@@ -404,9 +374,7 @@ fn tables_and_partitions(dir: &Path, out: &mut dyn Write) -> DemoResult {
     let mut intact = 0;
     for customer in 0..3u64 {
         for n in 0..100 {
-            let key = Item::new()
-                .with("pk", format!("customer#{customer:04}"))
-                .with("sk", n);
+            let key = Item::new().with("pk", format!("customer#{customer:04}")).with("sk", n);
             let found = db.get_item(KeyInput::new("Orders", key))?;
             if found == Some(order(customer, n)) || (customer == 1 && n == 42 && found.is_none()) {
                 intact += 1;

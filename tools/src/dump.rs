@@ -37,13 +37,10 @@ struct Summary {
 }
 
 fn summarize(scans: &[SegmentScan]) -> Summary {
-    let lsns = scans
-        .iter()
-        .flat_map(|s| &s.entries)
-        .filter_map(|e| match e {
-            ScanEntry::Record { lsn, .. } => Some(lsn.0),
-            ScanEntry::Damaged { .. } => None,
-        });
+    let lsns = scans.iter().flat_map(|s| &s.entries).filter_map(|e| match e {
+        ScanEntry::Record { lsn, .. } => Some(lsn.0),
+        ScanEntry::Damaged { .. } => None,
+    });
     Summary {
         records: scans.iter().map(SegmentScan::records).sum(),
         damaged: scans.iter().filter(|s| !s.is_clean()).count(),
@@ -78,15 +75,8 @@ fn write_wal_text(scans: &[SegmentScan], out: &mut dyn Write) -> std::io::Result
                     len,
                     in_sequence,
                 } => {
-                    let note = if *in_sequence {
-                        ""
-                    } else {
-                        "  OUT OF SEQUENCE"
-                    };
-                    writeln!(
-                        out,
-                        "  {offset:>10}  {lsn:>10}  {epoch:>6}  {len:>8}  ok{note}"
-                    )?;
+                    let note = if *in_sequence { "" } else { "  OUT OF SEQUENCE" };
+                    writeln!(out, "  {offset:>10}  {lsn:>10}  {epoch:>6}  {len:>8}  ok{note}")?;
                 }
                 ScanEntry::Damaged {
                     offset,
@@ -97,10 +87,7 @@ fn write_wal_text(scans: &[SegmentScan], out: &mut dyn Write) -> std::io::Result
                     let claims = claims.map_or(String::new(), |(lsn, epoch, len)| {
                         format!(" (claims LSN {lsn}, epoch {epoch}, {len} bytes)")
                     });
-                    writeln!(
-                        out,
-                        "  {offset:>10}  DAMAGED: {reason}{claims}; {len} bytes skipped"
-                    )?;
+                    writeln!(out, "  {offset:>10}  DAMAGED: {reason}{claims}; {len} bytes skipped")?;
                 }
             }
         }
@@ -120,10 +107,11 @@ fn write_wal_text(scans: &[SegmentScan], out: &mut dyn Write) -> std::io::Result
 }
 
 fn wal_json(scans: &[SegmentScan]) -> Value {
-    let segments: Vec<Value> = scans
-        .iter()
-        .map(|scan| {
-            let entries: Vec<Value> = scan
+    let segments: Vec<Value> =
+        scans
+            .iter()
+            .map(|scan| {
+                let entries: Vec<Value> = scan
                 .entries
                 .iter()
                 .map(|entry| match entry {
@@ -138,16 +126,16 @@ fn wal_json(scans: &[SegmentScan]) -> Value {
                     }),
                 })
                 .collect();
-            json!({
-                "path": scan.path.display().to_string(),
-                "bytes": scan.file_len,
-                "first_lsn": scan.header.as_ref().ok().map(|l| l.0),
-                "header_error": scan.header.as_ref().err(),
-                "clean": scan.is_clean(),
-                "entries": entries,
+                json!({
+                    "path": scan.path.display().to_string(),
+                    "bytes": scan.file_len,
+                    "first_lsn": scan.header.as_ref().ok().map(|l| l.0),
+                    "header_error": scan.header.as_ref().err(),
+                    "clean": scan.is_clean(),
+                    "entries": entries,
+                })
             })
-        })
-        .collect();
+            .collect();
     let summary = summarize(scans);
     json!({
         "segments": segments,

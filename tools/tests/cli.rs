@@ -18,8 +18,7 @@ fn dynastore(args: &[&str]) -> Output {
 fn log_with_records(dir: &Path) -> u64 {
     let (wal, _) = Wal::open(StdFs::shared(), dir, WalOptions::default()).unwrap();
     for i in 0..10u64 {
-        wal.append(Epoch(2), format!("record number {i}").as_bytes())
-            .unwrap();
+        wal.append(Epoch(2), format!("record number {i}").as_bytes()).unwrap();
     }
     // Header (24) + 3 records of 24 + 15 bytes each.
     24 + 3 * (24 + 15)
@@ -32,10 +31,7 @@ fn dump_wal_lists_every_record_and_a_summary() {
     let output = dynastore(&["dump", "wal", tmp.path().to_str().unwrap()]);
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    let record_lines = text
-        .lines()
-        .filter(|l| l.trim_end().ends_with(" ok"))
-        .count();
+    let record_lines = text.lines().filter(|l| l.trim_end().ends_with(" ok")).count();
     assert_eq!(record_lines, 10, "{text}");
     assert!(
         text.contains("summary: 1 segment(s), 10 record(s) (LSN 1..=10), 0 damaged segment(s)"),
@@ -55,8 +51,7 @@ fn dump_wal_shows_a_damaged_record_with_its_offset_and_the_records_after_it() {
     let output = dynastore(&["dump", "wal", segment.to_str().unwrap()]);
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    let damaged_line =
-        format!("{damaged_at:>10}  DAMAGED: checksum mismatch (claims LSN 4, epoch 2, 15 bytes)");
+    let damaged_line = format!("{damaged_at:>10}  DAMAGED: checksum mismatch (claims LSN 4, epoch 2, 15 bytes)");
     assert!(text.contains(&damaged_line), "{text}");
     assert!(
         text.contains("9 record(s)") && text.contains("1 damaged segment(s)"),

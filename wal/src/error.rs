@@ -40,9 +40,7 @@ pub enum Error {
     },
     /// An earlier write or sync failed, so what is on disk is unknown; the log accepts
     /// nothing more until it is reopened, which recovers what is really there.
-    #[error(
-        "the WAL failed an earlier write or sync and accepts nothing until it is reopened: {cause}"
-    )]
+    #[error("the WAL failed an earlier write or sync and accepts nothing until it is reopened: {cause}")]
     Poisoned {
         /// The first failure.
         cause: String,
@@ -94,10 +92,7 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Wraps an `io::Error` with what was being done and to which path.
-pub(crate) fn io_error(
-    op: &'static str,
-    path: impl Into<PathBuf>,
-) -> impl FnOnce(io::Error) -> Error {
+pub(crate) fn io_error(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { op, path, source }
 }

@@ -36,13 +36,7 @@ pub struct WalReader {
 }
 
 impl WalReader {
-    pub(crate) fn new(
-        fs: SharedFs,
-        dir: PathBuf,
-        segments: Vec<Lsn>,
-        from: Lsn,
-        end: Lsn,
-    ) -> Result<Self> {
+    pub(crate) fn new(fs: SharedFs, dir: PathBuf, segments: Vec<Lsn>, from: Lsn, end: Lsn) -> Result<Self> {
         let from = from.max(Lsn::FIRST);
         let oldest = segments.first().copied().unwrap_or(Lsn::FIRST);
         if from < oldest && from <= end {
@@ -51,10 +45,7 @@ impl WalReader {
                 oldest,
             });
         }
-        let index = segments
-            .iter()
-            .rposition(|&first| first <= from)
-            .unwrap_or(0);
+        let index = segments.iter().rposition(|&first| first <= from).unwrap_or(0);
         Ok(WalReader {
             fs,
             dir,
@@ -95,9 +86,7 @@ impl WalReader {
         match segment::decode_header(&self.bytes) {
             Ok(named) if named == first => {}
             Ok(named) => {
-                return Err(self.corruption(format!(
-                    "header names first LSN {named}, the file name {first}"
-                )));
+                return Err(self.corruption(format!("header names first LSN {named}, the file name {first}")));
             }
             Err(reason) => return Err(self.corruption(reason)),
         }
@@ -121,13 +110,9 @@ impl WalReader {
                 }
                 continue;
             }
-            let frame = record::decode(&self.bytes[self.pos..])
-                .map_err(|e| self.corruption(e.to_string()))?;
+            let frame = record::decode(&self.bytes[self.pos..]).map_err(|e| self.corruption(e.to_string()))?;
             if frame.lsn > self.next {
-                return Err(self.corruption(format!(
-                    "record has LSN {}, expected {}",
-                    frame.lsn, self.next
-                )));
+                return Err(self.corruption(format!("record has LSN {}, expected {}", frame.lsn, self.next)));
             }
             self.pos += frame.framed_len();
             if frame.lsn == self.next {

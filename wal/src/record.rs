@@ -59,10 +59,7 @@ impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             DecodeError::Incomplete { needed, available } => {
-                write!(
-                    f,
-                    "incomplete record: needs {needed} bytes, {available} remain"
-                )
+                write!(f, "incomplete record: needs {needed} bytes, {available} remain")
             }
             DecodeError::LengthTooLarge(len) => {
                 write!(f, "record length {len} exceeds the maximum")
@@ -80,13 +77,7 @@ pub fn payload_crc(payload: &[u8]) -> crc32fast::Hasher {
 }
 
 /// Appends one framed record to `out`. `payload_hasher` is [`payload_crc`] of `payload`.
-pub fn encode(
-    out: &mut Vec<u8>,
-    lsn: Lsn,
-    epoch: Epoch,
-    payload: &[u8],
-    payload_hasher: &crc32fast::Hasher,
-) {
+pub fn encode(out: &mut Vec<u8>, lsn: Lsn, epoch: Epoch, payload: &[u8], payload_hasher: &crc32fast::Hasher) {
     let mut fields = [0u8; HEADER_BYTES - 4];
     fields[0..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
     fields[4..12].copy_from_slice(&lsn.0.to_le_bytes());
@@ -196,10 +187,7 @@ mod tests {
     fn truncated_record_is_incomplete() {
         let bytes = frame(Lsn(1), Epoch(0), &[9u8; 100]);
         for cut in 0..bytes.len() {
-            assert!(matches!(
-                decode(&bytes[..cut]),
-                Err(DecodeError::Incomplete { .. })
-            ));
+            assert!(matches!(decode(&bytes[..cut]), Err(DecodeError::Incomplete { .. })));
         }
     }
 
@@ -207,10 +195,7 @@ mod tests {
     fn oversized_length_is_refused_before_reading_further() {
         let mut bytes = frame(Lsn(1), Epoch(0), b"x");
         bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(
-            decode(&bytes),
-            Err(DecodeError::LengthTooLarge(u32::MAX as u64))
-        );
+        assert_eq!(decode(&bytes), Err(DecodeError::LengthTooLarge(u32::MAX as u64)));
     }
 
     #[test]

@@ -87,24 +87,23 @@ pub(crate) fn recover(
             visit(frame);
         }
     };
-    let mut check_file =
-        |first: Lsn, is_newest: bool, report: &mut RecoveryReport, next_lsn: &mut Lsn| {
-            let path = segment::segment_path(dir, first);
-            let bytes = fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
-            let check = check_segment(
-                &path,
-                &bytes,
-                first,
-                *next_lsn,
-                report.last_epoch,
-                is_newest,
-                &mut visit_from,
-            )?;
-            report.records += check.records;
-            report.last_epoch = check.last_epoch;
-            *next_lsn = check.next_lsn;
-            Ok::<_, Error>((path, bytes, check.valid_len))
-        };
+    let mut check_file = |first: Lsn, is_newest: bool, report: &mut RecoveryReport, next_lsn: &mut Lsn| {
+        let path = segment::segment_path(dir, first);
+        let bytes = fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
+        let check = check_segment(
+            &path,
+            &bytes,
+            first,
+            *next_lsn,
+            report.last_epoch,
+            is_newest,
+            &mut visit_from,
+        )?;
+        report.records += check.records;
+        report.last_epoch = check.last_epoch;
+        *next_lsn = check.next_lsn;
+        Ok::<_, Error>((path, bytes, check.valid_len))
+    };
     for &first in older {
         check_file(first, false, &mut report, &mut next_lsn)?;
     }
@@ -123,13 +122,7 @@ pub(crate) fn recover(
 
 /// Truncates the newest segment to its valid prefix, durably; rewrites the header if even
 /// that was torn. Returns the segment's length afterwards.
-fn cut_torn_tail(
-    file: &dyn FsFile,
-    path: &Path,
-    first: Lsn,
-    bytes: &[u8],
-    valid_len: u64,
-) -> Result<u64> {
+fn cut_torn_tail(file: &dyn FsFile, path: &Path, first: Lsn, bytes: &[u8], valid_len: u64) -> Result<u64> {
     // A valid length below the header's means the header itself is torn, possibly to
     // nothing (a crash right after the file was created): the header must be rewritten
     // even when there are no bytes to cut, or records would be appended without one.
@@ -140,8 +133,7 @@ fn cut_torn_tail(
     if valid_len == bytes.len() as u64 {
         return Ok(valid_len);
     }
-    file.set_len(valid_len)
-        .map_err(io_error("truncating", path))?;
+    file.set_len(valid_len).map_err(io_error("truncating", path))?;
     file.sync_data().map_err(io_error("syncing", path))?;
     Ok(valid_len)
 }

@@ -108,8 +108,7 @@ pub fn scan_segment(fs: &dyn FileSystem, path: &Path) -> Result<SegmentScan> {
                 pos += frame.framed_len();
             }
             Err(error) => {
-                let resume =
-                    record::find_valid_record(&bytes, pos + 1, Lsn::FIRST).unwrap_or(bytes.len());
+                let resume = record::find_valid_record(&bytes, pos + 1, Lsn::FIRST).unwrap_or(bytes.len());
                 entries.push(ScanEntry::Damaged {
                     offset: pos as u64,
                     len: (resume - pos) as u64,

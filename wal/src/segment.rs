@@ -106,8 +106,7 @@ pub fn create_segment(fs: &dyn FileSystem, dir: &Path, first_lsn: Lsn) -> Result
     let path = segment_path(dir, first_lsn);
     let file = fs.create_new(&path).map_err(io_error("creating", &path))?;
     write_header(file.as_ref(), &path, first_lsn)?;
-    fs.sync_dir(dir)
-        .map_err(io_error("syncing directory", dir))?;
+    fs.sync_dir(dir).map_err(io_error("syncing directory", dir))?;
     Ok(file)
 }
 
@@ -141,10 +140,7 @@ mod tests {
         for byte in 0..header.len() {
             let mut damaged = header;
             damaged[byte] ^= 0x10;
-            assert!(
-                decode_header(&damaged).is_err(),
-                "flip in byte {byte} went unnoticed"
-            );
+            assert!(decode_header(&damaged).is_err(), "flip in byte {byte} went unnoticed");
         }
         assert!(decode_header(&header[..10]).is_err());
     }

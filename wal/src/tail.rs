@@ -56,16 +56,11 @@ impl Tailer {
     /// [`Error::LogRewound`] if the log was cut back, [`Error::Poisoned`],
     /// [`Error::Closed`], [`Error::Corruption`], [`Error::Io`].
     pub fn next_chunk(&mut self, timeout: Duration) -> Result<Option<TailChunk>> {
-        let Some(view) = self
-            .shared
-            .wait_for_durable(self.next, self.rewinds, timeout)?
-        else {
+        let Some(view) = self.shared.wait_for_durable(self.next, self.rewinds, timeout)? else {
             return Ok(None);
         };
         if view.rewinds != self.rewinds {
-            return Err(Error::LogRewound {
-                lsn: view.rewound_to,
-            });
+            return Err(Error::LogRewound { lsn: view.rewound_to });
         }
         let oldest = view.segments.first().copied().unwrap_or(Lsn::FIRST);
         let Some(mut index) = view.segments.iter().rposition(|&first| first <= self.next) else {
@@ -135,13 +130,10 @@ impl Tailer {
         let Some(cursor) = self.cursor.as_mut() else {
             return Ok(None);
         };
-        let len = cursor
-            .file
-            .len()
-            .map_err(io_error("reading", &cursor.path))?;
+        let len = cursor.file.len().map_err(io_error("reading", &cursor.path))?;
         let end = len.min(cursor.offset + TAIL_READ_BYTES);
-        let bytes = fs::read_range(cursor.file.as_ref(), cursor.offset, end)
-            .map_err(io_error("reading", &cursor.path))?;
+        let bytes =
+            fs::read_range(cursor.file.as_ref(), cursor.offset, end).map_err(io_error("reading", &cursor.path))?;
         let first_lsn = self.next;
         let mut pos = 0;
         while self.next <= durable && pos < bytes.len() {

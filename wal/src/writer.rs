@@ -196,11 +196,7 @@ impl Wal {
     /// Opens (or creates) the log in `dir`, recovering it: see [`RecoveryReport`].
     ///
     /// Errors: [`Error::Corruption`] for damage recovery must not skip, [`Error::Io`].
-    pub fn open(
-        fs: SharedFs,
-        dir: impl AsRef<Path>,
-        options: WalOptions,
-    ) -> Result<(Wal, RecoveryReport)> {
+    pub fn open(fs: SharedFs, dir: impl AsRef<Path>, options: WalOptions) -> Result<(Wal, RecoveryReport)> {
         Self::open_and_replay(fs, dir, options, Lsn(u64::MAX), |_| {})
     }
 
@@ -336,10 +332,7 @@ impl Wal {
             if segment != state.next_lsn {
                 return Err(Error::InvalidFrame {
                     offset: 0,
-                    reason: format!(
-                        "segment {segment} does not start at the next LSN {}",
-                        state.next_lsn
-                    ),
+                    reason: format!("segment {segment} does not start at the next LSN {}", state.next_lsn),
                 });
             }
             state.start_segment(segment);
@@ -438,19 +431,14 @@ impl Wal {
         let victims: Vec<Lsn> = {
             let mut state = self.shared.state.lock();
             // Segment i holds only records below `lsn` if segment i+1 starts at or below it.
-            let keep_from = state
-                .segments
-                .windows(2)
-                .take_while(|pair| pair[1] <= lsn)
-                .count();
+            let keep_from = state.segments.windows(2).take_while(|pair| pair[1] <= lsn).count();
             state.segments.drain(..keep_from).collect()
         };
         let (fs, dir) = (&self.shared.fs, &self.shared.dir);
         for first in &victims {
             let path = segment::segment_path(dir, *first);
             fs.remove_file(&path).map_err(io_error("removing", &path))?;
-            fs.sync_dir(dir)
-                .map_err(io_error("syncing directory", dir))?;
+            fs.sync_dir(dir).map_err(io_error("syncing directory", dir))?;
         }
         Ok(victims.len())
     }
@@ -471,9 +459,7 @@ impl Wal {
         // Quiesce: nothing pending, no I/O running, so the files are the whole log.
         loop {
             if let Some(cause) = &state.poisoned {
-                return Err(Error::Poisoned {
-                    cause: cause.clone(),
-                });
+                return Err(Error::Poisoned { cause: cause.clone() });
             }
             if state.io_busy {
                 shared.changed.wait(&mut state);
@@ -489,10 +475,7 @@ impl Wal {
         }
         let oldest = state.segments.first().copied().unwrap_or(state.next_lsn);
         if lsn.next() < oldest {
-            return Err(Error::LsnTruncated {
-                requested: lsn,
-                oldest,
-            });
+            return Err(Error::LsnTruncated { requested: lsn, oldest });
         }
         let result = shared.cut_after(&mut state, lsn);
         if let Err(error) = &result {
@@ -578,9 +561,7 @@ fn validate_frames(bytes: &[u8]) -> Result<ValidatedFrames> {
 impl State {
     fn check_writable(&self, epoch: Epoch) -> Result<()> {
         if let Some(cause) = &self.poisoned {
-            return Err(Error::Poisoned {
-                cause: cause.clone(),
-            });
+            return Err(Error::Poisoned { cause: cause.clone() });
         }
         if self.closed {
             return Err(Error::Closed);
@@ -612,11 +593,7 @@ impl State {
         let framed_len = framed_len as u64;
         if self.tail_len > SEGMENT_HEADER_BYTES && self.tail_len + framed_len > segment_bytes_max {
             self.start_segment(self.next_lsn);
-        } else if self
-            .pending
-            .last()
-            .is_none_or(|c| c.segment != self.tail_segment)
-        {
+        } else if self.pending.last().is_none_or(|c| c.segment != self.tail_segment) {
             self.pending.push(Chunk {
                 segment: self.tail_segment,
                 starts_segment: false,
@@ -648,9 +625,7 @@ impl Shared {
                     // Back-pressure: the writer is behind by more than four buffers.
                     self.changed.wait(&mut state);
                     if let Some(cause) = &state.poisoned {
-                        return Err(Error::Poisoned {
-                            cause: cause.clone(),
-                        });
+                        return Err(Error::Poisoned { cause: cause.clone() });
                     }
                 }
                 Ok(())
@@ -665,9 +640,7 @@ impl Shared {
                 return Ok(());
             }
             if let Some(cause) = &state.poisoned {
-                return Err(Error::Poisoned {
-                    cause: cause.clone(),
-                });
+                return Err(Error::Poisoned { cause: cause.clone() });
             }
             if state.io_busy {
                 self.changed.wait(state);
@@ -703,8 +676,7 @@ impl Shared {
                     state.durable_lsn = batch_last;
                     let round_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
                     state.sync_round_ns = (state.sync_round_ns / 8) * 7 + round_ns / 8;
-                    state.expected_group =
-                        (batch_records + state.pending_records).clamp(1, GROUP_RECORDS_MAX);
+                    state.expected_group = (batch_records + state.pending_records).clamp(1, GROUP_RECORDS_MAX);
                 }
                 Ok(())
             }
@@ -761,9 +733,7 @@ impl Shared {
                 // The old segment must be complete on disk before a newer one exists.
                 self.sync_file(file.as_ref(), &path)?;
                 file = segment::create_segment(fs, &self.dir, chunk.segment)?;
-                self.counters
-                    .segments_created
-                    .fetch_add(1, Ordering::Relaxed);
+                self.counters.segments_created.fetch_add(1, Ordering::Relaxed);
                 created.push(chunk.segment);
             }
             if !chunk.bytes.is_empty() {
@@ -791,17 +761,11 @@ impl Shared {
     fn cut_after(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn) -> Result<()> {
         let (fs, dir) = (self.fs.as_ref(), &self.dir);
         // Newest first, each removal durable before the next: a crash leaves a prefix.
-        while state.segments.len() > 1
-            && state
-                .segments
-                .last()
-                .is_some_and(|&first| first > lsn.next())
-        {
+        while state.segments.len() > 1 && state.segments.last().is_some_and(|&first| first > lsn.next()) {
             if let Some(first) = state.segments.pop() {
                 let path = segment::segment_path(dir, first);
                 fs.remove_file(&path).map_err(io_error("removing", &path))?;
-                fs.sync_dir(dir)
-                    .map_err(io_error("syncing directory", dir))?;
+                fs.sync_dir(dir).map_err(io_error("syncing directory", dir))?;
             }
         }
         let tail = *state.segments.last().unwrap_or(&Lsn::FIRST);
@@ -809,8 +773,7 @@ impl Shared {
         let file = fs.open(&path).map_err(io_error("opening", &path))?;
         let bytes = crate::fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
         let (cut_at, epoch_at_cut) = offset_after(&bytes, &path, lsn)?;
-        file.set_len(cut_at)
-            .map_err(io_error("truncating", &path))?;
+        file.set_len(cut_at).map_err(io_error("truncating", &path))?;
         file.sync_data().map_err(io_error("syncing", &path))?;
         state.io_file = file;
         state.tail_segment = tail;
@@ -832,8 +795,7 @@ impl Shared {
             return Ok(Epoch(0));
         };
         let path = segment::segment_path(&self.dir, previous);
-        let bytes =
-            crate::fs::read_file(self.fs.as_ref(), &path).map_err(io_error("reading", &path))?;
+        let bytes = crate::fs::read_file(self.fs.as_ref(), &path).map_err(io_error("reading", &path))?;
         Ok(offset_after(&bytes, &path, lsn)?.1.unwrap_or(Epoch(0)))
     }
 
@@ -888,12 +850,7 @@ impl Shared {
     /// Waits up to `timeout` until a record at or after `lsn` is durable or the log is cut
     /// back (its rewind count differs from `rewinds`), then returns a view of the log;
     /// `None` on timeout.
-    pub(crate) fn wait_for_durable(
-        &self,
-        lsn: Lsn,
-        rewinds: u64,
-        timeout: Duration,
-    ) -> Result<Option<TailView>> {
+    pub(crate) fn wait_for_durable(&self, lsn: Lsn, rewinds: u64, timeout: Duration) -> Result<Option<TailView>> {
         let deadline = Instant::now() + timeout;
         let mut state = self.state.lock();
         while state.durable_lsn < lsn && state.rewinds == rewinds {
@@ -901,9 +858,7 @@ impl Shared {
                 return Err(Error::Closed);
             }
             if let Some(cause) = &state.poisoned {
-                return Err(Error::Poisoned {
-                    cause: cause.clone(),
-                });
+                return Err(Error::Poisoned { cause: cause.clone() });
             }
             if self.changed.wait_until(&mut state, deadline).timed_out() {
                 return Ok(None);

@@ -36,10 +36,7 @@ fn run(fs: SharedFs, dir: &Path) {
     let mut returned = BTreeMap::new();
     for thread in threads {
         for (lsn, bytes) in thread.join().unwrap() {
-            assert!(
-                returned.insert(lsn, bytes).is_none(),
-                "LSN {lsn} returned twice"
-            );
+            assert!(returned.insert(lsn, bytes).is_none(), "LSN {lsn} returned twice");
         }
     }
     let stats = wal.stats();
@@ -52,12 +49,7 @@ fn run(fs: SharedFs, dir: &Path) {
     assert_eq!(records.len() as u64, THREADS * PER_THREAD);
     let mut next_seq = BTreeMap::new();
     for record in records {
-        assert_eq!(
-            returned.get(&record.lsn),
-            Some(&record.payload),
-            "LSN {}",
-            record.lsn
-        );
+        assert_eq!(returned.get(&record.lsn), Some(&record.payload), "LSN {}", record.lsn);
         // Each writer's records appear in the order it appended them.
         let (writer, seq) = identify(&record.payload).unwrap();
         let expected = next_seq.entry(writer).or_insert(0);

@@ -27,15 +27,11 @@ fn check_after_restart(
     attempted: &BTreeMap<u64, u64>,
     seed: u64,
 ) {
-    let (wal, _) = Wal::open(shared.clone(), DIR, options)
-        .unwrap_or_else(|e| panic!("seed {seed}: reopen failed: {e}"));
+    let (wal, _) =
+        Wal::open(shared.clone(), DIR, options).unwrap_or_else(|e| panic!("seed {seed}: reopen failed: {e}"));
     let records = read_all(&wal);
     for (i, record) in records.iter().enumerate() {
-        assert_eq!(
-            record.lsn,
-            Lsn(i as u64 + 1),
-            "seed {seed}: LSNs must be gapless"
-        );
+        assert_eq!(record.lsn, Lsn(i as u64 + 1), "seed {seed}: LSNs must be gapless");
         let (writer, seq) = identify(&record.payload)
             .unwrap_or_else(|| panic!("seed {seed}: LSN {} holds bytes nobody wrote", record.lsn));
         assert!(
@@ -47,17 +43,14 @@ fn check_after_restart(
         let record = records
             .get(lsn.0 as usize - 1)
             .unwrap_or_else(|| panic!("seed {seed}: acknowledged LSN {lsn} lost"));
-        assert_eq!(
-            &record.payload, payload,
-            "seed {seed}: acknowledged LSN {lsn} changed"
-        );
+        assert_eq!(&record.payload, payload, "seed {seed}: acknowledged LSN {lsn} changed");
     }
     // The recovered log takes new appends, and they survive another reopen.
     let next = wal.append(Epoch(1), b"after restart").unwrap();
     assert_eq!(next, Lsn(records.len() as u64 + 1), "seed {seed}");
     drop(wal);
-    let (wal, report) = Wal::open(shared.clone(), DIR, options)
-        .unwrap_or_else(|e| panic!("seed {seed}: second reopen failed: {e}"));
+    let (wal, report) =
+        Wal::open(shared.clone(), DIR, options).unwrap_or_else(|e| panic!("seed {seed}: second reopen failed: {e}"));
     assert_eq!(report.last_lsn, next, "seed {seed}");
     assert_eq!(
         read_all(&wal).last().map(|r| r.payload.clone()),
@@ -130,10 +123,7 @@ fn sync_appends_survive_power_loss_at_random_points() {
 fn buffered_round(seed: u64) {
     let mut rng = Rng::new(seed);
     let (fs, shared) = faulty();
-    let options = buffered_options(
-        256 + rng.below(4096),
-        Duration::from_millis(1 + rng.below(3)),
-    );
+    let options = buffered_options(256 + rng.below(4096), Duration::from_millis(1 + rng.below(3)));
     let wal = open(&shared, Path::new(DIR), options);
     fs.crash_after(1 + rng.below(300));
     let mut unsynced = Acked::new();
@@ -203,10 +193,7 @@ fn fault_round(seed: u64, kinds: &[OpKind], kind: FaultKind) {
     }
     // Poisoned: nothing more is accepted, even after the fault clears.
     fs.clear_faults();
-    assert!(matches!(
-        wal.append(Epoch(1), b"more"),
-        Err(Error::Poisoned { .. })
-    ));
+    assert!(matches!(wal.append(Epoch(1), b"more"), Err(Error::Poisoned { .. })));
     assert!(matches!(wal.sync(), Err(Error::Poisoned { .. })));
     drop(wal);
     fs.restart();
@@ -256,10 +243,7 @@ fn power_loss_while_creating_the_log_leaves_an_openable_log() {
         let (wal, report) = Wal::open(shared, DIR, sync_options(4096)).unwrap();
         assert!(report.records <= 1, "crash at {crash_at}");
         if acked {
-            assert_eq!(
-                report.records, 1,
-                "crash at {crash_at}: acknowledged record lost"
-            );
+            assert_eq!(report.records, 1, "crash at {crash_at}: acknowledged record lost");
             assert_eq!(read_all(&wal)[0].payload, b"x");
         }
         assert_eq!(wal.append(Epoch(0), b"y").unwrap(), Lsn(report.records + 1));

@@ -36,10 +36,7 @@ fn assert_same_files(fs: &FaultyFs, primary: &Wal, replica: &Wal) {
     for first in primary.segments() {
         let a = read_file(fs, &segment_path(Path::new(PRIMARY), first)).unwrap();
         let b = read_file(fs, &segment_path(Path::new(REPLICA), first)).unwrap();
-        assert!(
-            a == b,
-            "segment {first} differs between primary and replica"
-        );
+        assert!(a == b, "segment {first} differs between primary and replica");
     }
 }
 
@@ -53,10 +50,7 @@ fn replica_fed_by_the_tailer_holds_byte_identical_segments() {
     for round in 0..5u64 {
         for seq in 0..40 {
             primary
-                .append(
-                    Epoch(round),
-                    &payload(round, seq, 16 + (seq as usize * 7) % 150),
-                )
+                .append(Epoch(round), &payload(round, seq, 16 + (seq as usize * 7) % 150))
                 .unwrap();
         }
         assert!(ship(&mut tailer, &replica) > 0);
@@ -82,11 +76,7 @@ fn tailer_never_yields_records_that_are_not_durable() {
     wal.append(Epoch(0), b"one").unwrap();
     wal.append(Epoch(0), b"two").unwrap();
     assert_eq!(wal.durable_lsn(), Lsn(0));
-    assert_eq!(
-        tailer.next_chunk(WAIT).unwrap(),
-        None,
-        "nothing is durable yet"
-    );
+    assert_eq!(tailer.next_chunk(WAIT).unwrap(), None, "nothing is durable yet");
     wal.sync().unwrap();
     let chunk = tailer.next_chunk(WAIT).unwrap().unwrap();
     assert_eq!((chunk.first_lsn, chunk.last_lsn), (Lsn(1), Lsn(2)));
@@ -138,10 +128,7 @@ fn tailer_reports_dropped_segments_and_rewinds() {
     wal.truncate_before(Lsn(30)).unwrap();
     assert!(matches!(
         behind.next_chunk(WAIT),
-        Err(Error::LsnTruncated {
-            requested: Lsn(1),
-            ..
-        })
+        Err(Error::LsnTruncated { requested: Lsn(1), .. })
     ));
     wal.truncate_after(Lsn(32)).unwrap();
     wal.append(Epoch(1), b"new").unwrap();
@@ -231,9 +218,6 @@ fn replica_refuses_a_segment_that_does_not_start_at_the_next_lsn() {
         replica.append_framed(Lsn(3), &frame(4, 2, b"x")),
         Err(Error::InvalidFrame { .. })
     ));
-    assert_eq!(
-        replica.append_framed(Lsn(4), &frame(4, 2, b"x")).unwrap(),
-        Lsn(4)
-    );
+    assert_eq!(replica.append_framed(Lsn(4), &frame(4, 2, b"x")).unwrap(), Lsn(4));
     assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4)]);
 }

@@ -67,9 +67,7 @@ fn records_round_trip_on_the_real_file_system_with_rotation() {
     let fs = StdFs::shared();
     let options = sync_options(8 << 10);
     let wal = open(&fs, tmp.path(), options);
-    let payloads: Vec<Vec<u8>> = (0..200)
-        .map(|i| payload(0, i, 16 + (i as usize * 37) % 900))
-        .collect();
+    let payloads: Vec<Vec<u8>> = (0..200).map(|i| payload(0, i, 16 + (i as usize * 37) % 900)).collect();
     append_all(&wal, &payloads);
     assert!(wal.segments().len() > 5, "8 KiB segments must rotate");
     drop(wal);
@@ -134,10 +132,7 @@ fn buffered_records_are_durable_after_the_interval_without_an_explicit_sync() {
     let lsn = wal.append(Epoch(0), b"x").unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while wal.durable_lsn() < lsn {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the flusher never synced"
-        );
+        assert!(std::time::Instant::now() < deadline, "the flusher never synced");
         std::thread::sleep(Duration::from_millis(1));
     }
 }

@@ -58,10 +58,7 @@ fn fixture(seed: u64, count: u64) -> Fixture {
             records: offsets,
         });
     }
-    assert!(
-        segments.len() >= 3,
-        "the fixture must span several segments"
-    );
+    assert!(segments.len() >= 3, "the fixture must span several segments");
     Fixture {
         fs,
         shared,
@@ -86,12 +83,7 @@ fn assert_prefix(records: &[Record], payloads: &[Vec<u8>], expected_len: usize) 
     assert_eq!(records.len(), expected_len);
     for (i, record) in records.iter().enumerate() {
         assert_eq!(record.lsn, Lsn(i as u64 + 1));
-        assert_eq!(
-            record.payload,
-            payloads[i],
-            "record {} has a wrong payload",
-            i + 1
-        );
+        assert_eq!(record.payload, payloads[i], "record {} has a wrong payload", i + 1);
     }
 }
 
@@ -108,16 +100,8 @@ fn torn_tail_is_truncated_to_last_whole_record_at_every_cut() {
         for cut in last_start..bytes.len() as u64 {
             overwrite(&fixture.fs, path, &bytes[..cut as usize]);
             let (wal, report) = Wal::open(fixture.shared.clone(), DIR, sync_options(1024)).unwrap();
-            assert_eq!(
-                report.bytes_truncated,
-                cut - last_start,
-                "seed {seed} cut {cut}"
-            );
-            assert_prefix(
-                &read_all(&wal),
-                &fixture.payloads,
-                fixture.payloads.len() - 1,
-            );
+            assert_eq!(report.bytes_truncated, cut - last_start, "seed {seed} cut {cut}");
+            assert_prefix(&read_all(&wal), &fixture.payloads, fixture.payloads.len() - 1);
             // The log continues right after the last whole record.
             assert_eq!(
                 wal.append(Epoch(1), b"next").unwrap(),
@@ -163,9 +147,7 @@ fn expected_outcome(fixture: &Fixture, index: usize, offset: u64) -> Result<usiz
     let damaged = offsets.iter().rev().find(|(start, _)| *start <= offset);
     match damaged {
         None => Err(0),
-        Some((start, lsn)) if is_newest && Some(&(*start, *lsn)) == offsets.last() => {
-            Ok(lsn.0 as usize - 1)
-        }
+        Some((start, lsn)) if is_newest && Some(&(*start, *lsn)) == offsets.last() => Ok(lsn.0 as usize - 1),
         Some((start, _)) => Err(*start),
     }
 }
@@ -183,9 +165,7 @@ fn single_bit_flip_anywhere_is_a_tail_cut_or_corruption_never_a_wrong_payload() 
                 (Ok(records), Ok(kept)) => assert_prefix(&records, &fixture.payloads, kept),
                 (
                     Err(Error::Corruption {
-                        segment,
-                        offset: at,
-                        ..
+                        segment, offset: at, ..
                     }),
                     Err(expected_at),
                 ) => {
@@ -232,11 +212,7 @@ fn garbage_after_the_last_record_is_cut_but_garbage_before_a_valid_record_is_not
     let mut longer = bytes.clone();
     longer.extend_from_slice(&[0u8; 100]);
     overwrite(&fixture.fs, path, &longer);
-    assert_prefix(
-        &reopen(&fixture).unwrap(),
-        &fixture.payloads,
-        fixture.payloads.len(),
-    );
+    assert_prefix(&reopen(&fixture).unwrap(), &fixture.payloads, fixture.payloads.len());
 
     // Zeroes over the second-to-last record, with a whole record after them.
     let (start, _) = offsets[offsets.len() - 2];

@@ -32,17 +32,11 @@ fn truncate_before_drops_only_segments_wholly_below_the_lsn() {
     assert!(removed > 0);
     assert!(kept[0] <= cut, "the segment holding LSN {cut} is kept");
     assert!(segments.iter().filter(|&&s| s < kept[0]).count() == removed);
-    assert!(
-        matches!(wal.read_from(Lsn(1)), Err(Error::LsnTruncated { oldest, .. }) if oldest == kept[0])
-    );
+    assert!(matches!(wal.read_from(Lsn(1)), Err(Error::LsnTruncated { oldest, .. }) if oldest == kept[0]));
     drop(wal);
     let (wal, report) = Wal::open(shared, DIR, sync_options(1024)).unwrap();
     assert_eq!(report.first_lsn, kept[0]);
-    let records: Vec<_> = wal
-        .read_from(kept[0])
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
+    let records: Vec<_> = wal.read_from(kept[0]).unwrap().map(|r| r.unwrap()).collect();
     assert_eq!(records.len() as u64, 100 - kept[0].0 + 1);
     for record in records {
         assert_eq!(record.payload, payloads[record.lsn.0 as usize - 1]);
@@ -66,11 +60,7 @@ fn truncate_after_cuts_the_tail_and_the_log_continues_from_there() {
         let wal = open(&shared, Path::new(DIR), sync_options(1024));
         wal.truncate_after(Lsn(cut)).unwrap();
         assert_eq!(wal.last_lsn(), Lsn(cut));
-        let epoch = if cut == 0 {
-            Epoch(0)
-        } else {
-            Epoch((cut - 1) / 20)
-        };
+        let epoch = if cut == 0 { Epoch(0) } else { Epoch((cut - 1) / 20) };
         assert_eq!(wal.last_epoch(), epoch, "cut {cut}");
         assert_eq!(wal.append(Epoch(9), b"new history").unwrap(), Lsn(cut + 1));
         drop(wal);
@@ -119,26 +109,15 @@ fn power_loss_at_every_step_of_truncation_leaves_a_valid_log() {
             drop(wal);
             fs.restart();
             let (wal, report) = Wal::open(shared, DIR, sync_options(1024)).unwrap();
-            let records: Vec<_> = wal
-                .read_from(report.first_lsn)
-                .unwrap()
-                .map(|r| r.unwrap())
-                .collect();
+            let records: Vec<_> = wal.read_from(report.first_lsn).unwrap().map(|r| r.unwrap()).collect();
             for record in &records {
                 assert_eq!(record.payload, payloads[record.lsn.0 as usize - 1]);
             }
             if after {
                 assert_eq!(report.first_lsn, Lsn(1));
-                assert!(
-                    report.last_lsn >= Lsn(30),
-                    "crash {crash_at}: kept records lost"
-                );
+                assert!(report.last_lsn >= Lsn(30), "crash {crash_at}: kept records lost");
                 if result.is_ok() {
-                    assert_eq!(
-                        report.last_lsn,
-                        Lsn(30),
-                        "crash {crash_at}: acknowledged cut undone"
-                    );
+                    assert_eq!(report.last_lsn, Lsn(30), "crash {crash_at}: acknowledged cut undone");
                 }
             } else {
                 assert_eq!(report.last_lsn, Lsn(100), "crash {crash_at}");

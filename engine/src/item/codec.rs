@@ -144,10 +144,7 @@ impl Reader<'_> {
     }
 
     fn byte(&mut self) -> Result<u8, DecodeError> {
-        let b = *self
-            .bytes
-            .get(self.pos)
-            .ok_or_else(|| self.error("unexpected end"))?;
+        let b = *self.bytes.get(self.pos).ok_or_else(|| self.error("unexpected end"))?;
         self.pos += 1;
         Ok(b)
     }
@@ -194,12 +191,10 @@ impl Reader<'_> {
             1 => true,
             _ => return Err(self.error("bad number sign")),
         };
-        let zigzag =
-            u32::try_from(self.varint()?).map_err(|_| self.error("bad number exponent"))?;
+        let zigzag = u32::try_from(self.varint()?).map_err(|_| self.error("bad number exponent"))?;
         let exponent = ((zigzag >> 1) as i32) ^ -((zigzag & 1) as i32);
         let mantissa = self.varint()?;
-        Number::from_parts(negative, mantissa, i64::from(exponent))
-            .map_err(|_| self.error("number out of range"))
+        Number::from_parts(negative, mantissa, i64::from(exponent)).map_err(|_| self.error("number out of range"))
     }
 
     fn count(&mut self) -> Result<usize, DecodeError> {
@@ -220,28 +215,16 @@ impl Reader<'_> {
             0x06 => AttributeValue::Null,
             0x07 => {
                 let count = self.count()?;
-                AttributeValue::L(
-                    (0..count)
-                        .map(|_| self.value(depth + 1))
-                        .collect::<Result<_, _>>()?,
-                )
+                AttributeValue::L((0..count).map(|_| self.value(depth + 1)).collect::<Result<_, _>>()?)
             }
             0x08 => AttributeValue::M(self.map(depth + 1)?),
             0x09 => {
                 let count = self.count()?;
-                AttributeValue::Ss(
-                    (0..count)
-                        .map(|_| self.string())
-                        .collect::<Result<_, _>>()?,
-                )
+                AttributeValue::Ss((0..count).map(|_| self.string()).collect::<Result<_, _>>()?)
             }
             0x0A => {
                 let count = self.count()?;
-                AttributeValue::Ns(
-                    (0..count)
-                        .map(|_| self.number())
-                        .collect::<Result<_, _>>()?,
-                )
+                AttributeValue::Ns((0..count).map(|_| self.number()).collect::<Result<_, _>>()?)
             }
             0x0B => {
                 let count = self.count()?;

@@ -17,9 +17,7 @@ pub fn base64_encode(bytes: &[u8]) -> String {
 }
 
 fn malformed(reason: impl Into<String>) -> ValidationError {
-    ValidationError::MalformedAttributeValue {
-        reason: reason.into(),
-    }
+    ValidationError::MalformedAttributeValue { reason: reason.into() }
 }
 
 fn expect_str<'a>(value: &'a Value, descriptor: &str) -> Result<&'a str, ValidationError> {
@@ -73,19 +71,17 @@ impl AttributeValue {
             .ok_or_else(|| malformed(format!("Unknown attribute value type {descriptor}")))?;
         Ok(match attribute_type {
             AttributeType::S => AttributeValue::S(expect_str(inner, descriptor)?.to_owned()),
-            AttributeType::N => {
-                AttributeValue::N(expect_str(inner, descriptor)?.parse::<Number>()?)
-            }
+            AttributeType::N => AttributeValue::N(expect_str(inner, descriptor)?.parse::<Number>()?),
             AttributeType::B => AttributeValue::B(decode_base64(expect_str(inner, descriptor)?)?),
-            AttributeType::Bool => AttributeValue::Bool(inner.as_bool().ok_or_else(|| {
-                malformed(format!("Expected true or false for BOOL, got {inner}"))
-            })?),
+            AttributeType::Bool => AttributeValue::Bool(
+                inner
+                    .as_bool()
+                    .ok_or_else(|| malformed(format!("Expected true or false for BOOL, got {inner}")))?,
+            ),
             AttributeType::Null => match inner {
                 Value::Bool(true) => AttributeValue::Null,
                 _ => {
-                    return Err(malformed(
-                        "Null attribute value types must have the value of true",
-                    ));
+                    return Err(malformed("Null attribute value types must have the value of true"));
                 }
             },
             AttributeType::L => AttributeValue::L(
@@ -94,11 +90,11 @@ impl AttributeValue {
                     .map(AttributeValue::from_json)
                     .collect::<Result<_, _>>()?,
             ),
-            AttributeType::M => {
-                AttributeValue::M(map_from_json(inner.as_object().ok_or_else(|| {
-                    malformed(format!("Expected an object for M, got {inner}"))
-                })?)?)
-            }
+            AttributeType::M => AttributeValue::M(map_from_json(
+                inner
+                    .as_object()
+                    .ok_or_else(|| malformed(format!("Expected an object for M, got {inner}")))?,
+            )?),
             AttributeType::Ss => AttributeValue::Ss(
                 expect_array(inner, descriptor)?
                     .iter()
@@ -128,22 +124,11 @@ impl AttributeValue {
             AttributeValue::B(b) => ("B", Value::String(base64_encode(b))),
             AttributeValue::Bool(b) => ("BOOL", Value::Bool(*b)),
             AttributeValue::Null => ("NULL", Value::Bool(true)),
-            AttributeValue::L(list) => (
-                "L",
-                Value::Array(list.iter().map(AttributeValue::to_json).collect()),
-            ),
+            AttributeValue::L(list) => ("L", Value::Array(list.iter().map(AttributeValue::to_json).collect())),
             AttributeValue::M(map) => ("M", Value::Object(map_to_json(map))),
             AttributeValue::Ss(set) => ("SS", set.iter().cloned().map(Value::String).collect()),
-            AttributeValue::Ns(set) => (
-                "NS",
-                set.iter().map(|n| Value::String(n.to_string())).collect(),
-            ),
-            AttributeValue::Bs(set) => (
-                "BS",
-                set.iter()
-                    .map(|b| Value::String(base64_encode(b)))
-                    .collect(),
-            ),
+            AttributeValue::Ns(set) => ("NS", set.iter().map(|n| Value::String(n.to_string())).collect()),
+            AttributeValue::Bs(set) => ("BS", set.iter().map(|b| Value::String(base64_encode(b))).collect()),
         };
         let mut object = Map::new();
         object.insert(descriptor.to_owned(), inner);
@@ -151,9 +136,7 @@ impl AttributeValue {
     }
 }
 
-fn map_from_json(
-    object: &Map<String, Value>,
-) -> Result<BTreeMap<String, AttributeValue>, ValidationError> {
+fn map_from_json(object: &Map<String, Value>) -> Result<BTreeMap<String, AttributeValue>, ValidationError> {
     object
         .iter()
         .map(|(name, value)| Ok((name.clone(), AttributeValue::from_json(value)?)))
@@ -182,8 +165,7 @@ impl Item {
     /// Errors: [`ValidationError::MalformedAttributeValue`] for text that is not JSON, and
     /// those of [`Item::from_json`].
     pub fn from_json_str(text: &str) -> Result<Item, ValidationError> {
-        let json: Value =
-            serde_json::from_str(text).map_err(|e| malformed(format!("Invalid JSON: {e}")))?;
+        let json: Value = serde_json::from_str(text).map_err(|e| malformed(format!("Invalid JSON: {e}")))?;
         Item::from_json(&json)
     }
 

@@ -9,8 +9,5 @@ pub mod validate;
 pub mod value;
 
 pub use number::{Number, NumberError};
-pub use validate::{
-    KeyAttribute, KeySchema, ScalarType, ValidationError, validate_item, validate_key,
-    validate_value,
-};
+pub use validate::{KeyAttribute, KeySchema, ScalarType, ValidationError, validate_item, validate_key, validate_value};
 pub use value::{AttributeType, AttributeValue, Item};

@@ -35,14 +35,10 @@ pub enum NumberError {
     #[error("Attempting to store more than 38 significant digits in a Number")]
     TooManyDigits,
     /// Magnitude of `1E+126` or more.
-    #[error(
-        "Number overflow. Attempting to store a number with magnitude larger than supported range"
-    )]
+    #[error("Number overflow. Attempting to store a number with magnitude larger than supported range")]
     Overflow,
     /// Magnitude below `1E-130` (but not zero).
-    #[error(
-        "Number underflow. Attempting to store a number with magnitude smaller than supported range"
-    )]
+    #[error("Number underflow. Attempting to store a number with magnitude smaller than supported range")]
     Underflow,
 }
 
@@ -67,11 +63,7 @@ impl Number {
     ///
     /// Errors: [`NumberError::TooManyDigits`], [`NumberError::Overflow`],
     /// [`NumberError::Underflow`].
-    pub fn from_parts(
-        negative: bool,
-        mut mantissa: u128,
-        exponent: i64,
-    ) -> Result<Number, NumberError> {
+    pub fn from_parts(negative: bool, mut mantissa: u128, exponent: i64) -> Result<Number, NumberError> {
         if mantissa == 0 {
             return Ok(Number::ZERO);
         }
@@ -133,11 +125,7 @@ impl Number {
         if self.is_zero() {
             return Vec::new();
         }
-        self.mantissa
-            .to_string()
-            .bytes()
-            .map(|b| b - b'0')
-            .collect()
+        self.mantissa.to_string().bytes().map(|b| b - b'0').collect()
     }
 
     /// Bytes this number counts for in an item's size, by DynamoDB's rule: one byte per
@@ -249,9 +237,7 @@ impl FromStr for Number {
             };
             let start = pos;
             while let Some(b @ b'0'..=b'9') = bytes.get(pos) {
-                exponent = exponent
-                    .saturating_mul(10)
-                    .saturating_add(i64::from(b - b'0'));
+                exponent = exponent.saturating_mul(10).saturating_add(i64::from(b - b'0'));
                 pos += 1;
             }
             if pos == start {
@@ -324,17 +310,7 @@ mod tests {
 
     #[test]
     fn equal_values_written_differently_are_one_number() {
-        for text in [
-            "1",
-            "1.0",
-            "10e-1",
-            "0.1E1",
-            "1.000",
-            "+1",
-            "001",
-            "0.000001e6",
-            "1e0",
-        ] {
+        for text in ["1", "1.0", "10e-1", "0.1E1", "1.000", "+1", "001", "0.000001e6", "1e0"] {
             assert_eq!(n(text), n("1"), "{text}");
             assert_eq!(n(text).to_string(), "1");
         }
@@ -365,8 +341,7 @@ mod tests {
     #[test]
     fn garbage_is_not_a_number() {
         for text in [
-            "", "abc", "1.2.3", "1e", "e5", "--1", "1 ", " 1", "NaN", "Infinity", "0x10", "1e+",
-            ".", "-", "1_000",
+            "", "abc", "1.2.3", "1e", "e5", "--1", "1 ", " 1", "NaN", "Infinity", "0x10", "1e+", ".", "-", "1_000",
         ] {
             let error = text.parse::<Number>().unwrap_err();
             assert_eq!(error, NumberError::NotANumber(text.to_owned()), "{text}");
@@ -383,16 +358,8 @@ mod tests {
 
     #[test]
     fn limits_are_dynamodbs() {
-        assert_eq!(
-            "1".repeat(38)
-                .parse::<Number>()
-                .map(|n| n.significant_digits()),
-            Ok(38)
-        );
-        assert_eq!(
-            "1".repeat(39).parse::<Number>(),
-            Err(NumberError::TooManyDigits)
-        );
+        assert_eq!("1".repeat(38).parse::<Number>().map(|n| n.significant_digits()), Ok(38));
+        assert_eq!("1".repeat(39).parse::<Number>(), Err(NumberError::TooManyDigits));
         assert_eq!(
             "-1.23456789012345678901234567890123456789".parse::<Number>(),
             Err(NumberError::TooManyDigits)
@@ -405,21 +372,14 @@ mod tests {
         assert!("1e-130".parse::<Number>().is_ok());
         assert_eq!("1e-131".parse::<Number>(), Err(NumberError::Underflow));
         assert_eq!("0.9e-130".parse::<Number>(), Err(NumberError::Underflow));
-        assert_eq!(
-            "1e99999999999999999999".parse::<Number>(),
-            Err(NumberError::Overflow)
-        );
-        assert_eq!(
-            "1e-99999999999999999999".parse::<Number>(),
-            Err(NumberError::Underflow)
-        );
+        assert_eq!("1e99999999999999999999".parse::<Number>(), Err(NumberError::Overflow));
+        assert_eq!("1e-99999999999999999999".parse::<Number>(), Err(NumberError::Underflow));
     }
 
     #[test]
     fn order_is_numeric() {
         let ascending = [
-            "-1e100", "-10", "-2.5", "-0.001", "0", "1e-130", "0.001", "1", "7", "7.5", "10",
-            "1e100",
+            "-1e100", "-10", "-2.5", "-0.001", "0", "1e-130", "0.001", "1", "7", "7.5", "10", "1e100",
         ];
         for pair in ascending.windows(2) {
             assert!(n(pair[0]) < n(pair[1]), "{} < {}", pair[0], pair[1]);

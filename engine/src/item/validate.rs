@@ -167,9 +167,7 @@ pub enum ValidationError {
     #[error("One or more parameter values were invalid: An attribute name must not be empty")]
     EmptyAttributeName,
     /// An attribute name over 65,535 bytes.
-    #[error(
-        "One or more parameter values were invalid: An attribute name is longer than 65535 bytes"
-    )]
+    #[error("One or more parameter values were invalid: An attribute name is longer than 65535 bytes")]
     AttributeNameTooLong {
         /// The name's length in bytes.
         size: usize,
@@ -223,9 +221,7 @@ pub fn validate_value(value: &AttributeValue) -> Result<(), ValidationError> {
         }),
         AttributeValue::Ss(set) => check_set(AttributeType::Ss, set, |s| s.clone()),
         AttributeValue::Ns(set) => check_set(AttributeType::Ns, set, |n| n.to_string()),
-        AttributeValue::Bs(set) => check_set(AttributeType::Bs, set, |b| {
-            crate::item::json::base64_encode(b)
-        }),
+        AttributeValue::Bs(set) => check_set(AttributeType::Bs, set, |b| crate::item::json::base64_encode(b)),
         _ => Ok(()),
     }
 }
@@ -290,14 +286,11 @@ fn validate_key_value(
 }
 
 fn validate_key_attributes(item: &Item, schema: &KeySchema) -> Result<(), ValidationError> {
-    let keys = std::iter::once((&schema.partition_key, true))
-        .chain(schema.sort_key.iter().map(|k| (k, false)));
+    let keys = std::iter::once((&schema.partition_key, true)).chain(schema.sort_key.iter().map(|k| (k, false)));
     for (key, is_partition) in keys {
         let value = item
             .get(&key.name)
-            .ok_or_else(|| ValidationError::MissingKey {
-                name: key.name.clone(),
-            })?;
+            .ok_or_else(|| ValidationError::MissingKey { name: key.name.clone() })?;
         if is_partition {
             validate_key_value(key, value, PARTITION_KEY_BYTES_MAX, |name, size| {
                 ValidationError::PartitionKeyTooLarge { name, size }
@@ -341,10 +334,8 @@ pub fn validate_item(item: &Item, schema: &KeySchema) -> Result<(), ValidationEr
 /// within size.
 pub fn validate_key(key: &Item, schema: &KeySchema) -> Result<(), ValidationError> {
     let expected = 1 + usize::from(schema.sort_key.is_some());
-    let declared = |name: &str| {
-        schema.partition_key.name == name
-            || schema.sort_key.as_ref().is_some_and(|k| k.name == name)
-    };
+    let declared =
+        |name: &str| schema.partition_key.name == name || schema.sort_key.as_ref().is_some_and(|k| k.name == name);
     if key.len() != expected || !key.iter().all(|(name, _)| declared(name)) {
         return Err(ValidationError::KeyDoesNotMatchSchema);
     }

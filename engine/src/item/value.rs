@@ -3,6 +3,7 @@
 use super::number::Number;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// One DynamoDB attribute value, of one of the ten types.
 ///
@@ -126,12 +127,7 @@ impl AttributeValue {
             AttributeValue::B(b) => b.len(),
             AttributeValue::Bool(_) | AttributeValue::Null => 1,
             AttributeValue::L(list) => 3 + list.iter().map(|v| v.size_bytes() + 1).sum::<usize>(),
-            AttributeValue::M(map) => {
-                3 + map
-                    .iter()
-                    .map(|(k, v)| k.len() + v.size_bytes() + 1)
-                    .sum::<usize>()
-            }
+            AttributeValue::M(map) => 3 + map.iter().map(|(k, v)| k.len() + v.size_bytes() + 1).sum::<usize>(),
             AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
             AttributeValue::Ns(set) => set.iter().map(Number::size_bytes).sum(),
             AttributeValue::Bs(set) => set.iter().map(Vec::len).sum(),
@@ -142,12 +138,8 @@ impl AttributeValue {
     /// map is one more than its deepest element (1 if empty).
     pub fn depth(&self) -> usize {
         match self {
-            AttributeValue::L(list) => {
-                1 + list.iter().map(AttributeValue::depth).max().unwrap_or(0)
-            }
-            AttributeValue::M(map) => {
-                1 + map.values().map(AttributeValue::depth).max().unwrap_or(0)
-            }
+            AttributeValue::L(list) => 1 + list.iter().map(AttributeValue::depth).max().unwrap_or(0),
+            AttributeValue::M(map) => 1 + map.values().map(AttributeValue::depth).max().unwrap_or(0),
             _ => 1,
         }
     }
@@ -184,9 +176,12 @@ impl From<bool> for AttributeValue {
 }
 
 /// An item: attribute names mapped to values, in name order.
+///
+/// Cloning is O(1): the attributes are shared until one of the copies is changed (then
+/// that copy takes its own), so reads can hand out items without copying them.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Item {
-    attributes: BTreeMap<String, AttributeValue>,
+    attributes: Arc<BTreeMap<String, AttributeValue>>,
 }
 
 impl Item {
@@ -201,12 +196,8 @@ impl Item {
     }
 
     /// Sets `name` to `value`, returning the previous value.
-    pub fn insert(
-        &mut self,
-        name: impl Into<String>,
-        value: impl Into<AttributeValue>,
-    ) -> Option<AttributeValue> {
-        self.attributes.insert(name.into(), value.into())
+    pub fn insert(&mut self, name: impl Into<String>, value: impl Into<AttributeValue>) -> Option<AttributeValue> {
+        Arc::make_mut(&mut self.attributes).insert(name.into(), value.into())
     }
 
     /// Builder form of [`Item::insert`].
@@ -217,7 +208,7 @@ impl Item {
 
     /// Removes `name`, returning its value.
     pub fn remove(&mut self, name: &str) -> Option<AttributeValue> {
-        self.attributes.remove(name)
+        Arc::make_mut(&mut self.attributes).remove(name)
     }
 
     /// The attributes in name order.
@@ -252,18 +243,19 @@ impl Item {
 
 impl From<BTreeMap<String, AttributeValue>> for Item {
     fn from(attributes: BTreeMap<String, AttributeValue>) -> Item {
-        Item { attributes }
+        Item {
+            attributes: Arc::new(attributes),
+        }
     }
 }
 
 impl<K: Into<String>, V: Into<AttributeValue>> FromIterator<(K, V)> for Item {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Item {
-        Item {
-            attributes: iter
-                .into_iter()
+        Item::from(
+            iter.into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
+                .collect::<BTreeMap<_, _>>(),
+        )
     }
 }
 
@@ -272,6 +264,6 @@ impl IntoIterator for Item {
     type IntoIter = std::collections::btree_map::IntoIter<String, AttributeValue>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.attributes.into_iter()
+        Arc::unwrap_or_clone(self.attributes).into_iter()
     }
 }

@@ -19,8 +19,7 @@ pub fn value() -> impl Strategy<Value = AttributeValue> {
         Just(AttributeValue::Null),
         proptest::collection::vec(".{0,4}", 1..4).prop_map(AttributeValue::Ss),
         proptest::collection::vec(number(), 1..4).prop_map(AttributeValue::Ns),
-        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..4), 1..4)
-            .prop_map(AttributeValue::Bs),
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..4), 1..4).prop_map(AttributeValue::Bs),
     ];
     leaf.prop_recursive(4, 32, 4, |inner| {
         prop_oneof![

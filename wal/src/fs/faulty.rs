@@ -59,10 +59,7 @@ impl FaultKind {
     fn error(self) -> io::Error {
         match self {
             FaultKind::Io => io::Error::other("injected I/O error"),
-            FaultKind::NoSpace => io::Error::new(
-                io::ErrorKind::StorageFull,
-                "injected: no space left on device",
-            ),
+            FaultKind::NoSpace => io::Error::new(io::ErrorKind::StorageFull, "injected: no space left on device"),
         }
     }
 }
@@ -147,10 +144,7 @@ fn split(path: &Path) -> io::Result<(PathBuf, String)> {
 }
 
 fn not_found(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{}: not found", path.display()),
-    )
+    io::Error::new(io::ErrorKind::NotFound, format!("{}: not found", path.display()))
 }
 
 impl State {
@@ -192,10 +186,7 @@ impl State {
         let (parent, name) = split(path)?;
         match self.dir(&parent)?.entries.get(&name) {
             Some(Entry::File(id)) => Ok(*id),
-            Some(Entry::Dir) => Err(io::Error::new(
-                io::ErrorKind::IsADirectory,
-                "is a directory",
-            )),
+            Some(Entry::Dir) => Err(io::Error::new(io::ErrorKind::IsADirectory, "is a directory")),
             None => Err(not_found(path)),
         }
     }
@@ -306,8 +297,7 @@ impl FaultyFs {
             .collect();
         state.files.retain(|id, _| live.contains(id));
         for file in state.files.values_mut() {
-            let extends =
-                file.data.len() > file.durable.len() && file.data.starts_with(&file.durable);
+            let extends = file.data.len() > file.durable.len() && file.data.starts_with(&file.durable);
             let kept = if extends {
                 let unsynced = file.data.len() - file.durable.len();
                 keep(unsynced).min(unsynced)
@@ -402,10 +392,7 @@ impl FileSystem for FaultyFs {
             match state.dir(&current)?.entries.get(&name) {
                 Some(Entry::Dir) => {}
                 Some(Entry::File(_)) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        "a file is in the way",
-                    ));
+                    return Err(io::Error::new(io::ErrorKind::AlreadyExists, "a file is in the way"));
                 }
                 None => {
                     state.begin(OpKind::Create, None)?;
@@ -421,12 +408,7 @@ impl FileSystem for FaultyFs {
     fn read_dir(&self, path: &Path) -> io::Result<Vec<String>> {
         let mut state = self.state.lock();
         state.begin(OpKind::Read, None)?;
-        Ok(state
-            .dir(&normalize(path))?
-            .entries
-            .keys()
-            .cloned()
-            .collect())
+        Ok(state.dir(&normalize(path))?.entries.keys().cloned().collect())
     }
 
     fn exists(&self, path: &Path) -> io::Result<bool> {
@@ -437,10 +419,7 @@ impl FileSystem for FaultyFs {
             return Ok(true);
         }
         let (parent, name) = split(&path)?;
-        Ok(state
-            .dirs
-            .get(&parent)
-            .is_some_and(|d| d.entries.contains_key(&name)))
+        Ok(state.dirs.get(&parent).is_some_and(|d| d.entries.contains_key(&name)))
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
@@ -460,10 +439,7 @@ impl FileSystem for FaultyFs {
         let (to_parent, to_name) = split(to)?;
         state.dir(&to_parent)?;
         state.dir_mut(&from_parent)?.entries.remove(&from_name);
-        state
-            .dir_mut(&to_parent)?
-            .entries
-            .insert(to_name, Entry::File(id));
+        state.dir_mut(&to_parent)?.entries.insert(to_name, Entry::File(id));
         Ok(())
     }
 
@@ -480,10 +456,7 @@ impl FileSystem for FaultyFs {
         state.begin(OpKind::Remove, None)?;
         let path = normalize(path);
         if !state.dir(&path)?.entries.is_empty() {
-            return Err(io::Error::new(
-                io::ErrorKind::DirectoryNotEmpty,
-                "directory not empty",
-            ));
+            return Err(io::Error::new(io::ErrorKind::DirectoryNotEmpty, "directory not empty"));
         }
         let (parent, name) = split(&path)?;
         state.dir_mut(&parent)?.entries.remove(&name);
@@ -537,11 +510,7 @@ struct FaultyFile {
 }
 
 impl FaultyFile {
-    fn with<T>(
-        &self,
-        op: OpKind,
-        f: impl FnOnce(&mut FileState) -> io::Result<T>,
-    ) -> io::Result<T> {
+    fn with<T>(&self, op: OpKind, f: impl FnOnce(&mut FileState) -> io::Result<T>) -> io::Result<T> {
         let mut state = self.state.lock();
         state.begin(op, Some(self.generation))?;
         let file = state
@@ -563,9 +532,7 @@ fn write_into(data: &mut Vec<u8>, buf: &[u8], offset: usize) {
 impl FsFile for FaultyFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         self.with(OpKind::Read, |file| {
-            let start = usize::try_from(offset)
-                .unwrap_or(usize::MAX)
-                .min(file.data.len());
+            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(file.data.len());
             let n = buf.len().min(file.data.len() - start);
             buf[..n].copy_from_slice(&file.data[start..start + n]);
             Ok(n)
@@ -636,10 +603,7 @@ mod tests {
         fs.sync_dir(Path::new("/db")).unwrap();
         file.write_all_at(b" lost", 7).unwrap();
         fs.restart();
-        assert_eq!(
-            super::super::read_file(&fs, Path::new("/db/a")).unwrap(),
-            b"durable"
-        );
+        assert_eq!(super::super::read_file(&fs, Path::new("/db/a")).unwrap(), b"durable");
     }
 
     #[test]
@@ -690,10 +654,7 @@ mod tests {
         assert!(file.write_all_at(b"e", 4).is_err());
         assert!(fs.read_dir(Path::new("/")).is_err());
         fs.restart();
-        assert!(
-            file.len().is_err(),
-            "handles from before the restart are dead"
-        );
+        assert!(file.len().is_err(), "handles from before the restart are dead");
     }
 
     #[test]
@@ -718,10 +679,7 @@ mod tests {
         assert!(file.write_all_at(b"x", 0).is_err());
         fs.restart_process();
         assert!(file.len().is_err());
-        assert_eq!(
-            super::super::read_file(&fs, Path::new("/a")).unwrap(),
-            b"unsynced"
-        );
+        assert_eq!(super::super::read_file(&fs, Path::new("/a")).unwrap(), b"unsynced");
     }
 
     #[test]
@@ -734,9 +692,6 @@ mod tests {
             assert_eq!(unsynced, 4);
             2
         });
-        assert_eq!(
-            super::super::read_file(&fs, Path::new("/a")).unwrap(),
-            b"abcde"
-        );
+        assert_eq!(super::super::read_file(&fs, Path::new("/a")).unwrap(), b"abcde");
     }
 }

@@ -131,9 +131,6 @@ mod tests {
         let fs = FaultyFs::new();
         create_dir_durable(&fs, Path::new("/data/az-a/Orders/p-0000/wal")).unwrap();
         fs.restart();
-        assert!(
-            fs.exists(Path::new("/data/az-a/Orders/p-0000/wal"))
-                .unwrap()
-        );
+        assert!(fs.exists(Path::new("/data/az-a/Orders/p-0000/wal")).unwrap());
     }
 }

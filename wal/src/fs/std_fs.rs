@@ -42,11 +42,7 @@ impl FsFile for StdFile {
 
 impl FileSystem for StdFs {
     fn create_new(&self, path: &Path) -> io::Result<Arc<dyn FsFile>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).write(true).create_new(true).open(path)?;
         Ok(Arc::new(StdFile(file)))
     }
     fn open(&self, path: &Path) -> io::Result<Arc<dyn FsFile>> {
@@ -88,9 +84,7 @@ impl FileSystem for StdFs {
             .open(path)?;
         match file.try_lock() {
             Ok(()) => Ok(Box::new(StdLock(file))),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(io::Error::from(io::ErrorKind::WouldBlock))
-            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::from(io::ErrorKind::WouldBlock)),
             Err(std::fs::TryLockError::Error(error)) => Err(error),
         }
     }

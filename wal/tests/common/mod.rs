@@ -81,10 +81,7 @@ pub fn read_all(wal: &Wal) -> Vec<Record> {
 
 /// Appends `payloads` with epoch 1 and returns their LSNs.
 pub fn append_all(wal: &Wal, payloads: &[Vec<u8>]) -> Vec<Lsn> {
-    payloads
-        .iter()
-        .map(|p| wal.append(Epoch(1), p).unwrap())
-        .collect()
+    payloads.iter().map(|p| wal.append(Epoch(1), p).unwrap()).collect()
 }
 
 pub fn faulty() -> (FaultyFs, SharedFs) {
