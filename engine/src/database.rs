@@ -145,14 +145,19 @@ struct PartitionSlot {
 }
 
 #[derive(Debug)]
-struct Table {
-    name: String,
-    key_schema: KeySchema,
+pub(crate) struct Table {
+    pub(crate) name: String,
+    pub(crate) key_schema: KeySchema,
     dir: PathBuf,
     slots: Vec<PartitionSlot>,
 }
 
 impl Table {
+    /// The last hash of each partition's range, in hash order.
+    pub(crate) fn range_ends(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.iter().map(|slot| slot.range_end)
+    }
+
     fn slot(&self, hash: u64) -> Option<&PartitionSlot> {
         let index = self.slots.partition_point(|slot| slot.range_end < hash);
         self.slots.get(index)
@@ -179,13 +184,13 @@ fn key_value<'a>(item: &'a Item, key: &KeyAttribute) -> Result<&'a AttributeValu
         .ok_or_else(|| ValidationError::MissingKey { name: key.name.clone() }.into())
 }
 
-fn table_key(item: &Item, schema: &KeySchema) -> Result<Vec<u8>> {
+pub(crate) fn table_key(item: &Item, schema: &KeySchema) -> Result<Vec<u8>> {
     let partition = key_value(item, &schema.partition_key)?;
     let sort = schema.sort_key.as_ref().map(|k| key_value(item, k)).transpose()?;
     Ok(storage_key(partition, sort))
 }
 
-fn hash_of(storage_key: &[u8]) -> u64 {
+pub(crate) fn hash_of(storage_key: &[u8]) -> u64 {
     let mut hash = [0u8; 8];
     hash.copy_from_slice(&storage_key[..8]);
     u64::from_be_bytes(hash)
@@ -399,7 +404,7 @@ impl Database {
         })
     }
 
-    fn table(&self, name: &str) -> Result<Arc<Table>> {
+    pub(crate) fn table(&self, name: &str) -> Result<Arc<Table>> {
         self.tables
             .read()
             .get(name)
@@ -409,7 +414,7 @@ impl Database {
 
     /// The partition holding `hash`, created (catalog first, then its directory) if
     /// `create` and it does not exist yet.
-    fn partition(&self, table: &Table, hash: u64, create: bool) -> Result<Option<Arc<Partition>>> {
+    pub(crate) fn partition(&self, table: &Table, hash: u64, create: bool) -> Result<Option<Arc<Partition>>> {
         let slot = table.slot(hash).ok_or_else(|| Error::Corruption {
             file: self.dir.join(crate::catalog::CATALOG_FILE),
             offset: 0,

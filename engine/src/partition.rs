@@ -24,6 +24,7 @@ use dynastore_wal::fs::SharedFs;
 use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -168,6 +169,37 @@ impl Partition {
         }
         committed?;
         Ok(old)
+    }
+
+    /// Visits acknowledged items with keys in `(lower, upper)`, in key order or reversed,
+    /// until `visit` returns false. The memtable is read-locked meanwhile, so callers keep
+    /// the visit short (a page).
+    pub fn visit_range(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        mut visit: impl FnMut(&[u8], &Item) -> bool,
+    ) {
+        let memtable = self.memtable.read();
+        let range = memtable.range::<[u8], _>((lower, upper));
+        let mut step = |(key, version): (&Vec<u8>, &Version)| match &version.item {
+            Some(item) => visit(key, item),
+            None => true,
+        };
+        if reverse {
+            for entry in range.rev() {
+                if !step(entry) {
+                    break;
+                }
+            }
+        } else {
+            for entry in range {
+                if !step(entry) {
+                    break;
+                }
+            }
+        }
     }
 
     /// Makes every write so far durable (for `Buffered` durability).

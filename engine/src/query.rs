@@ -1,0 +1,432 @@
+//! Query and Scan: ordered reads with DynamoDB's paging.
+//!
+//! A query reads one partition key's items, in sort-key order (or reversed), optionally
+//! narrowed by one sort-key condition. A scan reads a whole table (or one parallel
+//! segment of its hash space) in hash order. Both stop at `limit` items or once the
+//! items read reach 1 MB, and then return the key of the last item read as
+//! `last_evaluated_key`, which the next call passes as `exclusive_start_key`.
+//!
+//! Because the key encoding sorts like the values, every sort-key condition is a range of
+//! storage keys (`begins_with` a prefix of them), so a query reads exactly its items.
+
+use crate::database::{Database, Table, hash_of, table_key};
+use crate::error::Result;
+use crate::item::key::{encode_key_value, partition_hash, storage_key};
+use crate::item::validate::{KeySchema, ScalarType, ValidationError, validate_key};
+use crate::item::{AttributeType, AttributeValue, Item};
+use std::ops::Bound;
+
+/// The most bytes of items one page reads (DynamoDB's 1 MB).
+pub const PAGE_BYTES_MAX: usize = 1 << 20;
+/// The most segments a parallel scan can be cut into.
+pub const TOTAL_SEGMENTS_MAX: u32 = 1_000_000;
+
+/// A condition on the sort key of a query (DynamoDB's key condition operators).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortKeyCondition {
+    /// `sk = v`
+    Eq(AttributeValue),
+    /// `sk < v`
+    Lt(AttributeValue),
+    /// `sk <= v`
+    Le(AttributeValue),
+    /// `sk > v`
+    Gt(AttributeValue),
+    /// `sk >= v`
+    Ge(AttributeValue),
+    /// `sk BETWEEN low AND high` (both included)
+    Between(AttributeValue, AttributeValue),
+    /// `begins_with(sk, v)`, for S and B sort keys
+    BeginsWith(AttributeValue),
+}
+
+/// The input of [`Database::query`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryInput {
+    /// The table.
+    pub table_name: String,
+    /// The partition key value (equality).
+    pub partition_key: AttributeValue,
+    /// An optional condition on the sort key.
+    pub sort_key_condition: Option<SortKeyCondition>,
+    /// `true` (default) for ascending sort-key order, `false` for descending.
+    pub scan_index_forward: bool,
+    /// The most items to read in this page.
+    pub limit: Option<u32>,
+    /// Continue after this key (a previous page's `last_evaluated_key`).
+    pub exclusive_start_key: Option<Item>,
+}
+
+impl QueryInput {
+    /// A query of every item under `partition_key`, ascending.
+    pub fn new(table_name: impl Into<String>, partition_key: impl Into<AttributeValue>) -> Self {
+        QueryInput {
+            table_name: table_name.into(),
+            partition_key: partition_key.into(),
+            sort_key_condition: None,
+            scan_index_forward: true,
+            limit: None,
+            exclusive_start_key: None,
+        }
+    }
+}
+
+/// The input of [`Database::scan`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScanInput {
+    /// The table.
+    pub table_name: String,
+    /// The most items to read in this page.
+    pub limit: Option<u32>,
+    /// Continue after this key (a previous page's `last_evaluated_key`).
+    pub exclusive_start_key: Option<Item>,
+    /// For a parallel scan: `(segment, total_segments)`, segment zero-based.
+    pub segment: Option<(u32, u32)>,
+}
+
+impl ScanInput {
+    /// A scan of the whole table.
+    pub fn new(table_name: impl Into<String>) -> Self {
+        ScanInput {
+            table_name: table_name.into(),
+            ..ScanInput::default()
+        }
+    }
+}
+
+/// One page of a query or scan.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Page {
+    /// The items, in read order.
+    pub items: Vec<Item>,
+    /// Items read (equal to `items.len()` until filters exist).
+    pub scanned_count: usize,
+    /// Where the next page starts, if this one stopped at its limit or at 1 MB.
+    pub last_evaluated_key: Option<Item>,
+}
+
+fn invalid(message: impl Into<String>) -> ValidationError {
+    ValidationError::InvalidParameter(message.into())
+}
+
+fn check_limit(limit: Option<u32>) -> Result<Option<usize>> {
+    match limit {
+        Some(0) => Err(invalid(
+            "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        )
+        .into()),
+        other => Ok(other.map(|l| l as usize)),
+    }
+}
+
+/// The key attributes of `item`: what `last_evaluated_key` holds.
+fn key_of(item: &Item, schema: &KeySchema) -> Item {
+    std::iter::once(&schema.partition_key)
+        .chain(schema.sort_key.as_ref())
+        .filter_map(|key| item.get(&key.name).map(|v| (key.name.clone(), v.clone())))
+        .collect()
+}
+
+fn scalar_type(value: &AttributeValue) -> Option<ScalarType> {
+    match value.attribute_type() {
+        AttributeType::S => Some(ScalarType::S),
+        AttributeType::N => Some(ScalarType::N),
+        AttributeType::B => Some(ScalarType::B),
+        _ => None,
+    }
+}
+
+fn type_mismatch() -> ValidationError {
+    invalid("One or more parameter values were invalid: Condition parameter type does not match schema type")
+}
+
+/// Encodes a sort-key operand after checking its type against the schema.
+fn operand(value: &AttributeValue, expected: ScalarType) -> Result<Vec<u8>> {
+    if scalar_type(value) != Some(expected) {
+        return Err(type_mismatch().into());
+    }
+    let mut encoded = Vec::new();
+    encode_key_value(value, &mut encoded);
+    Ok(encoded)
+}
+
+fn between_order_error(low: &AttributeValue, high: &AttributeValue) -> ValidationError {
+    let show = |v: &AttributeValue| {
+        let json = v.to_json();
+        let (descriptor, inner) = json
+            .as_object()
+            .and_then(|o| o.iter().next())
+            .map_or(("", ""), |(k, v)| (k.as_str(), v.as_str().unwrap_or("")));
+        format!("AttributeValue: {{{descriptor}:{inner}}}")
+    };
+    invalid(format!(
+        "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: {}, upper bound operand: {}",
+        show(low),
+        show(high)
+    ))
+}
+
+/// The storage-key bounds of a query, and for `begins_with` the prefix every key must have.
+struct KeyRange {
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    prefix: Vec<u8>,
+}
+
+/// The first key after every key that starts with `prefix` (`None` if there is none).
+fn successor(prefix: &[u8]) -> Bound<Vec<u8>> {
+    match prefix.iter().rposition(|&b| b != 0xFF) {
+        Some(i) => {
+            let mut next = prefix[..=i].to_vec();
+            next[i] += 1;
+            Bound::Excluded(next)
+        }
+        None => Bound::Unbounded,
+    }
+}
+
+fn query_range(schema: &KeySchema, input: &QueryInput) -> Result<KeyRange> {
+    if scalar_type(&input.partition_key) != Some(schema.partition_key.scalar_type) {
+        return Err(type_mismatch().into());
+    }
+    let partition_prefix = storage_key(&input.partition_key, None);
+    let with = |encoded: Vec<u8>| [partition_prefix.as_slice(), &encoded].concat();
+    let whole = KeyRange {
+        lower: Bound::Included(partition_prefix.clone()),
+        upper: successor(&partition_prefix),
+        prefix: partition_prefix.clone(),
+    };
+    let Some(condition) = &input.sort_key_condition else {
+        return Ok(whole);
+    };
+    let Some(sort_key) = &schema.sort_key else {
+        return Err(invalid("Query key condition not supported").into());
+    };
+    let sort_type = sort_key.scalar_type;
+    Ok(match condition {
+        SortKeyCondition::Eq(v) => {
+            let key = with(operand(v, sort_type)?);
+            KeyRange {
+                lower: Bound::Included(key.clone()),
+                upper: Bound::Included(key),
+                ..whole
+            }
+        }
+        SortKeyCondition::Lt(v) => KeyRange {
+            upper: Bound::Excluded(with(operand(v, sort_type)?)),
+            ..whole
+        },
+        SortKeyCondition::Le(v) => KeyRange {
+            upper: Bound::Included(with(operand(v, sort_type)?)),
+            ..whole
+        },
+        SortKeyCondition::Gt(v) => KeyRange {
+            lower: Bound::Excluded(with(operand(v, sort_type)?)),
+            ..whole
+        },
+        SortKeyCondition::Ge(v) => KeyRange {
+            lower: Bound::Included(with(operand(v, sort_type)?)),
+            ..whole
+        },
+        SortKeyCondition::Between(low, high) => {
+            let (low_key, high_key) = (with(operand(low, sort_type)?), with(operand(high, sort_type)?));
+            if low_key > high_key {
+                return Err(between_order_error(low, high).into());
+            }
+            KeyRange {
+                lower: Bound::Included(low_key),
+                upper: Bound::Included(high_key),
+                ..whole
+            }
+        }
+        SortKeyCondition::BeginsWith(v) => {
+            if sort_type == ScalarType::N {
+                return Err(invalid(
+                    "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
+                )
+                .into());
+            }
+            let mut encoded = operand(v, sort_type)?;
+            // The encoding without its terminator is a prefix of every longer value's.
+            encoded.truncate(encoded.len() - 2);
+            let prefix = with(encoded);
+            KeyRange {
+                lower: Bound::Included(prefix.clone()),
+                upper: successor(&prefix),
+                prefix,
+            }
+        }
+    })
+}
+
+/// Collects a page while visiting items: stops at the limit or once 1 MB was read.
+struct PageBuilder<'a> {
+    schema: &'a KeySchema,
+    limit: Option<usize>,
+    bytes: usize,
+    page: Page,
+}
+
+impl<'a> PageBuilder<'a> {
+    fn new(schema: &'a KeySchema, limit: Option<usize>) -> Self {
+        PageBuilder {
+            schema,
+            limit,
+            bytes: 0,
+            page: Page::default(),
+        }
+    }
+
+    /// Adds an item; returns whether the page has room for more.
+    fn push(&mut self, item: &Item) -> bool {
+        self.bytes += item.size_bytes();
+        self.page.items.push(item.clone());
+        self.page.scanned_count += 1;
+        let full = self.limit.is_some_and(|l| self.page.items.len() >= l) || self.bytes >= PAGE_BYTES_MAX;
+        if full {
+            self.page.last_evaluated_key = Some(key_of(item, self.schema));
+        }
+        !full
+    }
+
+    fn is_full(&self) -> bool {
+        self.page.last_evaluated_key.is_some()
+    }
+}
+
+fn start_key_error() -> ValidationError {
+    invalid("The provided starting key is invalid: The provided key element does not match the schema")
+}
+
+impl Database {
+    /// Reads the items of one partition key, in sort-key order (DynamoDB's Query), one
+    /// page at a time.
+    ///
+    /// Errors: [`crate::Error::ResourceNotFound`]; [`crate::Error::Validation`] for a
+    /// partition key or operand of the wrong type, `begins_with` on a number, BETWEEN
+    /// bounds in the wrong order, a sort-key condition on a table without sort key, a
+    /// limit of 0, or an `exclusive_start_key` that is not a key of this query.
+    pub fn query(&self, input: QueryInput) -> Result<Page> {
+        let table = self.table(&input.table_name)?;
+        let limit = check_limit(input.limit)?;
+        let mut range = query_range(&table.key_schema, &input)?;
+        if let Some(start) = &input.exclusive_start_key {
+            validate_key(start, &table.key_schema).map_err(|_| start_key_error())?;
+            let start_key = table_key(start, &table.key_schema)?;
+            if !start_key.starts_with(&storage_key(&input.partition_key, None)) {
+                return Err(invalid(
+                    "The provided starting key is outside query boundaries based on provided conditions",
+                )
+                .into());
+            }
+            if input.scan_index_forward {
+                range.lower = Bound::Excluded(start_key);
+            } else {
+                range.upper = Bound::Excluded(start_key);
+            }
+        }
+        let mut page = PageBuilder::new(&table.key_schema, limit);
+        let hash = partition_hash(&input.partition_key);
+        if let Some(partition) = self.partition(&table, hash, false)? {
+            partition.visit_range(
+                as_ref(&range.lower),
+                as_ref(&range.upper),
+                !input.scan_index_forward,
+                |key, item| {
+                    debug_assert!(key.starts_with(&range.prefix), "a query range holds only its own keys");
+                    page.push(item)
+                },
+            );
+        }
+        Ok(page.page)
+    }
+
+    /// Reads a whole table, or one segment of a parallel scan, in hash order (DynamoDB's
+    /// Scan), one page at a time.
+    ///
+    /// Errors: [`crate::Error::ResourceNotFound`]; [`crate::Error::Validation`] for a limit
+    /// of 0, a bad segment, or an `exclusive_start_key` that is not a key of the table or
+    /// not in the segment.
+    pub fn scan(&self, input: ScanInput) -> Result<Page> {
+        let table = self.table(&input.table_name)?;
+        let limit = check_limit(input.limit)?;
+        let (first_hash, last_hash) = segment_hashes(input.segment)?;
+        let mut lower = Bound::Included(first_hash.to_be_bytes().to_vec());
+        if let Some(start) = &input.exclusive_start_key {
+            validate_key(start, &table.key_schema).map_err(|_| start_key_error())?;
+            let start_key = table_key(start, &table.key_schema)?;
+            let hash = hash_of(&start_key);
+            if hash < first_hash || hash > last_hash {
+                return Err(invalid("The provided Exclusive start key does not map to the provided segment").into());
+            }
+            lower = Bound::Excluded(start_key);
+        }
+        let upper = match last_hash.checked_add(1) {
+            Some(next) => Bound::Excluded(next.to_be_bytes().to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut page = PageBuilder::new(&table.key_schema, limit);
+        scan_partitions(self, &table, first_hash, last_hash, &lower, &upper, &mut page)?;
+        Ok(page.page)
+    }
+}
+
+fn as_ref(bound: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    match bound {
+        Bound::Included(key) => Bound::Included(key.as_slice()),
+        Bound::Excluded(key) => Bound::Excluded(key.as_slice()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// The first and last hash of a scan segment (the whole space without one).
+fn segment_hashes(segment: Option<(u32, u32)>) -> Result<(u64, u64)> {
+    let Some((segment, total)) = segment else {
+        return Ok((0, u64::MAX));
+    };
+    if total == 0 || total > TOTAL_SEGMENTS_MAX {
+        let constraint = if total == 0 {
+            "Member must have value greater than or equal to 1"
+        } else {
+            "Member must have value less than or equal to 1000000"
+        };
+        return Err(invalid(format!(
+            "1 validation error detected: Value '{total}' at 'totalSegments' failed to satisfy constraint: {constraint}"
+        ))
+        .into());
+    }
+    if segment >= total {
+        return Err(invalid(format!(
+            "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {segment} is not less than TotalSegments: {total}"
+        ))
+        .into());
+    }
+    let range = crate::catalog::HashRange::split_evenly(total)[segment as usize];
+    Ok((range.start, range.end))
+}
+
+/// Visits, in hash order, every partition overlapping `first..=last` until the page fills.
+fn scan_partitions(
+    db: &Database,
+    table: &Table,
+    first: u64,
+    last: u64,
+    lower: &Bound<Vec<u8>>,
+    upper: &Bound<Vec<u8>>,
+    page: &mut PageBuilder<'_>,
+) -> Result<()> {
+    let mut range_start = 0u64;
+    for range_end in table.range_ends().collect::<Vec<_>>() {
+        let overlaps = range_end >= first && range_start <= last;
+        if overlaps && !page.is_full() {
+            if let Some(partition) = db.partition(table, range_start.max(first), false)? {
+                partition.visit_range(as_ref(lower), as_ref(upper), false, |_, item| page.push(item));
+            }
+        }
+        match range_end.checked_add(1) {
+            Some(next) => range_start = next,
+            None => break,
+        }
+    }
+    Ok(())
+}

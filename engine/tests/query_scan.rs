@@ -1,0 +1,264 @@
+//! Query and Scan against a BTreeMap model, paging through LastEvaluatedKey.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use dynastore_engine::item::{KeyAttribute, ScalarType};
+use dynastore_engine::query::PAGE_BYTES_MAX;
+use dynastore_engine::{
+    AttributeValue, Database, Error, Item, KeySchema, Options, Page, PutItemInput, QueryInput, ScanInput,
+    SortKeyCondition, TableSchema,
+};
+use dynastore_wal::fs::FaultyFs;
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+fn database(sort_type: ScalarType) -> Database {
+    let db = Database::open(FaultyFs::new().shared(), "/data", Options::default()).unwrap();
+    let key_schema = KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: Some(KeyAttribute::new("sk", sort_type)),
+    };
+    db.create_table(TableSchema { name: "Tbl".into(), key_schema }).unwrap();
+    db
+}
+
+fn item(pk: &str, sk: i64) -> Item {
+    Item::new().with("pk", pk).with("sk", sk).with("v", format!("{pk}/{sk}"))
+}
+
+/// Every page of a query, following LastEvaluatedKey; checks each page's limit.
+fn query_all(db: &Database, mut input: QueryInput) -> Vec<Item> {
+    let mut items = Vec::new();
+    for _ in 0..10_000 {
+        let page = db.query(input.clone()).unwrap();
+        if let Some(limit) = input.limit {
+            assert!(page.items.len() <= limit as usize);
+        }
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(key) => input.exclusive_start_key = Some(key),
+            None => return items,
+        }
+    }
+    panic!("paging never ended");
+}
+
+fn scan_all(db: &Database, mut input: ScanInput) -> Vec<Item> {
+    let mut items = Vec::new();
+    loop {
+        let page: Page = db.scan(input.clone()).unwrap();
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(key) => input.exclusive_start_key = Some(key),
+            None => return items,
+        }
+    }
+}
+
+fn condition() -> impl Strategy<Value = Option<(u8, i64, i64)>> {
+    proptest::option::of((0u8..6, -30i64..30, -30i64..30))
+}
+
+fn to_condition((op, a, b): (u8, i64, i64)) -> (SortKeyCondition, Box<dyn Fn(i64) -> bool>) {
+    let (low, high) = (a.min(b), a.max(b));
+    match op {
+        0 => (SortKeyCondition::Eq(a.into()), Box::new(move |sk| sk == a)),
+        1 => (SortKeyCondition::Lt(a.into()), Box::new(move |sk| sk < a)),
+        2 => (SortKeyCondition::Le(a.into()), Box::new(move |sk| sk <= a)),
+        3 => (SortKeyCondition::Gt(a.into()), Box::new(move |sk| sk > a)),
+        4 => (SortKeyCondition::Ge(a.into()), Box::new(move |sk| sk >= a)),
+        _ => (SortKeyCondition::Between(low.into(), high.into()), Box::new(move |sk| low <= sk && sk <= high)),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn query_pages_match_the_model(
+        keys in proptest::collection::btree_set((0u8..3, -25i64..25), 0..60),
+        pk in 0u8..3,
+        condition in condition(),
+        forward in any::<bool>(),
+        limit in proptest::option::of(1u32..7),
+    ) {
+        let db = database(ScalarType::N);
+        for (p, s) in &keys {
+            db.put_item(PutItemInput::new("Tbl", item(&format!("p{p}"), *s))).unwrap();
+        }
+        let mut input = QueryInput::new("Tbl", format!("p{pk}"));
+        input.scan_index_forward = forward;
+        input.limit = limit;
+        let mut expected: Vec<i64> = keys.iter().filter(|(p, _)| *p == pk).map(|(_, s)| *s).collect();
+        if let Some(c) = condition {
+            let (condition, matches) = to_condition(c);
+            input.sort_key_condition = Some(condition);
+            expected.retain(|sk| matches(*sk));
+        }
+        if !forward {
+            expected.reverse();
+        }
+        let got = query_all(&db, input);
+        let expected: Vec<Item> = expected.iter().map(|s| item(&format!("p{pk}"), *s)).collect();
+        prop_assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn scan_segments_partition_the_table_and_pages_cover_it(
+        keys in proptest::collection::btree_set((0u8..20, -5i64..5), 0..80),
+        total in 1u32..6,
+        limit in proptest::option::of(1u32..9),
+    ) {
+        let db = database(ScalarType::N);
+        for (p, s) in &keys {
+            db.put_item(PutItemInput::new("Tbl", item(&format!("p{p}"), *s))).unwrap();
+        }
+        let whole = scan_all(&db, ScanInput { limit, ..ScanInput::new("Tbl") });
+        prop_assert_eq!(whole.len(), keys.len());
+        let mut seen = BTreeSet::new();
+        for segment in 0..total {
+            for found in scan_all(&db, ScanInput { limit, segment: Some((segment, total)), ..ScanInput::new("Tbl") }) {
+                prop_assert!(seen.insert(format!("{:?}", found.get("v"))), "an item in two segments");
+            }
+        }
+        prop_assert_eq!(seen.len(), keys.len());
+        // A partition key's items are contiguous and in sort-key order within a scan.
+        let mut by_pk: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+        let mut order = Vec::new();
+        for found in &whole {
+            let Some(AttributeValue::S(pk)) = found.get("pk") else { panic!() };
+            let Some(AttributeValue::N(sk)) = found.get("sk") else { panic!() };
+            if order.last() != Some(pk) {
+                prop_assert!(!order.contains(pk), "{} is not contiguous", pk);
+                order.push(pk.clone());
+            }
+            by_pk.entry(pk.clone()).or_default().push(sk.to_string().parse().unwrap());
+        }
+        for sks in by_pk.values() {
+            prop_assert!(sks.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+}
+
+#[test]
+fn begins_with_matches_string_prefixes_exactly() {
+    let db = database(ScalarType::S);
+    for sk in ["a", "a\0", "a\0b", "ab", "abc", "b", "", "\u{1}"] {
+        if sk.is_empty() {
+            continue;
+        }
+        db.put_item(PutItemInput::new("Tbl", Item::new().with("pk", "x").with("sk", sk))).unwrap();
+    }
+    db.put_item(PutItemInput::new("Tbl", Item::new().with("pk", "y").with("sk", "ab"))).unwrap();
+    let sks = |prefix: &str, forward: bool| -> Vec<String> {
+        let mut input = QueryInput::new("Tbl", "x");
+        input.sort_key_condition = Some(SortKeyCondition::BeginsWith(prefix.into()));
+        input.scan_index_forward = forward;
+        query_all(&db, input)
+            .iter()
+            .map(|i| match i.get("sk") {
+                Some(AttributeValue::S(s)) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(sks("a", true), vec!["a", "a\0", "a\0b", "ab", "abc"]);
+    assert_eq!(sks("a\0", true), vec!["a\0", "a\0b"]);
+    assert_eq!(sks("ab", false), vec!["abc", "ab"]);
+    assert!(sks("c", true).is_empty());
+}
+
+#[test]
+fn pages_stop_at_one_megabyte_and_return_the_last_key() {
+    let db = database(ScalarType::N);
+    let big = |sk: i64| item("p", sk).with("blob", "x".repeat(100_000));
+    for sk in 0..25 {
+        db.put_item(PutItemInput::new("Tbl", big(sk))).unwrap();
+    }
+    let page = db.query(QueryInput::new("Tbl", "p")).unwrap();
+    let size = big(0).size_bytes();
+    let expected = PAGE_BYTES_MAX.div_ceil(size);
+    assert_eq!(page.items.len(), expected, "the item that crosses 1 MB is the last one");
+    assert_eq!(page.last_evaluated_key, Some(Item::new().with("pk", "p").with("sk", expected as i64 - 1)));
+    assert_eq!(query_all(&db, QueryInput::new("Tbl", "p")).len(), 25);
+}
+
+#[test]
+fn last_evaluated_key_appears_when_the_limit_is_reached_even_at_the_end() {
+    let db = database(ScalarType::N);
+    db.put_item(PutItemInput::new("Tbl", item("p", 1))).unwrap();
+    let mut input = QueryInput::new("Tbl", "p");
+    input.limit = Some(1);
+    let page = db.query(input.clone()).unwrap();
+    assert_eq!(page.last_evaluated_key, Some(Item::new().with("pk", "p").with("sk", 1)));
+    input.exclusive_start_key = page.last_evaluated_key;
+    let next = db.query(input).unwrap();
+    assert!(next.items.is_empty() && next.last_evaluated_key.is_none());
+}
+
+fn validation_message(result: Result<Page, Error>) -> String {
+    match result {
+        Err(Error::Validation(error)) => error.to_string(),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn invalid_queries_and_scans_are_refused_with_dynamodbs_messages() {
+    let db = database(ScalarType::N);
+    let query = |f: &dyn Fn(&mut QueryInput)| {
+        let mut input = QueryInput::new("Tbl", "p");
+        f(&mut input);
+        validation_message(db.query(input))
+    };
+    assert_eq!(
+        query(&|i| i.limit = Some(0)),
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
+    );
+    assert_eq!(
+        query(&|i| i.sort_key_condition = Some(SortKeyCondition::BeginsWith(1.into()))),
+        "Invalid KeyConditionExpression: Incorrect operand type for operator or function; operator or function: begins_with, operand type: N"
+    );
+    assert_eq!(
+        query(&|i| i.sort_key_condition = Some(SortKeyCondition::Between(5.into(), 1.into()))),
+        "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {N:5}, upper bound operand: AttributeValue: {N:1}"
+    );
+    assert_eq!(
+        query(&|i| i.sort_key_condition = Some(SortKeyCondition::Eq("1".into()))),
+        "One or more parameter values were invalid: Condition parameter type does not match schema type"
+    );
+    assert_eq!(
+        query(&|i| i.partition_key = 1.into()),
+        "One or more parameter values were invalid: Condition parameter type does not match schema type"
+    );
+    assert_eq!(
+        query(&|i| i.exclusive_start_key = Some(Item::new().with("pk", "p"))),
+        "The provided starting key is invalid: The provided key element does not match the schema"
+    );
+    assert_eq!(
+        query(&|i| i.exclusive_start_key = Some(Item::new().with("pk", "other").with("sk", 1))),
+        "The provided starting key is outside query boundaries based on provided conditions"
+    );
+    let scan = |segment| validation_message(db.scan(ScanInput { segment: Some(segment), ..ScanInput::new("Tbl") }));
+    assert_eq!(
+        scan((0, 0)),
+        "1 validation error detected: Value '0' at 'totalSegments' failed to satisfy constraint: Member must have value greater than or equal to 1"
+    );
+    assert_eq!(
+        scan((4, 4)),
+        "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 4 is not less than TotalSegments: 4"
+    );
+    assert!(matches!(db.query(QueryInput::new("Missing", "p")), Err(Error::ResourceNotFound { .. })));
+}
+
+#[test]
+fn a_sort_key_condition_on_a_table_without_sort_key_is_refused() {
+    let db = Database::open(FaultyFs::new().shared(), "/data", Options::default()).unwrap();
+    let key_schema = KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: None,
+    };
+    db.create_table(TableSchema { name: "Hash".into(), key_schema }).unwrap();
+    let mut input = QueryInput::new("Hash", "p");
+    input.sort_key_condition = Some(SortKeyCondition::Eq(1.into()));
+    assert_eq!(validation_message(db.query(input)), "Query key condition not supported");
+}
