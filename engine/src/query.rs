@@ -418,10 +418,11 @@ fn scan_partitions(
     let mut range_start = 0u64;
     for range_end in table.range_ends().collect::<Vec<_>>() {
         let overlaps = range_end >= first && range_start <= last;
-        if overlaps && !page.is_full() {
-            if let Some(partition) = db.partition(table, range_start.max(first), false)? {
-                partition.visit_range(as_ref(lower), as_ref(upper), false, |_, item| page.push(item));
-            }
+        if overlaps
+            && !page.is_full()
+            && let Some(partition) = db.partition(table, range_start.max(first), false)?
+        {
+            partition.visit_range(as_ref(lower), as_ref(upper), false, |_, item| page.push(item));
         }
         match range_end.checked_add(1) {
             Some(next) => range_start = next,

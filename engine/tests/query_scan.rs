@@ -17,12 +17,19 @@ fn database(sort_type: ScalarType) -> Database {
         partition_key: KeyAttribute::new("pk", ScalarType::S),
         sort_key: Some(KeyAttribute::new("sk", sort_type)),
     };
-    db.create_table(TableSchema { name: "Tbl".into(), key_schema }).unwrap();
+    db.create_table(TableSchema {
+        name: "Tbl".into(),
+        key_schema,
+    })
+    .unwrap();
     db
 }
 
 fn item(pk: &str, sk: i64) -> Item {
-    Item::new().with("pk", pk).with("sk", sk).with("v", format!("{pk}/{sk}"))
+    Item::new()
+        .with("pk", pk)
+        .with("sk", sk)
+        .with("v", format!("{pk}/{sk}"))
 }
 
 /// Every page of a query, following LastEvaluatedKey; checks each page's limit.
@@ -66,7 +73,10 @@ fn to_condition((op, a, b): (u8, i64, i64)) -> (SortKeyCondition, Box<dyn Fn(i64
         2 => (SortKeyCondition::Le(a.into()), Box::new(move |sk| sk <= a)),
         3 => (SortKeyCondition::Gt(a.into()), Box::new(move |sk| sk > a)),
         4 => (SortKeyCondition::Ge(a.into()), Box::new(move |sk| sk >= a)),
-        _ => (SortKeyCondition::Between(low.into(), high.into()), Box::new(move |sk| low <= sk && sk <= high)),
+        _ => (
+            SortKeyCondition::Between(low.into(), high.into()),
+            Box::new(move |sk| low <= sk && sk <= high),
+        ),
     }
 }
 
@@ -146,9 +156,11 @@ fn begins_with_matches_string_prefixes_exactly() {
         if sk.is_empty() {
             continue;
         }
-        db.put_item(PutItemInput::new("Tbl", Item::new().with("pk", "x").with("sk", sk))).unwrap();
+        db.put_item(PutItemInput::new("Tbl", Item::new().with("pk", "x").with("sk", sk)))
+            .unwrap();
     }
-    db.put_item(PutItemInput::new("Tbl", Item::new().with("pk", "y").with("sk", "ab"))).unwrap();
+    db.put_item(PutItemInput::new("Tbl", Item::new().with("pk", "y").with("sk", "ab")))
+        .unwrap();
     let sks = |prefix: &str, forward: bool| -> Vec<String> {
         let mut input = QueryInput::new("Tbl", "x");
         input.sort_key_condition = Some(SortKeyCondition::BeginsWith(prefix.into()));
@@ -178,7 +190,10 @@ fn pages_stop_at_one_megabyte_and_return_the_last_key() {
     let size = big(0).size_bytes();
     let expected = PAGE_BYTES_MAX.div_ceil(size);
     assert_eq!(page.items.len(), expected, "the item that crosses 1 MB is the last one");
-    assert_eq!(page.last_evaluated_key, Some(Item::new().with("pk", "p").with("sk", expected as i64 - 1)));
+    assert_eq!(
+        page.last_evaluated_key,
+        Some(Item::new().with("pk", "p").with("sk", expected as i64 - 1))
+    );
     assert_eq!(query_all(&db, QueryInput::new("Tbl", "p")).len(), 25);
 }
 
@@ -238,7 +253,12 @@ fn invalid_queries_and_scans_are_refused_with_dynamodbs_messages() {
         query(&|i| i.exclusive_start_key = Some(Item::new().with("pk", "other").with("sk", 1))),
         "The provided starting key is outside query boundaries based on provided conditions"
     );
-    let scan = |segment| validation_message(db.scan(ScanInput { segment: Some(segment), ..ScanInput::new("Tbl") }));
+    let scan = |segment| {
+        validation_message(db.scan(ScanInput {
+            segment: Some(segment),
+            ..ScanInput::new("Tbl")
+        }))
+    };
     assert_eq!(
         scan((0, 0)),
         "1 validation error detected: Value '0' at 'totalSegments' failed to satisfy constraint: Member must have value greater than or equal to 1"
@@ -247,7 +267,10 @@ fn invalid_queries_and_scans_are_refused_with_dynamodbs_messages() {
         scan((4, 4)),
         "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 4 is not less than TotalSegments: 4"
     );
-    assert!(matches!(db.query(QueryInput::new("Missing", "p")), Err(Error::ResourceNotFound { .. })));
+    assert!(matches!(
+        db.query(QueryInput::new("Missing", "p")),
+        Err(Error::ResourceNotFound { .. })
+    ));
 }
 
 #[test]
@@ -257,7 +280,11 @@ fn a_sort_key_condition_on_a_table_without_sort_key_is_refused() {
         partition_key: KeyAttribute::new("pk", ScalarType::S),
         sort_key: None,
     };
-    db.create_table(TableSchema { name: "Hash".into(), key_schema }).unwrap();
+    db.create_table(TableSchema {
+        name: "Hash".into(),
+        key_schema,
+    })
+    .unwrap();
     let mut input = QueryInput::new("Hash", "p");
     input.sort_key_condition = Some(SortKeyCondition::Eq(1.into()));
     assert_eq!(validation_message(db.query(input)), "Query key condition not supported");
