@@ -8,6 +8,7 @@
 
 use crate::catalog::{Catalog, PartitionEntry, TableEntry};
 use crate::error::{Error, Result, io_error};
+use crate::expr::Condition;
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
@@ -99,6 +100,10 @@ pub struct PutItemInput {
     pub item: Item,
     /// What to return of the replaced item.
     pub return_values: ReturnValues,
+    /// Write only if the current item (or its absence) satisfies this.
+    pub condition: Option<Condition>,
+    /// `AllOld`: a failed condition's error carries the current item.
+    pub return_values_on_condition_check_failure: ReturnValues,
 }
 
 impl PutItemInput {
@@ -108,6 +113,8 @@ impl PutItemInput {
             table_name: table_name.into(),
             item,
             return_values: ReturnValues::None,
+            condition: None,
+            return_values_on_condition_check_failure: ReturnValues::None,
         }
     }
 }
@@ -121,6 +128,10 @@ pub struct KeyInput {
     pub key: Item,
     /// For deletes: what to return of the deleted item.
     pub return_values: ReturnValues,
+    /// For deletes: delete only if the current item (or its absence) satisfies this.
+    pub condition: Option<Condition>,
+    /// For deletes: `AllOld` makes a failed condition's error carry the current item.
+    pub return_values_on_condition_check_failure: ReturnValues,
 }
 
 impl KeyInput {
@@ -130,6 +141,8 @@ impl KeyInput {
             table_name: table_name.into(),
             key,
             return_values: ReturnValues::None,
+            condition: None,
+            return_values_on_condition_check_failure: ReturnValues::None,
         }
     }
 }
@@ -238,6 +251,31 @@ fn validate_key_schema(schema: &KeySchema) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+fn check_condition(condition: Option<&Condition>) -> Result<()> {
+    condition.map_or(Ok(()), |c| c.validate().map_err(Error::from))
+}
+
+/// The check a conditional write runs on the current item, under the partition's write
+/// lock: a false condition fails the write with the item if `on_failure` asks for it.
+fn condition_check(
+    condition: Option<&Condition>,
+    on_failure: ReturnValues,
+) -> impl FnOnce(Option<&Item>) -> Result<()> {
+    move |current| match condition {
+        Some(condition) if !condition.evaluate(current) => Err(Error::ConditionalCheckFailed {
+            item: (on_failure == ReturnValues::AllOld).then(|| current.cloned()).flatten(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn returned(old: Option<Arc<Item>>, return_values: ReturnValues) -> Option<Item> {
+    match return_values {
+        ReturnValues::AllOld => old.map(|item| (*item).clone()),
+        ReturnValues::None => None,
+    }
 }
 
 /// Removes a directory and everything below it, then syncs its parent.
@@ -459,18 +497,17 @@ impl Database {
     pub fn put_item(&self, input: PutItemInput) -> Result<Option<Item>> {
         let table = self.table(&input.table_name)?;
         validate_item(&input.item, &table.key_schema)?;
+        check_condition(input.condition.as_ref())?;
         let key = table_key(&input.item, &table.key_schema)?;
         let partition = self
             .partition(&table, hash_of(&key), true)?
             .ok_or_else(|| Error::ResourceNotFound {
                 table: table.name.clone(),
             })?;
-        let read_old = input.return_values == ReturnValues::AllOld;
-        let old = partition.write(key, Some(input.item), read_old, |_| Ok(()))?;
-        Ok(match input.return_values {
-            ReturnValues::AllOld => old.map(|item| (*item).clone()),
-            ReturnValues::None => None,
-        })
+        let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
+        let decide = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
+        let old = partition.write(key, Some(input.item), read_old, decide)?;
+        Ok(returned(old, input.return_values))
     }
 
     /// Reads the item under a key (DynamoDB's GetItem, strongly consistent).
@@ -495,17 +532,17 @@ impl Database {
     pub fn delete_item(&self, input: KeyInput) -> Result<Option<Item>> {
         let table = self.table(&input.table_name)?;
         validate_key(&input.key, &table.key_schema)?;
+        check_condition(input.condition.as_ref())?;
         let key = table_key(&input.key, &table.key_schema)?;
-        // No partition yet means no item: nothing to log.
+        let decide = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
+        // No partition yet means no item: only the condition is left to check.
         let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
+            decide(None)?;
             return Ok(None);
         };
-        let read_old = input.return_values == ReturnValues::AllOld;
-        let old = partition.write(key, None, read_old, |_| Ok(()))?;
-        Ok(match input.return_values {
-            ReturnValues::AllOld => old.map(|item| (*item).clone()),
-            ReturnValues::None => None,
-        })
+        let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
+        let old = partition.write(key, None, read_old, decide)?;
+        Ok(returned(old, input.return_values))
     }
 
     /// Makes every write so far durable (useful with `Buffered` durability).

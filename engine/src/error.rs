@@ -10,6 +10,13 @@ pub enum Error {
     /// The input is not valid (DynamoDB's `ValidationException`); nothing was changed.
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// A write's condition was false; nothing was written (DynamoDB's
+    /// `ConditionalCheckFailedException`).
+    #[error("The conditional request failed")]
+    ConditionalCheckFailed {
+        /// The item as it was, if the write asked for it on failure.
+        item: Option<crate::item::Item>,
+    },
     /// No table of that name (DynamoDB's `ResourceNotFoundException`).
     #[error("Requested resource not found: Table: {table} not found")]
     ResourceNotFound {
@@ -59,6 +66,7 @@ impl Error {
     pub fn exception_name(&self) -> &'static str {
         match self {
             Error::Validation(_) => "ValidationException",
+            Error::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
             Error::ResourceNotFound { .. } => "ResourceNotFoundException",
             Error::ResourceInUse { .. } => "ResourceInUseException",
             Error::Locked { .. } | Error::Corruption { .. } | Error::Wal(_) | Error::Io { .. } => "InternalServerError",

@@ -9,15 +9,18 @@
 //! - [`database`]: [`Database`]: tables, hash partitions (each a WAL and a memtable),
 //!   and PutItem, GetItem and DeleteItem.
 //! - [`query`]: Query and Scan with DynamoDB's paging.
+//! - [`expr`]: document paths and conditions on items.
 
 pub mod catalog;
 pub mod database;
 pub mod error;
+pub mod expr;
 pub mod item;
 mod partition;
 pub mod query;
 
 pub use database::{Database, KeyInput, Options, PutItemInput, ReturnValues, TableDescription, TableSchema};
 pub use error::{Error, Result};
+pub use expr::{Comparator, Condition, Operand, Path};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};
 pub use query::{Page, QueryInput, ScanInput, SortKeyCondition};
