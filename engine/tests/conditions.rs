@@ -59,13 +59,28 @@ fn paths_parse_and_resolve_nested_values() {
 #[test]
 fn comparisons_with_missing_operands_are_false_except_not_equal() {
     let item = sample();
-    for comparator in [Comparator::Eq, Comparator::Lt, Comparator::Le, Comparator::Gt, Comparator::Ge] {
-        assert!(!cmp(p("missing"), comparator, v(1)).evaluate(Some(&item)), "{comparator:?}");
-        assert!(!cmp(p("missing"), comparator, p("gone")).evaluate(Some(&item)), "{comparator:?}");
+    for comparator in [
+        Comparator::Eq,
+        Comparator::Lt,
+        Comparator::Le,
+        Comparator::Gt,
+        Comparator::Ge,
+    ] {
+        assert!(
+            !cmp(p("missing"), comparator, v(1)).evaluate(Some(&item)),
+            "{comparator:?}"
+        );
+        assert!(
+            !cmp(p("missing"), comparator, p("gone")).evaluate(Some(&item)),
+            "{comparator:?}"
+        );
     }
     assert!(cmp(p("missing"), Comparator::Ne, v(1)).evaluate(Some(&item)));
     assert!(cmp(p("missing"), Comparator::Ne, p("gone")).evaluate(Some(&item)));
-    assert!(cmp(p("n"), Comparator::Ne, v(1)).evaluate(None), "no item: every path is missing");
+    assert!(
+        cmp(p("n"), Comparator::Ne, v(1)).evaluate(None),
+        "no item: every path is missing"
+    );
 }
 
 #[test]
@@ -75,12 +90,24 @@ fn comparisons_follow_types() {
     assert!(cmp(p("n"), Comparator::Eq, v(Number::from(10))).evaluate(item));
     assert!(cmp(p("n"), Comparator::Eq, v("10".parse::<Number>().unwrap())).evaluate(item));
     assert!(cmp(p("n"), Comparator::Gt, v(9)).evaluate(item));
-    assert!(!cmp(p("n"), Comparator::Gt, v("9")).evaluate(item), "a number is not ordered against a string");
-    assert!(cmp(p("n"), Comparator::Ne, v("10")).evaluate(item), "different types are not equal");
+    assert!(
+        !cmp(p("n"), Comparator::Gt, v("9")).evaluate(item),
+        "a number is not ordered against a string"
+    );
+    assert!(
+        cmp(p("n"), Comparator::Ne, v("10")).evaluate(item),
+        "different types are not equal"
+    );
     assert!(cmp(p("s"), Comparator::Lt, v("help")).evaluate(item));
-    assert!(!cmp(p("tags"), Comparator::Lt, p("tags")).evaluate(item), "sets are not ordered");
+    assert!(
+        !cmp(p("tags"), Comparator::Lt, p("tags")).evaluate(item),
+        "sets are not ordered"
+    );
     let reordered = AttributeValue::Ss(vec!["blue".into(), "red".into()]);
-    assert!(cmp(p("tags"), Comparator::Eq, v(reordered)).evaluate(item), "sets compare without order");
+    assert!(
+        cmp(p("tags"), Comparator::Eq, v(reordered)).evaluate(item),
+        "sets compare without order"
+    );
     assert!(Condition::Between(p("n"), v(10), v(12)).evaluate(item));
     assert!(!Condition::Between(p("n"), v(11), v(12)).evaluate(item));
     assert!(Condition::In(p("s"), vec![v("x"), v("hello")]).evaluate(item));
@@ -91,7 +118,10 @@ fn comparisons_follow_types() {
 fn functions_follow_dynamodb() {
     let item = Some(sample());
     let item = item.as_ref();
-    assert!(Condition::AttributeExists(path("nothing")).evaluate(item), "NULL exists");
+    assert!(
+        Condition::AttributeExists(path("nothing")).evaluate(item),
+        "NULL exists"
+    );
     assert!(Condition::AttributeNotExists(path("missing")).evaluate(item));
     assert!(Condition::AttributeType(path("nums"), AttributeType::Ns).evaluate(item));
     assert!(!Condition::AttributeType(path("nums"), AttributeType::Ss).evaluate(item));
@@ -106,7 +136,10 @@ fn functions_follow_dynamodb() {
     assert!(cmp(Operand::Size(path("s")), Comparator::Eq, v(5)).evaluate(item));
     assert!(cmp(Operand::Size(path("tags")), Comparator::Eq, v(2)).evaluate(item));
     assert!(cmp(Operand::Size(path("list")), Comparator::Eq, v(3)).evaluate(item));
-    assert!(!cmp(Operand::Size(path("n")), Comparator::Ge, v(0)).evaluate(item), "a number has no size");
+    assert!(
+        !cmp(Operand::Size(path("n")), Comparator::Ge, v(0)).evaluate(item),
+        "a number has no size"
+    );
     let both = Condition::AttributeExists(path("s")).and(Condition::AttributeNotExists(path("x")));
     assert!(both.evaluate(item));
     assert!(!both.clone().negate().evaluate(item));
@@ -126,7 +159,11 @@ fn database() -> Database {
         partition_key: KeyAttribute::new("pk", ScalarType::S),
         sort_key: None,
     };
-    db.create_table(TableSchema { name: "Accounts".into(), key_schema }).unwrap();
+    db.create_table(TableSchema {
+        name: "Accounts".into(),
+        key_schema,
+    })
+    .unwrap();
     db
 }
 
@@ -135,7 +172,8 @@ fn account(pk: &str, balance: i64) -> Item {
 }
 
 fn get(db: &Database, pk: &str) -> Option<Item> {
-    db.get_item(KeyInput::new("Accounts", Item::new().with("pk", pk))).unwrap()
+    db.get_item(KeyInput::new("Accounts", Item::new().with("pk", pk)))
+        .unwrap()
 }
 
 #[test]
@@ -153,12 +191,17 @@ fn a_false_condition_fails_the_write_and_changes_nothing() {
     assert_eq!(error.to_string(), "The conditional request failed");
     assert_eq!(error.exception_name(), "ConditionalCheckFailedException");
     again.return_values_on_condition_check_failure = ReturnValues::AllOld;
-    assert!(matches!(db.put_item(again), Err(Error::ConditionalCheckFailed { item: Some(item) }) if item == account("a", 1)));
+    assert!(
+        matches!(db.put_item(again), Err(Error::ConditionalCheckFailed { item: Some(item) }) if item == account("a", 1))
+    );
     assert_eq!(get(&db, "a"), Some(account("a", 1)));
 
     let mut delete = KeyInput::new("Accounts", Item::new().with("pk", "a"));
     delete.condition = Some(Condition::equals(Path::attribute("balance"), 5));
-    assert!(matches!(db.delete_item(delete.clone()), Err(Error::ConditionalCheckFailed { .. })));
+    assert!(matches!(
+        db.delete_item(delete.clone()),
+        Err(Error::ConditionalCheckFailed { .. })
+    ));
     assert_eq!(get(&db, "a"), Some(account("a", 1)));
     delete.condition = Some(Condition::equals(Path::attribute("balance"), 1));
     db.delete_item(delete).unwrap();
@@ -167,14 +210,18 @@ fn a_false_condition_fails_the_write_and_changes_nothing() {
     // A condition on an item that was never written sees no item.
     let mut missing = KeyInput::new("Accounts", Item::new().with("pk", "never"));
     missing.condition = Some(Condition::AttributeExists(Path::attribute("pk")));
-    assert!(matches!(db.delete_item(missing), Err(Error::ConditionalCheckFailed { item: None })));
+    assert!(matches!(
+        db.delete_item(missing),
+        Err(Error::ConditionalCheckFailed { item: None })
+    ));
 }
 
 /// A counter incremented by compare-and-swap from 8 threads: every increment lands once.
 #[test]
 fn compare_and_swap_counter_loses_no_update() {
     let db = Arc::new(database());
-    db.put_item(PutItemInput::new("Accounts", account("counter", 0))).unwrap();
+    db.put_item(PutItemInput::new("Accounts", account("counter", 0)))
+        .unwrap();
     let threads: Vec<_> = (0..8)
         .map(|_| {
             let db = db.clone();
@@ -200,5 +247,9 @@ fn compare_and_swap_counter_loses_no_update() {
         })
         .collect();
     let retries: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    assert_eq!(get(&db, "counter"), Some(account("counter", 400)), "after {retries} retries");
+    assert_eq!(
+        get(&db, "counter"),
+        Some(account("counter", 400)),
+        "after {retries} retries"
+    );
 }
