@@ -8,7 +8,8 @@
 
 use crate::catalog::{Catalog, PartitionEntry, TableEntry};
 use crate::error::{Error, Result, io_error};
-use crate::expr::Condition;
+use crate::expr::update::{apply, project, validate_actions};
+use crate::expr::{Condition, UpdateAction};
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
@@ -81,7 +82,8 @@ pub struct TableDescription {
     pub partitions: Vec<PartitionEntry>,
 }
 
-/// What a write returns of the item it changed (DynamoDB's `ReturnValues`).
+/// What a write returns of the item it changed (DynamoDB's `ReturnValues`). Puts and
+/// deletes take `None` or `AllOld`; updates take all five.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReturnValues {
     /// Nothing (the default).
@@ -89,6 +91,43 @@ pub enum ReturnValues {
     None,
     /// The whole item as it was before the write.
     AllOld,
+    /// The updated attributes as they were before.
+    UpdatedOld,
+    /// The whole item after the update.
+    AllNew,
+    /// The updated attributes as they are after.
+    UpdatedNew,
+}
+
+/// The input of [`Database::update_item`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateItemInput {
+    /// The table.
+    pub table_name: String,
+    /// The item's primary key; the item is created if it does not exist.
+    pub key: Item,
+    /// The changes, applied as one atomic write.
+    pub actions: Vec<UpdateAction>,
+    /// Update only if the current item (or its absence) satisfies this.
+    pub condition: Option<Condition>,
+    /// What to return.
+    pub return_values: ReturnValues,
+    /// `AllOld`: a failed condition's error carries the current item.
+    pub return_values_on_condition_check_failure: ReturnValues,
+}
+
+impl UpdateItemInput {
+    /// An update of the item under `key` in `table_name` by `actions`, returning nothing.
+    pub fn new(table_name: impl Into<String>, key: Item, actions: Vec<UpdateAction>) -> Self {
+        UpdateItemInput {
+            table_name: table_name.into(),
+            key,
+            actions,
+            condition: None,
+            return_values: ReturnValues::None,
+            return_values_on_condition_check_failure: ReturnValues::None,
+        }
+    }
 }
 
 /// The input of [`Database::put_item`].
@@ -253,6 +292,14 @@ fn validate_key_schema(schema: &KeySchema) -> Result<()> {
     Ok(())
 }
 
+/// Puts and deletes return the old item or nothing.
+fn check_put_delete_return_values(return_values: ReturnValues) -> Result<()> {
+    match return_values {
+        ReturnValues::None | ReturnValues::AllOld => Ok(()),
+        _ => Err(ValidationError::InvalidParameter("Return values set to invalid value".into()).into()),
+    }
+}
+
 fn check_condition(condition: Option<&Condition>) -> Result<()> {
     condition.map_or(Ok(()), |c| c.validate().map_err(Error::from))
 }
@@ -274,7 +321,7 @@ fn condition_check(
 fn returned(old: Option<Arc<Item>>, return_values: ReturnValues) -> Option<Item> {
     match return_values {
         ReturnValues::AllOld => old.map(|item| (*item).clone()),
-        ReturnValues::None => None,
+        _ => None,
     }
 }
 
@@ -498,6 +545,7 @@ impl Database {
         let table = self.table(&input.table_name)?;
         validate_item(&input.item, &table.key_schema)?;
         check_condition(input.condition.as_ref())?;
+        check_put_delete_return_values(input.return_values)?;
         let key = table_key(&input.item, &table.key_schema)?;
         let partition = self
             .partition(&table, hash_of(&key), true)?
@@ -505,8 +553,9 @@ impl Database {
                 table: table.name.clone(),
             })?;
         let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
-        let decide = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
-        let old = partition.write(key, Some(input.item), read_old, decide)?;
+        let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
+        let item = input.item;
+        let old = partition.write(key, read_old, |current| check(current).map(|()| Some(item)))?;
         Ok(returned(old, input.return_values))
     }
 
@@ -533,16 +582,64 @@ impl Database {
         let table = self.table(&input.table_name)?;
         validate_key(&input.key, &table.key_schema)?;
         check_condition(input.condition.as_ref())?;
+        check_put_delete_return_values(input.return_values)?;
         let key = table_key(&input.key, &table.key_schema)?;
-        let decide = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
+        let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         // No partition yet means no item: only the condition is left to check.
         let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
-            decide(None)?;
+            check(None)?;
             return Ok(None);
         };
         let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
-        let old = partition.write(key, None, read_old, decide)?;
+        let old = partition.write(key, read_old, |current| check(current).map(|()| None))?;
         Ok(returned(old, input.return_values))
+    }
+
+    /// Changes an item by `actions` as one atomic write, creating it if it does not exist
+    /// (DynamoDB's UpdateItem), and returns what `return_values` asks for.
+    ///
+    /// Errors: [`Error::ResourceNotFound`]; [`Error::Validation`] for a bad key, no
+    /// actions, overlapping paths, an update of a key attribute, an operand of the wrong
+    /// type or missing, an invalid path, arithmetic out of range, or a result over 400 KB;
+    /// [`Error::ConditionalCheckFailed`]; [`Error::Wal`] / [`Error::Io`]. On any error
+    /// nothing is written.
+    pub fn update_item(&self, input: UpdateItemInput) -> Result<Option<Item>> {
+        let table = self.table(&input.table_name)?;
+        let schema = &table.key_schema;
+        validate_key(&input.key, schema)?;
+        check_condition(input.condition.as_ref())?;
+        let key_names: Vec<&str> = std::iter::once(schema.partition_key.name.as_str())
+            .chain(schema.sort_key.as_ref().map(|k| k.name.as_str()))
+            .collect();
+        validate_actions(&input.actions, &key_names)?;
+        let key = table_key(&input.key, schema)?;
+        let partition = self
+            .partition(&table, hash_of(&key), true)?
+            .ok_or_else(|| Error::ResourceNotFound {
+                table: table.name.clone(),
+            })?;
+        let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
+        let mut new_item = None;
+        let old = partition.write(key, true, |current| {
+            check(current)?;
+            let original = current.cloned().unwrap_or_else(|| input.key.clone());
+            let updated = apply(&original, &input.actions)?;
+            validate_item(&updated, schema).map_err(|error| match error {
+                ValidationError::ItemTooLarge { size, max } => ValidationError::UpdatedItemTooLarge { size, max },
+                other => other,
+            })?;
+            new_item = Some(updated.clone());
+            Ok(Some(updated))
+        })?;
+        let paths: Vec<_> = input.actions.iter().map(UpdateAction::path).collect();
+        let non_empty = |item: Item| (!item.is_empty()).then_some(item);
+        Ok(match input.return_values {
+            ReturnValues::None => None,
+            ReturnValues::AllOld => old.map(|item| (*item).clone()),
+            ReturnValues::UpdatedOld => old.and_then(|item| non_empty(project(&item, &paths))),
+            ReturnValues::AllNew => new_item,
+            ReturnValues::UpdatedNew => new_item.and_then(|item| non_empty(project(&item, &paths))),
+        })
     }
 
     /// Makes every write so far durable (useful with `Buffered` durability).

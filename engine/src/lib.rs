@@ -19,8 +19,10 @@ pub mod item;
 mod partition;
 pub mod query;
 
-pub use database::{Database, KeyInput, Options, PutItemInput, ReturnValues, TableDescription, TableSchema};
+pub use database::{
+    Database, KeyInput, Options, PutItemInput, ReturnValues, TableDescription, TableSchema, UpdateItemInput,
+};
 pub use error::{Error, Result};
-pub use expr::{Comparator, Condition, Operand, Path};
+pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};
 pub use query::{Page, QueryInput, ScanInput, SortKeyCondition};

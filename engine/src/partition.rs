@@ -124,34 +124,32 @@ impl Partition {
         self.memtable.read().get(key).and_then(|version| version.item.clone())
     }
 
-    /// Writes `new` (an item, or `None` to delete) under `key` once `decide` accepts it
-    /// given the current item, and returns the item it replaced. `decide` runs under the
-    /// write lock, so it sees every earlier write of the key; if it fails, nothing is
-    /// written. With `read_old` false (a blind write), the current item is not looked up:
-    /// `decide` sees `None` and nothing is returned.
+    /// Writes under `key` the item `compute` derives from the current one (`None` deletes),
+    /// and returns the item it replaced. `compute` runs under the write lock, so it sees
+    /// every earlier write of the key; if it fails, nothing is written. With `read_old`
+    /// false (a blind write), the current item is not looked up: `compute` sees `None` and
+    /// nothing is returned.
     ///
-    /// Errors: `decide`'s error; [`Error::Wal`] if the record could not be made durable.
+    /// Errors: `compute`'s error; [`Error::Wal`] if the record could not be made durable.
     pub fn write(
         &self,
         key: Vec<u8>,
-        new: Option<Item>,
         read_old: bool,
-        decide: impl FnOnce(Option<&Item>) -> Result<()>,
+        compute: impl FnOnce(Option<&Item>) -> Result<Option<Item>>,
     ) -> Result<Option<Arc<Item>>> {
-        let new = new.map(Arc::new);
-        let (lsn, old) = {
+        let (lsn, old, new) = {
             let mut pending = self.pending.lock();
             let old = match pending.get(&key) {
                 _ if !read_old => None,
                 Some(version) => version.item.clone(),
                 None => self.get(&key),
             };
-            decide(old.as_deref())?;
+            let new = compute(old.as_deref())?.map(Arc::new);
             let lsn = self
                 .wal
                 .enqueue(SINGLE_PRIMARY_EPOCH, &encode_record(&key, new.as_deref()))?;
             pending.insert(key.clone(), Version { lsn, item: new.clone() });
-            (lsn, old)
+            (lsn, old, new)
         };
         let committed = self.wal.commit(lsn);
         let mut pending = self.pending.lock();

@@ -3,6 +3,8 @@
 
 pub mod condition;
 pub mod path;
+pub mod update;
 
 pub use condition::{Comparator, Condition, Operand};
 pub use path::{Path, PathElement};
+pub use update::{SetValue, UpdateAction, UpdateOperand};

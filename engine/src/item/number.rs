@@ -96,6 +96,45 @@ impl Number {
         (self.negative, self.mantissa, self.exponent)
     }
 
+    /// `self + other`, exactly.
+    ///
+    /// Errors: [`NumberError::TooManyDigits`] if the exact sum needs more than 38
+    /// significant digits, [`NumberError::Overflow`] / [`NumberError::Underflow`].
+    pub fn checked_add(&self, other: &Number) -> Result<Number, NumberError> {
+        if other.is_zero() {
+            return Ok(*self);
+        }
+        if self.is_zero() {
+            return Ok(*other);
+        }
+        // Align both on the smaller exponent; a shift that does not fit in u128 means the
+        // exact result has more than 38 significant digits.
+        let exponent = self.exponent.min(other.exponent);
+        let align = |n: &Number| {
+            10u128
+                .checked_pow((n.exponent - exponent) as u32)
+                .and_then(|scale| n.mantissa.checked_mul(scale))
+                .ok_or(NumberError::TooManyDigits)
+        };
+        let (a, b) = (align(self)?, align(other)?);
+        let (negative, mantissa) = if self.negative == other.negative {
+            (self.negative, a.checked_add(b).ok_or(NumberError::TooManyDigits)?)
+        } else if a >= b {
+            (self.negative, a - b)
+        } else {
+            (other.negative, b - a)
+        };
+        Number::from_parts(negative && mantissa != 0, mantissa, i64::from(exponent))
+    }
+
+    /// `-self`.
+    pub fn negated(&self) -> Number {
+        Number {
+            negative: !self.negative && !self.is_zero(),
+            ..*self
+        }
+    }
+
     /// Whether this is zero.
     pub fn is_zero(&self) -> bool {
         self.mantissa == 0
@@ -384,6 +423,33 @@ mod tests {
         for pair in ascending.windows(2) {
             assert!(n(pair[0]) < n(pair[1]), "{} < {}", pair[0], pair[1]);
         }
+    }
+
+    #[test]
+    fn addition_is_exact_and_refuses_what_does_not_fit() {
+        let add = |a: &str, b: &str| n(a).checked_add(&n(b)).map(|n| n.to_string());
+        assert_eq!(add("0.1", "0.2"), Ok("0.3".to_owned()));
+        assert_eq!(add("10", "-10"), Ok("0".to_owned()));
+        assert_eq!(add("-2.5", "1"), Ok("-1.5".to_owned()));
+        assert_eq!(
+            add("1e20", "1e-10"),
+            Ok(format!("1{}.{}1", "0".repeat(20), "0".repeat(9)))
+        );
+        assert_eq!(
+            add(&"9".repeat(38), "1"),
+            Ok(format!("1{}", "0".repeat(38))),
+            "one significant digit"
+        );
+        assert_eq!(
+            add(&"9".repeat(38), "0.1"),
+            Err(NumberError::TooManyDigits),
+            "39 digits would need rounding"
+        );
+        assert_eq!(add(&format!("1{}", "0".repeat(38)), "-1"), Ok("9".repeat(38)));
+        assert_eq!(add("1e100", "1"), Err(NumberError::TooManyDigits));
+        assert_eq!(add("9e125", "1e125"), Err(NumberError::Overflow));
+        assert_eq!(n("5").negated().to_string(), "-5");
+        assert_eq!(Number::ZERO.negated(), Number::ZERO);
     }
 
     #[test]

@@ -139,6 +139,14 @@ pub enum ValidationError {
         /// The largest allowed.
         max: usize,
     },
+    /// An update would make the item larger than 400 KB.
+    #[error("Item size to update has exceeded the maximum allowed size")]
+    UpdatedItemTooLarge {
+        /// The updated item's size in bytes.
+        size: usize,
+        /// The largest allowed.
+        max: usize,
+    },
     /// Lists and maps nested more than 32 levels deep.
     #[error(
         "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit"
