@@ -171,6 +171,8 @@ pub struct KeyInput {
     pub condition: Option<Condition>,
     /// For deletes: `AllOld` makes a failed condition's error carry the current item.
     pub return_values_on_condition_check_failure: ReturnValues,
+    /// For gets: return only these attributes.
+    pub projection: Option<Vec<crate::expr::Path>>,
 }
 
 impl KeyInput {
@@ -182,6 +184,7 @@ impl KeyInput {
             return_values: ReturnValues::None,
             condition: None,
             return_values_on_condition_check_failure: ReturnValues::None,
+            projection: None,
         }
     }
 }
@@ -570,7 +573,11 @@ impl Database {
         let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
             return Ok(None);
         };
-        Ok(partition.get(&key).map(|item| (*item).clone()))
+        let item = partition.get(&key).map(|item| (*item).clone());
+        Ok(match &input.projection {
+            Some(paths) => item.map(|item| project(&item, &paths.iter().collect::<Vec<_>>())),
+            None => item,
+        })
     }
 
     /// Deletes the item under a key; deleting a missing item succeeds (DynamoDB's

@@ -11,6 +11,8 @@
 
 use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::Result;
+use crate::expr::update::project;
+use crate::expr::{Condition, Path};
 use crate::item::key::{encode_key_value, partition_hash, storage_key};
 use crate::item::validate::{KeySchema, ScalarType, ValidationError, validate_key};
 use crate::item::{AttributeType, AttributeValue, Item};
@@ -55,6 +57,10 @@ pub struct QueryInput {
     pub limit: Option<u32>,
     /// Continue after this key (a previous page's `last_evaluated_key`).
     pub exclusive_start_key: Option<Item>,
+    /// Return only the items read that satisfy this (it may not name key attributes).
+    pub filter: Option<Condition>,
+    /// Return only these attributes of each item.
+    pub projection: Option<Vec<Path>>,
 }
 
 impl QueryInput {
@@ -67,6 +73,8 @@ impl QueryInput {
             scan_index_forward: true,
             limit: None,
             exclusive_start_key: None,
+            filter: None,
+            projection: None,
         }
     }
 }
@@ -82,6 +90,10 @@ pub struct ScanInput {
     pub exclusive_start_key: Option<Item>,
     /// For a parallel scan: `(segment, total_segments)`, segment zero-based.
     pub segment: Option<(u32, u32)>,
+    /// Return only the items read that satisfy this.
+    pub filter: Option<Condition>,
+    /// Return only these attributes of each item.
+    pub projection: Option<Vec<Path>>,
 }
 
 impl ScanInput {
@@ -97,9 +109,10 @@ impl ScanInput {
 /// One page of a query or scan.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Page {
-    /// The items, in read order.
+    /// The items that passed the filter, in read order (DynamoDB's `Count` is their
+    /// number).
     pub items: Vec<Item>,
-    /// Items read (equal to `items.len()` until filters exist).
+    /// Items read, before the filter (DynamoDB's `ScannedCount`).
     pub scanned_count: usize,
     /// Where the next page starts, if this one stopped at its limit or at 1 MB.
     pub last_evaluated_key: Option<Item>,
@@ -259,30 +272,47 @@ fn query_range(schema: &KeySchema, input: &QueryInput) -> Result<KeyRange> {
     })
 }
 
-/// Collects a page while visiting items: stops at the limit or once 1 MB was read.
+/// Collects a page while visiting items: stops at the limit or once 1 MB was read, both
+/// counted before the filter, as DynamoDB counts them.
 struct PageBuilder<'a> {
     schema: &'a KeySchema,
     limit: Option<usize>,
+    filter: Option<&'a Condition>,
+    projection: Option<Vec<&'a Path>>,
     bytes: usize,
     page: Page,
 }
 
 impl<'a> PageBuilder<'a> {
-    fn new(schema: &'a KeySchema, limit: Option<usize>) -> Self {
+    fn new(
+        schema: &'a KeySchema,
+        limit: Option<usize>,
+        filter: Option<&'a Condition>,
+        projection: Option<&'a Vec<Path>>,
+    ) -> Self {
+        let projection = projection.map(|paths| paths.iter().collect());
         PageBuilder {
             schema,
             limit,
+            filter,
+            projection,
             bytes: 0,
             page: Page::default(),
         }
     }
 
-    /// Adds an item; returns whether the page has room for more.
+    /// Reads an item; returns whether the page has room for more.
     fn push(&mut self, item: &Item) -> bool {
         self.bytes += item.size_bytes();
-        self.page.items.push(item.clone());
         self.page.scanned_count += 1;
-        let full = self.limit.is_some_and(|l| self.page.items.len() >= l) || self.bytes >= PAGE_BYTES_MAX;
+        if self.filter.is_none_or(|filter| filter.evaluate(Some(item))) {
+            let returned = match &self.projection {
+                Some(paths) => project(item, paths),
+                None => item.clone(),
+            };
+            self.page.items.push(returned);
+        }
+        let full = self.limit.is_some_and(|l| self.page.scanned_count >= l) || self.bytes >= PAGE_BYTES_MAX;
         if full {
             self.page.last_evaluated_key = Some(key_of(item, self.schema));
         }
@@ -292,6 +322,23 @@ impl<'a> PageBuilder<'a> {
     fn is_full(&self) -> bool {
         self.page.last_evaluated_key.is_some()
     }
+}
+
+/// A query's filter may not name key attributes (they belong in the key condition).
+fn check_filter_names(filter: Option<&Condition>, schema: &KeySchema) -> Result<()> {
+    let Some(filter) = filter else { return Ok(()) };
+    filter.validate()?;
+    let keys = std::iter::once(&schema.partition_key).chain(schema.sort_key.as_ref());
+    for key in keys {
+        if filter.paths().iter().any(|path| path.root() == key.name) {
+            return Err(invalid(format!(
+                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {}",
+                key.name
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 fn start_key_error() -> ValidationError {
@@ -309,6 +356,7 @@ impl Database {
     pub fn query(&self, input: QueryInput) -> Result<Page> {
         let table = self.table(&input.table_name)?;
         let limit = check_limit(input.limit)?;
+        check_filter_names(input.filter.as_ref(), &table.key_schema)?;
         let mut range = query_range(&table.key_schema, &input)?;
         if let Some(start) = &input.exclusive_start_key {
             validate_key(start, &table.key_schema).map_err(|_| start_key_error())?;
@@ -325,7 +373,12 @@ impl Database {
                 range.upper = Bound::Excluded(start_key);
             }
         }
-        let mut page = PageBuilder::new(&table.key_schema, limit);
+        let mut page = PageBuilder::new(
+            &table.key_schema,
+            limit,
+            input.filter.as_ref(),
+            input.projection.as_ref(),
+        );
         let hash = partition_hash(&input.partition_key);
         if let Some(partition) = self.partition(&table, hash, false)? {
             partition.visit_range(
@@ -365,7 +418,15 @@ impl Database {
             Some(next) => Bound::Excluded(next.to_be_bytes().to_vec()),
             None => Bound::Unbounded,
         };
-        let mut page = PageBuilder::new(&table.key_schema, limit);
+        if let Some(filter) = &input.filter {
+            filter.validate()?;
+        }
+        let mut page = PageBuilder::new(
+            &table.key_schema,
+            limit,
+            input.filter.as_ref(),
+            input.projection.as_ref(),
+        );
         scan_partitions(self, &table, first_hash, last_hash, &lower, &upper, &mut page)?;
         Ok(page.page)
     }

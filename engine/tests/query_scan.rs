@@ -289,3 +289,87 @@ fn a_sort_key_condition_on_a_table_without_sort_key_is_refused() {
     input.sort_key_condition = Some(SortKeyCondition::Eq(1.into()));
     assert_eq!(validation_message(db.query(input)), "Query key condition not supported");
 }
+
+#[test]
+fn filters_apply_after_reading_so_count_is_at_most_scanned_count() {
+    use dynastore_engine::{Comparator, Condition, Operand, Path};
+    let db = database(ScalarType::N);
+    for sk in 0..10 {
+        db.put_item(PutItemInput::new("Tbl", item("p", sk).with("even", sk % 2 == 0)))
+            .unwrap();
+    }
+    let even = Condition::equals(Path::attribute("even"), true);
+    let mut input = QueryInput::new("Tbl", "p");
+    input.filter = Some(even.clone());
+    input.limit = Some(4);
+    let page = db.query(input.clone()).unwrap();
+    assert_eq!(
+        (page.items.len(), page.scanned_count),
+        (2, 4),
+        "the limit counts items read, not returned"
+    );
+    assert!(page.last_evaluated_key.is_some());
+    let all: Vec<Item> = query_all(&db, input.clone());
+    assert_eq!(all.len(), 5);
+    // A page whose items are all filtered out still carries LastEvaluatedKey.
+    input.filter = Some(Condition::Compare(
+        Operand::Path(Path::attribute("v")),
+        Comparator::Eq,
+        Operand::Value("none".into()),
+    ));
+    let page = db.query(input).unwrap();
+    assert!(page.items.is_empty() && page.scanned_count == 4 && page.last_evaluated_key.is_some());
+    let scan = db
+        .scan(ScanInput {
+            filter: Some(even),
+            ..ScanInput::new("Tbl")
+        })
+        .unwrap();
+    assert_eq!((scan.items.len(), scan.scanned_count), (5, 10));
+}
+
+#[test]
+fn a_query_filter_may_not_name_key_attributes() {
+    use dynastore_engine::{Condition, Path};
+    let db = database(ScalarType::N);
+    let mut input = QueryInput::new("Tbl", "p");
+    input.filter = Some(Condition::equals(Path::attribute("sk"), 1));
+    assert_eq!(
+        validation_message(db.query(input)),
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk"
+    );
+}
+
+#[test]
+fn projections_return_only_the_named_paths() {
+    use dynastore_engine::{KeyInput, Path};
+    let db = database(ScalarType::N);
+    let doc = Item::from_json(&serde_json::json!({
+        "pk": {"S": "p"}, "sk": {"N": "1"}, "a": {"S": "x"},
+        "m": {"M": {"keep": {"N": "1"}, "drop": {"N": "2"}}}, "l": {"L": [{"S": "l0"}, {"S": "l1"}, {"S": "l2"}]}
+    }))
+    .unwrap();
+    db.put_item(PutItemInput::new("Tbl", doc)).unwrap();
+    let paths = vec![
+        Path::parse("a").unwrap(),
+        Path::parse("m.keep").unwrap(),
+        Path::parse("l[2]").unwrap(),
+        Path::parse("l[0]").unwrap(),
+        Path::parse("missing").unwrap(),
+    ];
+    let expected =
+        serde_json::json!({"a": {"S": "x"}, "m": {"M": {"keep": {"N": "1"}}}, "l": {"L": [{"S": "l0"}, {"S": "l2"}]}});
+    let mut query = QueryInput::new("Tbl", "p");
+    query.projection = Some(paths.clone());
+    assert_eq!(db.query(query).unwrap().items[0].to_json(), expected);
+    let scan = db
+        .scan(ScanInput {
+            projection: Some(paths.clone()),
+            ..ScanInput::new("Tbl")
+        })
+        .unwrap();
+    assert_eq!(scan.items[0].to_json(), expected);
+    let mut get = KeyInput::new("Tbl", Item::new().with("pk", "p").with("sk", 1));
+    get.projection = Some(paths);
+    assert_eq!(db.get_item(get).unwrap().unwrap().to_json(), expected);
+}

@@ -106,6 +106,30 @@ impl Condition {
         }
     }
 
+    /// Every document path the condition reads.
+    pub fn paths(&self) -> Vec<&Path> {
+        fn operand(operand: &Operand) -> Option<&Path> {
+            match operand {
+                Operand::Path(path) | Operand::Size(path) => Some(path),
+                Operand::Value(_) => None,
+            }
+        }
+        match self {
+            Condition::Compare(a, _, b) | Condition::BeginsWith(a, b) | Condition::Contains(a, b) => {
+                operand(a).into_iter().chain(operand(b)).collect()
+            }
+            Condition::Between(a, b, c) => [a, b, c].into_iter().filter_map(operand).collect(),
+            Condition::In(a, list) => std::iter::once(a).chain(list).filter_map(operand).collect(),
+            Condition::AttributeExists(path)
+            | Condition::AttributeNotExists(path)
+            | Condition::AttributeType(path, _) => {
+                vec![path]
+            }
+            Condition::And(a, b) | Condition::Or(a, b) => a.paths().into_iter().chain(b.paths()).collect(),
+            Condition::Not(a) => a.paths(),
+        }
+    }
+
     /// Whether `item` (`None`: there is no item) satisfies the condition.
     pub fn evaluate(&self, item: Option<&Item>) -> bool {
         match self {
