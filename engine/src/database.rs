@@ -213,6 +213,11 @@ impl Table {
         self.slots.iter().map(|slot| slot.range_end)
     }
 
+    /// The index of the partition holding `hash`.
+    pub(crate) fn slot_index(&self, hash: u64) -> u64 {
+        self.slots.partition_point(|slot| slot.range_end < hash) as u64
+    }
+
     fn slot(&self, hash: u64) -> Option<&PartitionSlot> {
         let index = self.slots.partition_point(|slot| slot.range_end < hash);
         self.slots.get(index)

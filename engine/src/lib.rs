@@ -9,8 +9,10 @@
 //! - [`database`]: [`Database`]: tables, hash partitions (each a WAL and a memtable),
 //!   and PutItem, GetItem and DeleteItem.
 //! - [`query`]: Query and Scan with DynamoDB's paging.
+//! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`expr`]: document paths and conditions on items.
 
+pub mod batch;
 pub mod catalog;
 pub mod database;
 pub mod error;
@@ -19,6 +21,7 @@ pub mod item;
 mod partition;
 pub mod query;
 
+pub use batch::{BatchGetOutput, WriteRequest};
 pub use database::{
     Database, KeyInput, Options, PutItemInput, ReturnValues, TableDescription, TableSchema, UpdateItemInput,
 };

@@ -15,7 +15,11 @@
 //!
 //! ```text
 //! op u8 (1 = put, 2 = delete) | key_len u32 LE | storage key | item (put only; item codec)
+//! op u8 (3 = batch) | count u32 LE | count × (write_len u32 LE | a put or delete as above)
 //! ```
+//!
+//! A batch record carries several writes of one partition, so recovery keeps all of them
+//! or none (BatchWriteItem never half-applies within a partition).
 
 use crate::error::{Error, Result};
 use crate::item::Item;
@@ -32,6 +36,7 @@ use std::sync::Arc;
 const SINGLE_PRIMARY_EPOCH: Epoch = Epoch(1);
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
+const OP_BATCH: u8 = 3;
 
 /// One version of one key: the item (or its absence) as of a WAL record.
 #[derive(Clone, Debug)]
@@ -62,6 +67,44 @@ fn encode_record(key: &[u8], item: Option<&Item>) -> Vec<u8> {
     record
 }
 
+fn encode_batch(writes: &[(Vec<u8>, Option<Arc<Item>>)]) -> Vec<u8> {
+    let mut record = vec![OP_BATCH];
+    record.extend_from_slice(&(writes.len() as u32).to_le_bytes());
+    for (key, item) in writes {
+        let write = encode_record(key, item.as_deref());
+        record.extend_from_slice(&(write.len() as u32).to_le_bytes());
+        record.extend_from_slice(&write);
+    }
+    record
+}
+
+/// Decodes a record into its writes (one, or several for a batch).
+fn decode_writes(bytes: &[u8]) -> std::result::Result<Vec<(Vec<u8>, Option<Item>)>, String> {
+    if bytes.first() != Some(&OP_BATCH) {
+        return Ok(vec![decode_record(bytes)?]);
+    }
+    let u32_at = |at: usize| -> std::result::Result<usize, String> {
+        let b: [u8; 4] = bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or("batch record cut short")?;
+        Ok(u32::from_le_bytes(b) as usize)
+    };
+    let count = u32_at(1)?;
+    let mut pos = 5;
+    let mut writes = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        let len = u32_at(pos)?;
+        let write = bytes.get(pos + 4..pos + 4 + len).ok_or("batch record cut in a write")?;
+        writes.push(decode_record(write)?);
+        pos += 4 + len;
+    }
+    if pos != bytes.len() {
+        return Err("trailing bytes after a batch".into());
+    }
+    Ok(writes)
+}
+
 fn decode_record(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Option<Item>), String> {
     let (&op, rest) = bytes.split_first().ok_or("empty record")?;
     let len_bytes: [u8; 4] = rest
@@ -90,15 +133,17 @@ impl Partition {
         let mut bad_record = None;
         let (wal, _report) =
             Wal::open_and_replay(fs, &wal_dir, wal_options, Lsn::FIRST, |frame| {
-                match decode_record(frame.payload) {
-                    Ok((key, item)) => {
-                        memtable.insert(
-                            key,
-                            Version {
-                                lsn: frame.lsn,
-                                item: item.map(Arc::new),
-                            },
-                        );
+                match decode_writes(frame.payload) {
+                    Ok(writes) => {
+                        for (key, item) in writes {
+                            memtable.insert(
+                                key,
+                                Version {
+                                    lsn: frame.lsn,
+                                    item: item.map(Arc::new),
+                                },
+                            );
+                        }
                     }
                     Err(reason) => {
                         bad_record.get_or_insert((frame.lsn, reason));
@@ -167,6 +212,47 @@ impl Partition {
         }
         committed?;
         Ok(old)
+    }
+
+    /// Writes several items (or deletions) under distinct keys as one WAL record: after a
+    /// crash all of them are there or none.
+    ///
+    /// Errors: [`Error::Wal`] if the record could not be made durable.
+    pub fn write_batch(&self, writes: Vec<(Vec<u8>, Option<Item>)>) -> Result<()> {
+        let writes: Vec<(Vec<u8>, Option<Arc<Item>>)> = writes
+            .into_iter()
+            .map(|(key, item)| (key, item.map(Arc::new)))
+            .collect();
+        let lsn = {
+            let mut pending = self.pending.lock();
+            let lsn = self.wal.enqueue(SINGLE_PRIMARY_EPOCH, &encode_batch(&writes))?;
+            for (key, item) in &writes {
+                pending.insert(
+                    key.clone(),
+                    Version {
+                        lsn,
+                        item: item.clone(),
+                    },
+                );
+            }
+            lsn
+        };
+        let committed = self.wal.commit(lsn);
+        let mut pending = self.pending.lock();
+        let mut memtable = committed.is_ok().then(|| self.memtable.write());
+        for (key, item) in writes {
+            let newest_pending = pending.get(&key).is_some_and(|version| version.lsn == lsn);
+            if newest_pending {
+                pending.remove(&key);
+            }
+            if let Some(memtable) = memtable.as_mut()
+                && (newest_pending || memtable.get(&key).is_none_or(|version| version.lsn < lsn))
+            {
+                memtable.insert(key, Version { lsn, item });
+            }
+        }
+        committed?;
+        Ok(())
     }
 
     /// Visits acknowledged items with keys in `(lower, upper)`, in key order or reversed,

@@ -1,0 +1,146 @@
+//! BatchWriteItem and BatchGetItem: limits, refusals that write nothing, and batches that
+//! are all or nothing within a partition, even across power loss.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use dynastore_engine::item::{KeyAttribute, ScalarType};
+use dynastore_engine::{Database, Error, Item, KeyInput, KeySchema, Options, TableSchema, WriteRequest};
+use dynastore_wal::fs::{FaultyFs, SharedFs};
+
+fn open(fs: &SharedFs, partitions: u32) -> Database {
+    let options = Options {
+        initial_partitions: partitions,
+        ..Options::default()
+    };
+    Database::open(fs.clone(), "/data", options).unwrap()
+}
+
+fn database(fs: &SharedFs, partitions: u32) -> Database {
+    let db = open(fs, partitions);
+    let key_schema = KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: None,
+    };
+    db.create_table(TableSchema {
+        name: "Items".into(),
+        key_schema,
+    })
+    .unwrap();
+    db
+}
+
+fn item(i: u64, batch: u64) -> Item {
+    Item::new().with("pk", format!("k{i}")).with("batch", batch as i64)
+}
+
+fn key(i: u64) -> Item {
+    Item::new().with("pk", format!("k{i}"))
+}
+
+fn puts(range: std::ops::Range<u64>, batch: u64) -> Vec<(String, WriteRequest)> {
+    range
+        .map(|i| ("Items".to_owned(), WriteRequest::Put(item(i, batch))))
+        .collect()
+}
+
+fn get(db: &Database, i: u64) -> Option<Item> {
+    db.get_item(KeyInput::new("Items", key(i))).unwrap()
+}
+
+#[test]
+fn a_batch_of_25_writes_lands_and_26_is_refused() {
+    let fs = FaultyFs::new().shared();
+    let db = database(&fs, 4);
+    db.batch_write(puts(0..25, 1)).unwrap();
+    assert!((0..25).all(|i| get(&db, i) == Some(item(i, 1))));
+    assert!(matches!(db.batch_write(puts(100..126, 1)), Err(Error::Validation(_))));
+    assert!(matches!(db.batch_write(vec![]), Err(Error::Validation(_))));
+    assert!((100..126).all(|i| get(&db, i).is_none()));
+    let mut mixed = vec![("Items".to_owned(), WriteRequest::Delete(key(3)))];
+    mixed.extend(puts(30..32, 2));
+    db.batch_write(mixed).unwrap();
+    assert_eq!(get(&db, 3), None);
+    assert_eq!(get(&db, 31), Some(item(31, 2)));
+}
+
+#[test]
+fn one_bad_request_refuses_the_whole_batch() {
+    let fs = FaultyFs::new().shared();
+    let db = database(&fs, 4);
+    let mut duplicate = puts(0..5, 1);
+    duplicate.push(("Items".to_owned(), WriteRequest::Delete(key(2))));
+    let error = db.batch_write(duplicate).unwrap_err();
+    assert_eq!(error.to_string(), "Provided list of item keys contains duplicates");
+    let mut invalid = puts(0..5, 1);
+    invalid.push(("Items".to_owned(), WriteRequest::Put(Item::new().with("other", 1))));
+    assert!(matches!(db.batch_write(invalid), Err(Error::Validation(_))));
+    let mut unknown = puts(0..5, 1);
+    unknown.push(("Nope".to_owned(), WriteRequest::Put(item(9, 1))));
+    assert!(matches!(db.batch_write(unknown), Err(Error::ResourceNotFound { .. })));
+    assert!((0..10).all(|i| get(&db, i).is_none()), "nothing was written");
+}
+
+#[test]
+fn batch_get_returns_found_items_and_refuses_bad_requests() {
+    let fs = FaultyFs::new().shared();
+    let db = database(&fs, 4);
+    db.batch_write(puts(0..10, 1)).unwrap();
+    let keys: Vec<(String, Item)> = (5..15).map(|i| ("Items".to_owned(), key(i))).collect();
+    let output = db.batch_get(keys).unwrap();
+    assert_eq!(
+        output.items.iter().map(|(_, item)| item.clone()).collect::<Vec<_>>(),
+        (5..10).map(|i| item(i, 1)).collect::<Vec<_>>()
+    );
+    assert!(output.unprocessed_keys.is_empty());
+    let too_many: Vec<(String, Item)> = (0..101).map(|i| ("Items".to_owned(), key(i))).collect();
+    assert_eq!(
+        db.batch_get(too_many).unwrap_err().to_string(),
+        "Too many items requested for the BatchGetItem call"
+    );
+    let twice = vec![("Items".to_owned(), key(1)), ("Items".to_owned(), key(1))];
+    assert_eq!(
+        db.batch_get(twice).unwrap_err().to_string(),
+        "Provided list of item keys contains duplicates"
+    );
+}
+
+/// With one partition a batch is one WAL record: after power loss at any point, every
+/// acknowledged batch is whole and the batch in flight is whole or absent.
+#[test]
+fn a_batch_is_all_or_nothing_within_a_partition_across_power_loss() {
+    for seed in 0..60u64 {
+        let faulty = FaultyFs::new();
+        let fs = faulty.shared();
+        let db = database(&fs, 1);
+        faulty.crash_after(1 + (seed * 37) % 60);
+        let mut acknowledged = 0;
+        for batch in 1..=20u64 {
+            // Every batch rewrites keys 0..25 with its own number.
+            if db.batch_write(puts(0..25, batch)).is_err() {
+                break;
+            }
+            acknowledged = batch;
+        }
+        drop(db);
+        faulty.restart_keeping(|unsynced| unsynced / 2);
+        let db = open(&fs, 1);
+        let batches: Vec<i64> = (0..25)
+            .map(|i| match get(&db, i).and_then(|item| item.get("batch").cloned()) {
+                Some(dynastore_engine::AttributeValue::N(n)) => n.to_string().parse().unwrap(),
+                None => 0,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(
+            batches.windows(2).all(|w| w[0] == w[1]),
+            "seed {seed}: a batch was half applied: {batches:?}"
+        );
+        assert!(
+            batches[0] >= acknowledged as i64,
+            "seed {seed}: acknowledged batch {acknowledged} lost"
+        );
+        assert!(
+            batches[0] <= acknowledged as i64 + 1,
+            "seed {seed}: a batch never written appeared"
+        );
+    }
+}
