@@ -8,6 +8,7 @@ use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::{Error, Result};
 use crate::item::Item;
 use crate::item::validate::{ValidationError, validate_item, validate_key};
+use crate::partition::KeyWrite;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -66,7 +67,7 @@ impl Database {
         // Validate everything first; group by table and partition, keeping request order.
         let mut tables: BTreeMap<String, Arc<Table>> = BTreeMap::new();
         let mut seen = HashSet::new();
-        let mut groups: BTreeMap<(String, u64), Vec<(Vec<u8>, Option<Item>)>> = BTreeMap::new();
+        let mut groups: BTreeMap<(String, u64), Vec<KeyWrite>> = BTreeMap::new();
         for (table_name, request) in requests {
             let table = match tables.get(&table_name) {
                 Some(table) => Arc::clone(table),

@@ -38,6 +38,9 @@ const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 const OP_BATCH: u8 = 3;
 
+/// One write to one key: its storage key and the new item, or `None` to delete it.
+pub(crate) type KeyWrite = (Vec<u8>, Option<Item>);
+
 /// One version of one key: the item (or its absence) as of a WAL record.
 #[derive(Clone, Debug)]
 struct Version {
@@ -79,7 +82,7 @@ fn encode_batch(writes: &[(Vec<u8>, Option<Arc<Item>>)]) -> Vec<u8> {
 }
 
 /// Decodes a record into its writes (one, or several for a batch).
-fn decode_writes(bytes: &[u8]) -> std::result::Result<Vec<(Vec<u8>, Option<Item>)>, String> {
+fn decode_writes(bytes: &[u8]) -> std::result::Result<Vec<KeyWrite>, String> {
     if bytes.first() != Some(&OP_BATCH) {
         return Ok(vec![decode_record(bytes)?]);
     }
@@ -105,7 +108,7 @@ fn decode_writes(bytes: &[u8]) -> std::result::Result<Vec<(Vec<u8>, Option<Item>
     Ok(writes)
 }
 
-fn decode_record(bytes: &[u8]) -> std::result::Result<(Vec<u8>, Option<Item>), String> {
+fn decode_record(bytes: &[u8]) -> std::result::Result<KeyWrite, String> {
     let (&op, rest) = bytes.split_first().ok_or("empty record")?;
     let len_bytes: [u8; 4] = rest
         .get(..4)
@@ -218,7 +221,7 @@ impl Partition {
     /// crash all of them are there or none.
     ///
     /// Errors: [`Error::Wal`] if the record could not be made durable.
-    pub fn write_batch(&self, writes: Vec<(Vec<u8>, Option<Item>)>) -> Result<()> {
+    pub fn write_batch(&self, writes: Vec<KeyWrite>) -> Result<()> {
         let writes: Vec<(Vec<u8>, Option<Arc<Item>>)> = writes
             .into_iter()
             .map(|(key, item)| (key, item.map(Arc::new)))
