@@ -256,24 +256,57 @@ fn reads_from_other_threads_see_acknowledged_writes() {
 #[derive(Debug, Clone)]
 enum Op {
     Put(u8, u8, i64),
+    PutIfAbsent(u8, u8, i64),
     Delete(u8, u8),
+    DeleteIfTotal(u8, u8, i64),
+    AddToTotal(u8, u8, i64),
+    Query(u8, bool, Option<u32>),
+    Scan(Option<u32>),
     Reopen,
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (0u8..6, 0u8..4, any::<i64>()).prop_map(|(p, s, v)| Op::Put(p, s, v)),
-        3 => (0u8..6, 0u8..4).prop_map(|(p, s)| Op::Delete(p, s)),
+        5 => (0u8..6, 0u8..4, -5i64..5).prop_map(|(p, s, v)| Op::Put(p, s, v)),
+        2 => (0u8..6, 0u8..4, -5i64..5).prop_map(|(p, s, v)| Op::PutIfAbsent(p, s, v)),
+        2 => (0u8..6, 0u8..4).prop_map(|(p, s)| Op::Delete(p, s)),
+        2 => (0u8..6, 0u8..4, -5i64..5).prop_map(|(p, s, v)| Op::DeleteIfTotal(p, s, v)),
+        3 => (0u8..6, 0u8..4, -5i64..5).prop_map(|(p, s, v)| Op::AddToTotal(p, s, v)),
+        2 => (0u8..6, any::<bool>(), proptest::option::of(1u32..4)).prop_map(|(p, f, l)| Op::Query(p, f, l)),
+        1 => proptest::option::of(1u32..6).prop_map(Op::Scan),
         1 => Just(Op::Reopen),
     ]
+}
+
+fn total_of(item: &Item) -> i64 {
+    match item.get("total") {
+        Some(dynastore_engine::AttributeValue::N(n)) => n.to_string().parse().unwrap(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Pages through a query or scan, returning every item read.
+fn all_pages(mut page: impl FnMut(Option<Item>) -> dynastore_engine::Page) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let next = page(start);
+        items.extend(next.items);
+        match next.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return items,
+        }
+    }
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// The database against a BTreeMap model, compared after every step, with reopens.
+    /// The database against a BTreeMap model: puts, conditional puts and deletes,
+    /// updates, queries and scans, with reopens, compared after every step.
     #[test]
     fn database_matches_a_btreemap_model(ops in proptest::collection::vec(op(), 1..60)) {
+        use dynastore_engine::{Condition, Path, QueryInput, ScanInput, UpdateAction, UpdateItemInput};
         let fs = FaultyFs::new().shared();
         let mut db = open(&fs);
         db.create_table(schema("Orders")).unwrap();
@@ -286,10 +319,68 @@ proptest! {
                     input.return_values = ReturnValues::AllOld;
                     prop_assert_eq!(db.put_item(input).unwrap(), model.insert((p, s), item));
                 }
+                Op::PutIfAbsent(p, s, v) => {
+                    let item = order(&format!("p{p}"), i64::from(s), v);
+                    let mut input = PutItemInput::new("Orders", item.clone());
+                    input.condition = Some(Condition::AttributeNotExists(Path::attribute("pk")));
+                    let result = db.put_item(input);
+                    if let std::collections::btree_map::Entry::Vacant(slot) = model.entry((p, s)) {
+                        prop_assert!(result.is_ok());
+                        slot.insert(item);
+                    } else {
+                        let failed = matches!(result, Err(Error::ConditionalCheckFailed { .. }));
+                        prop_assert!(failed, "the condition must fail");
+                    }
+                }
                 Op::Delete(p, s) => {
                     let mut input = KeyInput::new("Orders", key(&format!("p{p}"), i64::from(s)));
                     input.return_values = ReturnValues::AllOld;
                     prop_assert_eq!(db.delete_item(input).unwrap(), model.remove(&(p, s)));
+                }
+                Op::DeleteIfTotal(p, s, v) => {
+                    let mut input = KeyInput::new("Orders", key(&format!("p{p}"), i64::from(s)));
+                    input.condition = Some(Condition::equals(Path::attribute("total"), v));
+                    let matches = model.get(&(p, s)).is_some_and(|item| total_of(item) == v);
+                    let result = db.delete_item(input);
+                    prop_assert_eq!(result.is_ok(), matches);
+                    if matches {
+                        model.remove(&(p, s));
+                    }
+                }
+                Op::AddToTotal(p, s, v) => {
+                    let input = UpdateItemInput::new(
+                        "Orders",
+                        key(&format!("p{p}"), i64::from(s)),
+                        vec![UpdateAction::Add(Path::attribute("total"), v.into())],
+                    );
+                    db.update_item(input).unwrap();
+                    let entry = model.entry((p, s)).or_insert_with(|| key(&format!("p{p}"), i64::from(s)));
+                    let total = entry.get("total").map_or(0, |_| total_of(entry)) + v;
+                    entry.insert("total", total);
+                }
+                Op::Query(p, forward, limit) => {
+                    let got = all_pages(|start| {
+                        let mut input = QueryInput::new("Orders", format!("p{p}"));
+                        input.scan_index_forward = forward;
+                        input.limit = limit;
+                        input.exclusive_start_key = start;
+                        db.query(input).unwrap()
+                    });
+                    let mut expected: Vec<Item> = model.range((p, 0)..=(p, u8::MAX)).map(|(_, item)| item.clone()).collect();
+                    if !forward {
+                        expected.reverse();
+                    }
+                    prop_assert_eq!(got, expected);
+                }
+                Op::Scan(limit) => {
+                    let got = all_pages(|start| {
+                        db.scan(ScanInput { limit, exclusive_start_key: start, ..ScanInput::new("Orders") }).unwrap()
+                    });
+                    let mut got_keys: Vec<String> = got.iter().map(|item| format!("{:?}", item.to_json())).collect();
+                    let mut expected: Vec<String> = model.values().map(|item| format!("{:?}", item.to_json())).collect();
+                    got_keys.sort();
+                    expected.sort();
+                    prop_assert_eq!(got_keys, expected);
                 }
                 Op::Reopen => {
                     drop(db);
