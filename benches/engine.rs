@@ -1,7 +1,8 @@
 //! Engine benchmarks (targets from the engine issue, on this machine type):
 //! - put_item of a 3-attribute item (~100 bytes), `Buffered` durability, one thread:
 //!   at least 500,000 items/s;
-//! - get_item from the memtable: at least 1,000,000/s.
+//! - get_item from the memtable: at least 1,000,000/s;
+//! - query of 100 items under one partition key: at least 1,000,000 items/s.
 //!
 //! `Sync` puts from 1 and 8 threads are measured too, for scale.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -10,7 +11,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
-use dynastore::{Database, Item, KeyInput, KeySchema, Options, PutItemInput, TableSchema};
+use dynastore::{Database, Item, KeyInput, KeySchema, Options, PutItemInput, QueryInput, TableSchema};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,6 +108,30 @@ fn bench_engine(c: &mut Criterion) {
             )
         });
     }
+    // Query: 100 items under one partition key, 1,000 partition keys.
+    let tmp = tempfile::tempdir().unwrap();
+    let db = open(tmp.path(), buffered());
+    for customer in 0..1_000u64 {
+        for order in 0..100i64 {
+            let item = Item::new()
+                .with("pk", format!("customer#{customer:06}"))
+                .with("sk", order)
+                .with("payload", format!("{:064}", order));
+            db.put_item(PutItemInput::new("Bench", item)).unwrap();
+        }
+    }
+    group.throughput(Throughput::Elements(100));
+    let mut customer = 0u64;
+    group.bench_function("query_100_items", |b| {
+        b.iter(|| {
+            customer = (customer + 7) % 1_000;
+            let page = db
+                .query(QueryInput::new("Bench", format!("customer#{customer:06}")))
+                .unwrap();
+            assert_eq!(page.items.len(), 100);
+            black_box(page)
+        })
+    });
     group.finish();
 }
 

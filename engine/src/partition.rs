@@ -57,6 +57,9 @@ pub(crate) struct Partition {
     memtable: RwLock<BTreeMap<Vec<u8>, Version>>,
     /// The write lock; holds the versions enqueued but not yet applied.
     pending: Mutex<HashMap<Vec<u8>, Version>>,
+    /// `Buffered` durability acknowledges a write before it is durable, so it is applied
+    /// under the write lock right after it is enqueued, without a pending version.
+    apply_on_enqueue: bool,
 }
 
 fn encode_record(key: &[u8], item: Option<&Item>) -> Vec<u8> {
@@ -164,6 +167,7 @@ impl Partition {
             wal,
             memtable: RwLock::new(memtable),
             pending: Mutex::new(HashMap::new()),
+            apply_on_enqueue: matches!(wal_options.durability, dynastore_wal::Durability::Buffered { .. }),
         })
     }
 
@@ -196,6 +200,13 @@ impl Partition {
             let lsn = self
                 .wal
                 .enqueue(SINGLE_PRIMARY_EPOCH, &encode_record(&key, new.as_deref()))?;
+            if self.apply_on_enqueue {
+                // Nothing can be pending: every write of this partition applies here.
+                self.memtable.write().insert(key, Version { lsn, item: new });
+                drop(pending);
+                self.wal.commit(lsn)?;
+                return Ok(old);
+            }
             pending.insert(key.clone(), Version { lsn, item: new.clone() });
             (lsn, old, new)
         };
@@ -229,6 +240,16 @@ impl Partition {
         let lsn = {
             let mut pending = self.pending.lock();
             let lsn = self.wal.enqueue(SINGLE_PRIMARY_EPOCH, &encode_batch(&writes))?;
+            if self.apply_on_enqueue {
+                let mut memtable = self.memtable.write();
+                for (key, item) in writes {
+                    memtable.insert(key, Version { lsn, item });
+                }
+                drop(memtable);
+                drop(pending);
+                self.wal.commit(lsn)?;
+                return Ok(());
+            }
             for (key, item) in &writes {
                 pending.insert(
                     key.clone(),
