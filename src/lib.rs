@@ -7,6 +7,39 @@
 //! - the write-ahead log ([`wal`]).
 //!
 //! SSTables, compaction and replication fill in as they land.
+//!
+//! # Example
+//!
+//! ```
+//! use dynastore::item::{KeyAttribute, ScalarType};
+//! use dynastore::wal::fs::StdFs;
+//! use dynastore::{
+//!     Condition, Database, Item, KeyInput, KeySchema, Options, Path, PutItemInput, QueryInput, SortKeyCondition,
+//!     TableSchema, UpdateAction, UpdateItemInput,
+//! };
+//!
+//! let dir = tempfile::tempdir()?;
+//! let db = Database::open(StdFs::shared(), dir.path(), Options::default())?;
+//! db.create_table(TableSchema {
+//!     name: "Orders".into(),
+//!     key_schema: KeySchema {
+//!         partition_key: KeyAttribute::new("pk", ScalarType::S),
+//!         sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+//!     },
+//! })?;
+//! let mut put = PutItemInput::new("Orders", Item::new().with("pk", "c#1").with("sk", 1).with("total", 10));
+//! put.condition = Some(Condition::AttributeNotExists(Path::attribute("pk"))); // create only
+//! db.put_item(put)?;
+//! let key = Item::new().with("pk", "c#1").with("sk", 1);
+//! db.update_item(UpdateItemInput::new("Orders", key.clone(), vec![UpdateAction::Add(Path::attribute("total"), 5.into())]))?;
+//! let mut query = QueryInput::new("Orders", "c#1");
+//! query.sort_key_condition = Some(SortKeyCondition::Ge(1.into()));
+//! let page = db.query(query)?;
+//! assert_eq!(page.items.len(), 1);
+//! let item = db.get_item(KeyInput::new("Orders", key))?.expect("the item is there");
+//! assert_eq!(item.get("total"), Some(&15.into()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub use dynastore_engine::{
     AttributeValue, BatchGetOutput, Comparator, Condition, Database, Error, Item, KeyInput, KeySchema, Number, Operand,
