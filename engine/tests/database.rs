@@ -5,7 +5,7 @@ use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::{
     Database, Error, Item, KeyInput, KeySchema, Options, PutItemInput, ReturnValues, TableSchema, ValidationError,
 };
-use dynastore_wal::fs::{FaultyFs, SharedFs, StdFs};
+use dynastore_wal::fs::{FaultyFs, FileSystem, SharedFs, StdFs};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -538,4 +538,45 @@ fn buffered_writes_survive_power_loss_up_to_their_last_sync() {
             assert_eq!(found, order(pk, *sk, total), "seed {seed}: {pk}/{sk} is not whole");
         }
     }
+}
+
+#[test]
+fn a_damaged_catalog_is_reported_not_guessed() {
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let db = open(&fs);
+    db.create_table(schema("Orders")).unwrap();
+    drop(db);
+    let catalog = Path::new(DIR).join("CATALOG");
+    let len = dynastore_wal::fs::read_file(&faulty, &catalog).unwrap().len() as u64;
+    faulty.flip_bit(&catalog, len / 2, 3).unwrap();
+    let error = Database::open(fs.clone(), DIR, Options::default()).unwrap_err();
+    assert!(
+        matches!(&error, Error::Corruption { file, reason, .. } if *file == catalog && reason.contains("checksum")),
+        "{error:?}"
+    );
+    assert_eq!(error.exception_name(), "InternalServerError");
+}
+
+#[test]
+fn a_damaged_wal_record_in_a_partition_is_reported_not_served() {
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let db = open(&fs);
+    db.create_table(schema("Orders")).unwrap();
+    for i in 0..20 {
+        db.put_item(PutItemInput::new("Orders", order("one-customer", i, i)))
+            .unwrap();
+    }
+    drop(db);
+    // The one partition that was written to: damage its first record (not the tail).
+    let table_dir = Path::new(DIR).join("az-a/Orders");
+    let partition = faulty.read_dir(&table_dir).unwrap().remove(0);
+    let segment = table_dir.join(partition).join("wal/00000000000000000001.log");
+    faulty.flip_bit(&segment, 24 + 30, 0).unwrap();
+    let error = Database::open(fs.clone(), DIR, Options::default()).unwrap_err();
+    assert!(
+        matches!(&error, Error::Wal(dynastore_wal::Error::Corruption { segment: s, offset: 24, .. }) if *s == segment),
+        "{error:?}"
+    );
 }
