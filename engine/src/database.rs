@@ -578,7 +578,7 @@ impl Database {
         let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
             return Ok(None);
         };
-        let item = partition.get(&key).map(|item| (*item).clone());
+        let item = partition.get(key).map(|item| (*item).clone());
         Ok(match &input.projection {
             Some(paths) => item.map(|item| project(&item, &paths.iter().collect::<Vec<_>>())),
             None => item,
