@@ -580,3 +580,61 @@ fn a_damaged_wal_record_in_a_partition_is_reported_not_served() {
         "{error:?}"
     );
 }
+
+/// An injected I/O error or full disk reaches the caller as an error; the failed write is
+/// not visible, later writes are refused until reopen, and acknowledged writes survive.
+#[test]
+fn injected_io_errors_reach_the_caller_and_apply_nothing() {
+    use dynastore_wal::fs::{FaultKind, OpKind};
+    for (kinds, kind) in [
+        (&[OpKind::Sync][..], FaultKind::Io),
+        (&[OpKind::Write][..], FaultKind::Io),
+        (&[OpKind::Write, OpKind::Create][..], FaultKind::NoSpace),
+    ] {
+        for skip in [0, 3, 10] {
+            let faulty = FaultyFs::new();
+            let fs = faulty.shared();
+            let db = open(&fs);
+            db.create_table(schema("Orders")).unwrap();
+            db.put_item(PutItemInput::new("Orders", order("a", 1, 1))).unwrap();
+            faulty.fail_after(kinds, skip, kind);
+            let mut acked = vec![];
+            let mut failed = None;
+            for i in 2..40 {
+                match db.put_item(PutItemInput::new("Orders", order("a", 1, i))) {
+                    Ok(_) => acked.push(i),
+                    Err(error) => {
+                        failed = Some((i, error));
+                        break;
+                    }
+                }
+            }
+            let (failed_at, error) = failed.unwrap_or_else(|| panic!("{kinds:?} {kind:?} {skip}: no write failed"));
+            assert!(matches!(error, Error::Wal(_) | Error::Io { .. }), "{error:?}");
+            let last_acked = acked.last().copied().unwrap_or(1);
+            let seen = get(&db, "a", 1).unwrap();
+            assert_eq!(
+                seen,
+                order("a", 1, last_acked),
+                "the failed write ({failed_at}) is not visible"
+            );
+            faulty.clear_faults();
+            assert!(
+                db.put_item(PutItemInput::new("Orders", order("a", 1, 99))).is_err(),
+                "the log stays refused"
+            );
+            drop(db);
+            faulty.restart();
+            let db = open(&fs);
+            let Some(dynastore_engine::AttributeValue::N(total)) = get(&db, "a", 1).unwrap().get("total").cloned()
+            else {
+                panic!()
+            };
+            let total: i64 = total.to_string().parse().unwrap();
+            assert!(
+                total == last_acked || total == failed_at,
+                "{kinds:?} {skip}: found {total}, acked {last_acked}"
+            );
+        }
+    }
+}
