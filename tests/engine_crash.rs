@@ -5,15 +5,15 @@
 //! The child is this test binary re-run with `DYNASTORE_ENGINE_CHILD` set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
 use dynastore::{Database, Item, KeyInput, KeySchema, Options, PutItemInput, TableSchema};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const CHILD_ENV: &str = "DYNASTORE_ENGINE_CHILD";
 const KEYS_PER_THREAD: u64 = 50;
@@ -79,36 +79,16 @@ fn engine_crash_child() {
 
 /// One child life: returns the acknowledged `(thread, k) -> seq`, the newest per key.
 fn run_child_and_kill(dir: &Path, start: u64, run_for: Duration) -> BTreeMap<(u64, u64), u64> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "engine_crash_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir)
-        .env("DYNASTORE_ENGINE_SEQ", start.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let fields: Vec<u64> = line.split(' ').filter_map(|f| f.parse().ok()).collect();
-            if let [thread, k, seq] = fields[..] {
-                let _ = sender.send(((thread, k), seq));
-            }
-        }
-    });
+    let env = [
+        (CHILD_ENV, dir.display().to_string()),
+        ("DYNASTORE_ENGINE_SEQ", start.to_string()),
+    ];
     let mut acked = BTreeMap::new();
-    if let Ok((key, seq)) = receiver.recv_timeout(Duration::from_secs(60)) {
-        acked.insert(key, seq);
-    }
-    std::thread::sleep(run_for);
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap();
-    for (key, seq) in receiver.try_iter() {
-        let newest = acked.entry(key).or_insert(seq);
-        *newest = (*newest).max(seq);
+    for fields in common::run_child_and_kill("engine_crash_child", &env, run_for) {
+        if let [thread, k, seq] = fields[..] {
+            let newest = acked.entry((thread, k)).or_insert(seq);
+            *newest = (*newest).max(seq);
+        }
     }
     acked
 }
@@ -116,11 +96,7 @@ fn run_child_and_kill(dir: &Path, start: u64, run_for: Duration) -> BTreeMap<(u6
 #[test]
 fn every_acknowledged_item_survives_sigkill() {
     let tmp = tempfile::tempdir().unwrap();
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
-    println!("seed {seed}");
+    let seed = common::seed();
     let mut acked: BTreeMap<(u64, u64), u64> = BTreeMap::new();
     for round in 0..5u64 {
         let run_for = Duration::from_millis(5 + (seed.rotate_left(round as u32 * 9) % 150));

@@ -6,14 +6,14 @@
 //! `crash_child` does anything.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use dynastore::wal::fs::StdFs;
 use dynastore::wal::{Durability, Epoch, Lsn, Wal, WalOptions};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const CHILD_ENV: &str = "DYNASTORE_CRASH_CHILD";
 
@@ -66,47 +66,24 @@ fn crash_child() {
 
 /// Runs one child life for about `run_for`, kills it, returns what it acknowledged.
 fn run_child_and_kill(dir: &Path, round: u64, run_for: Duration) -> BTreeMap<Lsn, (u64, u64)> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir)
-        .env("DYNASTORE_CRASH_ROUND", round.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let fields: Vec<u64> = line.split(' ').filter_map(|f| f.parse().ok()).collect();
-            if let [lsn, round, seq] = fields[..] {
-                let _ = sender.send((Lsn(lsn), (round, seq)));
-            }
-        }
-    });
-    // Wait for the first acknowledgement so every life does some work, then a while more.
-    let mut acked = BTreeMap::new();
-    if let Ok((lsn, id)) = receiver.recv_timeout(Duration::from_secs(60)) {
-        acked.insert(lsn, id);
-    }
-    std::thread::sleep(run_for);
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    reader.join().unwrap();
-    acked.extend(receiver.try_iter());
-    acked
+    let env = [
+        (CHILD_ENV, dir.display().to_string()),
+        ("DYNASTORE_CRASH_ROUND", round.to_string()),
+    ];
+    common::run_child_and_kill("crash_child", &env, run_for)
+        .into_iter()
+        .filter_map(|fields| match fields[..] {
+            [lsn, round, seq] => Some((Lsn(lsn), (round, seq))),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
 fn every_acknowledged_record_survives_sigkill() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("wal");
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
-    println!("seed {seed}");
+    let seed = common::seed();
     let mut acked = BTreeMap::new();
     for round in 0..6u64 {
         // Kill after 5 to 155 ms of writing: a different point of the write path each time.

@@ -215,6 +215,21 @@ impl PartialOrd for Number {
     }
 }
 
+/// Consumes an optional `+` or `-` at `pos`; returns whether it was `-`.
+fn take_sign(bytes: &[u8], pos: &mut usize) -> bool {
+    match bytes.get(*pos) {
+        Some(b'-') => {
+            *pos += 1;
+            true
+        }
+        Some(b'+') => {
+            *pos += 1;
+            false
+        }
+        _ => false,
+    }
+}
+
 impl FromStr for Number {
     type Err = NumberError;
 
@@ -225,17 +240,7 @@ impl FromStr for Number {
         let not_a_number = || NumberError::NotANumber(text.to_owned());
         let bytes = text.as_bytes();
         let mut pos = 0;
-        let negative = match bytes.first() {
-            Some(b'-') => {
-                pos += 1;
-                true
-            }
-            Some(b'+') => {
-                pos += 1;
-                false
-            }
-            _ => false,
-        };
+        let negative = take_sign(bytes, &mut pos);
         let mut digits: Vec<u8> = Vec::new();
         let mut fraction_digits: i64 = 0;
         let mut seen_point = false;
@@ -263,17 +268,7 @@ impl FromStr for Number {
         let mut exponent: i64 = 0;
         if let Some(b'e' | b'E') = bytes.get(pos) {
             pos += 1;
-            let exponent_negative = match bytes.get(pos) {
-                Some(b'-') => {
-                    pos += 1;
-                    true
-                }
-                Some(b'+') => {
-                    pos += 1;
-                    false
-                }
-                _ => false,
-            };
+            let exponent_negative = take_sign(bytes, &mut pos);
             let start = pos;
             while let Some(b @ b'0'..=b'9') = bytes.get(pos) {
                 exponent = exponent.saturating_mul(10).saturating_add(i64::from(b - b'0'));

@@ -1,0 +1,55 @@
+//! The harness of the crash tests: the child is this same test binary, re-run so that
+//! only one test (the child's) runs; it prints a line per acknowledged write; the parent
+//! kills it with SIGKILL and collects every line it printed.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A seed from the clock, printed so that a failing run can be told apart.
+pub fn seed() -> u64 {
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    println!("seed {seed}");
+    seed
+}
+
+/// Runs test `child_test` of this binary with `env`, waits for its first acknowledgement,
+/// lets it run `run_for` more, SIGKILLs it, and returns the numbers of every line it
+/// printed (lines of the test harness itself, without numbers, are skipped).
+pub fn run_child_and_kill(child_test: &str, env: &[(&str, String)], run_for: Duration) -> Vec<Vec<u64>> {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", child_test, "--nocapture", "--test-threads=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let fields: Vec<u64> = line.split(' ').filter_map(|f| f.parse().ok()).collect();
+            if !fields.is_empty() {
+                let _ = sender.send(fields);
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    if let Ok(first) = receiver.recv_timeout(Duration::from_secs(60)) {
+        lines.push(first);
+    }
+    std::thread::sleep(run_for);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    reader.join().unwrap();
+    lines.extend(receiver.try_iter());
+    lines
+}
