@@ -226,6 +226,9 @@ impl Table {
 
 /// An open database. Cheap to share: every operation takes `&self`.
 ///
+/// Lock order, to keep it free of deadlocks: a partition slot's `open`, then its `entry`,
+/// then `catalog`, then `tables`; no code takes them in another order.
+///
 /// Guarantees: with `Sync` durability, a write that returned `Ok` survives a crash; a read
 /// after an acknowledged write sees it, from any thread; a failed write changed nothing.
 #[derive(Debug)]
@@ -461,8 +464,13 @@ impl Database {
     ///
     /// Errors: [`Error::ResourceNotFound`], [`Error::Io`].
     pub fn delete_table(&self, name: &str) -> Result<TableDescription> {
-        let mut catalog = self.catalog.lock();
+        // Described before the catalog lock is taken: describing locks partition entries,
+        // and partition creation takes an entry lock before the catalog lock.
         let description = self.describe_table(name)?;
+        let mut catalog = self.catalog.lock();
+        if !catalog.tables.contains_key(name) {
+            return Err(Error::ResourceNotFound { table: name.to_owned() });
+        }
         let mut next = catalog.clone();
         next.tables.remove(name);
         next.save(self.fs.as_ref(), &self.dir)?;

@@ -638,3 +638,47 @@ fn injected_io_errors_reach_the_caller_and_apply_nothing() {
         }
     }
 }
+
+/// Creating partitions (first writes into ranges) while the table is deleted and recreated
+/// must never deadlock; a hang is reported as a failure instead of blocking forever.
+#[test]
+fn partition_creation_racing_table_deletion_does_not_deadlock() {
+    // Many small partitions: every incarnation of the table creates many of them.
+    let options = Options {
+        initial_partitions: 64,
+        ..Options::default()
+    };
+    let db = std::sync::Arc::new(Database::open(FaultyFs::new().shared(), DIR, options).unwrap());
+    db.create_table(schema("Orders")).unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let mut workers = Vec::new();
+    for t in 0..3 {
+        let (db, done) = (db.clone(), done.clone());
+        workers.push(std::thread::spawn(move || {
+            for i in 0..3000 {
+                // Errors are expected while the table is gone; only liveness matters.
+                let _ = db.put_item(PutItemInput::new("Orders", order(&format!("t{t}-{i}"), 1, i)));
+            }
+            done.send(()).unwrap();
+        }));
+    }
+    let deleter = {
+        let (db, done) = (db.clone(), done.clone());
+        std::thread::spawn(move || {
+            for _ in 0..300 {
+                let _ = db.delete_table("Orders");
+                let _ = db.create_table(schema("Orders"));
+            }
+            done.send(()).unwrap();
+        })
+    };
+    for _ in 0..4 {
+        finished
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("a thread is stuck: partition creation and table deletion deadlocked");
+    }
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    deleter.join().unwrap();
+}
