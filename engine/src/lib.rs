@@ -9,6 +9,8 @@
 //! - [`database`]: [`Database`]: tables, hash partitions (each a WAL and a memtable),
 //!   and PutItem, GetItem and DeleteItem.
 //! - [`query`]: Query and Scan with DynamoDB's paging.
+//! - [`sstable`]: the SSTable file format: writer and checked, memory-mapped reader (not
+//!   yet used by partitions: flush and compaction come next).
 //! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`expr`]: document paths and conditions on items.
 
@@ -20,6 +22,7 @@ pub mod expr;
 pub mod item;
 mod partition;
 pub mod query;
+pub mod sstable;
 
 pub use batch::{BatchGetOutput, WriteRequest};
 pub use database::{

@@ -465,6 +465,12 @@ impl FileSystem for FaultyFs {
         Ok(())
     }
 
+    fn map_immutable(&self, path: &Path) -> io::Result<super::MappedBytes> {
+        // A snapshot of the bytes processes see: what a mapping of an immutable file reads.
+        let bytes = super::read_file(self, path)?;
+        Ok(Arc::new(bytes))
+    }
+
     fn try_lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         if !self.exists(path)? {
             drop(self.create_new(path)?);

@@ -70,10 +70,16 @@ pub trait FileSystem: Send + Sync + Debug {
     /// the returned guard is dropped. Fails with `io::ErrorKind::WouldBlock` if another
     /// process, or another guard in this one, holds it.
     fn try_lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>>;
+    /// The whole contents of an immutable file: memory-mapped on the real file system.
+    /// The file must not change while mapped.
+    fn map_immutable(&self, path: &Path) -> io::Result<MappedBytes>;
 }
 
 /// A held file lock; dropping it releases the lock.
 pub trait FileLock: Send + Sync + Debug {}
+
+/// The bytes of a file that will not change (an SSTable), readable without copying.
+pub type MappedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
 /// Creates `path` and its missing parents, syncing each parent after an entry is made in
 /// it, so that the whole chain survives power loss.

@@ -75,6 +75,19 @@ impl FileSystem for StdFs {
     fn remove_dir(&self, path: &Path) -> io::Result<()> {
         fs::remove_dir(path)
     }
+    fn map_immutable(&self, path: &Path) -> io::Result<super::MappedBytes> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            // An empty file cannot be mapped; it has no bytes to share anyway.
+            return Ok(Arc::new(Vec::<u8>::new()));
+        }
+        #[allow(unsafe_code, reason = "memory-mapping is the designed way to read SSTables")]
+        // SAFETY: dynastore maps only immutable files (SSTables are written once, synced,
+        // and never modified; they are deleted only after no reader holds them), so the
+        // mapping's bytes cannot change underneath the readers.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Arc::new(Mapped(map)))
+    }
     fn try_lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
         let file = OpenOptions::new()
             .read(true)
@@ -87,6 +100,15 @@ impl FileSystem for StdFs {
             Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::from(io::ErrorKind::WouldBlock)),
             Err(std::fs::TryLockError::Error(error)) => Err(error),
         }
+    }
+}
+
+/// A read-only memory map of a file.
+struct Mapped(memmap2::Mmap);
+
+impl AsRef<[u8]> for Mapped {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
     }
 }
 

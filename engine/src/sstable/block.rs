@@ -1,0 +1,220 @@
+//! Blocks: sorted entries with prefix-compressed keys and restart points.
+//!
+//! ```text
+//! block   := entry* restart_offset(u32 LE)* restart_count(u32 LE)
+//! entry   := varint(shared) varint(unshared) varint(value_len) key[shared..] value
+//! ```
+//!
+//! `shared` is how many leading bytes the key has in common with the previous key; at a
+//! restart point (every `restart_interval` entries) it is 0, so a reader can binary
+//! search the restart points and decode forward from one. On disk every block is followed
+//! by a CRC-32 (IEEE, u32 LE) of its bytes.
+
+/// Appends a LEB128 varint.
+pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads a LEB128 varint at `*pos`, advancing it; `None` if malformed or cut short.
+pub fn get_varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(b & 0x7F) << shift;
+        if b & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Builds one block.
+#[derive(Debug)]
+pub struct BlockBuilder {
+    bytes: Vec<u8>,
+    restarts: Vec<u32>,
+    restart_interval: usize,
+    count: usize,
+    last_key: Vec<u8>,
+}
+
+impl BlockBuilder {
+    /// An empty block restarting every `restart_interval` entries.
+    pub fn new(restart_interval: usize) -> Self {
+        BlockBuilder {
+            bytes: Vec::new(),
+            restarts: Vec::new(),
+            restart_interval: restart_interval.max(1),
+            count: 0,
+            last_key: Vec::new(),
+        }
+    }
+
+    /// Adds an entry; keys must come in strictly increasing order (the writer checks).
+    pub fn add(&mut self, key: &[u8], value: &[u8]) {
+        let shared = if self.count % self.restart_interval == 0 {
+            self.restarts.push(self.bytes.len() as u32);
+            0
+        } else {
+            key.iter().zip(&self.last_key).take_while(|(a, b)| a == b).count()
+        };
+        put_varint(&mut self.bytes, shared as u64);
+        put_varint(&mut self.bytes, (key.len() - shared) as u64);
+        put_varint(&mut self.bytes, value.len() as u64);
+        self.bytes.extend_from_slice(&key[shared..]);
+        self.bytes.extend_from_slice(value);
+        self.last_key.clear();
+        self.last_key.extend_from_slice(key);
+        self.count += 1;
+    }
+
+    /// The size the block would have if finished now.
+    pub fn estimated_size(&self) -> usize {
+        self.bytes.len() + 4 * self.restarts.len() + 4
+    }
+
+    /// Whether no entry was added.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The last key added.
+    pub fn last_key(&self) -> &[u8] {
+        &self.last_key
+    }
+
+    /// The finished block's bytes; the builder is reset for the next block.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        for restart in &self.restarts {
+            bytes.extend_from_slice(&restart.to_le_bytes());
+        }
+        bytes.extend_from_slice(&(self.restarts.len() as u32).to_le_bytes());
+        self.restarts.clear();
+        self.count = 0;
+        self.last_key.clear();
+        bytes
+    }
+}
+
+/// Why a block's bytes do not decode.
+pub type BlockError = &'static str;
+
+/// A decoded view of a block's entries.
+#[derive(Debug)]
+pub struct Block<'a> {
+    entries: &'a [u8],
+    restarts: Vec<usize>,
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+impl<'a> Block<'a> {
+    /// Parses a block's restart array (its checksum was checked by the caller).
+    pub fn parse(bytes: &'a [u8]) -> Result<Block<'a>, BlockError> {
+        let count_at = bytes
+            .len()
+            .checked_sub(4)
+            .ok_or("block shorter than its restart count")?;
+        let count = u32_at(bytes, count_at).ok_or("block restart count unreadable")? as usize;
+        let array_at = count_at
+            .checked_sub(count.checked_mul(4).ok_or("restart count too large")?)
+            .ok_or("restart array past the block's start")?;
+        let restarts = (0..count)
+            .map(|i| u32_at(bytes, array_at + 4 * i).map(|r| r as usize))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("restart offset unreadable")?;
+        if restarts.iter().any(|&r| r >= array_at) {
+            return Err("restart offset past the entries");
+        }
+        Ok(Block {
+            entries: &bytes[..array_at],
+            restarts,
+        })
+    }
+
+    /// Every entry from the restart point at or before `key` on, in order.
+    pub fn iter_from_restart_for(&self, key: &[u8]) -> Result<BlockIter<'a>, BlockError> {
+        // The last restart whose key is <= `key`.
+        let mut low = 0;
+        let mut high = self.restarts.len();
+        while high - low > 1 {
+            let mid = (low + high) / 2;
+            let mut iter = BlockIter {
+                entries: self.entries,
+                pos: self.restarts[mid],
+                key: Vec::new(),
+            };
+            match iter.next() {
+                Some(Ok((restart_key, _))) if restart_key.as_slice() <= key => low = mid,
+                Some(Ok(_)) => high = mid,
+                Some(Err(e)) => return Err(e),
+                None => return Err("restart points at no entry"),
+            }
+        }
+        let pos = self.restarts.get(low).copied().unwrap_or(self.entries.len());
+        Ok(BlockIter {
+            entries: self.entries,
+            pos,
+            key: Vec::new(),
+        })
+    }
+
+    /// Every entry, in order.
+    pub fn iter(&self) -> BlockIter<'a> {
+        BlockIter {
+            entries: self.entries,
+            pos: 0,
+            key: Vec::new(),
+        }
+    }
+}
+
+/// Decodes a block's entries forward.
+#[derive(Debug)]
+pub struct BlockIter<'a> {
+    entries: &'a [u8],
+    pos: usize,
+    key: Vec<u8>,
+}
+
+impl<'a> Iterator for BlockIter<'a> {
+    type Item = Result<(Vec<u8>, &'a [u8]), BlockError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.entries.len() {
+            return None;
+        }
+        let mut step = || -> Result<(Vec<u8>, &'a [u8]), BlockError> {
+            let shared = get_varint(self.entries, &mut self.pos).ok_or("bad shared length")? as usize;
+            let unshared = get_varint(self.entries, &mut self.pos).ok_or("bad key length")? as usize;
+            let value_len = get_varint(self.entries, &mut self.pos).ok_or("bad value length")? as usize;
+            if shared > self.key.len() {
+                return Err("shared prefix longer than the previous key");
+            }
+            let key_end = self.pos.checked_add(unshared).ok_or("key length overflows")?;
+            let value_end = key_end.checked_add(value_len).ok_or("value length overflows")?;
+            let delta = self.entries.get(self.pos..key_end).ok_or("key past the block's end")?;
+            let value = self
+                .entries
+                .get(key_end..value_end)
+                .ok_or("value past the block's end")?;
+            self.key.truncate(shared);
+            self.key.extend_from_slice(delta);
+            self.pos = value_end;
+            Ok((self.key.clone(), value))
+        };
+        let result = step();
+        if result.is_err() {
+            self.pos = self.entries.len();
+        }
+        Some(result)
+    }
+}

@@ -1,0 +1,498 @@
+//! SSTables: immutable, sorted files of a partition's entries (format version 1).
+//!
+//! # File layout
+//!
+//! ```text
+//! data block*  filter block  properties block  index block  footer
+//! ```
+//!
+//! Every block is followed by a CRC-32 (IEEE, u32 LE) of its bytes; a *handle* is a
+//! block's offset and size (without the checksum).
+//!
+//! - **Data blocks** (~4 KiB, [`block`] format, restart every 16 entries): storage key →
+//!   value, where a value is one tag byte, `0` for a tombstone (nothing follows) or `1`
+//!   for an item (the item codec follows).
+//! - **Filter block**: a bloom filter over every key ([`bloom`]).
+//! - **Properties block**: entry count, tombstone count, smallest and largest LSN (u64 LE
+//!   each), then the smallest and the largest key (varint length + bytes).
+//! - **Index block** ([`block`] format, restart every entry): for each data block, its last
+//!   key → its handle (varint offset, varint size).
+//! - **Footer** (64 bytes): the handles of the filter, properties and index blocks (u64 LE
+//!   offset and size each), the format version (u32 LE, 1), a CRC-32 of the 52 bytes before
+//!   it (u32 LE), and the magic number `DYNSST01` (8 bytes).
+//!
+//! A reader checks the footer when it opens a table and a block's checksum every time it
+//! reads the block, so a flipped bit or a truncated file is reported as
+//! [`Error::Corruption`] with the file and the offset, never as a wrong answer.
+
+pub mod block;
+pub mod bloom;
+
+use crate::error::{Error, Result, io_error};
+use block::{Block, BlockBuilder, get_varint, put_varint};
+use dynastore_wal::fs::{FileSystem, MappedBytes};
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+
+/// The magic number at the end of every SSTable.
+pub const MAGIC: [u8; 8] = *b"DYNSST01";
+/// The format version this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// The size of the footer.
+pub const FOOTER_BYTES: usize = 64;
+/// Data blocks are cut once they reach this size.
+pub const BLOCK_BYTES: usize = 4096;
+/// Entries between restart points in data blocks.
+const RESTART_INTERVAL: usize = 16;
+
+const TAG_TOMBSTONE: u8 = 0;
+const TAG_VALUE: u8 = 1;
+
+/// What an SSTable holds for a key: a value, or a tombstone hiding older values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// The encoded item.
+    Value(Vec<u8>),
+    /// The key was deleted.
+    Tombstone,
+}
+
+/// A table's properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Properties {
+    /// Entries, tombstones included.
+    pub entries: u64,
+    /// Tombstones.
+    pub tombstones: u64,
+    /// The smallest LSN whose writes the table holds.
+    pub min_lsn: u64,
+    /// The largest LSN whose writes the table holds.
+    pub max_lsn: u64,
+    /// The smallest key.
+    pub smallest_key: Vec<u8>,
+    /// The largest key.
+    pub largest_key: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Handle {
+    offset: u64,
+    size: u64,
+}
+
+/// Writes an SSTable from entries in strictly increasing key order.
+#[derive(Debug)]
+pub struct SsTableWriter {
+    path: PathBuf,
+    file: Vec<u8>,
+    data: BlockBuilder,
+    index: BlockBuilder,
+    keys: Vec<Vec<u8>>,
+    properties: Properties,
+}
+
+fn append_block(file: &mut Vec<u8>, block: &[u8]) -> Handle {
+    let handle = Handle {
+        offset: file.len() as u64,
+        size: block.len() as u64,
+    };
+    file.extend_from_slice(block);
+    file.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
+    handle
+}
+
+fn encode_handle(handle: Handle) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    put_varint(&mut out, handle.offset);
+    put_varint(&mut out, handle.size);
+    out
+}
+
+impl SsTableWriter {
+    /// A writer of the table at `path` (nothing is written before [`SsTableWriter::finish`]).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SsTableWriter {
+            path: path.into(),
+            file: Vec::new(),
+            data: BlockBuilder::new(RESTART_INTERVAL),
+            index: BlockBuilder::new(1),
+            keys: Vec::new(),
+            properties: Properties {
+                min_lsn: u64::MAX,
+                ..Properties::default()
+            },
+        }
+    }
+
+    /// Adds an entry written at `lsn`.
+    ///
+    /// Errors: [`Error::Corruption`] (a bug upstream, reported, never written) if `key` is
+    /// not greater than the previous key.
+    pub fn add(&mut self, key: &[u8], entry: &Entry, lsn: u64) -> Result<()> {
+        if self.keys.last().is_some_and(|last| last.as_slice() >= key) {
+            return Err(Error::Corruption {
+                file: self.path.clone(),
+                offset: self.file.len() as u64,
+                reason: "SSTable keys must be added in strictly increasing order".into(),
+            });
+        }
+        let mut value = Vec::with_capacity(1 + 64);
+        match entry {
+            Entry::Value(bytes) => {
+                value.push(TAG_VALUE);
+                value.extend_from_slice(bytes);
+            }
+            Entry::Tombstone => {
+                value.push(TAG_TOMBSTONE);
+                self.properties.tombstones += 1;
+            }
+        }
+        self.data.add(key, &value);
+        self.keys.push(key.to_vec());
+        self.properties.entries += 1;
+        self.properties.min_lsn = self.properties.min_lsn.min(lsn);
+        self.properties.max_lsn = self.properties.max_lsn.max(lsn);
+        if self.data.estimated_size() >= BLOCK_BYTES {
+            self.flush_data_block();
+        }
+        Ok(())
+    }
+
+    fn flush_data_block(&mut self) {
+        if self.data.is_empty() {
+            return;
+        }
+        let last_key = self.data.last_key().to_vec();
+        let block = self.data.finish();
+        let handle = append_block(&mut self.file, &block);
+        self.index.add(&last_key, &encode_handle(handle));
+    }
+
+    /// Writes the table to `path` with `fs` (created new) and syncs it. The caller syncs
+    /// the directory before recording the table anywhere. Returns its properties.
+    ///
+    /// Errors: [`Error::Io`].
+    pub fn finish(mut self, fs: &dyn FileSystem) -> Result<Properties> {
+        self.flush_data_block();
+        let filter = bloom::build(self.keys.iter().map(Vec::as_slice));
+        let filter_handle = append_block(&mut self.file, &filter);
+        if self.properties.entries == 0 {
+            self.properties.min_lsn = 0;
+        }
+        self.properties.smallest_key = self.keys.first().cloned().unwrap_or_default();
+        self.properties.largest_key = self.keys.last().cloned().unwrap_or_default();
+        let properties_handle = append_block(&mut self.file, &encode_properties(&self.properties));
+        let index = self.index.finish();
+        let index_handle = append_block(&mut self.file, &index);
+        let mut footer = Vec::with_capacity(FOOTER_BYTES);
+        for handle in [filter_handle, properties_handle, index_handle] {
+            footer.extend_from_slice(&handle.offset.to_le_bytes());
+            footer.extend_from_slice(&handle.size.to_le_bytes());
+        }
+        footer.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        let crc = crc32fast::hash(&footer);
+        footer.extend_from_slice(&crc.to_le_bytes());
+        footer.extend_from_slice(&MAGIC);
+        self.file.extend_from_slice(&footer);
+        let file = fs.create_new(&self.path).map_err(io_error("creating", &self.path))?;
+        file.write_all_at(&self.file, 0)
+            .map_err(io_error("writing", &self.path))?;
+        file.sync_data().map_err(io_error("syncing", &self.path))?;
+        Ok(self.properties)
+    }
+}
+
+fn encode_properties(properties: &Properties) -> Vec<u8> {
+    let mut out = Vec::new();
+    for value in [
+        properties.entries,
+        properties.tombstones,
+        properties.min_lsn,
+        properties.max_lsn,
+    ] {
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+    for key in [&properties.smallest_key, &properties.largest_key] {
+        put_varint(&mut out, key.len() as u64);
+        out.extend_from_slice(key);
+    }
+    out
+}
+
+/// An open SSTable: its bytes (memory-mapped on the real file system), checked footer,
+/// filter, properties and index.
+pub struct SsTable {
+    path: PathBuf,
+    bytes: MappedBytes,
+    filter: Handle,
+    properties: Properties,
+    /// Each data block's last key and handle, in order.
+    index: Vec<(Vec<u8>, Handle)>,
+}
+
+impl std::fmt::Debug for SsTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsTable")
+            .field("path", &self.path)
+            .field("properties", &self.properties)
+            .finish()
+    }
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+impl SsTable {
+    /// Opens the table at `path`, checking its footer and its filter, properties and index
+    /// blocks.
+    ///
+    /// Errors: [`Error::Corruption`] with the offset of the damage, [`Error::Io`].
+    pub fn open(fs: &dyn FileSystem, path: &Path) -> Result<SsTable> {
+        let bytes = fs.map_immutable(path).map_err(io_error("mapping", path))?;
+        let mut table = SsTable {
+            path: path.to_path_buf(),
+            bytes,
+            filter: Handle { offset: 0, size: 0 },
+            properties: Properties::default(),
+            index: Vec::new(),
+        };
+        let (filter, properties, index) = table.read_footer()?;
+        table.filter = filter;
+        table.block(filter)?;
+        table.properties = table.read_properties(properties)?;
+        table.index = table.read_index(index)?;
+        Ok(table)
+    }
+
+    fn corrupt(&self, offset: u64, reason: impl Into<String>) -> Error {
+        Error::Corruption {
+            file: self.path.clone(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    fn file(&self) -> &[u8] {
+        (*self.bytes).as_ref()
+    }
+
+    fn read_footer(&self) -> Result<(Handle, Handle, Handle)> {
+        let file = self.file();
+        let at = file
+            .len()
+            .checked_sub(FOOTER_BYTES)
+            .ok_or_else(|| self.corrupt(0, format!("file of {} bytes is shorter than a footer", file.len())))?;
+        let footer = &file[at..];
+        if footer[56..64] != MAGIC {
+            return Err(self.corrupt(at as u64 + 56, "bad magic number: not a dynastore SSTable"));
+        }
+        let crc = u32::from_le_bytes([footer[52], footer[53], footer[54], footer[55]]);
+        if crc32fast::hash(&footer[..52]) != crc {
+            return Err(self.corrupt(at as u64, "footer checksum mismatch"));
+        }
+        let version = u32::from_le_bytes([footer[48], footer[49], footer[50], footer[51]]);
+        if version != FORMAT_VERSION {
+            return Err(self.corrupt(at as u64 + 48, format!("unsupported SSTable format version {version}")));
+        }
+        let handle = |i: usize| Handle {
+            offset: u64_at(footer, 16 * i),
+            size: u64_at(footer, 16 * i + 8),
+        };
+        Ok((handle(0), handle(1), handle(2)))
+    }
+
+    /// A block's bytes, after checking its bounds and checksum.
+    fn block(&self, handle: Handle) -> Result<&[u8]> {
+        let file = self.file();
+        let start =
+            usize::try_from(handle.offset).map_err(|_| self.corrupt(handle.offset, "block offset too large"))?;
+        let size = usize::try_from(handle.size).map_err(|_| self.corrupt(handle.offset, "block size too large"))?;
+        let end = start
+            .checked_add(size)
+            .filter(|end| end.checked_add(4).is_some_and(|e| e <= file.len()))
+            .ok_or_else(|| self.corrupt(handle.offset, "block extends past the end of the file"))?;
+        let block = &file[start..end];
+        let crc = u32::from_le_bytes([file[end], file[end + 1], file[end + 2], file[end + 3]]);
+        if crc32fast::hash(block) != crc {
+            return Err(self.corrupt(handle.offset, "block checksum mismatch"));
+        }
+        Ok(block)
+    }
+
+    fn read_properties(&self, handle: Handle) -> Result<Properties> {
+        let bytes = self.block(handle)?;
+        let bad = || self.corrupt(handle.offset, "properties block does not decode");
+        if bytes.len() < 32 {
+            return Err(bad());
+        }
+        let mut pos = 32;
+        let mut key = || -> Option<Vec<u8>> {
+            let len = usize::try_from(get_varint(bytes, &mut pos)?).ok()?;
+            let key = bytes.get(pos..pos.checked_add(len)?)?.to_vec();
+            pos += len;
+            Some(key)
+        };
+        let (smallest_key, largest_key) = (key().ok_or_else(bad)?, key().ok_or_else(bad)?);
+        Ok(Properties {
+            entries: u64_at(bytes, 0),
+            tombstones: u64_at(bytes, 8),
+            min_lsn: u64_at(bytes, 16),
+            max_lsn: u64_at(bytes, 24),
+            smallest_key,
+            largest_key,
+        })
+    }
+
+    fn read_index(&self, handle: Handle) -> Result<Vec<(Vec<u8>, Handle)>> {
+        let bytes = self.block(handle)?;
+        let block = Block::parse(bytes).map_err(|reason| self.corrupt(handle.offset, reason))?;
+        block
+            .iter()
+            .map(|entry| {
+                let (key, value) = entry.map_err(|reason| self.corrupt(handle.offset, reason))?;
+                let mut pos = 0;
+                let offset = get_varint(value, &mut pos);
+                let size = get_varint(value, &mut pos);
+                match (offset, size) {
+                    (Some(offset), Some(size)) if pos == value.len() => Ok((key, Handle { offset, size })),
+                    _ => Err(self.corrupt(handle.offset, "index entry does not decode")),
+                }
+            })
+            .collect()
+    }
+
+    /// The table's properties.
+    pub fn properties(&self) -> &Properties {
+        &self.properties
+    }
+
+    /// The table's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the bloom filter rules `key` out (then the table surely does not hold it).
+    pub fn filter_excludes(&self, key: &[u8]) -> Result<bool> {
+        Ok(!bloom::may_contain(self.block(self.filter)?, key))
+    }
+
+    fn decode_entry(&self, offset: u64, value: &[u8]) -> Result<Entry> {
+        match value.split_first() {
+            Some((&TAG_VALUE, bytes)) => Ok(Entry::Value(bytes.to_vec())),
+            Some((&TAG_TOMBSTONE, [])) => Ok(Entry::Tombstone),
+            _ => Err(self.corrupt(offset, "entry value has an unknown tag")),
+        }
+    }
+
+    /// The entry for `key`, if the table has one. Skips the table by key range and bloom
+    /// filter before reading any data block.
+    ///
+    /// Errors: [`Error::Corruption`] for a damaged block.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Entry>> {
+        if self.properties.entries == 0
+            || key < self.properties.smallest_key.as_slice()
+            || key > self.properties.largest_key.as_slice()
+            || self.filter_excludes(key)?
+        {
+            return Ok(None);
+        }
+        let index = self.index.partition_point(|(last, _)| last.as_slice() < key);
+        let Some(&(_, handle)) = self.index.get(index) else {
+            return Ok(None);
+        };
+        let block = Block::parse(self.block(handle)?).map_err(|reason| self.corrupt(handle.offset, reason))?;
+        for entry in block
+            .iter_from_restart_for(key)
+            .map_err(|reason| self.corrupt(handle.offset, reason))?
+        {
+            let (entry_key, value) = entry.map_err(|reason| self.corrupt(handle.offset, reason))?;
+            match entry_key.as_slice().cmp(key) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => return self.decode_entry(handle.offset, value).map(Some),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every entry with a key at or after `lower`, in key order, block by block.
+    pub fn iter_from(&self, lower: Bound<&[u8]>) -> SsTableIter<'_> {
+        let first_block = match lower {
+            Bound::Unbounded => 0,
+            Bound::Included(key) | Bound::Excluded(key) => {
+                self.index.partition_point(|(last, _)| last.as_slice() < key)
+            }
+        };
+        SsTableIter {
+            table: self,
+            lower: match lower {
+                Bound::Included(key) => Bound::Included(key.to_vec()),
+                Bound::Excluded(key) => Bound::Excluded(key.to_vec()),
+                Bound::Unbounded => Bound::Unbounded,
+            },
+            block: first_block,
+            entries: Vec::new().into_iter(),
+            failed: false,
+        }
+    }
+}
+
+/// Iterates an SSTable's entries in key order; see [`SsTable::iter_from`].
+pub struct SsTableIter<'a> {
+    table: &'a SsTable,
+    lower: Bound<Vec<u8>>,
+    block: usize,
+    entries: std::vec::IntoIter<(Vec<u8>, Entry)>,
+    failed: bool,
+}
+
+impl SsTableIter<'_> {
+    fn load_block(&mut self) -> Result<bool> {
+        let Some(&(_, handle)) = self.table.index.get(self.block) else {
+            return Ok(false);
+        };
+        self.block += 1;
+        let table = self.table;
+        let block = Block::parse(table.block(handle)?).map_err(|reason| table.corrupt(handle.offset, reason))?;
+        let mut entries = Vec::new();
+        for entry in block.iter() {
+            let (key, value) = entry.map_err(|reason| table.corrupt(handle.offset, reason))?;
+            let wanted = match &self.lower {
+                Bound::Included(lower) => key >= *lower,
+                Bound::Excluded(lower) => key > *lower,
+                Bound::Unbounded => true,
+            };
+            if wanted {
+                entries.push((key, table.decode_entry(handle.offset, value)?));
+            }
+        }
+        self.entries = entries.into_iter();
+        Ok(true)
+    }
+}
+
+impl Iterator for SsTableIter<'_> {
+    type Item = Result<(Vec<u8>, Entry)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            if let Some(entry) = self.entries.next() {
+                return Some(Ok(entry));
+            }
+            match self.load_block() {
+                Ok(true) => continue,
+                Ok(false) => return None,
+                Err(error) => {
+                    self.failed = true;
+                    return Some(Err(error));
+                }
+            }
+        }
+    }
+}
