@@ -57,7 +57,7 @@ impl BlockBuilder {
 
     /// Adds an entry; keys must come in strictly increasing order (the writer checks).
     pub fn add(&mut self, key: &[u8], value: &[u8]) {
-        let shared = if self.count % self.restart_interval == 0 {
+        let shared = if self.count.is_multiple_of(self.restart_interval) {
             self.restarts.push(self.bytes.len() as u32);
             0
         } else {
