@@ -46,5 +46,5 @@ pub use dynastore_engine::{
     Options, Page, Path, PutItemInput, QueryInput, ReturnValues, ScanInput, SetValue, SortKeyCondition,
     TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateOperand, ValidationError, WriteRequest,
 };
-pub use dynastore_engine::{expr, item};
+pub use dynastore_engine::{expr, item, sstable};
 pub use dynastore_wal as wal;

@@ -148,3 +148,74 @@ fn wal_json(scans: &[SegmentScan]) -> Value {
         },
     })
 }
+
+/// How a storage key reads for humans: its hash, then the rest as hex.
+fn describe_key(key: &[u8]) -> String {
+    let (hash, rest) = key.split_at(key.len().min(8));
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    format!("{}:{}", hex(hash), hex(rest))
+}
+
+/// Prints an SSTable's properties, index and entries (items as DynamoDB JSON).
+pub fn sst(path: &Path, as_json: bool, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+    use dynastore::item::codec::decode_item;
+    use dynastore::sstable::{Entry, SsTable};
+    use std::ops::Bound;
+
+    let table = SsTable::open(&StdFs, path)?;
+    let properties = table.properties().clone();
+    let mut entries = Vec::new();
+    for entry in table.iter_from(Bound::Unbounded) {
+        let (key, entry) = entry?;
+        let value = match entry {
+            Entry::Tombstone => None,
+            Entry::Value(bytes) => Some(
+                decode_item(&bytes)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+                    .to_json(),
+            ),
+        };
+        entries.push((key, value));
+    }
+    let index: Vec<(String, u64, u64)> = table
+        .index_entries()
+        .map(|(key, offset, size)| (describe_key(key), offset, size))
+        .collect();
+    if as_json {
+        let json = json!({
+            "path": path.display().to_string(),
+            "properties": {
+                "entries": properties.entries, "tombstones": properties.tombstones,
+                "min_lsn": properties.min_lsn, "max_lsn": properties.max_lsn,
+                "smallest_key": describe_key(&properties.smallest_key), "largest_key": describe_key(&properties.largest_key),
+            },
+            "index": index.iter().map(|(key, offset, size)| json!({"last_key": key, "offset": offset, "size": size})).collect::<Vec<_>>(),
+            "entries": entries.iter().map(|(key, item)| json!({"key": describe_key(key), "item": item, "tombstone": item.is_none()})).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut *out, &json)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "sstable {}", path.display())?;
+    writeln!(
+        out,
+        "  {} entries ({} tombstones), LSN {}..={}, keys {} ..= {}",
+        properties.entries,
+        properties.tombstones,
+        properties.min_lsn,
+        properties.max_lsn,
+        describe_key(&properties.smallest_key),
+        describe_key(&properties.largest_key)
+    )?;
+    writeln!(out, "  index: {} data blocks", index.len())?;
+    for (key, offset, size) in &index {
+        writeln!(out, "    block at {offset:>8}, {size:>5} bytes, last key {key}")?;
+    }
+    for (key, item) in &entries {
+        match item {
+            Some(item) => writeln!(out, "  {}  {item}", describe_key(key))?,
+            None => writeln!(out, "  {}  TOMBSTONE", describe_key(key))?,
+        }
+    }
+    Ok(())
+}

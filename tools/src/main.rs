@@ -41,6 +41,15 @@ enum DumpCommand {
         #[arg(long)]
         json: bool,
     },
+    /// An SSTable's properties, index, and entries decoded as DynamoDB JSON. Damage is
+    /// reported with the file and offset.
+    Sst {
+        /// The SSTable file.
+        path: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,6 +58,9 @@ fn main() -> ExitCode {
         Command::Dump {
             what: DumpCommand::Wal { path, json },
         } => dump::wal(&path, json, &mut std::io::stdout().lock()),
+        Command::Dump {
+            what: DumpCommand::Sst { path, json },
+        } => dump::sst(&path, json, &mut std::io::stdout().lock()),
         Command::Demo => demo::run(&cli.data, &mut std::io::stdout().lock()),
     };
     match result {

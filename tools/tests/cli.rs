@@ -94,3 +94,62 @@ fn demo_runs_end_to_end_and_checks_itself() {
     let again = dynastore(&["--data", tmp.path().to_str().unwrap(), "demo"]);
     assert!(again.status.success());
 }
+
+fn write_sstable(path: &Path) {
+    use dynastore::item::codec::encode_item;
+    use dynastore::sstable::{Entry, SsTableWriter};
+    let mut writer = SsTableWriter::new(path);
+    for i in 0..50u32 {
+        let key = format!("key-{i:03}").into_bytes();
+        let entry = if i == 7 {
+            Entry::Tombstone
+        } else {
+            let mut bytes = Vec::new();
+            encode_item(
+                &dynastore::Item::new()
+                    .with("pk", format!("user#{i}"))
+                    .with("n", i64::from(i)),
+                &mut bytes,
+            );
+            Entry::Value(bytes)
+        };
+        writer.add(&key, &entry, u64::from(i) + 1).unwrap();
+    }
+    writer.finish(&StdFs).unwrap();
+}
+
+#[test]
+fn dump_sst_shows_properties_index_and_items_as_dynamodb_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("000001.sst");
+    write_sstable(&path);
+    let output = dynastore(&["dump", "sst", path.to_str().unwrap()]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("50 entries (1 tombstones), LSN 1..=50"), "{text}");
+    assert!(text.contains(r#"{"n":{"N":"12"},"pk":{"S":"user#12"}}"#), "{text}");
+    assert_eq!(text.matches("TOMBSTONE").count(), 1);
+    let output = dynastore(&["dump", "sst", path.to_str().unwrap(), "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["properties"]["entries"], 50);
+    assert_eq!(json["entries"].as_array().unwrap().len(), 50);
+    assert_eq!(json["entries"][7]["tombstone"], true);
+    assert_eq!(json["entries"][12]["item"]["n"]["N"], "12");
+}
+
+#[test]
+fn dump_sst_of_a_damaged_table_fails_naming_the_file_and_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("000001.sst");
+    write_sstable(&path);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[100] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let output = dynastore(&["dump", "sst", path.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("corrupt") && error.contains("000001.sst") && error.contains("offset 0"),
+        "{error}"
+    );
+}

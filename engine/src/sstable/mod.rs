@@ -364,6 +364,13 @@ impl SsTable {
             .collect()
     }
 
+    /// Each data block's last key, offset and size, in order (for `dump sst`).
+    pub fn index_entries(&self) -> impl Iterator<Item = (&[u8], u64, u64)> {
+        self.index
+            .iter()
+            .map(|(key, handle)| (key.as_slice(), handle.offset, handle.size))
+    }
+
     /// The table's properties.
     pub fn properties(&self) -> &Properties {
         &self.properties
