@@ -15,17 +15,17 @@
 //! made durable before anything relies on it (a partition's directory is recorded before
 //! it is created).
 
-use crate::error::{Error, Result, io_error};
+use crate::checked_file;
+use crate::error::{Error, Result};
 use crate::item::{KeyAttribute, KeySchema, ScalarType};
-use dynastore_wal::fs::{self, FileSystem};
+use dynastore_wal::fs::FileSystem;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const HEADER_PREFIX: &str = "dynastore-catalog 1 crc32=";
+const FILE_KIND: &str = "dynastore-catalog";
 /// The catalog's file name in the data directory.
 pub const CATALOG_FILE: &str = "CATALOG";
-const CATALOG_TMP_FILE: &str = "CATALOG.tmp";
 
 /// A contiguous range of the 64-bit hash space, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,40 +155,20 @@ pub struct Catalog {
     pub tables: BTreeMap<String, TableEntry>,
 }
 
-fn corrupt(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Corruption {
-        file: path.to_path_buf(),
-        offset: 0,
-        reason: reason.into(),
-    }
-}
-
 impl Catalog {
     /// Reads the catalog of the data directory `dir`; an empty one if there is none yet.
     /// Removes a `CATALOG.tmp` left by a crash.
     ///
     /// Errors: [`Error::Corruption`] if the file's checksum or JSON is wrong, [`Error::Io`].
     pub fn load(fs: &dyn FileSystem, dir: &Path) -> Result<Catalog> {
-        let tmp = dir.join(CATALOG_TMP_FILE);
-        if fs.exists(&tmp).map_err(io_error("checking", &tmp))? {
-            fs.remove_file(&tmp).map_err(io_error("removing", &tmp))?;
-            fs.sync_dir(dir).map_err(io_error("syncing", dir))?;
-        }
-        let path = dir.join(CATALOG_FILE);
-        if !fs.exists(&path).map_err(io_error("checking", &path))? {
+        let Some(body) = checked_file::read(fs, dir, CATALOG_FILE, FILE_KIND)? else {
             return Ok(Catalog::default());
-        }
-        let bytes = fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| corrupt(&path, "not UTF-8"))?;
-        let (header, body) = text.split_once('\n').ok_or_else(|| corrupt(&path, "no header line"))?;
-        let crc = header
-            .strip_prefix(HEADER_PREFIX)
-            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
-            .ok_or_else(|| corrupt(&path, format!("bad header line {header:?}")))?;
-        if crc32fast::hash(body.as_bytes()) != crc {
-            return Err(corrupt(&path, "checksum mismatch"));
-        }
-        serde_json::from_str(body).map_err(|e| corrupt(&path, format!("invalid catalog JSON: {e}")))
+        };
+        serde_json::from_str(&body).map_err(|e| Error::Corruption {
+            file: dir.join(CATALOG_FILE),
+            offset: 0,
+            reason: format!("invalid catalog JSON: {e}"),
+        })
     }
 
     /// Replaces the catalog of `dir` with this one, atomically and durably.
@@ -196,20 +176,12 @@ impl Catalog {
     /// Errors: [`Error::Io`]; on error the old catalog is still in place, or the new one
     /// is if the rename had already happened.
     pub fn save(&self, fs: &dyn FileSystem, dir: &Path) -> Result<()> {
-        let body = serde_json::to_string_pretty(self)
-            .map_err(|e| corrupt(&dir.join(CATALOG_FILE), format!("cannot serialise the catalog: {e}")))?;
-        let text = format!("{HEADER_PREFIX}{:08x}\n{body}", crc32fast::hash(body.as_bytes()));
-        let tmp = dir.join(CATALOG_TMP_FILE);
-        if fs.exists(&tmp).map_err(io_error("checking", &tmp))? {
-            fs.remove_file(&tmp).map_err(io_error("removing", &tmp))?;
-        }
-        let file = fs.create_new(&tmp).map_err(io_error("creating", &tmp))?;
-        file.write_all_at(text.as_bytes(), 0)
-            .map_err(io_error("writing", &tmp))?;
-        file.sync_data().map_err(io_error("syncing", &tmp))?;
-        let path = dir.join(CATALOG_FILE);
-        fs.rename(&tmp, &path).map_err(io_error("renaming", &tmp))?;
-        fs.sync_dir(dir).map_err(io_error("syncing", dir))
+        let body = serde_json::to_string_pretty(self).map_err(|e| Error::Corruption {
+            file: dir.join(CATALOG_FILE),
+            offset: 0,
+            reason: format!("cannot serialise the catalog: {e}"),
+        })?;
+        checked_file::write(fs, dir, CATALOG_FILE, FILE_KIND, &body)
     }
 }
 

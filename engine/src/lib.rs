@@ -11,15 +11,18 @@
 //! - [`query`]: Query and Scan with DynamoDB's paging.
 //! - [`sstable`]: the SSTable file format: writer and checked, memory-mapped reader (not
 //!   yet used by partitions: flush and compaction come next).
+//! - [`manifest`]: a partition's MANIFEST of live SSTables and flushed LSN.
 //! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`expr`]: document paths and conditions on items.
 
 pub mod batch;
 pub mod catalog;
+mod checked_file;
 pub mod database;
 pub mod error;
 pub mod expr;
 pub mod item;
+pub mod manifest;
 mod partition;
 pub mod query;
 pub mod sstable;
