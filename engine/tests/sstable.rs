@@ -52,6 +52,15 @@ proptest! {
             let from: Vec<_> = model.range::<Vec<u8>, _>((Bound::Excluded(probe.clone()), Bound::Unbounded)).map(|(k, v)| (k.clone(), v.clone())).collect();
             prop_assert_eq!(all(&table, Bound::Excluded(probe)), from);
         }
+        if let [a, b, ..] = &probes[..] {
+            let (low, high) = if a <= b { (a, b) } else { (b, a) };
+            let expected: Vec<_> = model.range::<Vec<u8>, _>((Bound::Included(low.clone()), Bound::Excluded(high.clone()))).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let forward: Vec<_> = table.range(Bound::Included(low), Bound::Excluded(high), false).collect::<Result<_, _>>().unwrap();
+            prop_assert_eq!(&forward, &expected);
+            let mut backward: Vec<_> = table.range(Bound::Included(low), Bound::Excluded(high), true).collect::<Result<_, _>>().unwrap();
+            backward.reverse();
+            prop_assert_eq!(backward, expected);
+        }
         let everything: Vec<_> = model.into_iter().collect();
         prop_assert_eq!(all(&table, Bound::Unbounded), everything);
     }

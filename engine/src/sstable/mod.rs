@@ -425,6 +425,37 @@ impl SsTable {
         Ok(None)
     }
 
+    /// The entries with keys in `(lower, upper)`, in key order or reversed, block by block.
+    pub fn range(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>, reverse: bool) -> SsTableRange<'_> {
+        let first = match lower {
+            Bound::Unbounded => 0,
+            Bound::Included(key) | Bound::Excluded(key) => {
+                self.index.partition_point(|(last, _)| last.as_slice() < key)
+            }
+        };
+        // The block holding the upper bound is the first whose last key reaches it.
+        let last = match upper {
+            Bound::Unbounded => self.index.len(),
+            Bound::Included(key) | Bound::Excluded(key) => {
+                (self.index.partition_point(|(last, _)| last.as_slice() < key) + 1).min(self.index.len())
+            }
+        };
+        let owned = |bound: Bound<&[u8]>| match bound {
+            Bound::Included(key) => Bound::Included(key.to_vec()),
+            Bound::Excluded(key) => Bound::Excluded(key.to_vec()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        SsTableRange {
+            table: self,
+            lower: owned(lower),
+            upper: owned(upper),
+            blocks: first..last.max(first),
+            reverse,
+            entries: Vec::new().into_iter(),
+            failed: false,
+        }
+    }
+
     /// Every entry with a key at or after `lower`, in key order, block by block.
     pub fn iter_from(&self, lower: Bound<&[u8]>) -> SsTableIter<'_> {
         let first_block = match lower {
@@ -482,6 +513,82 @@ impl SsTableIter<'_> {
 }
 
 impl Iterator for SsTableIter<'_> {
+    type Item = Result<(Vec<u8>, Entry)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.failed {
+                return None;
+            }
+            if let Some(entry) = self.entries.next() {
+                return Some(Ok(entry));
+            }
+            match self.load_block() {
+                Ok(true) => continue,
+                Ok(false) => return None,
+                Err(error) => {
+                    self.failed = true;
+                    return Some(Err(error));
+                }
+            }
+        }
+    }
+}
+
+/// Iterates an SSTable's entries between two bounds; see [`SsTable::range`].
+pub struct SsTableRange<'a> {
+    table: &'a SsTable,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    blocks: std::ops::Range<usize>,
+    reverse: bool,
+    entries: std::vec::IntoIter<(Vec<u8>, Entry)>,
+    failed: bool,
+}
+
+fn within(key: &[u8], lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    let above = match lower {
+        Bound::Included(bound) => key >= bound.as_slice(),
+        Bound::Excluded(bound) => key > bound.as_slice(),
+        Bound::Unbounded => true,
+    };
+    let below = match upper {
+        Bound::Included(bound) => key <= bound.as_slice(),
+        Bound::Excluded(bound) => key < bound.as_slice(),
+        Bound::Unbounded => true,
+    };
+    above && below
+}
+
+impl SsTableRange<'_> {
+    fn load_block(&mut self) -> Result<bool> {
+        let next = if self.reverse {
+            self.blocks.next_back()
+        } else {
+            self.blocks.next()
+        };
+        let Some(index) = next else {
+            return Ok(false);
+        };
+        let table = self.table;
+        let handle = table.index[index].1;
+        let block = Block::parse(table.block(handle)?).map_err(|reason| table.corrupt(handle.offset, reason))?;
+        let mut entries = Vec::new();
+        for entry in block.iter() {
+            let (key, value) = entry.map_err(|reason| table.corrupt(handle.offset, reason))?;
+            if within(&key, &self.lower, &self.upper) {
+                entries.push((key, table.decode_entry(handle.offset, value)?));
+            }
+        }
+        if self.reverse {
+            entries.reverse();
+        }
+        self.entries = entries.into_iter();
+        Ok(true)
+    }
+}
+
+impl Iterator for SsTableRange<'_> {
     type Item = Result<(Vec<u8>, Entry)>;
 
     fn next(&mut self) -> Option<Self::Item> {
