@@ -1,6 +1,7 @@
 //! Process crash of the engine: a child process writes items with `Sync` durability from 4
-//! threads and prints each acknowledged write; the parent SIGKILLs it at random moments,
-//! several times over one data directory, and checks every acknowledged item after reopen.
+//! threads, flushing memtables to SSTables every few milliseconds, and prints each
+//! acknowledged write; the parent SIGKILLs it at random moments, several times over one
+//! data directory, and checks every acknowledged item after reopen.
 //!
 //! The child is this test binary re-run with `DYNASTORE_ENGINE_CHILD` set.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -37,7 +38,7 @@ fn item(thread: u64, k: u64, seq: u64) -> Item {
         .with("body", "x".repeat((seq % 300) as usize))
 }
 
-/// The child: each thread overwrites its own keys in turn, printing `thread k seq` once a
+/// The child: each thread overwrites its own keys in turn, printing `ack thread k seq` once a
 /// write is acknowledged.
 #[test]
 #[ignore = "the child process of the crash test, run by it"]
@@ -67,15 +68,27 @@ fn engine_crash_child() {
                     let k = seq % KEYS_PER_THREAD;
                     db.put_item(PutItemInput::new("Items", item(thread, k, seq))).unwrap();
                     let mut out = out.lock().unwrap();
-                    writeln!(out, "{thread} {k} {seq}").unwrap();
+                    writeln!(out, "ack {thread} {k} {seq}").unwrap();
                     out.flush().unwrap();
                 }
             })
         })
         .collect();
+    // Flush now and then, so that kills also land in table writes, MANIFEST saves and WAL
+    // truncation.
+    let flusher = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(15));
+                db.flush().unwrap();
+            }
+        })
+    };
     for thread in threads {
         thread.join().unwrap();
     }
+    flusher.join().unwrap();
 }
 
 /// One child life: returns the acknowledged `(thread, k) -> seq`, the newest per key.

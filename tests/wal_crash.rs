@@ -34,7 +34,7 @@ fn payload(round: u64, seq: u64) -> Vec<u8> {
     bytes
 }
 
-/// The child: appends from 4 threads until killed, printing `lsn round seq` for each
+/// The child: appends from 4 threads until killed, printing `ack lsn round seq` for each
 /// acknowledged record.
 #[test]
 #[ignore = "the child process of the crash test, run by it"]
@@ -54,7 +54,7 @@ fn crash_child() {
                     let seq = i * 4 + thread;
                     let lsn = wal.append(Epoch(round), &payload(round, seq)).unwrap();
                     let mut out = out.lock().unwrap();
-                    writeln!(out, "{} {round} {seq}", lsn.0).unwrap();
+                    writeln!(out, "ack {} {round} {seq}", lsn.0).unwrap();
                     out.flush().unwrap();
                 }
             })

@@ -137,7 +137,7 @@ impl Database {
             let Some(partition) = self.partition(&table, hash_of(&storage_key), false)? else {
                 continue;
             };
-            if let Some(item) = partition.get(storage_key) {
+            if let Some(item) = partition.get(storage_key)? {
                 bytes += item.size_bytes();
                 output.items.push((table_name, (*item).clone()));
             }

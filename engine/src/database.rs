@@ -586,7 +586,7 @@ impl Database {
         let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
             return Ok(None);
         };
-        let item = partition.get(key).map(|item| (*item).clone());
+        let item = partition.get(key)?.map(|item| (*item).clone());
         Ok(match &input.projection {
             Some(paths) => item.map(|item| project(&item, &paths.iter().collect::<Vec<_>>())),
             None => item,
@@ -671,6 +671,24 @@ impl Database {
             for slot in &table.slots {
                 if let Some(partition) = slot.open.read().as_ref() {
                     partition.sync()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes every partition's memtable to an SSTable, records it in the partition's
+    /// MANIFEST, and drops the WAL segments the tables now cover. Writers wait only while
+    /// a memtable is frozen, not while its table is written.
+    ///
+    /// Errors: [`Error::Io`], [`Error::Wal`], [`Error::Corruption`].
+    pub fn flush(&self) -> Result<()> {
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for table in tables {
+            for slot in &table.slots {
+                let partition = slot.open.read().clone();
+                if let Some(partition) = partition {
+                    partition.flush()?;
                 }
             }
         }

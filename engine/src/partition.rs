@@ -1,4 +1,5 @@
-//! One partition: a write-ahead log and a memtable (SSTables come with the LSM issue).
+//! One partition: a write-ahead log, a memtable, frozen memtables being flushed, and
+//! SSTables.
 //!
 //! # Write order
 //!
@@ -11,6 +12,21 @@
 //! read never returns a write that was not acknowledged). Versions carry their LSN and
 //! the memtable keeps the newest, whatever order writers finish in.
 //!
+//! # Flush
+//!
+//! A flush first *freezes* the memtable: new writers wait while the writes already
+//! enqueued finish, then the memtable is set aside and an empty one takes writes. So
+//! every version in a frozen memtable (and in an SSTable) is older than every write after
+//! the freeze, and the frozen memtable holds every write up to the WAL's last LSN at that
+//! moment, its *covered* LSN. The frozen memtable is written to an SSTable (synced, with
+//! its directory), the MANIFEST records the table and the covered LSN as the flushed LSN
+//! (atomically), and only then are WAL segments wholly at or below that LSN deleted.
+//! Recovery opens the MANIFEST's tables, deletes table files it does not list (a crash
+//! between writing a table and recording it), and replays the WAL after the flushed LSN.
+//!
+//! Reads look at the memtable, then the frozen memtables and the SSTables, newest first;
+//! the first version found wins, and a tombstone hides everything older.
+//!
 //! # Record format (version 1), the WAL payload of one write
 //!
 //! ```text
@@ -21,15 +37,18 @@
 //! A batch record carries several writes of one partition, so recovery keeps all of them
 //! or none (BatchWriteItem never half-applies within a partition).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_error};
 use crate::item::Item;
 use crate::item::codec::{decode_item, encode_item};
+use crate::manifest::{Manifest, TableFile, parse_table_name, table_path};
+use crate::sstable::{Entry, SsTable, SsTableWriter};
 use dynastore_wal::fs::SharedFs;
 use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The epoch every record is written with until replication brings primaries and terms.
@@ -84,18 +103,40 @@ struct Version {
     item: Option<Arc<Item>>,
 }
 
+/// The writes between enqueue and apply, and whether a flush is freezing the memtable.
+#[derive(Debug, Default)]
+struct Pending {
+    versions: HashMap<MemKey, Version>,
+    freezing: bool,
+}
+
+/// What reads look at, newest first: the memtable, frozen memtables (each with the LSN
+/// it covers), then SSTables.
+#[derive(Debug, Default)]
+struct ReadState {
+    memtable: BTreeMap<MemKey, Version>,
+    frozen: Vec<(Arc<BTreeMap<MemKey, Version>>, Lsn)>,
+    tables: Vec<Arc<SsTable>>,
+}
+
 /// A partition's durable state and its writers' order.
 #[derive(Debug)]
 pub(crate) struct Partition {
+    fs: SharedFs,
+    dir: PathBuf,
     wal: Wal,
-    /// Acknowledged versions, in key order. Writers are serialised by `pending` anyway, so
-    /// a B-tree under a read-write lock serves readers faster than a concurrent skiplist.
-    memtable: RwLock<BTreeMap<MemKey, Version>>,
+    /// Acknowledged versions. Writers are serialised by `pending` anyway, so B-trees under
+    /// a read-write lock serve readers faster than a concurrent skiplist.
+    state: RwLock<ReadState>,
     /// The write lock; holds the versions enqueued but not yet applied.
-    pending: Mutex<HashMap<MemKey, Version>>,
+    pending: Mutex<Pending>,
+    /// Signalled when the last pending write is applied and when a freeze ends.
+    drained: Condvar,
     /// `Buffered` durability acknowledges a write before it is durable, so it is applied
     /// under the write lock right after it is enqueued, without a pending version.
     apply_on_enqueue: bool,
+    /// The MANIFEST as last saved; its lock also serialises flushes.
+    manifest: Mutex<Manifest>,
 }
 
 fn encode_record(key: &[u8], item: Option<&Item>) -> Vec<u8> {
@@ -164,18 +205,33 @@ fn decode_record(bytes: &[u8]) -> std::result::Result<KeyWrite, String> {
 }
 
 impl Partition {
-    /// Opens the partition in `dir` (its log in `dir/wal`), replaying the log into the
-    /// memtable.
+    /// Opens the partition in `dir`: its MANIFEST's SSTables, and its log (in `dir/wal`)
+    /// replayed after the flushed LSN into the memtable. SSTable files the MANIFEST does
+    /// not list are deleted.
     ///
     /// Errors: [`Error::Wal`] (I/O, or corruption recovery must not skip),
-    /// [`Error::Corruption`] for a record that passes its checksum but does not decode.
+    /// [`Error::Corruption`] for a damaged table or MANIFEST, or a record that passes its
+    /// checksum but does not decode; [`Error::Io`].
     pub fn open(fs: SharedFs, dir: &Path, wal_options: WalOptions) -> Result<Partition> {
+        dynastore_wal::fs::create_dir_durable(fs.as_ref(), dir).map_err(io_error("creating", dir))?;
+        let manifest = Manifest::load(fs.as_ref(), dir)?;
+        remove_orphan_tables(fs.as_ref(), dir, &manifest)?;
+        let tables = manifest
+            .tables
+            .iter()
+            .map(|table| SsTable::open(fs.as_ref(), &table_path(dir, table.number)).map(Arc::new))
+            .collect::<Result<Vec<_>>>()?;
         let wal_dir = dir.join("wal");
         let mut memtable = BTreeMap::new();
         let mut bad_record = None;
+        let replay_from = Lsn(manifest.flushed_lsn + 1);
         let (wal, _report) =
-            Wal::open_and_replay(fs, &wal_dir, wal_options, Lsn::FIRST, |frame| {
-                match decode_writes(frame.payload) {
+            Wal::open_and_replay(
+                fs.clone(),
+                &wal_dir,
+                wal_options,
+                replay_from,
+                |frame| match decode_writes(frame.payload) {
                     Ok(writes) => {
                         for (key, item) in writes {
                             memtable.insert(
@@ -190,8 +246,8 @@ impl Partition {
                     Err(reason) => {
                         bad_record.get_or_insert((frame.lsn, reason));
                     }
-                }
-            })?;
+                },
+            )?;
         if let Some((lsn, reason)) = bad_record {
             return Err(Error::Corruption {
                 file: wal_dir,
@@ -200,20 +256,55 @@ impl Partition {
             });
         }
         Ok(Partition {
+            fs,
+            dir: dir.to_path_buf(),
             wal,
-            memtable: RwLock::new(memtable),
-            pending: Mutex::new(HashMap::new()),
+            state: RwLock::new(ReadState {
+                memtable,
+                frozen: Vec::new(),
+                tables,
+            }),
+            pending: Mutex::new(Pending::default()),
+            drained: Condvar::new(),
             apply_on_enqueue: matches!(wal_options.durability, dynastore_wal::Durability::Buffered { .. }),
+            manifest: Mutex::new(manifest),
         })
     }
 
     /// The acknowledged item under `key`, if any.
-    pub fn get(&self, key: Vec<u8>) -> Option<Arc<Item>> {
+    ///
+    /// Errors: [`Error::Corruption`] if an SSTable that must be read is damaged.
+    pub fn get(&self, key: Vec<u8>) -> Result<Option<Arc<Item>>> {
         self.get_key(&MemKey::new(key))
     }
 
-    fn get_key(&self, key: &MemKey) -> Option<Arc<Item>> {
-        self.memtable.read().get(key).and_then(|version| version.item.clone())
+    fn get_key(&self, key: &MemKey) -> Result<Option<Arc<Item>>> {
+        let state = self.state.read();
+        if let Some(version) = state.memtable.get(key) {
+            return Ok(version.item.clone());
+        }
+        for (frozen, _) in &state.frozen {
+            if let Some(version) = frozen.get(key) {
+                return Ok(version.item.clone());
+            }
+        }
+        for table in &state.tables {
+            match table.get(&key.bytes)? {
+                Some(Entry::Value(bytes)) => return decode_stored(table, &bytes).map(|item| Some(Arc::new(item))),
+                Some(Entry::Tombstone) => return Ok(None),
+                None => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Takes the write lock, waiting while a flush freezes the memtable.
+    fn lock_pending(&self) -> parking_lot::MutexGuard<'_, Pending> {
+        let mut pending = self.pending.lock();
+        while pending.freezing {
+            self.drained.wait(&mut pending);
+        }
+        pending
     }
 
     /// Writes under `key` the item `compute` derives from the current one (`None` deletes),
@@ -222,7 +313,8 @@ impl Partition {
     /// false (a blind write), the current item is not looked up: `compute` sees `None` and
     /// nothing is returned.
     ///
-    /// Errors: `compute`'s error; [`Error::Wal`] if the record could not be made durable.
+    /// Errors: `compute`'s error; [`Error::Wal`] if the record could not be made durable;
+    /// [`Error::Corruption`] if reading the current item hit a damaged SSTable.
     pub fn write(
         &self,
         key: Vec<u8>,
@@ -231,11 +323,11 @@ impl Partition {
     ) -> Result<Option<Arc<Item>>> {
         let key = MemKey::new(key);
         let (lsn, old, new) = {
-            let mut pending = self.pending.lock();
-            let old = match pending.get(&key) {
+            let mut pending = self.lock_pending();
+            let old = match pending.versions.get(&key) {
                 _ if !read_old => None,
                 Some(version) => version.item.clone(),
-                None => self.get_key(&key),
+                None => self.get_key(&key)?,
             };
             let new = compute(old.as_deref())?.map(Arc::new);
             let lsn = self
@@ -243,27 +335,31 @@ impl Partition {
                 .enqueue(SINGLE_PRIMARY_EPOCH, &encode_record(&key.bytes, new.as_deref()))?;
             if self.apply_on_enqueue {
                 // Nothing can be pending: every write of this partition applies here.
-                self.memtable.write().insert(key, Version { lsn, item: new });
+                self.state.write().memtable.insert(key, Version { lsn, item: new });
                 drop(pending);
                 self.wal.commit(lsn)?;
                 return Ok(old);
             }
-            pending.insert(key.clone(), Version { lsn, item: new.clone() });
+            pending.versions.insert(key.clone(), Version { lsn, item: new.clone() });
             (lsn, old, new)
         };
         let committed = self.wal.commit(lsn);
         let mut pending = self.pending.lock();
-        let newest_pending = pending.get(&key).is_some_and(|version| version.lsn == lsn);
+        let newest_pending = pending.versions.get(&key).is_some_and(|version| version.lsn == lsn);
         if newest_pending {
-            pending.remove(&key);
+            pending.versions.remove(&key);
         }
         if committed.is_ok() {
-            let mut memtable = self.memtable.write();
+            let mut state = self.state.write();
             // If this is still the newest version enqueued for the key, nothing newer can
-            // have been applied; otherwise a later writer may have finished first.
-            if newest_pending || memtable.get(&key).is_none_or(|version| version.lsn < lsn) {
-                memtable.insert(key, Version { lsn, item: new });
+            // have been applied; otherwise a later writer may have finished first. (A
+            // freeze waits for every pending write, so no newer version can be frozen.)
+            if newest_pending || state.memtable.get(&key).is_none_or(|version| version.lsn < lsn) {
+                state.memtable.insert(key, Version { lsn, item: new });
             }
+        }
+        if pending.versions.is_empty() {
+            self.drained.notify_all();
         }
         committed?;
         Ok(old)
@@ -274,27 +370,25 @@ impl Partition {
     ///
     /// Errors: [`Error::Wal`] if the record could not be made durable.
     pub fn write_batch(&self, writes: Vec<KeyWrite>) -> Result<()> {
-        let writes: Vec<(MemKey, Option<Item>)> =
-            writes.into_iter().map(|(key, item)| (MemKey::new(key), item)).collect();
         let writes: Vec<(MemKey, Option<Arc<Item>>)> = writes
             .into_iter()
-            .map(|(key, item)| (key, item.map(Arc::new)))
+            .map(|(key, item)| (MemKey::new(key), item.map(Arc::new)))
             .collect();
         let lsn = {
-            let mut pending = self.pending.lock();
+            let mut pending = self.lock_pending();
             let lsn = self.wal.enqueue(SINGLE_PRIMARY_EPOCH, &encode_batch(&writes))?;
             if self.apply_on_enqueue {
-                let mut memtable = self.memtable.write();
+                let mut state = self.state.write();
                 for (key, item) in writes {
-                    memtable.insert(key, Version { lsn, item });
+                    state.memtable.insert(key, Version { lsn, item });
                 }
-                drop(memtable);
+                drop(state);
                 drop(pending);
                 self.wal.commit(lsn)?;
                 return Ok(());
             }
             for (key, item) in &writes {
-                pending.insert(
+                pending.versions.insert(
                     key.clone(),
                     Version {
                         lsn,
@@ -306,56 +400,61 @@ impl Partition {
         };
         let committed = self.wal.commit(lsn);
         let mut pending = self.pending.lock();
-        let mut memtable = committed.is_ok().then(|| self.memtable.write());
+        let mut state = committed.is_ok().then(|| self.state.write());
         for (key, item) in writes {
-            let newest_pending = pending.get(&key).is_some_and(|version| version.lsn == lsn);
+            let newest_pending = pending.versions.get(&key).is_some_and(|version| version.lsn == lsn);
             if newest_pending {
-                pending.remove(&key);
+                pending.versions.remove(&key);
             }
-            if let Some(memtable) = memtable.as_mut()
-                && (newest_pending || memtable.get(&key).is_none_or(|version| version.lsn < lsn))
+            if let Some(state) = state.as_mut()
+                && (newest_pending || state.memtable.get(&key).is_none_or(|version| version.lsn < lsn))
             {
-                memtable.insert(key, Version { lsn, item });
+                state.memtable.insert(key, Version { lsn, item });
             }
+        }
+        drop(state);
+        if pending.versions.is_empty() {
+            self.drained.notify_all();
         }
         committed?;
         Ok(())
     }
 
     /// Visits acknowledged items with keys in `(lower, upper)`, in key order or reversed,
-    /// until `visit` returns false. The memtable is read-locked meanwhile, so callers keep
-    /// the visit short (a page).
+    /// until `visit` returns false, merging the memtable, frozen memtables and SSTables
+    /// (newest version wins; tombstones hide older versions). The read state is locked
+    /// meanwhile, so callers keep the visit short (a page).
+    ///
+    /// Errors: [`Error::Corruption`] if an SSTable is damaged.
     pub fn visit_range(
         &self,
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
         reverse: bool,
         mut visit: impl FnMut(&[u8], &Item) -> bool,
-    ) {
+    ) -> Result<()> {
+        let state = self.state.read();
         let owned = |bound: Bound<&[u8]>| match bound {
             Bound::Included(key) => Bound::Included(MemKey::new(key.to_vec())),
             Bound::Excluded(key) => Bound::Excluded(MemKey::new(key.to_vec())),
             Bound::Unbounded => Bound::Unbounded,
         };
-        let memtable = self.memtable.read();
-        let range = memtable.range((owned(lower), owned(upper)));
-        let mut step = |(key, version): (&MemKey, &Version)| match &version.item {
-            Some(item) => visit(&key.bytes, item),
-            None => true,
-        };
-        if reverse {
-            for entry in range.rev() {
-                if !step(entry) {
-                    break;
-                }
-            }
-        } else {
-            for entry in range {
-                if !step(entry) {
-                    break;
-                }
-            }
+        let mut sources: Vec<Source<'_>> = vec![memtable_source(&state.memtable, owned(lower), owned(upper), reverse)];
+        for (frozen, _) in &state.frozen {
+            sources.push(memtable_source(frozen, owned(lower), owned(upper), reverse));
         }
+        for table in &state.tables {
+            let table_ref: &SsTable = table;
+            sources.push(Box::new(table.range(lower, upper, reverse).map(move |entry| {
+                let (key, entry) = entry?;
+                let item = match entry {
+                    Entry::Value(bytes) => Some(Arc::new(decode_stored(table_ref, &bytes)?)),
+                    Entry::Tombstone => None,
+                };
+                Ok((Cow::Owned(key), item))
+            })));
+        }
+        merge(sources, reverse, |key, item| visit(key, item))
     }
 
     /// Makes every write so far durable (for `Buffered` durability).
@@ -363,6 +462,183 @@ impl Partition {
         self.wal.sync()?;
         Ok(())
     }
+
+    /// Flushes the memtable to an SSTable (see the module docs), then drops the WAL
+    /// segments it covers. Writers wait only while the memtable is frozen, not while the
+    /// table is written.
+    ///
+    /// Errors: [`Error::Io`], [`Error::Wal`]; after an error the frozen memtable stays
+    /// readable and the next flush writes it.
+    pub fn flush(&self) -> Result<()> {
+        let mut manifest = self.manifest.lock();
+        self.freeze();
+        loop {
+            let Some((frozen, covered)) = self.state.read().frozen.last().cloned() else {
+                return Ok(());
+            };
+            let number = manifest.next_file_number.max(1);
+            let table = self.write_table(number, &frozen)?;
+            let mut next = manifest.clone();
+            next.next_file_number = number + 1;
+            next.flushed_lsn = next.flushed_lsn.max(covered.0);
+            let properties = table.properties();
+            next.tables.insert(
+                0,
+                TableFile {
+                    number,
+                    level: 0,
+                    min_lsn: properties.min_lsn,
+                    max_lsn: properties.max_lsn,
+                },
+            );
+            next.save(self.fs.as_ref(), &self.dir)?;
+            *manifest = next;
+            {
+                let mut state = self.state.write();
+                state.frozen.pop();
+                state.tables.insert(0, table);
+            }
+            self.wal.truncate_before(covered.next())?;
+        }
+    }
+
+    /// Sets the memtable aside once no write is between enqueue and apply.
+    fn freeze(&self) {
+        let mut pending = self.pending.lock();
+        pending.freezing = true;
+        while !pending.versions.is_empty() {
+            self.drained.wait(&mut pending);
+        }
+        let mut state = self.state.write();
+        if !state.memtable.is_empty() {
+            let frozen = Arc::new(std::mem::take(&mut state.memtable));
+            state.frozen.insert(0, (frozen, self.wal.last_lsn()));
+        }
+        drop(state);
+        pending.freezing = false;
+        self.drained.notify_all();
+    }
+
+    /// Writes a frozen memtable as SSTable `number`, durably, and opens it.
+    fn write_table(&self, number: u64, frozen: &BTreeMap<MemKey, Version>) -> Result<Arc<SsTable>> {
+        let fs = self.fs.as_ref();
+        let path = table_path(&self.dir, number);
+        let sst_dir = self.dir.join("sst");
+        dynastore_wal::fs::create_dir_durable(fs, &sst_dir).map_err(io_error("creating", &sst_dir))?;
+        let mut writer = SsTableWriter::new(&path);
+        let mut value = Vec::new();
+        for (key, version) in frozen {
+            let entry = match &version.item {
+                Some(item) => {
+                    value.clear();
+                    encode_item(item, &mut value);
+                    Entry::Value(value.clone())
+                }
+                None => Entry::Tombstone,
+            };
+            writer.add(&key.bytes, &entry, version.lsn.0)?;
+        }
+        writer.finish(fs)?;
+        fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
+        Ok(Arc::new(SsTable::open(fs, &path)?))
+    }
+}
+
+/// One ordered source of a merged range read: keys with their item or tombstone.
+type Source<'a> = Box<dyn Iterator<Item = Result<(Cow<'a, [u8]>, Option<Arc<Item>>)>> + 'a>;
+
+/// A memtable's versions between two bounds as a merge source.
+fn memtable_source<'a>(
+    map: &'a BTreeMap<MemKey, Version>,
+    lower: Bound<MemKey>,
+    upper: Bound<MemKey>,
+    reverse: bool,
+) -> Source<'a> {
+    let entries = map
+        .range((lower, upper))
+        .map(|(key, version)| Ok((Cow::Borrowed(key.bytes.as_slice()), version.item.clone())));
+    if reverse {
+        Box::new(entries.rev())
+    } else {
+        Box::new(entries)
+    }
+}
+
+/// Merges sources given newest first: for each key, in order (or reversed), the version
+/// of the newest source holding it; tombstones are not visited.
+fn merge(mut sources: Vec<Source<'_>>, reverse: bool, mut visit: impl FnMut(&[u8], &Item) -> bool) -> Result<()> {
+    let mut heads = Vec::with_capacity(sources.len());
+    for source in &mut sources {
+        heads.push(source.next().transpose()?);
+    }
+    loop {
+        let mut best: Option<usize> = None;
+        for (i, head) in heads.iter().enumerate() {
+            let Some((key, _)) = head else { continue };
+            let better = match best.and_then(|b| heads[b].as_ref()) {
+                None => true,
+                Some((best_key, _)) => {
+                    if reverse {
+                        key.as_ref() > best_key.as_ref()
+                    } else {
+                        key.as_ref() < best_key.as_ref()
+                    }
+                }
+            };
+            if better {
+                best = Some(i);
+            }
+        }
+        let Some(best) = best else { return Ok(()) };
+        let Some((key, item)) = heads[best].take() else {
+            return Ok(());
+        };
+        // Older sources' versions of the same key are shadowed: skip them.
+        for i in 0..heads.len() {
+            let same = heads[i]
+                .as_ref()
+                .is_some_and(|(other, _)| other.as_ref() == key.as_ref());
+            if i == best || same {
+                heads[i] = sources[i].next().transpose()?;
+            }
+        }
+        if let Some(item) = item
+            && !visit(&key, &item)
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// Decodes an item stored in an SSTable; a value that does not decode is corruption.
+fn decode_stored(table: &SsTable, bytes: &[u8]) -> Result<Item> {
+    decode_item(bytes).map_err(|e| Error::Corruption {
+        file: table.path().to_path_buf(),
+        offset: 0,
+        reason: format!("stored item does not decode: {e}"),
+    })
+}
+
+/// Deletes SSTable files the MANIFEST does not list: a crash between writing a table and
+/// recording it leaves them.
+fn remove_orphan_tables(fs: &dyn dynastore_wal::fs::FileSystem, dir: &Path, manifest: &Manifest) -> Result<()> {
+    let sst_dir = dir.join("sst");
+    if !fs.exists(&sst_dir).map_err(io_error("checking", &sst_dir))? {
+        return Ok(());
+    }
+    let mut removed = false;
+    for name in fs.read_dir(&sst_dir).map_err(io_error("listing", &sst_dir))? {
+        let listed = parse_table_name(&name).is_some_and(|n| manifest.tables.iter().any(|t| t.number == n));
+        if !listed {
+            let path = sst_dir.join(&name);
+            fs.remove_file(&path).map_err(io_error("removing", &path))?;
+            removed = true;
+        }
+    }
+    if removed {
+        fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -389,7 +389,7 @@ impl Database {
                     debug_assert!(key.starts_with(&range.prefix), "a query range holds only its own keys");
                     page.push(item)
                 },
-            );
+            )?;
         }
         Ok(page.page)
     }
@@ -483,7 +483,7 @@ fn scan_partitions(
             && !page.is_full()
             && let Some(partition) = db.partition(table, range_start.max(first), false)?
         {
-            partition.visit_range(as_ref(lower), as_ref(upper), false, |_, item| page.push(item));
+            partition.visit_range(as_ref(lower), as_ref(upper), false, |_, item| page.push(item))?;
         }
         match range_end.checked_add(1) {
             Some(next) => range_start = next,

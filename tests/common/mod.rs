@@ -20,8 +20,8 @@ pub fn seed() -> u64 {
 }
 
 /// Runs test `child_test` of this binary with `env`, waits for its first acknowledgement,
-/// lets it run `run_for` more, SIGKILLs it, and returns the numbers of every line it
-/// printed (lines of the test harness itself, without numbers, are skipped).
+/// lets it run `run_for` more, SIGKILLs it, and returns the numbers of every
+/// acknowledgement it printed: lines containing `ack ` followed by numbers.
 pub fn run_child_and_kill(child_test: &str, env: &[(&str, String)], run_for: Duration) -> Vec<Vec<u64>> {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
@@ -37,10 +37,10 @@ pub fn run_child_and_kill(child_test: &str, env: &[(&str, String)], run_for: Dur
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            let fields: Vec<u64> = line.split(' ').filter_map(|f| f.parse().ok()).collect();
-            if !fields.is_empty() {
-                let _ = sender.send(fields);
-            }
+            // Only acknowledgements count: the test harness prints lines of its own.
+            let Some(ack) = line.split("ack ").nth(1) else { continue };
+            let fields: Vec<u64> = ack.split(' ').filter_map(|f| f.parse().ok()).collect();
+            let _ = sender.send(fields);
         }
     });
     let mut lines = Vec::new();
