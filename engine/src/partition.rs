@@ -525,6 +525,11 @@ impl Partition {
         let path = table_path(&self.dir, number);
         let sst_dir = self.dir.join("sst");
         dynastore_wal::fs::create_dir_durable(fs, &sst_dir).map_err(io_error("creating", &sst_dir))?;
+        // A file under this number is a table an earlier, failed flush wrote but never
+        // recorded in the MANIFEST: nothing refers to it.
+        if fs.exists(&path).map_err(io_error("checking", &path))? {
+            fs.remove_file(&path).map_err(io_error("removing", &path))?;
+        }
         let mut writer = SsTableWriter::new(&path);
         let mut value = Vec::new();
         for (key, version) in frozen {

@@ -741,3 +741,41 @@ fn flush_moves_memtables_into_sstables_and_drops_the_wal_they_cover() {
     db.flush().unwrap();
     assert_eq!(get(&db, "c#1", 1), None);
 }
+
+/// A flush that fails (I/O error, full disk) reports it, keeps every write readable, and
+/// a later flush succeeds once the fault is gone.
+#[test]
+fn a_failed_flush_is_reported_and_a_later_flush_succeeds() {
+    use dynastore_wal::fs::{FaultKind, OpKind};
+    for (kinds, skip) in [
+        (&[OpKind::Rename][..], 0),
+        (&[OpKind::Write][..], 0),
+        (&[OpKind::SyncDir][..], 1),
+    ] {
+        let faulty = FaultyFs::new();
+        let fs = faulty.shared();
+        let options = Options {
+            initial_partitions: 1,
+            ..Options::default()
+        };
+        let db = Database::open(fs.clone(), DIR, options).unwrap();
+        db.create_table(schema("Orders")).unwrap();
+        for i in 0..50 {
+            db.put_item(PutItemInput::new("Orders", order("c", i, i))).unwrap();
+        }
+        faulty.fail_after(kinds, skip, FaultKind::Io);
+        assert!(db.flush().is_err(), "{kinds:?}: the flush must fail");
+        faulty.clear_faults();
+        assert!(
+            (0..50).all(|i| get(&db, "c", i) == Some(order("c", i, i))),
+            "{kinds:?}: writes stay readable"
+        );
+        db.flush().unwrap();
+        drop(db);
+        let db = Database::open(fs.clone(), DIR, options).unwrap();
+        assert!(
+            (0..50).all(|i| get(&db, "c", i) == Some(order("c", i, i))),
+            "{kinds:?}: writes survive reopen"
+        );
+    }
+}
