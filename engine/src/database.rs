@@ -10,6 +10,7 @@ use crate::catalog::{Catalog, PartitionEntry, TableEntry};
 use crate::error::{Error, Result, io_error};
 use crate::expr::update::{apply, project, validate_actions};
 use crate::expr::{Condition, UpdateAction};
+use crate::flusher::Flusher;
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
@@ -40,6 +41,9 @@ pub struct Options {
     pub initial_partitions: u32,
     /// The size at which a partition's WAL starts a new segment.
     pub wal_segment_bytes: u64,
+    /// A partition's memtable is flushed to an SSTable in the background once it holds
+    /// about this many bytes.
+    pub memtable_bytes: usize,
 }
 
 impl Default for Options {
@@ -48,6 +52,7 @@ impl Default for Options {
             durability: Durability::Sync,
             initial_partitions: 4,
             wal_segment_bytes: 64 << 20,
+            memtable_bytes: 64 << 20,
         }
     }
 }
@@ -208,6 +213,11 @@ pub(crate) struct Table {
 }
 
 impl Table {
+    /// The partitions created so far.
+    pub(crate) fn open_partitions(&self) -> Vec<Arc<Partition>> {
+        self.slots.iter().filter_map(|slot| slot.open.read().clone()).collect()
+    }
+
     /// The last hash of each partition's range, in hash order.
     pub(crate) fn range_ends(&self) -> impl Iterator<Item = u64> + '_ {
         self.slots.iter().map(|slot| slot.range_end)
@@ -238,7 +248,10 @@ pub struct Database {
     options: Options,
     /// Serialises catalog changes; the catalog as last saved.
     catalog: Mutex<Catalog>,
-    tables: RwLock<HashMap<String, Arc<Table>>>,
+    /// Open tables, shared with the background flusher.
+    tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
+    /// Dropped (stopped and joined) before the LOCK is released.
+    flusher: Flusher,
     _lock: Box<dyn FileLock>,
 }
 
@@ -369,12 +382,15 @@ impl Database {
             _ => io_error("locking", &lock_path)(e),
         })?;
         let catalog = Catalog::load(fs.as_ref(), &dir)?;
+        let tables = Arc::new(RwLock::new(HashMap::new()));
+        let flusher = Flusher::start(Arc::clone(&tables)).map_err(io_error("starting the flusher for", &dir))?;
         let db = Database {
             fs,
             dir,
             options,
             catalog: Mutex::new(Catalog::default()),
-            tables: RwLock::new(HashMap::new()),
+            tables,
+            flusher,
             _lock: lock,
         };
         db.remove_orphan_tables(&catalog)?;
@@ -412,11 +428,7 @@ impl Database {
         for partition in &entry.partitions {
             let open = if partition.created {
                 let path = dir.join(partition.dir_name());
-                Some(Arc::new(Partition::open(
-                    self.fs.clone(),
-                    &path,
-                    self.options.wal_options(),
-                )?))
+                Some(Arc::new(self.open_partition(&path)?))
             } else {
                 None
             };
@@ -432,6 +444,28 @@ impl Database {
             dir,
             slots,
         })
+    }
+
+    fn open_partition(&self, path: &Path) -> Result<Partition> {
+        let options = &self.options;
+        Partition::open(
+            self.fs.clone(),
+            path,
+            options.wal_options(),
+            options.memtable_bytes,
+            Some(self.flusher.signal()),
+        )
+    }
+
+    /// Writes that waited because background flushing fell behind (a write stall), in
+    /// every open partition.
+    pub fn write_stalls(&self) -> u64 {
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        tables
+            .iter()
+            .flat_map(|t| t.open_partitions())
+            .map(|p| p.stalls())
+            .sum()
     }
 
     /// Creates a table. Its partitions' directories appear as writes land in them.
@@ -548,7 +582,7 @@ impl Database {
             entry.created = true;
         }
         let path = table.dir.join(entry.dir_name());
-        let partition = Arc::new(Partition::open(self.fs.clone(), &path, self.options.wal_options())?);
+        let partition = Arc::new(self.open_partition(&path)?);
         *open = Some(Arc::clone(&partition));
         Ok(Some(partition))
     }

@@ -21,6 +21,7 @@ mod checked_file;
 pub mod database;
 pub mod error;
 pub mod expr;
+mod flusher;
 pub mod item;
 pub mod manifest;
 mod partition;

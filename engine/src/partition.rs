@@ -38,6 +38,7 @@
 //! or none (BatchWriteItem never half-applies within a partition).
 
 use crate::error::{Error, Result, io_error};
+use crate::flusher::FlushSignal;
 use crate::item::Item;
 use crate::item::codec::{decode_item, encode_item};
 use crate::manifest::{Manifest, TableFile, parse_table_name, table_path};
@@ -50,6 +51,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 /// The epoch every record is written with until replication brings primaries and terms.
 const SINGLE_PRIMARY_EPOCH: Epoch = Epoch(1);
@@ -137,7 +139,21 @@ pub(crate) struct Partition {
     apply_on_enqueue: bool,
     /// The MANIFEST as last saved; its lock also serialises flushes.
     manifest: Mutex<Manifest>,
+    /// The memtable's approximate size, and the size that calls for a flush.
+    memtable_bytes: AtomicUsize,
+    memtable_bytes_max: usize,
+    /// Whether a flush was asked for since the last freeze.
+    flush_requested: AtomicBool,
+    /// Wakes the background flusher; `None` when flushes are only explicit.
+    flush_signal: Option<FlushSignal>,
+    /// Writes that waited because flushing fell behind.
+    stalls: AtomicU64,
 }
+
+/// Writers wait (a write stall) while this many frozen memtables wait to be flushed.
+const FROZEN_MEMTABLES_MAX: usize = 2;
+/// Bytes a memtable entry costs beyond its key and item (tree node, version, Arc).
+const ENTRY_OVERHEAD_BYTES: usize = 64;
 
 fn encode_record(key: &[u8], item: Option<&Item>) -> Vec<u8> {
     let mut record = Vec::with_capacity(key.len() + 64);
@@ -212,7 +228,13 @@ impl Partition {
     /// Errors: [`Error::Wal`] (I/O, or corruption recovery must not skip),
     /// [`Error::Corruption`] for a damaged table or MANIFEST, or a record that passes its
     /// checksum but does not decode; [`Error::Io`].
-    pub fn open(fs: SharedFs, dir: &Path, wal_options: WalOptions) -> Result<Partition> {
+    pub fn open(
+        fs: SharedFs,
+        dir: &Path,
+        wal_options: WalOptions,
+        memtable_bytes_max: usize,
+        flush_signal: Option<FlushSignal>,
+    ) -> Result<Partition> {
         dynastore_wal::fs::create_dir_durable(fs.as_ref(), dir).map_err(io_error("creating", dir))?;
         let manifest = Manifest::load(fs.as_ref(), dir)?;
         remove_orphan_tables(fs.as_ref(), dir, &manifest)?;
@@ -223,6 +245,7 @@ impl Partition {
             .collect::<Result<Vec<_>>>()?;
         let wal_dir = dir.join("wal");
         let mut memtable = BTreeMap::new();
+        let mut memtable_bytes = 0;
         let mut bad_record = None;
         let replay_from = Lsn(manifest.flushed_lsn + 1);
         let (wal, _report) =
@@ -234,6 +257,7 @@ impl Partition {
                 |frame| match decode_writes(frame.payload) {
                     Ok(writes) => {
                         for (key, item) in writes {
+                            memtable_bytes += entry_bytes(&key, item.as_ref());
                             memtable.insert(
                                 MemKey::new(key),
                                 Version {
@@ -268,7 +292,34 @@ impl Partition {
             drained: Condvar::new(),
             apply_on_enqueue: matches!(wal_options.durability, dynastore_wal::Durability::Buffered { .. }),
             manifest: Mutex::new(manifest),
+            memtable_bytes: AtomicUsize::new(memtable_bytes),
+            memtable_bytes_max,
+            flush_requested: AtomicBool::new(false),
+            flush_signal,
+            stalls: AtomicU64::new(0),
         })
+    }
+
+    /// Whether the memtable passed its budget or frozen memtables wait to be written.
+    pub fn needs_flush(&self) -> bool {
+        self.memtable_bytes.load(Ordering::Relaxed) > self.memtable_bytes_max || !self.state.read().frozen.is_empty()
+    }
+
+    /// Writes that waited because flushing fell behind.
+    pub fn stalls(&self) -> u64 {
+        self.stalls.load(Ordering::Relaxed)
+    }
+
+    /// Accounts for an applied write and asks for a flush once the memtable is over
+    /// budget.
+    fn grew(&self, bytes: usize) {
+        let size = self.memtable_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if size > self.memtable_bytes_max
+            && !self.flush_requested.swap(true, Ordering::Relaxed)
+            && let Some(signal) = &self.flush_signal
+        {
+            signal.request();
+        }
     }
 
     /// The acknowledged item under `key`, if any.
@@ -301,10 +352,24 @@ impl Partition {
     /// Takes the write lock, waiting while a flush freezes the memtable.
     fn lock_pending(&self) -> parking_lot::MutexGuard<'_, Pending> {
         let mut pending = self.pending.lock();
-        while pending.freezing {
-            self.drained.wait(&mut pending);
+        let mut stalled = false;
+        loop {
+            if pending.freezing {
+                self.drained.wait(&mut pending);
+            } else if self.flush_signal.is_some() && self.state.read().frozen.len() >= FROZEN_MEMTABLES_MAX {
+                // Flushing fell behind: slow writers down rather than grow memory.
+                if !stalled {
+                    stalled = true;
+                    self.stalls.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(signal) = &self.flush_signal {
+                    signal.request();
+                }
+                self.drained.wait(&mut pending);
+            } else {
+                return pending;
+            }
         }
-        pending
     }
 
     /// Writes under `key` the item `compute` derives from the current one (`None` deletes),
@@ -335,8 +400,10 @@ impl Partition {
                 .enqueue(SINGLE_PRIMARY_EPOCH, &encode_record(&key.bytes, new.as_deref()))?;
             if self.apply_on_enqueue {
                 // Nothing can be pending: every write of this partition applies here.
+                let bytes = entry_bytes(&key.bytes, new.as_deref());
                 self.state.write().memtable.insert(key, Version { lsn, item: new });
                 drop(pending);
+                self.grew(bytes);
                 self.wal.commit(lsn)?;
                 return Ok(old);
             }
@@ -355,7 +422,10 @@ impl Partition {
             // have been applied; otherwise a later writer may have finished first. (A
             // freeze waits for every pending write, so no newer version can be frozen.)
             if newest_pending || state.memtable.get(&key).is_none_or(|version| version.lsn < lsn) {
+                let bytes = entry_bytes(&key.bytes, new.as_deref());
                 state.memtable.insert(key, Version { lsn, item: new });
+                drop(state);
+                self.grew(bytes);
             }
         }
         if pending.versions.is_empty() {
@@ -379,11 +449,14 @@ impl Partition {
             let lsn = self.wal.enqueue(SINGLE_PRIMARY_EPOCH, &encode_batch(&writes))?;
             if self.apply_on_enqueue {
                 let mut state = self.state.write();
+                let mut bytes = 0;
                 for (key, item) in writes {
+                    bytes += entry_bytes(&key.bytes, item.as_deref());
                     state.memtable.insert(key, Version { lsn, item });
                 }
                 drop(state);
                 drop(pending);
+                self.grew(bytes);
                 self.wal.commit(lsn)?;
                 return Ok(());
             }
@@ -401,6 +474,7 @@ impl Partition {
         let committed = self.wal.commit(lsn);
         let mut pending = self.pending.lock();
         let mut state = committed.is_ok().then(|| self.state.write());
+        let mut bytes = 0;
         for (key, item) in writes {
             let newest_pending = pending.versions.get(&key).is_some_and(|version| version.lsn == lsn);
             if newest_pending {
@@ -409,10 +483,12 @@ impl Partition {
             if let Some(state) = state.as_mut()
                 && (newest_pending || state.memtable.get(&key).is_none_or(|version| version.lsn < lsn))
             {
+                bytes += entry_bytes(&key.bytes, item.as_deref());
                 state.memtable.insert(key, Version { lsn, item });
             }
         }
         drop(state);
+        self.grew(bytes);
         if pending.versions.is_empty() {
             self.drained.notify_all();
         }
@@ -498,6 +574,10 @@ impl Partition {
                 state.frozen.pop();
                 state.tables.insert(0, table);
             }
+            // Writers stalled on frozen memtables re-check under the write lock, so take
+            // it before waking them: none misses the wake-up.
+            drop(self.pending.lock());
+            self.drained.notify_all();
             self.wal.truncate_before(covered.next())?;
         }
     }
@@ -514,6 +594,8 @@ impl Partition {
             let frozen = Arc::new(std::mem::take(&mut state.memtable));
             state.frozen.insert(0, (frozen, self.wal.last_lsn()));
         }
+        self.memtable_bytes.store(0, Ordering::Relaxed);
+        self.flush_requested.store(false, Ordering::Relaxed);
         drop(state);
         pending.freezing = false;
         self.drained.notify_all();
@@ -547,6 +629,11 @@ impl Partition {
         fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
         Ok(Arc::new(SsTable::open(fs, &path)?))
     }
+}
+
+/// The approximate memory a memtable entry takes.
+fn entry_bytes(key: &[u8], item: Option<&Item>) -> usize {
+    key.len() + item.map_or(0, Item::size_bytes) + ENTRY_OVERHEAD_BYTES
 }
 
 /// One ordered source of a merged range read: keys with their item or tombstone.

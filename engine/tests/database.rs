@@ -311,6 +311,12 @@ proptest! {
         check_model(ops, Options::default())?;
     }
 
+    /// The same with memtables of 512 bytes: background flushes run all the time.
+    #[test]
+    fn database_with_tiny_memtables_matches_a_btreemap_model(ops in proptest::collection::vec(op(), 1..60)) {
+        check_model(ops, Options { memtable_bytes: 512, ..Options::default() })?;
+    }
+
     /// The same with `Buffered` durability, where writes apply as soon as they are logged.
     #[test]
     fn buffered_database_matches_a_btreemap_model(ops in proptest::collection::vec(op(), 1..60)) {
@@ -429,6 +435,21 @@ fn check_model(ops: Vec<Op>, options: Options) -> Result<(), TestCaseError> {
 /// creation: the database opens, and holds every acknowledged write and nothing else.
 #[test]
 fn acknowledged_writes_survive_power_loss_at_random_points() {
+    power_loss_rounds(Options::default());
+}
+
+/// The same with memtables of 1 KB, so background flushes run all the time and crash
+/// points land in them too.
+#[test]
+fn acknowledged_writes_survive_power_loss_during_background_flushes() {
+    power_loss_rounds(Options {
+        memtable_bytes: 1024,
+        ..Options::default()
+    });
+}
+
+fn power_loss_rounds(options: Options) {
+    let open = |fs: &SharedFs| Database::open(fs.clone(), DIR, options).unwrap();
     for seed in 0..120u64 {
         let faulty = FaultyFs::new();
         let fs = faulty.shared();
@@ -778,4 +799,36 @@ fn a_failed_flush_is_reported_and_a_later_flush_succeeds() {
             "{kinds:?}: writes survive reopen"
         );
     }
+}
+
+/// With a small memtable budget, SSTables appear without anyone calling `flush`.
+#[test]
+fn memtables_over_budget_are_flushed_in_the_background() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = Options {
+        memtable_bytes: 16 << 10,
+        initial_partitions: 1,
+        ..Options::default()
+    };
+    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    db.create_table(schema("Orders")).unwrap();
+    for i in 0..2000 {
+        db.put_item(PutItemInput::new("Orders", order(&format!("c#{}", i % 50), i / 50, i)))
+            .unwrap();
+    }
+    let sst = tmp.path().join("az-a/Orders/p-0000/sst");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&sst).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no background flush happened");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for i in 0..2000 {
+        assert_eq!(
+            get(&db, &format!("c#{}", i % 50), i / 50),
+            Some(order(&format!("c#{}", i % 50), i / 50, i))
+        );
+    }
+    drop(db);
+    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    assert_eq!(get(&db, "c#7", 39), Some(order("c#7", 39, 1957)));
 }

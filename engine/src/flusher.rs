@@ -1,0 +1,98 @@
+//! The background flusher: one thread per database that flushes partitions whose memtable
+//! passed its budget, so writers never wait for a flush (unless flushing falls behind).
+
+use crate::database::Table;
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+#[derive(Debug, Default)]
+struct Wakeup {
+    requested: bool,
+    stop: bool,
+}
+
+/// Wakes the flusher; partitions hold one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FlushSignal {
+    wakeup: Arc<(Mutex<Wakeup>, Condvar)>,
+    /// Background flushes that failed (they are retried at the next request).
+    pub(crate) failures: Arc<AtomicU64>,
+}
+
+impl FlushSignal {
+    /// Asks the flusher to look for partitions over budget.
+    pub(crate) fn request(&self) {
+        let (state, condvar) = &*self.wakeup;
+        state.lock().requested = true;
+        condvar.notify_one();
+    }
+}
+
+/// The flusher thread; dropping it stops and joins the thread.
+#[derive(Debug)]
+pub(crate) struct Flusher {
+    signal: FlushSignal,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Flusher {
+    /// Starts the thread, which flushes the partitions of `tables` that need it whenever
+    /// a signal asks.
+    pub(crate) fn start(tables: Arc<RwLock<HashMap<String, Arc<Table>>>>) -> std::io::Result<Flusher> {
+        let signal = FlushSignal::default();
+        let worker = signal.clone();
+        let thread = std::thread::Builder::new()
+            .name("dynastore-flusher".to_owned())
+            .spawn(move || run(&worker, &tables))?;
+        Ok(Flusher {
+            signal,
+            thread: Some(thread),
+        })
+    }
+
+    /// A handle partitions use to wake the flusher.
+    pub(crate) fn signal(&self) -> FlushSignal {
+        self.signal.clone()
+    }
+}
+
+fn run(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
+    let (state, condvar) = &*signal.wakeup;
+    loop {
+        {
+            let mut wakeup = state.lock();
+            while !wakeup.requested && !wakeup.stop {
+                condvar.wait(&mut wakeup);
+            }
+            if wakeup.stop {
+                return;
+            }
+            wakeup.requested = false;
+        }
+        let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
+        for table in open {
+            for partition in table.open_partitions() {
+                // A failure keeps the frozen memtable readable and the WAL intact; the
+                // partition asks again at its next write.
+                if partition.needs_flush() && partition.flush().is_err() {
+                    signal.failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        let (state, condvar) = &*self.signal.wakeup;
+        state.lock().stop = true;
+        condvar.notify_all();
+        if let Some(thread) = self.thread.take() {
+            // A flusher that panicked has nothing left to release.
+            let _ = thread.join();
+        }
+    }
+}
