@@ -729,6 +729,27 @@ impl Database {
         Ok(())
     }
 
+    /// Compacts every partition with more than one SSTable into a single table (the
+    /// background flusher does this by itself once a partition has 4).
+    ///
+    /// Errors: [`Error::Io`], [`Error::Corruption`].
+    pub fn compact(&self) -> Result<()> {
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for partition in tables.iter().flat_map(|t| t.open_partitions()) {
+            partition.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Makes every write durable and closes the database (its background thread stops
+    /// and the LOCK is released when this returns). Memtables are not flushed: the WAL
+    /// holds them.
+    ///
+    /// Errors: [`Error::Wal`].
+    pub fn close(self) -> Result<()> {
+        self.sync()
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir

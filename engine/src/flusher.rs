@@ -1,7 +1,9 @@
 //! The background flusher: one thread per database that flushes partitions whose memtable
-//! passed its budget, so writers never wait for a flush (unless flushing falls behind).
+//! passed its budget, so writers never wait for a flush (unless flushing falls behind),
+//! and compacts partitions that have gathered enough SSTables.
 
 use crate::database::Table;
+use crate::partition::COMPACTION_TABLES_TRIGGER;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -78,6 +80,9 @@ fn run(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
                 // A failure keeps the frozen memtable readable and the WAL intact; the
                 // partition asks again at its next write.
                 if partition.needs_flush() && partition.flush().is_err() {
+                    signal.failures.fetch_add(1, Ordering::Relaxed);
+                }
+                if partition.table_count() >= COMPACTION_TABLES_TRIGGER && partition.compact().is_err() {
                     signal.failures.fetch_add(1, Ordering::Relaxed);
                 }
             }

@@ -150,6 +150,8 @@ pub(crate) struct Partition {
     stalls: AtomicU64,
 }
 
+/// A partition with this many SSTables is compacted into one.
+pub(crate) const COMPACTION_TABLES_TRIGGER: usize = 4;
 /// Writers wait (a write stall) while this many frozen memtables wait to be flushed.
 const FROZEN_MEMTABLES_MAX: usize = 2;
 /// Bytes a memtable entry costs beyond its key and item (tree node, version, Arc).
@@ -580,6 +582,90 @@ impl Partition {
             self.drained.notify_all();
             self.wal.truncate_before(covered.next())?;
         }
+    }
+
+    /// How many SSTables reads may have to look at.
+    pub fn table_count(&self) -> usize {
+        self.state.read().tables.len()
+    }
+
+    /// Merges all of the partition's SSTables into one: the newest version of each key,
+    /// tombstones dropped (no older table remains that they could hide). The new table is
+    /// recorded in the MANIFEST before the old ones are deleted, so a crash at any point
+    /// leaves either set, whole. Flushes wait meanwhile (they share the MANIFEST lock).
+    ///
+    /// Errors: [`Error::Io`], [`Error::Corruption`]; on error the old tables stay live.
+    pub fn compact(&self) -> Result<()> {
+        let mut manifest = self.manifest.lock();
+        let inputs: Vec<Arc<SsTable>> = self.state.read().tables.clone();
+        if inputs.len() < 2 {
+            return Ok(());
+        }
+        let fs = self.fs.as_ref();
+        let number = manifest.next_file_number.max(1);
+        let path = table_path(&self.dir, number);
+        if fs.exists(&path).map_err(io_error("checking", &path))? {
+            fs.remove_file(&path).map_err(io_error("removing", &path))?;
+        }
+        let mut writer = SsTableWriter::new(&path);
+        let min_lsn = inputs.iter().map(|t| t.properties().min_lsn).min().unwrap_or(0);
+        let max_lsn = inputs.iter().map(|t| t.properties().max_lsn).max().unwrap_or(0);
+        let sources: Vec<Source<'_>> = inputs
+            .iter()
+            .map(|table| {
+                let table_ref: &SsTable = table;
+                let entries = table
+                    .range(Bound::Unbounded, Bound::Unbounded, false)
+                    .map(move |entry| {
+                        let (key, entry) = entry?;
+                        let item = match entry {
+                            Entry::Value(bytes) => Some(Arc::new(decode_stored(table_ref, &bytes)?)),
+                            Entry::Tombstone => None,
+                        };
+                        Ok((Cow::Owned(key), item))
+                    });
+                Box::new(entries) as Source<'_>
+            })
+            .collect();
+        let mut value = Vec::new();
+        let mut failure = None;
+        merge(sources, false, |key, item| {
+            value.clear();
+            encode_item(item, &mut value);
+            match writer.add(key, &Entry::Value(value.clone()), max_lsn) {
+                Ok(()) => true,
+                Err(error) => {
+                    failure = Some(error);
+                    false
+                }
+            }
+        })?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        writer.set_lsn_range(min_lsn, max_lsn);
+        writer.finish(fs)?;
+        let sst_dir = self.dir.join("sst");
+        fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
+        let output = Arc::new(SsTable::open(fs, &path)?);
+        let mut next = manifest.clone();
+        next.next_file_number = number + 1;
+        next.tables = vec![TableFile {
+            number,
+            level: 1,
+            min_lsn,
+            max_lsn,
+        }];
+        next.save(fs, &self.dir)?;
+        let old = std::mem::replace(&mut *manifest, next);
+        self.state.write().tables = vec![output];
+        // Readers still holding an old table keep reading it (an unlinked file stays
+        // readable); new reads use the compacted one.
+        for table in &old.tables {
+            let old_path = table_path(&self.dir, table.number);
+            fs.remove_file(&old_path).map_err(io_error("removing", &old_path))?;
+        }
+        fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))
     }
 
     /// Sets the memtable aside once no write is between enqueue and apply.

@@ -263,6 +263,7 @@ enum Op {
     Query(u8, bool, Option<u32>),
     Scan(Option<u32>),
     Flush,
+    Compact,
     Reopen,
 }
 
@@ -276,6 +277,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u8..6, any::<bool>(), proptest::option::of(1u32..4)).prop_map(|(p, f, l)| Op::Query(p, f, l)),
         1 => proptest::option::of(1u32..6).prop_map(Op::Scan),
         1 => Just(Op::Flush),
+        1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
     ]
 }
@@ -417,6 +419,7 @@ fn check_model(ops: Vec<Op>, options: Options) -> Result<(), TestCaseError> {
                 prop_assert_eq!(got_keys, expected);
             }
             Op::Flush => db.flush().unwrap(),
+            Op::Compact => db.compact().unwrap(),
             Op::Reopen => {
                 drop(db);
                 db = open(&fs);
@@ -831,4 +834,60 @@ fn memtables_over_budget_are_flushed_in_the_background() {
     drop(db);
     let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
     assert_eq!(get(&db, "c#7", 39), Some(order("c#7", 39, 1957)));
+}
+
+#[test]
+fn compaction_merges_tables_into_one_and_drops_tombstones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = Options {
+        initial_partitions: 1,
+        ..Options::default()
+    };
+    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    db.create_table(schema("Orders")).unwrap();
+    let sst = tmp.path().join("az-a/Orders/p-0000/sst");
+    for round in 0..4i64 {
+        for i in 0..100 {
+            db.put_item(PutItemInput::new(
+                "Orders",
+                order(&format!("c#{i}"), 0, round * 100 + i),
+            ))
+            .unwrap();
+        }
+        for i in (0..100).step_by(10) {
+            db.delete_item(KeyInput::new("Orders", key(&format!("c#{}", i + round), 0)))
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    assert_eq!(std::fs::read_dir(&sst).unwrap().count(), 4);
+    db.compact().unwrap();
+    let files: Vec<_> = std::fs::read_dir(&sst).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let table = dynastore_engine::sstable::SsTable::open(&StdFs, &files[0]).unwrap();
+    assert_eq!(
+        table.properties().tombstones,
+        0,
+        "no older table is left for tombstones to hide"
+    );
+    let expected = |i: i64| -> Option<Item> {
+        // Round 3 wrote every key last, then deleted i where (i - 3) % 10 == 0.
+        if (i - 3) % 10 == 0 {
+            None
+        } else {
+            Some(order(&format!("c#{i}"), 0, 300 + i))
+        }
+    };
+    assert_eq!(
+        table.properties().entries,
+        (0..100).filter(|i| expected(*i).is_some()).count() as u64
+    );
+    for i in 0..100 {
+        assert_eq!(get(&db, &format!("c#{i}"), 0), expected(i), "c#{i}");
+    }
+    drop(db);
+    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    for i in 0..100 {
+        assert_eq!(get(&db, &format!("c#{i}"), 0), expected(i), "c#{i} after reopen");
+    }
 }

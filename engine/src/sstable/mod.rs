@@ -168,6 +168,13 @@ impl SsTableWriter {
         self.index.add(&last_key, &encode_handle(handle));
     }
 
+    /// Records the LSN range of the writes the table holds when its entries carry no LSN
+    /// of their own (a compaction's output spans its inputs' ranges).
+    pub fn set_lsn_range(&mut self, min_lsn: u64, max_lsn: u64) {
+        self.properties.min_lsn = min_lsn;
+        self.properties.max_lsn = max_lsn;
+    }
+
     /// Writes the table to `path` with `fs` (created new) and syncs it. The caller syncs
     /// the directory before recording the table anywhere. Returns its properties.
     ///
