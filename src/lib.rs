@@ -46,5 +46,10 @@ pub use dynastore_engine::{
     Options, Page, Path, PutItemInput, QueryInput, ReturnValues, ScanInput, SetValue, SortKeyCondition,
     TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateOperand, ValidationError, WriteRequest,
 };
-pub use dynastore_engine::{expr, item, sstable};
+pub use dynastore_engine::{catalog, expr, item, manifest, sstable};
+
+/// Where the engine keeps things on disk.
+pub mod engine_layout {
+    pub use dynastore_engine::database::{LOCK_FILE, PRIMARY_AZ};
+}
 pub use dynastore_wal as wal;

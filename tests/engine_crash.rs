@@ -1,5 +1,6 @@
 //! Process crash of the engine: a child process writes items with `Sync` durability from 4
-//! threads, flushing memtables to SSTables every few milliseconds, and prints each
+//! threads, flushing memtables to SSTables and compacting them every few milliseconds,
+//! and prints each
 //! acknowledged write; the parent SIGKILLs it at random moments, several times over one
 //! data directory, and checks every acknowledged item after reopen.
 //!
@@ -74,14 +75,17 @@ fn engine_crash_child() {
             })
         })
         .collect();
-    // Flush now and then, so that kills also land in table writes, MANIFEST saves and WAL
-    // truncation.
+    // Flush and compact now and then, so that kills also land in table writes, MANIFEST
+    // saves, WAL truncation and compactions.
     let flusher = {
         let db = db.clone();
         std::thread::spawn(move || {
-            loop {
+            for round in 1.. {
                 std::thread::sleep(std::time::Duration::from_millis(15));
                 db.flush().unwrap();
+                if round % 3 == 0 {
+                    db.compact().unwrap();
+                }
             }
         })
     };

@@ -219,3 +219,89 @@ pub fn sst(path: &Path, as_json: bool, out: &mut dyn Write) -> Result<(), Box<dy
     }
     Ok(())
 }
+
+/// Prints a partition's MANIFEST.
+pub fn manifest(dir: &Path, as_json: bool, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+    use dynastore::manifest::{MANIFEST_FILE, Manifest};
+    if !dir.join(MANIFEST_FILE).is_file() {
+        return Err(format!(
+            "{}: no MANIFEST (not a partition directory, or nothing flushed yet)",
+            dir.display()
+        )
+        .into());
+    }
+    let manifest = Manifest::load(&StdFs, dir)?;
+    if as_json {
+        let tables: Vec<Value> = manifest
+            .tables
+            .iter()
+            .map(|t| json!({"number": t.number, "level": t.level, "min_lsn": t.min_lsn, "max_lsn": t.max_lsn}))
+            .collect();
+        let json = json!({"flushed_lsn": manifest.flushed_lsn, "next_file_number": manifest.next_file_number, "tables": tables});
+        serde_json::to_writer_pretty(&mut *out, &json)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "manifest {}", dir.join(MANIFEST_FILE).display())?;
+    writeln!(
+        out,
+        "  flushed LSN {}, next file number {}",
+        manifest.flushed_lsn, manifest.next_file_number
+    )?;
+    writeln!(out, "  {} live SSTable(s), newest first:", manifest.tables.len())?;
+    for table in &manifest.tables {
+        writeln!(
+            out,
+            "    sst/{:020}.sst  level {}  LSN {}..={}",
+            table.number, table.level, table.min_lsn, table.max_lsn
+        )?;
+    }
+    Ok(())
+}
+
+/// Prints the data directory's CATALOG.
+pub fn catalog(data: &Path, as_json: bool, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+    use dynastore::catalog::{CATALOG_FILE, Catalog};
+    if !data.join(CATALOG_FILE).is_file() {
+        return Err(format!("{}: no CATALOG (not a data directory?)", data.display()).into());
+    }
+    let catalog = Catalog::load(&StdFs, data)?;
+    if as_json {
+        serde_json::to_writer_pretty(&mut *out, &catalog)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "catalog {} ({} table(s))",
+        data.join(CATALOG_FILE).display(),
+        catalog.tables.len()
+    )?;
+    for table in catalog.tables.values() {
+        let schema = table.key_schema();
+        let sort = schema
+            .sort_key
+            .map(|k| format!(", sort key {} ({})", k.name, k.scalar_type))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  table {}: partition key {} ({}){sort}",
+            table.name, schema.partition_key.name, schema.partition_key.scalar_type
+        )?;
+        for partition in &table.partitions {
+            let state = if partition.created {
+                "created"
+            } else {
+                "not created yet"
+            };
+            writeln!(
+                out,
+                "    {}  hash {:#018x}..={:#018x}  {state}",
+                partition.dir_name(),
+                partition.range.start,
+                partition.range.end
+            )?;
+        }
+    }
+    Ok(())
+}

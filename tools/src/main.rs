@@ -2,6 +2,7 @@
 
 mod demo;
 mod dump;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,9 +26,12 @@ enum Command {
         #[command(subcommand)]
         what: DumpCommand,
     },
-    /// The end-to-end tour: writes, recovers, tails and dumps a write-ahead log under
-    /// `<data>/demo` (which it replaces).
+    /// The end-to-end tour of the WAL and the database, under `<data>/demo` (which it
+    /// replaces).
     Demo,
+    /// Check every checksum and invariant of the data directory (read-only); exits
+    /// non-zero and lists the problems if there are any.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +41,20 @@ enum DumpCommand {
     Wal {
         /// A segment file or a WAL directory.
         path: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A partition's MANIFEST: flushed LSN, next file number, live SSTables.
+    Manifest {
+        /// The partition directory (e.g. `<data>/az-a/Orders/p-0000`).
+        path: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The data directory's CATALOG: tables, key schemas, hash ranges, partitions.
+    Catalog {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -61,7 +79,14 @@ fn main() -> ExitCode {
         Command::Dump {
             what: DumpCommand::Sst { path, json },
         } => dump::sst(&path, json, &mut std::io::stdout().lock()),
+        Command::Dump {
+            what: DumpCommand::Manifest { path, json },
+        } => dump::manifest(&path, json, &mut std::io::stdout().lock()),
+        Command::Dump {
+            what: DumpCommand::Catalog { json },
+        } => dump::catalog(&cli.data, json, &mut std::io::stdout().lock()),
         Command::Demo => demo::run(&cli.data, &mut std::io::stdout().lock()),
+        Command::Verify => verify::run(&cli.data, &mut std::io::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

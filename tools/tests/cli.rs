@@ -153,3 +153,85 @@ fn dump_sst_of_a_damaged_table_fails_naming_the_file_and_offset() {
         "{error}"
     );
 }
+
+/// A data directory with one table, one flushed SSTable and a WAL tail; returns the
+/// partition directory that holds data.
+fn database_with_a_flushed_table(data: &Path) -> std::path::PathBuf {
+    use dynastore::item::{KeyAttribute, ScalarType};
+    use dynastore::{Database, KeySchema, Options, PutItemInput, TableSchema};
+    let options = Options {
+        initial_partitions: 1,
+        ..Options::default()
+    };
+    let db = Database::open(StdFs::shared(), data, options).unwrap();
+    let key_schema = KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: None,
+    };
+    db.create_table(TableSchema {
+        name: "Orders".into(),
+        key_schema,
+    })
+    .unwrap();
+    for i in 0..30 {
+        db.put_item(PutItemInput::new(
+            "Orders",
+            dynastore::Item::new().with("pk", format!("k{i}")),
+        ))
+        .unwrap();
+    }
+    db.flush().unwrap();
+    db.put_item(PutItemInput::new("Orders", dynastore::Item::new().with("pk", "tail")))
+        .unwrap();
+    db.close().unwrap();
+    data.join("az-a/Orders/p-0000")
+}
+
+#[test]
+fn verify_passes_a_sound_directory_and_dump_shows_catalog_and_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let partition = database_with_a_flushed_table(tmp.path());
+    let data = tmp.path().to_str().unwrap();
+    let output = dynastore(&["--data", data, "verify"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains(", 0 problem(s)") && text.contains("30 entries, every block checksum ok"),
+        "{text}"
+    );
+    let catalog = String::from_utf8(dynastore(&["--data", data, "dump", "catalog"]).stdout).unwrap();
+    assert!(
+        catalog.contains("table Orders: partition key pk (S)") && catalog.contains("p-0000"),
+        "{catalog}"
+    );
+    let manifest = String::from_utf8(dynastore(&["dump", "manifest", partition.to_str().unwrap()]).stdout).unwrap();
+    assert!(
+        manifest.contains("1 live SSTable(s)") && manifest.contains("flushed LSN 30"),
+        "{manifest}"
+    );
+}
+
+#[test]
+fn verify_reports_a_damaged_table_and_an_orphan_and_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let partition = database_with_a_flushed_table(tmp.path());
+    let table = std::fs::read_dir(partition.join("sst"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&table).unwrap();
+    bytes[10] ^= 0x80;
+    std::fs::write(&table, &bytes).unwrap();
+    std::fs::write(partition.join("sst/00000000000000000077.sst"), b"orphan").unwrap();
+    let output = dynastore(&["--data", tmp.path().to_str().unwrap(), "verify"]);
+    assert!(!output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("PROBLEM") && text.contains("block checksum mismatch"),
+        "{text}"
+    );
+    assert!(text.contains("00000000000000000077.sst: not in the MANIFEST"), "{text}");
+    assert!(text.contains("2 problem(s)"), "{text}");
+}
