@@ -48,6 +48,12 @@ pub use dynastore_engine::{
 };
 pub use dynastore_engine::{catalog, expr, item, manifest, sstable};
 
+/// The numbers `Database::stats` reports.
+pub mod engine_stats {
+    pub use dynastore_engine::PartitionStats;
+    pub use dynastore_engine::database::{PartitionReport, TableStats};
+}
+
 /// Where the engine keeps things on disk.
 pub mod engine_layout {
     pub use dynastore_engine::database::{LOCK_FILE, PRIMARY_AZ};

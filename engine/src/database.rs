@@ -14,7 +14,7 @@ use crate::flusher::Flusher;
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
-use crate::partition::Partition;
+use crate::partition::{Partition, PartitionStats};
 use dynastore_wal::fs::{self, FileLock, FileSystem, SharedFs};
 use dynastore_wal::{Durability, WalOptions};
 use parking_lot::{Mutex, RwLock};
@@ -192,6 +192,24 @@ impl KeyInput {
             projection: None,
         }
     }
+}
+
+/// One table's numbers, from [`Database::stats`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableStats {
+    /// The table's name.
+    pub name: String,
+    /// Its partitions, in hash order.
+    pub partitions: Vec<PartitionReport>,
+}
+
+/// One partition's catalog entry and, once it is created, its numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionReport {
+    /// Its id, hash range and whether it was created.
+    pub entry: PartitionEntry,
+    /// Its numbers, if it was created.
+    pub stats: Option<PartitionStats>,
 }
 
 /// A partition of an open table: its hash range, its catalog entry and, once created,
@@ -727,6 +745,29 @@ impl Database {
             }
         }
         Ok(())
+    }
+
+    /// Per table (by name), each partition's catalog entry and, if created, its numbers.
+    ///
+    /// Errors: [`Error::Wal`].
+    pub fn stats(&self) -> Result<Vec<TableStats>> {
+        let mut tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out = Vec::with_capacity(tables.len());
+        for table in tables {
+            let mut partitions = Vec::with_capacity(table.slots.len());
+            for slot in &table.slots {
+                let entry = slot.entry.lock().clone();
+                let open = slot.open.read().clone();
+                let stats = open.map(|partition| partition.stats()).transpose()?;
+                partitions.push(PartitionReport { entry, stats });
+            }
+            out.push(TableStats {
+                name: table.name.clone(),
+                partitions,
+            });
+        }
+        Ok(out)
     }
 
     /// Compacts every partition with more than one SSTable into a single table (the

@@ -25,6 +25,7 @@ mod flusher;
 pub mod item;
 pub mod manifest;
 mod partition;
+pub use partition::PartitionStats;
 pub mod query;
 pub mod sstable;
 

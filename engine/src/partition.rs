@@ -148,6 +148,34 @@ pub(crate) struct Partition {
     flush_signal: Option<FlushSignal>,
     /// Writes that waited because flushing fell behind.
     stalls: AtomicU64,
+    /// Flushes and compactions done since the partition was opened.
+    flushes: AtomicU64,
+    compactions: AtomicU64,
+}
+
+/// A partition's numbers, for `stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionStats {
+    /// Entries in the memtable and frozen memtables (tombstones included).
+    pub memtable_entries: u64,
+    /// The memtable's approximate size.
+    pub memtable_bytes: u64,
+    /// Frozen memtables waiting to be written.
+    pub frozen_memtables: u64,
+    /// Live SSTables as `(level, entries, tombstones, file bytes)`, newest first.
+    pub tables: Vec<(u32, u64, u64, u64)>,
+    /// WAL segments and their total size.
+    pub wal_segments: u64,
+    /// The WAL's size in bytes.
+    pub wal_bytes: u64,
+    /// Every write up to this LSN is in the SSTables.
+    pub flushed_lsn: u64,
+    /// Flushes since the partition was opened.
+    pub flushes: u64,
+    /// Compactions since the partition was opened.
+    pub compactions: u64,
+    /// Writes that waited because flushing fell behind.
+    pub write_stalls: u64,
 }
 
 /// A partition with this many SSTables is compacted into one.
@@ -299,6 +327,47 @@ impl Partition {
             flush_requested: AtomicBool::new(false),
             flush_signal,
             stalls: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            compactions: AtomicU64::new(0),
+        })
+    }
+
+    /// The partition's numbers.
+    ///
+    /// Errors: [`Error::Wal`] if the WAL's files cannot be read.
+    pub fn stats(&self) -> Result<PartitionStats> {
+        let manifest = self.manifest.lock().clone();
+        let state = self.state.read();
+        let levels: std::collections::HashMap<u64, u32> = manifest.tables.iter().map(|t| (t.number, t.level)).collect();
+        let tables = state
+            .tables
+            .iter()
+            .map(|table| {
+                let number = table
+                    .path()
+                    .file_name()
+                    .and_then(|n| parse_table_name(&n.to_string_lossy()))
+                    .unwrap_or_default();
+                let properties = table.properties();
+                (
+                    levels.get(&number).copied().unwrap_or(0),
+                    properties.entries,
+                    properties.tombstones,
+                    table.file_bytes(),
+                )
+            })
+            .collect();
+        Ok(PartitionStats {
+            memtable_entries: (state.memtable.len() + state.frozen.iter().map(|(f, _)| f.len()).sum::<usize>()) as u64,
+            memtable_bytes: self.memtable_bytes.load(Ordering::Relaxed) as u64,
+            frozen_memtables: state.frozen.len() as u64,
+            tables,
+            wal_segments: self.wal.segments().len() as u64,
+            wal_bytes: self.wal.size_bytes()?,
+            flushed_lsn: manifest.flushed_lsn,
+            flushes: self.flushes.load(Ordering::Relaxed),
+            compactions: self.compactions.load(Ordering::Relaxed),
+            write_stalls: self.stalls.load(Ordering::Relaxed),
         })
     }
 
@@ -580,6 +649,7 @@ impl Partition {
             // it before waking them: none misses the wake-up.
             drop(self.pending.lock());
             self.drained.notify_all();
+            self.flushes.fetch_add(1, Ordering::Relaxed);
             self.wal.truncate_before(covered.next())?;
         }
     }
@@ -659,6 +729,7 @@ impl Partition {
         next.save(fs, &self.dir)?;
         let old = std::mem::replace(&mut *manifest, next);
         self.state.write().tables = vec![output];
+        self.compactions.fetch_add(1, Ordering::Relaxed);
         // Readers still holding an old table keep reading it (an unlinked file stays
         // readable); new reads use the compacted one.
         for table in &old.tables {

@@ -2,6 +2,7 @@
 
 mod demo;
 mod dump;
+mod stats;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,9 @@ enum Command {
     /// Check every checksum and invariant of the data directory (read-only); exits
     /// non-zero and lists the problems if there are any.
     Verify,
+    /// Per table and partition: memtable, SSTables per level, WAL size, flushed LSN,
+    /// flush and compaction counts, write stalls (opens the database).
+    Stats,
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         } => dump::catalog(&cli.data, json, &mut std::io::stdout().lock()),
         Command::Demo => demo::run(&cli.data, &mut std::io::stdout().lock()),
         Command::Verify => verify::run(&cli.data, &mut std::io::stdout().lock()),
+        Command::Stats => stats::run(&cli.data, &mut std::io::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

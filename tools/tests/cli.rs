@@ -235,3 +235,21 @@ fn verify_reports_a_damaged_table_and_an_orphan_and_fails() {
     assert!(text.contains("00000000000000000077.sst: not in the MANIFEST"), "{text}");
     assert!(text.contains("2 problem(s)"), "{text}");
 }
+
+#[test]
+fn stats_show_each_partitions_memtable_tables_and_wal() {
+    let tmp = tempfile::tempdir().unwrap();
+    database_with_a_flushed_table(tmp.path());
+    let output = dynastore(&["--data", tmp.path().to_str().unwrap(), "stats"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("table Orders"), "{text}");
+    // After reopen: the WAL tail (one put) is replayed into the memtable; one table of 30.
+    assert!(text.contains("p-0000  memtable 1 entries"), "{text}");
+    assert!(text.contains("SSTables 1 [L0: 1] with 30 entries"), "{text}");
+    assert!(text.contains("flushed to LSN 30"), "{text}");
+}

@@ -387,6 +387,19 @@ impl Wal {
         self.shared.state.lock().segments.clone()
     }
 
+    /// The total size of the segment files, in bytes (reads each file's length).
+    ///
+    /// Errors: [`Error::Io`].
+    pub fn size_bytes(&self) -> Result<u64> {
+        let mut total = 0;
+        for first in self.segments() {
+            let path = segment::segment_path(&self.shared.dir, first);
+            let file = self.shared.fs.open(&path).map_err(io_error("opening", &path))?;
+            total += file.len().map_err(io_error("reading", &path))?;
+        }
+        Ok(total)
+    }
+
     /// Counters of the work done since the log was opened.
     pub fn stats(&self) -> WalStats {
         let c = &self.shared.counters;

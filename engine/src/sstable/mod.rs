@@ -378,6 +378,11 @@ impl SsTable {
             .map(|(key, handle)| (key.as_slice(), handle.offset, handle.size))
     }
 
+    /// The table file's size in bytes.
+    pub fn file_bytes(&self) -> u64 {
+        self.file().len() as u64
+    }
+
     /// The table's properties.
     pub fn properties(&self) -> &Properties {
         &self.properties

@@ -1,0 +1,58 @@
+//! `dynastore stats`: per table and partition, what is in memory, on disk, and what the
+//! background work did.
+
+use dynastore::wal::fs::StdFs;
+use dynastore::{Database, Options};
+use std::error::Error;
+use std::io::Write;
+use std::path::Path;
+
+/// Opens the database in `data` (taking its LOCK) and prints its numbers.
+pub fn run(data: &Path, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+    if !data.join(dynastore::catalog::CATALOG_FILE).is_file() {
+        return Err(format!("{}: no CATALOG (not a data directory?)", data.display()).into());
+    }
+    let db = Database::open(StdFs::shared(), data, Options::default())?;
+    for table in db.stats()? {
+        writeln!(out, "table {}", table.name)?;
+        for dynastore::engine_stats::PartitionReport { entry, stats } in table.partitions {
+            let Some(stats) = stats else {
+                writeln!(out, "  {}  no write yet", entry.dir_name())?;
+                continue;
+            };
+            let table_entries: u64 = stats.tables.iter().map(|t| t.1).sum();
+            let table_bytes: u64 = stats.tables.iter().map(|t| t.3).sum();
+            let mut levels = std::collections::BTreeMap::new();
+            for (level, ..) in &stats.tables {
+                *levels.entry(*level).or_insert(0) += 1;
+            }
+            let levels: Vec<String> = levels
+                .iter()
+                .map(|(level, count)| format!("L{level}: {count}"))
+                .collect();
+            writeln!(
+                out,
+                "  {}  memtable {} entries ({} bytes, {} frozen); SSTables {} [{}] with {} entries, {} bytes",
+                entry.dir_name(),
+                stats.memtable_entries,
+                stats.memtable_bytes,
+                stats.frozen_memtables,
+                stats.tables.len(),
+                levels.join(", "),
+                table_entries,
+                table_bytes
+            )?;
+            writeln!(
+                out,
+                "           WAL {} segment(s), {} bytes, flushed to LSN {}; {} flushes, {} compactions, {} write stalls since open",
+                stats.wal_segments,
+                stats.wal_bytes,
+                stats.flushed_lsn,
+                stats.flushes,
+                stats.compactions,
+                stats.write_stalls
+            )?;
+        }
+    }
+    Ok(())
+}
