@@ -650,6 +650,11 @@ impl Partition {
             drop(self.pending.lock());
             self.drained.notify_all();
             self.flushes.fetch_add(1, Ordering::Relaxed);
+            // Start a new segment if the newest one holds only flushed records, so that
+            // the log keeps nothing the tables cover.
+            if self.wal.last_lsn() == covered {
+                self.wal.rotate()?;
+            }
             self.wal.truncate_before(covered.next())?;
         }
     }

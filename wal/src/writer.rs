@@ -346,6 +346,29 @@ impl Wal {
         Ok(frames.last_lsn)
     }
 
+    /// Starts a new segment now (if the newest one holds any record), so that a following
+    /// [`Wal::truncate_before`] can drop every segment up to here: after a flush, the
+    /// flushed records need not stay in the log. Everything appended so far is synced.
+    ///
+    /// Errors: [`Error::Io`] / [`Error::Poisoned`].
+    pub fn rotate(&self) -> Result<()> {
+        let shared = &self.shared;
+        let mut state = shared.state.lock();
+        state.check_writable(state.last_epoch)?;
+        if state.tail_len > SEGMENT_HEADER_BYTES {
+            let next = state.next_lsn;
+            state.start_segment(next);
+        }
+        let target = state.next_lsn.prev();
+        while state.io_busy {
+            shared.changed.wait(&mut state);
+        }
+        if !state.pending.is_empty() {
+            shared.lead_io(&mut state, true)?;
+        }
+        shared.wait_durable(&mut state, target)
+    }
+
     /// Makes every record appended so far durable, returning the durable LSN.
     ///
     /// Errors: [`Error::Io`] / [`Error::Poisoned`] if a write or sync failed.

@@ -126,3 +126,27 @@ fn power_loss_at_every_step_of_truncation_leaves_a_valid_log() {
         }
     }
 }
+
+#[test]
+fn rotate_starts_a_new_segment_so_everything_before_can_be_dropped() {
+    let (_fs, shared) = faulty();
+    let wal = open(&shared, Path::new(DIR), sync_options(1 << 20));
+    for i in 0..10u64 {
+        wal.append(Epoch(1), &i.to_le_bytes()).unwrap();
+    }
+    assert_eq!(wal.segments(), vec![Lsn(1)]);
+    wal.rotate().unwrap();
+    assert_eq!(wal.segments(), vec![Lsn(1), Lsn(11)]);
+    wal.rotate().unwrap();
+    assert_eq!(
+        wal.segments(),
+        vec![Lsn(1), Lsn(11)],
+        "an empty newest segment is not rotated again"
+    );
+    assert_eq!(wal.truncate_before(Lsn(11)).unwrap(), 1);
+    assert_eq!(wal.append(Epoch(1), b"after").unwrap(), Lsn(11));
+    drop(wal);
+    let (wal, report) = Wal::open(shared, DIR, sync_options(1 << 20)).unwrap();
+    assert_eq!((report.first_lsn, report.last_lsn), (Lsn(11), Lsn(11)));
+    assert_eq!(read_all(&wal)[0].payload, b"after");
+}

@@ -231,7 +231,8 @@ fn encode_properties(properties: &Properties) -> Vec<u8> {
 pub struct SsTable {
     path: PathBuf,
     bytes: MappedBytes,
-    filter: Handle,
+    /// The bloom filter, checked once at open and kept in memory: every lookup reads it.
+    filter: Vec<u8>,
     properties: Properties,
     /// Each data block's last key and handle, in order.
     index: Vec<(Vec<u8>, Handle)>,
@@ -262,13 +263,12 @@ impl SsTable {
         let mut table = SsTable {
             path: path.to_path_buf(),
             bytes,
-            filter: Handle { offset: 0, size: 0 },
+            filter: Vec::new(),
             properties: Properties::default(),
             index: Vec::new(),
         };
         let (filter, properties, index) = table.read_footer()?;
-        table.filter = filter;
-        table.block(filter)?;
+        table.filter = table.block(filter)?.to_vec();
         table.properties = table.read_properties(properties)?;
         table.index = table.read_index(index)?;
         Ok(table)
@@ -395,7 +395,7 @@ impl SsTable {
 
     /// Whether the bloom filter rules `key` out (then the table surely does not hold it).
     pub fn filter_excludes(&self, key: &[u8]) -> Result<bool> {
-        Ok(!bloom::may_contain(self.block(self.filter)?, key))
+        Ok(!bloom::may_contain(&self.filter, key))
     }
 
     fn decode_entry(&self, offset: u64, value: &[u8]) -> Result<Entry> {

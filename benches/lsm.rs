@@ -1,0 +1,293 @@
+//! dynastore against fjall, the leading Rust LSM, on the same workloads in the same run
+//! (the LSM issue's targets are ratios):
+//! - load N items (fillrandom) with buffered durability;
+//! - random gets after a clean reopen; gets of absent keys;
+//! - reading 100 items under one prefix (a DynamoDB query);
+//! - reopen time after a crash with a full memtable;
+//! - space on disk after compaction, and write amplification (bytes the process wrote to
+//!   storage per byte of user data, from /proc/self/io).
+//!
+//! N is 1,000,000 unless `DYNASTORE_LSM_ITEMS` says otherwise. Items: 10,000 partition keys
+//! of 100 items each; dynastore stores `{pk: S(8), sk: N, v: S(100)}`, fjall a 16-byte key
+//! (prefix + big-endian order) and a 100-byte value.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use dynastore::item::{KeyAttribute, ScalarType};
+use dynastore::wal::Durability;
+use dynastore::wal::fs::StdFs;
+use dynastore::{Database, Item, KeyInput, KeySchema, Options, PutItemInput, QueryInput, TableSchema};
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const PER_PREFIX: u64 = 100;
+const VALUE_BYTES: usize = 100;
+
+fn items() -> u64 {
+    std::env::var("DYNASTORE_LSM_ITEMS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// A fixed pseudo-random permutation of `0..n` (multiplicative, stride coprime with n).
+fn shuffled(n: u64) -> impl Iterator<Item = u64> {
+    let stride = (0..).map(|k| 7919 + 2 * k).find(|s| gcd(*s, n) == 1).unwrap_or(1);
+    (0..n).map(move |i| (i * stride) % n)
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+fn prefix(i: u64) -> String {
+    format!("c{:07}", i / PER_PREFIX)
+}
+
+fn value(i: u64) -> String {
+    format!("{i:0width$}", width = VALUE_BYTES)
+}
+
+/// Bytes this process has caused to be written to storage.
+fn written_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|io| {
+            io.lines()
+                .find_map(|l| l.strip_prefix("write_bytes: ").and_then(|v| v.trim().parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            total += if path.is_dir() {
+                dir_bytes(&path)
+            } else {
+                entry.metadata().map(|m| m.len()).unwrap_or(0)
+            };
+        }
+    }
+    total
+}
+
+fn rate(count: u64, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64()
+}
+
+#[derive(Debug, Default)]
+struct Figures {
+    load: f64,
+    get: f64,
+    absent: f64,
+    query: f64,
+    reopen: Duration,
+    space: u64,
+    written: u64,
+}
+
+fn dynastore_options() -> Options {
+    Options {
+        durability: Durability::Buffered {
+            interval: Duration::from_millis(100),
+        },
+        ..Options::default()
+    }
+}
+
+fn dynastore_key(i: u64) -> Item {
+    Item::new().with("pk", prefix(i)).with("sk", (i % PER_PREFIX) as i64)
+}
+
+fn dynastore_run(n: u64, dir: &Path) -> Figures {
+    let mut figures = Figures::default();
+    let before = written_bytes();
+    let db = Database::open(StdFs::shared(), dir, dynastore_options()).unwrap();
+    let key_schema = KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+    };
+    db.create_table(TableSchema {
+        name: "Bench".into(),
+        key_schema,
+    })
+    .unwrap();
+    let started = Instant::now();
+    for i in shuffled(n) {
+        db.put_item(PutItemInput::new("Bench", dynastore_key(i).with("v", value(i))))
+            .unwrap();
+    }
+    figures.load = rate(n, started.elapsed());
+    db.flush().unwrap();
+    db.compact().unwrap();
+    db.close().unwrap();
+    figures.written = written_bytes() - before;
+    figures.space = dir_bytes(dir);
+    let db = Database::open(StdFs::shared(), dir, dynastore_options()).unwrap();
+    let probes = (n / 10).max(1);
+    let started = Instant::now();
+    for i in shuffled(n).take(probes as usize) {
+        assert!(black_box(db.get_item(KeyInput::new("Bench", dynastore_key(i))).unwrap()).is_some());
+    }
+    figures.get = rate(probes, started.elapsed());
+    let started = Instant::now();
+    for i in 0..probes {
+        let absent = Item::new().with("pk", format!("x{i:07}")).with("sk", 0);
+        assert!(black_box(db.get_item(KeyInput::new("Bench", absent)).unwrap()).is_none());
+    }
+    figures.absent = rate(probes, started.elapsed());
+    let prefixes = (n / PER_PREFIX).max(1);
+    let queries = prefixes.min(2_000);
+    let started = Instant::now();
+    for q in 0..queries {
+        let page = db
+            .query(QueryInput::new("Bench", prefix((q * 7919 % prefixes) * PER_PREFIX)))
+            .unwrap();
+        assert_eq!(black_box(page).items.len() as u64, PER_PREFIX.min(n));
+    }
+    figures.query = rate(queries * PER_PREFIX.min(n), started.elapsed());
+    drop(db);
+    // A crash with a full memtable: write without flushing, drop (the WAL holds it), reopen.
+    let crash_dir = dir.join("crash");
+    let db = Database::open(
+        StdFs::shared(),
+        &crash_dir,
+        Options {
+            memtable_bytes: usize::MAX,
+            ..dynastore_options()
+        },
+    )
+    .unwrap();
+    let key_schema = KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+    };
+    db.create_table(TableSchema {
+        name: "Bench".into(),
+        key_schema,
+    })
+    .unwrap();
+    for i in shuffled(n / 4) {
+        db.put_item(PutItemInput::new("Bench", dynastore_key(i).with("v", value(i))))
+            .unwrap();
+    }
+    db.sync().unwrap();
+    drop(db);
+    let started = Instant::now();
+    let db = Database::open(StdFs::shared(), &crash_dir, dynastore_options()).unwrap();
+    figures.reopen = started.elapsed();
+    drop(db);
+    figures
+}
+
+fn fjall_key(i: u64) -> Vec<u8> {
+    let mut key = prefix(i).into_bytes();
+    key.extend_from_slice(&(i % PER_PREFIX).to_be_bytes());
+    key
+}
+
+fn fjall_run(n: u64, dir: &Path) -> Figures {
+    use fjall::{Database as Fjall, KeyspaceCreateOptions, PersistMode};
+    let mut figures = Figures::default();
+    let before = written_bytes();
+    let db = Fjall::builder(dir.join("db")).open().unwrap();
+    let items = db.keyspace("bench", KeyspaceCreateOptions::default).unwrap();
+    let started = Instant::now();
+    for i in shuffled(n) {
+        items.insert(fjall_key(i), value(i)).unwrap();
+    }
+    figures.load = rate(n, started.elapsed());
+    db.persist(PersistMode::SyncAll).unwrap();
+    drop(items);
+    drop(db);
+    figures.written = written_bytes() - before;
+    figures.space = dir_bytes(&dir.join("db"));
+    let db = Fjall::builder(dir.join("db")).open().unwrap();
+    let items = db.keyspace("bench", KeyspaceCreateOptions::default).unwrap();
+    let probes = (n / 10).max(1);
+    let started = Instant::now();
+    for i in shuffled(n).take(probes as usize) {
+        assert!(black_box(items.get(fjall_key(i)).unwrap()).is_some());
+    }
+    figures.get = rate(probes, started.elapsed());
+    let started = Instant::now();
+    for i in 0..probes {
+        assert!(black_box(items.get(format!("x{i:07}xxxxxxxx")).unwrap()).is_none());
+    }
+    figures.absent = rate(probes, started.elapsed());
+    let prefixes = (n / PER_PREFIX).max(1);
+    let queries = prefixes.min(2_000);
+    let started = Instant::now();
+    for q in 0..queries {
+        // Read every key and value, as a query does.
+        let mut count = 0;
+        for entry in items.prefix(prefix((q * 7919 % prefixes) * PER_PREFIX)) {
+            black_box(entry.into_inner().unwrap());
+            count += 1;
+        }
+        assert_eq!(count as u64, PER_PREFIX.min(n));
+    }
+    figures.query = rate(queries * PER_PREFIX.min(n), started.elapsed());
+    drop(items);
+    drop(db);
+    let crash = dir.join("crash");
+    let db = Fjall::builder(&crash).open().unwrap();
+    let items = db.keyspace("bench", KeyspaceCreateOptions::default).unwrap();
+    for i in shuffled(n / 4) {
+        items.insert(fjall_key(i), value(i)).unwrap();
+    }
+    db.persist(PersistMode::SyncAll).unwrap();
+    drop(items);
+    drop(db);
+    let started = Instant::now();
+    let db = Fjall::builder(&crash).open().unwrap();
+    let _items = db.keyspace("bench", KeyspaceCreateOptions::default).unwrap();
+    figures.reopen = started.elapsed();
+    figures
+}
+
+fn main() {
+    let n = items();
+    let user_bytes = n * (16 + VALUE_BYTES as u64);
+    let ours_dir = tempfile::tempdir().unwrap();
+    let ours = dynastore_run(n, ours_dir.path());
+    drop(ours_dir);
+    let theirs_dir = tempfile::tempdir().unwrap();
+    let theirs = fjall_run(n, theirs_dir.path());
+    drop(theirs_dir);
+    println!("LSM summary, {n} items (16-byte keys, 100-byte values; {user_bytes} user bytes), same run:");
+    println!("  {:<34} {:>14} {:>14} {:>8}", "", "dynastore", "fjall", "ratio");
+    let row = |name: &str, a: f64, b: f64, unit: &str| {
+        println!(
+            "  {name:<34} {:>14} {:>14} {:>7.2}x",
+            format!("{a:.0}{unit}"),
+            format!("{b:.0}{unit}"),
+            a / b
+        );
+    };
+    row("load (fillrandom), items/s", ours.load, theirs.load, "");
+    row("random get after reopen, /s", ours.get, theirs.get, "");
+    row("absent-key get, /s", ours.absent, theirs.absent, "");
+    row("query of 100 items, items/s", ours.query, theirs.query, "");
+    row(
+        "reopen after crash (1/4 N), ms",
+        ours.reopen.as_secs_f64() * 1e3,
+        theirs.reopen.as_secs_f64() * 1e3,
+        "",
+    );
+    row(
+        "space on disk / user bytes",
+        ours.space as f64 / user_bytes as f64 * 100.0,
+        theirs.space as f64 / user_bytes as f64 * 100.0,
+        "%",
+    );
+    row(
+        "written / user bytes",
+        ours.written as f64 / user_bytes as f64 * 100.0,
+        theirs.written as f64 / user_bytes as f64 * 100.0,
+        "%",
+    );
+}
