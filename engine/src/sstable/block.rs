@@ -105,15 +105,23 @@ impl BlockBuilder {
 /// Why a block's bytes do not decode.
 pub type BlockError = &'static str;
 
-/// A decoded view of a block's entries.
+/// A view of a block's entries and its restart array (read in place, not copied).
 #[derive(Debug)]
 pub struct Block<'a> {
     entries: &'a [u8],
-    restarts: Vec<usize>,
+    restarts: &'a [u8],
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Decodes one entry header at `pos`: `(shared, unshared, value_len)`, advancing `pos`.
+fn entry_header(entries: &[u8], pos: &mut usize) -> Result<(usize, usize, usize), BlockError> {
+    let shared = get_varint(entries, pos).ok_or("bad shared length")? as usize;
+    let unshared = get_varint(entries, pos).ok_or("bad key length")? as usize;
+    let value_len = get_varint(entries, pos).ok_or("bad value length")? as usize;
+    Ok((shared, unshared, value_len))
 }
 
 impl<'a> Block<'a> {
@@ -127,44 +135,80 @@ impl<'a> Block<'a> {
         let array_at = count_at
             .checked_sub(count.checked_mul(4).ok_or("restart count too large")?)
             .ok_or("restart array past the block's start")?;
-        let restarts = (0..count)
-            .map(|i| u32_at(bytes, array_at + 4 * i).map(|r| r as usize))
-            .collect::<Option<Vec<_>>>()
-            .ok_or("restart offset unreadable")?;
-        if restarts.iter().any(|&r| r >= array_at) {
+        let block = Block {
+            entries: &bytes[..array_at],
+            restarts: &bytes[array_at..count_at],
+        };
+        if (0..count).any(|i| block.restart(i) >= array_at) {
             return Err("restart offset past the entries");
         }
-        Ok(Block {
-            entries: &bytes[..array_at],
-            restarts,
-        })
+        Ok(block)
     }
 
-    /// Every entry from the restart point at or before `key` on, in order.
-    pub fn iter_from_restart_for(&self, key: &[u8]) -> Result<BlockIter<'a>, BlockError> {
-        // The last restart whose key is <= `key`.
-        let mut low = 0;
-        let mut high = self.restarts.len();
+    fn restart_count(&self) -> usize {
+        self.restarts.len() / 4
+    }
+
+    fn restart(&self, i: usize) -> usize {
+        u32_at(self.restarts, 4 * i).unwrap_or(u32::MAX) as usize
+    }
+
+    /// The key stored whole at restart point `i` (restart entries share no prefix).
+    fn restart_key(&self, i: usize) -> Result<&'a [u8], BlockError> {
+        let mut pos = self.restart(i);
+        let (shared, unshared, _) = entry_header(self.entries, &mut pos)?;
+        if shared != 0 {
+            return Err("restart entry shares a prefix");
+        }
+        self.entries.get(pos..pos + unshared).ok_or("key past the block's end")
+    }
+
+    /// The value stored under exactly `key`, if any: a binary search of the restart points,
+    /// then a scan of at most one restart interval, without copying keys.
+    pub fn seek(&self, key: &[u8]) -> Result<Option<&'a [u8]>, BlockError> {
+        let (mut low, mut high) = (0, self.restart_count());
+        if high == 0 {
+            return Ok(None);
+        }
         while high - low > 1 {
             let mid = (low + high) / 2;
-            let mut iter = BlockIter {
-                entries: self.entries,
-                pos: self.restarts[mid],
-                key: Vec::new(),
-            };
-            match iter.next() {
-                Some(Ok((restart_key, _))) if restart_key.as_slice() <= key => low = mid,
-                Some(Ok(_)) => high = mid,
-                Some(Err(e)) => return Err(e),
-                None => return Err("restart points at no entry"),
+            if self.restart_key(mid)? <= key {
+                low = mid;
+            } else {
+                high = mid;
             }
         }
-        let pos = self.restarts.get(low).copied().unwrap_or(self.entries.len());
-        Ok(BlockIter {
-            entries: self.entries,
-            pos,
-            key: Vec::new(),
-        })
+        let end = if high < self.restart_count() && high > low {
+            self.restart(high)
+        } else {
+            self.entries.len()
+        };
+        let mut pos = self.restart(low);
+        let mut current: Vec<u8> = Vec::new();
+        while pos < end {
+            let (shared, unshared, value_len) = entry_header(self.entries, &mut pos)?;
+            if shared > current.len() {
+                return Err("shared prefix longer than the previous key");
+            }
+            let delta = self
+                .entries
+                .get(pos..pos + unshared)
+                .ok_or("key past the block's end")?;
+            current.truncate(shared);
+            current.extend_from_slice(delta);
+            pos += unshared;
+            let value = self
+                .entries
+                .get(pos..pos + value_len)
+                .ok_or("value past the block's end")?;
+            pos += value_len;
+            match current.as_slice().cmp(key) {
+                std::cmp::Ordering::Less => continue,
+                std::cmp::Ordering::Equal => return Ok(Some(value)),
+                std::cmp::Ordering::Greater => return Ok(None),
+            }
+        }
+        Ok(None)
     }
 
     /// Every entry, in order.

@@ -423,18 +423,10 @@ impl SsTable {
             return Ok(None);
         };
         let block = Block::parse(self.block(handle)?).map_err(|reason| self.corrupt(handle.offset, reason))?;
-        for entry in block
-            .iter_from_restart_for(key)
-            .map_err(|reason| self.corrupt(handle.offset, reason))?
-        {
-            let (entry_key, value) = entry.map_err(|reason| self.corrupt(handle.offset, reason))?;
-            match entry_key.as_slice().cmp(key) {
-                std::cmp::Ordering::Less => continue,
-                std::cmp::Ordering::Equal => return self.decode_entry(handle.offset, value).map(Some),
-                std::cmp::Ordering::Greater => return Ok(None),
-            }
+        match block.seek(key).map_err(|reason| self.corrupt(handle.offset, reason))? {
+            Some(value) => self.decode_entry(handle.offset, value).map(Some),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// The entries with keys in `(lower, upper)`, in key order or reversed, block by block.
