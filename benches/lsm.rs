@@ -98,14 +98,7 @@ fn dynastore_options() -> Options {
     }
 }
 
-fn dynastore_key(i: u64) -> Item {
-    Item::new().with("pk", prefix(i)).with("sk", (i % PER_PREFIX) as i64)
-}
-
-fn dynastore_run(n: u64, dir: &Path) -> Figures {
-    let mut figures = Figures::default();
-    let before = written_bytes();
-    let db = Database::open(StdFs::shared(), dir, dynastore_options()).unwrap();
+fn create_bench_table(db: &Database) {
     let key_schema = KeySchema {
         partition_key: KeyAttribute::new("pk", ScalarType::S),
         sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
@@ -115,6 +108,17 @@ fn dynastore_run(n: u64, dir: &Path) -> Figures {
         key_schema,
     })
     .unwrap();
+}
+
+fn dynastore_key(i: u64) -> Item {
+    Item::new().with("pk", prefix(i)).with("sk", (i % PER_PREFIX) as i64)
+}
+
+fn dynastore_run(n: u64, dir: &Path) -> Figures {
+    let mut figures = Figures::default();
+    let before = written_bytes();
+    let db = Database::open(StdFs::shared(), dir, dynastore_options()).unwrap();
+    create_bench_table(&db);
     let started = Instant::now();
     for i in shuffled(n) {
         db.put_item(PutItemInput::new("Bench", dynastore_key(i).with("v", value(i))))
@@ -161,15 +165,7 @@ fn dynastore_run(n: u64, dir: &Path) -> Figures {
         },
     )
     .unwrap();
-    let key_schema = KeySchema {
-        partition_key: KeyAttribute::new("pk", ScalarType::S),
-        sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
-    };
-    db.create_table(TableSchema {
-        name: "Bench".into(),
-        key_schema,
-    })
-    .unwrap();
+    create_bench_table(&db);
     for i in shuffled(n / 4) {
         db.put_item(PutItemInput::new("Bench", dynastore_key(i).with("v", value(i))))
             .unwrap();

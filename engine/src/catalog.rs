@@ -16,7 +16,7 @@
 //! it is created).
 
 use crate::checked_file;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::item::{KeyAttribute, KeySchema, ScalarType};
 use dynastore_wal::fs::FileSystem;
 use serde::{Deserialize, Serialize};
@@ -159,29 +159,17 @@ impl Catalog {
     /// Reads the catalog of the data directory `dir`; an empty one if there is none yet.
     /// Removes a `CATALOG.tmp` left by a crash.
     ///
-    /// Errors: [`Error::Corruption`] if the file's checksum or JSON is wrong, [`Error::Io`].
+    /// Errors: [`crate::Error::Corruption`] if the file's checksum or JSON is wrong, [`crate::Error::Io`].
     pub fn load(fs: &dyn FileSystem, dir: &Path) -> Result<Catalog> {
-        let Some(body) = checked_file::read(fs, dir, CATALOG_FILE, FILE_KIND)? else {
-            return Ok(Catalog::default());
-        };
-        serde_json::from_str(&body).map_err(|e| Error::Corruption {
-            file: dir.join(CATALOG_FILE),
-            offset: 0,
-            reason: format!("invalid catalog JSON: {e}"),
-        })
+        Ok(checked_file::read_json(fs, dir, CATALOG_FILE, FILE_KIND)?.unwrap_or_default())
     }
 
     /// Replaces the catalog of `dir` with this one, atomically and durably.
     ///
-    /// Errors: [`Error::Io`]; on error the old catalog is still in place, or the new one
+    /// Errors: [`crate::Error::Io`]; on error the old catalog is still in place, or the new one
     /// is if the rename had already happened.
     pub fn save(&self, fs: &dyn FileSystem, dir: &Path) -> Result<()> {
-        let body = serde_json::to_string_pretty(self).map_err(|e| Error::Corruption {
-            file: dir.join(CATALOG_FILE),
-            offset: 0,
-            reason: format!("cannot serialise the catalog: {e}"),
-        })?;
-        checked_file::write(fs, dir, CATALOG_FILE, FILE_KIND, &body)
+        checked_file::write_json(fs, dir, CATALOG_FILE, FILE_KIND, self)
     }
 }
 

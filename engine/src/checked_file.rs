@@ -72,3 +72,36 @@ pub(crate) fn write(fs: &dyn FileSystem, dir: &Path, name: &str, kind: &str, bod
     fs.rename(&tmp, &path).map_err(io_error("renaming", &tmp))?;
     fs.sync_dir(dir).map_err(io_error("syncing", dir))
 }
+
+/// Reads `dir/name` and parses its body as JSON; `None` if the file does not exist.
+///
+/// Errors: [`Error::Corruption`] for a bad checksum or JSON that does not parse,
+/// [`Error::Io`].
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    name: &str,
+    kind: &str,
+) -> Result<Option<T>> {
+    let Some(body) = read(fs, dir, name, kind)? else {
+        return Ok(None);
+    };
+    serde_json::from_str(&body)
+        .map(Some)
+        .map_err(|e| corrupt(&dir.join(name), format!("invalid {kind} JSON: {e}")))
+}
+
+/// Replaces `dir/name` with `value` as JSON, atomically and durably.
+///
+/// Errors: [`Error::Io`].
+pub(crate) fn write_json<T: serde::Serialize>(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    name: &str,
+    kind: &str,
+    value: &T,
+) -> Result<()> {
+    let body = serde_json::to_string_pretty(value)
+        .map_err(|e| corrupt(&dir.join(name), format!("cannot serialise the {kind}: {e}")))?;
+    write(fs, dir, name, kind, &body)
+}

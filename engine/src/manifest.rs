@@ -8,7 +8,7 @@
 //! MANIFEST is an orphan of a crash (written but never recorded) and may be deleted.
 
 use crate::checked_file;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use dynastore_wal::fs::FileSystem;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -57,28 +57,16 @@ pub fn parse_table_name(name: &str) -> Option<u64> {
 impl Manifest {
     /// Reads the MANIFEST of partition directory `dir`; an empty one if there is none.
     ///
-    /// Errors: [`Error::Corruption`], [`Error::Io`].
+    /// Errors: [`crate::Error::Corruption`], [`crate::Error::Io`].
     pub fn load(fs: &dyn FileSystem, dir: &Path) -> Result<Manifest> {
-        let Some(body) = checked_file::read(fs, dir, MANIFEST_FILE, FILE_KIND)? else {
-            return Ok(Manifest::default());
-        };
-        serde_json::from_str(&body).map_err(|e| Error::Corruption {
-            file: dir.join(MANIFEST_FILE),
-            offset: 0,
-            reason: format!("invalid MANIFEST JSON: {e}"),
-        })
+        Ok(checked_file::read_json(fs, dir, MANIFEST_FILE, FILE_KIND)?.unwrap_or_default())
     }
 
     /// Replaces the MANIFEST of `dir` with this one, atomically and durably.
     ///
-    /// Errors: [`Error::Io`].
+    /// Errors: [`crate::Error::Io`].
     pub fn save(&self, fs: &dyn FileSystem, dir: &Path) -> Result<()> {
-        let body = serde_json::to_string_pretty(self).map_err(|e| Error::Corruption {
-            file: dir.join(MANIFEST_FILE),
-            offset: 0,
-            reason: format!("cannot serialise the MANIFEST: {e}"),
-        })?;
-        checked_file::write(fs, dir, MANIFEST_FILE, FILE_KIND, &body)
+        checked_file::write_json(fs, dir, MANIFEST_FILE, FILE_KIND, self)
     }
 }
 
@@ -146,7 +134,7 @@ mod tests {
         fs.flip_bit(Path::new("/p/MANIFEST"), 60, 1).unwrap();
         assert!(matches!(
             Manifest::load(&fs, Path::new("/p")),
-            Err(Error::Corruption { .. })
+            Err(crate::Error::Corruption { .. })
         ));
     }
 

@@ -461,81 +461,8 @@ impl SsTable {
     }
 
     /// Every entry with a key at or after `lower`, in key order, block by block.
-    pub fn iter_from(&self, lower: Bound<&[u8]>) -> SsTableIter<'_> {
-        let first_block = match lower {
-            Bound::Unbounded => 0,
-            Bound::Included(key) | Bound::Excluded(key) => {
-                self.index.partition_point(|(last, _)| last.as_slice() < key)
-            }
-        };
-        SsTableIter {
-            table: self,
-            lower: match lower {
-                Bound::Included(key) => Bound::Included(key.to_vec()),
-                Bound::Excluded(key) => Bound::Excluded(key.to_vec()),
-                Bound::Unbounded => Bound::Unbounded,
-            },
-            block: first_block,
-            entries: Vec::new().into_iter(),
-            failed: false,
-        }
-    }
-}
-
-/// Iterates an SSTable's entries in key order; see [`SsTable::iter_from`].
-pub struct SsTableIter<'a> {
-    table: &'a SsTable,
-    lower: Bound<Vec<u8>>,
-    block: usize,
-    entries: std::vec::IntoIter<(Vec<u8>, Entry)>,
-    failed: bool,
-}
-
-impl SsTableIter<'_> {
-    fn load_block(&mut self) -> Result<bool> {
-        let Some(&(_, handle)) = self.table.index.get(self.block) else {
-            return Ok(false);
-        };
-        self.block += 1;
-        let table = self.table;
-        let block = Block::parse(table.block(handle)?).map_err(|reason| table.corrupt(handle.offset, reason))?;
-        let mut entries = Vec::new();
-        for entry in block.iter() {
-            let (key, value) = entry.map_err(|reason| table.corrupt(handle.offset, reason))?;
-            let wanted = match &self.lower {
-                Bound::Included(lower) => key >= *lower,
-                Bound::Excluded(lower) => key > *lower,
-                Bound::Unbounded => true,
-            };
-            if wanted {
-                entries.push((key, table.decode_entry(handle.offset, value)?));
-            }
-        }
-        self.entries = entries.into_iter();
-        Ok(true)
-    }
-}
-
-impl Iterator for SsTableIter<'_> {
-    type Item = Result<(Vec<u8>, Entry)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if self.failed {
-                return None;
-            }
-            if let Some(entry) = self.entries.next() {
-                return Some(Ok(entry));
-            }
-            match self.load_block() {
-                Ok(true) => continue,
-                Ok(false) => return None,
-                Err(error) => {
-                    self.failed = true;
-                    return Some(Err(error));
-                }
-            }
-        }
+    pub fn iter_from(&self, lower: Bound<&[u8]>) -> SsTableRange<'_> {
+        self.range(lower, Bound::Unbounded, false)
     }
 }
 
