@@ -46,7 +46,7 @@ pub use dynastore_engine::{
     Options, Page, Path, PutItemInput, QueryInput, ReturnValues, ScanInput, SetValue, SortKeyCondition,
     TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateOperand, ValidationError, WriteRequest,
 };
-pub use dynastore_engine::{catalog, expr, item, manifest, sstable};
+pub use dynastore_engine::{catalog, expr, item, manifest, sstable, verify};
 
 /// The numbers `Database::stats` reports.
 pub mod engine_stats {

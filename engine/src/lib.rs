@@ -12,6 +12,7 @@
 //! - [`sstable`]: the SSTable file format: writer and checked, memory-mapped reader (not
 //!   yet used by partitions: flush and compaction come next).
 //! - [`manifest`]: a partition's MANIFEST of live SSTables and flushed LSN.
+//! - [`verify`]: every checksum and invariant of a data directory.
 //! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`expr`]: document paths and conditions on items.
 
@@ -28,6 +29,7 @@ mod partition;
 pub use partition::PartitionStats;
 pub mod query;
 pub mod sstable;
+pub mod verify;
 
 pub use batch::{BatchGetOutput, WriteRequest};
 pub use database::{

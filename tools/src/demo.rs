@@ -572,7 +572,7 @@ fn compaction_and_verify(dir: &Path, out: &mut dyn Write) -> DemoResult {
         Item::new().with("pk", "customer#0000").with("sk", 52),
     ))?;
     drop(db);
-    let report = crate::verify::verify(dir);
+    let report = dynastore::verify::verify(dir);
     writeln!(
         out,
         "   `dynastore --data {} verify`: {} checked, {} problem(s)",

@@ -1,0 +1,143 @@
+//! Verification of a data directory: every checksum and invariant, read-only (what
+//! `dynastore verify` runs). Run it on a closed database: an open one's background work
+//! changes files while they are read.
+
+use crate::catalog::{CATALOG_FILE, Catalog};
+use crate::database::PRIMARY_AZ;
+use crate::manifest::{MANIFEST_FILE, Manifest, parse_table_name, table_path};
+use crate::sstable::SsTable;
+use dynastore_wal::fs::StdFs;
+use dynastore_wal::scan;
+use std::ops::Bound;
+use std::path::Path;
+
+/// What verification found.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Things checked and found right.
+    pub checked: Vec<String>,
+    /// Problems, each with the file it concerns.
+    pub problems: Vec<String>,
+}
+
+/// Checks one SSTable: every block's checksum, keys strictly increasing, the entry count
+/// its properties claim.
+fn verify_table(path: &Path, report: &mut Report) {
+    let table = match SsTable::open(&StdFs, path) {
+        Ok(table) => table,
+        Err(error) => return report.problems.push(error.to_string()),
+    };
+    let mut previous: Option<Vec<u8>> = None;
+    let mut entries = 0u64;
+    for entry in table.iter_from(Bound::Unbounded) {
+        match entry {
+            Ok((key, _)) => {
+                if previous.as_ref().is_some_and(|p| *p >= key) {
+                    report
+                        .problems
+                        .push(format!("{}: keys out of order after entry {entries}", path.display()));
+                    return;
+                }
+                previous = Some(key);
+                entries += 1;
+            }
+            Err(error) => return report.problems.push(error.to_string()),
+        }
+    }
+    if entries != table.properties().entries {
+        report.problems.push(format!(
+            "{}: {entries} entries, but its properties say {}",
+            path.display(),
+            table.properties().entries
+        ));
+        return;
+    }
+    report.checked.push(format!(
+        "{}: {entries} entries, every block checksum ok",
+        path.display()
+    ));
+}
+
+/// Checks a partition directory: its MANIFEST, its SSTables (all listed ones present and
+/// sound, none unlisted), and its WAL segments.
+fn verify_partition(dir: &Path, report: &mut Report) {
+    let manifest = if dir.join(MANIFEST_FILE).is_file() {
+        match Manifest::load(&StdFs, dir) {
+            Ok(manifest) => manifest,
+            Err(error) => return report.problems.push(error.to_string()),
+        }
+    } else {
+        Manifest::default()
+    };
+    for table in &manifest.tables {
+        let path = table_path(dir, table.number);
+        if path.is_file() {
+            verify_table(&path, report);
+        } else {
+            report
+                .problems
+                .push(format!("{}: listed in the MANIFEST but missing", path.display()));
+        }
+    }
+    if let Ok(files) = std::fs::read_dir(dir.join("sst")) {
+        for file in files.flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            let listed = parse_table_name(&name).is_some_and(|n| manifest.tables.iter().any(|t| t.number == n));
+            if !listed {
+                report.problems.push(format!(
+                    "{}: not in the MANIFEST (left by a crash; opening the database removes it)",
+                    file.path().display()
+                ));
+            }
+        }
+    }
+    match scan::scan_dir(&StdFs, &dir.join("wal")) {
+        Ok(segments) => {
+            for segment in segments {
+                if segment.is_clean() {
+                    report.checked.push(format!(
+                        "{}: {} records, clean",
+                        segment.path.display(),
+                        segment.records()
+                    ));
+                } else {
+                    report.problems.push(format!(
+                        "{}: damaged or torn (see `dynastore dump wal`)",
+                        segment.path.display()
+                    ));
+                }
+            }
+        }
+        Err(error) => report.problems.push(error.to_string()),
+    }
+}
+
+/// Verifies the data directory `data` on the real file system.
+pub fn verify(data: &Path) -> Report {
+    let mut report = Report::default();
+    if !data.join(CATALOG_FILE).is_file() {
+        report
+            .problems
+            .push(format!("{}: no CATALOG (not a data directory?)", data.display()));
+        return report;
+    }
+    let catalog = match Catalog::load(&StdFs, data) {
+        Ok(catalog) => catalog,
+        Err(error) => {
+            report.problems.push(error.to_string());
+            return report;
+        }
+    };
+    report.checked.push(format!(
+        "{}: {} table(s), checksum ok",
+        data.join(CATALOG_FILE).display(),
+        catalog.tables.len()
+    ));
+    for table in catalog.tables.values() {
+        for partition in table.partitions.iter().filter(|p| p.created) {
+            let dir = data.join(PRIMARY_AZ).join(&table.name).join(partition.dir_name());
+            verify_partition(&dir, &mut report);
+        }
+    }
+    report
+}
