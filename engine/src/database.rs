@@ -497,6 +497,12 @@ impl Database {
         if catalog.tables.contains_key(&schema.name) {
             return Err(Error::ResourceInUse { table: schema.name });
         }
+        // A directory of a table by this name that the catalog does not hold is a leftover
+        // (of a crash during delete_table); its data must not become the new table's.
+        let leftover = self.az_dir().join(&schema.name);
+        if self.fs.exists(&leftover).map_err(io_error("checking", &leftover))? {
+            remove_tree(self.fs.as_ref(), &leftover)?;
+        }
         let entry = TableEntry::new(&schema.name, &schema.key_schema, self.options.initial_partitions);
         let mut next = catalog.clone();
         next.tables.insert(schema.name.clone(), entry.clone());
@@ -530,6 +536,10 @@ impl Database {
         let table = self.tables.write().remove(name);
         if let Some(table) = table {
             let dir = table.dir.clone();
+            // No flush or compaction may write into the directory once it is removed.
+            for partition in table.open_partitions() {
+                partition.retire();
+            }
             drop(table);
             if self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
                 remove_tree(self.fs.as_ref(), &dir)?;

@@ -151,6 +151,8 @@ pub(crate) struct Partition {
     /// Flushes and compactions done since the partition was opened.
     flushes: AtomicU64,
     compactions: AtomicU64,
+    /// Set when the partition's table is deleted: no flush or compaction writes after.
+    retired: AtomicBool,
 }
 
 /// A partition's numbers, for `stats`.
@@ -329,6 +331,7 @@ impl Partition {
             stalls: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             compactions: AtomicU64::new(0),
+            retired: AtomicBool::new(false),
         })
     }
 
@@ -618,6 +621,9 @@ impl Partition {
     /// readable and the next flush writes it.
     pub fn flush(&self) -> Result<()> {
         let mut manifest = self.manifest.lock();
+        if self.retired.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         self.freeze();
         loop {
             let Some((frozen, covered)) = self.state.read().frozen.last().cloned() else {
@@ -659,6 +665,14 @@ impl Partition {
         }
     }
 
+    /// Stops all background writing to the partition's files, waiting for a flush or
+    /// compaction in progress: its table is being deleted, and nothing may write into the
+    /// directory once it is removed.
+    pub fn retire(&self) {
+        let _manifest = self.manifest.lock();
+        self.retired.store(true, Ordering::Relaxed);
+    }
+
     /// How many SSTables reads may have to look at.
     pub fn table_count(&self) -> usize {
         self.state.read().tables.len()
@@ -672,6 +686,9 @@ impl Partition {
     /// Errors: [`Error::Io`], [`Error::Corruption`]; on error the old tables stay live.
     pub fn compact(&self) -> Result<()> {
         let mut manifest = self.manifest.lock();
+        if self.retired.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let inputs: Vec<Arc<SsTable>> = self.state.read().tables.clone();
         if inputs.len() < 2 {
             return Ok(());
@@ -910,6 +927,31 @@ mod tests {
         fn memtable_keys_order_exactly_as_their_bytes(a in bytes(), b in bytes()) {
             prop_assert_eq!(MemKey::new(a.clone()).cmp(&MemKey::new(b.clone())), a.cmp(&b));
         }
+    }
+
+    #[test]
+    fn a_retired_partition_writes_no_table() {
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let dir = Path::new("/data/az-a/T/p-0000");
+        let partition = Partition::open(fs.shared(), dir, WalOptions::default(), 1024, None).unwrap();
+        for i in 0..20u8 {
+            partition
+                .write(vec![i; 12], false, |_| Ok(Some(Item::new().with("a", i64::from(i)))))
+                .unwrap();
+        }
+        partition.retire();
+        partition.flush().unwrap();
+        partition.compact().unwrap();
+        use dynastore_wal::fs::FileSystem;
+        assert!(!fs.exists(&dir.join("sst")).unwrap(), "no table written after retire");
+        assert!(!fs.exists(&dir.join("MANIFEST")).unwrap());
+        // Without retire the same partition would flush.
+        let other = Path::new("/data/az-a/T/p-0001");
+        let live = Partition::open(fs.shared(), other, WalOptions::default(), 1024, None).unwrap();
+        live.write(vec![1; 12], false, |_| Ok(Some(Item::new().with("a", 1))))
+            .unwrap();
+        live.flush().unwrap();
+        assert!(fs.exists(&other.join("MANIFEST")).unwrap());
     }
 
     #[test]

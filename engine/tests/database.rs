@@ -891,3 +891,47 @@ fn compaction_merges_tables_into_one_and_drops_tombstones() {
         assert_eq!(get(&db, &format!("c#{i}"), 0), expected(i), "c#{i} after reopen");
     }
 }
+
+/// A table directory left behind (by a flush of a deleted table that wrote after the
+/// directory was removed, or a crash during delete_table) is never inherited by a new
+/// table of the same name.
+#[test]
+fn a_leftover_directory_of_a_deleted_table_is_not_inherited() {
+    use dynastore_engine::ScanInput;
+    fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.path().is_dir() {
+                copy_tree(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    let options = Options {
+        initial_partitions: 1,
+        ..Options::default()
+    };
+    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    db.create_table(schema("Orders")).unwrap();
+    for i in 0..50 {
+        db.put_item(PutItemInput::new("Orders", order(&format!("old-{i}"), 0, i)))
+            .unwrap();
+    }
+    db.flush().unwrap();
+    let table_dir = tmp.path().join("az-a/Orders");
+    copy_tree(&table_dir, saved.path());
+    db.delete_table("Orders").unwrap();
+    // What a late flush of the deleted table would leave: its directory, MANIFEST, tables.
+    copy_tree(saved.path(), &table_dir);
+    db.create_table(schema("Orders")).unwrap();
+    db.put_item(PutItemInput::new("Orders", order("new", 0, 1))).unwrap();
+    assert_eq!(
+        db.scan(ScanInput::new("Orders")).unwrap().items,
+        vec![order("new", 0, 1)]
+    );
+}
