@@ -255,7 +255,9 @@ impl Table {
 /// An open database. Cheap to share: every operation takes `&self`.
 ///
 /// Lock order, to keep it free of deadlocks: a partition slot's `open`, then its `entry`,
-/// then `catalog`, then `tables`; no code takes them in another order.
+/// then `catalog`, then `tables`; a partition's own locks (MANIFEST, write lock, read
+/// state) come after a slot's `open` and are never taken while `catalog` is held. No code
+/// takes them in another order (a liveness test races creation against deletion).
 ///
 /// Guarantees: with `Sync` durability, a write that returned `Ok` survives a crash; a read
 /// after an acknowledged write sees it, from any thread; a failed write changed nothing.
@@ -525,26 +527,34 @@ impl Database {
         // Described before the catalog lock is taken: describing locks partition entries,
         // and partition creation takes an entry lock before the catalog lock.
         let description = self.describe_table(name)?;
-        let mut catalog = self.catalog.lock();
-        if !catalog.tables.contains_key(name) {
-            return Err(Error::ResourceNotFound { table: name.to_owned() });
-        }
-        let mut next = catalog.clone();
-        next.tables.remove(name);
-        next.save(self.fs.as_ref(), &self.dir)?;
-        *catalog = next;
-        let table = self.tables.write().remove(name);
-        if let Some(table) = table {
-            let dir = table.dir.clone();
-            // No flush or compaction may write into the directory once it is removed.
-            for partition in table.open_partitions() {
-                partition.retire();
+        let table = {
+            let mut catalog = self.catalog.lock();
+            if !catalog.tables.contains_key(name) {
+                return Err(Error::ResourceNotFound { table: name.to_owned() });
             }
-            drop(table);
-            if self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
-                remove_tree(self.fs.as_ref(), &dir)?;
-            }
+            let mut next = catalog.clone();
+            next.tables.remove(name);
+            next.save(self.fs.as_ref(), &self.dir)?;
+            *catalog = next;
+            self.tables.write().remove(name)
+        };
+        let Some(table) = table else {
+            return Ok(description);
+        };
+        // No flush or compaction may write into the directory once it is removed. This
+        // takes partition locks, so the catalog lock must not be held (lock order).
+        for partition in table.open_partitions() {
+            partition.retire();
         }
+        let dir = table.dir.clone();
+        drop(table);
+        // Under the catalog lock again: if a table of this name was created meanwhile, the
+        // directory is the new table's (its creation removed the old one's leftovers).
+        let catalog = self.catalog.lock();
+        if !catalog.tables.contains_key(name) && self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
+            remove_tree(self.fs.as_ref(), &dir)?;
+        }
+        drop(catalog);
         Ok(description)
     }
 
@@ -596,6 +606,18 @@ impl Database {
         let mut entry = slot.entry.lock();
         if !entry.created {
             let mut catalog = self.catalog.lock();
+            // A writer holding a table that was deleted (and maybe recreated under the same
+            // name) must not create a partition in the live table's directory.
+            let live = self
+                .tables
+                .read()
+                .get(&table.name)
+                .is_some_and(|t| std::ptr::eq(&**t, table));
+            if !live {
+                return Err(Error::ResourceNotFound {
+                    table: table.name.clone(),
+                });
+            }
             let mut next = catalog.clone();
             let recorded = next
                 .tables
