@@ -44,6 +44,9 @@ pub struct Options {
     /// A partition's memtable is flushed to an SSTable in the background once it holds
     /// about this many bytes.
     pub memtable_bytes: usize,
+    /// When the memtables of all partitions together hold more than this many bytes, the
+    /// largest are flushed in the background until they are under it.
+    pub memtables_bytes_total: usize,
 }
 
 impl Default for Options {
@@ -53,6 +56,7 @@ impl Default for Options {
             initial_partitions: 4,
             wal_segment_bytes: 64 << 20,
             memtable_bytes: 64 << 20,
+            memtables_bytes_total: 256 << 20,
         }
     }
 }
@@ -403,7 +407,8 @@ impl Database {
         })?;
         let catalog = Catalog::load(fs.as_ref(), &dir)?;
         let tables = Arc::new(RwLock::new(HashMap::new()));
-        let flusher = Flusher::start(Arc::clone(&tables)).map_err(io_error("starting the flusher for", &dir))?;
+        let flusher = Flusher::start(Arc::clone(&tables), options.memtables_bytes_total)
+            .map_err(io_error("starting the flusher for", &dir))?;
         let db = Database {
             fs,
             dir,

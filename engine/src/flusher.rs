@@ -7,7 +7,7 @@ use crate::partition::COMPACTION_TABLES_TRIGGER;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
 #[derive(Debug, Default)]
@@ -22,9 +22,26 @@ pub(crate) struct FlushSignal {
     wakeup: Arc<(Mutex<Wakeup>, Condvar)>,
     /// Background flushes that failed (they are retried at the next request).
     pub(crate) failures: Arc<AtomicU64>,
+    /// The memtables of every partition of the database, in bytes, and the budget for
+    /// all of them together.
+    total_bytes: Arc<AtomicUsize>,
+    total_bytes_max: usize,
 }
 
 impl FlushSignal {
+    /// Accounts for memtable bytes added (or removed, negative) anywhere in the database,
+    /// and asks for a flush when all memtables together pass their budget.
+    pub(crate) fn memtables_grew(&self, bytes: isize) {
+        let total = if bytes >= 0 {
+            self.total_bytes.fetch_add(bytes.unsigned_abs(), Ordering::Relaxed) + bytes.unsigned_abs()
+        } else {
+            self.total_bytes.fetch_sub(bytes.unsigned_abs(), Ordering::Relaxed) - bytes.unsigned_abs()
+        };
+        if bytes > 0 && total > self.total_bytes_max {
+            self.request();
+        }
+    }
+
     /// Asks the flusher to look for partitions over budget.
     pub(crate) fn request(&self) {
         let (state, condvar) = &*self.wakeup;
@@ -43,8 +60,14 @@ pub(crate) struct Flusher {
 impl Flusher {
     /// Starts the thread, which flushes the partitions of `tables` that need it whenever
     /// a signal asks.
-    pub(crate) fn start(tables: Arc<RwLock<HashMap<String, Arc<Table>>>>) -> std::io::Result<Flusher> {
-        let signal = FlushSignal::default();
+    pub(crate) fn start(
+        tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
+        memtables_bytes_total: usize,
+    ) -> std::io::Result<Flusher> {
+        let signal = FlushSignal {
+            total_bytes_max: memtables_bytes_total,
+            ..FlushSignal::default()
+        };
         let worker = signal.clone();
         let thread = std::thread::Builder::new()
             .name("dynastore-flusher".to_owned())
@@ -75,8 +98,21 @@ fn run(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
             wakeup.requested = false;
         }
         let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
-        for table in open {
-            for partition in table.open_partitions() {
+        let partitions: Vec<_> = open.iter().flat_map(|table| table.open_partitions()).collect();
+        // Over the database-wide budget: flush the largest memtables first until under it
+        // (each partition at most once per round, so a failing one cannot spin).
+        let mut by_size: Vec<_> = partitions.iter().map(|p| (p.memtable_bytes(), Arc::clone(p))).collect();
+        by_size.sort_by(|a, b| b.0.cmp(&a.0));
+        for (_, partition) in by_size {
+            if signal.total_bytes.load(Ordering::Relaxed) <= signal.total_bytes_max {
+                break;
+            }
+            if partition.flush().is_err() {
+                signal.failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        {
+            for partition in partitions {
                 // A failure keeps the frozen memtable readable and the WAL intact; the
                 // partition asks again at its next write.
                 if partition.needs_flush() && partition.flush().is_err() {

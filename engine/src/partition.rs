@@ -333,6 +333,11 @@ impl Partition {
             compactions: AtomicU64::new(0),
             retired: AtomicBool::new(false),
         })
+        .inspect(|partition: &Partition| {
+            if let Some(signal) = &partition.flush_signal {
+                signal.memtables_grew(partition.memtable_bytes() as isize);
+            }
+        })
     }
 
     /// The partition's numbers.
@@ -384,9 +389,17 @@ impl Partition {
         self.stalls.load(Ordering::Relaxed)
     }
 
+    /// The memtable's approximate size in bytes.
+    pub fn memtable_bytes(&self) -> usize {
+        self.memtable_bytes.load(Ordering::Relaxed)
+    }
+
     /// Accounts for an applied write and asks for a flush once the memtable is over
     /// budget.
     fn grew(&self, bytes: usize) {
+        if let Some(signal) = &self.flush_signal {
+            signal.memtables_grew(bytes as isize);
+        }
         let size = self.memtable_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if size > self.memtable_bytes_max
             && !self.flush_requested.swap(true, Ordering::Relaxed)
@@ -773,7 +786,10 @@ impl Partition {
             let frozen = Arc::new(std::mem::take(&mut state.memtable));
             state.frozen.insert(0, (frozen, self.wal.last_lsn()));
         }
-        self.memtable_bytes.store(0, Ordering::Relaxed);
+        let released = self.memtable_bytes.swap(0, Ordering::Relaxed);
+        if let Some(signal) = &self.flush_signal {
+            signal.memtables_grew(-(released as isize));
+        }
         self.flush_requested.store(false, Ordering::Relaxed);
         drop(state);
         pending.freezing = false;
@@ -807,6 +823,15 @@ impl Partition {
         writer.finish(fs)?;
         fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
         Ok(Arc::new(SsTable::open(fs, &path)?))
+    }
+}
+
+impl Drop for Partition {
+    fn drop(&mut self) {
+        // Its memtable leaves the database-wide total with it.
+        if let Some(signal) = &self.flush_signal {
+            signal.memtables_grew(-(self.memtable_bytes() as isize));
+        }
     }
 }
 

@@ -935,3 +935,46 @@ fn a_leftover_directory_of_a_deleted_table_is_not_inherited() {
         vec![order("new", 0, 1)]
     );
 }
+
+/// Memtables far under their own budget are still flushed once all of them together pass
+/// the database-wide budget.
+#[test]
+fn the_database_wide_memtable_budget_flushes_the_largest_memtables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = Options {
+        initial_partitions: 16,
+        memtable_bytes: 64 << 20,
+        memtables_bytes_total: 64 << 10,
+        ..Options::default()
+    };
+    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    db.create_table(schema("Orders")).unwrap();
+    for i in 0..3000 {
+        db.put_item(PutItemInput::new(
+            "Orders",
+            order(&format!("c#{}", i % 300), i / 300, i),
+        ))
+        .unwrap();
+    }
+    let tables = || -> usize {
+        std::fs::read_dir(tmp.path().join("az-a/Orders"))
+            .unwrap()
+            .filter_map(|p| std::fs::read_dir(p.unwrap().path().join("sst")).ok())
+            .map(|files| files.count())
+            .sum()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while tables() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the total budget never caused a flush"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for i in 0..3000 {
+        assert_eq!(
+            get(&db, &format!("c#{}", i % 300), i / 300),
+            Some(order(&format!("c#{}", i % 300), i / 300, i))
+        );
+    }
+}
