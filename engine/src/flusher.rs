@@ -102,7 +102,7 @@ fn run(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
         // Over the database-wide budget: flush the largest memtables first until under it
         // (each partition at most once per round, so a failing one cannot spin).
         let mut by_size: Vec<_> = partitions.iter().map(|p| (p.memtable_bytes(), Arc::clone(p))).collect();
-        by_size.sort_by(|a, b| b.0.cmp(&a.0));
+        by_size.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
         for (_, partition) in by_size {
             if signal.total_bytes.load(Ordering::Relaxed) <= signal.total_bytes_max {
                 break;
