@@ -42,11 +42,12 @@
 //! ```
 
 pub use dynastore_engine::{
-    AttributeValue, BatchGetOutput, Comparator, Condition, Database, Error, Item, KeyInput, KeySchema, Number, Operand,
-    Options, Page, Path, PutItemInput, QueryInput, ReturnValues, ScanInput, SetValue, SortKeyCondition,
-    TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateOperand, ValidationError, WriteRequest,
+    AttributeValue, BatchGetOutput, CompactionStyle, Comparator, Condition, Database, Error, Item, KeyInput, KeySchema,
+    Number, Operand, Options, Page, Path, PutItemInput, QueryInput, ReturnValues, ScanInput, SetValue,
+    SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateOperand, ValidationError,
+    WriteRequest,
 };
-pub use dynastore_engine::{catalog, expr, item, manifest, sstable, verify};
+pub use dynastore_engine::{catalog, compaction, expr, item, manifest, sstable, verify};
 
 /// The numbers `Database::stats` reports.
 pub mod engine_stats {

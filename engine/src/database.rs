@@ -7,6 +7,7 @@
 //! every partition lives in the one AZ directory `az-a`.
 
 use crate::catalog::{Catalog, PartitionEntry, TableEntry};
+use crate::compaction::CompactionStyle;
 use crate::error::{Error, Result, io_error};
 use crate::expr::update::{apply, project, validate_actions};
 use crate::expr::{Condition, UpdateAction};
@@ -14,7 +15,7 @@ use crate::flusher::Flusher;
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
-use crate::partition::{Partition, PartitionStats};
+use crate::partition::{Partition, PartitionOptions, PartitionStats};
 use dynastore_wal::fs::{self, FileLock, FileSystem, SharedFs};
 use dynastore_wal::{Durability, WalOptions};
 use parking_lot::{Mutex, RwLock};
@@ -47,6 +48,8 @@ pub struct Options {
     /// When the memtables of all partitions together hold more than this many bytes, the
     /// largest are flushed in the background until they are under it.
     pub memtables_bytes_total: usize,
+    /// How SSTables are merged in the background (default: leveled, size ratio 10).
+    pub compaction: CompactionStyle,
 }
 
 impl Default for Options {
@@ -57,6 +60,7 @@ impl Default for Options {
             wal_segment_bytes: 64 << 20,
             memtable_bytes: 64 << 20,
             memtables_bytes_total: 256 << 20,
+            compaction: CompactionStyle::default(),
         }
     }
 }
@@ -476,8 +480,11 @@ impl Database {
         Partition::open(
             self.fs.clone(),
             path,
-            options.wal_options(),
-            options.memtable_bytes,
+            PartitionOptions {
+                wal: options.wal_options(),
+                memtable_bytes_max: options.memtable_bytes,
+                compaction: options.compaction,
+            },
             Some(self.flusher.signal()),
         )
     }
@@ -807,16 +814,34 @@ impl Database {
         Ok(out)
     }
 
-    /// Compacts every partition with more than one SSTable into a single table (the
-    /// background flusher does this by itself once a partition has 4).
+    /// Merges every partition's SSTables into one table each, dropping every tombstone
+    /// (a major compaction, as RocksDB's `CompactRange`: it bounds the space on disk to
+    /// the live data). The background compactor does smaller merges by itself, as
+    /// [`Options::compaction`] says.
     ///
     /// Errors: [`Error::Io`], [`Error::Corruption`].
     pub fn compact(&self) -> Result<()> {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         for partition in tables.iter().flat_map(|t| t.open_partitions()) {
-            partition.compact()?;
+            partition.compact_all()?;
         }
         Ok(())
+    }
+
+    /// Does, in the caller's thread, every merge the compaction policy asks for now
+    /// ([`Options::compaction`]), so that a caller can wait for the background compactor
+    /// to catch up (as RocksDB's `WaitForCompact`). Returns the number of merges done.
+    ///
+    /// Errors: [`Error::Io`], [`Error::Corruption`]; the old tables then stay live.
+    pub fn compact_pending(&self) -> Result<u64> {
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        let mut merges = 0;
+        for partition in tables.iter().flat_map(|t| t.open_partitions()) {
+            while partition.compact_step()? {
+                merges += 1;
+            }
+        }
+        Ok(merges)
     }
 
     /// Makes every write durable and closes the database (its background thread stops

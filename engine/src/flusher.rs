@@ -1,9 +1,10 @@
-//! The background flusher: one thread per database that flushes partitions whose memtable
-//! passed its budget, so writers never wait for a flush (unless flushing falls behind),
-//! and compacts partitions that have gathered enough SSTables.
+//! Background work, two threads per database: the flusher flushes partitions whose
+//! memtable passed its budget, so writers never wait for a flush (unless flushing falls
+//! behind); the compactor merges SSTables as the compaction policy asks. They are apart
+//! so that a long merge never holds up a flush.
 
 use crate::database::Table;
-use crate::partition::COMPACTION_TABLES_TRIGGER;
+use crate::partition::Partition;
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,11 +17,37 @@ struct Wakeup {
     stop: bool,
 }
 
-/// Wakes the flusher; partitions hold one.
+type WakeupCell = Arc<(Mutex<Wakeup>, Condvar)>;
+
+fn wake(cell: &WakeupCell) {
+    let (state, condvar) = &**cell;
+    state.lock().requested = true;
+    condvar.notify_one();
+}
+
+/// Waits for a request; false once asked to stop.
+fn wait(cell: &WakeupCell) -> bool {
+    let (state, condvar) = &**cell;
+    let mut wakeup = state.lock();
+    while !wakeup.requested && !wakeup.stop {
+        condvar.wait(&mut wakeup);
+    }
+    wakeup.requested = false;
+    !wakeup.stop
+}
+
+fn stop(cell: &WakeupCell) {
+    let (state, condvar) = &**cell;
+    state.lock().stop = true;
+    condvar.notify_all();
+}
+
+/// Wakes the flusher and the compactor; partitions hold one.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FlushSignal {
-    wakeup: Arc<(Mutex<Wakeup>, Condvar)>,
-    /// Background flushes that failed (they are retried at the next request).
+    wakeup: WakeupCell,
+    compaction_wakeup: WakeupCell,
+    /// Background flushes and compactions that failed (retried at the next request).
     pub(crate) failures: Arc<AtomicU64>,
     /// The memtables of every partition of the database, in bytes, and the budget for
     /// all of them together.
@@ -44,17 +71,20 @@ impl FlushSignal {
 
     /// Asks the flusher to look for partitions over budget.
     pub(crate) fn request(&self) {
-        let (state, condvar) = &*self.wakeup;
-        state.lock().requested = true;
-        condvar.notify_one();
+        wake(&self.wakeup);
+    }
+
+    /// Asks the compactor to look for partitions whose tables need merging.
+    pub(crate) fn request_compaction(&self) {
+        wake(&self.compaction_wakeup);
     }
 }
 
-/// The flusher thread; dropping it stops and joins the thread.
+/// The flusher and compactor threads; dropping this stops and joins them.
 #[derive(Debug)]
 pub(crate) struct Flusher {
     signal: FlushSignal,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Flusher {
@@ -68,14 +98,24 @@ impl Flusher {
             total_bytes_max: memtables_bytes_total,
             ..FlushSignal::default()
         };
-        let worker = signal.clone();
-        let thread = std::thread::Builder::new()
-            .name("dynastore-flusher".to_owned())
-            .spawn(move || run(&worker, &tables))?;
-        Ok(Flusher {
-            signal,
-            thread: Some(thread),
-        })
+        let mut flusher = Flusher {
+            signal: signal.clone(),
+            threads: Vec::new(),
+        };
+        let (worker, open) = (signal.clone(), Arc::clone(&tables));
+        flusher.threads.push(
+            std::thread::Builder::new()
+                .name("dynastore-flusher".to_owned())
+                .spawn(move || run_flusher(&worker, &open))?,
+        );
+        flusher.threads.push(
+            std::thread::Builder::new()
+                .name("dynastore-compactor".to_owned())
+                .spawn(move || run_compactor(&signal, &tables))?,
+        );
+        // Partitions opened with tables may already need merging.
+        flusher.signal.request_compaction();
+        Ok(flusher)
     }
 
     /// A handle partitions use to wake the flusher.
@@ -84,21 +124,14 @@ impl Flusher {
     }
 }
 
-fn run(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
-    let (state, condvar) = &*signal.wakeup;
-    loop {
-        {
-            let mut wakeup = state.lock();
-            while !wakeup.requested && !wakeup.stop {
-                condvar.wait(&mut wakeup);
-            }
-            if wakeup.stop {
-                return;
-            }
-            wakeup.requested = false;
-        }
-        let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
-        let partitions: Vec<_> = open.iter().flat_map(|table| table.open_partitions()).collect();
+fn open_partitions(tables: &RwLock<HashMap<String, Arc<Table>>>) -> Vec<Arc<Partition>> {
+    let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
+    open.iter().flat_map(|table| table.open_partitions()).collect()
+}
+
+fn run_flusher(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
+    while wait(&signal.wakeup) {
+        let partitions = open_partitions(tables);
         // Over the database-wide budget: flush the largest memtables first until under it
         // (each partition at most once per round, so a failing one cannot spin).
         let mut by_size: Vec<_> = partitions.iter().map(|p| (p.memtable_bytes(), Arc::clone(p))).collect();
@@ -111,15 +144,29 @@ fn run(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
                 signal.failures.fetch_add(1, Ordering::Relaxed);
             }
         }
-        {
-            for partition in partitions {
-                // A failure keeps the frozen memtable readable and the WAL intact; the
-                // partition asks again at its next write.
-                if partition.needs_flush() && partition.flush().is_err() {
-                    signal.failures.fetch_add(1, Ordering::Relaxed);
-                }
-                if partition.table_count() >= COMPACTION_TABLES_TRIGGER && partition.compact().is_err() {
-                    signal.failures.fetch_add(1, Ordering::Relaxed);
+        for partition in partitions {
+            // A failure keeps the frozen memtable readable and the WAL intact; the
+            // partition asks again at its next write.
+            if partition.needs_flush() && partition.flush().is_err() {
+                signal.failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn run_compactor(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
+    while wait(&signal.compaction_wakeup) {
+        for partition in open_partitions(tables) {
+            // Merge until the policy is satisfied; a failure leaves the old tables live,
+            // and the next flush asks again.
+            loop {
+                match partition.compact_step() {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(_) => {
+                        signal.failures.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
                 }
             }
         }
@@ -128,11 +175,10 @@ fn run(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
 
 impl Drop for Flusher {
     fn drop(&mut self) {
-        let (state, condvar) = &*self.signal.wakeup;
-        state.lock().stop = true;
-        condvar.notify_all();
-        if let Some(thread) = self.thread.take() {
-            // A flusher that panicked has nothing left to release.
+        stop(&self.signal.wakeup);
+        stop(&self.signal.compaction_wakeup);
+        for thread in self.threads.drain(..) {
+            // A thread that panicked has nothing left to release.
             let _ = thread.join();
         }
     }

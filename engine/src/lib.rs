@@ -19,6 +19,7 @@
 pub mod batch;
 pub mod catalog;
 mod checked_file;
+pub mod compaction;
 pub mod database;
 pub mod error;
 pub mod expr;
@@ -32,6 +33,7 @@ pub mod sstable;
 pub mod verify;
 
 pub use batch::{BatchGetOutput, WriteRequest};
+pub use compaction::CompactionStyle;
 pub use database::{
     Database, KeyInput, Options, PutItemInput, ReturnValues, TableDescription, TableSchema, UpdateItemInput,
 };

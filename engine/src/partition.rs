@@ -37,12 +37,13 @@
 //! A batch record carries several writes of one partition, so recovery keeps all of them
 //! or none (BatchWriteItem never half-applies within a partition).
 
+use crate::compaction::{self, CompactionStyle, Job, LEVEL0_TABLES_STOP, LEVEL0_TABLES_TRIGGER, TableShape};
 use crate::error::{Error, Result, io_error};
 use crate::flusher::FlushSignal;
 use crate::item::Item;
 use crate::item::codec::{decode_item, encode_item};
 use crate::manifest::{Manifest, TableFile, parse_table_name, table_path};
-use crate::sstable::{Entry, SsTable, SsTableWriter};
+use crate::sstable::{Entry, SsTable, SsTableWriter, bloom};
 use dynastore_wal::fs::SharedFs;
 use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -112,13 +113,48 @@ struct Pending {
     freezing: bool,
 }
 
+/// A live SSTable with its MANIFEST entry's number and level.
+#[derive(Debug, Clone)]
+struct LiveTable {
+    number: u64,
+    level: u32,
+    table: Arc<SsTable>,
+}
+
 /// What reads look at, newest first: the memtable, frozen memtables (each with the LSN
-/// it covers), then SSTables.
+/// it covers), then SSTables, in the MANIFEST's order (changed only under its lock).
 #[derive(Debug, Default)]
 struct ReadState {
     memtable: BTreeMap<MemKey, Version>,
     frozen: Vec<(Arc<BTreeMap<MemKey, Version>>, Lsn)>,
-    tables: Vec<Arc<SsTable>>,
+    tables: Vec<LiveTable>,
+}
+
+impl ReadState {
+    fn table_shapes(&self) -> Vec<TableShape> {
+        self.tables
+            .iter()
+            .map(|live| TableShape {
+                level: live.level,
+                bytes: live.table.file_bytes(),
+            })
+            .collect()
+    }
+
+    fn level0_tables(&self) -> usize {
+        self.tables.iter().take_while(|live| live.level == 0).count()
+    }
+}
+
+/// How a partition is run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PartitionOptions {
+    /// Its WAL's options.
+    pub wal: WalOptions,
+    /// The memtable size that calls for a flush.
+    pub memtable_bytes_max: usize,
+    /// How its SSTables are merged.
+    pub compaction: CompactionStyle,
 }
 
 /// A partition's durable state and its writers' order.
@@ -137,20 +173,27 @@ pub(crate) struct Partition {
     /// `Buffered` durability acknowledges a write before it is durable, so it is applied
     /// under the write lock right after it is enqueued, without a pending version.
     apply_on_enqueue: bool,
-    /// The MANIFEST as last saved; its lock also serialises flushes.
+    /// The MANIFEST as last saved (but for file numbers a compaction reserved); its lock
+    /// serialises flushes and the installing of compactions' results.
     manifest: Mutex<Manifest>,
+    /// Held for a whole compaction: one at a time per partition.
+    compacting: Mutex<()>,
     /// The memtable's approximate size, and the size that calls for a flush.
     memtable_bytes: AtomicUsize,
     memtable_bytes_max: usize,
+    compaction_style: CompactionStyle,
     /// Whether a flush was asked for since the last freeze.
     flush_requested: AtomicBool,
     /// Wakes the background flusher; `None` when flushes are only explicit.
     flush_signal: Option<FlushSignal>,
     /// Writes that waited because flushing fell behind.
     stalls: AtomicU64,
-    /// Flushes and compactions done since the partition was opened.
+    /// Flushes and compactions done since the partition was opened, and the SSTable
+    /// bytes each wrote.
     flushes: AtomicU64,
     compactions: AtomicU64,
+    flushed_bytes: AtomicU64,
+    compacted_bytes: AtomicU64,
     /// Set when the partition's table is deleted: no flush or compaction writes after.
     retired: AtomicBool,
 }
@@ -176,12 +219,14 @@ pub struct PartitionStats {
     pub flushes: u64,
     /// Compactions since the partition was opened.
     pub compactions: u64,
+    /// SSTable bytes flushes wrote since the partition was opened.
+    pub flushed_bytes: u64,
+    /// SSTable bytes compactions wrote since the partition was opened.
+    pub compacted_bytes: u64,
     /// Writes that waited because flushing fell behind.
     pub write_stalls: u64,
 }
 
-/// A partition with this many SSTables is compacted into one.
-pub(crate) const COMPACTION_TABLES_TRIGGER: usize = 4;
 /// Writers wait (a write stall) while this many frozen memtables wait to be flushed.
 const FROZEN_MEMTABLES_MAX: usize = 2;
 /// Bytes a memtable entry costs beyond its key and item (tree node, version, Arc).
@@ -263,17 +308,23 @@ impl Partition {
     pub fn open(
         fs: SharedFs,
         dir: &Path,
-        wal_options: WalOptions,
-        memtable_bytes_max: usize,
+        options: PartitionOptions,
         flush_signal: Option<FlushSignal>,
     ) -> Result<Partition> {
+        let wal_options = options.wal;
         dynastore_wal::fs::create_dir_durable(fs.as_ref(), dir).map_err(io_error("creating", dir))?;
         let manifest = Manifest::load(fs.as_ref(), dir)?;
         remove_orphan_tables(fs.as_ref(), dir, &manifest)?;
         let tables = manifest
             .tables
             .iter()
-            .map(|table| SsTable::open(fs.as_ref(), &table_path(dir, table.number)).map(Arc::new))
+            .map(|file| {
+                Ok(LiveTable {
+                    number: file.number,
+                    level: file.level,
+                    table: Arc::new(SsTable::open(fs.as_ref(), &table_path(dir, file.number))?),
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let wal_dir = dir.join("wal");
         let mut memtable = BTreeMap::new();
@@ -324,13 +375,17 @@ impl Partition {
             drained: Condvar::new(),
             apply_on_enqueue: matches!(wal_options.durability, dynastore_wal::Durability::Buffered { .. }),
             manifest: Mutex::new(manifest),
+            compacting: Mutex::new(()),
             memtable_bytes: AtomicUsize::new(memtable_bytes),
-            memtable_bytes_max,
+            memtable_bytes_max: options.memtable_bytes_max,
+            compaction_style: options.compaction,
             flush_requested: AtomicBool::new(false),
             flush_signal,
             stalls: AtomicU64::new(0),
             flushes: AtomicU64::new(0),
             compactions: AtomicU64::new(0),
+            flushed_bytes: AtomicU64::new(0),
+            compacted_bytes: AtomicU64::new(0),
             retired: AtomicBool::new(false),
         })
         .inspect(|partition: &Partition| {
@@ -346,22 +401,16 @@ impl Partition {
     pub fn stats(&self) -> Result<PartitionStats> {
         let manifest = self.manifest.lock().clone();
         let state = self.state.read();
-        let levels: std::collections::HashMap<u64, u32> = manifest.tables.iter().map(|t| (t.number, t.level)).collect();
         let tables = state
             .tables
             .iter()
-            .map(|table| {
-                let number = table
-                    .path()
-                    .file_name()
-                    .and_then(|n| parse_table_name(&n.to_string_lossy()))
-                    .unwrap_or_default();
-                let properties = table.properties();
+            .map(|live| {
+                let properties = live.table.properties();
                 (
-                    levels.get(&number).copied().unwrap_or(0),
+                    live.level,
                     properties.entries,
                     properties.tombstones,
-                    table.file_bytes(),
+                    live.table.file_bytes(),
                 )
             })
             .collect();
@@ -375,6 +424,8 @@ impl Partition {
             flushed_lsn: manifest.flushed_lsn,
             flushes: self.flushes.load(Ordering::Relaxed),
             compactions: self.compactions.load(Ordering::Relaxed),
+            flushed_bytes: self.flushed_bytes.load(Ordering::Relaxed),
+            compacted_bytes: self.compacted_bytes.load(Ordering::Relaxed),
             write_stalls: self.stalls.load(Ordering::Relaxed),
         })
     }
@@ -426,8 +477,12 @@ impl Partition {
                 return Ok(version.item.clone());
             }
         }
-        for table in &state.tables {
-            match table.get(&key.bytes)? {
+        if state.tables.is_empty() {
+            return Ok(None);
+        }
+        let hash = bloom::hash(&key.bytes);
+        for LiveTable { table, .. } in &state.tables {
+            match table.get_hashed(&key.bytes, hash)? {
                 Some(Entry::Value(bytes)) => return decode_stored(table, &bytes).map(|item| Some(Arc::new(item))),
                 Some(Entry::Tombstone) => return Ok(None),
                 None => {}
@@ -443,8 +498,9 @@ impl Partition {
         loop {
             if pending.freezing {
                 self.drained.wait(&mut pending);
-            } else if self.flush_signal.is_some() && self.state.read().frozen.len() >= FROZEN_MEMTABLES_MAX {
-                // Flushing fell behind: slow writers down rather than grow memory.
+            } else if self.flush_signal.is_some() && self.behind() {
+                // Flushing or compaction fell behind: slow writers down rather than grow
+                // memory or the tables every read must look at.
                 if !stalled {
                     stalled = true;
                     self.stalls.fetch_add(1, Ordering::Relaxed);
@@ -457,6 +513,19 @@ impl Partition {
                 return pending;
             }
         }
+    }
+
+    /// Whether background work fell so far behind that writers must wait for it.
+    fn behind(&self) -> bool {
+        let state = self.state.read();
+        state.frozen.len() >= FROZEN_MEMTABLES_MAX || state.level0_tables() >= LEVEL0_TABLES_STOP
+    }
+
+    /// Wakes writers waiting for background work. Stalled writers re-check under the
+    /// write lock, so it is taken first: none misses the wake-up.
+    fn wake_writers(&self) {
+        drop(self.pending.lock());
+        self.drained.notify_all();
     }
 
     /// Writes under `key` the item `compute` derives from the current one (`None` deletes),
@@ -606,7 +675,7 @@ impl Partition {
         for (frozen, _) in &state.frozen {
             sources.push(memtable_source(frozen, owned(lower), owned(upper), reverse));
         }
-        for table in &state.tables {
+        for LiveTable { table, .. } in &state.tables {
             let table_ref: &SsTable = table;
             sources.push(Box::new(table.range(lower, upper, reverse).map(move |entry| {
                 let (key, entry) = entry?;
@@ -642,10 +711,12 @@ impl Partition {
             let Some((frozen, covered)) = self.state.read().frozen.last().cloned() else {
                 return Ok(());
             };
+            // A number is never used twice, even after a failure: a MANIFEST whose save
+            // reported an error may still have landed and list the table.
             let number = manifest.next_file_number.max(1);
+            manifest.next_file_number = number + 1;
             let table = self.write_table(number, &frozen)?;
             let mut next = manifest.clone();
-            next.next_file_number = number + 1;
             next.flushed_lsn = next.flushed_lsn.max(covered.0);
             let properties = table.properties();
             next.tables.insert(
@@ -659,16 +730,24 @@ impl Partition {
             );
             next.save(self.fs.as_ref(), &self.dir)?;
             *manifest = next;
+            self.flushed_bytes.fetch_add(table.file_bytes(), Ordering::Relaxed);
             {
                 let mut state = self.state.write();
                 state.frozen.pop();
-                state.tables.insert(0, table);
+                state.tables.insert(
+                    0,
+                    LiveTable {
+                        number,
+                        level: 0,
+                        table,
+                    },
+                );
             }
-            // Writers stalled on frozen memtables re-check under the write lock, so take
-            // it before waking them: none misses the wake-up.
-            drop(self.pending.lock());
-            self.drained.notify_all();
+            self.wake_writers();
             self.flushes.fetch_add(1, Ordering::Relaxed);
+            if let Some(signal) = &self.flush_signal {
+                signal.request_compaction();
+            }
             // Start a new segment if the newest one holds only flushed records, so that
             // the log keeps nothing the tables cover.
             if self.wal.last_lsn() == covered {
@@ -682,96 +761,190 @@ impl Partition {
     /// compaction in progress: its table is being deleted, and nothing may write into the
     /// directory once it is removed.
     pub fn retire(&self) {
+        let _compacting = self.compacting.lock();
         let _manifest = self.manifest.lock();
         self.retired.store(true, Ordering::Relaxed);
     }
 
-    /// How many SSTables reads may have to look at.
-    pub fn table_count(&self) -> usize {
-        self.state.read().tables.len()
-    }
-
-    /// Merges all of the partition's SSTables into one: the newest version of each key,
-    /// tombstones dropped (no older table remains that they could hide). The new table is
-    /// recorded in the MANIFEST before the old ones are deleted, so a crash at any point
-    /// leaves either set, whole. Flushes wait meanwhile (they share the MANIFEST lock).
+    /// Does the next merge the compaction policy asks for, if any (see
+    /// [`crate::compaction`]); returns whether there was one. Flushes go on meanwhile.
     ///
     /// Errors: [`Error::Io`], [`Error::Corruption`]; on error the old tables stay live.
-    pub fn compact(&self) -> Result<()> {
-        let mut manifest = self.manifest.lock();
+    pub fn compact_step(&self) -> Result<bool> {
+        let style = self.compaction_style;
+        let level1_bytes = (self.memtable_bytes_max * LEVEL0_TABLES_TRIGGER) as u64;
+        self.run_compaction(|shapes| compaction::pick(style, shapes, level1_bytes))
+    }
+
+    /// Merges all of the partition's SSTables into one run at the deepest level, dropping
+    /// every tombstone (a major compaction). Flushes go on meanwhile; a table flushed
+    /// during the merge stays in front of the result.
+    ///
+    /// Errors: [`Error::Io`], [`Error::Corruption`]; on error the old tables stay live.
+    pub fn compact_all(&self) -> Result<()> {
+        self.run_compaction(compaction::pick_all).map(drop)
+    }
+
+    /// Runs the merge `pick` chooses from the tables' shapes. The merge itself holds only
+    /// the compaction lock. Flushes meanwhile only add level-0 tables in front, so the
+    /// inputs stay a contiguous run of the MANIFEST's list, and the output takes their
+    /// place there; the MANIFEST records it before the inputs are deleted, so a crash at
+    /// any point leaves either the old tables or the new one, whole.
+    fn run_compaction(&self, pick: impl FnOnce(&[TableShape]) -> Option<Job>) -> Result<bool> {
+        let _compacting = self.compacting.lock();
         if self.retired.load(Ordering::Relaxed) {
-            return Ok(());
+            return Ok(false);
         }
-        let inputs: Vec<Arc<SsTable>> = self.state.read().tables.clone();
-        if inputs.len() < 2 {
-            return Ok(());
+        let (job, inputs) = {
+            let state = self.state.read();
+            let Some(job) = pick(&state.table_shapes()) else {
+                return Ok(false);
+            };
+            let inputs: Vec<LiveTable> = state.tables[job.inputs.clone()].to_vec();
+            (job, inputs)
+        };
+        let output = if job.is_move {
+            inputs[0].clone()
+        } else {
+            let number = {
+                let mut manifest = self.manifest.lock();
+                let number = manifest.next_file_number.max(1);
+                manifest.next_file_number = number + 1;
+                number
+            };
+            let table = self
+                .merge_tables(number, &inputs, job.drop_tombstones)
+                .inspect_err(|_| {
+                    self.remove_unrecorded(number);
+                })?;
+            self.compacted_bytes.fetch_add(table.file_bytes(), Ordering::Relaxed);
+            LiveTable {
+                number,
+                level: 0,
+                table,
+            }
+        };
+        let output = LiveTable {
+            level: job.output_level,
+            ..output
+        };
+        let mut manifest = self.manifest.lock();
+        let start = manifest.tables.iter().position(|t| t.number == inputs[0].number);
+        let Some(start) = start.filter(|&start| {
+            let live = &manifest.tables[start..];
+            live.len() >= inputs.len()
+                && live
+                    .iter()
+                    .zip(&inputs)
+                    .all(|(file, input)| file.number == input.number)
+        }) else {
+            // Only this function removes tables, under the compaction lock: a bug.
+            return Err(Error::Corruption {
+                file: self.dir.join(crate::manifest::MANIFEST_FILE),
+                offset: 0,
+                reason: "compaction inputs are no longer live tables".into(),
+            });
+        };
+        let replaced = start..start + inputs.len();
+        let properties = output.table.properties();
+        let mut next = manifest.clone();
+        next.tables.splice(
+            replaced.clone(),
+            [TableFile {
+                number: output.number,
+                level: output.level,
+                min_lsn: properties.min_lsn,
+                max_lsn: properties.max_lsn,
+            }],
+        );
+        // On failure the output stays: the save may have landed (the next open removes
+        // it if not), and its number is never reused.
+        next.save(self.fs.as_ref(), &self.dir)?;
+        *manifest = next;
+        self.state.write().tables.splice(replaced, [output]);
+        drop(manifest);
+        self.compactions.fetch_add(1, Ordering::Relaxed);
+        self.wake_writers();
+        if job.is_move {
+            return Ok(true);
         }
+        // Readers still holding an old table keep reading it (an unlinked file stays
+        // readable); new reads use the output.
         let fs = self.fs.as_ref();
-        let number = manifest.next_file_number.max(1);
+        for input in &inputs {
+            let path = table_path(&self.dir, input.number);
+            fs.remove_file(&path).map_err(io_error("removing", &path))?;
+        }
+        let sst_dir = self.dir.join("sst");
+        fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
+        Ok(true)
+    }
+
+    /// Writes SSTable `number` holding the newest entry of every key of `inputs` (given
+    /// newest first), without tombstones if `drop_tombstones`, durably, and opens it.
+    /// Entries are copied as stored, not decoded.
+    fn merge_tables(&self, number: u64, inputs: &[LiveTable], drop_tombstones: bool) -> Result<Arc<SsTable>> {
+        let fs = self.fs.as_ref();
+        let path = self.fresh_table_path(number)?;
+        let min_lsn = inputs.iter().map(|t| t.table.properties().min_lsn).min().unwrap_or(0);
+        let max_lsn = inputs.iter().map(|t| t.table.properties().max_lsn).max().unwrap_or(0);
+        let mut writer = SsTableWriter::create(fs, &path)?;
+        let mut sources: Vec<_> = inputs.iter().map(|t| t.table.iter_from(Bound::Unbounded)).collect();
+        let mut heads = sources
+            .iter_mut()
+            .map(|source| source.next().transpose())
+            .collect::<Result<Vec<_>>>()?;
+        loop {
+            // The smallest key; on a tie the newest source, which comes first.
+            let mut best: Option<usize> = None;
+            for (i, head) in heads.iter().enumerate() {
+                let Some((key, _)) = head else { continue };
+                let smaller = match best.and_then(|b| heads[b].as_ref()) {
+                    None => true,
+                    Some((best_key, _)) => key < best_key,
+                };
+                if smaller {
+                    best = Some(i);
+                }
+            }
+            let Some((key, entry)) = best.and_then(|b| heads[b].take()) else {
+                break;
+            };
+            // Older versions of the key are shadowed.
+            for (head, source) in heads.iter_mut().zip(sources.iter_mut()) {
+                if head.as_ref().is_none_or(|(other, _)| *other == key) {
+                    *head = source.next().transpose()?;
+                }
+            }
+            if !(drop_tombstones && entry == Entry::Tombstone) {
+                writer.add(&key, &entry, max_lsn)?;
+            }
+        }
+        writer.set_lsn_range(min_lsn, max_lsn);
+        writer.finish()?;
+        let sst_dir = self.dir.join("sst");
+        fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
+        Ok(Arc::new(SsTable::open(fs, &path)?))
+    }
+
+    /// The path for new SSTable `number`, its directory created. A file already there is
+    /// one an earlier, failed flush or compaction wrote but never recorded: nothing
+    /// refers to it.
+    fn fresh_table_path(&self, number: u64) -> Result<PathBuf> {
+        let fs = self.fs.as_ref();
         let path = table_path(&self.dir, number);
+        let sst_dir = self.dir.join("sst");
+        dynastore_wal::fs::create_dir_durable(fs, &sst_dir).map_err(io_error("creating", &sst_dir))?;
         if fs.exists(&path).map_err(io_error("checking", &path))? {
             fs.remove_file(&path).map_err(io_error("removing", &path))?;
         }
-        let mut writer = SsTableWriter::new(&path);
-        let min_lsn = inputs.iter().map(|t| t.properties().min_lsn).min().unwrap_or(0);
-        let max_lsn = inputs.iter().map(|t| t.properties().max_lsn).max().unwrap_or(0);
-        let sources: Vec<Source<'_>> = inputs
-            .iter()
-            .map(|table| {
-                let table_ref: &SsTable = table;
-                let entries = table
-                    .range(Bound::Unbounded, Bound::Unbounded, false)
-                    .map(move |entry| {
-                        let (key, entry) = entry?;
-                        let item = match entry {
-                            Entry::Value(bytes) => Some(Arc::new(decode_stored(table_ref, &bytes)?)),
-                            Entry::Tombstone => None,
-                        };
-                        Ok((Cow::Owned(key), item))
-                    });
-                Box::new(entries) as Source<'_>
-            })
-            .collect();
-        let mut value = Vec::new();
-        let mut failure = None;
-        merge(sources, false, |key, item| {
-            value.clear();
-            encode_item(item, &mut value);
-            match writer.add(key, &Entry::Value(value.clone()), max_lsn) {
-                Ok(()) => true,
-                Err(error) => {
-                    failure = Some(error);
-                    false
-                }
-            }
-        })?;
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        writer.set_lsn_range(min_lsn, max_lsn);
-        writer.finish(fs)?;
-        let sst_dir = self.dir.join("sst");
-        fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
-        let output = Arc::new(SsTable::open(fs, &path)?);
-        let mut next = manifest.clone();
-        next.next_file_number = number + 1;
-        next.tables = vec![TableFile {
-            number,
-            level: 1,
-            min_lsn,
-            max_lsn,
-        }];
-        next.save(fs, &self.dir)?;
-        let old = std::mem::replace(&mut *manifest, next);
-        self.state.write().tables = vec![output];
-        self.compactions.fetch_add(1, Ordering::Relaxed);
-        // Readers still holding an old table keep reading it (an unlinked file stays
-        // readable); new reads use the compacted one.
-        for table in &old.tables {
-            let old_path = table_path(&self.dir, table.number);
-            fs.remove_file(&old_path).map_err(io_error("removing", &old_path))?;
-        }
-        fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))
+        Ok(path)
+    }
+
+    /// Removes SSTable `number` after a failure while writing it (before any MANIFEST
+    /// could list it). Best effort: if this fails too, the next open removes the orphan.
+    fn remove_unrecorded(&self, number: u64) {
+        let _ = self.fs.remove_file(&table_path(&self.dir, number));
     }
 
     /// Sets the memtable aside once no write is between enqueue and apply.
@@ -799,30 +972,27 @@ impl Partition {
     /// Writes a frozen memtable as SSTable `number`, durably, and opens it.
     fn write_table(&self, number: u64, frozen: &BTreeMap<MemKey, Version>) -> Result<Arc<SsTable>> {
         let fs = self.fs.as_ref();
-        let path = table_path(&self.dir, number);
-        let sst_dir = self.dir.join("sst");
-        dynastore_wal::fs::create_dir_durable(fs, &sst_dir).map_err(io_error("creating", &sst_dir))?;
-        // A file under this number is a table an earlier, failed flush wrote but never
-        // recorded in the MANIFEST: nothing refers to it.
-        if fs.exists(&path).map_err(io_error("checking", &path))? {
-            fs.remove_file(&path).map_err(io_error("removing", &path))?;
-        }
-        let mut writer = SsTableWriter::new(&path);
-        let mut value = Vec::new();
-        for (key, version) in frozen {
-            let entry = match &version.item {
-                Some(item) => {
-                    value.clear();
-                    encode_item(item, &mut value);
-                    Entry::Value(value.clone())
-                }
-                None => Entry::Tombstone,
-            };
-            writer.add(&key.bytes, &entry, version.lsn.0)?;
-        }
-        writer.finish(fs)?;
-        fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
-        Ok(Arc::new(SsTable::open(fs, &path)?))
+        let path = self.fresh_table_path(number)?;
+        let written = (|| {
+            let mut writer = SsTableWriter::create(fs, &path)?;
+            let mut value = Vec::new();
+            for (key, version) in frozen {
+                let entry = match &version.item {
+                    Some(item) => {
+                        value.clear();
+                        encode_item(item, &mut value);
+                        Entry::Value(value.clone())
+                    }
+                    None => Entry::Tombstone,
+                };
+                writer.add(&key.bytes, &entry, version.lsn.0)?;
+            }
+            writer.finish()?;
+            let sst_dir = self.dir.join("sst");
+            fs.sync_dir(&sst_dir).map_err(io_error("syncing", &sst_dir))?;
+            SsTable::open(fs, &path)
+        })();
+        written.map(Arc::new).inspect_err(|_| self.remove_unrecorded(number))
     }
 }
 
@@ -954,11 +1124,19 @@ mod tests {
         }
     }
 
+    fn tiny() -> PartitionOptions {
+        PartitionOptions {
+            wal: WalOptions::default(),
+            memtable_bytes_max: 1024,
+            compaction: CompactionStyle::default(),
+        }
+    }
+
     #[test]
     fn a_retired_partition_writes_no_table() {
         let fs = dynastore_wal::fs::FaultyFs::new();
         let dir = Path::new("/data/az-a/T/p-0000");
-        let partition = Partition::open(fs.shared(), dir, WalOptions::default(), 1024, None).unwrap();
+        let partition = Partition::open(fs.shared(), dir, tiny(), None).unwrap();
         for i in 0..20u8 {
             partition
                 .write(vec![i; 12], false, |_| Ok(Some(Item::new().with("a", i64::from(i)))))
@@ -966,13 +1144,13 @@ mod tests {
         }
         partition.retire();
         partition.flush().unwrap();
-        partition.compact().unwrap();
+        partition.compact_all().unwrap();
         use dynastore_wal::fs::FileSystem;
         assert!(!fs.exists(&dir.join("sst")).unwrap(), "no table written after retire");
         assert!(!fs.exists(&dir.join("MANIFEST")).unwrap());
         // Without retire the same partition would flush.
         let other = Path::new("/data/az-a/T/p-0001");
-        let live = Partition::open(fs.shared(), other, WalOptions::default(), 1024, None).unwrap();
+        let live = Partition::open(fs.shared(), other, tiny(), None).unwrap();
         live.write(vec![1; 12], false, |_| Ok(Some(Item::new().with("a", 1))))
             .unwrap();
         live.flush().unwrap();

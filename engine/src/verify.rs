@@ -4,7 +4,7 @@
 
 use crate::catalog::{CATALOG_FILE, Catalog};
 use crate::database::PRIMARY_AZ;
-use crate::manifest::{MANIFEST_FILE, Manifest, parse_table_name, table_path};
+use crate::manifest::{MANIFEST_FILE, Manifest, TableFile, parse_table_name, table_path};
 use crate::sstable::SsTable;
 use dynastore_wal::fs::StdFs;
 use dynastore_wal::scan;
@@ -21,12 +21,23 @@ pub struct Report {
 }
 
 /// Checks one SSTable: every block's checksum, keys strictly increasing, the entry count
-/// its properties claim.
-fn verify_table(path: &Path, report: &mut Report) {
+/// and LSN range its properties and MANIFEST entry claim.
+fn verify_table(path: &Path, listed: &TableFile, report: &mut Report) {
     let table = match SsTable::open(&StdFs, path) {
         Ok(table) => table,
         Err(error) => return report.problems.push(error.to_string()),
     };
+    let properties = table.properties();
+    if (properties.min_lsn, properties.max_lsn) != (listed.min_lsn, listed.max_lsn) {
+        report.problems.push(format!(
+            "{}: holds LSNs {}..={}, but the MANIFEST says {}..={}",
+            path.display(),
+            properties.min_lsn,
+            properties.max_lsn,
+            listed.min_lsn,
+            listed.max_lsn
+        ));
+    }
     let mut previous: Option<Vec<u8>> = None;
     let mut entries = 0u64;
     for entry in table.iter_from(Bound::Unbounded) {
@@ -58,6 +69,52 @@ fn verify_table(path: &Path, report: &mut Report) {
     ));
 }
 
+/// Checks the MANIFEST's invariants: tables listed newest first by level, each holding
+/// only writes older than every newer table's (so a read may stop at the first version
+/// it finds), none past the flushed LSN.
+fn verify_table_order(dir: &Path, manifest: &Manifest, report: &mut Report) {
+    let name = dir.join(MANIFEST_FILE);
+    for pair in manifest.tables.windows(2) {
+        let (newer, older) = (&pair[0], &pair[1]);
+        if newer.level > older.level {
+            report.problems.push(format!(
+                "{}: table {} (level {}) is listed before table {} of the shallower level {}",
+                name.display(),
+                newer.number,
+                newer.level,
+                older.number,
+                older.level
+            ));
+        }
+        if older.max_lsn >= newer.min_lsn {
+            report.problems.push(format!(
+                "{}: table {} (LSNs up to {}) overlaps the newer table {} (from LSN {})",
+                name.display(),
+                older.number,
+                older.max_lsn,
+                newer.number,
+                newer.min_lsn
+            ));
+        }
+    }
+    if let Some(table) = manifest.tables.iter().find(|t| t.max_lsn > manifest.flushed_lsn) {
+        report.problems.push(format!(
+            "{}: table {} holds LSN {}, past the flushed LSN {}",
+            name.display(),
+            table.number,
+            table.max_lsn,
+            manifest.flushed_lsn
+        ));
+    }
+    let levels: Vec<String> = manifest.tables.iter().map(|t| t.level.to_string()).collect();
+    report.checked.push(format!(
+        "{}: {} table(s) at levels [{}], ordered, LSN ranges disjoint",
+        name.display(),
+        manifest.tables.len(),
+        levels.join(", ")
+    ));
+}
+
 /// Checks a partition directory: its MANIFEST, its SSTables (all listed ones present and
 /// sound, none unlisted), and its WAL segments.
 fn verify_partition(dir: &Path, report: &mut Report) {
@@ -69,10 +126,11 @@ fn verify_partition(dir: &Path, report: &mut Report) {
     } else {
         Manifest::default()
     };
+    verify_table_order(dir, &manifest, report);
     for table in &manifest.tables {
         let path = table_path(dir, table.number);
         if path.is_file() {
-            verify_table(&path, report);
+            verify_table(&path, table, report);
         } else {
             report
                 .problems

@@ -13,11 +13,11 @@ use std::path::Path;
 type Model = BTreeMap<Vec<u8>, Entry>;
 
 fn write(fs: &dyn FileSystem, path: &Path, model: &Model) {
-    let mut writer = SsTableWriter::new(path);
+    let mut writer = SsTableWriter::create(fs, path).unwrap();
     for (i, (key, entry)) in model.iter().enumerate() {
         writer.add(key, entry, 100 + i as u64).unwrap();
     }
-    let properties = writer.finish(fs).unwrap();
+    let properties = writer.finish().unwrap();
     assert_eq!(properties.entries, model.len() as u64);
 }
 
@@ -111,7 +111,8 @@ fn the_bloom_filter_answers_absent_keys_with_about_one_percent_false_positives()
 
 #[test]
 fn out_of_order_keys_are_refused() {
-    let mut writer = SsTableWriter::new("/t.sst");
+    let fs = FaultyFs::new();
+    let mut writer = SsTableWriter::create(&fs, "/t.sst").unwrap();
     writer.add(b"b", &Entry::Tombstone, 1).unwrap();
     assert!(matches!(
         writer.add(b"a", &Entry::Tombstone, 2),

@@ -98,7 +98,7 @@ fn demo_runs_end_to_end_and_checks_itself() {
 fn write_sstable(path: &Path) {
     use dynastore::item::codec::encode_item;
     use dynastore::sstable::{Entry, SsTableWriter};
-    let mut writer = SsTableWriter::new(path);
+    let mut writer = SsTableWriter::create(&StdFs, path).unwrap();
     for i in 0..50u32 {
         let key = format!("key-{i:03}").into_bytes();
         let entry = if i == 7 {
@@ -115,7 +115,7 @@ fn write_sstable(path: &Path) {
         };
         writer.add(&key, &entry, u64::from(i) + 1).unwrap();
     }
-    writer.finish(&StdFs).unwrap();
+    writer.finish().unwrap();
 }
 
 #[test]

@@ -30,9 +30,10 @@ pub mod bloom;
 
 use crate::error::{Error, Result, io_error};
 use block::{Block, BlockBuilder, get_varint, put_varint};
-use dynastore_wal::fs::{FileSystem, MappedBytes};
+use dynastore_wal::fs::{FileSystem, FsFile, MappedBytes};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The magic number at the end of every SSTable.
 pub const MAGIC: [u8; 8] = *b"DYNSST01";
@@ -80,26 +81,25 @@ struct Handle {
     size: u64,
 }
 
-/// Writes an SSTable from entries in strictly increasing key order.
+/// Writes an SSTable from entries in strictly increasing key order, streaming it to its
+/// file: memory holds one block, a write buffer, the index and 8 bytes per key for the
+/// filter, never the whole table.
 #[derive(Debug)]
 pub struct SsTableWriter {
     path: PathBuf,
-    file: Vec<u8>,
+    file: Arc<dyn FsFile>,
+    /// Bytes not yet written to the file, which holds `written` bytes before them.
+    buffer: Vec<u8>,
+    written: u64,
     data: BlockBuilder,
     index: BlockBuilder,
-    keys: Vec<Vec<u8>>,
+    key_hashes: Vec<u64>,
+    last_key: Option<Vec<u8>>,
     properties: Properties,
 }
 
-fn append_block(file: &mut Vec<u8>, block: &[u8]) -> Handle {
-    let handle = Handle {
-        offset: file.len() as u64,
-        size: block.len() as u64,
-    };
-    file.extend_from_slice(block);
-    file.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
-    handle
-}
+/// Bytes buffered before they are written to the file.
+const WRITE_BUFFER_BYTES: usize = 1 << 20;
 
 fn encode_handle(handle: Handle) -> Vec<u8> {
     let mut out = Vec::with_capacity(16);
@@ -109,30 +109,42 @@ fn encode_handle(handle: Handle) -> Vec<u8> {
 }
 
 impl SsTableWriter {
-    /// A writer of the table at `path` (nothing is written before [`SsTableWriter::finish`]).
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        SsTableWriter {
-            path: path.into(),
-            file: Vec::new(),
+    /// Creates the table's file at `path` (which must not exist) and a writer of it.
+    ///
+    /// Errors: [`Error::Io`].
+    pub fn create(fs: &dyn FileSystem, path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let file = fs.create_new(&path).map_err(io_error("creating", &path))?;
+        Ok(SsTableWriter {
+            path,
+            file,
+            buffer: Vec::with_capacity(WRITE_BUFFER_BYTES),
+            written: 0,
             data: BlockBuilder::new(RESTART_INTERVAL),
             index: BlockBuilder::new(1),
-            keys: Vec::new(),
+            key_hashes: Vec::new(),
+            last_key: None,
             properties: Properties {
                 min_lsn: u64::MAX,
                 ..Properties::default()
             },
-        }
+        })
+    }
+
+    /// The table's size so far, in bytes (the block being built not included).
+    pub fn bytes_written(&self) -> u64 {
+        self.written + self.buffer.len() as u64
     }
 
     /// Adds an entry written at `lsn`.
     ///
     /// Errors: [`Error::Corruption`] (a bug upstream, reported, never written) if `key` is
-    /// not greater than the previous key.
+    /// not greater than the previous key; [`Error::Io`].
     pub fn add(&mut self, key: &[u8], entry: &Entry, lsn: u64) -> Result<()> {
-        if self.keys.last().is_some_and(|last| last.as_slice() >= key) {
+        if self.last_key.as_deref().is_some_and(|last| last >= key) {
             return Err(Error::Corruption {
                 file: self.path.clone(),
-                offset: self.file.len() as u64,
+                offset: self.bytes_written(),
                 reason: "SSTable keys must be added in strictly increasing order".into(),
             });
         }
@@ -148,24 +160,58 @@ impl SsTableWriter {
             }
         }
         self.data.add(key, &value);
-        self.keys.push(key.to_vec());
+        self.key_hashes.push(bloom::hash(key));
+        if self.properties.entries == 0 {
+            self.properties.smallest_key = key.to_vec();
+        }
+        match &mut self.last_key {
+            Some(last) => {
+                last.clear();
+                last.extend_from_slice(key);
+            }
+            None => self.last_key = Some(key.to_vec()),
+        }
         self.properties.entries += 1;
         self.properties.min_lsn = self.properties.min_lsn.min(lsn);
         self.properties.max_lsn = self.properties.max_lsn.max(lsn);
         if self.data.estimated_size() >= BLOCK_BYTES {
-            self.flush_data_block();
+            self.flush_data_block()?;
         }
         Ok(())
     }
 
-    fn flush_data_block(&mut self) {
+    /// Appends a block and its checksum; returns its handle.
+    fn append_block(&mut self, block: &[u8]) -> Result<Handle> {
+        let handle = Handle {
+            offset: self.bytes_written(),
+            size: block.len() as u64,
+        };
+        self.buffer.extend_from_slice(block);
+        self.buffer.extend_from_slice(&crc32fast::hash(block).to_le_bytes());
+        if self.buffer.len() >= WRITE_BUFFER_BYTES {
+            self.write_buffer()?;
+        }
+        Ok(handle)
+    }
+
+    fn write_buffer(&mut self) -> Result<()> {
+        self.file
+            .write_all_at(&self.buffer, self.written)
+            .map_err(io_error("writing", &self.path))?;
+        self.written += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    fn flush_data_block(&mut self) -> Result<()> {
         if self.data.is_empty() {
-            return;
+            return Ok(());
         }
         let last_key = self.data.last_key().to_vec();
         let block = self.data.finish();
-        let handle = append_block(&mut self.file, &block);
+        let handle = self.append_block(&block)?;
         self.index.add(&last_key, &encode_handle(handle));
+        Ok(())
     }
 
     /// Records the LSN range of the writes the table holds when its entries carry no LSN
@@ -175,22 +221,21 @@ impl SsTableWriter {
         self.properties.max_lsn = max_lsn;
     }
 
-    /// Writes the table to `path` with `fs` (created new) and syncs it. The caller syncs
-    /// the directory before recording the table anywhere. Returns its properties.
+    /// Writes the rest of the table and syncs the file. The caller syncs the directory
+    /// before recording the table anywhere. Returns its properties.
     ///
-    /// Errors: [`Error::Io`].
-    pub fn finish(mut self, fs: &dyn FileSystem) -> Result<Properties> {
-        self.flush_data_block();
-        let filter = bloom::build(self.keys.iter().map(Vec::as_slice));
-        let filter_handle = append_block(&mut self.file, &filter);
+    /// Errors: [`Error::Io`]; the file is then incomplete, and the caller removes it.
+    pub fn finish(mut self) -> Result<Properties> {
+        self.flush_data_block()?;
+        let filter = bloom::build(&self.key_hashes);
+        let filter_handle = self.append_block(&filter)?;
         if self.properties.entries == 0 {
             self.properties.min_lsn = 0;
         }
-        self.properties.smallest_key = self.keys.first().cloned().unwrap_or_default();
-        self.properties.largest_key = self.keys.last().cloned().unwrap_or_default();
-        let properties_handle = append_block(&mut self.file, &encode_properties(&self.properties));
+        self.properties.largest_key = self.last_key.take().unwrap_or_default();
+        let properties_handle = self.append_block(&encode_properties(&self.properties))?;
         let index = self.index.finish();
-        let index_handle = append_block(&mut self.file, &index);
+        let index_handle = self.append_block(&index)?;
         let mut footer = Vec::with_capacity(FOOTER_BYTES);
         for handle in [filter_handle, properties_handle, index_handle] {
             footer.extend_from_slice(&handle.offset.to_le_bytes());
@@ -200,11 +245,9 @@ impl SsTableWriter {
         let crc = crc32fast::hash(&footer);
         footer.extend_from_slice(&crc.to_le_bytes());
         footer.extend_from_slice(&MAGIC);
-        self.file.extend_from_slice(&footer);
-        let file = fs.create_new(&self.path).map_err(io_error("creating", &self.path))?;
-        file.write_all_at(&self.file, 0)
-            .map_err(io_error("writing", &self.path))?;
-        file.sync_data().map_err(io_error("syncing", &self.path))?;
+        self.buffer.extend_from_slice(&footer);
+        self.write_buffer()?;
+        self.file.sync_data().map_err(io_error("syncing", &self.path))?;
         Ok(self.properties)
     }
 }
@@ -395,7 +438,7 @@ impl SsTable {
 
     /// Whether the bloom filter rules `key` out (then the table surely does not hold it).
     pub fn filter_excludes(&self, key: &[u8]) -> Result<bool> {
-        Ok(!bloom::may_contain(&self.filter, key))
+        Ok(!bloom::may_contain(&self.filter, bloom::hash(key)))
     }
 
     fn decode_entry(&self, offset: u64, value: &[u8]) -> Result<Entry> {
@@ -411,10 +454,18 @@ impl SsTable {
     ///
     /// Errors: [`Error::Corruption`] for a damaged block.
     pub fn get(&self, key: &[u8]) -> Result<Option<Entry>> {
+        self.get_hashed(key, bloom::hash(key))
+    }
+
+    /// [`SsTable::get`] for a key whose [`bloom::hash`] the caller computed once for all
+    /// the tables it probes.
+    ///
+    /// Errors: [`Error::Corruption`] for a damaged block.
+    pub fn get_hashed(&self, key: &[u8], hash: u64) -> Result<Option<Entry>> {
         if self.properties.entries == 0
             || key < self.properties.smallest_key.as_slice()
             || key > self.properties.largest_key.as_slice()
-            || self.filter_excludes(key)?
+            || !bloom::may_contain(&self.filter, hash)
         {
             return Ok(None);
         }
