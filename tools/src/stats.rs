@@ -44,12 +44,14 @@ pub fn run(data: &Path, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
             )?;
             writeln!(
                 out,
-                "           WAL {} segment(s), {} bytes, flushed to LSN {}; {} flushes, {} compactions, {} write stalls since open",
+                "           WAL {} segment(s), {} bytes, flushed to LSN {}; since open: {} flushes ({} bytes), {} compactions ({} bytes), {} write stalls",
                 stats.wal_segments,
                 stats.wal_bytes,
                 stats.flushed_lsn,
                 stats.flushes,
+                stats.flushed_bytes,
                 stats.compactions,
+                stats.compacted_bytes,
                 stats.write_stalls
             )?;
         }
