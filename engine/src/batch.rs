@@ -139,7 +139,7 @@ impl Database {
             };
             if let Some(item) = partition.get(storage_key)? {
                 bytes += item.size_bytes();
-                output.items.push((table_name, (*item).clone()));
+                output.items.push((table_name, item));
             }
         }
         Ok(output)

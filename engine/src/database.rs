@@ -370,9 +370,9 @@ fn condition_check(
     }
 }
 
-fn returned(old: Option<Arc<Item>>, return_values: ReturnValues) -> Option<Item> {
+fn returned(old: Option<Item>, return_values: ReturnValues) -> Option<Item> {
     match return_values {
-        ReturnValues::AllOld => old.map(|item| (*item).clone()),
+        ReturnValues::AllOld => old,
         _ => None,
     }
 }
@@ -682,7 +682,7 @@ impl Database {
         let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
             return Ok(None);
         };
-        let item = partition.get(key)?.map(|item| (*item).clone());
+        let item = partition.get(key)?;
         Ok(match &input.projection {
             Some(paths) => item.map(|item| project(&item, &paths.iter().collect::<Vec<_>>())),
             None => item,
@@ -751,7 +751,7 @@ impl Database {
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);
         Ok(match input.return_values {
             ReturnValues::None => None,
-            ReturnValues::AllOld => old.map(|item| (*item).clone()),
+            ReturnValues::AllOld => old,
             ReturnValues::UpdatedOld => old.and_then(|item| non_empty(project(&item, &paths))),
             ReturnValues::AllNew => new_item,
             ReturnValues::UpdatedNew => new_item.and_then(|item| non_empty(project(&item, &paths))),

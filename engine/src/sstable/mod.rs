@@ -95,6 +95,8 @@ pub struct SsTableWriter {
     index: BlockBuilder,
     key_hashes: Vec<u64>,
     last_key: Option<Vec<u8>>,
+    /// The entry being added, tag and value (kept to reuse its allocation).
+    value: Vec<u8>,
     properties: Properties,
 }
 
@@ -124,6 +126,7 @@ impl SsTableWriter {
             index: BlockBuilder::new(1),
             key_hashes: Vec::new(),
             last_key: None,
+            value: Vec::new(),
             properties: Properties {
                 min_lsn: u64::MAX,
                 ..Properties::default()
@@ -141,6 +144,18 @@ impl SsTableWriter {
     /// Errors: [`Error::Corruption`] (a bug upstream, reported, never written) if `key` is
     /// not greater than the previous key; [`Error::Io`].
     pub fn add(&mut self, key: &[u8], entry: &Entry, lsn: u64) -> Result<()> {
+        let value = match entry {
+            Entry::Value(bytes) => Some(bytes.as_slice()),
+            Entry::Tombstone => None,
+        };
+        self.add_raw(key, value, lsn)
+    }
+
+    /// [`SsTableWriter::add`] of a value by reference: `Some(encoded item)`, or `None`
+    /// for a tombstone.
+    ///
+    /// Errors: as [`SsTableWriter::add`].
+    pub fn add_raw(&mut self, key: &[u8], value: Option<&[u8]>, lsn: u64) -> Result<()> {
         if self.last_key.as_deref().is_some_and(|last| last >= key) {
             return Err(Error::Corruption {
                 file: self.path.clone(),
@@ -148,18 +163,18 @@ impl SsTableWriter {
                 reason: "SSTable keys must be added in strictly increasing order".into(),
             });
         }
-        let mut value = Vec::with_capacity(1 + 64);
-        match entry {
-            Entry::Value(bytes) => {
-                value.push(TAG_VALUE);
-                value.extend_from_slice(bytes);
+        self.value.clear();
+        match value {
+            Some(bytes) => {
+                self.value.push(TAG_VALUE);
+                self.value.extend_from_slice(bytes);
             }
-            Entry::Tombstone => {
-                value.push(TAG_TOMBSTONE);
+            None => {
+                self.value.push(TAG_TOMBSTONE);
                 self.properties.tombstones += 1;
             }
         }
-        self.data.add(key, &value);
+        self.data.add(key, &self.value);
         self.key_hashes.push(bloom::hash(key));
         if self.properties.entries == 0 {
             self.properties.smallest_key = key.to_vec();
@@ -442,9 +457,17 @@ impl SsTable {
     }
 
     fn decode_entry(&self, offset: u64, value: &[u8]) -> Result<Entry> {
+        Ok(match self.decode_entry_ref(offset, value)? {
+            Some(bytes) => Entry::Value(bytes.to_vec()),
+            None => Entry::Tombstone,
+        })
+    }
+
+    /// An entry's value without copying it: the stored bytes, or `None` for a tombstone.
+    fn decode_entry_ref<'a>(&self, offset: u64, value: &'a [u8]) -> Result<Option<&'a [u8]>> {
         match value.split_first() {
-            Some((&TAG_VALUE, bytes)) => Ok(Entry::Value(bytes.to_vec())),
-            Some((&TAG_TOMBSTONE, [])) => Ok(Entry::Tombstone),
+            Some((&TAG_VALUE, bytes)) => Ok(Some(bytes)),
+            Some((&TAG_TOMBSTONE, [])) => Ok(None),
             _ => Err(self.corrupt(offset, "entry value has an unknown tag")),
         }
     }
@@ -517,6 +540,10 @@ impl SsTable {
     }
 }
 
+/// An entry with its value borrowed from the file: the key, and `Some(encoded item)` or
+/// `None` for a tombstone.
+pub type RawEntry<'a> = (Vec<u8>, Option<&'a [u8]>);
+
 /// Iterates an SSTable's entries between two bounds; see [`SsTable::range`].
 pub struct SsTableRange<'a> {
     table: &'a SsTable,
@@ -524,7 +551,7 @@ pub struct SsTableRange<'a> {
     upper: Bound<Vec<u8>>,
     blocks: std::ops::Range<usize>,
     reverse: bool,
-    entries: std::vec::IntoIter<(Vec<u8>, Entry)>,
+    entries: std::vec::IntoIter<RawEntry<'a>>,
     failed: bool,
 }
 
@@ -542,38 +569,13 @@ fn within(key: &[u8], lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
     above && below
 }
 
-impl SsTableRange<'_> {
-    fn load_block(&mut self) -> Result<bool> {
-        let next = if self.reverse {
-            self.blocks.next_back()
-        } else {
-            self.blocks.next()
-        };
-        let Some(index) = next else {
-            return Ok(false);
-        };
-        let table = self.table;
-        let handle = table.index[index].1;
-        let block = Block::parse(table.block(handle)?).map_err(|reason| table.corrupt(handle.offset, reason))?;
-        let mut entries = Vec::new();
-        for entry in block.iter() {
-            let (key, value) = entry.map_err(|reason| table.corrupt(handle.offset, reason))?;
-            if within(&key, &self.lower, &self.upper) {
-                entries.push((key, table.decode_entry(handle.offset, value)?));
-            }
-        }
-        if self.reverse {
-            entries.reverse();
-        }
-        self.entries = entries.into_iter();
-        Ok(true)
+impl<'a> SsTableRange<'a> {
+    /// The entries without copying their values out of the file: `None` is a tombstone.
+    pub fn raw(mut self) -> impl Iterator<Item = Result<RawEntry<'a>>> + 'a {
+        std::iter::from_fn(move || self.next_raw())
     }
-}
 
-impl Iterator for SsTableRange<'_> {
-    type Item = Result<(Vec<u8>, Entry)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    fn next_raw(&mut self) -> Option<Result<RawEntry<'a>>> {
         loop {
             if self.failed {
                 return None;
@@ -590,5 +592,47 @@ impl Iterator for SsTableRange<'_> {
                 }
             }
         }
+    }
+
+    fn load_block(&mut self) -> Result<bool> {
+        let next = if self.reverse {
+            self.blocks.next_back()
+        } else {
+            self.blocks.next()
+        };
+        let Some(index) = next else {
+            return Ok(false);
+        };
+        let table = self.table;
+        let handle = table.index[index].1;
+        let block = Block::parse(table.block(handle)?).map_err(|reason| table.corrupt(handle.offset, reason))?;
+        let mut entries = Vec::new();
+        for entry in block.iter() {
+            let (key, value) = entry.map_err(|reason| table.corrupt(handle.offset, reason))?;
+            if within(&key, &self.lower, &self.upper) {
+                entries.push((key, table.decode_entry_ref(handle.offset, value)?));
+            }
+        }
+        if self.reverse {
+            entries.reverse();
+        }
+        self.entries = entries.into_iter();
+        Ok(true)
+    }
+}
+
+impl Iterator for SsTableRange<'_> {
+    type Item = Result<(Vec<u8>, Entry)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_raw().map(|entry| {
+            entry.map(|(key, value)| {
+                let entry = match value {
+                    Some(bytes) => Entry::Value(bytes.to_vec()),
+                    None => Entry::Tombstone,
+                };
+                (key, entry)
+            })
+        })
     }
 }
