@@ -4,7 +4,7 @@
 mod common;
 
 use common::value;
-use dynastore_engine::item::Item;
+use dynastore_engine::item::{AttributeValue, Item};
 use dynastore_engine::item::codec::{decode_item, encode_item};
 use proptest::prelude::*;
 
@@ -48,4 +48,17 @@ fn a_deeply_nested_forgery_is_refused_not_overflowed() {
     }
     bytes.push(0x06);
     assert!(decode_item(&bytes).is_err());
+}
+
+/// Items are encoded in name order and decoded straight into that order: names out of
+/// order or repeated are damage, refused rather than served as a wrong item.
+#[test]
+fn attribute_names_out_of_order_or_repeated_are_refused() {
+    let mut good = Vec::new();
+    encode_item(&Item::new().with("b", AttributeValue::Null).with("a", AttributeValue::Null), &mut good);
+    // Two attributes, "a" then "b", each NULL (tag 6).
+    assert_eq!(good, [2, 1, b'a', 6, 1, b'b', 6]);
+    assert!(decode_item(&good).is_ok());
+    assert!(decode_item(&[2, 1, b'b', 6, 1, b'a', 6]).is_err(), "out of order");
+    assert!(decode_item(&[2, 1, b'a', 6, 1, b'a', 6]).is_err(), "repeated");
 }

@@ -290,7 +290,7 @@ pub fn apply(original: &Item, actions: &[UpdateAction]) -> Result<Item, Validati
             UpdateAction::Delete(path, value) => changes.push((path, delete_value(path.resolve(original), value)?)),
         }
     }
-    let mut attributes = original.as_map().clone();
+    let mut attributes = original.to_map();
     for (path, value) in sets {
         set_path(&mut attributes, path, value)?;
     }

@@ -85,7 +85,7 @@ fn put_value(out: &mut Vec<u8>, value: &AttributeValue) {
         }
         AttributeValue::M(map) => {
             out.push(0x08);
-            put_map(out, map);
+            put_map(out, map.iter());
         }
         AttributeValue::Ss(set) => {
             out.push(0x09);
@@ -105,7 +105,7 @@ fn put_value(out: &mut Vec<u8>, value: &AttributeValue) {
     }
 }
 
-fn put_map(out: &mut Vec<u8>, map: &BTreeMap<String, AttributeValue>) {
+fn put_map<'a>(out: &mut Vec<u8>, map: impl ExactSizeIterator<Item = (&'a String, &'a AttributeValue)>) {
     put_varint(out, map.len() as u128);
     for (name, value) in map {
         put_bytes(out, name.as_bytes());
@@ -115,7 +115,7 @@ fn put_map(out: &mut Vec<u8>, map: &BTreeMap<String, AttributeValue>) {
 
 /// Appends the encoding of `item` to `out`.
 pub fn encode_item(item: &Item, out: &mut Vec<u8>) {
-    put_map(out, item.as_map());
+    put_map(out, item.iter());
 }
 
 /// Decodes an item that [`encode_item`] wrote; `bytes` must hold exactly one item.
@@ -123,11 +123,19 @@ pub fn encode_item(item: &Item, out: &mut Vec<u8>) {
 /// Errors: [`DecodeError`] for anything else.
 pub fn decode_item(bytes: &[u8]) -> Result<Item, DecodeError> {
     let mut reader = Reader { bytes, pos: 0 };
-    let map = reader.map(0)?;
+    // Attributes are written in name order, so they are read straight into the item's
+    // sorted vector; out of order or repeated names are damage.
+    let count = reader.count()?;
+    let mut attributes = Vec::with_capacity(count.min(64));
+    for _ in 0..count {
+        let name = reader.string()?;
+        let value = reader.value(0)?;
+        attributes.push((name, value));
+    }
     if reader.pos != bytes.len() {
         return Err(reader.error("trailing bytes after the item"));
     }
-    Ok(Item::from(map))
+    Item::from_sorted(attributes).ok_or_else(|| reader.error("attribute names out of order or repeated"))
 }
 
 struct Reader<'a> {

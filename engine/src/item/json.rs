@@ -125,7 +125,7 @@ impl AttributeValue {
             AttributeValue::Bool(b) => ("BOOL", Value::Bool(*b)),
             AttributeValue::Null => ("NULL", Value::Bool(true)),
             AttributeValue::L(list) => ("L", Value::Array(list.iter().map(AttributeValue::to_json).collect())),
-            AttributeValue::M(map) => ("M", Value::Object(map_to_json(map))),
+            AttributeValue::M(map) => ("M", Value::Object(map_to_json(map.iter()))),
             AttributeValue::Ss(set) => ("SS", set.iter().cloned().map(Value::String).collect()),
             AttributeValue::Ns(set) => ("NS", set.iter().map(|n| Value::String(n.to_string())).collect()),
             AttributeValue::Bs(set) => ("BS", set.iter().map(|b| Value::String(base64_encode(b))).collect()),
@@ -143,10 +143,8 @@ fn map_from_json(object: &Map<String, Value>) -> Result<BTreeMap<String, Attribu
         .collect()
 }
 
-fn map_to_json(map: &BTreeMap<String, AttributeValue>) -> Map<String, Value> {
-    map.iter()
-        .map(|(name, value)| (name.clone(), value.to_json()))
-        .collect()
+fn map_to_json<'a>(map: impl Iterator<Item = (&'a String, &'a AttributeValue)>) -> Map<String, Value> {
+    map.map(|(name, value)| (name.clone(), value.to_json())).collect()
 }
 
 impl Item {
@@ -171,6 +169,6 @@ impl Item {
 
     /// Writes the item as DynamoDB JSON.
     pub fn to_json(&self) -> Value {
-        Value::Object(map_to_json(self.as_map()))
+        Value::Object(map_to_json(self.iter()))
     }
 }

@@ -178,10 +178,12 @@ impl From<bool> for AttributeValue {
 /// An item: attribute names mapped to values, in name order.
 ///
 /// Cloning is O(1): the attributes are shared until one of the copies is changed (then
-/// that copy takes its own), so reads can hand out items without copying them.
+/// that copy takes its own), so reads can hand out items without copying them. They are
+/// kept as one vector sorted by name: an item has few attributes, and a vector is one
+/// small allocation where a tree would allocate a node of room for eleven.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Item {
-    attributes: Arc<BTreeMap<String, AttributeValue>>,
+    attributes: Arc<Vec<(String, AttributeValue)>>,
 }
 
 impl Item {
@@ -190,14 +192,32 @@ impl Item {
         Item::default()
     }
 
+    fn position(&self, name: &str) -> std::result::Result<usize, usize> {
+        self.attributes.binary_search_by(|(other, _)| other.as_str().cmp(name))
+    }
+
     /// The value of `name`, if present.
     pub fn get(&self, name: &str) -> Option<&AttributeValue> {
-        self.attributes.get(name)
+        self.position(name).ok().map(|at| &self.attributes[at].1)
     }
 
     /// Sets `name` to `value`, returning the previous value.
     pub fn insert(&mut self, name: impl Into<String>, value: impl Into<AttributeValue>) -> Option<AttributeValue> {
-        Arc::make_mut(&mut self.attributes).insert(name.into(), value.into())
+        let name = name.into();
+        let value = value.into();
+        let attributes = Arc::make_mut(&mut self.attributes);
+        // Names usually arrive in order (decoding, building): append without a search.
+        if attributes.last().is_none_or(|(last, _)| *last < name) {
+            attributes.push((name, value));
+            return None;
+        }
+        match attributes.binary_search_by(|(other, _)| other.cmp(&name)) {
+            Ok(at) => Some(std::mem::replace(&mut attributes[at].1, value)),
+            Err(at) => {
+                attributes.insert(at, (name, value));
+                None
+            }
+        }
     }
 
     /// Builder form of [`Item::insert`].
@@ -208,12 +228,13 @@ impl Item {
 
     /// Removes `name`, returning its value.
     pub fn remove(&mut self, name: &str) -> Option<AttributeValue> {
-        Arc::make_mut(&mut self.attributes).remove(name)
+        let at = self.position(name).ok()?;
+        Some(Arc::make_mut(&mut self.attributes).remove(at).1)
     }
 
     /// The attributes in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &AttributeValue)> {
-        self.attributes.iter()
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &AttributeValue)> {
+        self.attributes.iter().map(|(name, value)| (name, value))
     }
 
     /// How many attributes.
@@ -235,16 +256,24 @@ impl Item {
             .sum()
     }
 
-    /// The attributes as a map.
-    pub fn as_map(&self) -> &BTreeMap<String, AttributeValue> {
-        &self.attributes
+    /// The attributes as a map (a copy).
+    pub fn to_map(&self) -> BTreeMap<String, AttributeValue> {
+        self.attributes.iter().cloned().collect()
+    }
+
+    /// An item of attributes given in strictly increasing name order, as a decoder reads
+    /// them; `None` if they are not (then the input repeats or misorders names).
+    pub fn from_sorted(attributes: Vec<(String, AttributeValue)>) -> Option<Item> {
+        attributes.windows(2).all(|w| w[0].0 < w[1].0).then(|| Item {
+            attributes: Arc::new(attributes),
+        })
     }
 }
 
 impl From<BTreeMap<String, AttributeValue>> for Item {
     fn from(attributes: BTreeMap<String, AttributeValue>) -> Item {
         Item {
-            attributes: Arc::new(attributes),
+            attributes: Arc::new(attributes.into_iter().collect()),
         }
     }
 }
@@ -261,7 +290,7 @@ impl<K: Into<String>, V: Into<AttributeValue>> FromIterator<(K, V)> for Item {
 
 impl IntoIterator for Item {
     type Item = (String, AttributeValue);
-    type IntoIter = std::collections::btree_map::IntoIter<String, AttributeValue>;
+    type IntoIter = std::vec::IntoIter<(String, AttributeValue)>;
 
     fn into_iter(self) -> Self::IntoIter {
         Arc::unwrap_or_clone(self.attributes).into_iter()
