@@ -50,6 +50,11 @@ pub struct Options {
     pub memtables_bytes_total: usize,
     /// How SSTables are merged in the background (default: leveled, size ratio 10).
     pub compaction: CompactionStyle,
+    /// Whether a background thread merges SSTables as [`Options::compaction`] asks
+    /// (default true). Without it merges happen only in [`Database::compact_pending`] and
+    /// [`Database::compact`] (as RocksDB's `disable_auto_compactions`, e.g. for a bulk
+    /// load compacted once at the end); reads slow down as tables pile up meanwhile.
+    pub auto_compaction: bool,
 }
 
 impl Default for Options {
@@ -61,6 +66,7 @@ impl Default for Options {
             memtable_bytes: 64 << 20,
             memtables_bytes_total: 256 << 20,
             compaction: CompactionStyle::default(),
+            auto_compaction: true,
         }
     }
 }
@@ -411,8 +417,12 @@ impl Database {
         })?;
         let catalog = Catalog::load(fs.as_ref(), &dir)?;
         let tables = Arc::new(RwLock::new(HashMap::new()));
-        let flusher = Flusher::start(Arc::clone(&tables), options.memtables_bytes_total)
-            .map_err(io_error("starting the flusher for", &dir))?;
+        let flusher = Flusher::start(
+            Arc::clone(&tables),
+            options.memtables_bytes_total,
+            options.auto_compaction,
+        )
+        .map_err(io_error("starting the flusher for", &dir))?;
         let db = Database {
             fs,
             dir,
@@ -484,6 +494,7 @@ impl Database {
                 wal: options.wal_options(),
                 memtable_bytes_max: options.memtable_bytes,
                 compaction: options.compaction,
+                auto_compaction: options.auto_compaction,
             },
             Some(self.flusher.signal()),
         )

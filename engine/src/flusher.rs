@@ -93,6 +93,7 @@ impl Flusher {
     pub(crate) fn start(
         tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
         memtables_bytes_total: usize,
+        auto_compaction: bool,
     ) -> std::io::Result<Flusher> {
         let signal = FlushSignal {
             total_bytes_max: memtables_bytes_total,
@@ -108,11 +109,13 @@ impl Flusher {
                 .name("dynastore-flusher".to_owned())
                 .spawn(move || run_flusher(&worker, &open))?,
         );
-        flusher.threads.push(
-            std::thread::Builder::new()
-                .name("dynastore-compactor".to_owned())
-                .spawn(move || run_compactor(&signal, &tables))?,
-        );
+        if auto_compaction {
+            flusher.threads.push(
+                std::thread::Builder::new()
+                    .name("dynastore-compactor".to_owned())
+                    .spawn(move || run_compactor(&signal, &tables))?,
+            );
+        }
         // Partitions opened with tables may already need merging.
         flusher.signal.request_compaction();
         Ok(flusher)

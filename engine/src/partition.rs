@@ -166,6 +166,8 @@ pub(crate) struct PartitionOptions {
     pub memtable_bytes_max: usize,
     /// How its SSTables are merged.
     pub compaction: CompactionStyle,
+    /// Whether a background compactor merges them (if not, writers never wait for one).
+    pub auto_compaction: bool,
 }
 
 /// A partition's durable state and its writers' order.
@@ -193,6 +195,7 @@ pub(crate) struct Partition {
     memtable_bytes: AtomicUsize,
     memtable_bytes_max: usize,
     compaction_style: CompactionStyle,
+    auto_compaction: bool,
     /// Whether a flush was asked for since the last freeze.
     flush_requested: AtomicBool,
     /// Wakes the background flusher; `None` when flushes are only explicit.
@@ -398,6 +401,7 @@ impl Partition {
             memtable_bytes: AtomicUsize::new(memtable_bytes),
             memtable_bytes_max: options.memtable_bytes_max,
             compaction_style: options.compaction,
+            auto_compaction: options.auto_compaction,
             flush_requested: AtomicBool::new(false),
             flush_signal,
             stalls: AtomicU64::new(0),
@@ -535,7 +539,8 @@ impl Partition {
     /// Whether background work fell so far behind that writers must wait for it.
     fn behind(&self) -> bool {
         let state = self.state.read();
-        state.frozen.len() >= FROZEN_MEMTABLES_MAX || state.level0_tables() >= LEVEL0_TABLES_STOP
+        state.frozen.len() >= FROZEN_MEMTABLES_MAX
+            || (self.auto_compaction && state.level0_tables() >= LEVEL0_TABLES_STOP)
     }
 
     /// Wakes writers waiting for background work. Stalled writers re-check under the
@@ -689,6 +694,24 @@ impl Partition {
         mut visit: impl FnMut(&[u8], &Item) -> bool,
     ) -> Result<()> {
         let state = self.state.read();
+        if let ([LiveTable { table, .. }], true, true) =
+            (&state.tables[..], state.memtable.is_empty(), state.frozen.is_empty())
+        {
+            // One table and nothing in memory, as after a compaction: nothing to merge, so
+            // read it in place, decoding only the items visited.
+            let mut failure = None;
+            table.range(lower, upper, reverse).visit(|key, value| {
+                let Some(value) = value else { return true };
+                match decode_stored(table.path(), value) {
+                    Ok(item) => visit(key, &item),
+                    Err(error) => {
+                        failure = Some(error);
+                        false
+                    }
+                }
+            })?;
+            return failure.map_or(Ok(()), Err);
+        }
         let owned = |bound: Bound<&[u8]>| match bound {
             Bound::Included(key) => Bound::Included(MemKey::new(key.to_vec())),
             Bound::Excluded(key) => Bound::Excluded(MemKey::new(key.to_vec())),
@@ -1165,6 +1188,7 @@ mod tests {
             wal: WalOptions::default(),
             memtable_bytes_max: 1024,
             compaction: CompactionStyle::default(),
+            auto_compaction: true,
         }
     }
 

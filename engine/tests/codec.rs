@@ -4,8 +4,8 @@
 mod common;
 
 use common::value;
-use dynastore_engine::item::{AttributeValue, Item};
 use dynastore_engine::item::codec::{decode_item, encode_item};
+use dynastore_engine::item::{AttributeValue, Item};
 use proptest::prelude::*;
 
 fn item() -> impl Strategy<Value = Item> {
@@ -55,7 +55,12 @@ fn a_deeply_nested_forgery_is_refused_not_overflowed() {
 #[test]
 fn attribute_names_out_of_order_or_repeated_are_refused() {
     let mut good = Vec::new();
-    encode_item(&Item::new().with("b", AttributeValue::Null).with("a", AttributeValue::Null), &mut good);
+    encode_item(
+        &Item::new()
+            .with("b", AttributeValue::Null)
+            .with("a", AttributeValue::Null),
+        &mut good,
+    );
     // Two attributes, "a" then "b", each NULL (tag 6).
     assert_eq!(good, [2, 1, b'a', 6, 1, b'b', 6]);
     assert!(decode_item(&good).is_ok());

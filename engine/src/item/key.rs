@@ -82,12 +82,13 @@ pub fn partition_hash(partition_key: &AttributeValue) -> u64 {
 
 /// The storage key of an item: hash, encoded partition key, encoded sort key.
 pub fn storage_key(partition_key: &AttributeValue, sort_key: Option<&AttributeValue>) -> Vec<u8> {
-    let mut encoded = Vec::with_capacity(32);
-    encode_key_value(partition_key, &mut encoded);
-    let hash = xxhash_rust::xxh3::xxh3_64(&encoded);
-    let mut key = Vec::with_capacity(8 + encoded.len() + 16);
-    key.extend_from_slice(&hash.to_be_bytes());
-    key.extend_from_slice(&encoded);
+    // One allocation: the hash's place is kept, the partition key encoded after it, then
+    // hashed in place.
+    let mut key = Vec::with_capacity(64);
+    key.extend_from_slice(&[0; 8]);
+    encode_key_value(partition_key, &mut key);
+    let hash = xxhash_rust::xxh3::xxh3_64(&key[8..]);
+    key[..8].copy_from_slice(&hash.to_be_bytes());
     if let Some(sort_key) = sort_key {
         encode_key_value(sort_key, &mut key);
     }

@@ -229,36 +229,52 @@ pub struct BlockIter<'a> {
     key: Vec<u8>,
 }
 
+/// An entry as [`BlockIter::next_ref`] gives it: the key (borrowed from the iterator) and
+/// the value (borrowed from the block).
+pub type EntryRef<'k, 'a> = (&'k [u8], &'a [u8]);
+
+impl<'a> BlockIter<'a> {
+    /// The next entry, its key borrowed from the iterator (no allocation per entry).
+    pub fn next_ref(&mut self) -> Option<Result<EntryRef<'_, 'a>, BlockError>> {
+        if self.pos >= self.entries.len() {
+            return None;
+        }
+        match self.step() {
+            Ok(value) => Some(Ok((self.key.as_slice(), value))),
+            Err(error) => {
+                self.pos = self.entries.len();
+                Some(Err(error))
+            }
+        }
+    }
+
+    /// Decodes the entry at `pos` into `key`, returning its value.
+    fn step(&mut self) -> Result<&'a [u8], BlockError> {
+        let shared = get_varint(self.entries, &mut self.pos).ok_or("bad shared length")? as usize;
+        let unshared = get_varint(self.entries, &mut self.pos).ok_or("bad key length")? as usize;
+        let value_len = get_varint(self.entries, &mut self.pos).ok_or("bad value length")? as usize;
+        if shared > self.key.len() {
+            return Err("shared prefix longer than the previous key");
+        }
+        let key_end = self.pos.checked_add(unshared).ok_or("key length overflows")?;
+        let value_end = key_end.checked_add(value_len).ok_or("value length overflows")?;
+        let delta = self.entries.get(self.pos..key_end).ok_or("key past the block's end")?;
+        let value = self
+            .entries
+            .get(key_end..value_end)
+            .ok_or("value past the block's end")?;
+        self.key.truncate(shared);
+        self.key.extend_from_slice(delta);
+        self.pos = value_end;
+        Ok(value)
+    }
+}
+
 impl<'a> Iterator for BlockIter<'a> {
     type Item = Result<(Vec<u8>, &'a [u8]), BlockError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.entries.len() {
-            return None;
-        }
-        let mut step = || -> Result<(Vec<u8>, &'a [u8]), BlockError> {
-            let shared = get_varint(self.entries, &mut self.pos).ok_or("bad shared length")? as usize;
-            let unshared = get_varint(self.entries, &mut self.pos).ok_or("bad key length")? as usize;
-            let value_len = get_varint(self.entries, &mut self.pos).ok_or("bad value length")? as usize;
-            if shared > self.key.len() {
-                return Err("shared prefix longer than the previous key");
-            }
-            let key_end = self.pos.checked_add(unshared).ok_or("key length overflows")?;
-            let value_end = key_end.checked_add(value_len).ok_or("value length overflows")?;
-            let delta = self.entries.get(self.pos..key_end).ok_or("key past the block's end")?;
-            let value = self
-                .entries
-                .get(key_end..value_end)
-                .ok_or("value past the block's end")?;
-            self.key.truncate(shared);
-            self.key.extend_from_slice(delta);
-            self.pos = value_end;
-            Ok((self.key.clone(), value))
-        };
-        let result = step();
-        if result.is_err() {
-            self.pos = self.entries.len();
-        }
-        Some(result)
+        self.next_ref()
+            .map(|entry| entry.map(|(key, value)| (key.to_vec(), value)))
     }
 }

@@ -529,7 +529,9 @@ impl SsTable {
             upper: owned(upper),
             blocks: first..last.max(first),
             reverse,
-            entries: Vec::new().into_iter(),
+            keys: Vec::new(),
+            spans: Vec::new(),
+            next_span: 0,
             failed: false,
         }
     }
@@ -544,6 +546,9 @@ impl SsTable {
 /// `None` for a tombstone.
 pub type RawEntry<'a> = (Vec<u8>, Option<&'a [u8]>);
 
+/// An entry with its key borrowed from the iterator and its value from the file.
+type BorrowedEntry<'k, 'a> = (&'k [u8], Option<&'a [u8]>);
+
 /// Iterates an SSTable's entries between two bounds; see [`SsTable::range`].
 pub struct SsTableRange<'a> {
     table: &'a SsTable,
@@ -551,7 +556,12 @@ pub struct SsTableRange<'a> {
     upper: Bound<Vec<u8>>,
     blocks: std::ops::Range<usize>,
     reverse: bool,
-    entries: std::vec::IntoIter<RawEntry<'a>>,
+    /// The current block's keys within the bounds, end to end, and for each (in the
+    /// order they are yielded) its span in `keys` and its value; reused from block to
+    /// block, so a range read allocates per key only what its caller keeps.
+    keys: Vec<u8>,
+    spans: Vec<(usize, usize, Option<&'a [u8]>)>,
+    next_span: usize,
     failed: bool,
 }
 
@@ -576,12 +586,32 @@ impl<'a> SsTableRange<'a> {
     }
 
     fn next_raw(&mut self) -> Option<Result<RawEntry<'a>>> {
+        self.next_ref()
+            .map(|entry| entry.map(|(key, value)| (key.to_vec(), value)))
+    }
+
+    /// Calls `visit` with every entry (`None`: a tombstone), its key borrowed, until it
+    /// returns false: a range read that allocates nothing per entry.
+    ///
+    /// Errors: [`Error::Corruption`] for a damaged block.
+    pub fn visit(mut self, mut visit: impl FnMut(&[u8], Option<&'a [u8]>) -> bool) -> Result<()> {
+        while let Some(entry) = self.next_ref() {
+            let (key, value) = entry?;
+            if !visit(key, value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn next_ref(&mut self) -> Option<Result<BorrowedEntry<'_, 'a>>> {
         loop {
             if self.failed {
                 return None;
             }
-            if let Some(entry) = self.entries.next() {
-                return Some(Ok(entry));
+            if let Some(&(start, end, value)) = self.spans.get(self.next_span) {
+                self.next_span += 1;
+                return Some(Ok((&self.keys[start..end], value)));
             }
             match self.load_block() {
                 Ok(true) => continue,
@@ -606,17 +636,22 @@ impl<'a> SsTableRange<'a> {
         let table = self.table;
         let handle = table.index[index].1;
         let block = Block::parse(table.block(handle)?).map_err(|reason| table.corrupt(handle.offset, reason))?;
-        let mut entries = Vec::new();
-        for entry in block.iter() {
+        self.keys.clear();
+        self.spans.clear();
+        self.next_span = 0;
+        let mut entries = block.iter();
+        while let Some(entry) = entries.next_ref() {
             let (key, value) = entry.map_err(|reason| table.corrupt(handle.offset, reason))?;
-            if within(&key, &self.lower, &self.upper) {
-                entries.push((key, table.decode_entry_ref(handle.offset, value)?));
+            if within(key, &self.lower, &self.upper) {
+                let start = self.keys.len();
+                self.keys.extend_from_slice(key);
+                self.spans
+                    .push((start, self.keys.len(), table.decode_entry_ref(handle.offset, value)?));
             }
         }
         if self.reverse {
-            entries.reverse();
+            self.spans.reverse();
         }
-        self.entries = entries.into_iter();
         Ok(true)
     }
 }
