@@ -59,7 +59,26 @@ proptest! {
             prop_assert_eq!(&forward, &expected);
             let mut backward: Vec<_> = table.range(Bound::Included(low), Bound::Excluded(high), true).collect::<Result<_, _>>().unwrap();
             backward.reverse();
-            prop_assert_eq!(backward, expected);
+            prop_assert_eq!(&backward, &expected);
+            // The in-place visit gives the same entries, both ways, and stops when asked.
+            for reverse in [false, true] {
+                let mut visited = Vec::new();
+                table.range(Bound::Included(low), Bound::Excluded(high), reverse).visit(|key, value| {
+                    let entry = value.map_or(Entry::Tombstone, |bytes| Entry::Value(bytes.to_vec()));
+                    visited.push((key.to_vec(), entry));
+                    true
+                }).unwrap();
+                if reverse {
+                    visited.reverse();
+                }
+                prop_assert_eq!(&visited, &expected);
+                let mut first_two = 0;
+                table.range(Bound::Included(low), Bound::Excluded(high), reverse).visit(|_, _| {
+                    first_two += 1;
+                    first_two < 2
+                }).unwrap();
+                prop_assert_eq!(first_two, expected.len().min(2));
+            }
         }
         let everything: Vec<_> = model.into_iter().collect();
         prop_assert_eq!(all(&table, Bound::Unbounded), everything);

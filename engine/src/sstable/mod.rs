@@ -595,6 +595,30 @@ impl<'a> SsTableRange<'a> {
     ///
     /// Errors: [`Error::Corruption`] for a damaged block.
     pub fn visit(mut self, mut visit: impl FnMut(&[u8], Option<&'a [u8]>) -> bool) -> Result<()> {
+        if !self.reverse {
+            // Forward, entries are visited as the block decodes them: nothing is buffered.
+            let table = self.table;
+            for index in self.blocks.clone() {
+                let handle = table.index[index].1;
+                let block =
+                    Block::parse(table.block(handle)?).map_err(|reason| table.corrupt(handle.offset, reason))?;
+                let mut entries = block.iter();
+                while let Some(entry) = entries.next_ref() {
+                    let (key, value) = entry.map_err(|reason| table.corrupt(handle.offset, reason))?;
+                    if !within(key, &self.lower, &self.upper) {
+                        if matches!(&self.upper, Bound::Included(upper) | Bound::Excluded(upper) if key >= upper.as_slice())
+                        {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    if !visit(key, table.decode_entry_ref(handle.offset, value)?) {
+                        return Ok(());
+                    }
+                }
+            }
+            return Ok(());
+        }
         while let Some(entry) = self.next_ref() {
             let (key, value) = entry?;
             if !visit(key, value) {
