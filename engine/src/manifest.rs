@@ -1,7 +1,7 @@
 //! A partition's MANIFEST: which SSTables are live, and up to which LSN the WAL has been
 //! flushed into them.
 //!
-//! `<partition>/MANIFEST` is a checked file ([`crate::checked_file`], kind
+//! `<partition>/MANIFEST` is a checked file (`checked_file`, kind
 //! `dynastore-manifest`) whose body is JSON: the flushed LSN, the next file number, and
 //! the live tables (file number, level, LSN range), newest first. Tables live in
 //! `<partition>/sst/<number>.sst`, numbered as 20 decimal digits. A table file not in the

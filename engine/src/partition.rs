@@ -25,7 +25,18 @@
 //! between writing a table and recording it), and replays the WAL after the flushed LSN.
 //!
 //! Reads look at the memtable, then the frozen memtables and the SSTables, newest first;
-//! the first version found wins, and a tombstone hides everything older.
+//! the first version found wins, and a tombstone hides everything older. Memtables hold
+//! items encoded (the item codec), as SSTables do; a read decodes only the version it
+//! returns.
+//!
+//! # Compaction
+//!
+//! [`crate::compaction`] picks which contiguous stretch of the (newest-first) table list
+//! to merge. The merge runs under the partition's compaction lock only, so flushes go on;
+//! they only add level-0 tables in front, so the stretch stays contiguous and the output
+//! takes its place. The MANIFEST records the output before the inputs are deleted, so a
+//! crash leaves either set, whole. File numbers are never reused, even after a failure (a
+//! MANIFEST save that reported an error may still have landed).
 //!
 //! # Record format (version 1), the WAL payload of one write
 //!
