@@ -13,63 +13,18 @@
 //! - space on disk per byte of live user data.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use dynastore::item::{KeyAttribute, ScalarType};
+mod common;
+
+use common::{PER_PREFIX, VALUE_BYTES, create_bench_table, dir_bytes, prefix, shuffled, written_bytes};
 use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
-use dynastore::{CompactionStyle, Database, Item, KeyInput, KeySchema, Options, PutItemInput, QueryInput, TableSchema};
+use dynastore::{CompactionStyle, Database, Item, KeyInput, Options, PutItemInput, QueryInput};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-const PER_PREFIX: u64 = 100;
-const VALUE_BYTES: usize = 100;
-
-fn items() -> u64 {
-    std::env::var("DYNASTORE_COMPACTION_ITEMS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(400_000)
-}
-
-fn shuffled(n: u64, salt: u64) -> impl Iterator<Item = u64> {
-    let stride = (0..)
-        .map(|k| 7919 + 2 * k + 2 * salt)
-        .find(|s| gcd(*s, n) == 1)
-        .unwrap_or(1);
-    (0..n).map(move |i| (i * stride) % n)
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
 fn key(i: u64) -> Item {
-    Item::new()
-        .with("pk", format!("c{:07}", i / PER_PREFIX))
-        .with("sk", (i % PER_PREFIX) as i64)
-}
-
-fn written_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()
-        .and_then(|io| {
-            io.lines()
-                .find_map(|l| l.strip_prefix("write_bytes: ").and_then(|v| v.trim().parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn dir_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        total += if path.is_dir() {
-            dir_bytes(&path)
-        } else {
-            entry.metadata().map(|m| m.len()).unwrap_or(0)
-        };
-    }
-    total
+    Item::new().with("pk", prefix(i)).with("sk", (i % PER_PREFIX) as i64)
 }
 
 struct Row {
@@ -95,14 +50,7 @@ fn run(style: CompactionStyle, n: u64, dir: &Path) -> Row {
     };
     let before = written_bytes();
     let db = Database::open(StdFs::shared(), dir, options).unwrap();
-    db.create_table(TableSchema {
-        name: "Bench".into(),
-        key_schema: KeySchema {
-            partition_key: KeyAttribute::new("pk", ScalarType::S),
-            sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
-        },
-    })
-    .unwrap();
+    create_bench_table(&db);
     let puts = n + n / 2;
     let started = Instant::now();
     for (round, count) in [(0, n), (1, n / 2)] {
@@ -139,7 +87,7 @@ fn run(style: CompactionStyle, n: u64, dir: &Path) -> Row {
     let queries = prefixes.min(2_000);
     let started = Instant::now();
     for q in 0..queries {
-        let pk = format!("c{:07}", q * 7919 % prefixes);
+        let pk = prefix(q * 7919 % prefixes * PER_PREFIX);
         black_box(db.query(QueryInput::new("Bench", pk)).unwrap());
     }
     let query = (queries * PER_PREFIX) as f64 / started.elapsed().as_secs_f64();
@@ -158,7 +106,7 @@ fn run(style: CompactionStyle, n: u64, dir: &Path) -> Row {
 }
 
 fn main() {
-    let n = items();
+    let n = common::env_count("DYNASTORE_COMPACTION_ITEMS", 400_000);
     println!(
         "Compaction styles, {n} items loaded then {} overwritten (16-byte keys, 100-byte values), 1 MiB memtables, 4 partitions:",
         n / 2

@@ -13,36 +13,22 @@
 //! (prefix + big-endian order) and a 100-byte value.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use dynastore::item::{KeyAttribute, ScalarType};
+mod common;
+
+use common::{PER_PREFIX, VALUE_BYTES, create_bench_table, dir_bytes, prefix, written_bytes};
 use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
-use dynastore::{Database, Item, KeyInput, KeySchema, Options, PutItemInput, QueryInput, TableSchema};
+use dynastore::{Database, Item, KeyInput, Options, PutItemInput, QueryInput};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const PER_PREFIX: u64 = 100;
-const VALUE_BYTES: usize = 100;
-
 fn items() -> u64 {
-    std::env::var("DYNASTORE_LSM_ITEMS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1_000_000)
+    common::env_count("DYNASTORE_LSM_ITEMS", 1_000_000)
 }
 
-/// A fixed pseudo-random permutation of `0..n` (multiplicative, stride coprime with n).
 fn shuffled(n: u64) -> impl Iterator<Item = u64> {
-    let stride = (0..).map(|k| 7919 + 2 * k).find(|s| gcd(*s, n) == 1).unwrap_or(1);
-    (0..n).map(move |i| (i * stride) % n)
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
-}
-
-fn prefix(i: u64) -> String {
-    format!("c{:07}", i / PER_PREFIX)
+    common::shuffled(n, 0)
 }
 
 /// The `i`-th absent key: an existing prefix with a sort number past the loaded ones, so
@@ -56,32 +42,6 @@ fn absent_key(i: u64, n: u64) -> (String, u64) {
 
 fn value(i: u64) -> String {
     format!("{i:0width$}", width = VALUE_BYTES)
-}
-
-/// Bytes this process has caused to be written to storage.
-fn written_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()
-        .and_then(|io| {
-            io.lines()
-                .find_map(|l| l.strip_prefix("write_bytes: ").and_then(|v| v.trim().parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn dir_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            total += if path.is_dir() {
-                dir_bytes(&path)
-            } else {
-                entry.metadata().map(|m| m.len()).unwrap_or(0)
-            };
-        }
-    }
-    total
 }
 
 fn rate(count: u64, elapsed: Duration) -> f64 {
@@ -106,18 +66,6 @@ fn dynastore_options() -> Options {
         },
         ..Options::default()
     }
-}
-
-fn create_bench_table(db: &Database) {
-    let key_schema = KeySchema {
-        partition_key: KeyAttribute::new("pk", ScalarType::S),
-        sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
-    };
-    db.create_table(TableSchema {
-        name: "Bench".into(),
-        key_schema,
-    })
-    .unwrap();
 }
 
 fn dynastore_key(i: u64) -> Item {

@@ -2,26 +2,21 @@
 //! data whole; failures and power loss during merges lose nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use dynastore_engine::compaction::{CompactionStyle, LEVEL0_TABLES_TRIGGER};
-use dynastore_engine::item::{KeyAttribute, ScalarType};
-use dynastore_engine::{Database, Item, KeyInput, KeySchema, Options, PutItemInput, TableSchema};
+use dynastore_engine::{Database, Item, KeyInput, Options, PutItemInput, TableSchema};
 use dynastore_wal::fs::{FaultKind, FaultyFs, OpKind, SharedFs, StdFs};
 use std::collections::BTreeMap;
 
 const DIR: &str = "/data";
 
 fn schema() -> TableSchema {
-    TableSchema {
-        name: "Orders".to_owned(),
-        key_schema: KeySchema {
-            partition_key: KeyAttribute::new("pk", ScalarType::S),
-            sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
-        },
-    }
+    common::orders_schema("Orders")
 }
 
 fn key(pk: &str, sk: i64) -> Item {
-    Item::new().with("pk", pk).with("sk", sk)
+    common::order_key(pk, sk)
 }
 
 fn order(pk: &str, sk: i64, total: i64) -> Item {

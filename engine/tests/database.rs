@@ -1,9 +1,11 @@
 //! The database: tables, partitions, PutItem / GetItem / DeleteItem, recovery, the LOCK.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::{
-    Database, Error, Item, KeyInput, KeySchema, Options, PutItemInput, ReturnValues, TableSchema, ValidationError,
+    Database, Error, Item, KeyInput, Options, PutItemInput, ReturnValues, TableSchema, ValidationError,
 };
 use dynastore_wal::fs::{FaultyFs, FileSystem, SharedFs, StdFs};
 use proptest::prelude::*;
@@ -13,17 +15,11 @@ use std::path::Path;
 const DIR: &str = "/data";
 
 fn schema(name: &str) -> TableSchema {
-    TableSchema {
-        name: name.to_owned(),
-        key_schema: KeySchema {
-            partition_key: KeyAttribute::new("pk", ScalarType::S),
-            sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
-        },
-    }
+    common::orders_schema(name)
 }
 
 fn key(pk: &str, sk: i64) -> Item {
-    Item::new().with("pk", pk).with("sk", sk)
+    common::order_key(pk, sk)
 }
 
 fn order(pk: &str, sk: i64, total: i64) -> Item {

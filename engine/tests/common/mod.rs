@@ -28,3 +28,20 @@ pub fn value() -> impl Strategy<Value = AttributeValue> {
         ]
     })
 }
+
+/// A table `name` keyed by `pk` (S) and `sk` (N), as the engine tests use.
+pub fn orders_schema(name: &str) -> dynastore_engine::TableSchema {
+    use dynastore_engine::item::{KeyAttribute, ScalarType};
+    dynastore_engine::TableSchema {
+        name: name.to_owned(),
+        key_schema: dynastore_engine::KeySchema {
+            partition_key: KeyAttribute::new("pk", ScalarType::S),
+            sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+        },
+    }
+}
+
+/// The key `{pk, sk}` of such a table.
+pub fn order_key(pk: &str, sk: i64) -> dynastore_engine::Item {
+    dynastore_engine::Item::new().with("pk", pk).with("sk", sk)
+}
