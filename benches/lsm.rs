@@ -8,7 +8,8 @@
 //! - space on disk after compaction, and write amplification (bytes the process wrote to
 //!   storage per byte of user data, from /proc/self/io).
 //!
-//! N is 1,000,000 unless `DYNASTORE_LSM_ITEMS` says otherwise. Items: 10,000 partition keys
+//! Criterion measures the reads first (at N = 200,000, `DYNASTORE_LSM_CRITERION_ITEMS`);
+//! the summary then runs every workload once at full size. N is 1,000,000 unless `DYNASTORE_LSM_ITEMS` says otherwise. Items: 10,000 partition keys
 //! of 100 items each; dynastore stores `{pk: S(8), sk: N, v: S(100)}`, fjall a 16-byte key
 //! (prefix + big-endian order) and a 100-byte value.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -16,6 +17,7 @@
 mod common;
 
 use common::{PER_PREFIX, VALUE_BYTES, create_bench_table, dir_bytes, prefix, written_bytes};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
 use dynastore::{Database, Item, KeyInput, Options, PutItemInput, QueryInput};
@@ -207,7 +209,97 @@ fn fjall_run(n: u64, dir: &Path) -> Figures {
     figures
 }
 
-fn main() {
+/// Criterion groups for the steady-state reads, both engines on the same data (N is
+/// `DYNASTORE_LSM_CRITERION_ITEMS`, default 200,000, loaded, compacted and reopened).
+fn bench_reads(c: &mut Criterion) {
+    use fjall::{Database as Fjall, KeyspaceCreateOptions, PersistMode};
+    let n = common::env_count("DYNASTORE_LSM_CRITERION_ITEMS", 200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let ours_dir = dir.path().join("dynastore");
+    {
+        let db = Database::open(StdFs::shared(), &ours_dir, dynastore_options()).unwrap();
+        create_bench_table(&db);
+        for i in shuffled(n) {
+            db.put_item(PutItemInput::new("Bench", dynastore_key(i).with("v", value(i))))
+                .unwrap();
+        }
+        db.flush().unwrap();
+        db.compact().unwrap();
+        db.close().unwrap();
+    }
+    let theirs_dir = dir.path().join("fjall");
+    {
+        let db = Fjall::builder(&theirs_dir).open().unwrap();
+        let items = db.keyspace("bench", KeyspaceCreateOptions::default).unwrap();
+        for i in shuffled(n) {
+            items.insert(fjall_key(i), value(i)).unwrap();
+        }
+        db.persist(PersistMode::SyncAll).unwrap();
+    }
+    let ours = Database::open(StdFs::shared(), &ours_dir, dynastore_options()).unwrap();
+    let theirs_db = Fjall::builder(&theirs_dir).open().unwrap();
+    let theirs = theirs_db.keyspace("bench", KeyspaceCreateOptions::default).unwrap();
+    let prefixes = (n / PER_PREFIX).max(1);
+    let mut group = c.benchmark_group("lsm");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0u64;
+    group.bench_function("get/dynastore", |b| {
+        b.iter(|| {
+            i = (i + 7919) % n;
+            assert!(black_box(ours.get_item(KeyInput::new("Bench", dynastore_key(i))).unwrap()).is_some());
+        })
+    });
+    group.bench_function("get/fjall", |b| {
+        b.iter(|| {
+            i = (i + 7919) % n;
+            assert!(black_box(theirs.get(fjall_key(i)).unwrap()).is_some());
+        })
+    });
+    group.bench_function("absent_get/dynastore", |b| {
+        b.iter(|| {
+            i += 1;
+            let (pk, sk) = absent_key(i, n);
+            let key = Item::new().with("pk", pk).with("sk", sk as i64);
+            assert!(black_box(ours.get_item(KeyInput::new("Bench", key)).unwrap()).is_none());
+        })
+    });
+    group.bench_function("absent_get/fjall", |b| {
+        b.iter(|| {
+            i += 1;
+            let (pk, sk) = absent_key(i, n);
+            let mut key = pk.into_bytes();
+            key.extend_from_slice(&sk.to_be_bytes());
+            assert!(black_box(theirs.get(key).unwrap()).is_none());
+        })
+    });
+    group.throughput(Throughput::Elements(PER_PREFIX.min(n)));
+    group.bench_function("query_100/dynastore", |b| {
+        b.iter(|| {
+            i += 1;
+            let page = ours
+                .query(QueryInput::new("Bench", prefix(i * 7919 % prefixes * PER_PREFIX)))
+                .unwrap();
+            assert_eq!(black_box(page).items.len() as u64, PER_PREFIX.min(n));
+        })
+    });
+    group.bench_function("query_100/fjall", |b| {
+        b.iter(|| {
+            i += 1;
+            let mut count = 0;
+            for entry in theirs.prefix(prefix(i * 7919 % prefixes * PER_PREFIX)) {
+                black_box(entry.into_inner().unwrap());
+                count += 1;
+            }
+            assert_eq!(count, PER_PREFIX.min(n));
+        })
+    });
+    group.finish();
+}
+
+/// The one-shot workloads (a load, a crash reopen, space and bytes written) and the
+/// ratios the targets are stated in, at N = `DYNASTORE_LSM_ITEMS`.
+fn summary(_: &mut Criterion) {
     let n = items();
     let user_bytes = n * (16 + VALUE_BYTES as u64);
     let ours_dir = tempfile::tempdir().unwrap();
@@ -249,3 +341,6 @@ fn main() {
         "%",
     );
 }
+
+criterion_group!(benches, bench_reads, summary);
+criterion_main!(benches);

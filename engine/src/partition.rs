@@ -54,7 +54,7 @@ use crate::flusher::FlushSignal;
 use crate::item::Item;
 use crate::item::codec::{decode_item, encode_item};
 use crate::manifest::{Manifest, TableFile, parse_table_name, table_path};
-use crate::sstable::{Entry, SsTable, SsTableWriter, bloom};
+use crate::sstable::{SsTable, SsTableWriter, bloom};
 use dynastore_wal::fs::SharedFs;
 use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -514,9 +514,9 @@ impl Partition {
         }
         let hash = bloom::hash(&key.bytes);
         for LiveTable { table, .. } in &state.tables {
-            match table.get_hashed(&key.bytes, hash)? {
-                Some(Entry::Value(bytes)) => return decode_stored(table.path(), &bytes).map(Some),
-                Some(Entry::Tombstone) => return Ok(None),
+            match table.lookup(&key.bytes, hash)? {
+                Some(Some(bytes)) => return decode_stored(table.path(), bytes).map(Some),
+                Some(None) => return Ok(None),
                 None => {}
             }
         }

@@ -456,13 +456,6 @@ impl SsTable {
         Ok(!bloom::may_contain(&self.filter, bloom::hash(key)))
     }
 
-    fn decode_entry(&self, offset: u64, value: &[u8]) -> Result<Entry> {
-        Ok(match self.decode_entry_ref(offset, value)? {
-            Some(bytes) => Entry::Value(bytes.to_vec()),
-            None => Entry::Tombstone,
-        })
-    }
-
     /// An entry's value without copying it: the stored bytes, or `None` for a tombstone.
     fn decode_entry_ref<'a>(&self, offset: u64, value: &'a [u8]) -> Result<Option<&'a [u8]>> {
         match value.split_first() {
@@ -485,6 +478,18 @@ impl SsTable {
     ///
     /// Errors: [`Error::Corruption`] for a damaged block.
     pub fn get_hashed(&self, key: &[u8], hash: u64) -> Result<Option<Entry>> {
+        Ok(self.lookup(key, hash)?.map(|value| match value {
+            Some(bytes) => Entry::Value(bytes.to_vec()),
+            None => Entry::Tombstone,
+        }))
+    }
+
+    /// [`SsTable::get_hashed`] without copying the value out of the file: `None` if the
+    /// table has no entry for `key`, `Some(None)` for a tombstone, `Some(Some(item))` for
+    /// the encoded item.
+    ///
+    /// Errors: [`Error::Corruption`] for a damaged block.
+    pub fn lookup(&self, key: &[u8], hash: u64) -> Result<Option<Option<&[u8]>>> {
         if self.properties.entries == 0
             || key < self.properties.smallest_key.as_slice()
             || key > self.properties.largest_key.as_slice()
@@ -498,7 +503,7 @@ impl SsTable {
         };
         let block = Block::parse(self.block(handle)?).map_err(|reason| self.corrupt(handle.offset, reason))?;
         match block.seek(key).map_err(|reason| self.corrupt(handle.offset, reason))? {
-            Some(value) => self.decode_entry(handle.offset, value).map(Some),
+            Some(value) => self.decode_entry_ref(handle.offset, value).map(Some),
             None => Ok(None),
         }
     }
