@@ -1,0 +1,256 @@
+//! Shipping a primary log to replicas: byte-identical copies, only durable records
+//! shipped, acknowledgements counted per mode, failed replicas left behind without
+//! blocking the others, and older epochs fenced off.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use dynastore_replication::{AckError, AckMode, ReplicaSink, ReplicaState, ShipStream};
+use dynastore_wal::fs::{FaultKind, FaultyFs, FileSystem, OpKind, SharedFs, read_file};
+use dynastore_wal::{Durability, Epoch, Lsn, Wal, WalOptions};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_millis(20);
+
+fn small_segments() -> WalOptions {
+    WalOptions {
+        segment_bytes_max: 2048,
+        ..WalOptions::default()
+    }
+}
+
+fn open(fs: &SharedFs, dir: &str, options: WalOptions) -> Arc<Wal> {
+    Arc::new(Wal::open(fs.clone(), dir, options).unwrap().0)
+}
+
+fn payload(seq: u64) -> Vec<u8> {
+    let len = 10 + (seq as usize * 37) % 300;
+    (0..len).map(|i| (seq as usize + i) as u8).collect()
+}
+
+/// Pumps until nothing more is shipped.
+fn drain(stream: &mut ShipStream) -> u64 {
+    let mut total = 0;
+    loop {
+        let shipped = stream.pump(WAIT);
+        if shipped == 0 {
+            return total;
+        }
+        total += shipped;
+    }
+}
+
+fn files(fs: &dyn FileSystem, dir: &str) -> Vec<(String, Vec<u8>)> {
+    let mut names = fs.read_dir(dir.as_ref()).unwrap();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let bytes = read_file(fs, &std::path::Path::new(dir).join(&name)).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn replicas_get_byte_identical_logs_and_every_mode_acknowledges() {
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let primary = open(&fs, "/az-a/wal", small_segments());
+    let replicas: Vec<Arc<dyn ReplicaSink>> = ["/az-b/wal", "/az-c/wal"]
+        .iter()
+        .map(|dir| open(&fs, dir, small_segments()) as Arc<dyn ReplicaSink>)
+        .collect();
+    let mut stream = ShipStream::new(Arc::clone(&primary), replicas);
+    let acks = stream.acks();
+    let mut last = Lsn(0);
+    for seq in 0..300 {
+        last = primary.append(Epoch(1), &payload(seq)).unwrap();
+    }
+    assert!(primary.segments().len() > 10, "the records span many segments");
+    assert!(
+        matches!(acks.wait(last, AckMode::Quorum, Duration::ZERO), Err(AckError::TimedOut { lsn, .. }) if lsn == last),
+        "nothing shipped yet"
+    );
+    assert_eq!(drain(&mut stream), 2 * 300);
+    for mode in [AckMode::Primary, AckMode::Quorum, AckMode::All] {
+        acks.wait(last, mode, Duration::ZERO).unwrap();
+    }
+    assert_eq!(
+        acks.replicas(),
+        vec![ReplicaState::Live(last), ReplicaState::Live(last)]
+    );
+    let original = files(fs.as_ref(), "/az-a/wal");
+    assert_eq!(
+        files(fs.as_ref(), "/az-b/wal"),
+        original,
+        "segment for segment, byte for byte"
+    );
+    assert_eq!(files(fs.as_ref(), "/az-c/wal"), original);
+}
+
+#[test]
+fn only_records_durable_on_the_primary_are_shipped() {
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let buffered = WalOptions {
+        durability: Durability::Buffered {
+            interval: Duration::from_secs(3600),
+        },
+        ..WalOptions::default()
+    };
+    let primary = open(&fs, "/az-a/wal", buffered);
+    let replica = open(&fs, "/az-b/wal", WalOptions::default());
+    let mut stream = ShipStream::new(Arc::clone(&primary), vec![Arc::clone(&replica) as Arc<dyn ReplicaSink>]);
+    for seq in 0..10 {
+        primary.append(Epoch(1), &payload(seq)).unwrap();
+    }
+    assert_eq!(stream.pump(WAIT), 0, "nothing is durable on the primary yet");
+    assert_eq!(replica.last_lsn(), Lsn(0));
+    let durable = primary.sync().unwrap();
+    assert_eq!(drain(&mut stream), 10);
+    assert_eq!(replica.durable_lsn(), durable);
+}
+
+#[test]
+fn a_failed_replica_is_left_behind_and_counts_for_no_acknowledgement() {
+    let fs = FaultyFs::new().shared();
+    let broken_disk = FaultyFs::new();
+    let primary = open(&fs, "/az-a/wal", WalOptions::default());
+    let healthy = open(&fs, "/az-b/wal", WalOptions::default());
+    let broken = open(&broken_disk.shared(), "/az-c/wal", WalOptions::default());
+    let mut stream = ShipStream::new(
+        Arc::clone(&primary),
+        vec![healthy as Arc<dyn ReplicaSink>, broken as Arc<dyn ReplicaSink>],
+    );
+    let acks = stream.acks();
+    broken_disk.fail_after(&[OpKind::Write], 0, FaultKind::Io);
+    let last = primary.append(Epoch(1), b"one").unwrap();
+    drain(&mut stream);
+    let states = acks.replicas();
+    assert_eq!(states[0], ReplicaState::Live(last));
+    assert!(
+        matches!(&states[1], ReplicaState::Failed(Lsn(0), reason) if reason.contains("appending")),
+        "{states:?}"
+    );
+    acks.wait(last, AckMode::Quorum, Duration::ZERO).unwrap();
+    assert_eq!(
+        acks.wait(last, AckMode::All, Duration::from_secs(5)),
+        Err(AckError::NotEnoughReplicas { needed: 2, alive: 1 }),
+        "All gives up at once: the failed replica will not come back by itself"
+    );
+    // The healthy replica keeps up; nothing more goes to the failed one.
+    let next = primary.append(Epoch(1), b"two").unwrap();
+    assert_eq!(drain(&mut stream), 1);
+    acks.wait(next, AckMode::Quorum, Duration::ZERO).unwrap();
+}
+
+/// A sink whose appends fail while `down` is set.
+struct Flaky {
+    wal: Arc<Wal>,
+    down: AtomicBool,
+}
+
+impl ReplicaSink for Flaky {
+    fn append_framed(&self, segment: Lsn, bytes: &[u8]) -> dynastore_wal::Result<Lsn> {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(dynastore_wal::Error::Closed);
+        }
+        ReplicaSink::append_framed(self.wal.as_ref(), segment, bytes)
+    }
+
+    fn durable_lsn(&self) -> Lsn {
+        self.wal.durable_lsn()
+    }
+}
+
+#[test]
+fn quorum_waits_while_no_replica_keeps_up_and_a_revived_replica_catches_up() {
+    let fs = FaultyFs::new().shared();
+    let primary = open(&fs, "/az-a/wal", WalOptions::default());
+    let flaky = Arc::new(Flaky {
+        wal: open(&fs, "/az-b/wal", WalOptions::default()),
+        down: AtomicBool::new(true),
+    });
+    let mut stream = ShipStream::new(Arc::clone(&primary), vec![Arc::clone(&flaky) as Arc<dyn ReplicaSink>]);
+    let acks = stream.acks();
+    let first = primary.append(Epoch(1), b"one").unwrap();
+    // Primary mode acknowledges what the primary holds, whatever the replicas do.
+    acks.wait(first, AckMode::Primary, Duration::ZERO).unwrap();
+    assert!(matches!(
+        acks.wait(first, AckMode::Quorum, Duration::from_millis(30)),
+        Err(AckError::TimedOut { .. })
+    ));
+    stream.pump(WAIT);
+    assert_eq!(
+        acks.wait(first, AckMode::Quorum, Duration::ZERO),
+        Err(AckError::NotEnoughReplicas { needed: 1, alive: 0 })
+    );
+    let second = primary.append(Epoch(1), b"two").unwrap();
+    assert_eq!(stream.pump(WAIT), 0, "a failed replica is not shipped to");
+    flaky.down.store(false, Ordering::Relaxed);
+    stream.revive(0);
+    assert_eq!(drain(&mut stream), 2, "it resumes from its own durable LSN");
+    acks.wait(second, AckMode::All, Duration::ZERO).unwrap();
+}
+
+#[test]
+fn a_replica_that_moved_to_a_newer_epoch_refuses_the_old_primary() {
+    let fs = FaultyFs::new().shared();
+    let old_primary = open(&fs, "/az-a/wal", WalOptions::default());
+    let replica = open(&fs, "/az-b/wal", WalOptions::default());
+    let first = old_primary.append(Epoch(1), b"one").unwrap();
+    let mut stream = ShipStream::new(
+        Arc::clone(&old_primary),
+        vec![Arc::clone(&replica) as Arc<dyn ReplicaSink>],
+    );
+    assert_eq!(drain(&mut stream), 1);
+    // The replica is promoted and writes under epoch 2; the deposed primary goes on.
+    let promoted = replica.append(Epoch(2), b"new history").unwrap();
+    old_primary.append(Epoch(1), b"stale").unwrap();
+    drain(&mut stream);
+    let states = stream.acks().replicas();
+    assert!(
+        matches!(&states[0], ReplicaState::Failed(lsn, _) if *lsn == promoted),
+        "{states:?}"
+    );
+    assert_eq!(replica.last_lsn(), first.next(), "the stale record never landed");
+}
+
+/// Writers wait for Quorum while a shipper thread pumps: every acknowledged record is
+/// durable on the replica by the time its writer hears so.
+#[test]
+fn concurrent_writers_are_acknowledged_only_once_a_replica_holds_their_record() {
+    let fs = FaultyFs::new().shared();
+    let primary = open(&fs, "/az-a/wal", small_segments());
+    let replica = open(&fs, "/az-b/wal", small_segments());
+    let mut stream = ShipStream::new(Arc::clone(&primary), vec![Arc::clone(&replica) as Arc<dyn ReplicaSink>]);
+    let acks = stream.acks();
+    let stop = Arc::new(AtomicBool::new(false));
+    let shipper = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                stream.pump(Duration::from_millis(5));
+            }
+        })
+    };
+    let writers: Vec<_> = (0..4u64)
+        .map(|thread| {
+            let (primary, replica, acks) = (Arc::clone(&primary), Arc::clone(&replica), Arc::clone(&acks));
+            std::thread::spawn(move || {
+                for seq in 0..50 {
+                    let lsn = primary.append(Epoch(1), &payload(thread * 1000 + seq)).unwrap();
+                    acks.wait(lsn, AckMode::Quorum, Duration::from_secs(10)).unwrap();
+                    assert!(replica.durable_lsn() >= lsn, "acknowledged before the replica held it");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    shipper.join().unwrap();
+    assert_eq!(replica.durable_lsn(), primary.last_lsn());
+}
