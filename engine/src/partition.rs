@@ -186,7 +186,8 @@ pub(crate) struct PartitionOptions {
 pub(crate) struct Partition {
     fs: SharedFs,
     dir: PathBuf,
-    wal: Wal,
+    /// Shared with the replication shipper, which tails it.
+    wal: Arc<Wal>,
     /// Acknowledged versions. Writers are serialised by `pending` anyway, so B-trees under
     /// a read-write lock serve readers faster than a concurrent skiplist.
     state: RwLock<ReadState>,
@@ -398,7 +399,7 @@ impl Partition {
         Ok(Partition {
             fs,
             dir: dir.to_path_buf(),
-            wal,
+            wal: Arc::new(wal),
             state: RwLock::new(ReadState {
                 memtable,
                 frozen: Vec::new(),
@@ -1046,6 +1047,59 @@ impl Partition {
     }
 }
 
+/// A partition is also a replica: it takes records shipped from its primary's log, byte
+/// for byte, into its own log and applies them to its memtable, then flushes and compacts
+/// them as its own writes.
+impl dynastore_replication::ReplicaSink for Partition {
+    /// Checks that every record decodes before any lands; appends them durably (a log
+    /// refuses records that do not continue it or come from an older epoch); applies them.
+    fn append_framed(&self, segment: Lsn, bytes: &[u8]) -> dynastore_wal::Result<Lsn> {
+        let mut records = Vec::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let frame =
+                dynastore_wal::record::decode(&bytes[pos..]).map_err(|e| dynastore_wal::Error::InvalidFrame {
+                    offset: pos,
+                    reason: e.to_string(),
+                })?;
+            let writes = decode_writes(frame.payload).map_err(|reason| dynastore_wal::Error::InvalidFrame {
+                offset: pos,
+                reason: format!("record {} does not decode: {reason}", frame.lsn),
+            })?;
+            records.push((frame.lsn, writes));
+            pos += frame.framed_len();
+        }
+        // Under the write lock, as a local write: a flush's freeze sees the log and the
+        // memtable agree.
+        let pending = self.lock_pending();
+        let last = self.wal.append_framed(segment, bytes)?;
+        self.wal.sync()?;
+        let mut grown = 0;
+        {
+            let mut state = self.state.write();
+            for (lsn, writes) in records {
+                for (key, value) in writes {
+                    grown += entry_bytes(key, value);
+                    state.memtable.insert(
+                        MemKey::new(key.to_vec()),
+                        Version {
+                            lsn,
+                            value: value.map(Arc::from),
+                        },
+                    );
+                }
+            }
+        }
+        drop(pending);
+        self.grew(grown);
+        Ok(last)
+    }
+
+    fn durable_lsn(&self) -> Lsn {
+        self.wal.durable_lsn()
+    }
+}
+
 impl Drop for Partition {
     fn drop(&mut self) {
         // Its memtable leaves the database-wide total with it.
@@ -1226,6 +1280,54 @@ mod tests {
             .unwrap();
         live.flush().unwrap();
         assert!(fs.exists(&other.join("MANIFEST")).unwrap());
+    }
+
+    /// A partition fed by a ship stream from another holds the same items, keeps them
+    /// through its own flush and a reopen, and refuses records that do not decode.
+    #[test]
+    fn a_replica_partition_applies_what_its_primary_ships() {
+        use dynastore_replication::{AckMode, ReplicaSink, ShipStream};
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let primary = Partition::open(fs.shared(), Path::new("/data/az-a/T/p-0000"), tiny(), None).unwrap();
+        let replica_dir = Path::new("/data/az-b/T/p-0000");
+        let replica = Arc::new(Partition::open(fs.shared(), replica_dir, tiny(), None).unwrap());
+        let mut stream = ShipStream::new(
+            Arc::clone(&primary.wal),
+            vec![Arc::clone(&replica) as Arc<dyn ReplicaSink>],
+        );
+        let key = |i: u8| vec![i; 12];
+        for i in 0..40u8 {
+            primary
+                .write(key(i % 20), false, |_| Ok(Some(Item::new().with("a", i64::from(i)))))
+                .unwrap();
+        }
+        primary.write(key(3), false, |_| Ok(None)).unwrap();
+        while stream.pump(std::time::Duration::from_millis(20)) > 0 {}
+        stream
+            .acks()
+            .wait(primary.wal.last_lsn(), AckMode::All, std::time::Duration::ZERO)
+            .unwrap();
+        let expected = |i: u8| (i != 3).then(|| Item::new().with("a", i64::from(i) + 20));
+        for i in 0..20u8 {
+            assert_eq!(replica.get(key(i)).unwrap(), expected(i), "key {i}");
+        }
+        replica.flush().unwrap();
+        assert_eq!(replica.stats().unwrap().tables.len(), 1);
+        // Shipping goes on after the replica's own flush (and the rotation it did).
+        primary
+            .write(key(0), false, |_| Ok(Some(Item::new().with("a", 20))))
+            .unwrap();
+        assert_eq!(stream.pump(std::time::Duration::from_millis(20)), 1);
+        drop(stream);
+        drop(replica);
+        let reopened = Partition::open(fs.shared(), replica_dir, tiny(), None).unwrap();
+        for i in 0..20u8 {
+            assert_eq!(reopened.get(key(i)).unwrap(), expected(i), "key {i} after reopen");
+        }
+        let next = reopened.wal.last_lsn().next();
+        let garbage = dynastore_wal::record::frame(next, Epoch(1), b"not a record");
+        assert!(ReplicaSink::append_framed(&reopened, next, &garbage).is_err());
+        assert_eq!(reopened.wal.last_lsn().next(), next, "nothing landed");
     }
 
     #[test]

@@ -310,8 +310,10 @@ impl Wal {
 
     /// Appends records framed by another log (a primary), byte for byte, so that this
     /// log's segment files end up identical to the primary's. `segment` is the first LSN
-    /// of the primary's segment the bytes come from: when it differs from this log's newest
-    /// segment, a new segment starting at `segment` is begun. Returns the last LSN appended.
+    /// of the primary's segment the bytes come from: when it is newer than this log's
+    /// newest segment, a new segment starting at `segment` is begun; when it is older
+    /// (this log rotated on its own, as a replica does after a flush), the records go into
+    /// this log's newest segment. Returns the last LSN appended.
     ///
     /// Errors: [`Error::InvalidFrame`] if the bytes are not whole records with valid
     /// checksums, consecutive LSNs and non-decreasing epochs, or `segment` does not start
@@ -328,7 +330,9 @@ impl Wal {
                 found: frames.first_lsn,
             });
         }
-        if segment != state.tail_segment {
+        // A segment older than this log's newest means this log started a segment of its
+        // own (a replica rotates after its own flush): the records go on in it.
+        if segment != state.tail_segment && segment > state.tail_segment {
             if segment != state.next_lsn {
                 return Err(Error::InvalidFrame {
                     offset: 0,

@@ -221,3 +221,17 @@ fn replica_refuses_a_segment_that_does_not_start_at_the_next_lsn() {
     assert_eq!(replica.append_framed(Lsn(4), &frame(4, 2, b"x")).unwrap(), Lsn(4));
     assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4)]);
 }
+
+/// A replica that rotated on its own (after flushing) keeps taking the primary's records
+/// of an older segment into its newest one.
+#[test]
+fn replica_that_rotated_on_its_own_takes_records_of_an_older_primary_segment() {
+    let (_, replica) = replica_with(3);
+    replica.rotate().unwrap();
+    assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4)]);
+    assert_eq!(replica.append_framed(Lsn(1), &frame(4, 2, b"x")).unwrap(), Lsn(4));
+    assert_eq!(replica.append_framed(Lsn(1), &frame(5, 2, b"y")).unwrap(), Lsn(5));
+    assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4)]);
+    assert_eq!(replica.append_framed(Lsn(6), &frame(6, 2, b"z")).unwrap(), Lsn(6));
+    assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4), Lsn(6)]);
+}
