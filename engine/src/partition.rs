@@ -857,11 +857,16 @@ impl Partition {
             let Some(job) = pick(&state.table_shapes()) else {
                 return Ok(false);
             };
-            let inputs: Vec<LiveTable> = state.tables[job.inputs.clone()].to_vec();
-            (job, inputs)
+            // The policy only names stretches of the list it was given; anything else is
+            // no merge at all.
+            let Some(inputs) = state.tables.get(job.inputs.clone()).filter(|inputs| !inputs.is_empty()) else {
+                return Ok(false);
+            };
+            (job, inputs.to_vec())
         };
+        let first = inputs[0].clone();
         let output = if job.is_move {
-            inputs[0].clone()
+            first.clone()
         } else {
             let number = {
                 let mut manifest = self.manifest.lock();
@@ -886,7 +891,7 @@ impl Partition {
             ..output
         };
         let mut manifest = self.manifest.lock();
-        let start = manifest.tables.iter().position(|t| t.number == inputs[0].number);
+        let start = manifest.tables.iter().position(|t| t.number == first.number);
         let Some(start) = start.filter(|&start| {
             let live = &manifest.tables[start..];
             live.len() >= inputs.len()
