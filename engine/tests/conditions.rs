@@ -2,12 +2,13 @@
 //! when false.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use dynastore_engine::item::{AttributeType, KeyAttribute, ScalarType};
+mod common;
+
+use dynastore_engine::item::AttributeType;
 use dynastore_engine::{
-    AttributeValue, Comparator, Condition, Database, Error, Item, KeyInput, KeySchema, Number, Operand, Options, Path,
-    PutItemInput, ReturnValues, TableSchema,
+    AttributeValue, Comparator, Condition, Database, Error, Item, KeyInput, Number, Operand, Path, PutItemInput,
+    ReturnValues,
 };
-use dynastore_wal::fs::FaultyFs;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -154,17 +155,7 @@ fn in_lists_are_limited_to_100_operands() {
 }
 
 fn database() -> Database {
-    let db = Database::open(FaultyFs::new().shared(), "/data", Options::default()).unwrap();
-    let key_schema = KeySchema {
-        partition_key: KeyAttribute::new("pk", ScalarType::S),
-        sort_key: None,
-    };
-    db.create_table(TableSchema {
-        name: "Accounts".into(),
-        key_schema,
-    })
-    .unwrap();
-    db
+    common::database_with_hash_keyed_table("Accounts")
 }
 
 fn account(pk: &str, balance: i64) -> Item {

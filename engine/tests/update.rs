@@ -2,27 +2,17 @@
 //! conditions, and refusals that change nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use dynastore_engine::item::{KeyAttribute, ScalarType};
+mod common;
+
 use dynastore_engine::{
-    AttributeValue, Condition, Database, Error, Item, KeyInput, KeySchema, Options, Path, PutItemInput, ReturnValues,
-    SetValue, TableSchema, UpdateAction, UpdateItemInput, UpdateOperand, ValidationError,
+    AttributeValue, Condition, Database, Error, Item, KeyInput, Path, PutItemInput, ReturnValues, SetValue,
+    UpdateAction, UpdateItemInput, UpdateOperand, ValidationError,
 };
-use dynastore_wal::fs::FaultyFs;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 fn database() -> Database {
-    let db = Database::open(FaultyFs::new().shared(), "/data", Options::default()).unwrap();
-    let key_schema = KeySchema {
-        partition_key: KeyAttribute::new("pk", ScalarType::S),
-        sort_key: None,
-    };
-    db.create_table(TableSchema {
-        name: "Things".into(),
-        key_schema,
-    })
-    .unwrap();
-    db
+    common::database_with_hash_keyed_table("Things")
 }
 
 fn key() -> Item {

@@ -45,3 +45,19 @@ pub fn orders_schema(name: &str) -> dynastore_engine::TableSchema {
 pub fn order_key(pk: &str, sk: i64) -> dynastore_engine::Item {
     dynastore_engine::Item::new().with("pk", pk).with("sk", sk)
 }
+
+/// An in-memory database with table `name` keyed by `pk` (S) alone.
+pub fn database_with_hash_keyed_table(name: &str) -> dynastore_engine::Database {
+    use dynastore_engine::item::{KeyAttribute, ScalarType};
+    let fs = dynastore_wal::fs::FaultyFs::new().shared();
+    let db = dynastore_engine::Database::open(fs, "/data", dynastore_engine::Options::default()).unwrap();
+    db.create_table(dynastore_engine::TableSchema {
+        name: name.to_owned(),
+        key_schema: dynastore_engine::KeySchema {
+            partition_key: KeyAttribute::new("pk", ScalarType::S),
+            sort_key: None,
+        },
+    })
+    .unwrap();
+    db
+}
