@@ -97,9 +97,7 @@ impl Database {
             let table = &tables[&table_name];
             let creates = writes.iter().any(|(_, item)| item.is_some());
             // Deletes alone need no partition that does not exist yet: nothing to delete.
-            if let Some(partition) = self.partition(table, hash_of(&writes[0].0), creates)? {
-                partition.write_batch(writes)?;
-            }
+            self.write_group(table, hash_of(&writes[0].0), writes, creates)?;
         }
         Ok(())
     }

@@ -5,7 +5,9 @@
 //! `<data>/CATALOG` is one header line, `dynastore-catalog 1 crc32=XXXXXXXX`, where the
 //! checksum (CRC-32, IEEE, 8 lowercase hex digits) covers everything after the newline:
 //! the catalog as JSON (tables by name, each with its key schema and its partitions: id,
-//! first and last hash of its range, and whether its directory was created).
+//! first and last hash of its range, whether its directory was created, and its
+//! replication group: AZs, primary, epoch, where each later epoch began, failovers).
+//! Catalogs written before replication have no group: they read as one AZ, `az-a`.
 //!
 //! # Durability
 //!
@@ -55,7 +57,96 @@ impl HashRange {
     }
 }
 
-/// One partition of a table: a hash range and, once written to, a directory.
+/// The AZ every partition lives in when the database is not replicated (and the first
+/// AZ, the first primary, of a replicated one by default).
+pub const DEFAULT_AZ: &str = "az-a";
+
+/// Where an epoch's primary began writing: records from `first_lsn` on belong to `epoch`
+/// (or a later one), so a replica still holding records of an older epoch at or past
+/// `first_lsn` holds a tail the new primary never had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochStart {
+    /// The epoch.
+    pub epoch: u64,
+    /// The first LSN its primary wrote.
+    pub first_lsn: u64,
+}
+
+/// A partition's replication group: the AZs holding a copy, which one is the primary, and
+/// the primary's epoch (raised, durably, at every promotion).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationGroup {
+    /// Every AZ holding a copy, the primary included, in the order the database names them.
+    pub azs: Vec<String>,
+    /// The AZ whose copy takes writes.
+    pub primary: String,
+    /// The primary's epoch: every record it writes carries it; replicas refuse older ones.
+    pub epoch: u64,
+    /// Where each epoch after the first began, oldest first.
+    #[serde(default)]
+    pub history: Vec<EpochStart>,
+    /// Promotions so far.
+    #[serde(default)]
+    pub failovers: u64,
+}
+
+impl Default for ReplicationGroup {
+    /// One AZ, [`DEFAULT_AZ`], in its first epoch (a catalog written before replication).
+    fn default() -> Self {
+        ReplicationGroup::new(&[DEFAULT_AZ])
+    }
+}
+
+impl ReplicationGroup {
+    /// A group over `azs` (at least one), the first of them primary, in epoch 1.
+    pub fn new(azs: &[&str]) -> ReplicationGroup {
+        let azs: Vec<String> = if azs.is_empty() {
+            vec![DEFAULT_AZ.to_owned()]
+        } else {
+            azs.iter().map(|az| (*az).to_owned()).collect()
+        };
+        ReplicationGroup {
+            primary: azs[0].clone(),
+            azs,
+            epoch: 1,
+            history: Vec::new(),
+            failovers: 0,
+        }
+    }
+
+    /// The AZs holding replicas (every AZ but the primary), in order.
+    pub fn replica_azs(&self) -> impl Iterator<Item = &str> {
+        self.azs.iter().map(String::as_str).filter(|az| *az != self.primary)
+    }
+
+    /// The last LSN a replica whose newest record is of epoch `epoch` may keep: records
+    /// after it were never part of the history the later epochs continued. `None` if it
+    /// may keep everything (its epoch is the current one).
+    pub fn last_lsn_of_epoch(&self, epoch: u64) -> Option<u64> {
+        self.history
+            .iter()
+            .filter(|start| start.epoch > epoch)
+            .map(|start| start.first_lsn.saturating_sub(1))
+            .min()
+    }
+
+    /// This group after promoting `az`, whose log ends at `last_lsn`: the next epoch
+    /// begins right after it.
+    pub fn promoted(&self, az: &str, last_lsn: u64) -> ReplicationGroup {
+        let mut next = self.clone();
+        next.primary = az.to_owned();
+        next.epoch += 1;
+        next.history.push(EpochStart {
+            epoch: next.epoch,
+            first_lsn: last_lsn + 1,
+        });
+        next.failovers += 1;
+        next
+    }
+}
+
+/// One partition of a table: a hash range and, once written to, a directory in each AZ
+/// of its replication group.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionEntry {
     /// The partition's number within its table; its directory is `p-NNNN`.
@@ -64,6 +155,10 @@ pub struct PartitionEntry {
     pub range: HashRange,
     /// Whether its directory exists (created on the first write into its range).
     pub created: bool,
+    /// Its AZs, primary and epoch (a catalog written before replication has none: one AZ,
+    /// [`DEFAULT_AZ`], epoch 1).
+    #[serde(default)]
+    pub group: ReplicationGroup,
 }
 
 impl PartitionEntry {
@@ -121,8 +216,9 @@ fn key_attribute(entry: &KeyEntry) -> KeyAttribute {
 }
 
 impl TableEntry {
-    /// A new table whose hash space is cut into `partitions` ranges, none created yet.
-    pub fn new(name: &str, key_schema: &KeySchema, partitions: u32) -> TableEntry {
+    /// A new table whose hash space is cut into `partitions` ranges, none created yet, each
+    /// replicated over `azs` (the first primary).
+    pub fn new(name: &str, key_schema: &KeySchema, partitions: u32, azs: &[&str]) -> TableEntry {
         TableEntry {
             name: name.to_owned(),
             partition_key: key_entry(&key_schema.partition_key),
@@ -134,6 +230,7 @@ impl TableEntry {
                     id: id as u32,
                     range,
                     created: false,
+                    group: ReplicationGroup::new(azs),
                 })
                 .collect(),
         }
@@ -186,5 +283,30 @@ mod tests {
             assert_eq!(ranges.last().map(|r| r.end), Some(u64::MAX));
             assert!(ranges.windows(2).all(|w| w[0].end + 1 == w[1].start));
         }
+    }
+
+    #[test]
+    fn promotions_record_where_each_epoch_began() {
+        let group = ReplicationGroup::new(&["az-a", "az-b", "az-c"]);
+        assert_eq!(group.replica_azs().collect::<Vec<_>>(), ["az-b", "az-c"]);
+        assert_eq!(group.last_lsn_of_epoch(1), None);
+        let second = group.promoted("az-b", 40);
+        assert_eq!(
+            (second.primary.as_str(), second.epoch, second.failovers),
+            ("az-b", 2, 1)
+        );
+        assert_eq!(second.replica_azs().collect::<Vec<_>>(), ["az-a", "az-c"]);
+        let third = second.promoted("az-c", 90);
+        // A replica last written in epoch 1 keeps up to 40, one of epoch 2 up to 90.
+        assert_eq!(third.last_lsn_of_epoch(1), Some(40));
+        assert_eq!(third.last_lsn_of_epoch(2), Some(90));
+        assert_eq!(third.last_lsn_of_epoch(3), None);
+    }
+
+    #[test]
+    fn a_catalog_without_groups_reads_as_one_az() {
+        let json = r#"{"id":0,"range":{"start":0,"end":5},"created":true}"#;
+        let entry: PartitionEntry = serde_json::from_str(json).unwrap();
+        assert_eq!(entry.group, ReplicationGroup::new(&[DEFAULT_AZ]));
     }
 }

@@ -2,11 +2,25 @@
 //! operations on them.
 //!
 //! Layout: `<data>/LOCK` (held while open), `<data>/CATALOG` (see [`crate::catalog`]),
-//! and one directory per partition, `<data>/az-a/<table>/p-NNNN/`, created on the first
-//! write into its hash range (recorded in the CATALOG first). Until replication lands,
-//! every partition lives in the one AZ directory `az-a`.
+//! and one directory per partition and AZ, `<data>/<az>/<table>/p-NNNN/`, created on the
+//! first write into its hash range (recorded in the CATALOG first). Without
+//! [`Options::replication`] every partition lives in the one AZ directory `az-a`.
+//!
+//! # Replication and failover
+//!
+//! With [`Options::replication`], every partition has a copy in each AZ. The primary's
+//! copy takes writes; the shipper thread streams its log, byte for byte, to the others
+//! (see [`crate::shipper`]), which apply it as their own writes. A `Sync` write is
+//! acknowledged once the [`AckMode`] is met. When the primary fails (an I/O error on its
+//! log, [`Database::fail_az`]) or on request ([`Database::promote`]), the replica with
+//! the highest durable LSN is promoted: the CATALOG records the new primary and a raised
+//! epoch (durably, first), the old primary is fenced, and writes in flight are retried on
+//! the new primary (a write whose record the new primary already holds is acknowledged,
+//! not repeated). A former primary rejoins as a replica ([`Database::restore_az`], or at
+//! the next open), dropping any tail the new primary never had.
 
-use crate::catalog::{Catalog, PartitionEntry, TableEntry};
+use crate::az_fs::{AzFs, FailedAzs};
+use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, ReplicationGroup, TableEntry};
 use crate::compaction::CompactionStyle;
 use crate::error::{Error, Result, io_error};
 use crate::expr::update::{apply, project, validate_actions};
@@ -15,16 +29,52 @@ use crate::flusher::Flusher;
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
-use crate::partition::{Partition, PartitionOptions, PartitionStats};
+use crate::partition::{AckWait, KeyWrite, Partition, PartitionOptions, PartitionStats, WriteFailure};
+use crate::shipper::{ReplicaSet, Shipper};
+pub use dynastore_replication::AckMode;
+use dynastore_replication::{AckError, ReplicaState};
 use dynastore_wal::fs::{self, FileLock, FileSystem, SharedFs};
-use dynastore_wal::{Durability, WalOptions};
+use dynastore_wal::{Durability, Epoch, Lsn, WalOptions};
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-/// The AZ directory every partition lives in until replication adds more.
-pub const PRIMARY_AZ: &str = "az-a";
+/// The AZ directory every partition of an unreplicated database lives in.
+pub const PRIMARY_AZ: &str = DEFAULT_AZ;
+/// The AZs of a replicated database by default, as in DynamoDB: three, the first primary.
+pub const DEFAULT_AZS: &[&str] = &["az-a", "az-b", "az-c"];
+/// How many times a write is retried on a new primary after failovers.
+const FAILOVER_RETRIES: usize = 3;
+
+/// How partitions are replicated across availability zones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replication {
+    /// The AZs holding a copy of every partition; the first is every new partition's
+    /// primary. Each is a directory under the data directory.
+    pub azs: &'static [&'static str],
+    /// When a `Sync` write is acknowledged: durable on the primary only, on the primary
+    /// and one replica (`Quorum`, the default: DynamoDB's 2 of 3), or on every copy.
+    /// (`Buffered` writes are acknowledged before they are durable anywhere, so they never
+    /// wait for replicas; shipping follows the primary's syncs.)
+    pub ack: AckMode,
+    /// How long a write waits for its acknowledgements before failing with
+    /// [`Error::Replication`].
+    pub ack_timeout: Duration,
+}
+
+impl Default for Replication {
+    /// Three AZs ([`DEFAULT_AZS`]), `Quorum`, a 10-second acknowledgement timeout.
+    fn default() -> Self {
+        Replication {
+            azs: DEFAULT_AZS,
+            ack: AckMode::Quorum,
+            ack_timeout: Duration::from_secs(10),
+        }
+    }
+}
 /// The lock file's name in the data directory.
 pub const LOCK_FILE: &str = "LOCK";
 /// The shortest and longest table names DynamoDB allows.
@@ -55,6 +105,10 @@ pub struct Options {
     /// [`Database::compact`] (as RocksDB's `disable_auto_compactions`, e.g. for a bulk
     /// load compacted once at the end); reads slow down as tables pile up meanwhile.
     pub auto_compaction: bool,
+    /// Copies of every new table's partitions in several AZs, and when writes count as
+    /// done (see [`Replication`]); `None` (the default) keeps one copy, in `az-a`. Tables
+    /// keep the AZs they were created with (the CATALOG holds them).
+    pub replication: Option<Replication>,
 }
 
 impl Default for Options {
@@ -67,6 +121,7 @@ impl Default for Options {
             memtables_bytes_total: 256 << 20,
             compaction: CompactionStyle::default(),
             auto_compaction: true,
+            replication: None,
         }
     }
 }
@@ -192,6 +247,11 @@ pub struct KeyInput {
     pub return_values_on_condition_check_failure: ReturnValues,
     /// For gets: return only these attributes.
     pub projection: Option<Vec<crate::expr::Path>>,
+    /// For gets: read from the primary (true), or from any copy (false, the default, as
+    /// DynamoDB's `ConsistentRead`). A replica serves only when it holds every write
+    /// durable on the primary, so no read returns an item older than an acknowledged
+    /// write, nor a write the primary did not make durable.
+    pub consistent_read: bool,
 }
 
 impl KeyInput {
@@ -204,6 +264,7 @@ impl KeyInput {
             condition: None,
             return_values_on_condition_check_failure: ReturnValues::None,
             projection: None,
+            consistent_read: false,
         }
     }
 }
@@ -220,10 +281,30 @@ pub struct TableStats {
 /// One partition's catalog entry and, once it is created, its numbers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionReport {
-    /// Its id, hash range and whether it was created.
+    /// Its id, hash range, whether it was created, and its replication group (primary
+    /// AZ, epoch, failovers).
     pub entry: PartitionEntry,
-    /// Its numbers, if it was created.
+    /// Its primary's numbers, if it was created.
     pub stats: Option<PartitionStats>,
+    /// Each replica's progress (empty without replication).
+    pub replicas: Vec<ReplicaReport>,
+}
+
+/// One replica of a partition, as [`Database::stats`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaReport {
+    /// Its AZ.
+    pub az: String,
+    /// `live`, `failed: <reason>`, or `out of service` (its AZ failed or awaits rejoining).
+    pub state: String,
+    /// Every record up to this LSN is durable in its log.
+    pub durable_lsn: u64,
+    /// Every record up to this LSN is in its memtable or tables (readable there).
+    pub applied_lsn: u64,
+    /// Records durable on the primary that it does not hold yet.
+    pub lag_records: u64,
+    /// Those records' approximate size (at the primary log's average record size).
+    pub lag_bytes: u64,
 }
 
 /// A partition of an open table: its hash range, its catalog entry and, once created,
@@ -233,21 +314,48 @@ struct PartitionSlot {
     /// The last hash of the range (ranges never change while a table is open).
     range_end: u64,
     entry: Mutex<PartitionEntry>,
+    /// The primary copy, once created.
     open: RwLock<Option<Arc<Partition>>>,
+    /// The replica copies and their stream, once created, if the group has several AZs.
+    replicas: RwLock<Option<Arc<ReplicaSet>>>,
+    /// Held while replicas are brought back into service: one rejoin of a copy at a time.
+    repairing: Mutex<()>,
 }
 
 #[derive(Debug)]
 pub(crate) struct Table {
     pub(crate) name: String,
     pub(crate) key_schema: KeySchema,
-    dir: PathBuf,
+    /// The data directory (each AZ holds the table under `<data>/<az>/<name>`).
+    data: PathBuf,
     slots: Vec<PartitionSlot>,
 }
 
 impl Table {
-    /// The partitions created so far.
+    /// Every copy of the partitions created so far, primaries and replicas: each flushes
+    /// and compacts on its own.
     pub(crate) fn open_partitions(&self) -> Vec<Arc<Partition>> {
-        self.slots.iter().filter_map(|slot| slot.open.read().clone()).collect()
+        let mut copies = Vec::new();
+        for slot in &self.slots {
+            copies.extend(slot.open.read().clone());
+            if let Some(set) = slot.replicas.read().as_ref() {
+                copies.extend(set.in_service().into_iter().map(|(_, partition, _)| partition));
+            }
+        }
+        copies
+    }
+
+    /// The replica sets of the partitions created so far.
+    pub(crate) fn replica_sets(&self) -> Vec<Arc<ReplicaSet>> {
+        self.slots
+            .iter()
+            .filter_map(|slot| slot.replicas.read().clone())
+            .collect()
+    }
+
+    /// The directory of partition `entry`'s copy in `az`.
+    fn partition_dir(&self, az: &str, entry: &PartitionEntry) -> PathBuf {
+        self.data.join(az).join(&self.name).join(entry.dir_name())
     }
 
     /// The last hash of each partition's range, in hash order.
@@ -266,12 +374,22 @@ impl Table {
     }
 }
 
+/// What a failed write attempt comes to once the engine recovered what it could.
+enum Recovery {
+    /// The write is done (its record is in the primary's history, acknowledged), having
+    /// replaced this item.
+    Done(Option<Item>),
+    /// The write did not happen: do it again.
+    Retry,
+}
+
 /// An open database. Cheap to share: every operation takes `&self`.
 ///
-/// Lock order, to keep it free of deadlocks: a partition slot's `open`, then its `entry`,
-/// then `catalog`, then `tables`; a partition's own locks (MANIFEST, write lock, read
-/// state) come after a slot's `open` and are never taken while `catalog` is held. No code
-/// takes them in another order (a liveness test races creation against deletion).
+/// Lock order, to keep it free of deadlocks: a partition slot's `open`, then its
+/// `repairing`, then its `entry`, then `catalog`, then `tables`; a partition's own locks
+/// (MANIFEST, write lock, read state) and a replica set's stream come after a slot's
+/// `open` and are never taken while `catalog` is held. No code takes them in another
+/// order (a liveness test races creation against deletion).
 ///
 /// Guarantees: with `Sync` durability, a write that returned `Ok` survives a crash; a read
 /// after an acknowledged write sees it, from any thread; a failed write changed nothing.
@@ -282,8 +400,15 @@ pub struct Database {
     options: Options,
     /// Serialises catalog changes; the catalog as last saved.
     catalog: Mutex<Catalog>,
-    /// Open tables, shared with the background flusher.
+    /// Open tables, shared with the background flusher and shipper.
     tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
+    /// The AZs failed by [`Database::fail_az`]: their directories are unreachable.
+    failed_azs: FailedAzs,
+    /// Streams primaries' logs to replicas, if any table is replicated. Dropped (stopped
+    /// and joined) first.
+    shipper: Option<Shipper>,
+    /// Spreads eventually consistent reads over the copies.
+    read_turn: AtomicUsize,
     /// Dropped (stopped and joined) before the LOCK is released.
     flusher: Flusher,
     _lock: Box<dyn FileLock>,
@@ -364,10 +489,7 @@ fn check_condition(condition: Option<&Condition>) -> Result<()> {
 
 /// The check a conditional write runs on the current item, under the partition's write
 /// lock: a false condition fails the write with the item if `on_failure` asks for it.
-fn condition_check(
-    condition: Option<&Condition>,
-    on_failure: ReturnValues,
-) -> impl FnOnce(Option<&Item>) -> Result<()> {
+fn condition_check(condition: Option<&Condition>, on_failure: ReturnValues) -> impl Fn(Option<&Item>) -> Result<()> {
     move |current| match condition {
         Some(condition) if !condition.evaluate(current) => Err(Error::ConditionalCheckFailed {
             item: (on_failure == ReturnValues::AllOld).then(|| current.cloned()).flatten(),
@@ -383,8 +505,39 @@ fn returned(old: Option<Item>, return_values: ReturnValues) -> Option<Item> {
     }
 }
 
+/// Each replica's progress behind `primary`.
+fn replica_reports(primary: &Partition, set: &ReplicaSet) -> Vec<ReplicaReport> {
+    let durable = primary.wal().durable_lsn();
+    let wal = primary.wal().stats();
+    let record_bytes = wal.bytes.checked_div(wal.records).unwrap_or(0);
+    let states = set.acks.replicas();
+    set.members
+        .iter()
+        .zip(states)
+        .map(|(member, state)| {
+            let copy = member.partition.read().clone();
+            let (durable_lsn, applied_lsn) = copy.as_ref().map_or((state.durable_lsn().0, 0), |copy| {
+                (copy.wal().durable_lsn().0, copy.applied_lsn().0)
+            });
+            let lag_records = durable.0.saturating_sub(durable_lsn);
+            ReplicaReport {
+                az: member.az.clone(),
+                state: match (&copy, state) {
+                    (None, _) => "out of service".into(),
+                    (Some(_), ReplicaState::Live(_)) => "live".into(),
+                    (Some(_), ReplicaState::Failed(_, reason)) => format!("failed: {reason}"),
+                },
+                durable_lsn,
+                applied_lsn,
+                lag_records,
+                lag_bytes: lag_records * record_bytes,
+            }
+        })
+        .collect()
+}
+
 /// Removes a directory and everything below it, then syncs its parent.
-fn remove_tree(fs: &dyn FileSystem, path: &Path) -> Result<()> {
+pub(crate) fn remove_tree(fs: &dyn FileSystem, path: &Path) -> Result<()> {
     for name in fs.read_dir(path).map_err(io_error("listing", path))? {
         let child = path.join(&name);
         if fs.read_dir(&child).is_ok() {
@@ -409,6 +562,8 @@ impl Database {
     /// [`Error::Wal`], [`Error::Io`].
     pub fn open(fs: SharedFs, dir: impl AsRef<Path>, options: Options) -> Result<Database> {
         let dir = dir.as_ref().to_path_buf();
+        let failed_azs = FailedAzs::default();
+        let fs: SharedFs = Arc::new(AzFs::new(fs, &dir, Arc::clone(&failed_azs)));
         fs::create_dir_durable(fs.as_ref(), &dir).map_err(io_error("creating", &dir))?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = fs.try_lock(&lock_path).map_err(|e| match e.kind() {
@@ -423,12 +578,24 @@ impl Database {
             options.auto_compaction,
         )
         .map_err(io_error("starting the flusher for", &dir))?;
+        let replicated = options.replication.is_some()
+            || catalog
+                .tables
+                .values()
+                .any(|table| table.partitions.iter().any(|p| p.group.azs.len() > 1));
+        let shipper = replicated
+            .then(|| Shipper::start(Arc::clone(&tables)))
+            .transpose()
+            .map_err(io_error("starting the shipper for", &dir))?;
         let db = Database {
             fs,
             dir,
             options,
             catalog: Mutex::new(Catalog::default()),
             tables,
+            failed_azs,
+            shipper,
+            read_turn: AtomicUsize::new(0),
             flusher,
             _lock: lock,
         };
@@ -442,51 +609,146 @@ impl Database {
         Ok(db)
     }
 
-    fn az_dir(&self) -> PathBuf {
-        self.dir.join(PRIMARY_AZ)
+    /// The AZ directories under the data directory.
+    fn az_dirs(&self) -> Result<Vec<PathBuf>> {
+        let mut dirs = Vec::new();
+        for name in self.fs.read_dir(&self.dir).map_err(io_error("listing", &self.dir))? {
+            let path = self.dir.join(&name);
+            if self.fs.read_dir(&path).is_ok() {
+                dirs.push(path);
+            }
+        }
+        Ok(dirs)
     }
 
     /// Table directories with no table in the catalog are what a crash during
     /// `delete_table` leaves; their data must never reappear.
     fn remove_orphan_tables(&self, catalog: &Catalog) -> Result<()> {
-        let az = self.az_dir();
-        if !self.fs.exists(&az).map_err(io_error("checking", &az))? {
-            return Ok(());
+        for az in self.az_dirs()? {
+            for name in self.fs.read_dir(&az).map_err(io_error("listing", &az))? {
+                if !catalog.tables.contains_key(&name) {
+                    remove_tree(self.fs.as_ref(), &az.join(&name))?;
+                }
+            }
         }
-        for name in self.fs.read_dir(&az).map_err(io_error("listing", &az))? {
-            if !catalog.tables.contains_key(&name) {
-                remove_tree(self.fs.as_ref(), &az.join(&name))?;
+        Ok(())
+    }
+
+    /// Removes the directories of table `name` in every AZ.
+    fn remove_table_dirs(&self, name: &str) -> Result<()> {
+        for az in self.az_dirs()? {
+            let dir = az.join(name);
+            if self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
+                remove_tree(self.fs.as_ref(), &dir)?;
             }
         }
         Ok(())
     }
 
     fn open_table(&self, entry: &TableEntry) -> Result<Table> {
-        let dir = self.az_dir().join(&entry.name);
-        let mut slots = Vec::with_capacity(entry.partitions.len());
+        let mut table = Table {
+            name: entry.name.clone(),
+            key_schema: entry.key_schema(),
+            data: self.dir.clone(),
+            slots: Vec::with_capacity(entry.partitions.len()),
+        };
         for partition in &entry.partitions {
-            let open = if partition.created {
-                let path = dir.join(partition.dir_name());
-                Some(Arc::new(self.open_partition(&path)?))
+            let (open, replicas) = if partition.created {
+                let (primary, replicas) = self.open_group(&table, partition)?;
+                (Some(primary), replicas)
             } else {
-                None
+                (None, None)
             };
-            slots.push(PartitionSlot {
+            table.slots.push(PartitionSlot {
                 range_end: partition.range.end,
                 entry: Mutex::new(partition.clone()),
                 open: RwLock::new(open),
+                replicas: RwLock::new(replicas),
+                repairing: Mutex::new(()),
             });
         }
-        Ok(Table {
-            name: entry.name.clone(),
-            key_schema: entry.key_schema(),
-            dir,
-            slots,
+        Ok(table)
+    }
+
+    /// Opens (or creates) every copy of partition `entry`: the primary, then each replica
+    /// (rejoining: a tail the primary never had is dropped, and a copy the primary's log
+    /// can no longer bring up to date is rebuilt from its tables), and the stream between.
+    fn open_group(&self, table: &Table, entry: &PartitionEntry) -> Result<(Arc<Partition>, Option<Arc<ReplicaSet>>)> {
+        let group = &entry.group;
+        let primary = Arc::new(self.open_partition(&table.partition_dir(&group.primary, entry), group)?);
+        if group.azs.len() < 2 {
+            return Ok((primary, None));
+        }
+        let mut members = Vec::new();
+        for az in group.replica_azs() {
+            let copy = self.open_replica(table, entry, az, &primary, |_| {})?;
+            members.push((az.to_owned(), Some(copy)));
+        }
+        let set = Arc::new(ReplicaSet::new(primary.wal(), members));
+        primary.set_ack_wait(Some(self.ack_wait(&set)));
+        Ok((primary, Some(set)))
+    }
+
+    fn ack_wait(&self, set: &ReplicaSet) -> Arc<AckWait> {
+        let replication = self.options.replication.unwrap_or_default();
+        Arc::new(AckWait {
+            acks: Arc::clone(&set.acks),
+            mode: replication.ack,
+            timeout: replication.ack_timeout,
+            wake: self.shipper.as_ref().map(Shipper::signal).unwrap_or_default(),
         })
     }
 
-    fn open_partition(&self, path: &Path) -> Result<Partition> {
+    /// Opens the copy of `entry` in replica AZ `az`, bringing it in line with `primary`'s
+    /// history; `install` runs once it is ready (under the primary's MANIFEST lock when it
+    /// was rebuilt, so the primary keeps every log record the copy lacks).
+    fn open_replica(
+        &self,
+        table: &Table,
+        entry: &PartitionEntry,
+        az: &str,
+        primary: &Partition,
+        install: impl FnOnce(&Arc<Partition>),
+    ) -> Result<Arc<Partition>> {
+        let group = &entry.group;
+        let dir = table.partition_dir(az, entry);
+        // A copy that does not open (damaged, or its seeding was cut short) is rebuilt.
+        let existing = match self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
+            true => self.open_partition(&dir, group).ok(),
+            false => None,
+        };
+        if let Some(copy) = existing {
+            let last = copy.wal().last_lsn();
+            let keep = group.last_lsn_of_epoch(copy.wal().last_epoch().0).map(Lsn);
+            let diverged = keep.filter(|keep| last > *keep);
+            // The primary's log must still hold the next record this copy needs.
+            let reachable = last.next() >= primary.wal().first_lsn();
+            match diverged {
+                None if reachable => {
+                    let copy = Arc::new(copy);
+                    install(&copy);
+                    return Ok(copy);
+                }
+                // Drop the tail the new history never had, if only the log holds it.
+                Some(keep) if reachable && copy.flushed_lsn() <= keep.0 && copy.wal().truncate_after(keep).is_ok() => {
+                    drop(copy);
+                    let copy = Arc::new(self.open_partition(&dir, group)?);
+                    install(&copy);
+                    return Ok(copy);
+                }
+                _ => drop(copy),
+            }
+        }
+        primary.seed_copy(&dir, |copy_dir| {
+            let copy = Arc::new(self.open_partition(copy_dir, group)?);
+            install(&copy);
+            Ok(copy)
+        })
+    }
+
+    fn open_partition(&self, path: &Path, group: &ReplicationGroup) -> Result<Partition> {
         let options = &self.options;
+        let epoch_first_lsn = group.history.last().map_or(1, |start| start.first_lsn);
         Partition::open(
             self.fs.clone(),
             path,
@@ -495,6 +757,8 @@ impl Database {
                 memtable_bytes_max: options.memtable_bytes,
                 compaction: options.compaction,
                 auto_compaction: options.auto_compaction,
+                epoch: Epoch(group.epoch),
+                epoch_first_lsn: Lsn(epoch_first_lsn),
             },
             Some(self.flusher.signal()),
         )
@@ -524,11 +788,9 @@ impl Database {
         }
         // A directory of a table by this name that the catalog does not hold is a leftover
         // (of a crash during delete_table); its data must not become the new table's.
-        let leftover = self.az_dir().join(&schema.name);
-        if self.fs.exists(&leftover).map_err(io_error("checking", &leftover))? {
-            remove_tree(self.fs.as_ref(), &leftover)?;
-        }
-        let entry = TableEntry::new(&schema.name, &schema.key_schema, self.options.initial_partitions);
+        self.remove_table_dirs(&schema.name)?;
+        let azs = self.options.replication.map_or(&[DEFAULT_AZ][..], |r| r.azs);
+        let entry = TableEntry::new(&schema.name, &schema.key_schema, self.options.initial_partitions, azs);
         let mut next = catalog.clone();
         next.tables.insert(schema.name.clone(), entry.clone());
         next.save(self.fs.as_ref(), &self.dir)?;
@@ -566,16 +828,18 @@ impl Database {
         };
         // No flush or compaction may write into the directory once it is removed. This
         // takes partition locks, so the catalog lock must not be held (lock order).
+        for set in table.replica_sets() {
+            drop(set.stop());
+        }
         for partition in table.open_partitions() {
             partition.retire();
         }
-        let dir = table.dir.clone();
         drop(table);
         // Under the catalog lock again: if a table of this name was created meanwhile, the
-        // directory is the new table's (its creation removed the old one's leftovers).
+        // directories are the new table's (its creation removed the old one's leftovers).
         let catalog = self.catalog.lock();
-        if !catalog.tables.contains_key(name) && self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
-            remove_tree(self.fs.as_ref(), &dir)?;
+        if !catalog.tables.contains_key(name) {
+            self.remove_table_dirs(name)?;
         }
         drop(catalog);
         Ok(description)
@@ -654,10 +918,111 @@ impl Database {
             *catalog = next;
             entry.created = true;
         }
-        let path = table.dir.join(entry.dir_name());
-        let partition = Arc::new(self.open_partition(&path)?);
+        let (partition, replicas) = self.open_group(table, &entry)?;
+        *slot.replicas.write() = replicas;
         *open = Some(Arc::clone(&partition));
         Ok(Some(partition))
+    }
+
+    /// Writes `writes` (all in the partition holding `hash`) as one record, retrying on a
+    /// new primary as [`Database::write_key`] does. `create`: whether to create the
+    /// partition if it does not exist (deletes alone need not: nothing to delete).
+    pub(crate) fn write_group(&self, table: &Table, hash: u64, writes: Vec<KeyWrite>, create: bool) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let Some(partition) = self.partition(table, hash, create)? else {
+                return Ok(());
+            };
+            let failure = match partition.write_batch_attempt(writes.clone()) {
+                Ok(()) => return Ok(()),
+                Err(failure) => failure,
+            };
+            match self.recover(table, hash, &partition, failure, &mut attempt)? {
+                Recovery::Done(_) => return Ok(()),
+                Recovery::Retry => {}
+            }
+        }
+    }
+
+    /// Writes under `key` what `compute` derives from the current item, on the partition's
+    /// primary, retrying on a new primary if the primary is lost meanwhile (see the module
+    /// docs). Returns the item replaced.
+    fn write_key(
+        &self,
+        table: &Table,
+        key: Vec<u8>,
+        read_old: bool,
+        mut compute: impl FnMut(Option<&Item>) -> Result<Option<Item>>,
+    ) -> Result<Option<Item>> {
+        let hash = hash_of(&key);
+        let mut attempt = 0;
+        loop {
+            let partition = self
+                .partition(table, hash, true)?
+                .ok_or_else(|| Error::ResourceNotFound {
+                    table: table.name.clone(),
+                })?;
+            let failure = match partition.write_attempt(key.clone(), read_old, &mut compute) {
+                Ok(old) => return Ok(old),
+                Err(failure) => failure,
+            };
+            match self.recover(table, hash, &partition, failure, &mut attempt)? {
+                Recovery::Done(old) => return Ok(old),
+                Recovery::Retry => {}
+            }
+        }
+    }
+
+    /// What a failed write attempt on `partition` comes to: done after all, to be retried
+    /// (on a new primary), or the error.
+    ///
+    /// - The primary was lost: a replica is promoted (if none was yet). A write whose
+    ///   record the new primary holds is done: doing it again would repeat it (and its own
+    ///   effect could fail its condition). Others are retried, up to
+    ///   [`FAILOVER_RETRIES`] times.
+    /// - Too few replicas were live to acknowledge: replicas out of service in healthy
+    ///   AZs (a copy the primary's log no longer reaches, say) are rebuilt, and the write
+    ///   waits for its acknowledgements once more.
+    fn recover(
+        &self,
+        table: &Table,
+        hash: u64,
+        partition: &Arc<Partition>,
+        failure: WriteFailure,
+        attempt: &mut usize,
+    ) -> Result<Recovery> {
+        let slot = table.slot(hash).ok_or_else(|| Error::ResourceNotFound {
+            table: table.name.clone(),
+        })?;
+        let set = slot.replicas.read().clone();
+        if *attempt == FAILOVER_RETRIES || set.is_none() {
+            return Err(failure.error);
+        }
+        *attempt += 1;
+        if failure.primary_lost {
+            let handover = self.fail_over(table, slot, partition, None)?;
+            return Ok(match failure.enqueued {
+                Some((lsn, old)) if lsn <= handover => Recovery::Done(old),
+                _ => Recovery::Retry,
+            });
+        }
+        match (&failure.error, failure.enqueued, set) {
+            (Error::Replication(AckError::NotEnoughReplicas { .. }), Some((lsn, old)), Some(set)) => {
+                let failed = self.failed_azs.read().clone();
+                {
+                    let open = slot.open.read();
+                    if !open.as_ref().is_some_and(|current| Arc::ptr_eq(current, partition)) {
+                        return Err(failure.error);
+                    }
+                    self.repair(table, slot, partition, &set, &failed)?;
+                }
+                match partition.await_replicas(lsn) {
+                    Ok(()) => Ok(Recovery::Done(old)),
+                    Err(error) => Err(error),
+                }
+            }
+            (_, _, _) => Err(failure.error),
+        }
     }
 
     /// Writes an item, replacing any item with the same key (DynamoDB's PutItem).
@@ -670,15 +1035,12 @@ impl Database {
         check_condition(input.condition.as_ref())?;
         check_put_delete_return_values(input.return_values)?;
         let key = table_key(&input.item, &table.key_schema)?;
-        let partition = self
-            .partition(&table, hash_of(&key), true)?
-            .ok_or_else(|| Error::ResourceNotFound {
-                table: table.name.clone(),
-            })?;
         let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         let item = input.item;
-        let old = partition.write(key, read_old, |current| check(current).map(|()| Some(item)))?;
+        let old = self.write_key(&table, key, read_old, |current| {
+            check(current).map(|()| Some(item.clone()))
+        })?;
         Ok(returned(old, input.return_values))
     }
 
@@ -692,6 +1054,10 @@ impl Database {
         let key = table_key(&input.key, &table.key_schema)?;
         let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
             return Ok(None);
+        };
+        let partition = match input.consistent_read {
+            true => partition,
+            false => self.copy_for_read(&table, hash_of(&key), partition),
         };
         let item = partition.get(key)?;
         Ok(match &input.projection {
@@ -713,12 +1079,12 @@ impl Database {
         let key = table_key(&input.key, &table.key_schema)?;
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         // No partition yet means no item: only the condition is left to check.
-        let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
+        if self.partition(&table, hash_of(&key), false)?.is_none() {
             check(None)?;
             return Ok(None);
-        };
+        }
         let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
-        let old = partition.write(key, read_old, |current| check(current).map(|()| None))?;
+        let old = self.write_key(&table, key, read_old, |current| check(current).map(|()| None))?;
         Ok(returned(old, input.return_values))
     }
 
@@ -740,14 +1106,9 @@ impl Database {
             .collect();
         validate_actions(&input.actions, &key_names)?;
         let key = table_key(&input.key, schema)?;
-        let partition = self
-            .partition(&table, hash_of(&key), true)?
-            .ok_or_else(|| Error::ResourceNotFound {
-                table: table.name.clone(),
-            })?;
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         let mut new_item = None;
-        let old = partition.write(key, true, |current| {
+        let old = self.write_key(&table, key, true, |current| {
             check(current)?;
             let original = current.cloned().unwrap_or_else(|| input.key.clone());
             let updated = apply(&original, &input.actions)?;
@@ -769,17 +1130,289 @@ impl Database {
         })
     }
 
+    /// The copy an eventually consistent read of `hash` goes to: the primary or, in turn,
+    /// a live replica that holds every write durable on the primary.
+    fn copy_for_read(&self, table: &Table, hash: u64, primary: Arc<Partition>) -> Arc<Partition> {
+        let Some(set) = table.slot(hash).and_then(|slot| slot.replicas.read().clone()) else {
+            return primary;
+        };
+        let live: Vec<Arc<Partition>> = set
+            .in_service()
+            .into_iter()
+            .filter(|(_, _, state)| matches!(state, ReplicaState::Live(_)))
+            .map(|(_, partition, _)| partition)
+            .collect();
+        let turn = self.read_turn.fetch_add(1, Ordering::Relaxed) % (live.len() + 1);
+        match live.get(turn) {
+            Some(replica) if replica.applied_lsn() >= primary.wal().durable_lsn() => Arc::clone(replica),
+            _ => primary,
+        }
+    }
+
+    /// Promotes a replica of `slot` in place of `primary` (unless another caller already
+    /// did) and returns the last LSN of `primary`'s history the new primary holds. The
+    /// replica is `target` if given (it must hold everything any replica holds), else the
+    /// one with the highest durable LSN. The new primary and raised epoch are recorded in
+    /// the CATALOG before anything else changes; then the old primary is fenced, writers
+    /// waiting on it wake (and retry), and the other replicas follow the new primary.
+    fn fail_over(
+        &self,
+        table: &Table,
+        slot: &PartitionSlot,
+        primary: &Arc<Partition>,
+        target: Option<&str>,
+    ) -> Result<Lsn> {
+        let mut open = slot.open.write();
+        if let Some(handover) = primary.deposed_at() {
+            return Ok(handover);
+        }
+        let mut entry = slot.entry.lock();
+        let unavailable = |reason: String| Error::Unavailable {
+            table: table.name.clone(),
+            partition: entry.id,
+            reason,
+        };
+        if !open.as_ref().is_some_and(|current| Arc::ptr_eq(current, primary)) {
+            return Err(unavailable("its primary changed while failing over".into()));
+        }
+        let Some(set) = slot.replicas.read().clone() else {
+            return Err(unavailable("it has no replica to promote".into()));
+        };
+        // Stop shipping, after handing the replicas everything durable on the primary that
+        // can still be read (nothing, if its AZ failed).
+        let mut stream = set.stop();
+        while stream.pump(Duration::ZERO) > 0 {}
+        drop(stream);
+        let failed = self.failed_azs.read().clone();
+        let candidates: Vec<(String, Arc<Partition>, Lsn)> = set
+            .members
+            .iter()
+            .filter(|member| !failed.contains(&member.az))
+            .filter_map(|member| {
+                let partition = member.partition.read().clone()?;
+                let durable = partition.wal().durable_lsn();
+                Some((member.az.clone(), partition, durable))
+            })
+            .collect();
+        let best = candidates.iter().map(|(_, _, durable)| *durable).max();
+        let chosen = match target {
+            Some(az) => candidates.iter().find(|(candidate, _, _)| candidate == az),
+            None => candidates.iter().find(|(_, _, durable)| Some(*durable) == best),
+        };
+        let Some((new_az, new_primary, handover)) = chosen.cloned() else {
+            set.resume();
+            return Err(unavailable(match target {
+                Some(az) => format!("{az} holds no copy in service"),
+                None => "no replica is in service".into(),
+            }));
+        };
+        if Some(handover) < best {
+            set.resume();
+            return Err(unavailable(format!(
+                "{new_az} is behind another replica (LSN {handover} of {})",
+                best.unwrap_or(Lsn::ZERO)
+            )));
+        }
+        // The CATALOG first: once it names the new primary and epoch, a crash reopens
+        // with them.
+        let group = entry.group.promoted(&new_az, handover.0);
+        if let Err(error) = self.record_group(table, entry.id, &group) {
+            set.resume();
+            return Err(error);
+        }
+        entry.group = group.clone();
+        let epoch = (Epoch(group.epoch), handover.next());
+        primary.depose(handover);
+        new_primary.set_epoch(epoch.0, epoch.1);
+        let members = group
+            .replica_azs()
+            .map(|az| {
+                let partition = set
+                    .index_of(az)
+                    .and_then(|index| set.members[index].partition.read().clone());
+                if let Some(partition) = &partition {
+                    partition.set_epoch(epoch.0, epoch.1);
+                }
+                (az.to_owned(), partition)
+            })
+            .collect();
+        let next = Arc::new(ReplicaSet::new(new_primary.wal(), members));
+        new_primary.set_ack_wait(Some(self.ack_wait(&next)));
+        *slot.replicas.write() = Some(Arc::clone(&next));
+        *open = Some(Arc::clone(&new_primary));
+        drop(entry);
+        // The former primary (if its AZ is up) and replicas the new primary's log cannot
+        // bring up to date rejoin now; the others follow the stream.
+        self.repair(table, slot, &new_primary, &next, &failed)?;
+        Ok(handover)
+    }
+
+    /// Records partition `id`'s new replication group in the CATALOG, durably.
+    fn record_group(&self, table: &Table, id: u32, group: &ReplicationGroup) -> Result<()> {
+        let mut catalog = self.catalog.lock();
+        let mut next = catalog.clone();
+        let recorded = next
+            .tables
+            .get_mut(&table.name)
+            .and_then(|t| t.partitions.iter_mut().find(|p| p.id == id))
+            .ok_or_else(|| Error::ResourceNotFound {
+                table: table.name.clone(),
+            })?;
+        recorded.group = group.clone();
+        next.save(self.fs.as_ref(), &self.dir)?;
+        *catalog = next;
+        Ok(())
+    }
+
+    /// Brings back into service every replica of `set` that is out of service or failed,
+    /// except in `failed` AZs: reopened (dropping a tail the primary never had) or rebuilt
+    /// from the primary's tables, then fed from the primary's log.
+    fn repair(
+        &self,
+        table: &Table,
+        slot: &PartitionSlot,
+        primary: &Arc<Partition>,
+        set: &ReplicaSet,
+        failed: &std::collections::BTreeSet<String>,
+    ) -> Result<()> {
+        let _repairing = slot.repairing.lock();
+        let entry = slot.entry.lock().clone();
+        let states = set.acks.replicas();
+        for (index, member) in set.members.iter().enumerate() {
+            let live = matches!(states.get(index), Some(ReplicaState::Live(_)));
+            // A copy whose next record the primary's log no longer holds can only be
+            // rebuilt (a replica's own log is not kept for others: after a promotion the
+            // new primary's may start past a lagging replica).
+            let reachable = member
+                .partition
+                .read()
+                .as_ref()
+                .is_some_and(|copy| copy.wal().durable_lsn().next() >= primary.wal().first_lsn());
+            if failed.contains(&member.az) || (live && reachable) {
+                continue;
+            }
+            if let Some(old) = set.take_out(index, "rejoining") {
+                old.close_copy();
+            }
+            self.open_replica(table, &entry, &member.az, primary, |copy| {
+                set.replace(index, Arc::clone(copy));
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Makes an AZ unusable, as if its disks had gone away (a fault injection for tests
+    /// and failover drills): every file under `<data>/<az>/` fails with an I/O error.
+    /// Replicas there stop counting; every partition whose primary is there fails over to
+    /// a replica at once.
+    ///
+    /// Errors: [`Error::Validation`] for an AZ no table uses; [`Error::Unavailable`] if a
+    /// partition had no replica to promote (its writes fail until the AZ is restored);
+    /// [`Error::Io`] if the CATALOG could not record a promotion.
+    pub fn fail_az(&self, az: &str) -> Result<()> {
+        self.check_az(az)?;
+        self.failed_azs.write().insert(az.to_owned());
+        let mut first_error = None;
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for table in &tables {
+            for slot in &table.slots {
+                if let Some(set) = slot.replicas.read().clone()
+                    && let Some(index) = set.index_of(az)
+                    && let Some(copy) = set.take_out(index, &format!("{az} failed"))
+                {
+                    copy.close_copy();
+                }
+                let primary = slot.open.read().clone();
+                let primary_here = slot.entry.lock().group.primary == az;
+                if let Some(primary) = primary.filter(|_| primary_here)
+                    && let Err(error) = self.fail_over(table, slot, &primary, None)
+                {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Brings a failed AZ back: its copies rejoin as replicas (each drops any tail its
+    /// partition's primary never had, and catches up from the primary's log, or from a
+    /// copy of its tables when the log no longer reaches back far enough).
+    ///
+    /// Errors: [`Error::Validation`] for an AZ no table uses; [`Error::Io`],
+    /// [`Error::Wal`], [`Error::Corruption`] from reopening a copy.
+    pub fn restore_az(&self, az: &str) -> Result<()> {
+        self.check_az(az)?;
+        self.failed_azs.write().remove(az);
+        let failed = self.failed_azs.read().clone();
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for table in &tables {
+            for slot in &table.slots {
+                let _open = slot.open.read();
+                let (Some(primary), Some(set)) = (_open.clone(), slot.replicas.read().clone()) else {
+                    continue;
+                };
+                self.repair(table, slot, &primary, &set, &failed)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Promotes the copy of partition `partition` of `table` in `az` to primary (a planned
+    /// failover): the current primary hands over everything durable first, so nothing
+    /// acknowledged is lost, and rejoins as a replica.
+    ///
+    /// Errors: [`Error::ResourceNotFound`]; [`Error::Validation`] for a partition id that
+    /// does not exist; [`Error::Unavailable`] if the partition was never written, has no
+    /// copy in service in `az`, or that copy is behind another replica; [`Error::Io`].
+    pub fn promote(&self, table: &str, partition: u32, az: &str) -> Result<()> {
+        let table = self.table(table)?;
+        let slot = table
+            .slots
+            .iter()
+            .find(|slot| slot.entry.lock().id == partition)
+            .ok_or_else(|| {
+                Error::Validation(ValidationError::InvalidParameter(format!(
+                    "table {} has no partition {partition}",
+                    table.name
+                )))
+            })?;
+        let entry = slot.entry.lock().clone();
+        let primary = slot.open.read().clone();
+        let Some(primary) = primary else {
+            return Err(Error::Unavailable {
+                table: table.name.clone(),
+                partition,
+                reason: "it holds no data yet".into(),
+            });
+        };
+        if entry.group.primary == az {
+            return Ok(());
+        }
+        self.fail_over(&table, slot, &primary, Some(az)).map(|_| ())
+    }
+
+    fn check_az(&self, az: &str) -> Result<()> {
+        let configured = self.options.replication.is_some_and(|r| r.azs.contains(&az));
+        let used = self
+            .catalog
+            .lock()
+            .tables
+            .values()
+            .any(|table| table.partitions.iter().any(|p| p.group.azs.iter().any(|a| a == az)));
+        if configured || used {
+            Ok(())
+        } else {
+            Err(ValidationError::InvalidParameter(format!("no table has a copy in availability zone {az:?}")).into())
+        }
+    }
+
     /// Makes every write so far durable (useful with `Buffered` durability).
     ///
     /// Errors: [`Error::Wal`].
     pub fn sync(&self) -> Result<()> {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
-        for table in tables {
-            for slot in &table.slots {
-                if let Some(partition) = slot.open.read().as_ref() {
-                    partition.sync()?;
-                }
-            }
+        for partition in tables.iter().flat_map(|t| t.open_partitions()) {
+            partition.sync()?;
         }
         Ok(())
     }
@@ -791,13 +1424,8 @@ impl Database {
     /// Errors: [`Error::Io`], [`Error::Wal`], [`Error::Corruption`].
     pub fn flush(&self) -> Result<()> {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
-        for table in tables {
-            for slot in &table.slots {
-                let partition = slot.open.read().clone();
-                if let Some(partition) = partition {
-                    partition.flush()?;
-                }
-            }
+        for partition in tables.iter().flat_map(|t| t.open_partitions()) {
+            partition.flush()?;
         }
         Ok(())
     }
@@ -814,8 +1442,12 @@ impl Database {
             for slot in &table.slots {
                 let entry = slot.entry.lock().clone();
                 let open = slot.open.read().clone();
-                let stats = open.map(|partition| partition.stats()).transpose()?;
-                partitions.push(PartitionReport { entry, stats });
+                let stats = open.as_ref().map(|partition| partition.stats()).transpose()?;
+                let replicas = match (open, slot.replicas.read().clone()) {
+                    (Some(primary), Some(set)) => replica_reports(&primary, &set),
+                    _ => Vec::new(),
+                };
+                partitions.push(PartitionReport { entry, stats, replicas });
             }
             out.push(TableStats {
                 name: table.name.clone(),

@@ -48,6 +48,23 @@ pub enum Error {
     /// The write-ahead log failed (I/O, corruption, a poisoned log).
     #[error(transparent)]
     Wal(#[from] dynastore_wal::Error),
+    /// The replicas did not acknowledge a write as the ack mode asks (too few are alive,
+    /// or they did not keep up in time). The write is durable on the primary and part of
+    /// its history: it may still take effect (as DynamoDB's `InternalServerError`, the
+    /// outcome is unknown), but it was not acknowledged.
+    #[error("the write is durable on the primary but was not acknowledged by its replicas: {0}")]
+    Replication(#[from] dynastore_replication::AckError),
+    /// No copy of a partition can serve: its primary failed and no replica is left to
+    /// promote (or the one asked for cannot be).
+    #[error("partition {partition} of table {table} is unavailable: {reason}")]
+    Unavailable {
+        /// The table.
+        table: String,
+        /// The partition's id.
+        partition: u32,
+        /// Why.
+        reason: String,
+    },
     /// The operating system failed an operation.
     #[error("I/O error while {op} {}: {source}", path.display())]
     Io {
@@ -69,7 +86,12 @@ impl Error {
             Error::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
             Error::ResourceNotFound { .. } => "ResourceNotFoundException",
             Error::ResourceInUse { .. } => "ResourceInUseException",
-            Error::Locked { .. } | Error::Corruption { .. } | Error::Wal(_) | Error::Io { .. } => "InternalServerError",
+            Error::Unavailable { .. } => "ServiceUnavailable",
+            Error::Locked { .. }
+            | Error::Corruption { .. }
+            | Error::Wal(_)
+            | Error::Io { .. }
+            | Error::Replication(_) => "InternalServerError",
         }
     }
 }

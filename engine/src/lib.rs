@@ -5,17 +5,19 @@
 //!   the limits DynamoDB enforces (each violation its own [`item::ValidationError`] with
 //!   DynamoDB's message), DynamoDB JSON, the binary item codec, and the order-preserving
 //!   key encoding partitions sort by.
-//! - [`catalog`]: the CATALOG file: table schemas, hash ranges, partitions.
-//! - [`database`]: [`Database`]: tables, hash partitions (each a WAL and a memtable),
-//!   and PutItem, GetItem and DeleteItem.
+//! - [`catalog`]: the CATALOG file: table schemas, hash ranges, partitions and their
+//!   replication groups.
+//! - [`database`]: [`Database`]: tables, hash partitions (each a WAL, memtables and
+//!   SSTables, with a copy in every AZ of its group), PutItem, GetItem, DeleteItem and
+//!   UpdateItem, failover and rejoining.
 //! - [`query`]: Query and Scan with DynamoDB's paging.
-//! - [`sstable`]: the SSTable file format: writer and checked, memory-mapped reader (not
-//!   yet used by partitions: flush and compaction come next).
+//! - [`sstable`]: the SSTable file format: writer and checked, memory-mapped reader.
 //! - [`manifest`]: a partition's MANIFEST of live SSTables and flushed LSN.
 //! - [`verify`]: every checksum and invariant of a data directory.
 //! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`expr`]: document paths and conditions on items.
 
+mod az_fs;
 pub mod batch;
 pub mod catalog;
 mod checked_file;
@@ -29,13 +31,15 @@ pub mod manifest;
 mod partition;
 pub use partition::PartitionStats;
 pub mod query;
+mod shipper;
 pub mod sstable;
 pub mod verify;
 
 pub use batch::{BatchGetOutput, WriteRequest};
 pub use compaction::CompactionStyle;
 pub use database::{
-    Database, KeyInput, Options, PutItemInput, ReturnValues, TableDescription, TableSchema, UpdateItemInput,
+    AckMode, Database, KeyInput, Options, PutItemInput, ReplicaReport, Replication, ReturnValues, TableDescription,
+    TableSchema, UpdateItemInput,
 };
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};

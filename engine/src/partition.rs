@@ -65,8 +65,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-/// The epoch every record is written with until replication brings primaries and terms.
-const SINGLE_PRIMARY_EPOCH: Epoch = Epoch(1);
 const OP_PUT: u8 = 1;
 const OP_DELETE: u8 = 2;
 const OP_BATCH: u8 = 3;
@@ -179,6 +177,46 @@ pub(crate) struct PartitionOptions {
     pub compaction: CompactionStyle,
     /// Whether a background compactor merges them (if not, writers never wait for one).
     pub auto_compaction: bool,
+    /// The replication group's epoch: the partition's own records carry it, and as a
+    /// replica it refuses shipped records of an older one.
+    pub epoch: Epoch,
+    /// The first LSN of that epoch (`Lsn(1)` for the first).
+    pub epoch_first_lsn: Lsn,
+}
+
+/// How a primary waits for its replicas before acknowledging a write.
+#[derive(Debug)]
+pub(crate) struct AckWait {
+    /// The replicas' durable LSNs, updated by the shipper.
+    pub acks: Arc<dynastore_replication::Acks>,
+    /// How many replicas must hold a record.
+    pub mode: dynastore_replication::AckMode,
+    /// How long a writer waits for them before failing.
+    pub timeout: std::time::Duration,
+    /// Wakes the shipper once a record is durable here.
+    pub wake: Arc<crate::shipper::ShipSignal>,
+}
+
+/// Why a write attempt failed, with what the engine needs to retry it after a failover.
+#[derive(Debug)]
+pub(crate) struct WriteFailure {
+    /// What went wrong.
+    pub error: Error,
+    /// The record's LSN and the item it replaced, if the record made it into the log.
+    pub enqueued: Option<(Lsn, Option<Item>)>,
+    /// Whether the partition was deposed (or its log failed): a new primary may take the
+    /// write.
+    pub primary_lost: bool,
+}
+
+impl WriteFailure {
+    fn before_log(error: Error) -> WriteFailure {
+        WriteFailure {
+            error,
+            enqueued: None,
+            primary_lost: false,
+        }
+    }
 }
 
 /// A partition's durable state and its writers' order.
@@ -222,6 +260,18 @@ pub(crate) struct Partition {
     compacted_bytes: AtomicU64,
     /// Set when the partition's table is deleted: no flush or compaction writes after.
     retired: AtomicBool,
+    /// The epoch of its replication group (see [`PartitionOptions::epoch`]).
+    epoch: AtomicU64,
+    /// The first LSN of the current epoch: records of older epochs from here on are a
+    /// deposed primary's and are refused.
+    epoch_first_lsn: AtomicU64,
+    /// As a replica: every shipped record up to this LSN is applied (readable).
+    applied_lsn: AtomicU64,
+    /// As a primary with replicas: how writers wait for them.
+    ack_wait: RwLock<Option<Arc<AckWait>>>,
+    /// Set when a replica took over as primary: the last LSN of this partition's history
+    /// the new primary holds. Nothing more is written here.
+    deposed: Mutex<Option<Lsn>>,
 }
 
 /// A partition's numbers, for `stats`.
@@ -241,6 +291,8 @@ pub struct PartitionStats {
     pub wal_bytes: u64,
     /// Every write up to this LSN is in the SSTables.
     pub flushed_lsn: u64,
+    /// Every write up to this LSN is durable in the WAL.
+    pub durable_lsn: u64,
     /// Flushes since the partition was opened.
     pub flushes: u64,
     /// Compactions since the partition was opened.
@@ -396,6 +448,20 @@ impl Partition {
                 reason: format!("WAL record at LSN {lsn} does not decode: {reason}"),
             });
         }
+        // The log must reach back to the first record the tables do not hold (a copy
+        // whose seeding was cut short has a log but no MANIFEST yet).
+        if wal.first_lsn() > replay_from {
+            return Err(Error::Corruption {
+                file: wal_dir,
+                offset: 0,
+                reason: format!(
+                    "the log starts at LSN {} but the tables hold only up to {}",
+                    wal.first_lsn(),
+                    manifest.flushed_lsn
+                ),
+            });
+        }
+        let applied_lsn = AtomicU64::new(wal.last_lsn().0);
         Ok(Partition {
             fs,
             dir: dir.to_path_buf(),
@@ -422,6 +488,11 @@ impl Partition {
             flushed_bytes: AtomicU64::new(0),
             compacted_bytes: AtomicU64::new(0),
             retired: AtomicBool::new(false),
+            epoch: AtomicU64::new(options.epoch.0),
+            epoch_first_lsn: AtomicU64::new(options.epoch_first_lsn.0),
+            applied_lsn,
+            ack_wait: RwLock::new(None),
+            deposed: Mutex::new(None),
         })
         .inspect(|partition: &Partition| {
             if let Some(signal) = &partition.flush_signal {
@@ -457,6 +528,7 @@ impl Partition {
             wal_segments: self.wal.segments().len() as u64,
             wal_bytes: self.wal.size_bytes()?,
             flushed_lsn: manifest.flushed_lsn,
+            durable_lsn: self.wal.durable_lsn().0,
             flushes: self.flushes.load(Ordering::Relaxed),
             compactions: self.compactions.load(Ordering::Relaxed),
             flushed_bytes: self.flushed_bytes.load(Ordering::Relaxed),
@@ -569,33 +641,59 @@ impl Partition {
     /// nothing is returned.
     ///
     /// Errors: `compute`'s error; [`Error::Wal`] if the record could not be made durable;
+    /// [`Error::Replication`] if the replicas did not acknowledge it;
     /// [`Error::Corruption`] if reading the current item hit a damaged SSTable.
+    #[cfg(test)]
     pub fn write(
         &self,
         key: Vec<u8>,
         read_old: bool,
         compute: impl FnOnce(Option<&Item>) -> Result<Option<Item>>,
     ) -> Result<Option<Item>> {
+        self.write_attempt(key, read_old, compute)
+            .map_err(|failure| failure.error)
+    }
+
+    /// [`Partition::write`], telling on failure whether the record reached the log (and its
+    /// LSN) and whether the partition lost its place as primary.
+    pub(crate) fn write_attempt(
+        &self,
+        key: Vec<u8>,
+        read_old: bool,
+        compute: impl FnOnce(Option<&Item>) -> Result<Option<Item>>,
+    ) -> std::result::Result<Option<Item>, WriteFailure> {
         let key = MemKey::new(key);
         let (lsn, old, new) = {
             let mut pending = self.lock_pending();
+            self.check_primary()?;
             let old = match pending.versions.get(&key) {
                 _ if !read_old => None,
-                Some(version) => version.value.as_deref().map(decode_in_memory).transpose()?,
-                None => self.get_key(&key)?,
+                Some(version) => version
+                    .value
+                    .as_deref()
+                    .map(decode_in_memory)
+                    .transpose()
+                    .map_err(WriteFailure::before_log)?,
+                None => self.get_key(&key).map_err(WriteFailure::before_log)?,
             };
-            let new = compute(old.as_ref())?.as_ref().map(encode);
+            let new = compute(old.as_ref())
+                .map_err(WriteFailure::before_log)?
+                .as_ref()
+                .map(encode);
             let lsn = self
                 .wal
-                .enqueue(SINGLE_PRIMARY_EPOCH, &encode_record(&key.bytes, new.as_deref()))?;
+                .enqueue(self.epoch(), &encode_record(&key.bytes, new.as_deref()))
+                .map_err(|error| self.failure(error.into(), None))?;
             if self.apply_on_enqueue {
                 // Nothing can be pending: every write of this partition applies here.
                 let bytes = entry_bytes(&key.bytes, new.as_deref());
                 self.state.write().memtable.insert(key, Version { lsn, value: new });
                 drop(pending);
                 self.grew(bytes);
-                self.wal.commit(lsn)?;
-                return Ok(old);
+                return match self.wal.commit(lsn) {
+                    Ok(()) => Ok(old),
+                    Err(error) => Err(self.failure(error.into(), Some((lsn, old)))),
+                };
             }
             pending.versions.insert(
                 key.clone(),
@@ -606,13 +704,17 @@ impl Partition {
             );
             (lsn, old, new)
         };
-        let committed = self.wal.commit(lsn);
+        let durable = self.wal.commit(lsn).map_err(Error::from);
+        // A durable record is part of the log's history whether or not replicas acknowledge
+        // it: it is applied either way (later writers already read it as pending).
+        let acknowledged = durable.and_then(|()| self.await_replicas(lsn));
         let mut pending = self.pending.lock();
         let newest_pending = pending.versions.get(&key).is_some_and(|version| version.lsn == lsn);
         if newest_pending {
             pending.versions.remove(&key);
         }
-        if committed.is_ok() {
+        let is_durable = !matches!(acknowledged, Err(Error::Wal(_)));
+        if is_durable {
             let mut state = self.state.write();
             // If this is still the newest version enqueued for the key, nothing newer can
             // have been applied; otherwise a later writer may have finished first. (A
@@ -627,22 +729,159 @@ impl Partition {
         if pending.versions.is_empty() {
             self.drained.notify_all();
         }
-        committed?;
-        Ok(old)
+        drop(pending);
+        match acknowledged {
+            Ok(()) => Ok(old),
+            Err(error) => Err(self.failure(error, Some((lsn, old)))),
+        }
+    }
+
+    /// Its log, which the shipper tails.
+    pub(crate) fn wal(&self) -> &Arc<Wal> {
+        &self.wal
+    }
+
+    /// Every write up to this LSN is in its SSTables.
+    pub(crate) fn flushed_lsn(&self) -> u64 {
+        self.manifest.lock().flushed_lsn
+    }
+
+    /// As a replica: every record up to this LSN is applied, so reads see it.
+    pub(crate) fn applied_lsn(&self) -> Lsn {
+        Lsn(self.applied_lsn.load(Ordering::Acquire))
+    }
+
+    /// Takes a replica copy out of service for good (its AZ failed, or it is being
+    /// reopened): its log is fenced and no flush or compaction writes to its files.
+    pub(crate) fn close_copy(&self) {
+        self.wal.fence("the copy was taken out of service");
+        self.retire();
+        self.wake_writers();
+    }
+
+    /// Builds a copy of this partition in `dir` (a new or rebuilt replica), then runs
+    /// `open` on it. Whatever `dir` held is removed; this partition's live SSTables are
+    /// linked there (hard links: the bytes are shared, never copied), then its log is
+    /// begun empty right after the flushed LSN, then the MANIFEST is written (a copy cut
+    /// short before it has a log starting past its tables, which opening refuses). `open`
+    /// runs under this partition's MANIFEST lock, so no flush drops records the copy
+    /// needs from this log before the copy is being shipped to.
+    ///
+    /// Errors: [`Error::Io`], [`Error::Wal`], and `open`'s.
+    pub(crate) fn seed_copy<R>(&self, dir: &Path, open: impl FnOnce(&Path) -> Result<R>) -> Result<R> {
+        let manifest = self.manifest.lock();
+        let fs = self.fs.as_ref();
+        if fs.exists(dir).map_err(io_error("checking", dir))? {
+            crate::database::remove_tree(fs, dir)?;
+        }
+        let sst = dir.join("sst");
+        dynastore_wal::fs::create_dir_durable(fs, &sst).map_err(io_error("creating", &sst))?;
+        for file in &manifest.tables {
+            let (from, to) = (table_path(&self.dir, file.number), table_path(dir, file.number));
+            fs.hard_link(&from, &to).map_err(io_error("linking", &to))?;
+        }
+        fs.sync_dir(&sst).map_err(io_error("syncing", &sst))?;
+        let wal_dir = dir.join("wal");
+        dynastore_wal::fs::create_dir_durable(fs, &wal_dir).map_err(io_error("creating", &wal_dir))?;
+        dynastore_wal::segment::create_segment(fs, &wal_dir, Lsn(manifest.flushed_lsn + 1))?;
+        let mut copy = manifest.clone();
+        copy.next_file_number = copy.next_file_number.max(1);
+        copy.save(fs, dir)?;
+        open(dir)
+    }
+
+    /// The epoch this partition's records carry.
+    pub fn epoch(&self) -> Epoch {
+        Epoch(self.epoch.load(Ordering::Relaxed))
+    }
+
+    /// Moves the partition to a newer epoch whose primary began writing at `first_lsn` (a
+    /// promotion): as a primary its records carry it; as a replica it refuses, from
+    /// `first_lsn` on, shipped records of older epochs (a deposed primary's).
+    pub fn set_epoch(&self, epoch: Epoch, first_lsn: Lsn) {
+        if self.epoch.fetch_max(epoch.0, Ordering::Relaxed) < epoch.0 {
+            self.epoch_first_lsn.store(first_lsn.0, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes writers wait for `wait`'s replicas (or, with `None`, for none) before a write
+    /// is acknowledged, and keeps in the log every record a live replica still lacks.
+    pub(crate) fn set_ack_wait(&self, wait: Option<Arc<AckWait>>) {
+        *self.ack_wait.write() = wait;
+    }
+
+    /// Deposes this primary: a replica holding its history up to `last_lsn` took over.
+    /// Writes in flight fail (their callers retry on the new primary, or succeed if their
+    /// record is at or before `last_lsn`), the log is fenced so nothing more reaches its
+    /// files, and background flushes and compactions stop.
+    pub(crate) fn depose(&self, last_lsn: Lsn) {
+        *self.deposed.lock() = Some(last_lsn);
+        self.wal
+            .fence("the partition was deposed: a replica took over as primary");
+        if let Some(wait) = self.ack_wait.read().as_ref() {
+            wait.acks.fail_all("the primary was deposed");
+        }
+        self.retire();
+        self.wake_writers();
+    }
+
+    /// The last LSN of this partition's history a new primary took over, if it was deposed.
+    pub(crate) fn deposed_at(&self) -> Option<Lsn> {
+        *self.deposed.lock()
+    }
+
+    fn check_primary(&self) -> std::result::Result<(), WriteFailure> {
+        match self.deposed_at() {
+            Some(_) => Err(WriteFailure {
+                error: Error::Wal(dynastore_wal::Error::Poisoned {
+                    cause: "the partition was deposed".into(),
+                }),
+                enqueued: None,
+                primary_lost: true,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// A failure after the record was enqueued: the primary counts as lost if its log
+    /// failed or it was deposed meanwhile.
+    fn failure(&self, error: Error, enqueued: Option<(Lsn, Option<Item>)>) -> WriteFailure {
+        let primary_lost = matches!(
+            error,
+            Error::Wal(_) | Error::Replication(dynastore_replication::AckError::PrimaryFailed { .. })
+        ) || self.deposed_at().is_some();
+        WriteFailure {
+            error,
+            enqueued,
+            primary_lost,
+        }
+    }
+
+    /// Waits until the replicas acknowledge record `lsn` as the ack mode asks (at once
+    /// without replicas).
+    pub(crate) fn await_replicas(&self, lsn: Lsn) -> Result<()> {
+        let Some(wait) = self.ack_wait.read().clone() else {
+            return Ok(());
+        };
+        wait.wake.notify();
+        wait.acks.wait(lsn, wait.mode, wait.timeout).map_err(Error::Replication)
     }
 
     /// Writes several items (or deletions) under distinct keys as one WAL record: after a
-    /// crash all of them are there or none.
-    ///
-    /// Errors: [`Error::Wal`] if the record could not be made durable.
-    pub fn write_batch(&self, writes: Vec<KeyWrite>) -> Result<()> {
+    /// crash all of them are there or none. On failure, tells what
+    /// [`Partition::write_attempt`] tells.
+    pub(crate) fn write_batch_attempt(&self, writes: Vec<KeyWrite>) -> std::result::Result<(), WriteFailure> {
         let writes: Vec<(MemKey, Option<Encoded>)> = writes
             .into_iter()
             .map(|(key, item)| (MemKey::new(key), item.as_ref().map(encode)))
             .collect();
         let lsn = {
             let mut pending = self.lock_pending();
-            let lsn = self.wal.enqueue(SINGLE_PRIMARY_EPOCH, &encode_batch(&writes))?;
+            self.check_primary()?;
+            let lsn = self
+                .wal
+                .enqueue(self.epoch(), &encode_batch(&writes))
+                .map_err(|error| self.failure(error.into(), None))?;
             if self.apply_on_enqueue {
                 let mut state = self.state.write();
                 let mut bytes = 0;
@@ -653,8 +892,10 @@ impl Partition {
                 drop(state);
                 drop(pending);
                 self.grew(bytes);
-                self.wal.commit(lsn)?;
-                return Ok(());
+                return self
+                    .wal
+                    .commit(lsn)
+                    .map_err(|error| self.failure(error.into(), Some((lsn, None))));
             }
             for (key, value) in &writes {
                 pending.versions.insert(
@@ -667,9 +908,11 @@ impl Partition {
             }
             lsn
         };
-        let committed = self.wal.commit(lsn);
+        let durable = self.wal.commit(lsn).map_err(Error::from);
+        let acknowledged = durable.and_then(|()| self.await_replicas(lsn));
+        let is_durable = !matches!(acknowledged, Err(Error::Wal(_)));
         let mut pending = self.pending.lock();
-        let mut state = committed.is_ok().then(|| self.state.write());
+        let mut state = is_durable.then(|| self.state.write());
         let mut bytes = 0;
         for (key, value) in writes {
             let newest_pending = pending.versions.get(&key).is_some_and(|version| version.lsn == lsn);
@@ -688,8 +931,8 @@ impl Partition {
         if pending.versions.is_empty() {
             self.drained.notify_all();
         }
-        committed?;
-        Ok(())
+        drop(pending);
+        acknowledged.map_err(|error| self.failure(error, Some((lsn, None))))
     }
 
     /// Visits acknowledged items with keys in `(lower, upper)`, in key order or reversed,
@@ -810,8 +1053,19 @@ impl Partition {
             if self.wal.last_lsn() == covered {
                 self.wal.rotate()?;
             }
-            self.wal.truncate_before(covered.next())?;
+            self.wal.truncate_before(self.retain_from(covered.next()))?;
         }
+    }
+
+    /// The oldest LSN the log must keep, given that the tables cover everything before
+    /// `flushed_next`: a live replica still to be shipped records holds it back.
+    fn retain_from(&self, flushed_next: Lsn) -> Lsn {
+        let shipped = self
+            .ack_wait
+            .read()
+            .as_ref()
+            .and_then(|wait| wait.acks.min_live_durable());
+        shipped.map_or(flushed_next, |durable| flushed_next.min(durable.next()))
     }
 
     /// Stops all background writing to the partition's files, waiting for a flush or
@@ -1071,6 +1325,14 @@ impl dynastore_replication::ReplicaSink for Partition {
                 offset: pos,
                 reason: format!("record {} does not decode: {reason}", frame.lsn),
             })?;
+            // Fencing: once this replica moved to a newer epoch (a promotion), a deposed
+            // primary's records are refused even where its own log would take them.
+            if frame.epoch < self.epoch() && frame.lsn.0 >= self.epoch_first_lsn.load(Ordering::Relaxed) {
+                return Err(dynastore_wal::Error::EpochRegressed {
+                    epoch: frame.epoch,
+                    last: self.epoch(),
+                });
+            }
             records.push((frame.lsn, writes));
             pos += frame.framed_len();
         }
@@ -1095,6 +1357,7 @@ impl dynastore_replication::ReplicaSink for Partition {
                 }
             }
         }
+        self.applied_lsn.store(last.0, Ordering::Release);
         drop(pending);
         self.grew(grown);
         Ok(last)
@@ -1259,6 +1522,8 @@ mod tests {
             memtable_bytes_max: 1024,
             compaction: CompactionStyle::default(),
             auto_compaction: true,
+            epoch: Epoch(1),
+            epoch_first_lsn: Lsn(1),
         }
     }
 

@@ -3,7 +3,6 @@
 //! changes files while they are read.
 
 use crate::catalog::{CATALOG_FILE, Catalog};
-use crate::database::PRIMARY_AZ;
 use crate::manifest::{MANIFEST_FILE, Manifest, TableFile, parse_table_name, table_path};
 use crate::sstable::SsTable;
 use dynastore_wal::fs::StdFs;
@@ -193,8 +192,10 @@ pub fn verify(data: &Path) -> Report {
     ));
     for table in catalog.tables.values() {
         for partition in table.partitions.iter().filter(|p| p.created) {
-            let dir = data.join(PRIMARY_AZ).join(&table.name).join(partition.dir_name());
-            verify_partition(&dir, &mut report);
+            for az in &partition.group.azs {
+                let dir = data.join(az).join(&table.name).join(partition.dir_name());
+                verify_partition(&dir, &mut report);
+            }
         }
     }
     report

@@ -15,8 +15,9 @@
 //! its last ([`dynastore_wal::Error::EpochRegressed`]), so a deposed primary's stream
 //! cannot overwrite a newer history.
 //!
-//! Not yet here (the engine's part, next): replicas applying what they receive to their
-//! own memtables and tables, promotion, and rejoining.
+//! The engine drives this crate: its replica partitions are the sinks (they apply what
+//! they receive), a shipper thread pumps every stream, and promotion and rejoining are
+//! the engine's (they need the CATALOG).
 
 use dynastore_wal::{Lsn, Tailer, Wal};
 use parking_lot::{Condvar, Mutex};
@@ -56,6 +57,13 @@ pub enum AckError {
         needed: usize,
         /// Replicas not marked failed.
         alive: usize,
+    },
+    /// The primary's own log could not be read to ship it (its disk failed): no replica
+    /// will get the record from it.
+    #[error("the primary's log cannot be read to ship it: {reason}")]
+    PrimaryFailed {
+        /// The read error.
+        reason: String,
     },
     /// The replicas did not make the record durable in time.
     #[error("replicas did not acknowledge LSN {lsn} within {waited:?}")]
@@ -117,6 +125,8 @@ impl ReplicaState {
 #[derive(Debug)]
 pub struct Acks {
     replicas: Mutex<Vec<ReplicaState>>,
+    /// Set when the primary's log could not be read: nothing more will be shipped.
+    primary_failed: Mutex<Option<String>>,
     changed: Condvar,
 }
 
@@ -124,13 +134,56 @@ impl Acks {
     fn new(durable: Vec<Lsn>) -> Acks {
         Acks {
             replicas: Mutex::new(durable.into_iter().map(ReplicaState::Live).collect()),
+            primary_failed: Mutex::new(None),
             changed: Condvar::new(),
         }
+    }
+
+    /// Why the primary's log could not be read, if it could not.
+    pub fn primary_failed(&self) -> Option<String> {
+        self.primary_failed.lock().clone()
+    }
+
+    fn fail_primary(&self, reason: String) {
+        self.primary_failed.lock().get_or_insert(reason);
+        // Under the replicas' lock, so that no waiter misses the wake-up.
+        drop(self.replicas.lock());
+        self.changed.notify_all();
     }
 
     /// Each replica's state, in the order the stream was given them.
     pub fn replicas(&self) -> Vec<ReplicaState> {
         self.replicas.lock().clone()
+    }
+
+    /// The lowest durable LSN among live replicas (`None` with no live replica): the
+    /// primary must keep every record after it in its log, to ship it.
+    pub fn min_live_durable(&self) -> Option<Lsn> {
+        self.replicas
+            .lock()
+            .iter()
+            .filter(|r| r.is_live())
+            .map(ReplicaState::durable_lsn)
+            .min()
+    }
+
+    /// Marks replica `replica` failed for `reason` (its AZ is down, or it is being
+    /// rebuilt): it stops counting and is not shipped to until revived.
+    pub fn fail(&self, replica: usize, reason: &str) {
+        self.update(replica, |state| {
+            *state = ReplicaState::Failed(state.durable_lsn(), reason.to_owned())
+        });
+    }
+
+    /// Marks every replica failed (the primary is being deposed): every waiting writer
+    /// wakes with [`AckError::NotEnoughReplicas`] unless its record was already counted.
+    pub fn fail_all(&self, reason: &str) {
+        let mut replicas = self.replicas.lock();
+        for state in replicas.iter_mut() {
+            *state = ReplicaState::Failed(state.durable_lsn(), reason.to_owned());
+        }
+        drop(replicas);
+        self.changed.notify_all();
     }
 
     fn update(&self, replica: usize, change: impl FnOnce(&mut ReplicaState)) {
@@ -146,7 +199,8 @@ impl Acks {
     /// durability on the primary is the caller's to ensure), at most `timeout`.
     ///
     /// Errors: [`AckError::NotEnoughReplicas`] as soon as too few replicas are alive,
-    /// [`AckError::TimedOut`].
+    /// [`AckError::PrimaryFailed`] once the primary's log cannot be read (unless enough
+    /// replicas hold the record already), [`AckError::TimedOut`].
     pub fn wait(&self, lsn: Lsn, mode: AckMode, timeout: Duration) -> Result<(), AckError> {
         let started = Instant::now();
         let deadline = started + timeout;
@@ -159,6 +213,9 @@ impl Acks {
                 .count();
             if holding >= needed {
                 return Ok(());
+            }
+            if let Some(reason) = self.primary_failed.lock().clone() {
+                return Err(AckError::PrimaryFailed { reason });
             }
             let alive = replicas.iter().filter(|r| r.is_live()).count();
             if alive < needed {
@@ -232,12 +289,20 @@ impl ShipStream {
             let chunk = match destination.tailer.next_chunk(wait) {
                 Ok(Some(chunk)) => chunk,
                 Ok(None) => continue,
-                Err(error) => {
+                // The primary no longer holds what this replica needs next: the replica must
+                // be rebuilt by other means.
+                Err(error @ (dynastore_wal::Error::LsnTruncated { .. } | dynastore_wal::Error::LogRewound { .. })) => {
                     let durable = destination.sink.durable_lsn();
                     self.acks.update(index, |state| {
-                        *state = ReplicaState::Failed(durable, format!("reading the primary's log: {error}"));
+                        *state =
+                            ReplicaState::Failed(durable, format!("the primary's log lacks its next record: {error}"));
                     });
                     continue;
+                }
+                // Anything else is the primary's own failure, not the replica's.
+                Err(error) => {
+                    self.acks.fail_primary(error.to_string());
+                    return shipped;
                 }
             };
             wait = Duration::ZERO;
@@ -255,6 +320,15 @@ impl ShipStream {
             }
         }
         shipped
+    }
+
+    /// Replaces replica `replica` by `sink` (a rebuilt copy) and ships to it from its
+    /// durable LSN on.
+    pub fn replace(&mut self, replica: usize, sink: Arc<dyn ReplicaSink>) {
+        if let Some(destination) = self.destinations.get_mut(replica) {
+            destination.sink = sink;
+        }
+        self.revive(replica);
     }
 
     /// Ships to a replica again after it failed (it has been repaired or caught up by

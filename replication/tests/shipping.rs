@@ -254,3 +254,54 @@ fn concurrent_writers_are_acknowledged_only_once_a_replica_holds_their_record() 
     shipper.join().unwrap();
     assert_eq!(replica.durable_lsn(), primary.last_lsn());
 }
+
+#[test]
+fn deposing_wakes_waiters_and_a_replaced_replica_resumes_from_its_own_log() {
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let primary = open(&fs, "/az-a/wal", small_segments());
+    let replicas: Vec<Arc<dyn ReplicaSink>> = vec![
+        open(&fs, "/az-b/wal", small_segments()),
+        open(&fs, "/az-c/wal", small_segments()),
+    ];
+    let mut stream = ShipStream::new(Arc::clone(&primary), replicas);
+    let acks = stream.acks();
+    for seq in 0..10 {
+        primary.append(Epoch(1), &payload(seq)).unwrap();
+    }
+    drain(&mut stream);
+    assert_eq!(acks.min_live_durable(), Some(Lsn(10)));
+    acks.fail(1, "az-c is down");
+    assert_eq!(acks.replicas()[1], ReplicaState::Failed(Lsn(10), "az-c is down".into()));
+    for seq in 10..15 {
+        primary.append(Epoch(1), &payload(seq)).unwrap();
+    }
+    drain(&mut stream);
+    // The failed replica no longer holds back the primary's log, nor gets records.
+    assert_eq!(acks.min_live_durable(), Some(Lsn(15)));
+    assert_eq!(acks.replicas()[1].durable_lsn(), Lsn(10));
+
+    // A rebuilt replica (here a fresh log fed the first 10 records) resumes from its own end.
+    let rebuilt = open(&fs, "/az-c/rebuilt", small_segments());
+    for seq in 0..10 {
+        rebuilt.append(Epoch(1), &payload(seq)).unwrap();
+    }
+    stream.replace(1, Arc::clone(&rebuilt) as Arc<dyn ReplicaSink>);
+    drain(&mut stream);
+    assert_eq!(rebuilt.durable_lsn(), Lsn(15));
+    acks.wait(Lsn(15), AckMode::All, Duration::ZERO).unwrap();
+
+    // A writer waiting for a record no replica holds wakes when every replica fails.
+    let lsn = primary.append(Epoch(1), &payload(15)).unwrap();
+    let waiter = {
+        let acks = Arc::clone(&acks);
+        std::thread::spawn(move || acks.wait(lsn, AckMode::Quorum, Duration::from_secs(30)))
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    acks.fail_all("deposed");
+    assert_eq!(
+        waiter.join().unwrap(),
+        Err(AckError::NotEnoughReplicas { needed: 1, alive: 0 })
+    );
+    assert_eq!(acks.min_live_durable(), None);
+}

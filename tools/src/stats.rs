@@ -15,7 +15,7 @@ pub fn run(data: &Path, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
     let db = Database::open(StdFs::shared(), data, Options::default())?;
     for table in db.stats()? {
         writeln!(out, "table {}", table.name)?;
-        for dynastore::engine_stats::PartitionReport { entry, stats } in table.partitions {
+        for dynastore::engine_stats::PartitionReport { entry, stats, replicas } in table.partitions {
             let Some(stats) = stats else {
                 writeln!(out, "  {}  no write yet", entry.dir_name())?;
                 continue;
@@ -54,6 +54,26 @@ pub fn run(data: &Path, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
                 stats.compacted_bytes,
                 stats.write_stalls
             )?;
+            let group = &entry.group;
+            if group.azs.len() > 1 {
+                writeln!(
+                    out,
+                    "           primary {} (epoch {}, {} failover(s)); durable to LSN {}",
+                    group.primary, group.epoch, group.failovers, stats.durable_lsn
+                )?;
+            }
+            for replica in replicas {
+                writeln!(
+                    out,
+                    "           replica {}: {}; durable LSN {}, applied LSN {}, lag {} record(s) (~{} bytes)",
+                    replica.az,
+                    replica.state,
+                    replica.durable_lsn,
+                    replica.applied_lsn,
+                    replica.lag_records,
+                    replica.lag_bytes
+                )?;
+            }
         }
     }
     Ok(())

@@ -309,15 +309,16 @@ impl Wal {
     }
 
     /// Appends records framed by another log (a primary), byte for byte, so that this
-    /// log's segment files end up identical to the primary's. `segment` is the first LSN
-    /// of the primary's segment the bytes come from: when it is newer than this log's
-    /// newest segment, a new segment starting at `segment` is begun; when it is older
-    /// (this log rotated on its own, as a replica does after a flush), the records go into
-    /// this log's newest segment. Returns the last LSN appended.
+    /// log's segment files end up identical to the primary's where the two logs' segment
+    /// boundaries agree. `segment` is the first LSN of the primary's segment the bytes
+    /// come from: when it begins at the next record and is newer than this log's newest
+    /// segment, a new segment starting there is begun; otherwise (this log rotated on its
+    /// own, as a replica does after a flush, or the primary's log did, as a promoted
+    /// replica's) the records go into this log's newest segment. Returns the last LSN
+    /// appended.
     ///
     /// Errors: [`Error::InvalidFrame`] if the bytes are not whole records with valid
-    /// checksums, consecutive LSNs and non-decreasing epochs, or `segment` does not start
-    /// at the next LSN; [`Error::LsnGap`] if they do not continue this log;
+    /// checksums, consecutive LSNs and non-decreasing epochs; [`Error::LsnGap`] if they do not continue this log;
     /// [`Error::EpochRegressed`]; and the errors of [`Wal::append`].
     pub fn append_framed(&self, segment: Lsn, bytes: &[u8]) -> Result<Lsn> {
         let frames = validate_frames(bytes)?;
@@ -330,15 +331,11 @@ impl Wal {
                 found: frames.first_lsn,
             });
         }
-        // A segment older than this log's newest means this log started a segment of its
-        // own (a replica rotates after its own flush): the records go on in it.
-        if segment != state.tail_segment && segment > state.tail_segment {
-            if segment != state.next_lsn {
-                return Err(Error::InvalidFrame {
-                    offset: 0,
-                    reason: format!("segment {segment} does not start at the next LSN {}", state.next_lsn),
-                });
-            }
+        // Follow the primary's segment boundaries where they fall at the next record, so the
+        // files stay identical; a replica's own boundaries may differ (it rotates after its
+        // own flushes, and a promoted replica's log had its own), and then the records go
+        // on in this log's newest segment.
+        if segment > state.tail_segment && segment == state.next_lsn {
             state.start_segment(segment);
         }
         let chunk = state.chunk_for(bytes.len(), u64::MAX);
@@ -525,6 +522,17 @@ impl Wal {
         state.rewound_to = lsn;
         shared.changed.notify_all();
         result
+    }
+
+    /// Stops this log for good, without touching its files: every waiting and later append,
+    /// commit or sync fails with [`Error::Poisoned`] carrying `reason`, and records not yet
+    /// durable are never written. For a deposed primary, whose history a newer primary
+    /// has taken over.
+    pub fn fence(&self, reason: &str) {
+        let mut state = self.shared.state.lock();
+        state.poisoned.get_or_insert_with(|| reason.to_owned());
+        drop(state);
+        self.shared.changed.notify_all();
     }
 
     /// Syncs everything and stops the background thread.

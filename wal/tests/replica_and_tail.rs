@@ -9,7 +9,7 @@ use common::*;
 use dynastore_wal::fs::{FaultyFs, SharedFs, read_file};
 use dynastore_wal::record;
 use dynastore_wal::segment::segment_path;
-use dynastore_wal::{Epoch, Error, Lsn, TailChunk, Wal};
+use dynastore_wal::{Durability, Epoch, Error, Lsn, TailChunk, Wal, WalOptions};
 use std::path::Path;
 use std::time::Duration;
 
@@ -211,15 +211,21 @@ fn replica_refuses_records_of_an_older_epoch() {
     ));
 }
 
+/// A primary segment boundary that does not fall at the replica's next record (the primary
+/// is a promoted replica whose log rotated on its own) is not followed: the records go on
+/// in the replica's newest segment; a boundary at the next record is followed.
 #[test]
-fn replica_refuses_a_segment_that_does_not_start_at_the_next_lsn() {
+fn replica_follows_a_primary_segment_boundary_only_at_its_next_record() {
     let (_, replica) = replica_with(3);
+    assert_eq!(replica.append_framed(Lsn(3), &frame(4, 2, b"x")).unwrap(), Lsn(4));
+    assert_eq!(replica.segments(), vec![Lsn(1)]);
+    assert_eq!(replica.append_framed(Lsn(5), &frame(5, 2, b"y")).unwrap(), Lsn(5));
+    assert_eq!(replica.segments(), vec![Lsn(1), Lsn(5)]);
+    // Records must still continue the log.
     assert!(matches!(
-        replica.append_framed(Lsn(3), &frame(4, 2, b"x")),
-        Err(Error::InvalidFrame { .. })
+        replica.append_framed(Lsn(5), &frame(7, 2, b"z")),
+        Err(Error::LsnGap { .. })
     ));
-    assert_eq!(replica.append_framed(Lsn(4), &frame(4, 2, b"x")).unwrap(), Lsn(4));
-    assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4)]);
 }
 
 /// A replica that rotated on its own (after flushing) keeps taking the primary's records
@@ -234,4 +240,25 @@ fn replica_that_rotated_on_its_own_takes_records_of_an_older_primary_segment() {
     assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4)]);
     assert_eq!(replica.append_framed(Lsn(6), &frame(6, 2, b"z")).unwrap(), Lsn(6));
     assert_eq!(replica.segments(), vec![Lsn(1), Lsn(4), Lsn(6)]);
+}
+
+#[test]
+fn a_fenced_log_refuses_every_write_and_keeps_its_durable_records() {
+    let faulty = FaultyFs::new();
+    let options = WalOptions {
+        durability: Durability::Buffered {
+            interval: std::time::Duration::from_secs(60),
+        },
+        ..WalOptions::default()
+    };
+    let (wal, _) = Wal::open(faulty.shared(), "/wal", options).unwrap();
+    wal.append(Epoch(1), b"durable").unwrap();
+    wal.sync().unwrap();
+    wal.append(Epoch(1), b"buffered, never written").unwrap();
+    wal.fence("deposed");
+    assert!(matches!(wal.append(Epoch(1), b"late"), Err(Error::Poisoned { .. })));
+    assert!(matches!(wal.sync(), Err(Error::Poisoned { .. })));
+    drop(wal);
+    let (wal, _) = Wal::open(faulty.shared(), "/wal", WalOptions::default()).unwrap();
+    assert_eq!(wal.last_lsn(), Lsn(1));
 }

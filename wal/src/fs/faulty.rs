@@ -443,6 +443,19 @@ impl FileSystem for FaultyFs {
         Ok(())
     }
 
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.begin(OpKind::Create, None)?;
+        let id = state.lookup_file(from)?;
+        let (to_parent, to_name) = split(to)?;
+        let dir = state.dir_mut(&to_parent)?;
+        if dir.entries.contains_key(&to_name) {
+            return Err(io::Error::new(io::ErrorKind::AlreadyExists, "file exists"));
+        }
+        dir.entries.insert(to_name, Entry::File(id));
+        Ok(())
+    }
+
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         let mut state = self.state.lock();
         state.begin(OpKind::SyncDir, None)?;
@@ -632,6 +645,26 @@ mod tests {
         fs.sync_dir(Path::new("/db/wal")).unwrap();
         fs.restart();
         assert!(!fs.exists(Path::new("/db")).unwrap());
+    }
+
+    #[test]
+    fn a_hard_link_shares_bytes_and_is_durable_after_directory_sync() {
+        let fs = FaultyFs::new();
+        fs.create_dir_all(Path::new("/x")).unwrap();
+        fs.sync_dir(Path::new("/")).unwrap();
+        write_file(&fs, "/a", b"shared", true);
+        fs.sync_dir(Path::new("/")).unwrap();
+        fs.hard_link(Path::new("/a"), Path::new("/x/b")).unwrap();
+        assert!(fs.hard_link(Path::new("/a"), Path::new("/x/b")).is_err());
+        assert_eq!(super::super::read_file(&fs, Path::new("/x/b")).unwrap(), b"shared");
+        fs.restart();
+        assert!(!fs.exists(Path::new("/x/b")).unwrap());
+        fs.hard_link(Path::new("/a"), Path::new("/x/b")).unwrap();
+        fs.sync_dir(Path::new("/x")).unwrap();
+        fs.remove_file(Path::new("/a")).unwrap();
+        fs.sync_dir(Path::new("/")).unwrap();
+        fs.restart();
+        assert_eq!(super::super::read_file(&fs, Path::new("/x/b")).unwrap(), b"shared");
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub trait FileSystem: Send + Sync + Debug {
     /// Renames a file, replacing any file at `to` (not durable until the directories are
     /// synced).
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Makes `to` a second name of the existing file `from` (a hard link), failing if `to`
+    /// exists (not durable until the directory of `to` is synced). The two names share
+    /// their bytes; the file must not be changed through either while both exist.
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the entries of a directory durable (`fsync` on the directory).
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
     /// Removes an empty directory (not durable until its parent is synced).

@@ -1,0 +1,294 @@
+//! Replication across AZ directories, driven by the engine: every AZ holds every
+//! acknowledged write, a failed primary AZ is replaced by a replica without losing an
+//! acknowledged write or repeating one, a former primary rejoins without its unshipped
+//! tail, and replica reads never show a write the primary did not acknowledge.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::orders_schema;
+use dynastore_engine::catalog::Catalog;
+use dynastore_engine::database::PartitionReport;
+use dynastore_engine::{AckMode, Database, Error, Item, KeyInput, Options, PutItemInput, Replication};
+use dynastore_wal::fs::{SharedFs, StdFs};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+fn options(ack: AckMode) -> Options {
+    Options {
+        wal_segment_bytes: 16 << 10,
+        memtable_bytes: 64 << 10,
+        replication: Some(Replication {
+            ack,
+            ..Replication::default()
+        }),
+        ..Options::default()
+    }
+}
+
+fn key(pk: u64, sk: u64) -> Item {
+    Item::new().with("pk", format!("user-{pk}")).with("sk", sk as i64)
+}
+
+fn item(pk: u64, sk: u64, version: u64) -> Item {
+    key(pk, sk)
+        .with("version", version as i64)
+        .with("body", "b".repeat((version % 50) as usize))
+}
+
+fn put(db: &Database, item: Item) -> Result<Option<Item>, Error> {
+    db.put_item(PutItemInput::new("Orders", item))
+}
+
+fn get(db: &Database, key: Item, consistent: bool) -> Option<Item> {
+    let mut input = KeyInput::new("Orders", key);
+    input.consistent_read = consistent;
+    db.get_item(input).unwrap()
+}
+
+fn open(fs: &SharedFs, dir: &Path, options: Options) -> Database {
+    Database::open(fs.clone(), dir, options).unwrap()
+}
+
+/// Every created partition's report.
+fn partitions(db: &Database) -> Vec<PartitionReport> {
+    db.stats()
+        .unwrap()
+        .into_iter()
+        .flat_map(|table| table.partitions)
+        .filter(|p| p.stats.is_some())
+        .collect()
+}
+
+/// Waits until every live replica holds everything durable on its primary.
+fn wait_caught_up(db: &Database) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let behind = partitions(db)
+            .iter()
+            .flat_map(|p| &p.replicas)
+            .any(|r| r.state == "live" && (r.lag_records > 0 || r.applied_lsn < r.durable_lsn));
+        if !behind {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replicas did not catch up: {:?}",
+            partitions(db)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Every item of every partition, read from the copy in `az` (made primary for the read).
+fn items_in(db: &Database, az: &str, keys: &BTreeSet<(u64, u64)>) -> BTreeMap<(u64, u64), Option<Item>> {
+    for p in partitions(db) {
+        db.promote("Orders", p.entry.id, az).unwrap();
+    }
+    keys.iter()
+        .map(|&(pk, sk)| ((pk, sk), get(db, key(pk, sk), true)))
+        .collect()
+}
+
+#[test]
+fn every_az_holds_every_acknowledged_write_and_verifies_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let db = open(&fs, dir.path(), options(AckMode::Quorum));
+    db.create_table(orders_schema("Orders")).unwrap();
+    let mut keys = BTreeSet::new();
+    let mut model = BTreeMap::new();
+    for i in 0..600u64 {
+        let (pk, sk) = (i % 37, i % 11);
+        keys.insert((pk, sk));
+        put(&db, item(pk, sk, i)).unwrap();
+        model.insert((pk, sk), Some(item(pk, sk, i)));
+        if i % 7 == 0 {
+            let gone = (i % 37, (i + 3) % 11);
+            db.delete_item(KeyInput::new("Orders", key(gone.0, gone.1))).unwrap();
+            keys.insert(gone);
+            model.insert(gone, None);
+        }
+    }
+    db.flush().unwrap();
+    wait_caught_up(&db);
+    let reports = partitions(&db);
+    assert_eq!(reports.len(), 4);
+    for p in &reports {
+        assert_eq!(p.entry.group.azs, ["az-a", "az-b", "az-c"]);
+        assert_eq!(p.replicas.len(), 2, "{p:?}");
+        // Replicas flush on their own: each has its tables.
+        assert!(p.replicas.iter().all(|r| r.state == "live" && r.lag_records == 0));
+    }
+    let on_a = items_in(&db, "az-a", &keys);
+    assert_eq!(on_a, model);
+    assert_eq!(items_in(&db, "az-b", &keys), on_a);
+    assert_eq!(items_in(&db, "az-c", &keys), on_a);
+    db.close().unwrap();
+    // Every AZ's copy of every partition has its directory and passes every check.
+    let report = dynastore_engine::verify::verify(dir.path());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    for az in ["az-a", "az-b", "az-c"] {
+        assert!(dir.path().join(az).join("Orders").join("p-0000").is_dir());
+    }
+    let catalog = Catalog::load(fs.as_ref(), dir.path()).unwrap();
+    let groups: Vec<_> = catalog.tables["Orders"]
+        .partitions
+        .iter()
+        .map(|p| (p.group.primary.as_str(), p.group.epoch))
+        .collect();
+    // Each partition was promoted to az-a (a no-op where it was primary), az-b, then az-c.
+    assert!(
+        groups.iter().all(|(primary, epoch)| *primary == "az-c" && *epoch == 3),
+        "{groups:?}"
+    );
+}
+
+#[test]
+fn a_failed_primary_az_is_replaced_and_writing_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let db = open(&fs, dir.path(), options(AckMode::Quorum));
+    db.create_table(orders_schema("Orders")).unwrap();
+    for i in 0..200u64 {
+        put(&db, item(i % 23, 0, i)).unwrap();
+    }
+    db.fail_az("az-a").unwrap();
+    for p in partitions(&db) {
+        assert_eq!(p.entry.group.primary, "az-b", "the replica with the highest LSN");
+        assert_eq!((p.entry.group.epoch, p.entry.group.failovers), (2, 1));
+        let a = p.replicas.iter().find(|r| r.az == "az-a").unwrap();
+        assert_eq!(a.state, "out of service");
+    }
+    // The last version of key `pk` among writes 0..n is the largest i < n with i % 23 == pk.
+    let last = |pk: u64, n: u64| item(pk, 0, (0..n).rev().find(|i| i % 23 == pk).unwrap());
+    for pk in 0..23u64 {
+        assert_eq!(get(&db, key(pk, 0), true), Some(last(pk, 200)));
+    }
+    for i in 200..300u64 {
+        put(&db, item(i % 23, 0, i)).unwrap();
+    }
+    db.restore_az("az-a").unwrap();
+    wait_caught_up(&db);
+    for p in partitions(&db) {
+        assert!(p.replicas.iter().all(|r| r.state == "live"), "{p:?}");
+    }
+    // The former primary serves again once promoted back, with every write.
+    for p in partitions(&db) {
+        db.promote("Orders", p.entry.id, "az-a").unwrap();
+    }
+    for pk in 0..23u64 {
+        assert_eq!(get(&db, key(pk, 0), true), Some(last(pk, 300)));
+    }
+    db.close().unwrap();
+    let report = dynastore_engine::verify::verify(dir.path());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    // Reopened: the CATALOG's primaries and epochs hold.
+    let db = open(&fs, dir.path(), options(AckMode::Quorum));
+    for p in partitions(&db) {
+        assert_eq!((p.entry.group.primary.as_str(), p.entry.group.epoch), ("az-a", 3));
+    }
+    for pk in 0..23u64 {
+        assert_eq!(get(&db, key(pk, 0), true), Some(last(pk, 300)));
+    }
+}
+
+#[test]
+fn losing_every_replica_fails_quorum_writes_and_primary_mode_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let db = open(&fs, dir.path(), options(AckMode::Quorum));
+    db.create_table(orders_schema("Orders")).unwrap();
+    put(&db, item(1, 1, 1)).unwrap();
+    db.fail_az("az-b").unwrap();
+    put(&db, item(1, 1, 2)).unwrap();
+    db.fail_az("az-c").unwrap();
+    let error = put(&db, item(1, 1, 3)).unwrap_err();
+    assert!(matches!(error, Error::Replication(_)), "{error}");
+    assert_eq!(error.exception_name(), "InternalServerError");
+    // The write is durable on the primary, unacknowledged: its outcome is unknown, and
+    // here it did take effect there.
+    assert_eq!(get(&db, key(1, 1), true), Some(item(1, 1, 3)));
+    db.restore_az("az-b").unwrap();
+    put(&db, item(1, 1, 4)).unwrap();
+    assert!(matches!(db.fail_az("az-x"), Err(Error::Validation(_))));
+    drop(db);
+
+    let db = open(&fs, dir.path(), options(AckMode::Primary));
+    db.fail_az("az-b").unwrap();
+    db.fail_az("az-c").unwrap();
+    put(&db, item(1, 1, 5)).unwrap();
+    assert_eq!(get(&db, key(1, 1), false), Some(item(1, 1, 5)));
+}
+
+#[test]
+fn quorum_failovers_under_concurrent_writers_lose_and_repeat_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let db = Arc::new(open(&fs, dir.path(), options(AckMode::Quorum)));
+    db.create_table(orders_schema("Orders")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4u64)
+        .map(|thread| {
+            let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                let mut seq = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    // A new key each time, written only if absent: a retried write whose
+                    // first record reached the new primary would fail its own condition.
+                    let mut input = PutItemInput::new("Orders", item(thread * 1_000_000 + seq, 0, seq));
+                    input.condition = Some(dynastore_engine::Condition::AttributeNotExists(
+                        dynastore_engine::Path::attribute("pk"),
+                    ));
+                    match db.put_item(input) {
+                        Ok(_) => acknowledged.push(seq),
+                        Err(error) => panic!(
+                            "write {thread}/{seq} failed: {error:?} {:?}",
+                            db.stats().map(|t| t
+                                .into_iter()
+                                .flat_map(|t| t.partitions)
+                                .map(|p| (
+                                    p.entry.group.primary,
+                                    p.replicas.into_iter().map(|r| (r.az, r.state)).collect::<Vec<_>>()
+                                ))
+                                .collect::<Vec<_>>())
+                        ),
+                    }
+                    seq += 1;
+                }
+                (thread, acknowledged)
+            })
+        })
+        .collect();
+    let azs = ["az-a", "az-b", "az-c"];
+    for round in 0..6 {
+        std::thread::sleep(Duration::from_millis(40 + 17 * round as u64));
+        // The AZ most partitions use as primary now.
+        let primary = partitions(&db)[0].entry.group.primary.clone();
+        db.fail_az(&primary).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        db.restore_az(&primary).unwrap();
+        assert!(azs.contains(&primary.as_str()));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for writer in writers {
+        let (thread, acknowledged) = writer.join().unwrap();
+        for seq in acknowledged {
+            total += 1;
+            assert_eq!(
+                get(&db, key(thread * 1_000_000 + seq, 0), true),
+                Some(item(thread * 1_000_000 + seq, 0, seq)),
+                "acknowledged write {thread}/{seq}"
+            );
+        }
+    }
+    assert!(total > 100, "only {total} writes in the run");
+    let failovers: u64 = partitions(&db).iter().map(|p| p.entry.group.failovers).sum();
+    assert!(failovers >= 6, "{failovers}");
+}
