@@ -404,6 +404,8 @@ pub struct Database {
     tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
     /// The AZs failed by [`Database::fail_az`]: their directories are unreachable.
     failed_azs: FailedAzs,
+    /// The AZs [`Database::pause_shipping`] cut off: their replicas get nothing.
+    paused_azs: FailedAzs,
     /// Streams primaries' logs to replicas, if any table is replicated. Dropped (stopped
     /// and joined) first.
     shipper: Option<Shipper>,
@@ -594,6 +596,7 @@ impl Database {
             catalog: Mutex::new(Catalog::default()),
             tables,
             failed_azs,
+            paused_azs: FailedAzs::default(),
             shipper,
             read_turn: AtomicUsize::new(0),
             flusher,
@@ -684,7 +687,7 @@ impl Database {
             let copy = self.open_replica(table, entry, az, &primary, |_| {})?;
             members.push((az.to_owned(), Some(copy)));
         }
-        let set = Arc::new(ReplicaSet::new(primary.wal(), members));
+        let set = Arc::new(ReplicaSet::new(primary.wal(), members, &self.paused_azs.read()));
         primary.set_ack_wait(Some(self.ack_wait(&set)));
         Ok((primary, Some(set)))
     }
@@ -1236,7 +1239,7 @@ impl Database {
                 (az.to_owned(), partition)
             })
             .collect();
-        let next = Arc::new(ReplicaSet::new(new_primary.wal(), members));
+        let next = Arc::new(ReplicaSet::new(new_primary.wal(), members, &self.paused_azs.read()));
         new_primary.set_ack_wait(Some(self.ack_wait(&next)));
         *slot.replicas.write() = Some(Arc::clone(&next));
         *open = Some(Arc::clone(&new_primary));
@@ -1332,6 +1335,29 @@ impl Database {
             }
         }
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Holds back (`paused`) or resumes shipping to the replicas in `az`, as if the network
+    /// link to it were cut (a fault injection for tests and drills). Its copies stay in
+    /// service and count as live, but receive nothing: `Quorum` and `All` writes then
+    /// wait for other replicas, and a failover may find them behind.
+    ///
+    /// Errors: [`Error::Validation`] for an AZ no table uses.
+    pub fn pause_shipping(&self, az: &str, paused: bool) -> Result<()> {
+        self.check_az(az)?;
+        if paused {
+            self.paused_azs.write().insert(az.to_owned());
+        } else {
+            self.paused_azs.write().remove(az);
+        }
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for set in tables.iter().flat_map(|table| table.replica_sets()) {
+            set.pause(az, paused);
+        }
+        if let Some(shipper) = &self.shipper {
+            shipper.signal().notify();
+        }
+        Ok(())
     }
 
     /// Brings a failed AZ back: its copies rejoin as replicas (each drops any tail its

@@ -11,7 +11,7 @@ use crate::partition::Partition;
 use dynastore_replication::{Acks, ReplicaSink, ReplicaState, ShipStream};
 use dynastore_wal::{Lsn, Wal};
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -100,8 +100,12 @@ impl std::fmt::Debug for ReplicaSet {
 
 impl ReplicaSet {
     /// A set shipping `primary`'s log to `members` (`None`: an AZ with no copy in service,
-    /// marked failed at once).
-    pub(crate) fn new(primary: &Arc<Wal>, members: Vec<(String, Option<Arc<Partition>>)>) -> ReplicaSet {
+    /// marked failed at once), holding back shipping to the AZs in `paused`.
+    pub(crate) fn new(
+        primary: &Arc<Wal>,
+        members: Vec<(String, Option<Arc<Partition>>)>,
+        paused: &BTreeSet<String>,
+    ) -> ReplicaSet {
         let sinks = members
             .iter()
             .map(|(_, partition)| match partition {
@@ -109,8 +113,11 @@ impl ReplicaSet {
                 None => Arc::new(Absent) as Arc<dyn ReplicaSink>,
             })
             .collect();
-        let stream = ShipStream::new(Arc::clone(primary), sinks);
+        let mut stream = ShipStream::new(Arc::clone(primary), sinks);
         let acks = stream.acks();
+        for (index, (az, _)) in members.iter().enumerate() {
+            stream.pause(index, paused.contains(az));
+        }
         for (index, (az, partition)) in members.iter().enumerate() {
             if partition.is_none() {
                 acks.fail(index, &format!("{az} has no copy in service"));
@@ -162,6 +169,13 @@ impl ReplicaSet {
         if let Some(member) = self.members.get(index) {
             *member.partition.write() = Some(Arc::clone(&partition));
             stream.replace(index, partition);
+        }
+    }
+
+    /// Holds back (or resumes) shipping to the member in `az`, if there is one.
+    pub(crate) fn pause(&self, az: &str, paused: bool) {
+        if let Some(index) = self.index_of(az) {
+            self.stream.lock().pause(index, paused);
         }
     }
 

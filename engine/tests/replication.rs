@@ -292,3 +292,138 @@ fn quorum_failovers_under_concurrent_writers_lose_and_repeat_nothing() {
     let failovers: u64 = partitions(&db).iter().map(|p| p.entry.group.failovers).sum();
     assert!(failovers >= 6, "{failovers}");
 }
+
+/// Reads every key in `keys` from every AZ's copy (each made primary in turn).
+fn same_on_every_az(db: &Database, keys: &BTreeSet<(u64, u64)>) -> BTreeMap<(u64, u64), Option<Item>> {
+    let on_a = items_in(db, "az-a", keys);
+    assert_eq!(items_in(db, "az-b", keys), on_a, "az-b differs from az-a");
+    assert_eq!(items_in(db, "az-c", keys), on_a, "az-c differs from az-a");
+    on_a
+}
+
+/// `Primary` mode acknowledges a write once it is durable on the primary alone. This test
+/// documents what that costs: writes the shipper had not yet shipped when the primary's
+/// AZ failed are lost (here: every write made while shipping was cut off), and none is
+/// lost once the shipper had caught up. The former primary then rejoins: the tail the
+/// new primary never had is dropped, and every AZ ends up with identical items.
+#[test]
+fn primary_mode_loses_unshipped_writes_and_the_former_primary_drops_its_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let db = open(&fs, dir.path(), options(AckMode::Primary));
+    db.create_table(orders_schema("Orders")).unwrap();
+    let mut keys = BTreeSet::new();
+    for i in 0..100u64 {
+        keys.insert((i % 40, 1));
+        put(&db, item(i % 40, 1, i)).unwrap();
+    }
+    // The last of writes 0..100 to key pk.
+    let last = |pk: u64| item(pk, 1, if pk + 80 < 100 { pk + 80 } else { pk + 40 });
+    // Caught up: a failure now loses nothing.
+    wait_caught_up(&db);
+    db.fail_az("az-a").unwrap();
+    for pk in 0..40u64 {
+        assert_eq!(get(&db, key(pk, 1), true), Some(last(pk)));
+    }
+    db.restore_az("az-a").unwrap();
+    wait_caught_up(&db);
+
+    // Cut shipping off, and write: acknowledged in Primary mode, held by az-b alone now.
+    db.pause_shipping("az-a", true).unwrap();
+    db.pause_shipping("az-c", true).unwrap();
+    for i in 100..130u64 {
+        put(&db, item(i % 40, 1, i)).unwrap();
+    }
+    db.fail_az("az-b").unwrap();
+    db.pause_shipping("az-a", false).unwrap();
+    db.pause_shipping("az-c", false).unwrap();
+    // Lost: those 30 acknowledged writes.
+    for pk in 0..40u64 {
+        assert_eq!(get(&db, key(pk, 1), true), Some(last(pk)), "key {pk}");
+    }
+    // The new primary takes new writes at the LSNs the lost ones had on az-b.
+    for i in 130..150u64 {
+        keys.insert((i % 40, 2));
+        put(&db, item(i % 40, 2, i)).unwrap();
+    }
+    db.restore_az("az-b").unwrap();
+    wait_caught_up(&db);
+    let items = same_on_every_az(&db, &keys);
+    for pk in 0..40u64 {
+        assert_eq!(items[&(pk, 1)], Some(last(pk)), "az-b's tail came back for {pk}");
+    }
+    db.close().unwrap();
+    let report = dynastore_engine::verify::verify(dir.path());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
+/// In `Quorum` mode a write no replica receives is never acknowledged, so cutting
+/// shipping off and failing the primary loses nothing that was acknowledged.
+#[test]
+fn quorum_mode_acknowledges_nothing_unshipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let mut options = options(AckMode::Quorum);
+    if let Some(replication) = options.replication.as_mut() {
+        replication.ack_timeout = Duration::from_millis(50);
+    }
+    let db = open(&fs, dir.path(), options);
+    db.create_table(orders_schema("Orders")).unwrap();
+    put(&db, item(7, 7, 1)).unwrap();
+    db.pause_shipping("az-b", true).unwrap();
+    db.pause_shipping("az-c", true).unwrap();
+    let error = put(&db, item(7, 7, 2)).unwrap_err();
+    assert!(matches!(error, Error::Replication(_)), "{error}");
+    db.fail_az("az-a").unwrap();
+    assert_eq!(get(&db, key(7, 7), true), Some(item(7, 7, 1)));
+}
+
+/// Eventually consistent reads go to replicas as well as the primary, and never return a
+/// version the primary did not acknowledge, nor one older than an acknowledged write.
+#[test]
+fn replica_reads_return_only_acknowledged_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let db = Arc::new(open(&fs, dir.path(), options(AckMode::Quorum)));
+    db.create_table(orders_schema("Orders")).unwrap();
+    let acknowledged = Arc::new(parking_lot::Mutex::new(BTreeMap::<u64, u64>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, acknowledged, stop) = (Arc::clone(&db), Arc::clone(&acknowledged), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut version = 0;
+            while !stop.load(Ordering::Relaxed) {
+                version += 1;
+                let pk = version % 8;
+                put(&db, item(pk, 0, version)).unwrap();
+                acknowledged.lock().insert(pk, version);
+            }
+        })
+    };
+    let mut reads = 0;
+    let deadline = Instant::now() + Duration::from_millis(400);
+    while Instant::now() < deadline {
+        for pk in 0..8u64 {
+            let floor = acknowledged.lock().get(&pk).copied();
+            let seen = get(&db, key(pk, 0), false).map(|item| match item.get("version") {
+                Some(dynastore_engine::AttributeValue::N(n)) => n.to_string().parse::<u64>().unwrap(),
+                other => panic!("{other:?}"),
+            });
+            let ceiling = acknowledged.lock().get(&pk).copied();
+            reads += 1;
+            // Not older than what was acknowledged before the read began...
+            assert!(
+                seen >= floor,
+                "key {pk}: read {seen:?} after {floor:?} was acknowledged"
+            );
+            // ...and nothing the writer was not at least about to have acknowledged.
+            if let Some(seen) = seen {
+                assert_eq!(seen % 8, pk);
+                assert!(seen <= ceiling.unwrap_or(0) + 8, "key {pk}: {seen} was never written");
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(reads > 100);
+}

@@ -234,6 +234,9 @@ impl Acks {
 struct Destination {
     sink: Arc<dyn ReplicaSink>,
     tailer: Tailer,
+    /// Shipping held back (a cut link, injected by tests and drills): still live, but
+    /// shipped nothing.
+    paused: bool,
 }
 
 /// Streams one primary log to its replicas (see the [crate docs](crate)).
@@ -261,6 +264,7 @@ impl ShipStream {
             .map(|sink| Destination {
                 tailer: primary.tail(sink.durable_lsn().next()),
                 sink,
+                paused: false,
             })
             .collect();
         ShipStream {
@@ -283,7 +287,7 @@ impl ShipStream {
         let mut shipped = 0;
         let mut wait = timeout;
         for (index, destination) in self.destinations.iter_mut().enumerate() {
-            if !self.acks.replicas.lock()[index].is_live() {
+            if destination.paused || !self.acks.replicas.lock()[index].is_live() {
                 continue;
             }
             let chunk = match destination.tailer.next_chunk(wait) {
@@ -320,6 +324,14 @@ impl ShipStream {
             }
         }
         shipped
+    }
+
+    /// Holds back (or resumes) shipping to replica `replica`, as if the link to it were
+    /// cut: it stays live, and gets nothing until resumed.
+    pub fn pause(&mut self, replica: usize, paused: bool) {
+        if let Some(destination) = self.destinations.get_mut(replica) {
+            destination.paused = paused;
+        }
     }
 
     /// Replaces replica `replica` by `sink` (a rebuilt copy) and ships to it from its
