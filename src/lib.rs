@@ -42,21 +42,21 @@
 //! ```
 
 pub use dynastore_engine::{
-    AttributeValue, BatchGetOutput, CompactionStyle, Comparator, Condition, Database, Error, Item, KeyInput, KeySchema,
-    Number, Operand, Options, Page, Path, PutItemInput, QueryInput, ReturnValues, ScanInput, SetValue,
-    SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateOperand, ValidationError,
-    WriteRequest,
+    AckMode, AttributeValue, BatchGetOutput, CompactionStyle, Comparator, Condition, Database, Error, Item, KeyInput,
+    KeySchema, Number, Operand, Options, Page, Path, PutItemInput, QueryInput, ReplicaReport, Replication,
+    ReturnValues, ScanInput, SetValue, SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput,
+    UpdateOperand, ValidationError, WriteRequest,
 };
 pub use dynastore_engine::{catalog, compaction, expr, item, manifest, sstable, verify};
 
 /// The numbers `Database::stats` reports.
 pub mod engine_stats {
     pub use dynastore_engine::PartitionStats;
-    pub use dynastore_engine::database::{PartitionReport, TableStats};
+    pub use dynastore_engine::database::{PartitionReport, ReplicaReport, TableStats};
 }
 
 /// Where the engine keeps things on disk.
 pub mod engine_layout {
-    pub use dynastore_engine::database::{LOCK_FILE, PRIMARY_AZ};
+    pub use dynastore_engine::database::{DEFAULT_AZS, LOCK_FILE, PRIMARY_AZ};
 }
 pub use dynastore_wal as wal;
