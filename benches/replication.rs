@@ -1,0 +1,210 @@
+//! Replication benchmarks (targets from the replication issue):
+//! - `Quorum` put_item with `Sync` from 8 threads: at least 50% of the throughput of the
+//!   same workload without replication (criterion group `replication/sync_put_8_threads`);
+//! - failover time, from `fail_az` on the primary AZ to the first acknowledged write on the
+//!   new primary, with 64 MiB memtables: p99 under 1 s (one-shot summary after the group);
+//! - replication lag under a sustained `Buffered` load: p99 under 100 ms. The summary
+//!   samples every replica's lag in records each millisecond and converts it to time at
+//!   the load's record rate.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dynastore::item::{KeyAttribute, ScalarType};
+use dynastore::wal::Durability;
+use dynastore::wal::fs::StdFs;
+use dynastore::{AckMode, Database, Item, KeySchema, Options, PutItemInput, Replication, TableSchema};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const THREADS: u64 = 8;
+
+fn open(dir: &std::path::Path, durability: Durability, replication: Option<Replication>) -> Database {
+    let options = Options {
+        durability,
+        replication,
+        ..Options::default()
+    };
+    let db = Database::open(StdFs::shared(), dir, options).unwrap();
+    db.create_table(TableSchema {
+        name: "Bench".into(),
+        key_schema: KeySchema {
+            partition_key: KeyAttribute::new("pk", ScalarType::S),
+            sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+        },
+    })
+    .unwrap();
+    db
+}
+
+fn quorum() -> Option<Replication> {
+    Some(Replication {
+        ack: AckMode::Quorum,
+        ..Replication::default()
+    })
+}
+
+fn item(i: u64) -> Item {
+    Item::new()
+        .with("pk", format!("user#{:012}", i % 100_000))
+        .with("sk", (i / 100_000) as i64)
+        .with("payload", format!("{:064}", i))
+}
+
+/// `iters` Sync puts spread over 8 threads; the time they took.
+fn sync_puts(db: &Arc<Database>, iters: u64, next: &AtomicU64) -> Duration {
+    let start = Instant::now();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let db = Arc::clone(db);
+            let first = next.fetch_add(iters, Ordering::Relaxed);
+            std::thread::spawn(move || {
+                let mut t = 0;
+                while t * THREADS < iters {
+                    db.put_item(PutItemInput::new("Bench", item(first + t))).unwrap();
+                    t += 1;
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    start.elapsed()
+}
+
+fn sync_put_8_threads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("replication/sync_put_8_threads");
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    for (name, replication) in [("unreplicated", None), ("quorum_3_azs", quorum())] {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Arc::new(open(tmp.path(), Durability::Sync, replication));
+        let next = AtomicU64::new(0);
+        group.bench_function(name, |b| b.iter_custom(|iters| sync_puts(&db, iters, &next)));
+    }
+    group.finish();
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Failover time p50/p99 over `rounds` failures of the primary AZ under a writer.
+fn failover_times(rounds: usize) -> (f64, f64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(tmp.path(), Durability::Sync, quorum()));
+    let mut times = Vec::new();
+    let mut i = 0;
+    for _ in 0..rounds {
+        for _ in 0..500 {
+            db.put_item(PutItemInput::new("Bench", item(i))).unwrap();
+            i += 1;
+        }
+        let primary = db.stats().unwrap()[0]
+            .partitions
+            .iter()
+            .find(|p| p.stats.is_some())
+            .unwrap()
+            .entry
+            .group
+            .primary
+            .clone();
+        let failed = Instant::now();
+        db.fail_az(&primary).unwrap();
+        db.put_item(PutItemInput::new("Bench", item(i))).unwrap();
+        times.push(failed.elapsed().as_secs_f64() * 1e3);
+        i += 1;
+        db.restore_az(&primary).unwrap();
+    }
+    times.sort_by(f64::total_cmp);
+    (percentile(&times, 0.5), percentile(&times, 0.99))
+}
+
+/// Replication lag (ms) p50/p99 under a Buffered load of 4 writers at `rate` puts/s.
+fn lag_under_load(rate: f64, seconds: f64) -> (f64, f64, f64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let durability = Durability::Buffered {
+        interval: Duration::from_millis(10),
+    };
+    let db = Arc::new(open(tmp.path(), durability, quorum()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    // Paced: each writer does a quarter of the rate.
+                    let due = start + Duration::from_secs_f64(n as f64 * 4.0 / rate);
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    db.put_item(PutItemInput::new("Bench", item(w * 1_000_000_000 + n)))
+                        .unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let mut lags = Vec::new();
+    let started = Instant::now();
+    while started.elapsed().as_secs_f64() < seconds {
+        std::thread::sleep(Duration::from_millis(1));
+        for table in db.stats().unwrap() {
+            for partition in table.partitions {
+                for replica in partition.replicas {
+                    lags.push(replica.lag_records as f64 / rate * 4.0 * 1e3);
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let done: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    lags.sort_by(f64::total_cmp);
+    let achieved = done as f64 / started.elapsed().as_secs_f64();
+    (achieved, percentile(&lags, 0.5), percentile(&lags, 0.99))
+}
+
+/// The maximum Buffered put rate of 4 writers without replication.
+fn buffered_max() -> f64 {
+    let tmp = tempfile::tempdir().unwrap();
+    let durability = Durability::Buffered {
+        interval: Duration::from_millis(10),
+    };
+    let db = Arc::new(open(tmp.path(), durability, None));
+    let start = Instant::now();
+    let per = 100_000u64;
+    let writers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let db = Arc::clone(&db);
+            std::thread::spawn(move || {
+                for n in 0..per {
+                    db.put_item(PutItemInput::new("Bench", item(w * 1_000_000_000 + n)))
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    (4 * per) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn summary(_: &mut Criterion) {
+    let (p50, p99) = failover_times(20);
+    println!(
+        "failover (fail_az to first acknowledged write, 20 rounds): p50 {p50:.1} ms, p99 {p99:.1} ms (target p99 < 1000 ms)"
+    );
+    let max = buffered_max();
+    let (achieved, lag50, lag99) = lag_under_load(0.8 * max, 3.0);
+    println!(
+        "replication lag at 80% of the unreplicated Buffered maximum ({max:.0} puts/s; achieved {achieved:.0}/s): p50 {lag50:.1} ms, p99 {lag99:.1} ms (target p99 < 100 ms)"
+    );
+}
+
+criterion_group!(benches, sync_put_8_threads, summary);
+criterion_main!(benches);
