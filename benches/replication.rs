@@ -8,11 +8,12 @@
 //!   the load's record rate.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
-use dynastore::{AckMode, Database, Item, KeySchema, Options, PutItemInput, Replication, TableSchema};
+use dynastore::{AckMode, Database, Item, Options, PutItemInput, Replication};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -26,14 +27,7 @@ fn open(dir: &std::path::Path, durability: Durability, replication: Option<Repli
         ..Options::default()
     };
     let db = Database::open(StdFs::shared(), dir, options).unwrap();
-    db.create_table(TableSchema {
-        name: "Bench".into(),
-        key_schema: KeySchema {
-            partition_key: KeyAttribute::new("pk", ScalarType::S),
-            sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
-        },
-    })
-    .unwrap();
+    common::create_bench_table(&db);
     db
 }
 
