@@ -1139,12 +1139,7 @@ impl Database {
         let Some(set) = table.slot(hash).and_then(|slot| slot.replicas.read().clone()) else {
             return primary;
         };
-        let live: Vec<Arc<Partition>> = set
-            .in_service()
-            .into_iter()
-            .filter(|(_, _, state)| matches!(state, ReplicaState::Live(_)))
-            .map(|(_, partition, _)| partition)
-            .collect();
+        let live = set.live_copies();
         let turn = self.read_turn.fetch_add(1, Ordering::Relaxed) % (live.len() + 1);
         match live.get(turn) {
             Some(replica) if replica.applied_lsn() >= primary.wal().durable_lsn() => Arc::clone(replica),

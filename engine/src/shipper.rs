@@ -194,6 +194,17 @@ impl ReplicaSet {
         self.members.iter().position(|member| member.az == az)
     }
 
+    /// The copies in service that shipping keeps up to date (live), for reads.
+    pub(crate) fn live_copies(&self) -> Vec<Arc<Partition>> {
+        let states = self.acks.replicas();
+        self.members
+            .iter()
+            .zip(states)
+            .filter(|(_, state)| matches!(state, ReplicaState::Live(_)))
+            .filter_map(|(member, _)| member.partition.read().clone())
+            .collect()
+    }
+
     /// The copies in service, with their AZ and shipping state.
     pub(crate) fn in_service(&self) -> Vec<(String, Arc<Partition>, ReplicaState)> {
         let states = self.acks.replicas();
