@@ -692,9 +692,10 @@ impl Database {
         Ok((primary, Some(set)))
     }
 
-    fn ack_wait(&self, set: &ReplicaSet) -> Arc<AckWait> {
+    fn ack_wait(&self, set: &Arc<ReplicaSet>) -> Arc<AckWait> {
         let replication = self.options.replication.unwrap_or_default();
         Arc::new(AckWait {
+            set: Arc::downgrade(set),
             acks: Arc::clone(&set.acks),
             mode: replication.ack,
             timeout: replication.ack_timeout,

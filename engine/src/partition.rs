@@ -195,6 +195,9 @@ pub(crate) struct AckWait {
     pub timeout: std::time::Duration,
     /// Wakes the shipper once a record is durable here.
     pub wake: Arc<crate::shipper::ShipSignal>,
+    /// The replica set, which a writer pumps itself when nobody else is: shipping then
+    /// runs in parallel across partitions, not one partition at a time in the shipper.
+    pub set: std::sync::Weak<crate::shipper::ReplicaSet>,
 }
 
 /// Why a write attempt failed, with what the engine needs to retry it after a failover.
@@ -863,7 +866,11 @@ impl Partition {
         let Some(wait) = self.ack_wait.read().clone() else {
             return Ok(());
         };
-        wait.wake.notify();
+        // Ship it now, in this thread, unless another writer is shipping already; then the
+        // shipper thread makes sure nothing durable is left behind.
+        if !wait.set.upgrade().is_some_and(|set| set.try_pump()) {
+            wait.wake.notify();
+        }
         wait.acks.wait(lsn, wait.mode, wait.timeout).map_err(Error::Replication)
     }
 

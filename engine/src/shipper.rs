@@ -149,6 +149,19 @@ impl ReplicaSet {
         stream.pump(Duration::ZERO)
     }
 
+    /// Ships what the replicas lack, in the caller's thread, unless someone else is
+    /// shipping this set right now; returns whether it shipped.
+    pub(crate) fn try_pump(&self) -> bool {
+        let Some(mut stream) = self.stream.try_lock() else {
+            return false;
+        };
+        if self.stopped.load(Ordering::Acquire) {
+            return false;
+        }
+        stream.pump(Duration::ZERO);
+        true
+    }
+
     /// Stops shipping for good (a promotion is replacing this set) and returns the stream,
     /// locked, so that the caller can drain it first.
     pub(crate) fn stop(&self) -> MutexGuard<'_, ShipStream> {

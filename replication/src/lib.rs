@@ -19,7 +19,7 @@
 //! they receive), a shipper thread pumps every stream, and promotion and rejoining are
 //! the engine's (they need the CATALOG).
 
-use dynastore_wal::{Lsn, Tailer, Wal};
+use dynastore_wal::{Lsn, TailChunk, Tailer, Wal};
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -239,6 +239,24 @@ struct Destination {
     paused: bool,
 }
 
+/// Appends one chunk to a replica and records the outcome in `acks`; returns the records
+/// shipped.
+fn ship(acks: &Acks, index: usize, sink: &dyn ReplicaSink, chunk: &TailChunk) -> u64 {
+    match sink.append_framed(chunk.segment, &chunk.bytes) {
+        Ok(durable) => {
+            acks.update(index, |state| *state = ReplicaState::Live(durable));
+            chunk.last_lsn.0 + 1 - chunk.first_lsn.0
+        }
+        Err(error) => {
+            let durable = sink.durable_lsn();
+            acks.update(index, |state| {
+                *state = ReplicaState::Failed(durable, format!("appending to the replica: {error}"));
+            });
+            0
+        }
+    }
+}
+
 /// Streams one primary log to its replicas (see the [crate docs](crate)).
 pub struct ShipStream {
     primary: Arc<Wal>,
@@ -284,15 +302,18 @@ impl ShipStream {
     /// to have something. Returns the number of records shipped. A replica that fails is
     /// marked so in [`ShipStream::acks`] and skipped from then on.
     pub fn pump(&mut self, timeout: Duration) -> u64 {
-        let mut shipped = 0;
+        let mut chunks = Vec::with_capacity(self.destinations.len());
         let mut wait = timeout;
         for (index, destination) in self.destinations.iter_mut().enumerate() {
             if destination.paused || !self.acks.replicas.lock()[index].is_live() {
                 continue;
             }
-            let chunk = match destination.tailer.next_chunk(wait) {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => continue,
+            match destination.tailer.next_chunk(wait) {
+                Ok(Some(chunk)) => {
+                    wait = Duration::ZERO;
+                    chunks.push((index, Arc::clone(&destination.sink), chunk));
+                }
+                Ok(None) => {}
                 // The primary no longer holds what this replica needs next: the replica must
                 // be rebuilt by other means.
                 Err(error @ (dynastore_wal::Error::LsnTruncated { .. } | dynastore_wal::Error::LogRewound { .. })) => {
@@ -301,29 +322,34 @@ impl ShipStream {
                         *state =
                             ReplicaState::Failed(durable, format!("the primary's log lacks its next record: {error}"));
                     });
-                    continue;
                 }
                 // Anything else is the primary's own failure, not the replica's.
                 Err(error) => {
                     self.acks.fail_primary(error.to_string());
-                    return shipped;
-                }
-            };
-            wait = Duration::ZERO;
-            match destination.sink.append_framed(chunk.segment, &chunk.bytes) {
-                Ok(durable) => {
-                    shipped += chunk.last_lsn.0 + 1 - chunk.first_lsn.0;
-                    self.acks.update(index, |state| *state = ReplicaState::Live(durable));
-                }
-                Err(error) => {
-                    let durable = destination.sink.durable_lsn();
-                    self.acks.update(index, |state| {
-                        *state = ReplicaState::Failed(durable, format!("appending to the replica: {error}"));
-                    });
+                    return 0;
                 }
             }
         }
-        shipped
+        // Each append ends in the replica's fsync: run them side by side, each replica's
+        // acknowledgement counted as soon as its own is done, so a Quorum write waits for
+        // the fastest replica rather than for all of them in turn.
+        let acks = &self.acks;
+        let Some(last) = chunks.pop() else {
+            return 0;
+        };
+        std::thread::scope(|scope| {
+            let others: Vec<_> = chunks
+                .into_iter()
+                .map(|(index, sink, chunk)| scope.spawn(move || ship(acks, index, sink.as_ref(), &chunk)))
+                .collect();
+            let (index, sink, chunk) = last;
+            let mut shipped = ship(acks, index, sink.as_ref(), &chunk);
+            for other in others {
+                // A panicking append ships nothing; the replica's state says what it last held.
+                shipped += other.join().unwrap_or(0);
+            }
+            shipped
+        })
     }
 
     /// Holds back (or resumes) shipping to replica `replica`, as if the link to it were
