@@ -603,12 +603,14 @@ impl Database {
             _lock: lock,
         };
         db.remove_orphan_tables(&catalog)?;
+        // In place before the tables open: a primary found lost at open is replaced, and
+        // the CATALOG records that.
+        *db.catalog.lock() = catalog.clone();
         let mut tables = HashMap::new();
         for entry in catalog.tables.values() {
             tables.insert(entry.name.clone(), Arc::new(db.open_table(entry)?));
         }
         *db.tables.write() = tables;
-        *db.catalog.lock() = catalog;
         Ok(db)
     }
 
@@ -656,15 +658,19 @@ impl Database {
             slots: Vec::with_capacity(entry.partitions.len()),
         };
         for partition in &entry.partitions {
+            let mut partition = partition.clone();
             let (open, replicas) = if partition.created {
-                let (primary, replicas) = self.open_group(&table, partition)?;
+                if self.primary_lost(&table, &partition)? {
+                    partition.group = self.promote_at_open(&table, &partition)?;
+                }
+                let (primary, replicas) = self.open_group(&table, &partition)?;
                 (Some(primary), replicas)
             } else {
                 (None, None)
             };
             table.slots.push(PartitionSlot {
                 range_end: partition.range.end,
-                entry: Mutex::new(partition.clone()),
+                entry: Mutex::new(partition),
                 open: RwLock::new(open),
                 replicas: RwLock::new(replicas),
                 repairing: Mutex::new(()),
@@ -690,6 +696,50 @@ impl Database {
         let set = Arc::new(ReplicaSet::new(primary.wal(), members, &self.paused_azs.read()));
         primary.set_ack_wait(Some(self.ack_wait(&set)));
         Ok((primary, Some(set)))
+    }
+
+    /// Whether a replicated partition's primary copy is gone (its AZ's disk was lost):
+    /// its directory is missing while a replica's is there.
+    fn primary_lost(&self, table: &Table, entry: &PartitionEntry) -> Result<bool> {
+        let group = &entry.group;
+        let exists = |az: &str| {
+            let dir = table.partition_dir(az, entry);
+            self.fs.exists(&dir).map_err(io_error("checking", &dir))
+        };
+        if group.azs.len() < 2 || exists(&group.primary)? {
+            return Ok(false);
+        }
+        for az in group.replica_azs() {
+            if exists(az)? {
+                return Ok(true);
+            }
+        }
+        // No copy at all: a crash right after the CATALOG recorded the partition, before
+        // any write reached it.
+        Ok(false)
+    }
+
+    /// Promotes, at open, the replica of `entry` with the highest durable LSN in place of
+    /// a lost primary, recording the new group in the CATALOG first; returns it.
+    fn promote_at_open(&self, table: &Table, entry: &PartitionEntry) -> Result<ReplicationGroup> {
+        let group = &entry.group;
+        let mut best: Option<(&str, Lsn)> = None;
+        for az in group.replica_azs() {
+            let dir = table.partition_dir(az, entry);
+            if !self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
+                continue;
+            }
+            let durable = self.open_partition(&dir, group)?.wal().durable_lsn();
+            if best.is_none_or(|(_, most)| durable > most) {
+                best = Some((az, durable));
+            }
+        }
+        let Some((az, durable)) = best else {
+            return Ok(group.clone());
+        };
+        let promoted = group.promoted(az, durable.0);
+        self.record_group(table, entry.id, &promoted)?;
+        Ok(promoted)
     }
 
     fn ack_wait(&self, set: &Arc<ReplicaSet>) -> Arc<AckWait> {
