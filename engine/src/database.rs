@@ -585,8 +585,18 @@ impl Database {
                 .tables
                 .values()
                 .any(|table| table.partitions.iter().any(|p| p.group.azs.len() > 1));
+        // One shipper thread per replica position: as many as the widest group has replicas.
+        let replicas = catalog
+            .tables
+            .values()
+            .flat_map(|table| &table.partitions)
+            .map(|p| p.group.azs.len())
+            .chain(options.replication.map(|r| r.azs.len()))
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1);
         let shipper = replicated
-            .then(|| Shipper::start(Arc::clone(&tables)))
+            .then(|| Shipper::start(Arc::clone(&tables), replicas))
             .transpose()
             .map_err(io_error("starting the shipper for", &dir))?;
         let db = Database {
@@ -883,7 +893,7 @@ impl Database {
         // No flush or compaction may write into the directory once it is removed. This
         // takes partition locks, so the catalog lock must not be held (lock order).
         for set in table.replica_sets() {
-            drop(set.stop());
+            set.stop();
         }
         for partition in table.open_partitions() {
             partition.retire();
@@ -1229,9 +1239,8 @@ impl Database {
         };
         // Stop shipping, after handing the replicas everything durable on the primary that
         // can still be read (nothing, if its AZ failed).
-        let mut stream = set.stop();
+        let stream = set.stop();
         while stream.pump(Duration::ZERO) > 0 {}
-        drop(stream);
         let failed = self.failed_azs.read().clone();
         let candidates: Vec<(String, Arc<Partition>, Lsn)> = set
             .members

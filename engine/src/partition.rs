@@ -1568,7 +1568,7 @@ mod tests {
         let primary = Partition::open(fs.shared(), Path::new("/data/az-a/T/p-0000"), tiny(), None).unwrap();
         let replica_dir = Path::new("/data/az-b/T/p-0000");
         let replica = Arc::new(Partition::open(fs.shared(), replica_dir, tiny(), None).unwrap());
-        let mut stream = ShipStream::new(
+        let stream = ShipStream::new(
             Arc::clone(&primary.wal),
             vec![Arc::clone(&replica) as Arc<dyn ReplicaSink>],
         );

@@ -1,19 +1,20 @@
 //! The shipper thread: streams every primary partition's log to its replicas.
 //!
-//! One thread per replicated database walks every partition's [`ReplicaSet`] and pumps
-//! its [`dynastore_replication::ShipStream`]. Writers wake it once their record is
-//! durable (and it looks again every few milliseconds anyway, for records made durable by
-//! a `Buffered` log's interval sync), so a record reaches the replicas about one fsync
-//! after the primary's.
+//! A replicated database runs one shipper thread per replica position (two, for three
+//! AZs): thread `i` walks every partition's [`ReplicaSet`] and ships to its `i`-th
+//! replica, so the replicas' fsyncs run side by side. A writer waiting for its
+//! acknowledgement also ships its record itself, to a replica no thread is shipping to
+//! at the moment, so that shipping for different partitions runs in parallel. Writers
+//! wake the threads once their record is durable (and they look again every few
+//! milliseconds anyway, for records made durable by a `Buffered` log's interval sync).
 
 use crate::database::Table;
 use crate::partition::Partition;
 use dynastore_replication::{Acks, ReplicaSink, ReplicaState, ShipStream};
 use dynastore_wal::{Lsn, Wal};
-use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
+use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -21,31 +22,34 @@ use std::time::Duration;
 /// durable by a `Buffered` log's own interval sync is shipped.
 const IDLE_POLL: Duration = Duration::from_millis(5);
 
-/// Wakes the shipper: writers notify it once their record is durable.
+/// Wakes the shipper threads: writers notify them once their record is durable.
 #[derive(Debug, Default)]
 pub(crate) struct ShipSignal {
-    state: Mutex<(bool, bool)>,
+    /// Notifications so far, and whether the threads must stop.
+    state: Mutex<(u64, bool)>,
     condvar: Condvar,
 }
 
 impl ShipSignal {
-    /// Asks the shipper to look for records to ship.
+    /// Asks every shipper thread to look for records to ship.
     pub(crate) fn notify(&self) {
-        let mut state = self.state.lock();
-        if !state.0 {
-            state.0 = true;
-            self.condvar.notify_one();
-        }
+        self.state.lock().0 += 1;
+        self.condvar.notify_all();
     }
 
-    /// Waits for a notification or `timeout`; false once asked to stop.
-    fn wait(&self, timeout: Duration) -> bool {
+    /// Waits for a notification after the `seen`-th (updating it) or for `timeout`; false
+    /// once asked to stop.
+    fn wait(&self, seen: &mut u64, timeout: Duration) -> bool {
         let mut state = self.state.lock();
-        if !state.0 && !state.1 {
+        if state.0 == *seen && !state.1 {
             self.condvar.wait_for(&mut state, timeout);
         }
-        state.0 = false;
+        *seen = state.0;
         !state.1
+    }
+
+    fn stopped(&self) -> bool {
+        self.state.lock().1
     }
 
     fn stop(&self) {
@@ -82,11 +86,12 @@ impl ReplicaSink for Absent {
 pub(crate) struct ReplicaSet {
     /// One per replica AZ, in the group's order.
     pub members: Vec<Member>,
-    stream: Mutex<ShipStream>,
+    stream: ShipStream,
     /// Each replica's durable LSN, which writers wait on.
     pub acks: Arc<Acks>,
-    /// Set once a promotion replaced this set: nothing more is shipped.
-    stopped: AtomicBool,
+    /// True once a promotion replaced this set: nothing more is shipped. Every shipping
+    /// holds it for reading throughout, so setting it waits for shipping under way.
+    stopped: RwLock<bool>,
 }
 
 impl std::fmt::Debug for ReplicaSet {
@@ -113,12 +118,10 @@ impl ReplicaSet {
                 None => Arc::new(Absent) as Arc<dyn ReplicaSink>,
             })
             .collect();
-        let mut stream = ShipStream::new(Arc::clone(primary), sinks);
+        let stream = ShipStream::new(Arc::clone(primary), sinks);
         let acks = stream.acks();
-        for (index, (az, _)) in members.iter().enumerate() {
-            stream.pause(index, paused.contains(az));
-        }
         for (index, (az, partition)) in members.iter().enumerate() {
+            stream.pause(index, paused.contains(az));
             if partition.is_none() {
                 acks.fail(index, &format!("{az} has no copy in service"));
             }
@@ -131,75 +134,71 @@ impl ReplicaSet {
                     partition: RwLock::new(partition),
                 })
                 .collect(),
-            stream: Mutex::new(stream),
+            stream,
             acks,
-            stopped: AtomicBool::new(false),
+            stopped: RwLock::new(false),
         }
     }
 
-    /// Ships what the replicas lack, one run each; returns the records shipped.
-    pub(crate) fn pump(&self) -> u64 {
-        if self.stopped.load(Ordering::Acquire) {
+    /// Ships what replica `index` lacks, one run, unless someone else is shipping to it;
+    /// returns the records shipped.
+    pub(crate) fn pump_replica(&self, index: usize) -> u64 {
+        let stopped = self.stopped.read();
+        if *stopped {
             return 0;
         }
-        let mut stream = self.stream.lock();
-        if self.stopped.load(Ordering::Acquire) {
-            return 0;
-        }
-        stream.pump(Duration::ZERO)
+        self.stream.pump_replica(index)
     }
 
-    /// Ships what the replicas lack, in the caller's thread, unless someone else is
-    /// shipping this set right now; returns whether it shipped.
+    /// Ships a writer's record (and whatever else is durable) to one replica nobody else
+    /// is shipping to, in the caller's thread; returns whether it shipped.
     pub(crate) fn try_pump(&self) -> bool {
-        let Some(mut stream) = self.stream.try_lock() else {
+        let Some(stopped) = self.stopped.try_read() else {
             return false;
         };
-        if self.stopped.load(Ordering::Acquire) {
-            return false;
-        }
-        stream.pump(Duration::ZERO);
-        true
+        !*stopped && self.stream.ship_one()
     }
 
-    /// Stops shipping for good (a promotion is replacing this set) and returns the stream,
-    /// locked, so that the caller can drain it first.
-    pub(crate) fn stop(&self) -> MutexGuard<'_, ShipStream> {
-        let stream = self.stream.lock();
-        self.stopped.store(true, Ordering::Release);
-        stream
+    /// Stops shipping for good (a promotion is replacing this set), waiting for shipping
+    /// under way, and returns the stream so that the caller can drain it first.
+    pub(crate) fn stop(&self) -> &ShipStream {
+        *self.stopped.write() = true;
+        &self.stream
     }
 
     /// Undoes [`ReplicaSet::stop`] (a promotion that could not go on).
     pub(crate) fn resume(&self) {
-        self.stopped.store(false, Ordering::Release);
+        *self.stopped.write() = false;
     }
 
     /// Puts `partition` in service as the copy of member `index` and ships to it from its
     /// own durable LSN on.
     pub(crate) fn replace(&self, index: usize, partition: Arc<Partition>) {
-        let mut stream = self.stream.lock();
         if let Some(member) = self.members.get(index) {
             *member.partition.write() = Some(Arc::clone(&partition));
-            stream.replace(index, partition);
+            self.stream.replace(index, partition);
         }
     }
 
     /// Holds back (or resumes) shipping to the member in `az`, if there is one.
     pub(crate) fn pause(&self, az: &str, paused: bool) {
         if let Some(index) = self.index_of(az) {
-            self.stream.lock().pause(index, paused);
+            self.stream.pause(index, paused);
         }
     }
 
     /// Takes member `index` out of service (its AZ failed): it counts for nothing and is
     /// not shipped to.
     pub(crate) fn take_out(&self, index: usize, reason: &str) -> Option<Arc<Partition>> {
-        let _stream = self.stream.lock();
-        self.acks.fail(index, reason);
-        self.members
-            .get(index)
-            .and_then(|member| member.partition.write().take())
+        let mut taken = None;
+        self.stream.with_replica(index, || {
+            self.acks.fail(index, reason);
+            taken = self
+                .members
+                .get(index)
+                .and_then(|member| member.partition.write().take());
+        });
+        taken
     }
 
     /// The index of the member in `az`.
@@ -232,25 +231,31 @@ impl ReplicaSet {
     }
 }
 
-/// The shipper thread; dropping this stops and joins it.
+/// The shipper threads; dropping this stops and joins them.
 #[derive(Debug)]
 pub(crate) struct Shipper {
     signal: Arc<ShipSignal>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Shipper {
-    /// Starts the thread over the replica sets of `tables`.
-    pub(crate) fn start(tables: Arc<RwLock<HashMap<String, Arc<Table>>>>) -> std::io::Result<Shipper> {
+    /// Starts `replicas` threads over the replica sets of `tables`, one per replica
+    /// position.
+    pub(crate) fn start(tables: Arc<RwLock<HashMap<String, Arc<Table>>>>, replicas: usize) -> std::io::Result<Shipper> {
         let signal = Arc::new(ShipSignal::default());
-        let worker = Arc::clone(&signal);
-        let thread = std::thread::Builder::new()
-            .name("dynastore-shipper".to_owned())
-            .spawn(move || run(&worker, &tables))?;
-        Ok(Shipper {
-            signal,
-            thread: Some(thread),
-        })
+        let mut shipper = Shipper {
+            signal: Arc::clone(&signal),
+            threads: Vec::new(),
+        };
+        for index in 0..replicas.max(1) {
+            let (worker, tables) = (Arc::clone(&signal), Arc::clone(&tables));
+            shipper.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("dynastore-shipper-{index}"))
+                    .spawn(move || run(&worker, &tables, index))?,
+            );
+        }
+        Ok(shipper)
     }
 
     /// The signal writers wake the shipper with.
@@ -259,22 +264,22 @@ impl Shipper {
     }
 }
 
-fn run(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
-    let mut shipped = 0;
+fn run(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>, replica: usize) {
+    let (mut shipped, mut seen) = (0, 0);
     loop {
         // Keep going without sleeping while there is work: a round that shipped something
         // may have left more behind (one run per replica per round).
-        if shipped == 0 && !signal.wait(IDLE_POLL) {
+        if shipped == 0 && !signal.wait(&mut seen, IDLE_POLL) {
             return;
         }
         shipped = 0;
         let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
         for table in &open {
             for set in table.replica_sets() {
-                shipped += set.pump();
+                shipped += set.pump_replica(replica);
             }
         }
-        if shipped > 0 && signal.state.lock().1 {
+        if shipped > 0 && signal.stopped() {
             return;
         }
     }
@@ -283,7 +288,7 @@ fn run(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
 impl Drop for Shipper {
     fn drop(&mut self) {
         self.signal.stop();
-        if let Some(thread) = self.thread.take() {
+        for thread in self.threads.drain(..) {
             // A thread that panicked has nothing left to release.
             let _ = thread.join();
         }

@@ -258,9 +258,13 @@ fn ship(acks: &Acks, index: usize, sink: &dyn ReplicaSink, chunk: &TailChunk) ->
 }
 
 /// Streams one primary log to its replicas (see the [crate docs](crate)).
+///
+/// Each replica has a lock of its own, so different threads can ship to different
+/// replicas at once (a writer to one, the engine's shipper thread to another), while the
+/// records of one replica go out in order.
 pub struct ShipStream {
     primary: Arc<Wal>,
-    destinations: Vec<Destination>,
+    destinations: Vec<Mutex<Destination>>,
     acks: Arc<Acks>,
 }
 
@@ -273,16 +277,26 @@ impl std::fmt::Debug for ShipStream {
     }
 }
 
+/// What shipping one replica's next chunk came to.
+enum Shipped {
+    /// This many records (0 if the append failed, or there was nothing to ship).
+    Records(u64),
+    /// The primary's own log failed: nothing more can be shipped from it.
+    PrimaryFailed,
+}
+
 impl ShipStream {
     /// A stream from `primary` to `replicas`, each resumed after its own durable LSN.
     pub fn new(primary: Arc<Wal>, replicas: Vec<Arc<dyn ReplicaSink>>) -> ShipStream {
         let acks = Arc::new(Acks::new(replicas.iter().map(|r| r.durable_lsn()).collect()));
         let destinations = replicas
             .into_iter()
-            .map(|sink| Destination {
-                tailer: primary.tail(sink.durable_lsn().next()),
-                sink,
-                paused: false,
+            .map(|sink| {
+                Mutex::new(Destination {
+                    tailer: primary.tail(sink.durable_lsn().next()),
+                    sink,
+                    paused: false,
+                })
             })
             .collect();
         ShipStream {
@@ -297,85 +311,135 @@ impl ShipStream {
         Arc::clone(&self.acks)
     }
 
-    /// Ships to every live replica what it lacks of the primary's durable records, one
-    /// run (one segment's worth) each, waiting up to `timeout` for the first live replica
-    /// to have something. Returns the number of records shipped. A replica that fails is
-    /// marked so in [`ShipStream::acks`] and skipped from then on.
-    pub fn pump(&mut self, timeout: Duration) -> u64 {
-        let mut chunks = Vec::with_capacity(self.destinations.len());
-        let mut wait = timeout;
-        for (index, destination) in self.destinations.iter_mut().enumerate() {
-            if destination.paused || !self.acks.replicas.lock()[index].is_live() {
-                continue;
+    /// Ships the next chunk (one segment's worth at most) of what replica `index` lacks,
+    /// waiting up to `wait` for a durable record.
+    fn ship_next(&self, index: usize, destination: &mut Destination, wait: Duration) -> Shipped {
+        if destination.paused || !self.acks.replicas.lock()[index].is_live() {
+            return Shipped::Records(0);
+        }
+        match destination.tailer.next_chunk(wait) {
+            Ok(Some(chunk)) => Shipped::Records(ship(&self.acks, index, destination.sink.as_ref(), &chunk)),
+            Ok(None) => Shipped::Records(0),
+            // The primary no longer holds what this replica needs next: the replica must
+            // be rebuilt by other means.
+            Err(error @ (dynastore_wal::Error::LsnTruncated { .. } | dynastore_wal::Error::LogRewound { .. })) => {
+                let durable = destination.sink.durable_lsn();
+                self.acks.update(index, |state| {
+                    *state = ReplicaState::Failed(durable, format!("the primary's log lacks its next record: {error}"));
+                });
+                Shipped::Records(0)
             }
-            match destination.tailer.next_chunk(wait) {
-                Ok(Some(chunk)) => {
-                    wait = Duration::ZERO;
-                    chunks.push((index, Arc::clone(&destination.sink), chunk));
-                }
-                Ok(None) => {}
-                // The primary no longer holds what this replica needs next: the replica must
-                // be rebuilt by other means.
-                Err(error @ (dynastore_wal::Error::LsnTruncated { .. } | dynastore_wal::Error::LogRewound { .. })) => {
-                    let durable = destination.sink.durable_lsn();
-                    self.acks.update(index, |state| {
-                        *state =
-                            ReplicaState::Failed(durable, format!("the primary's log lacks its next record: {error}"));
-                    });
-                }
-                // Anything else is the primary's own failure, not the replica's.
-                Err(error) => {
-                    self.acks.fail_primary(error.to_string());
-                    return 0;
-                }
+            // Anything else is the primary's own failure, not the replica's.
+            Err(error) => {
+                self.acks.fail_primary(error.to_string());
+                Shipped::PrimaryFailed
             }
         }
-        // Each append ends in the replica's fsync: run them side by side, each replica's
-        // acknowledgement counted as soon as its own is done, so a Quorum write waits for
-        // the fastest replica rather than for all of them in turn.
-        let acks = &self.acks;
-        let Some(last) = chunks.pop() else {
+    }
+
+    /// Ships to every live replica what it lacks of the primary's durable records, one
+    /// run (one segment's worth) each, waiting up to `timeout` for the first live replica
+    /// to have something (and for a replica another thread is shipping to). Returns the
+    /// number of records shipped. A replica that fails is marked so in
+    /// [`ShipStream::acks`] and skipped from then on.
+    pub fn pump(&self, timeout: Duration) -> u64 {
+        let mut shipped = 0;
+        let mut wait = timeout;
+        for (index, destination) in self.destinations.iter().enumerate() {
+            match self.ship_next(index, &mut destination.lock(), wait) {
+                Shipped::Records(0) => {}
+                Shipped::Records(records) => {
+                    shipped += records;
+                    wait = Duration::ZERO;
+                }
+                Shipped::PrimaryFailed => break,
+            }
+        }
+        shipped
+    }
+
+    /// Ships one run to each live replica nobody else is shipping to right now, without
+    /// waiting. Returns the number of records shipped.
+    pub fn pump_available(&self) -> u64 {
+        let mut shipped = 0;
+        for (index, destination) in self.destinations.iter().enumerate() {
+            let Some(mut destination) = destination.try_lock() else {
+                continue;
+            };
+            match self.ship_next(index, &mut destination, Duration::ZERO) {
+                Shipped::Records(records) => shipped += records,
+                Shipped::PrimaryFailed => break,
+            }
+        }
+        shipped
+    }
+
+    /// Ships one run to replica `replica` unless another thread is shipping to it right
+    /// now, without waiting. Returns the number of records shipped.
+    pub fn pump_replica(&self, replica: usize) -> u64 {
+        let Some(mut destination) = self.destinations.get(replica).and_then(Mutex::try_lock) else {
             return 0;
         };
-        std::thread::scope(|scope| {
-            let others: Vec<_> = chunks
-                .into_iter()
-                .map(|(index, sink, chunk)| scope.spawn(move || ship(acks, index, sink.as_ref(), &chunk)))
-                .collect();
-            let (index, sink, chunk) = last;
-            let mut shipped = ship(acks, index, sink.as_ref(), &chunk);
-            for other in others {
-                // A panicking append ships nothing; the replica's state says what it last held.
-                shipped += other.join().unwrap_or(0);
+        match self.ship_next(replica, &mut destination, Duration::ZERO) {
+            Shipped::Records(records) => records,
+            Shipped::PrimaryFailed => 0,
+        }
+    }
+
+    /// Ships one run to the first live replica that has something to ship and that nobody
+    /// else is shipping to right now (a writer shipping its own record: one replica holding
+    /// it is a `Quorum`). Returns whether it shipped anything.
+    pub fn ship_one(&self) -> bool {
+        for (index, destination) in self.destinations.iter().enumerate() {
+            let Some(mut destination) = destination.try_lock() else {
+                continue;
+            };
+            match self.ship_next(index, &mut destination, Duration::ZERO) {
+                Shipped::Records(0) => {}
+                Shipped::Records(_) => return true,
+                Shipped::PrimaryFailed => return false,
             }
-            shipped
-        })
+        }
+        false
     }
 
     /// Holds back (or resumes) shipping to replica `replica`, as if the link to it were
     /// cut: it stays live, and gets nothing until resumed.
-    pub fn pause(&mut self, replica: usize, paused: bool) {
-        if let Some(destination) = self.destinations.get_mut(replica) {
-            destination.paused = paused;
+    pub fn pause(&self, replica: usize, paused: bool) {
+        if let Some(destination) = self.destinations.get(replica) {
+            destination.lock().paused = paused;
         }
     }
 
     /// Replaces replica `replica` by `sink` (a rebuilt copy) and ships to it from its
     /// durable LSN on.
-    pub fn replace(&mut self, replica: usize, sink: Arc<dyn ReplicaSink>) {
-        if let Some(destination) = self.destinations.get_mut(replica) {
+    pub fn replace(&self, replica: usize, sink: Arc<dyn ReplicaSink>) {
+        if let Some(destination) = self.destinations.get(replica) {
+            let mut destination = destination.lock();
             destination.sink = sink;
+            self.restart(replica, &mut destination);
         }
-        self.revive(replica);
     }
 
     /// Ships to a replica again after it failed (it has been repaired or caught up by
     /// other means), from its durable LSN on.
-    pub fn revive(&mut self, replica: usize) {
-        if let Some(destination) = self.destinations.get_mut(replica) {
-            let durable = destination.sink.durable_lsn();
-            destination.tailer = self.primary.tail(durable.next());
-            self.acks.update(replica, |state| *state = ReplicaState::Live(durable));
+    pub fn revive(&self, replica: usize) {
+        if let Some(destination) = self.destinations.get(replica) {
+            self.restart(replica, &mut destination.lock());
         }
+    }
+
+    /// Runs `change` on replica `replica`'s state while nobody ships to it.
+    pub fn with_replica(&self, replica: usize, change: impl FnOnce()) {
+        if let Some(destination) = self.destinations.get(replica) {
+            let _shipping = destination.lock();
+            change();
+        }
+    }
+
+    fn restart(&self, replica: usize, destination: &mut Destination) {
+        let durable = destination.sink.durable_lsn();
+        destination.tailer = self.primary.tail(durable.next());
+        self.acks.update(replica, |state| *state = ReplicaState::Live(durable));
     }
 }

@@ -224,7 +224,7 @@ fn concurrent_writers_are_acknowledged_only_once_a_replica_holds_their_record() 
     let fs = FaultyFs::new().shared();
     let primary = open(&fs, "/az-a/wal", small_segments());
     let replica = open(&fs, "/az-b/wal", small_segments());
-    let mut stream = ShipStream::new(Arc::clone(&primary), vec![Arc::clone(&replica) as Arc<dyn ReplicaSink>]);
+    let stream = ShipStream::new(Arc::clone(&primary), vec![Arc::clone(&replica) as Arc<dyn ReplicaSink>]);
     let acks = stream.acks();
     let stop = Arc::new(AtomicBool::new(false));
     let shipper = {
