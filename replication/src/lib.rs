@@ -358,22 +358,6 @@ impl ShipStream {
         shipped
     }
 
-    /// Ships one run to each live replica nobody else is shipping to right now, without
-    /// waiting. Returns the number of records shipped.
-    pub fn pump_available(&self) -> u64 {
-        let mut shipped = 0;
-        for (index, destination) in self.destinations.iter().enumerate() {
-            let Some(mut destination) = destination.try_lock() else {
-                continue;
-            };
-            match self.ship_next(index, &mut destination, Duration::ZERO) {
-                Shipped::Records(records) => shipped += records,
-                Shipped::PrimaryFailed => break,
-            }
-        }
-        shipped
-    }
-
     /// Ships one run to replica `replica` unless another thread is shipping to it right
     /// now, without waiting. Returns the number of records shipped.
     pub fn pump_replica(&self, replica: usize) -> u64 {

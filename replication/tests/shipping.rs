@@ -305,3 +305,53 @@ fn deposing_wakes_waiters_and_a_replaced_replica_resumes_from_its_own_log() {
     );
     assert_eq!(acks.min_live_durable(), None);
 }
+
+/// Shipping from several threads at once (a thread per replica, and writers shipping
+/// their own records to whichever replica is free) keeps every replica's log an exact,
+/// ordered copy.
+#[test]
+fn shipping_from_several_threads_keeps_every_replica_an_exact_copy() {
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let primary = open(&fs, "/az-a/wal", small_segments());
+    let replicas: Vec<Arc<dyn ReplicaSink>> = vec![
+        open(&fs, "/az-b/wal", small_segments()),
+        open(&fs, "/az-c/wal", small_segments()),
+    ];
+    let stream = Arc::new(ShipStream::new(Arc::clone(&primary), replicas));
+    let acks = stream.acks();
+    let done = Arc::new(AtomicBool::new(false));
+    let shippers: Vec<_> = (0..2)
+        .map(|replica| {
+            let (stream, done) = (Arc::clone(&stream), Arc::clone(&done));
+            std::thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    stream.pump_replica(replica);
+                }
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..4u64)
+        .map(|writer| {
+            let (primary, stream, acks) = (Arc::clone(&primary), Arc::clone(&stream), Arc::clone(&acks));
+            std::thread::spawn(move || {
+                for seq in 0..100 {
+                    let lsn = primary.append(Epoch(1), &payload(writer * 1000 + seq)).unwrap();
+                    stream.ship_one();
+                    acks.wait(lsn, AckMode::Quorum, Duration::from_secs(30)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    acks.wait(Lsn(400), AckMode::All, Duration::from_secs(30)).unwrap();
+    done.store(true, Ordering::Relaxed);
+    for shipper in shippers {
+        shipper.join().unwrap();
+    }
+    let expected = files(&faulty, "/az-a/wal");
+    assert_eq!(files(&faulty, "/az-b/wal"), expected);
+    assert_eq!(files(&faulty, "/az-c/wal"), expected);
+}
