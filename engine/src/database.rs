@@ -1119,10 +1119,7 @@ impl Database {
         let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
             return Ok(None);
         };
-        let partition = match input.consistent_read {
-            true => partition,
-            false => self.copy_for_read(&table, hash_of(&key), partition),
-        };
+        let partition = self.copy_for_read(&table, hash_of(&key), partition, input.consistent_read);
         let item = partition.get(key)?;
         Ok(match &input.projection {
             Some(paths) => item.map(|item| project(&item, &paths.iter().collect::<Vec<_>>())),
@@ -1194,9 +1191,19 @@ impl Database {
         })
     }
 
-    /// The copy an eventually consistent read of `hash` goes to: the primary or, in turn,
-    /// a live replica that holds every write durable on the primary.
-    fn copy_for_read(&self, table: &Table, hash: u64, primary: Arc<Partition>) -> Arc<Partition> {
+    /// The copy a read of `hash` goes to: the primary for a consistent read; for an
+    /// eventually consistent one, in turn, the primary or a live replica that holds every
+    /// write durable on the primary.
+    pub(crate) fn copy_for_read(
+        &self,
+        table: &Table,
+        hash: u64,
+        primary: Arc<Partition>,
+        consistent_read: bool,
+    ) -> Arc<Partition> {
+        if consistent_read {
+            return primary;
+        }
         let Some(set) = table.slot(hash).and_then(|slot| slot.replicas.read().clone()) else {
             return primary;
         };

@@ -61,6 +61,9 @@ pub struct QueryInput {
     pub filter: Option<Condition>,
     /// Return only these attributes of each item.
     pub projection: Option<Vec<Path>>,
+    /// Read from the primary (true), or from any copy (false, the default, as DynamoDB's
+    /// `ConsistentRead`; see [`crate::KeyInput::consistent_read`]).
+    pub consistent_read: bool,
 }
 
 impl QueryInput {
@@ -75,6 +78,7 @@ impl QueryInput {
             exclusive_start_key: None,
             filter: None,
             projection: None,
+            consistent_read: false,
         }
     }
 }
@@ -94,6 +98,9 @@ pub struct ScanInput {
     pub filter: Option<Condition>,
     /// Return only these attributes of each item.
     pub projection: Option<Vec<Path>>,
+    /// Read from the primaries (true), or from any copy (false, the default, as DynamoDB's
+    /// `ConsistentRead`; see [`crate::KeyInput::consistent_read`]).
+    pub consistent_read: bool,
 }
 
 impl ScanInput {
@@ -381,6 +388,7 @@ impl Database {
         );
         let hash = partition_hash(&input.partition_key);
         if let Some(partition) = self.partition(&table, hash, false)? {
+            let partition = self.copy_for_read(&table, hash, partition, input.consistent_read);
             partition.visit_range(
                 as_ref(&range.lower),
                 as_ref(&range.upper),
@@ -427,7 +435,14 @@ impl Database {
             input.filter.as_ref(),
             input.projection.as_ref(),
         );
-        scan_partitions(self, &table, first_hash, last_hash, &lower, &upper, &mut page)?;
+        scan_partitions(
+            self,
+            &table,
+            (first_hash, last_hash),
+            (&lower, &upper),
+            input.consistent_read,
+            &mut page,
+        )?;
         Ok(page.page)
     }
 }
@@ -470,10 +485,9 @@ fn segment_hashes(segment: Option<(u32, u32)>) -> Result<(u64, u64)> {
 fn scan_partitions(
     db: &Database,
     table: &Table,
-    first: u64,
-    last: u64,
-    lower: &Bound<Vec<u8>>,
-    upper: &Bound<Vec<u8>>,
+    (first, last): (u64, u64),
+    (lower, upper): (&Bound<Vec<u8>>, &Bound<Vec<u8>>),
+    consistent_read: bool,
     page: &mut PageBuilder<'_>,
 ) -> Result<()> {
     let mut range_start = 0u64;
@@ -483,6 +497,7 @@ fn scan_partitions(
             && !page.is_full()
             && let Some(partition) = db.partition(table, range_start.max(first), false)?
         {
+            let partition = db.copy_for_read(table, range_start.max(first), partition, consistent_read);
             partition.visit_range(as_ref(lower), as_ref(upper), false, |_, item| page.push(item))?;
         }
         match range_end.checked_add(1) {
