@@ -1,0 +1,528 @@
+//! The replication side of [`Database`]: opening a partition's copies in every AZ of its
+//! group, reads served by replicas, failover (promotion, fencing, retrying writes in
+//! flight), rejoining, and the fault injections behind drills (`fail_az`,
+//! `pause_shipping`). See the parent module's docs for the whole picture.
+
+use super::*;
+
+/// What a failed write attempt comes to once the engine recovered what it could.
+pub(super) enum Recovery {
+    /// The write is done (its record is in the primary's history, acknowledged), having
+    /// replaced this item.
+    Done(Option<Item>),
+    /// The write did not happen: do it again.
+    Retry,
+}
+
+/// Each replica's progress behind `primary`.
+pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet) -> Vec<ReplicaReport> {
+    let durable = primary.wal().durable_lsn();
+    let wal = primary.wal().stats();
+    let record_bytes = wal.bytes.checked_div(wal.records).unwrap_or(0);
+    let states = set.acks.replicas();
+    set.members
+        .iter()
+        .zip(states)
+        .map(|(member, state)| {
+            let copy = member.partition.read().clone();
+            let (durable_lsn, applied_lsn) = copy.as_ref().map_or((state.durable_lsn().0, 0), |copy| {
+                (copy.wal().durable_lsn().0, copy.applied_lsn().0)
+            });
+            let lag_records = durable.0.saturating_sub(durable_lsn);
+            ReplicaReport {
+                az: member.az.clone(),
+                state: match (&copy, state) {
+                    (None, _) => "out of service".into(),
+                    (Some(_), ReplicaState::Live(_)) => "live".into(),
+                    (Some(_), ReplicaState::Failed(_, reason)) => format!("failed: {reason}"),
+                },
+                durable_lsn,
+                applied_lsn,
+                lag_records,
+                lag_bytes: lag_records * record_bytes,
+            }
+        })
+        .collect()
+}
+
+impl Database {
+    /// Opens (or creates) every copy of partition `entry`: the primary, then each replica
+    /// (rejoining: a tail the primary never had is dropped, and a copy the primary's log
+    /// can no longer bring up to date is rebuilt from its tables), and the stream between.
+    pub(super) fn open_group(
+        &self,
+        table: &Table,
+        entry: &PartitionEntry,
+    ) -> Result<(Arc<Partition>, Option<Arc<ReplicaSet>>)> {
+        let group = &entry.group;
+        let primary = Arc::new(self.open_partition(&table.partition_dir(&group.primary, entry), group)?);
+        if group.azs.len() < 2 {
+            return Ok((primary, None));
+        }
+        let mut members = Vec::new();
+        for az in group.replica_azs() {
+            let copy = self.open_replica(table, entry, az, &primary, |_| {})?;
+            members.push((az.to_owned(), Some(copy)));
+        }
+        let set = Arc::new(ReplicaSet::new(primary.wal(), members, &self.paused_azs.read()));
+        primary.set_ack_wait(Some(self.ack_wait(&set)));
+        Ok((primary, Some(set)))
+    }
+
+    /// Whether a replicated partition's primary copy is gone (its AZ's disk was lost):
+    /// its directory is missing while a replica's is there.
+    pub(super) fn primary_lost(&self, table: &Table, entry: &PartitionEntry) -> Result<bool> {
+        let group = &entry.group;
+        let exists = |az: &str| {
+            let dir = table.partition_dir(az, entry);
+            self.fs.exists(&dir).map_err(io_error("checking", &dir))
+        };
+        if group.azs.len() < 2 || exists(&group.primary)? {
+            return Ok(false);
+        }
+        for az in group.replica_azs() {
+            if exists(az)? {
+                return Ok(true);
+            }
+        }
+        // No copy at all: a crash right after the CATALOG recorded the partition, before
+        // any write reached it.
+        Ok(false)
+    }
+
+    /// Promotes, at open, the replica of `entry` with the highest durable LSN in place of
+    /// a lost primary, recording the new group in the CATALOG first; returns it.
+    pub(super) fn promote_at_open(&self, table: &Table, entry: &PartitionEntry) -> Result<ReplicationGroup> {
+        let group = &entry.group;
+        let mut best: Option<(&str, Lsn)> = None;
+        for az in group.replica_azs() {
+            let dir = table.partition_dir(az, entry);
+            if !self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
+                continue;
+            }
+            let durable = self.open_partition(&dir, group)?.wal().durable_lsn();
+            if best.is_none_or(|(_, most)| durable > most) {
+                best = Some((az, durable));
+            }
+        }
+        let Some((az, durable)) = best else {
+            return Ok(group.clone());
+        };
+        let promoted = group.promoted(az, durable.0);
+        self.record_group(table, entry.id, &promoted)?;
+        Ok(promoted)
+    }
+
+    pub(super) fn ack_wait(&self, set: &Arc<ReplicaSet>) -> Arc<AckWait> {
+        let replication = self.options.replication.unwrap_or_default();
+        Arc::new(AckWait {
+            set: Arc::downgrade(set),
+            acks: Arc::clone(&set.acks),
+            mode: replication.ack,
+            timeout: replication.ack_timeout,
+            wake: self.shipper.as_ref().map(Shipper::signal).unwrap_or_default(),
+        })
+    }
+
+    /// Opens the copy of `entry` in replica AZ `az`, bringing it in line with `primary`'s
+    /// history; `install` runs once it is ready (under the primary's MANIFEST lock when it
+    /// was rebuilt, so the primary keeps every log record the copy lacks).
+    pub(super) fn open_replica(
+        &self,
+        table: &Table,
+        entry: &PartitionEntry,
+        az: &str,
+        primary: &Partition,
+        install: impl FnOnce(&Arc<Partition>),
+    ) -> Result<Arc<Partition>> {
+        let group = &entry.group;
+        let dir = table.partition_dir(az, entry);
+        // A copy that does not open (damaged, or its seeding was cut short) is rebuilt.
+        let existing = match self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
+            true => self.open_partition(&dir, group).ok(),
+            false => None,
+        };
+        if let Some(copy) = existing {
+            let last = copy.wal().last_lsn();
+            let keep = group.last_lsn_of_epoch(copy.wal().last_epoch().0).map(Lsn);
+            let diverged = keep.filter(|keep| last > *keep);
+            // The primary's log must still hold the next record this copy needs.
+            let reachable = last.next() >= primary.wal().first_lsn();
+            match diverged {
+                None if reachable => {
+                    let copy = Arc::new(copy);
+                    install(&copy);
+                    return Ok(copy);
+                }
+                // Drop the tail the new history never had, if only the log holds it.
+                Some(keep) if reachable && copy.flushed_lsn() <= keep.0 && copy.wal().truncate_after(keep).is_ok() => {
+                    drop(copy);
+                    let copy = Arc::new(self.open_partition(&dir, group)?);
+                    install(&copy);
+                    return Ok(copy);
+                }
+                _ => drop(copy),
+            }
+        }
+        primary.seed_copy(&dir, |copy_dir| {
+            let copy = Arc::new(self.open_partition(copy_dir, group)?);
+            install(&copy);
+            Ok(copy)
+        })
+    }
+
+    /// What a failed write attempt on `partition` comes to: done after all, to be retried
+    /// (on a new primary), or the error.
+    ///
+    /// - The primary was lost: a replica is promoted (if none was yet). A write whose
+    ///   record the new primary holds is done: doing it again would repeat it (and its own
+    ///   effect could fail its condition). Others are retried, up to
+    ///   [`FAILOVER_RETRIES`] times.
+    /// - Too few replicas were live to acknowledge: replicas out of service in healthy
+    ///   AZs (a copy the primary's log no longer reaches, say) are rebuilt, and the write
+    ///   waits for its acknowledgements once more.
+    pub(super) fn recover(
+        &self,
+        table: &Table,
+        hash: u64,
+        partition: &Arc<Partition>,
+        failure: WriteFailure,
+        attempt: &mut usize,
+    ) -> Result<Recovery> {
+        let slot = table.slot(hash).ok_or_else(|| Error::ResourceNotFound {
+            table: table.name.clone(),
+        })?;
+        let set = slot.replicas.read().clone();
+        if *attempt == FAILOVER_RETRIES || set.is_none() {
+            return Err(failure.error);
+        }
+        *attempt += 1;
+        if failure.primary_lost {
+            let handover = self.fail_over(table, slot, partition, None)?;
+            return Ok(match failure.enqueued {
+                Some((lsn, old)) if lsn <= handover => Recovery::Done(old),
+                _ => Recovery::Retry,
+            });
+        }
+        match (&failure.error, failure.enqueued, set) {
+            (Error::Replication(AckError::NotEnoughReplicas { .. }), Some((lsn, old)), Some(set)) => {
+                let failed = self.failed_azs.read().clone();
+                {
+                    let open = slot.open.read();
+                    if !open.as_ref().is_some_and(|current| Arc::ptr_eq(current, partition)) {
+                        return Err(failure.error);
+                    }
+                    self.repair(table, slot, partition, &set, &failed)?;
+                }
+                match partition.await_replicas(lsn) {
+                    Ok(()) => Ok(Recovery::Done(old)),
+                    Err(error) => Err(error),
+                }
+            }
+            (_, _, _) => Err(failure.error),
+        }
+    }
+
+    /// The copy a read of `hash` goes to: the primary for a consistent read; for an
+    /// eventually consistent one, in turn, the primary or a live replica that holds every
+    /// write durable on the primary.
+    pub(crate) fn copy_for_read(
+        &self,
+        table: &Table,
+        hash: u64,
+        primary: Arc<Partition>,
+        consistent_read: bool,
+    ) -> Arc<Partition> {
+        if consistent_read {
+            return primary;
+        }
+        let Some(set) = table.slot(hash).and_then(|slot| slot.replicas.read().clone()) else {
+            return primary;
+        };
+        let live = set.live_copies();
+        let turn = self.read_turn.fetch_add(1, Ordering::Relaxed) % (live.len() + 1);
+        match live.get(turn) {
+            Some(replica) if replica.applied_lsn() >= primary.wal().durable_lsn() => Arc::clone(replica),
+            _ => primary,
+        }
+    }
+
+    /// Promotes a replica of `slot` in place of `primary` (unless another caller already
+    /// did) and returns the last LSN of `primary`'s history the new primary holds. The
+    /// replica is `target` if given (it must hold everything any replica holds), else the
+    /// one with the highest durable LSN. The new primary and raised epoch are recorded in
+    /// the CATALOG before anything else changes; then the old primary is fenced, writers
+    /// waiting on it wake (and retry), and the other replicas follow the new primary.
+    pub(super) fn fail_over(
+        &self,
+        table: &Table,
+        slot: &PartitionSlot,
+        primary: &Arc<Partition>,
+        target: Option<&str>,
+    ) -> Result<Lsn> {
+        let mut open = slot.open.write();
+        if let Some(handover) = primary.deposed_at() {
+            return Ok(handover);
+        }
+        let mut entry = slot.entry.lock();
+        let unavailable = |reason: String| Error::Unavailable {
+            table: table.name.clone(),
+            partition: entry.id,
+            reason,
+        };
+        if !open.as_ref().is_some_and(|current| Arc::ptr_eq(current, primary)) {
+            return Err(unavailable("its primary changed while failing over".into()));
+        }
+        let Some(set) = slot.replicas.read().clone() else {
+            return Err(unavailable("it has no replica to promote".into()));
+        };
+        // Stop shipping, after handing the replicas everything durable on the primary that
+        // can still be read (nothing, if its AZ failed).
+        let stream = set.stop();
+        while stream.pump(Duration::ZERO) > 0 {}
+        let failed = self.failed_azs.read().clone();
+        let candidates: Vec<(String, Arc<Partition>, Lsn)> = set
+            .members
+            .iter()
+            .filter(|member| !failed.contains(&member.az))
+            .filter_map(|member| {
+                let partition = member.partition.read().clone()?;
+                let durable = partition.wal().durable_lsn();
+                Some((member.az.clone(), partition, durable))
+            })
+            .collect();
+        let best = candidates.iter().map(|(_, _, durable)| *durable).max();
+        let chosen = match target {
+            Some(az) => candidates.iter().find(|(candidate, _, _)| candidate == az),
+            None => candidates.iter().find(|(_, _, durable)| Some(*durable) == best),
+        };
+        let Some((new_az, new_primary, handover)) = chosen.cloned() else {
+            set.resume();
+            return Err(unavailable(match target {
+                Some(az) => format!("{az} holds no copy in service"),
+                None => "no replica is in service".into(),
+            }));
+        };
+        if Some(handover) < best {
+            set.resume();
+            return Err(unavailable(format!(
+                "{new_az} is behind another replica (LSN {handover} of {})",
+                best.unwrap_or(Lsn::ZERO)
+            )));
+        }
+        // The CATALOG first: once it names the new primary and epoch, a crash reopens
+        // with them.
+        let group = entry.group.promoted(&new_az, handover.0);
+        if let Err(error) = self.record_group(table, entry.id, &group) {
+            set.resume();
+            return Err(error);
+        }
+        entry.group = group.clone();
+        let epoch = (Epoch(group.epoch), handover.next());
+        primary.depose(handover);
+        new_primary.set_epoch(epoch.0, epoch.1);
+        let members = group
+            .replica_azs()
+            .map(|az| {
+                let partition = set
+                    .index_of(az)
+                    .and_then(|index| set.members[index].partition.read().clone());
+                if let Some(partition) = &partition {
+                    partition.set_epoch(epoch.0, epoch.1);
+                }
+                (az.to_owned(), partition)
+            })
+            .collect();
+        let next = Arc::new(ReplicaSet::new(new_primary.wal(), members, &self.paused_azs.read()));
+        new_primary.set_ack_wait(Some(self.ack_wait(&next)));
+        *slot.replicas.write() = Some(Arc::clone(&next));
+        *open = Some(Arc::clone(&new_primary));
+        drop(entry);
+        // The former primary (if its AZ is up) and replicas the new primary's log cannot
+        // bring up to date rejoin now; the others follow the stream.
+        self.repair(table, slot, &new_primary, &next, &failed)?;
+        Ok(handover)
+    }
+
+    /// Records partition `id`'s new replication group in the CATALOG, durably.
+    pub(super) fn record_group(&self, table: &Table, id: u32, group: &ReplicationGroup) -> Result<()> {
+        let mut catalog = self.catalog.lock();
+        let mut next = catalog.clone();
+        let recorded = next
+            .tables
+            .get_mut(&table.name)
+            .and_then(|t| t.partitions.iter_mut().find(|p| p.id == id))
+            .ok_or_else(|| Error::ResourceNotFound {
+                table: table.name.clone(),
+            })?;
+        recorded.group = group.clone();
+        next.save(self.fs.as_ref(), &self.dir)?;
+        *catalog = next;
+        Ok(())
+    }
+
+    /// Brings back into service every replica of `set` that is out of service or failed,
+    /// except in `failed` AZs: reopened (dropping a tail the primary never had) or rebuilt
+    /// from the primary's tables, then fed from the primary's log.
+    pub(super) fn repair(
+        &self,
+        table: &Table,
+        slot: &PartitionSlot,
+        primary: &Arc<Partition>,
+        set: &ReplicaSet,
+        failed: &std::collections::BTreeSet<String>,
+    ) -> Result<()> {
+        let _repairing = slot.repairing.lock();
+        let entry = slot.entry.lock().clone();
+        let states = set.acks.replicas();
+        for (index, member) in set.members.iter().enumerate() {
+            let live = matches!(states.get(index), Some(ReplicaState::Live(_)));
+            // A copy whose next record the primary's log no longer holds can only be
+            // rebuilt (a replica's own log is not kept for others: after a promotion the
+            // new primary's may start past a lagging replica).
+            let reachable = member
+                .partition
+                .read()
+                .as_ref()
+                .is_some_and(|copy| copy.wal().durable_lsn().next() >= primary.wal().first_lsn());
+            if failed.contains(&member.az) || (live && reachable) {
+                continue;
+            }
+            if let Some(old) = set.take_out(index, "rejoining") {
+                old.close_copy();
+            }
+            self.open_replica(table, &entry, &member.az, primary, |copy| {
+                set.replace(index, Arc::clone(copy));
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Makes an AZ unusable, as if its disks had gone away (a fault injection for tests
+    /// and failover drills): every file under `<data>/<az>/` fails with an I/O error.
+    /// Replicas there stop counting; every partition whose primary is there fails over to
+    /// a replica at once.
+    ///
+    /// Errors: [`Error::Validation`] for an AZ no table uses; [`Error::Unavailable`] if a
+    /// partition had no replica to promote (its writes fail until the AZ is restored);
+    /// [`Error::Io`] if the CATALOG could not record a promotion.
+    pub fn fail_az(&self, az: &str) -> Result<()> {
+        self.check_az(az)?;
+        self.failed_azs.write().insert(az.to_owned());
+        let mut first_error = None;
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for table in &tables {
+            for slot in &table.slots {
+                if let Some(set) = slot.replicas.read().clone()
+                    && let Some(index) = set.index_of(az)
+                    && let Some(copy) = set.take_out(index, &format!("{az} failed"))
+                {
+                    copy.close_copy();
+                }
+                let primary = slot.open.read().clone();
+                let primary_here = slot.entry.lock().group.primary == az;
+                if let Some(primary) = primary.filter(|_| primary_here)
+                    && let Err(error) = self.fail_over(table, slot, &primary, None)
+                {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Holds back (`paused`) or resumes shipping to the replicas in `az`, as if the network
+    /// link to it were cut (a fault injection for tests and drills). Its copies stay in
+    /// service and count as live, but receive nothing: `Quorum` and `All` writes then
+    /// wait for other replicas, and a failover may find them behind.
+    ///
+    /// Errors: [`Error::Validation`] for an AZ no table uses.
+    pub fn pause_shipping(&self, az: &str, paused: bool) -> Result<()> {
+        self.check_az(az)?;
+        if paused {
+            self.paused_azs.write().insert(az.to_owned());
+        } else {
+            self.paused_azs.write().remove(az);
+        }
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for set in tables.iter().flat_map(|table| table.replica_sets()) {
+            set.pause(az, paused);
+        }
+        if let Some(shipper) = &self.shipper {
+            shipper.signal().notify();
+        }
+        Ok(())
+    }
+
+    /// Brings a failed AZ back: its copies rejoin as replicas (each drops any tail its
+    /// partition's primary never had, and catches up from the primary's log, or from a
+    /// copy of its tables when the log no longer reaches back far enough).
+    ///
+    /// Errors: [`Error::Validation`] for an AZ no table uses; [`Error::Io`],
+    /// [`Error::Wal`], [`Error::Corruption`] from reopening a copy.
+    pub fn restore_az(&self, az: &str) -> Result<()> {
+        self.check_az(az)?;
+        self.failed_azs.write().remove(az);
+        let failed = self.failed_azs.read().clone();
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for table in &tables {
+            for slot in &table.slots {
+                let _open = slot.open.read();
+                let (Some(primary), Some(set)) = (_open.clone(), slot.replicas.read().clone()) else {
+                    continue;
+                };
+                self.repair(table, slot, &primary, &set, &failed)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Promotes the copy of partition `partition` of `table` in `az` to primary (a planned
+    /// failover): the current primary hands over everything durable first, so nothing
+    /// acknowledged is lost, and rejoins as a replica.
+    ///
+    /// Errors: [`Error::ResourceNotFound`]; [`Error::Validation`] for a partition id that
+    /// does not exist; [`Error::Unavailable`] if the partition was never written, has no
+    /// copy in service in `az`, or that copy is behind another replica; [`Error::Io`].
+    pub fn promote(&self, table: &str, partition: u32, az: &str) -> Result<()> {
+        let table = self.table(table)?;
+        let slot = table
+            .slots
+            .iter()
+            .find(|slot| slot.entry.lock().id == partition)
+            .ok_or_else(|| {
+                Error::Validation(ValidationError::InvalidParameter(format!(
+                    "table {} has no partition {partition}",
+                    table.name
+                )))
+            })?;
+        let entry = slot.entry.lock().clone();
+        let primary = slot.open.read().clone();
+        let Some(primary) = primary else {
+            return Err(Error::Unavailable {
+                table: table.name.clone(),
+                partition,
+                reason: "it holds no data yet".into(),
+            });
+        };
+        if entry.group.primary == az {
+            return Ok(());
+        }
+        self.fail_over(&table, slot, &primary, Some(az)).map(|_| ())
+    }
+
+    pub(super) fn check_az(&self, az: &str) -> Result<()> {
+        let configured = self.options.replication.is_some_and(|r| r.azs.contains(&az));
+        let used = self
+            .catalog
+            .lock()
+            .tables
+            .values()
+            .any(|table| table.partitions.iter().any(|p| p.group.azs.iter().any(|a| a == az)));
+        if configured || used {
+            Ok(())
+        } else {
+            Err(ValidationError::InvalidParameter(format!("no table has a copy in availability zone {az:?}")).into())
+        }
+    }
+}
