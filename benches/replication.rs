@@ -5,7 +5,9 @@
 //!   new primary, with 64 MiB memtables: p99 under 1 s (one-shot summary after the group);
 //! - replication lag under a sustained `Buffered` load: p99 under 100 ms. The summary
 //!   samples every replica's lag in records each millisecond and converts it to time at
-//!   the load's record rate.
+//!   the load's record rate; it runs at 80% of the unreplicated maximum (as the target
+//!   says) and at 80% of the replicated maximum (the three copies share this machine's
+//!   cores, so the replicated database cannot carry the former).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -157,18 +159,19 @@ fn lag_under_load(rate: f64, seconds: f64) -> (f64, f64, f64) {
     }
     stop.store(true, Ordering::Relaxed);
     let done: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    println!("   (write stalls on every copy meanwhile: {})", db.write_stalls());
     lags.sort_by(f64::total_cmp);
     let achieved = done as f64 / started.elapsed().as_secs_f64();
     (achieved, percentile(&lags, 0.5), percentile(&lags, 0.99))
 }
 
-/// The maximum Buffered put rate of 4 writers without replication.
-fn buffered_max() -> f64 {
+/// The maximum Buffered put rate of 4 writers, with `replication` or without.
+fn buffered_max(replication: Option<Replication>) -> f64 {
     let tmp = tempfile::tempdir().unwrap();
     let durability = Durability::Buffered {
         interval: Duration::from_millis(10),
     };
-    let db = Arc::new(open(tmp.path(), durability, None));
+    let db = Arc::new(open(tmp.path(), durability, replication));
     let start = Instant::now();
     let per = 100_000u64;
     let writers: Vec<_> = (0..4u64)
@@ -193,10 +196,17 @@ fn summary(_: &mut Criterion) {
     println!(
         "failover (fail_az to first acknowledged write, 20 rounds): p50 {p50:.1} ms, p99 {p99:.1} ms (target p99 < 1000 ms)"
     );
-    let max = buffered_max();
+    let max = buffered_max(None);
     let (achieved, lag50, lag99) = lag_under_load(0.8 * max, 3.0);
     println!(
         "replication lag at 80% of the unreplicated Buffered maximum ({max:.0} puts/s; achieved {achieved:.0}/s): p50 {lag50:.1} ms, p99 {lag99:.1} ms (target p99 < 100 ms)"
+    );
+    // The three copies share this machine's cores, so the replicated database cannot carry
+    // that load: the lag at 80% of what it can carry.
+    let replicated_max = buffered_max(quorum());
+    let (achieved, lag50, lag99) = lag_under_load(0.8 * replicated_max, 3.0);
+    println!(
+        "replication lag at 80% of the replicated Buffered maximum ({replicated_max:.0} puts/s; achieved {achieved:.0}/s): p50 {lag50:.1} ms, p99 {lag99:.1} ms"
     );
 }
 
