@@ -308,6 +308,8 @@ pub struct PartitionStats {
     pub write_stalls: u64,
 }
 
+/// A merge looks this often (in entries) whether its partition was retired meanwhile.
+const RETIRED_CHECK_ENTRIES: u64 = 4096;
 /// Writers wait (a write stall) while this many frozen memtables wait to be flushed.
 const FROZEN_MEMTABLES_MAX: usize = 2;
 /// Bytes a memtable entry costs beyond its key and encoded item: the tree's share, the
@@ -1079,9 +1081,12 @@ impl Partition {
     /// compaction in progress: its table is being deleted, and nothing may write into the
     /// directory once it is removed.
     pub fn retire(&self) {
+        // Set first, so that a merge under way stops early (it checks as it goes) rather
+        // than running to its end while a failover waits; the locks then wait for whatever
+        // is still writing.
+        self.retired.store(true, Ordering::Relaxed);
         let _compacting = self.compacting.lock();
         let _manifest = self.manifest.lock();
-        self.retired.store(true, Ordering::Relaxed);
     }
 
     /// Does the next merge the compaction policy asks for, if any (see
@@ -1220,7 +1225,16 @@ impl Partition {
             .iter_mut()
             .map(|source| source.next().transpose())
             .collect::<Result<Vec<_>>>()?;
-        loop {
+        for merged in 0u64.. {
+            // A retired partition (deposed, or its table deleted) takes no new table: stop
+            // rather than finish a merge nobody will install.
+            if merged % RETIRED_CHECK_ENTRIES == 0 && self.retired.load(Ordering::Relaxed) {
+                return Err(Error::Io {
+                    op: "merging tables into",
+                    path,
+                    source: std::io::Error::other("the partition was retired during the merge"),
+                });
+            }
             // The smallest key; on a tie the newest source, which comes first.
             let mut best: Option<usize> = None;
             for (i, head) in heads.iter().enumerate() {
@@ -1557,6 +1571,31 @@ mod tests {
             .unwrap();
         live.flush().unwrap();
         assert!(fs.exists(&other.join("MANIFEST")).unwrap());
+    }
+
+    /// A merge under way when its partition is retired stops instead of running to its end.
+    #[test]
+    fn a_merge_stops_once_its_partition_is_retired() {
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let dir = Path::new("/data/az-a/T/p-0000");
+        let partition = Partition::open(fs.shared(), dir, tiny(), None).unwrap();
+        for round in 0..2u8 {
+            for i in 0..50u8 {
+                partition
+                    .write(vec![i; 12], false, |_| {
+                        Ok(Some(Item::new().with("a", i64::from(round))))
+                    })
+                    .unwrap();
+            }
+            partition.flush().unwrap();
+        }
+        let inputs = partition.state.read().tables.clone();
+        assert_eq!(inputs.len(), 2);
+        partition.retire();
+        let merged = partition.merge_tables(99, &inputs, true);
+        assert!(matches!(merged, Err(Error::Io { .. })), "{merged:?}");
+        // The tables it read are untouched.
+        assert_eq!(partition.get(vec![7; 12]).unwrap(), Some(Item::new().with("a", 1)));
     }
 
     /// A partition fed by a ship stream from another holds the same items, keeps them
