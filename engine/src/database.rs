@@ -38,6 +38,7 @@ use dynastore_replication::{AckError, ReplicaState};
 use dynastore_wal::fs::{self, FileLock, FileSystem, SharedFs};
 use dynastore_wal::{Durability, Epoch, Lsn, WalOptions};
 use parking_lot::{Mutex, RwLock};
+pub(crate) use replication::Copies;
 use replication::{Recovery, replica_reports};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -400,13 +401,15 @@ pub struct Database {
     failed_azs: FailedAzs,
     /// The AZs [`Database::pause_shipping`] cut off: their replicas get nothing.
     paused_azs: FailedAzs,
+    /// Opens and repairs partition copies; shared with the shipper threads.
+    copies: Arc<Copies>,
     /// Streams primaries' logs to replicas, if any table is replicated. Dropped (stopped
     /// and joined) first.
     shipper: Option<Shipper>,
     /// Spreads eventually consistent reads over the copies.
     read_turn: AtomicUsize,
     /// Dropped (stopped and joined) before the LOCK is released.
-    flusher: Flusher,
+    _flusher: Flusher,
     _lock: Box<dyn FileLock>,
 }
 
@@ -558,21 +561,28 @@ impl Database {
             .max()
             .unwrap_or(1)
             .saturating_sub(1);
+        let copies = Arc::new(Copies {
+            fs: fs.clone(),
+            options,
+            flush: flusher.signal(),
+            failed_azs: Arc::clone(&failed_azs),
+        });
         let shipper = replicated
-            .then(|| Shipper::start(Arc::clone(&tables), replicas))
+            .then(|| Shipper::start(Arc::clone(&tables), replicas, Arc::clone(&copies)))
             .transpose()
             .map_err(io_error("starting the shipper for", &dir))?;
         let db = Database {
             fs,
             dir,
             options,
+            copies,
             catalog: Mutex::new(Catalog::default()),
             tables,
             failed_azs,
             paused_azs: FailedAzs::default(),
             shipper,
             read_turn: AtomicUsize::new(0),
-            flusher,
+            _flusher: flusher,
             _lock: lock,
         };
         db.remove_orphan_tables(&catalog)?;
@@ -650,24 +660,6 @@ impl Database {
             });
         }
         Ok(table)
-    }
-
-    fn open_partition(&self, path: &Path, group: &ReplicationGroup) -> Result<Partition> {
-        let options = &self.options;
-        let epoch_first_lsn = group.history.last().map_or(1, |start| start.first_lsn);
-        Partition::open(
-            self.fs.clone(),
-            path,
-            PartitionOptions {
-                wal: options.wal_options(),
-                memtable_bytes_max: options.memtable_bytes,
-                compaction: options.compaction,
-                auto_compaction: options.auto_compaction,
-                epoch: Epoch(group.epoch),
-                epoch_first_lsn: Lsn(epoch_first_lsn),
-            },
-            Some(self.flusher.signal()),
-        )
     }
 
     /// Writes that waited because background flushing fell behind (a write stall), in

@@ -7,8 +7,10 @@
 //! at the moment, so that shipping for different partitions runs in parallel. Writers
 //! wake the threads once their record is durable (and they look again every few
 //! milliseconds anyway, for records made durable by a `Buffered` log's interval sync).
+//! Every 200 ms the first thread also repairs replicas that failed on their own (an I/O
+//! error on their disk): each is reopened or rebuilt, and caught up.
 
-use crate::database::Table;
+use crate::database::{Copies, Table};
 use crate::partition::Partition;
 use dynastore_replication::{Acks, ReplicaSink, ReplicaState, ShipStream};
 use dynastore_wal::{Lsn, Wal};
@@ -16,11 +18,14 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the shipper sleeps when nobody wakes it: the bound on how late a record made
 /// durable by a `Buffered` log's own interval sync is shipped.
 const IDLE_POLL: Duration = Duration::from_millis(5);
+/// How often failed replicas (in AZs not failed on purpose) are brought back into
+/// service: rebuilt, or reopened, and caught up.
+const REPAIR_EVERY: Duration = Duration::from_millis(200);
 
 /// Wakes the shipper threads: writers notify them once their record is durable.
 #[derive(Debug, Default)]
@@ -241,7 +246,11 @@ pub(crate) struct Shipper {
 impl Shipper {
     /// Starts `replicas` threads over the replica sets of `tables`, one per replica
     /// position.
-    pub(crate) fn start(tables: Arc<RwLock<HashMap<String, Arc<Table>>>>, replicas: usize) -> std::io::Result<Shipper> {
+    pub(crate) fn start(
+        tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
+        replicas: usize,
+        copies: Arc<Copies>,
+    ) -> std::io::Result<Shipper> {
         let signal = Arc::new(ShipSignal::default());
         let mut shipper = Shipper {
             signal: Arc::clone(&signal),
@@ -249,10 +258,12 @@ impl Shipper {
         };
         for index in 0..replicas.max(1) {
             let (worker, tables) = (Arc::clone(&signal), Arc::clone(&tables));
+            // The first thread also brings failed replicas back into service.
+            let copies = (index == 0).then(|| Arc::clone(&copies));
             shipper.threads.push(
                 std::thread::Builder::new()
                     .name(format!("dynastore-shipper-{index}"))
-                    .spawn(move || run(&worker, &tables, index))?,
+                    .spawn(move || run(&worker, &tables, index, copies.as_deref()))?,
             );
         }
         Ok(shipper)
@@ -264,9 +275,19 @@ impl Shipper {
     }
 }
 
-fn run(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>, replica: usize) {
+fn run(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>, replica: usize, copies: Option<&Copies>) {
     let (mut shipped, mut seen) = (0, 0);
+    let mut repaired_at = Instant::now();
     loop {
+        if let Some(copies) = copies
+            && repaired_at.elapsed() >= REPAIR_EVERY
+        {
+            repaired_at = Instant::now();
+            let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
+            for table in &open {
+                copies.repair_failed(table);
+            }
+        }
         // Keep going without sleeping while there is work: a round that shipped something
         // may have left more behind (one run per replica per round).
         if shipped == 0 && !signal.wait(&mut seen, IDLE_POLL) {

@@ -497,3 +497,75 @@ fn eventually_consistent_queries_and_scans_see_every_acknowledged_write() {
     scan.consistent_read = false;
     assert_eq!(db.scan(scan).unwrap().items.len(), 41);
 }
+
+/// I/O errors on whatever copy they hit (a primary's log, a replica's append, a flush):
+/// a write that fails is retried on a new primary or reports the error; failed replicas
+/// are repaired in the background once the disk works again; every acknowledged write
+/// stays readable and all AZs end up identical.
+#[test]
+fn transient_io_errors_fail_over_and_failed_replicas_heal_by_themselves() {
+    use dynastore_wal::fs::{FaultKind, FaultyFs, OpKind};
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let db = open(&fs, Path::new("/data"), options(AckMode::Quorum));
+    db.create_table(orders_schema("Orders")).unwrap();
+    let mut model = BTreeMap::new();
+    let mut unknown = BTreeSet::new();
+    let mut seq = 0u64;
+    for round in 0..10u64 {
+        for _ in 0..30 {
+            seq += 1;
+            let (pk, sk) = (seq % 13, seq % 5);
+            put(&db, item(pk, sk, seq)).unwrap_or_else(|e| panic!("round {round}, write {seq}: {e}"));
+            model.insert((pk, sk), seq);
+            unknown.remove(&(pk, sk));
+        }
+        // The next sync or write anywhere fails, and every one after it until cleared.
+        let kinds = if round % 2 == 0 {
+            [OpKind::Sync]
+        } else {
+            [OpKind::Write]
+        };
+        faulty.fail_after(&kinds, round % 3, FaultKind::Io);
+        seq += 1;
+        let (pk, sk) = (seq % 13, seq % 5);
+        match put(&db, item(pk, sk, seq)) {
+            Ok(_) => {
+                model.insert((pk, sk), seq);
+            }
+            // Refused or unknown: the old version or this one may be read.
+            Err(_) => {
+                unknown.insert((pk, sk));
+            }
+        }
+        faulty.clear_faults();
+    }
+    // Writing goes on, and the background repair brings every replica back.
+    for _ in 0..50 {
+        seq += 1;
+        let (pk, sk) = (seq % 13, seq % 5);
+        put(&db, item(pk, sk, seq)).unwrap_or_else(|e| panic!("after the faults, write {seq}: {e}"));
+        model.insert((pk, sk), seq);
+        unknown.remove(&(pk, sk));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !partitions(&db)
+        .iter()
+        .all(|p| p.replicas.iter().all(|r| r.state == "live"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "replicas not repaired: {:?}",
+            partitions(&db)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    wait_caught_up(&db);
+    let keys: BTreeSet<(u64, u64)> = model.keys().copied().collect();
+    let items = same_on_every_az(&db, &keys);
+    for (&(pk, sk), &version) in &model {
+        if !unknown.contains(&(pk, sk)) {
+            assert_eq!(items[&(pk, sk)], Some(item(pk, sk, version)), "key {pk}/{sk}");
+        }
+    }
+}

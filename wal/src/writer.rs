@@ -524,6 +524,12 @@ impl Wal {
         result
     }
 
+    /// Why the log refuses writes, if it does: a write or sync failed (or it was fenced),
+    /// so it must be reopened.
+    pub fn poisoned(&self) -> Option<String> {
+        self.shared.state.lock().poisoned.clone()
+    }
+
     /// Stops this log for good, without touching its files: every waiting and later append,
     /// commit or sync fails with [`Error::Poisoned`] carrying `reason`, and records not yet
     /// durable are never written. For a deposed primary, whose history a newer primary

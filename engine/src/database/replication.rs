@@ -55,13 +55,16 @@ impl Database {
         entry: &PartitionEntry,
     ) -> Result<(Arc<Partition>, Option<Arc<ReplicaSet>>)> {
         let group = &entry.group;
-        let primary = Arc::new(self.open_partition(&table.partition_dir(&group.primary, entry), group)?);
+        let primary = Arc::new(
+            self.copies
+                .open_partition(&table.partition_dir(&group.primary, entry), group)?,
+        );
         if group.azs.len() < 2 {
             return Ok((primary, None));
         }
         let mut members = Vec::new();
         for az in group.replica_azs() {
-            let copy = self.open_replica(table, entry, az, &primary, |_| {})?;
+            let copy = self.copies.open_replica(table, entry, az, &primary, |_| {})?;
             members.push((az.to_owned(), Some(copy)));
         }
         let set = Arc::new(ReplicaSet::new(primary.wal(), members, &self.paused_azs.read()));
@@ -100,7 +103,7 @@ impl Database {
             if !self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
                 continue;
             }
-            let durable = self.open_partition(&dir, group)?.wal().durable_lsn();
+            let durable = self.copies.open_partition(&dir, group)?.wal().durable_lsn();
             if best.is_none_or(|(_, most)| durable > most) {
                 best = Some((az, durable));
             }
@@ -121,53 +124,6 @@ impl Database {
             mode: replication.ack,
             timeout: replication.ack_timeout,
             wake: self.shipper.as_ref().map(Shipper::signal).unwrap_or_default(),
-        })
-    }
-
-    /// Opens the copy of `entry` in replica AZ `az`, bringing it in line with `primary`'s
-    /// history; `install` runs once it is ready (under the primary's MANIFEST lock when it
-    /// was rebuilt, so the primary keeps every log record the copy lacks).
-    pub(super) fn open_replica(
-        &self,
-        table: &Table,
-        entry: &PartitionEntry,
-        az: &str,
-        primary: &Partition,
-        install: impl FnOnce(&Arc<Partition>),
-    ) -> Result<Arc<Partition>> {
-        let group = &entry.group;
-        let dir = table.partition_dir(az, entry);
-        // A copy that does not open (damaged, or its seeding was cut short) is rebuilt.
-        let existing = match self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
-            true => self.open_partition(&dir, group).ok(),
-            false => None,
-        };
-        if let Some(copy) = existing {
-            let last = copy.wal().last_lsn();
-            let keep = group.last_lsn_of_epoch(copy.wal().last_epoch().0).map(Lsn);
-            let diverged = keep.filter(|keep| last > *keep);
-            // The primary's log must still hold the next record this copy needs.
-            let reachable = last.next() >= primary.wal().first_lsn();
-            match diverged {
-                None if reachable => {
-                    let copy = Arc::new(copy);
-                    install(&copy);
-                    return Ok(copy);
-                }
-                // Drop the tail the new history never had, if only the log holds it.
-                Some(keep) if reachable && copy.flushed_lsn() <= keep.0 && copy.wal().truncate_after(keep).is_ok() => {
-                    drop(copy);
-                    let copy = Arc::new(self.open_partition(&dir, group)?);
-                    install(&copy);
-                    return Ok(copy);
-                }
-                _ => drop(copy),
-            }
-        }
-        primary.seed_copy(&dir, |copy_dir| {
-            let copy = Arc::new(self.open_partition(copy_dir, group)?);
-            install(&copy);
-            Ok(copy)
         })
     }
 
@@ -206,13 +162,12 @@ impl Database {
         }
         match (&failure.error, failure.enqueued, set) {
             (Error::Replication(AckError::NotEnoughReplicas { .. }), Some((lsn, old)), Some(set)) => {
-                let failed = self.failed_azs.read().clone();
                 {
                     let open = slot.open.read();
                     if !open.as_ref().is_some_and(|current| Arc::ptr_eq(current, partition)) {
                         return Err(failure.error);
                     }
-                    self.repair(table, slot, partition, &set, &failed)?;
+                    self.copies.repair(table, slot, partition, &set)?;
                 }
                 match partition.await_replicas(lsn) {
                     Ok(()) => Ok(Recovery::Done(old)),
@@ -287,6 +242,10 @@ impl Database {
             .filter(|member| !failed.contains(&member.az))
             .filter_map(|member| {
                 let partition = member.partition.read().clone()?;
+                // A copy whose log failed cannot take writes until it is reopened.
+                if partition.wal().poisoned().is_some() {
+                    return None;
+                }
                 let durable = partition.wal().durable_lsn();
                 Some((member.az.clone(), partition, durable))
             })
@@ -340,7 +299,7 @@ impl Database {
         drop(entry);
         // The former primary (if its AZ is up) and replicas the new primary's log cannot
         // bring up to date rejoin now; the others follow the stream.
-        self.repair(table, slot, &new_primary, &next, &failed)?;
+        self.copies.repair(table, slot, &new_primary, &next)?;
         Ok(handover)
     }
 
@@ -358,43 +317,6 @@ impl Database {
         recorded.group = group.clone();
         next.save(self.fs.as_ref(), &self.dir)?;
         *catalog = next;
-        Ok(())
-    }
-
-    /// Brings back into service every replica of `set` that is out of service or failed,
-    /// except in `failed` AZs: reopened (dropping a tail the primary never had) or rebuilt
-    /// from the primary's tables, then fed from the primary's log.
-    pub(super) fn repair(
-        &self,
-        table: &Table,
-        slot: &PartitionSlot,
-        primary: &Arc<Partition>,
-        set: &ReplicaSet,
-        failed: &std::collections::BTreeSet<String>,
-    ) -> Result<()> {
-        let _repairing = slot.repairing.lock();
-        let entry = slot.entry.lock().clone();
-        let states = set.acks.replicas();
-        for (index, member) in set.members.iter().enumerate() {
-            let live = matches!(states.get(index), Some(ReplicaState::Live(_)));
-            // A copy whose next record the primary's log no longer holds can only be
-            // rebuilt (a replica's own log is not kept for others: after a promotion the
-            // new primary's may start past a lagging replica).
-            let reachable = member
-                .partition
-                .read()
-                .as_ref()
-                .is_some_and(|copy| copy.wal().durable_lsn().next() >= primary.wal().first_lsn());
-            if failed.contains(&member.az) || (live && reachable) {
-                continue;
-            }
-            if let Some(old) = set.take_out(index, "rejoining") {
-                old.close_copy();
-            }
-            self.open_replica(table, &entry, &member.az, primary, |copy| {
-                set.replace(index, Arc::clone(copy));
-            })?;
-        }
         Ok(())
     }
 
@@ -463,7 +385,6 @@ impl Database {
     pub fn restore_az(&self, az: &str) -> Result<()> {
         self.check_az(az)?;
         self.failed_azs.write().remove(az);
-        let failed = self.failed_azs.read().clone();
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         for table in &tables {
             for slot in &table.slots {
@@ -471,7 +392,7 @@ impl Database {
                 let (Some(primary), Some(set)) = (_open.clone(), slot.replicas.read().clone()) else {
                     continue;
                 };
-                self.repair(table, slot, &primary, &set, &failed)?;
+                self.copies.repair(table, slot, &primary, &set)?;
             }
         }
         Ok(())
@@ -524,5 +445,146 @@ impl Database {
         } else {
             Err(ValidationError::InvalidParameter(format!("no table has a copy in availability zone {az:?}")).into())
         }
+    }
+}
+
+/// What opening and repairing a partition's copies takes. The database and its shipper
+/// threads share it: the threads bring failed replicas back into service by themselves
+/// (see [`Copies::repair_failed`]).
+#[derive(Debug)]
+pub(crate) struct Copies {
+    pub(super) fs: SharedFs,
+    pub(super) options: Options,
+    pub(super) flush: crate::flusher::FlushSignal,
+    /// The AZs failed by [`Database::fail_az`]: no copy there is repaired.
+    pub(super) failed_azs: FailedAzs,
+}
+
+impl Copies {
+    /// Opens (or creates) the partition copy in `path`, in `group`'s epoch.
+    pub(super) fn open_partition(&self, path: &Path, group: &ReplicationGroup) -> Result<Partition> {
+        let options = &self.options;
+        let epoch_first_lsn = group.history.last().map_or(1, |start| start.first_lsn);
+        Partition::open(
+            self.fs.clone(),
+            path,
+            PartitionOptions {
+                wal: options.wal_options(),
+                memtable_bytes_max: options.memtable_bytes,
+                compaction: options.compaction,
+                auto_compaction: options.auto_compaction,
+                epoch: Epoch(group.epoch),
+                epoch_first_lsn: Lsn(epoch_first_lsn),
+            },
+            Some(self.flush.clone()),
+        )
+    }
+
+    /// Opens the copy of `entry` in replica AZ `az`, bringing it in line with `primary`'s
+    /// history; `install` runs once it is ready (under the primary's MANIFEST lock when it
+    /// was rebuilt, so the primary keeps every log record the copy lacks).
+    pub(super) fn open_replica(
+        &self,
+        table: &Table,
+        entry: &PartitionEntry,
+        az: &str,
+        primary: &Partition,
+        install: impl FnOnce(&Arc<Partition>),
+    ) -> Result<Arc<Partition>> {
+        let group = &entry.group;
+        let dir = table.partition_dir(az, entry);
+        // A copy that does not open (damaged, or its seeding was cut short) is rebuilt.
+        let existing = match self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
+            true => self.open_partition(&dir, group).ok(),
+            false => None,
+        };
+        if let Some(copy) = existing {
+            let last = copy.wal().last_lsn();
+            let keep = group.last_lsn_of_epoch(copy.wal().last_epoch().0).map(Lsn);
+            let diverged = keep.filter(|keep| last > *keep);
+            // The primary's log must still hold the next record this copy needs.
+            let reachable = last.next() >= primary.wal().first_lsn();
+            match diverged {
+                None if reachable => {
+                    let copy = Arc::new(copy);
+                    install(&copy);
+                    return Ok(copy);
+                }
+                // Drop the tail the new history never had, if only the log holds it.
+                Some(keep) if reachable && copy.flushed_lsn() <= keep.0 && copy.wal().truncate_after(keep).is_ok() => {
+                    drop(copy);
+                    let copy = Arc::new(self.open_partition(&dir, group)?);
+                    install(&copy);
+                    return Ok(copy);
+                }
+                _ => drop(copy),
+            }
+        }
+        primary.seed_copy(&dir, |copy_dir| {
+            let copy = Arc::new(self.open_partition(copy_dir, group)?);
+            install(&copy);
+            Ok(copy)
+        })
+    }
+
+    /// Brings back into service every replica of `set` that is out of service or failed,
+    /// except in failed AZs: reopened (dropping a tail the primary never had) or rebuilt
+    /// from the primary's tables, then fed from the primary's log.
+    pub(super) fn repair(
+        &self,
+        table: &Table,
+        slot: &PartitionSlot,
+        primary: &Arc<Partition>,
+        set: &ReplicaSet,
+    ) -> Result<()> {
+        let _repairing = slot.repairing.lock();
+        let failed = self.failed_azs.read().clone();
+        let entry = slot.entry.lock().clone();
+        let states = set.acks.replicas();
+        for (index, member) in set.members.iter().enumerate() {
+            let live = matches!(states.get(index), Some(ReplicaState::Live(_)));
+            // A copy whose next record the primary's log no longer holds can only be
+            // rebuilt (a replica's own log is not kept for others: after a promotion the
+            // new primary's may start past a lagging replica).
+            let reachable = member
+                .partition
+                .read()
+                .as_ref()
+                .is_some_and(|copy| copy.wal().durable_lsn().next() >= primary.wal().first_lsn());
+            if failed.contains(&member.az) || (live && reachable) {
+                continue;
+            }
+            if let Some(old) = set.take_out(index, "rejoining") {
+                old.close_copy();
+            }
+            self.open_replica(table, &entry, &member.az, primary, |copy| {
+                set.replace(index, Arc::clone(copy));
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Repairs the replicas of `table`'s partitions that failed on their own (an I/O
+    /// error on their disk, say) in AZs that are not failed: what the shipper threads run
+    /// now and then. Returns the failures met (each is tried again next time).
+    pub(crate) fn repair_failed(&self, table: &Table) -> usize {
+        let mut failures = 0;
+        for slot in &table.slots {
+            let open = slot.open.read();
+            let (Some(primary), Some(set)) = (open.as_ref(), slot.replicas.read().clone()) else {
+                continue;
+            };
+            let failed = self.failed_azs.read().clone();
+            let needs_repair = set
+                .acks
+                .replicas()
+                .iter()
+                .zip(&set.members)
+                .any(|(state, member)| matches!(state, ReplicaState::Failed(..)) && !failed.contains(&member.az));
+            if needs_repair && self.repair(table, slot, primary, &set).is_err() {
+                failures += 1;
+            }
+        }
+        failures
     }
 }
