@@ -92,7 +92,8 @@ fn replication_crash_child() {
     let chaos = {
         let db = db.clone();
         std::thread::spawn(move || {
-            for round in 0u64.. {
+            // From az-b: the first step then changes something.
+            for round in 1u64.. {
                 std::thread::sleep(Duration::from_millis(7));
                 let az = AZS[(round % 3) as usize];
                 match round % 4 {
@@ -161,6 +162,8 @@ fn acknowledged_writes_survive_sigkill_during_shipping_and_promotion() {
     let tmp = tempfile::tempdir().unwrap();
     let seed = common::seed();
     let mut acked: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+    // Failovers the children did (the checks below promote too; those are not counted).
+    let (mut by_children, mut after_checks) = (0, 0);
     for round in 0..6u64 {
         let run_for = Duration::from_millis(10 + (seed.rotate_left(round as u32 * 11) % 150));
         let start = (round + 1) * 1_000_000;
@@ -183,7 +186,8 @@ fn acknowledged_writes_survive_sigkill_during_shipping_and_promotion() {
             .flat_map(|t| &t.partitions)
             .map(|p| p.entry.group.failovers)
             .sum();
-        println!("round {round}: {failovers} failovers so far");
+        by_children += failovers - after_checks;
+        println!("round {round}: {failovers} failovers so far, {by_children} by the children");
         let read = |db: &Database, thread: u64, k: u64| {
             let mut input = KeyInput::new("Items", key(thread, k));
             input.consistent_read = true;
@@ -216,11 +220,17 @@ fn acknowledged_writes_survive_sigkill_during_shipping_and_promotion() {
         db.close().unwrap();
         let report = dynastore::verify::verify(tmp.path());
         assert!(report.problems.is_empty(), "seed {seed}: verify: {:?}", report.problems);
-        // The child failed over before it was killed (the checks above promote too, two
-        // per AZ change: at most 6 per round).
-        assert!(
-            failovers > 6 * round,
-            "seed {seed}: the child did no failover ({failovers})"
-        );
+        let db = Database::open(StdFs::shared(), tmp.path(), options()).unwrap();
+        after_checks = db
+            .stats()
+            .unwrap()
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .map(|p| p.entry.group.failovers)
+            .sum();
     }
+    assert!(
+        by_children > 0,
+        "seed {seed}: no child failed over before it was killed"
+    );
 }
