@@ -193,10 +193,9 @@ pub(crate) struct AckWait {
     pub mode: dynastore_replication::AckMode,
     /// How long a writer waits for them before failing.
     pub timeout: std::time::Duration,
-    /// Wakes the shipper once a record is durable here.
+    /// Asks the shipper threads to ship once a record is durable here.
     pub wake: Arc<crate::shipper::ShipSignal>,
-    /// The replica set, which a writer pumps itself when nobody else is: shipping then
-    /// runs in parallel across partitions, not one partition at a time in the shipper.
+    /// The replica set, whose replicas a writer asks the shipper pool to ship to.
     pub set: std::sync::Weak<crate::shipper::ReplicaSet>,
 }
 
@@ -868,10 +867,9 @@ impl Partition {
         let Some(wait) = self.ack_wait.read().clone() else {
             return Ok(());
         };
-        // Ship it now, in this thread, unless another writer is shipping already; then the
-        // shipper thread makes sure nothing durable is left behind.
-        if !wait.set.upgrade().is_some_and(|set| set.try_pump()) {
-            wait.wake.notify();
+        match wait.set.upgrade() {
+            Some(set) => wait.wake.ship(&set),
+            None => wait.wake.notify(),
         }
         wait.acks.wait(lsn, wait.mode, wait.timeout).map_err(Error::Replication)
     }

@@ -1,13 +1,16 @@
-//! The shipper thread: streams every primary partition's log to its replicas.
+//! The shipper threads: stream every primary partition's log to its replicas.
 //!
-//! A replicated database runs one shipper thread per replica position (two, for three
-//! AZs): thread `i` walks every partition's [`ReplicaSet`] and ships to its `i`-th
-//! replica, so the replicas' fsyncs run side by side. A writer waiting for its
-//! acknowledgement also ships its record itself, to a replica no thread is shipping to
-//! at the moment, so that shipping for different partitions runs in parallel. Writers
-//! wake the threads once their record is durable (and they look again every few
-//! milliseconds anyway, for records made durable by a `Buffered` log's interval sync).
-//! Every 200 ms the first thread also repairs replicas that failed on their own (an I/O
+//! - **A pool** ships what writers ask for: a `Sync` writer whose record is durable
+//!   queues its partition's replicas (each at most once at a time), and a pool thread
+//!   ships to each, so that shipping for different partitions and replicas runs in
+//!   parallel, and a writer never waits on a replica's disk in its own thread (a slow
+//!   replica holds up only the writes that need it).
+//! - **Scanning threads**, one per replica position (two, for three AZs): thread `i`
+//!   walks every partition's [`ReplicaSet`] every few milliseconds and ships to its
+//!   `i`-th replica whatever it lacks: records made durable by a `Buffered` log's
+//!   interval sync, and catching up.
+//!
+//! Every 200 ms the first scanning thread also repairs replicas that failed on their own (an I/O
 //! error on their disk): each is reopened or rebuilt, and caught up.
 
 use crate::database::{Copies, Table};
@@ -15,8 +18,9 @@ use crate::partition::Partition;
 use dynastore_replication::{Acks, ReplicaSink, ReplicaState, ShipStream};
 use dynastore_wal::{Lsn, Wal};
 use parking_lot::{Condvar, Mutex, RwLock};
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -26,40 +30,91 @@ const IDLE_POLL: Duration = Duration::from_millis(5);
 /// How often failed replicas (in AZs not failed on purpose) are brought back into
 /// service: rebuilt, or reopened, and caught up.
 const REPAIR_EVERY: Duration = Duration::from_millis(200);
+/// Threads shipping what writers ask for, so that shipping for different partitions runs
+/// in parallel (and a writer never waits on a replica's disk in its own thread).
+const POOL_THREADS: usize = 8;
 
-/// Wakes the shipper threads: writers notify them once their record is durable.
+/// What the shipper threads wait on: notifications for the scanning threads, and the
+/// queue of replicas to ship to now for the pool.
+#[derive(Debug, Default)]
+struct SignalState {
+    /// Notifications so far.
+    notifications: u64,
+    /// Whether the threads must stop.
+    stopped: bool,
+    /// Whether pool threads take `queue` (else writers' requests are notifications).
+    pooled: bool,
+    /// Replicas (of a set, by index) with records to ship, in request order.
+    queue: VecDeque<(Weak<ReplicaSet>, usize)>,
+}
+
+/// Wakes the shipper threads: writers ask them to ship once their record is durable.
 #[derive(Debug, Default)]
 pub(crate) struct ShipSignal {
-    /// Notifications so far, and whether the threads must stop.
-    state: Mutex<(u64, bool)>,
+    state: Mutex<SignalState>,
+    /// The scanning threads wait here.
     condvar: Condvar,
+    /// The pool threads wait here.
+    work: Condvar,
 }
 
 impl ShipSignal {
-    /// Asks every shipper thread to look for records to ship.
+    /// Asks every scanning thread to look for records to ship.
     pub(crate) fn notify(&self) {
-        self.state.lock().0 += 1;
+        self.state.lock().notifications += 1;
         self.condvar.notify_all();
+    }
+
+    /// Asks the pool to ship what `set`'s replicas lack now (each replica queued at most
+    /// once at a time), or the scanning threads if there is no pool.
+    pub(crate) fn ship(&self, set: &Arc<ReplicaSet>) {
+        let mut state = self.state.lock();
+        if !state.pooled {
+            drop(state);
+            self.notify();
+            return;
+        }
+        for (index, queued) in set.queued.iter().enumerate() {
+            if !queued.swap(true, Ordering::AcqRel) {
+                state.queue.push_back((Arc::downgrade(set), index));
+                self.work.notify_one();
+            }
+        }
+    }
+
+    /// The next replica to ship to; `None` once asked to stop.
+    fn next_job(&self) -> Option<(Weak<ReplicaSet>, usize)> {
+        let mut state = self.state.lock();
+        loop {
+            if state.stopped {
+                return None;
+            }
+            if let Some(job) = state.queue.pop_front() {
+                return Some(job);
+            }
+            self.work.wait(&mut state);
+        }
     }
 
     /// Waits for a notification after the `seen`-th (updating it) or for `timeout`; false
     /// once asked to stop.
     fn wait(&self, seen: &mut u64, timeout: Duration) -> bool {
         let mut state = self.state.lock();
-        if state.0 == *seen && !state.1 {
+        if state.notifications == *seen && !state.stopped {
             self.condvar.wait_for(&mut state, timeout);
         }
-        *seen = state.0;
-        !state.1
+        *seen = state.notifications;
+        !state.stopped
     }
 
     fn stopped(&self) -> bool {
-        self.state.lock().1
+        self.state.lock().stopped
     }
 
     fn stop(&self) {
-        self.state.lock().1 = true;
+        self.state.lock().stopped = true;
         self.condvar.notify_all();
+        self.work.notify_all();
     }
 }
 
@@ -97,6 +152,8 @@ pub(crate) struct ReplicaSet {
     /// True once a promotion replaced this set: nothing more is shipped. Every shipping
     /// holds it for reading throughout, so setting it waits for shipping under way.
     stopped: RwLock<bool>,
+    /// Per replica: whether it is in the shipper pool's queue.
+    queued: Vec<AtomicBool>,
 }
 
 impl std::fmt::Debug for ReplicaSet {
@@ -132,6 +189,7 @@ impl ReplicaSet {
             }
         }
         ReplicaSet {
+            queued: members.iter().map(|_| AtomicBool::new(false)).collect(),
             members: members
                 .into_iter()
                 .map(|(az, partition)| Member {
@@ -153,15 +211,6 @@ impl ReplicaSet {
             return 0;
         }
         self.stream.pump_replica(index)
-    }
-
-    /// Ships a writer's record (and whatever else is durable) to one replica nobody else
-    /// is shipping to, in the caller's thread; returns whether it shipped.
-    pub(crate) fn try_pump(&self) -> bool {
-        let Some(stopped) = self.stopped.try_read() else {
-            return false;
-        };
-        !*stopped && self.stream.ship_one()
     }
 
     /// Stops shipping for good (a promotion is replacing this set), waiting for shipping
@@ -252,6 +301,7 @@ impl Shipper {
         copies: Arc<Copies>,
     ) -> std::io::Result<Shipper> {
         let signal = Arc::new(ShipSignal::default());
+        signal.state.lock().pooled = true;
         let mut shipper = Shipper {
             signal: Arc::clone(&signal),
             threads: Vec::new(),
@@ -264,6 +314,14 @@ impl Shipper {
                 std::thread::Builder::new()
                     .name(format!("dynastore-shipper-{index}"))
                     .spawn(move || run(&worker, &tables, index, copies.as_deref()))?,
+            );
+        }
+        for index in 0..POOL_THREADS {
+            let worker = Arc::clone(&signal);
+            shipper.threads.push(
+                std::thread::Builder::new()
+                    .name(format!("dynastore-ship-pool-{index}"))
+                    .spawn(move || run_pool(&worker))?,
             );
         }
         Ok(shipper)
@@ -302,6 +360,21 @@ fn run(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>, replic
         }
         if shipped > 0 && signal.stopped() {
             return;
+        }
+    }
+}
+
+/// A pool thread: ships to the replicas writers asked for, one run each, queueing a
+/// replica again while there is more.
+fn run_pool(signal: &ShipSignal) {
+    while let Some((set, index)) = signal.next_job() {
+        let Some(set) = set.upgrade() else { continue };
+        // Cleared first: a request made while this run ships is queued again, not lost.
+        if let Some(queued) = set.queued.get(index) {
+            queued.store(false, Ordering::Release);
+        }
+        if set.pump_replica(index) > 0 {
+            signal.ship(&set);
         }
     }
 }

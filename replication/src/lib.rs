@@ -370,23 +370,6 @@ impl ShipStream {
         }
     }
 
-    /// Ships one run to the first live replica that has something to ship and that nobody
-    /// else is shipping to right now (a writer shipping its own record: one replica holding
-    /// it is a `Quorum`). Returns whether it shipped anything.
-    pub fn ship_one(&self) -> bool {
-        for (index, destination) in self.destinations.iter().enumerate() {
-            let Some(mut destination) = destination.try_lock() else {
-                continue;
-            };
-            match self.ship_next(index, &mut destination, Duration::ZERO) {
-                Shipped::Records(0) => {}
-                Shipped::Records(_) => return true,
-                Shipped::PrimaryFailed => return false,
-            }
-        }
-        false
-    }
-
     /// Holds back (or resumes) shipping to replica `replica`, as if the link to it were
     /// cut: it stays live, and gets nothing until resumed.
     pub fn pause(&self, replica: usize, paused: bool) {
