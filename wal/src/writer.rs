@@ -532,13 +532,18 @@ impl Wal {
 
     /// Stops this log for good, without touching its files: every waiting and later append,
     /// commit or sync fails with [`Error::Poisoned`] carrying `reason`, and records not yet
-    /// durable are never written. For a deposed primary, whose history a newer primary
+    /// written are never written. Waits for a write already under way, so that once this
+    /// returns nothing more reaches the files. For a deposed primary, whose history a newer primary
     /// has taken over.
     pub fn fence(&self, reason: &str) {
         let mut state = self.shared.state.lock();
         state.poisoned.get_or_insert_with(|| reason.to_owned());
-        drop(state);
         self.shared.changed.notify_all();
+        // A write or sync already under way finishes first: once this returns, nothing
+        // more reaches the files (another log may then be opened on them).
+        while state.io_busy {
+            self.shared.changed.wait(&mut state);
+        }
     }
 
     /// Syncs everything and stops the background thread.
