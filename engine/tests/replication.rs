@@ -578,3 +578,53 @@ fn transient_io_errors_fail_over_and_failed_replicas_heal_by_themselves() {
         }
     }
 }
+
+/// When the primary's copy is lost while closed, the replica holding the most of the
+/// partition's *history* is promoted: a former primary with a longer log does not win if
+/// its extra records are a tail the next primary never had.
+#[test]
+fn a_lost_primary_is_replaced_by_the_copy_with_the_most_history_not_the_longest_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let mut options = options(AckMode::Primary);
+    options.initial_partitions = 1;
+    let db = open(&fs, dir.path(), options);
+    db.create_table(orders_schema("Orders")).unwrap();
+    for i in 0..20u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    wait_caught_up(&db);
+    // az-a writes a tail nobody receives, then fails: az-b takes over and writes on.
+    db.pause_shipping("az-b", true).unwrap();
+    db.pause_shipping("az-c", true).unwrap();
+    for i in 100..130u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    db.fail_az("az-a").unwrap();
+    db.pause_shipping("az-b", false).unwrap();
+    db.pause_shipping("az-c", false).unwrap();
+    assert_eq!(partitions(&db)[0].entry.group.primary, "az-b");
+    for i in 200..210u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    wait_caught_up(&db);
+    drop(db);
+    // az-b's copy is lost. az-a's log is longer (20 + 30 records) than az-c's (20 + 10),
+    // but its last 30 are the tail az-b never had.
+    std::fs::remove_dir_all(dir.path().join("az-b")).unwrap();
+    let db = open(&fs, dir.path(), options);
+    let group = &partitions(&db)[0].entry.group;
+    assert_eq!((group.primary.as_str(), group.epoch), ("az-c", 3));
+    for i in (0..20u64).chain(200..210) {
+        assert_eq!(get(&db, key(i, 0), true), Some(item(i, 0, i)), "acknowledged {i}");
+    }
+    for i in 100..130u64 {
+        assert_eq!(get(&db, key(i, 0), true), None, "az-a's tail {i} came back");
+    }
+    wait_caught_up(&db);
+    let keys: BTreeSet<(u64, u64)> = (0..20).chain(100..130).chain(200..210).map(|i| (i, 0)).collect();
+    same_on_every_az(&db, &keys);
+    db.close().unwrap();
+    let report = dynastore_engine::verify::verify(dir.path());
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}

@@ -93,8 +93,11 @@ impl Database {
         Ok(false)
     }
 
-    /// Promotes, at open, the replica of `entry` with the highest durable LSN in place of
-    /// a lost primary, recording the new group in the CATALOG first; returns it.
+    /// Promotes, at open, the replica of `entry` that holds the most of the partition's
+    /// history in place of a lost primary, recording the new group in the CATALOG first;
+    /// returns it. A copy's history ends at its durable LSN, or earlier where a later epoch
+    /// began (a former primary's tail the next primary never had does not count, and is
+    /// cut from the chosen copy's log before it takes writes).
     pub(super) fn promote_at_open(&self, table: &Table, entry: &PartitionEntry) -> Result<ReplicationGroup> {
         let group = &entry.group;
         let mut best: Option<(&str, Lsn)> = None;
@@ -103,15 +106,25 @@ impl Database {
             if !self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
                 continue;
             }
-            let durable = self.copies.open_partition(&dir, group)?.wal().durable_lsn();
-            if best.is_none_or(|(_, most)| durable > most) {
-                best = Some((az, durable));
+            let copy = self.copies.open_partition(&dir, group)?;
+            let durable = copy.wal().durable_lsn();
+            let history = match group.last_lsn_of_epoch(copy.wal().last_epoch().0).map(Lsn) {
+                // A tail already in the copy's tables cannot be cut: not a candidate.
+                Some(keep) if durable > keep && copy.flushed_lsn() > keep.0 => continue,
+                Some(keep) => durable.min(keep),
+                None => durable,
+            };
+            if best.is_none_or(|(_, most)| history > most) {
+                best = Some((az, history));
             }
         }
-        let Some((az, durable)) = best else {
+        let Some((az, history)) = best else {
             return Ok(group.clone());
         };
-        let promoted = group.promoted(az, durable.0);
+        let copy = self.copies.open_partition(&table.partition_dir(az, entry), group)?;
+        copy.wal().truncate_after(history)?;
+        drop(copy);
+        let promoted = group.promoted(az, history.0);
         self.record_group(table, entry.id, &promoted)?;
         Ok(promoted)
     }
