@@ -174,11 +174,32 @@ impl State {
         Ok(())
     }
 
+    /// Whether `path` is a directory linked into the tree: a removed directory's state is
+    /// kept (power loss may bring it back) but it is gone until then.
+    fn linked(&self, path: &Path) -> bool {
+        match (path.parent(), path.file_name()) {
+            (Some(parent), Some(name)) => {
+                self.linked(parent)
+                    && self
+                        .dirs
+                        .get(parent)
+                        .is_some_and(|dir| dir.entries.get(&*name.to_string_lossy()) == Some(&Entry::Dir))
+            }
+            _ => self.dirs.contains_key(path),
+        }
+    }
+
     fn dir(&self, path: &Path) -> io::Result<&DirState> {
+        if !self.linked(path) {
+            return Err(not_found(path));
+        }
         self.dirs.get(path).ok_or_else(|| not_found(path))
     }
 
     fn dir_mut(&mut self, path: &Path) -> io::Result<&mut DirState> {
+        if !self.linked(path) {
+            return Err(not_found(path));
+        }
         self.dirs.get_mut(path).ok_or_else(|| not_found(path))
     }
 
@@ -415,11 +436,11 @@ impl FileSystem for FaultyFs {
         let mut state = self.state.lock();
         state.begin(OpKind::Read, None)?;
         let path = normalize(path);
-        if state.dirs.contains_key(&path) {
+        if state.linked(&path) {
             return Ok(true);
         }
         let (parent, name) = split(&path)?;
-        Ok(state.dirs.get(&parent).is_some_and(|d| d.entries.contains_key(&name)))
+        Ok(state.dir(&parent).is_ok_and(|d| d.entries.contains_key(&name)))
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
@@ -665,6 +686,23 @@ mod tests {
         fs.sync_dir(Path::new("/")).unwrap();
         fs.restart();
         assert_eq!(super::super::read_file(&fs, Path::new("/x/b")).unwrap(), b"shared");
+    }
+
+    #[test]
+    fn a_removed_directory_is_gone_and_comes_back_empty() {
+        let fs = FaultyFs::new();
+        fs.create_dir_all(Path::new("/db/sst")).unwrap();
+        fs.sync_dir(Path::new("/")).unwrap();
+        fs.sync_dir(Path::new("/db")).unwrap();
+        write_file(&fs, "/db/sst/1", b"x", true);
+        fs.remove_file(Path::new("/db/sst/1")).unwrap();
+        fs.remove_dir(Path::new("/db/sst")).unwrap();
+        fs.remove_dir(Path::new("/db")).unwrap();
+        assert!(!fs.exists(Path::new("/db")).unwrap());
+        assert!(!fs.exists(Path::new("/db/sst")).unwrap());
+        assert!(fs.read_dir(Path::new("/db/sst")).is_err());
+        fs.create_dir_all(Path::new("/db/sst")).unwrap();
+        assert!(fs.read_dir(Path::new("/db/sst")).unwrap().is_empty());
     }
 
     #[test]
