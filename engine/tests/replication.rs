@@ -664,7 +664,7 @@ fn deleting_a_replicated_table_removes_every_copy() {
 fn acknowledged_writes_survive_power_loss_during_shipping_and_promotion() {
     use dynastore_wal::fs::FaultyFs;
     let azs = ["az-a", "az-b", "az-c"];
-    for seed in 0..40u64 {
+    for seed in 0..100u64 {
         let faulty = FaultyFs::new();
         let fs = faulty.shared();
         let mut options = options(AckMode::Quorum);
@@ -672,7 +672,7 @@ fn acknowledged_writes_survive_power_loss_during_shipping_and_promotion() {
         options.memtable_bytes = 8 << 10;
         let db = open(&fs, Path::new("/data"), options);
         db.create_table(orders_schema("Orders")).unwrap();
-        faulty.crash_after(1 + (seed * 7919) % 900);
+        faulty.crash_after(1 + (seed * 7919) % 1500);
         let mut acked: BTreeMap<(u64, u64), u64> = BTreeMap::new();
         let mut attempted: BTreeMap<(u64, u64), u64> = BTreeMap::new();
         for i in 0..300u64 {
