@@ -39,6 +39,11 @@ pub struct Manifest {
     pub next_file_number: u64,
     /// The live tables, newest first.
     pub tables: Vec<TableFile>,
+    /// The epoch of the write at `flushed_lsn` (0 in MANIFESTs written before epochs were
+    /// recorded): a copy whose log was emptied into its tables still knows which epoch's
+    /// history it holds.
+    #[serde(default)]
+    pub flushed_epoch: u64,
 }
 
 /// The path of SSTable `number` in partition directory `dir`.
@@ -78,6 +83,7 @@ mod tests {
     fn sample(flushed: u64) -> Manifest {
         Manifest {
             flushed_lsn: flushed,
+            flushed_epoch: 2,
             next_file_number: 3,
             tables: vec![
                 TableFile {

@@ -146,7 +146,7 @@ struct LiveTable {
 #[derive(Debug, Default)]
 struct ReadState {
     memtable: BTreeMap<MemKey, Version>,
-    frozen: Vec<(Arc<BTreeMap<MemKey, Version>>, Lsn)>,
+    frozen: Vec<(Arc<BTreeMap<MemKey, Version>>, Lsn, Epoch)>,
     tables: Vec<LiveTable>,
 }
 
@@ -525,7 +525,7 @@ impl Partition {
             })
             .collect();
         Ok(PartitionStats {
-            memtable_entries: (state.memtable.len() + state.frozen.iter().map(|(f, _)| f.len()).sum::<usize>()) as u64,
+            memtable_entries: (state.memtable.len() + state.frozen.iter().map(|(f, ..)| f.len()).sum::<usize>()) as u64,
             memtable_bytes: self.memtable_bytes.load(Ordering::Relaxed) as u64,
             frozen_memtables: state.frozen.len() as u64,
             tables,
@@ -580,7 +580,7 @@ impl Partition {
 
     fn get_key(&self, key: &MemKey) -> Result<Option<Item>> {
         let state = self.state.read();
-        let in_memory = std::iter::once(&state.memtable).chain(state.frozen.iter().map(|(frozen, _)| &**frozen));
+        let in_memory = std::iter::once(&state.memtable).chain(state.frozen.iter().map(|(frozen, ..)| &**frozen));
         for memtable in in_memory {
             if let Some(version) = memtable.get(key) {
                 return version.value.as_deref().map(decode_in_memory).transpose();
@@ -748,6 +748,19 @@ impl Partition {
     /// Every write up to this LSN is in its SSTables.
     pub(crate) fn flushed_lsn(&self) -> u64 {
         self.manifest.lock().flushed_lsn
+    }
+
+    /// The epoch of this copy's newest record: from its log, or from its MANIFEST when the
+    /// log holds no record past the tables (it was emptied by a flush). `Epoch(0)` if
+    /// unknown (a MANIFEST written before epochs were recorded), which rejoining treats
+    /// conservatively.
+    pub(crate) fn last_epoch(&self) -> Epoch {
+        let manifest = self.manifest.lock();
+        if self.wal.last_lsn().0 > manifest.flushed_lsn {
+            self.wal.last_epoch()
+        } else {
+            Epoch(manifest.flushed_epoch).max(self.wal.last_epoch())
+        }
     }
 
     /// As a replica: every record up to this LSN is applied, so reads see it.
@@ -983,7 +996,7 @@ impl Partition {
             memtable_source(&state.memtable, owned(lower), owned(upper), reverse),
             None,
         )];
-        for (frozen, _) in &state.frozen {
+        for (frozen, ..) in &state.frozen {
             sources.push((memtable_source(frozen, owned(lower), owned(upper), reverse), None));
         }
         for LiveTable { table, .. } in &state.tables {
@@ -1015,7 +1028,7 @@ impl Partition {
         }
         self.freeze();
         loop {
-            let Some((frozen, covered)) = self.state.read().frozen.last().cloned() else {
+            let Some((frozen, covered, covered_epoch)) = self.state.read().frozen.last().cloned() else {
                 return Ok(());
             };
             // A number is never used twice, even after a failure: a MANIFEST whose save
@@ -1025,6 +1038,7 @@ impl Partition {
             let table = self.write_table(number, &frozen)?;
             let mut next = manifest.clone();
             next.flushed_lsn = next.flushed_lsn.max(covered.0);
+            next.flushed_epoch = next.flushed_epoch.max(covered_epoch.0);
             let properties = table.properties();
             next.tables.insert(
                 0,
@@ -1295,7 +1309,11 @@ impl Partition {
         let mut state = self.state.write();
         if !state.memtable.is_empty() {
             let frozen = Arc::new(std::mem::take(&mut state.memtable));
-            state.frozen.insert(0, (frozen, self.wal.last_lsn()));
+            // The covered record's epoch: the epoch of the copy's history up to here, which a
+            // rejoining copy needs once its log no longer holds any record.
+            state
+                .frozen
+                .insert(0, (frozen, self.wal.last_lsn(), self.wal.last_epoch()));
         }
         let released = self.memtable_bytes.swap(0, Ordering::Relaxed);
         if let Some(signal) = &self.flush_signal {

@@ -63,14 +63,16 @@ fn partitions(db: &Database) -> Vec<PartitionReport> {
         .collect()
 }
 
-/// Waits until every live replica holds everything durable on its primary.
+/// Waits until every replica in service (not in a failed AZ) is live (the background
+/// repair brings back one that failed) and holds everything durable on its primary.
 fn wait_caught_up(db: &Database) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let behind = partitions(db)
             .iter()
             .flat_map(|p| &p.replicas)
-            .any(|r| r.state == "live" && (r.lag_records > 0 || r.applied_lsn < r.durable_lsn));
+            .filter(|r| r.state != "out of service")
+            .any(|r| r.state != "live" || r.lag_records > 0 || r.applied_lsn < r.durable_lsn);
         if !behind {
             return;
         }
@@ -608,6 +610,8 @@ fn a_lost_primary_is_replaced_by_the_copy_with_the_most_history_not_the_longest_
         put(&db, item(i, 0, i)).unwrap();
     }
     wait_caught_up(&db);
+    // Every copy's log is emptied into its tables: a copy's epoch must survive that.
+    db.flush().unwrap();
     drop(db);
     // az-b's copy is lost. az-a's log is longer (20 + 30 records) than az-c's (20 + 10),
     // but its last 30 are the tail az-b never had.

@@ -108,7 +108,7 @@ impl Database {
             }
             let copy = self.copies.open_partition(&dir, group)?;
             let durable = copy.wal().durable_lsn();
-            let history = match group.last_lsn_of_epoch(copy.wal().last_epoch().0).map(Lsn) {
+            let history = match group.last_lsn_of_epoch(copy.last_epoch().0).map(Lsn) {
                 // A tail already in the copy's tables cannot be cut: not a candidate.
                 Some(keep) if durable > keep && copy.flushed_lsn() > keep.0 => continue,
                 Some(keep) => durable.min(keep),
@@ -513,10 +513,11 @@ impl Copies {
         };
         if let Some(copy) = existing {
             let last = copy.wal().last_lsn();
-            let keep = group.last_lsn_of_epoch(copy.wal().last_epoch().0).map(Lsn);
+            let keep = group.last_lsn_of_epoch(copy.last_epoch().0).map(Lsn);
             let diverged = keep.filter(|keep| last > *keep);
-            // The primary's log must still hold the next record this copy needs.
-            let reachable = last.next() >= primary.wal().first_lsn();
+            // The primary's log must still hold the next record this copy needs (once its
+            // tail is cut, if it has one).
+            let reachable = diverged.unwrap_or(last).next() >= primary.wal().first_lsn();
             match diverged {
                 None if reachable => {
                     let copy = Arc::new(copy);
