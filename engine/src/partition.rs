@@ -141,12 +141,16 @@ struct LiveTable {
     table: Arc<SsTable>,
 }
 
+/// A frozen memtable, with the WAL's last LSN when it was frozen (every write up to it is
+/// in there) and that record's epoch.
+type Frozen = (Arc<BTreeMap<MemKey, Version>>, Lsn, Epoch);
+
 /// What reads look at, newest first: the memtable, frozen memtables (each with the LSN
 /// it covers), then SSTables, in the MANIFEST's order (changed only under its lock).
 #[derive(Debug, Default)]
 struct ReadState {
     memtable: BTreeMap<MemKey, Version>,
-    frozen: Vec<(Arc<BTreeMap<MemKey, Version>>, Lsn, Epoch)>,
+    frozen: Vec<Frozen>,
     tables: Vec<LiveTable>,
 }
 
