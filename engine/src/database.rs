@@ -10,7 +10,7 @@
 //!
 //! With [`Options::replication`], every partition has a copy in each AZ. The primary's
 //! copy takes writes; the shipper thread streams its log, byte for byte, to the others
-//! (see [`crate::shipper`]), which apply it as their own writes. A `Sync` write is
+//! (the engine's shipper threads), which apply it as their own writes. A `Sync` write is
 //! acknowledged once the [`AckMode`] is met. When the primary fails (an I/O error on its
 //! log, [`Database::fail_az`]) or on request ([`Database::promote`]), the replica with
 //! the highest durable LSN is promoted: the CATALOG records the new primary and a raised

@@ -642,15 +642,7 @@ impl Partition {
         self.drained.notify_all();
     }
 
-    /// Writes under `key` the item `compute` derives from the current one (`None` deletes),
-    /// and returns the item it replaced. `compute` runs under the write lock, so it sees
-    /// every earlier write of the key; if it fails, nothing is written. With `read_old`
-    /// false (a blind write), the current item is not looked up: `compute` sees `None` and
-    /// nothing is returned.
-    ///
-    /// Errors: `compute`'s error; [`Error::Wal`] if the record could not be made durable;
-    /// [`Error::Replication`] if the replicas did not acknowledge it;
-    /// [`Error::Corruption`] if reading the current item hit a damaged SSTable.
+    /// [`Partition::write_attempt`] with only the error (for the module's tests).
     #[cfg(test)]
     pub fn write(
         &self,
@@ -662,8 +654,19 @@ impl Partition {
             .map_err(|failure| failure.error)
     }
 
-    /// [`Partition::write`], telling on failure whether the record reached the log (and its
-    /// LSN) and whether the partition lost its place as primary.
+    /// Writes under `key` the item `compute` derives from the current one (`None` deletes),
+    /// and returns the item it replaced. `compute` runs under the write lock, so it sees
+    /// every earlier write of the key; if it fails, nothing is written. With `read_old`
+    /// false (a blind write), the current item is not looked up: `compute` sees `None` and
+    /// nothing is returned. A `Sync` write is applied (readable) once its record is durable
+    /// and the replicas acknowledged it as the ack mode asks.
+    ///
+    /// Errors, in a [`WriteFailure`] that also tells whether the record reached the log
+    /// (and its LSN) and whether the partition lost its place as primary: `compute`'s
+    /// error; [`Error::Wal`] if the record could not be made durable;
+    /// [`Error::Replication`] if the replicas did not acknowledge it (the record is in the
+    /// log's history, applied); [`Error::Corruption`] if reading the current item hit a
+    /// damaged SSTable.
     pub(crate) fn write_attempt(
         &self,
         key: Vec<u8>,
