@@ -1056,6 +1056,11 @@ impl Partition {
                     max_lsn: properties.max_lsn,
                 },
             );
+            // The log must hold every record the MANIFEST will say the tables cover before
+            // it says so: a `Buffered` log may not have synced them yet, and if power failed
+            // it would recover to an earlier LSN and hand the covered LSNs to new writes,
+            // which replay (starting past the flushed LSN) would then skip.
+            self.wal.sync()?;
             next.save(self.fs.as_ref(), &self.dir)?;
             *manifest = next;
             self.flushed_bytes.fetch_add(table.file_bytes(), Ordering::Relaxed);
