@@ -114,6 +114,55 @@ fn verify_table_order(dir: &Path, manifest: &Manifest, report: &mut Report) {
     ));
 }
 
+/// Checks that the log continues the tables: it starts at or before the first record they
+/// do not hold and reaches at least their last one. A log that ends before the flushed LSN
+/// would hand covered LSNs to new writes, which replay would skip.
+fn verify_log_covers_flushed(dir: &Path, manifest: &Manifest, segments: &[scan::SegmentScan], report: &mut Report) {
+    let Some(first) = segments.first().and_then(|s| s.named_lsn) else {
+        return;
+    };
+    let last_record = segments
+        .iter()
+        .flat_map(|s| &s.entries)
+        .filter_map(|entry| match entry {
+            scan::ScanEntry::Record { lsn, .. } => Some(lsn.0),
+            scan::ScanEntry::Damaged { .. } => None,
+        })
+        .max();
+    // An empty log ends right before its newest segment's first LSN.
+    let newest_start = segments
+        .iter()
+        .filter_map(|s| s.named_lsn)
+        .map(|l| l.0)
+        .max()
+        .unwrap_or(first.0);
+    let last = last_record.unwrap_or(0).max(newest_start.saturating_sub(1));
+    let wal = dir.join("wal");
+    if first.0 > manifest.flushed_lsn + 1 {
+        report.problems.push(format!(
+            "{}: starts at LSN {}, but the tables hold only up to {}",
+            wal.display(),
+            first.0,
+            manifest.flushed_lsn
+        ));
+    } else if last < manifest.flushed_lsn {
+        report.problems.push(format!(
+            "{}: ends at LSN {}, before the flushed LSN {} (new writes would reuse covered LSNs)",
+            wal.display(),
+            last,
+            manifest.flushed_lsn
+        ));
+    } else {
+        report.checked.push(format!(
+            "{}: LSNs {}..={} continue the tables (flushed to {})",
+            wal.display(),
+            first.0,
+            last,
+            manifest.flushed_lsn
+        ));
+    }
+}
+
 /// Checks a partition directory: its MANIFEST, its SSTables (all listed ones present and
 /// sound, none unlisted), and its WAL segments.
 fn verify_partition(dir: &Path, report: &mut Report) {
@@ -150,6 +199,7 @@ fn verify_partition(dir: &Path, report: &mut Report) {
     }
     match scan::scan_dir(&StdFs, &dir.join("wal")) {
         Ok(segments) => {
+            verify_log_covers_flushed(dir, &manifest, &segments, report);
             for segment in segments {
                 if segment.is_clean() {
                     report.checked.push(format!(

@@ -270,12 +270,25 @@ fn verify_reports_a_manifest_whose_tables_are_out_of_order() {
     let problems = dynastore_engine::verify::verify(tmp.path()).problems;
     assert!(problems.iter().any(|p| p.contains("shallower level")), "{problems:?}");
 
-    let mut wrong_lsns = good;
+    let mut wrong_lsns = good.clone();
     wrong_lsns.tables[1].min_lsn += 1;
     wrong_lsns.save(&StdFs, &partition).unwrap();
     let problems = dynastore_engine::verify::verify(tmp.path()).problems;
     assert!(
         problems.iter().any(|p| p.contains("but the MANIFEST says")),
+        "{problems:?}"
+    );
+
+    // A MANIFEST claiming more than the log reaches: new writes would reuse its LSNs.
+    let mut ahead = good;
+    ahead.flushed_lsn += 1000;
+    for table in &mut ahead.tables {
+        table.max_lsn = table.max_lsn.min(ahead.flushed_lsn);
+    }
+    ahead.save(&StdFs, &partition).unwrap();
+    let problems = dynastore_engine::verify::verify(tmp.path()).problems;
+    assert!(
+        problems.iter().any(|p| p.contains("before the flushed LSN")),
         "{problems:?}"
     );
 }
