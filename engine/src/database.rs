@@ -43,7 +43,7 @@ use replication::{Recovery, replica_reports};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The AZ directory every partition of an unreplicated database lives in.
@@ -333,6 +333,8 @@ pub(crate) struct Table {
     /// The data directory (each AZ holds the table under `<data>/<az>/<name>`).
     data: PathBuf,
     slots: Vec<PartitionSlot>,
+    /// Set when the table is deleted: no copy of it is repaired (rebuilt) after that.
+    pub(crate) deleted: AtomicBool,
 }
 
 impl Table {
@@ -639,6 +641,7 @@ impl Database {
             key_schema: entry.key_schema(),
             data: self.dir.clone(),
             slots: Vec::with_capacity(entry.partitions.len()),
+            deleted: AtomicBool::new(false),
         };
         for partition in &entry.partitions {
             let mut partition = partition.clone();
@@ -724,8 +727,13 @@ impl Database {
         let Some(table) = table else {
             return Ok(description);
         };
-        // No flush or compaction may write into the directory once it is removed. This
-        // takes partition locks, so the catalog lock must not be held (lock order).
+        // No flush, compaction or replica repair may write into the directory once it is
+        // removed. This takes partition locks, so the catalog lock must not be held (lock
+        // order). A repair under way finishes first; later ones see the table deleted.
+        table.deleted.store(true, Ordering::Release);
+        for slot in &table.slots {
+            drop(slot.repairing.lock());
+        }
         for set in table.replica_sets() {
             set.stop();
         }

@@ -552,6 +552,9 @@ impl Copies {
         set: &ReplicaSet,
     ) -> Result<()> {
         let _repairing = slot.repairing.lock();
+        if table.deleted.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let failed = self.failed_azs.read().clone();
         let entry = slot.entry.lock().clone();
         let states = set.acks.replicas();
