@@ -262,7 +262,13 @@ enum Op {
     Compact,
     CompactPending,
     Reopen,
+    /// Replicated databases only: promote every partition's copy in AZ `n % 3`.
+    Promote(u8),
+    /// Replicated databases only: fail AZ `n % 3`, then restore it.
+    FailAndRestore(u8),
 }
+
+const AZS: [&str; 3] = ["az-a", "az-b", "az-c"];
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -277,6 +283,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Compact),
         1 => Just(Op::CompactPending),
         1 => Just(Op::Reopen),
+    ]
+}
+
+/// [`op`], and planned and forced failovers.
+fn replicated_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        12 => op(),
+        1 => (0u8..3).prop_map(Op::Promote),
+        1 => (0u8..3).prop_map(Op::FailAndRestore),
     ]
 }
 
@@ -323,6 +338,18 @@ proptest! {
         let options = Options {
             memtable_bytes: 512,
             compaction: dynastore_engine::CompactionStyle::Tiered { size_ratio: 2 },
+            ..Options::default()
+        };
+        check_model(ops, options)?;
+    }
+
+    /// The same on a replicated database (3 AZs, Quorum, small memtables), with planned
+    /// and forced failovers among the steps; reads may be served by replicas.
+    #[test]
+    fn replicated_database_matches_a_btreemap_model(ops in proptest::collection::vec(replicated_op(), 1..60)) {
+        let options = Options {
+            memtable_bytes: 512,
+            replication: Some(dynastore_engine::Replication::default()),
             ..Options::default()
         };
         check_model(ops, options)?;
@@ -435,6 +462,19 @@ fn check_model(ops: Vec<Op>, options: Options) -> Result<(), TestCaseError> {
             Op::Reopen => {
                 drop(db);
                 db = open(&fs);
+            }
+            Op::Promote(az) => {
+                for partition in 0..options.initial_partitions {
+                    match db.promote("Orders", partition, AZS[usize::from(az % 3)]) {
+                        // Not written yet, or that copy is behind: nothing to do.
+                        Ok(()) | Err(Error::Unavailable { .. }) => {}
+                        Err(error) => return Err(TestCaseError::fail(error.to_string())),
+                    }
+                }
+            }
+            Op::FailAndRestore(az) => {
+                db.fail_az(AZS[usize::from(az % 3)]).unwrap();
+                db.restore_az(AZS[usize::from(az % 3)]).unwrap();
             }
         }
         for p in 0..6u8 {
