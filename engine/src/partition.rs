@@ -271,7 +271,9 @@ pub(crate) struct Partition {
     /// The first LSN of the current epoch: records of older epochs from here on are a
     /// deposed primary's and are refused.
     epoch_first_lsn: AtomicU64,
-    /// As a replica: every shipped record up to this LSN is applied (readable).
+    /// The newest record applied to the memtable (readable). As a replica, every shipped
+    /// record up to it is applied; as a primary, every write a read can see is at or
+    /// below it.
     applied_lsn: AtomicU64,
     /// As a primary with replicas: how writers wait for them.
     ack_wait: RwLock<Option<Arc<AckWait>>>,
@@ -699,6 +701,7 @@ impl Partition {
                 // Nothing can be pending: every write of this partition applies here.
                 let bytes = entry_bytes(&key.bytes, new.as_deref());
                 self.state.write().memtable.insert(key, Version { lsn, value: new });
+                self.applied_lsn.fetch_max(lsn.0, Ordering::AcqRel);
                 drop(pending);
                 self.grew(bytes);
                 return match self.wal.commit(lsn) {
@@ -736,6 +739,7 @@ impl Partition {
                 drop(state);
                 self.grew(bytes);
             }
+            self.applied_lsn.fetch_max(lsn.0, Ordering::AcqRel);
         }
         if pending.versions.is_empty() {
             self.drained.notify_all();
@@ -770,7 +774,9 @@ impl Partition {
         }
     }
 
-    /// As a replica: every record up to this LSN is applied, so reads see it.
+    /// The newest record a read can see here (see the field's docs): a replica that
+    /// applied up to a primary's `applied_lsn` shows everything a read of the primary
+    /// would.
     pub(crate) fn applied_lsn(&self) -> Lsn {
         Lsn(self.applied_lsn.load(Ordering::Acquire))
     }
@@ -917,6 +923,7 @@ impl Partition {
                     state.memtable.insert(key, Version { lsn, value });
                 }
                 drop(state);
+                self.applied_lsn.fetch_max(lsn.0, Ordering::AcqRel);
                 drop(pending);
                 self.grew(bytes);
                 return self
@@ -952,6 +959,9 @@ impl Partition {
                 bytes += entry_bytes(&key.bytes, value.as_deref());
                 state.memtable.insert(key, Version { lsn, value });
             }
+        }
+        if state.is_some() {
+            self.applied_lsn.fetch_max(lsn.0, Ordering::AcqRel);
         }
         drop(state);
         self.grew(bytes);

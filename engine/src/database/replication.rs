@@ -192,8 +192,8 @@ impl Database {
     }
 
     /// The copy a read of `hash` goes to: the primary for a consistent read; for an
-    /// eventually consistent one, in turn, the primary or a live replica that holds every
-    /// write durable on the primary.
+    /// eventually consistent one, in turn, the primary or a live replica that shows every
+    /// write the primary shows.
     pub(crate) fn copy_for_read(
         &self,
         table: &Table,
@@ -210,7 +210,8 @@ impl Database {
         let live = set.live_copies();
         let turn = self.read_turn.fetch_add(1, Ordering::Relaxed) % (live.len() + 1);
         match live.get(turn) {
-            Some(replica) if replica.applied_lsn() >= primary.wal().durable_lsn() => Arc::clone(replica),
+            // Every write the primary shows (acknowledged, or `Buffered` and not yet durable).
+            Some(replica) if replica.applied_lsn() >= primary.applied_lsn() => Arc::clone(replica),
             _ => primary,
         }
     }
@@ -246,6 +247,15 @@ impl Database {
         };
         // Stop shipping, after handing the replicas everything durable on the primary that
         // can still be read (nothing, if its AZ failed).
+        // A healthy primary first makes durable what it acknowledged before its log synced
+        // (`Buffered` writes), so that a planned promotion loses nothing; a failed one
+        // cannot, and those writes are lost as in a crash.
+        let primary_healthy = !self.failed_azs.read().contains(&entry.group.primary);
+        if primary_healthy {
+            // An error here means the primary is failing after all: hand over what is
+            // durable.
+            let _ = primary.sync();
+        }
         let stream = set.stop();
         while stream.pump(Duration::ZERO) > 0 {}
         let failed = self.failed_azs.read().clone();
