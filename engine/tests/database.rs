@@ -364,6 +364,24 @@ proptest! {
         check_model(ops, options)?;
     }
 
+    /// The replicated one with `All` acknowledgements (forced failovers too: an AZ is
+    /// restored before the next write) and with `Primary` ones (planned failovers only:
+    /// a forced one may lose what was not shipped yet, as `Primary` mode allows).
+    #[test]
+    fn replicated_database_in_all_and_primary_modes_matches_a_btreemap_model(
+        all in proptest::collection::vec(replicated_op(), 1..40),
+        primary in proptest::collection::vec(planned_failover_op(), 1..40),
+    ) {
+        for (ops, ack) in [(all, dynastore_engine::AckMode::All), (primary, dynastore_engine::AckMode::Primary)] {
+            let options = Options {
+                memtable_bytes: 512,
+                replication: Some(dynastore_engine::Replication { ack, ..dynastore_engine::Replication::default() }),
+                ..Options::default()
+            };
+            check_model(ops, options)?;
+        }
+    }
+
     /// The replicated one with `Buffered` durability: the primary shows writes its log has
     /// not synced (nor shipped) yet, and a replica read must never miss them; a planned
     /// promotion loses none of them.
