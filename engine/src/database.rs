@@ -820,9 +820,19 @@ impl Database {
                     table: table.name.clone(),
                 })?;
             recorded.created = true;
+            // A new partition's primary is its group's first AZ that is not failed: it holds
+            // nothing yet, so choosing another changes no history.
+            let failed = self.failed_azs.read().clone();
+            if failed.contains(&recorded.group.primary)
+                && let Some(healthy) = recorded.group.azs.iter().find(|az| !failed.contains(*az))
+            {
+                recorded.group.primary = healthy.clone();
+            }
+            let group = recorded.group.clone();
             next.save(self.fs.as_ref(), &self.dir)?;
             *catalog = next;
             entry.created = true;
+            entry.group = group;
         }
         let (partition, replicas) = self.open_group(table, &entry)?;
         *slot.replicas.write() = replicas;

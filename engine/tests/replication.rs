@@ -719,3 +719,33 @@ fn acknowledged_writes_survive_power_loss_during_shipping_and_promotion() {
         same_on_every_az(&db, &keys);
     }
 }
+
+/// Partitions created while an AZ is failed: a failed replica AZ gets its copy once it is
+/// restored, and a failed first AZ is not made the new partition's primary.
+#[test]
+fn partitions_created_while_an_az_is_failed_get_their_copies_on_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let db = open(&fs, dir.path(), options(AckMode::Quorum));
+    db.create_table(orders_schema("Orders")).unwrap();
+    db.fail_az("az-a").unwrap();
+    db.fail_az("az-c").unwrap();
+    // Only az-b is up: its copy is every partition's primary, and nothing can acknowledge.
+    assert!(matches!(put(&db, item(1, 0, 1)), Err(Error::Replication(_))));
+    db.restore_az("az-c").unwrap();
+    for i in 0..40u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    for p in partitions(&db) {
+        assert_eq!(p.entry.group.primary, "az-b");
+        assert_eq!(
+            p.entry.group.epoch, 1,
+            "a new partition's primary is chosen, not promoted"
+        );
+    }
+    db.restore_az("az-a").unwrap();
+    wait_caught_up(&db);
+    let keys: BTreeSet<(u64, u64)> = (0..40).map(|i| (i, 0)).collect();
+    let items = same_on_every_az(&db, &keys);
+    assert!(items.values().all(Option::is_some));
+}

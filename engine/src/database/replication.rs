@@ -63,9 +63,14 @@ impl Database {
             return Ok((primary, None));
         }
         let mut members = Vec::new();
+        let failed = self.failed_azs.read().clone();
         for az in group.replica_azs() {
-            let copy = self.copies.open_replica(table, entry, az, &primary, |_| {})?;
-            members.push((az.to_owned(), Some(copy)));
+            // A failed AZ's copy is opened (or created) when the AZ is restored.
+            let copy = match failed.contains(az) {
+                true => None,
+                false => Some(self.copies.open_replica(table, entry, az, &primary, |_| {})?),
+            };
+            members.push((az.to_owned(), copy));
         }
         let set = Arc::new(ReplicaSet::new(primary.wal(), members, &self.paused_azs.read()));
         primary.set_ack_wait(Some(self.ack_wait(&set)));
