@@ -81,9 +81,14 @@ fn replication_crash_child() {
             std::thread::spawn(move || {
                 for seq in start.. {
                     let k = seq % KEYS_PER_THREAD;
-                    db.put_item(PutItemInput::new("Items", item(thread, k, seq))).unwrap();
+                    // With one AZ down at a time, every Quorum write must succeed (the engine
+                    // retries on a new primary): a failure is reported, not hidden.
+                    let line = match db.put_item(PutItemInput::new("Items", item(thread, k, seq))) {
+                        Ok(_) => format!("ack {thread} {k} {seq}"),
+                        Err(error) => format!("failed write {thread} {k} {seq}: {error}"),
+                    };
                     let mut out = out.lock().unwrap();
-                    writeln!(out, "ack {thread} {k} {seq}").unwrap();
+                    writeln!(out, "{line}").unwrap();
                     out.flush().unwrap();
                 }
             })
@@ -127,7 +132,9 @@ fn run_child_and_kill(dir: &Path, start: u64, run_for: Duration) -> BTreeMap<(u6
         ("DYNASTORE_REPLICATION_SEQ", start.to_string()),
     ];
     let mut acked = BTreeMap::new();
-    for fields in common::run_child_and_kill("replication_crash_child", &env, run_for) {
+    let (acks, failures) = common::run_child_and_kill_reporting("replication_crash_child", &env, run_for);
+    assert!(failures.is_empty(), "writes failed: {failures:?}");
+    for fields in acks {
         if let [thread, k, seq] = fields[..] {
             let newest = acked.entry((thread, k)).or_insert(seq);
             *newest = (*newest).max(seq);

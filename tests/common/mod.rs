@@ -23,6 +23,16 @@ pub fn seed() -> u64 {
 /// lets it run `run_for` more, SIGKILLs it, and returns the numbers of every
 /// acknowledgement it printed: lines containing `ack ` followed by numbers.
 pub fn run_child_and_kill(child_test: &str, env: &[(&str, String)], run_for: Duration) -> Vec<Vec<u64>> {
+    run_child_and_kill_reporting(child_test, env, run_for).0
+}
+
+/// [`run_child_and_kill`], also returning the lines the child printed that contain
+/// `failed ` (the operations it reports as failed).
+pub fn run_child_and_kill_reporting(
+    child_test: &str,
+    env: &[(&str, String)],
+    run_for: Duration,
+) -> (Vec<Vec<u64>>, Vec<String>) {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args(["--exact", child_test, "--ignored", "--nocapture", "--test-threads=1"])
@@ -34,15 +44,23 @@ pub fn run_child_and_kill(child_test: &str, env: &[(&str, String)], run_for: Dur
     let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (sender, receiver) = mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            // Only acknowledgements count: the test harness prints lines of its own.
-            let Some(ack) = line.split("ack ").nth(1) else { continue };
-            let fields: Vec<u64> = ack.split(' ').filter_map(|f| f.parse().ok()).collect();
-            let _ = sender.send(fields);
-        }
-    });
+    let failures = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let failures = std::sync::Arc::clone(&failures);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("failed ") {
+                    failures.lock().unwrap().push(line);
+                    continue;
+                }
+                // Only acknowledgements count: the test harness prints lines of its own.
+                let Some(ack) = line.split("ack ").nth(1) else { continue };
+                let fields: Vec<u64> = ack.split(' ').filter_map(|f| f.parse().ok()).collect();
+                let _ = sender.send(fields);
+            }
+        })
+    };
     let mut lines = Vec::new();
     if let Ok(first) = receiver.recv_timeout(Duration::from_secs(60)) {
         lines.push(first);
@@ -52,5 +70,6 @@ pub fn run_child_and_kill(child_test: &str, env: &[(&str, String)], run_for: Dur
     child.wait().unwrap();
     reader.join().unwrap();
     lines.extend(receiver.try_iter());
-    lines
+    let failures = std::mem::take(&mut *failures.lock().unwrap());
+    (lines, failures)
 }
