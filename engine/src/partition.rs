@@ -213,6 +213,9 @@ pub(crate) struct WriteFailure {
     /// Whether the partition was deposed (or its log failed): a new primary may take the
     /// write.
     pub primary_lost: bool,
+    /// Whether the write was turned away, unlogged, while a promotion hands the primary's
+    /// history over: it is to be retried once the promotion is done (or abandoned).
+    pub handing_over: bool,
 }
 
 impl WriteFailure {
@@ -221,6 +224,7 @@ impl WriteFailure {
             error,
             enqueued: None,
             primary_lost: false,
+            handing_over: false,
         }
     }
 }
@@ -280,6 +284,9 @@ pub(crate) struct Partition {
     /// Set when a replica took over as primary: the last LSN of this partition's history
     /// the new primary holds. Nothing more is written here.
     deposed: Mutex<Option<Lsn>>,
+    /// Set while a promotion hands this primary's history over: new writes are turned
+    /// away (to retry on whichever copy ends up primary).
+    handing_over: AtomicBool,
 }
 
 /// A partition's numbers, for `stats`.
@@ -503,6 +510,7 @@ impl Partition {
             applied_lsn,
             ack_wait: RwLock::new(None),
             deposed: Mutex::new(None),
+            handing_over: AtomicBool::new(false),
         })
         .inspect(|partition: &Partition| {
             if let Some(signal) = &partition.flush_signal {
@@ -860,17 +868,33 @@ impl Partition {
         *self.deposed.lock()
     }
 
+    /// Turns new writes away while a promotion hands this primary's history over (they
+    /// retry on whichever copy ends up primary); writes already in the log finish. Called
+    /// with the write lock taken, so no write is between its check and its record.
+    pub(crate) fn stop_writes(&self) {
+        let _pending = self.pending.lock();
+        self.handing_over.store(true, Ordering::Release);
+    }
+
+    /// Undoes [`Partition::stop_writes`] (a promotion that could not go on).
+    pub(crate) fn resume_writes(&self) {
+        self.handing_over.store(false, Ordering::Release);
+    }
+
     fn check_primary(&self) -> std::result::Result<(), WriteFailure> {
-        match self.deposed_at() {
-            Some(_) => Err(WriteFailure {
-                error: Error::Wal(dynastore_wal::Error::Poisoned {
-                    cause: "the partition was deposed".into(),
-                }),
-                enqueued: None,
-                primary_lost: true,
-            }),
-            None => Ok(()),
+        let deposed = self.deposed_at().is_some();
+        let handing_over = self.handing_over.load(Ordering::Acquire);
+        if !deposed && !handing_over {
+            return Ok(());
         }
+        Err(WriteFailure {
+            error: Error::Wal(dynastore_wal::Error::Poisoned {
+                cause: "the partition was deposed: a replica took over as primary".into(),
+            }),
+            enqueued: None,
+            primary_lost: deposed,
+            handing_over: !deposed,
+        })
     }
 
     /// A failure after the record was enqueued: the primary counts as lost if its log
@@ -884,6 +908,7 @@ impl Partition {
             error,
             enqueued,
             primary_lost,
+            handing_over: false,
         }
     }
 

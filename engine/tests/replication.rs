@@ -750,3 +750,61 @@ fn partitions_created_while_an_az_is_failed_get_their_copies_on_restore() {
     let items = same_on_every_az(&db, &keys);
     assert!(items.values().all(Option::is_some));
 }
+
+/// Planned promotions under `Buffered` writers: writes are acknowledged before they are
+/// durable, and a planned promotion (the primary healthy) must still hand every one of
+/// them over: none is lost.
+#[test]
+fn planned_promotions_lose_no_buffered_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let mut options = options(AckMode::Quorum);
+    options.durability = dynastore_wal::Durability::Buffered {
+        interval: Duration::from_millis(50),
+    };
+    let db = Arc::new(open(&fs, dir.path(), options));
+    db.create_table(orders_schema("Orders")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4u64)
+        .map(|thread| {
+            let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut seq = 0;
+                // Paced, so that the writes spread over every promotion.
+                while !stop.load(Ordering::Relaxed) && seq < 20_000 {
+                    put(&db, item(thread * 1_000_000 + seq, 0, seq)).unwrap_or_else(|e| panic!("{thread}/{seq}: {e}"));
+                    seq += 1;
+                    if seq % 64 == 0 {
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                }
+                (thread, seq)
+            })
+        })
+        .collect();
+    let azs = ["az-b", "az-c", "az-a"];
+    for round in 0..12 {
+        std::thread::sleep(Duration::from_millis(15));
+        for p in partitions(&db) {
+            match db.promote("Orders", p.entry.id, azs[round % 3]) {
+                Ok(()) | Err(Error::Unavailable { .. }) => {}
+                Err(error) => panic!("promoting: {error}"),
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for writer in writers {
+        let (thread, count) = writer.join().unwrap();
+        for seq in 0..count {
+            total += 1;
+            assert_eq!(
+                get(&db, key(thread * 1_000_000 + seq, 0), true),
+                Some(item(thread * 1_000_000 + seq, 0, seq)),
+                "acknowledged write {thread}/{seq}"
+            );
+        }
+    }
+    let failovers: u64 = partitions(&db).iter().map(|p| p.entry.group.failovers).sum();
+    assert!(total > 100 && failovers > 4, "{total} writes, {failovers} failovers");
+}

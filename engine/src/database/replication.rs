@@ -148,6 +148,8 @@ impl Database {
     /// What a failed write attempt on `partition` comes to: done after all, to be retried
     /// (on a new primary), or the error.
     ///
+    /// - The write was turned away while a promotion hands the primary over: it is retried
+    ///   once the promotion is done.
     /// - The primary was lost: a replica is promoted (if none was yet). A write whose
     ///   record the new primary holds is done: doing it again would repeat it (and its own
     ///   effect could fail its condition). Others are retried, up to
@@ -171,6 +173,11 @@ impl Database {
             return Err(failure.error);
         }
         *attempt += 1;
+        if failure.handing_over {
+            // A promotion is under way (it holds the slot): wait for it, then retry.
+            drop(slot.open.read());
+            return Ok(Recovery::Retry);
+        }
         if failure.primary_lost {
             let handover = self.fail_over(table, slot, partition, None)?;
             return Ok(match failure.enqueued {
@@ -250,15 +257,20 @@ impl Database {
         let Some(set) = slot.replicas.read().clone() else {
             return Err(unavailable("it has no replica to promote".into()));
         };
-        // Stop shipping, after handing the replicas everything durable on the primary that
-        // can still be read (nothing, if its AZ failed).
-        // A healthy primary first makes durable what it acknowledged before its log synced
-        // (`Buffered` writes), so that a planned promotion loses nothing; a failed one
-        // cannot, and those writes are lost as in a crash.
-        let primary_healthy = !self.failed_azs.read().contains(&entry.group.primary);
-        if primary_healthy {
-            // An error here means the primary is failing after all: hand over what is
-            // durable.
+        // New writes wait for the new primary. A healthy primary then makes durable what
+        // it acknowledged before its log synced (`Buffered` writes), so that a planned
+        // promotion loses nothing (a failed one cannot, and those are lost as in a crash);
+        // then shipping stops, after handing the replicas everything durable that can
+        // still be read.
+        primary.stop_writes();
+        let abort = |error: Error| {
+            set.resume();
+            primary.resume_writes();
+            Err(error)
+        };
+        if !self.failed_azs.read().contains(&entry.group.primary) {
+            // An error means the primary is failing after all: what is durable is handed
+            // over.
             let _ = primary.sync();
         }
         let stream = set.stop();
@@ -284,15 +296,13 @@ impl Database {
             None => candidates.iter().find(|(_, _, durable)| Some(*durable) == best),
         };
         let Some((new_az, new_primary, handover)) = chosen.cloned() else {
-            set.resume();
-            return Err(unavailable(match target {
+            return abort(unavailable(match target {
                 Some(az) => format!("{az} holds no copy in service"),
                 None => "no replica is in service".into(),
             }));
         };
         if Some(handover) < best {
-            set.resume();
-            return Err(unavailable(format!(
+            return abort(unavailable(format!(
                 "{new_az} is behind another replica (LSN {handover} of {})",
                 best.unwrap_or(Lsn::ZERO)
             )));
@@ -301,8 +311,7 @@ impl Database {
         // with them.
         let group = entry.group.promoted(&new_az, handover.0);
         if let Err(error) = self.record_group(table, entry.id, &group) {
-            set.resume();
-            return Err(error);
+            return abort(error);
         }
         entry.group = group.clone();
         let epoch = (Epoch(group.epoch), handover.next());
