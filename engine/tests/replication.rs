@@ -268,8 +268,18 @@ fn quorum_failovers_under_concurrent_writers_lose_and_repeat_nothing() {
         })
         .collect();
     let azs = ["az-a", "az-b", "az-c"];
-    for round in 0..6 {
+    for round in 0..9 {
         std::thread::sleep(Duration::from_millis(40 + 17 * round as u64));
+        if round % 3 == 2 {
+            // A planned failover of every partition to the next AZ.
+            for p in partitions(&db) {
+                match db.promote("Orders", p.entry.id, azs[round % 3]) {
+                    Ok(()) | Err(Error::Unavailable { .. }) => {}
+                    Err(error) => panic!("promoting: {error}"),
+                }
+            }
+            continue;
+        }
         // The AZ most partitions use as primary now.
         let primary = partitions(&db)[0].entry.group.primary.clone();
         db.fail_az(&primary).unwrap();
