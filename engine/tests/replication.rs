@@ -53,6 +53,21 @@ fn open(fs: &SharedFs, dir: &Path, options: Options) -> Database {
     Database::open(fs.clone(), dir, options).unwrap()
 }
 
+/// A database with `options` and table Orders, in a new temporary directory.
+fn orders_db(options: Options) -> (tempfile::TempDir, Database) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(&StdFs::shared(), dir.path(), options);
+    db.create_table(orders_schema("Orders")).unwrap();
+    (dir, db)
+}
+
+/// Closes `db` and checks that `verify` finds nothing wrong in any AZ's copy.
+fn close_and_verify(db: Database, dir: &Path) {
+    db.close().unwrap();
+    let report = dynastore_engine::verify::verify(dir);
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}
+
 /// Every created partition's report.
 fn partitions(db: &Database) -> Vec<PartitionReport> {
     db.stats()
@@ -97,10 +112,7 @@ fn items_in(db: &Database, az: &str, keys: &BTreeSet<(u64, u64)>) -> BTreeMap<(u
 
 #[test]
 fn every_az_holds_every_acknowledged_write_and_verifies_clean() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = open(&fs, dir.path(), options(AckMode::Quorum));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (dir, db) = orders_db(options(AckMode::Quorum));
     let mut keys = BTreeSet::new();
     let mut model = BTreeMap::new();
     for i in 0..600u64 {
@@ -136,7 +148,7 @@ fn every_az_holds_every_acknowledged_write_and_verifies_clean() {
     for az in ["az-a", "az-b", "az-c"] {
         assert!(dir.path().join(az).join("Orders").join("p-0000").is_dir());
     }
-    let catalog = Catalog::load(fs.as_ref(), dir.path()).unwrap();
+    let catalog = Catalog::load(&StdFs, dir.path()).unwrap();
     let groups: Vec<_> = catalog.tables["Orders"]
         .partitions
         .iter()
@@ -151,10 +163,7 @@ fn every_az_holds_every_acknowledged_write_and_verifies_clean() {
 
 #[test]
 fn a_failed_primary_az_is_replaced_and_writing_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = open(&fs, dir.path(), options(AckMode::Quorum));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (dir, db) = orders_db(options(AckMode::Quorum));
     for i in 0..200u64 {
         put(&db, item(i % 23, 0, i)).unwrap();
     }
@@ -185,12 +194,10 @@ fn a_failed_primary_az_is_replaced_and_writing_goes_on() {
     for pk in 0..23u64 {
         assert_eq!(get(&db, key(pk, 0), true), Some(last(pk, 300)));
     }
-    db.close().unwrap();
-    let report = dynastore_engine::verify::verify(dir.path());
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    close_and_verify(db, dir.path());
 
     // Reopened: the CATALOG's primaries and epochs hold.
-    let db = open(&fs, dir.path(), options(AckMode::Quorum));
+    let db = open(&StdFs::shared(), dir.path(), options(AckMode::Quorum));
     for p in partitions(&db) {
         assert_eq!((p.entry.group.primary.as_str(), p.entry.group.epoch), ("az-a", 3));
     }
@@ -201,10 +208,7 @@ fn a_failed_primary_az_is_replaced_and_writing_goes_on() {
 
 #[test]
 fn losing_every_replica_fails_quorum_writes_and_primary_mode_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = open(&fs, dir.path(), options(AckMode::Quorum));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (dir, db) = orders_db(options(AckMode::Quorum));
     put(&db, item(1, 1, 1)).unwrap();
     db.fail_az("az-b").unwrap();
     put(&db, item(1, 1, 2)).unwrap();
@@ -220,7 +224,7 @@ fn losing_every_replica_fails_quorum_writes_and_primary_mode_goes_on() {
     assert!(matches!(db.fail_az("az-x"), Err(Error::Validation(_))));
     drop(db);
 
-    let db = open(&fs, dir.path(), options(AckMode::Primary));
+    let db = open(&StdFs::shared(), dir.path(), options(AckMode::Primary));
     db.fail_az("az-b").unwrap();
     db.fail_az("az-c").unwrap();
     put(&db, item(1, 1, 5)).unwrap();
@@ -229,10 +233,8 @@ fn losing_every_replica_fails_quorum_writes_and_primary_mode_goes_on() {
 
 #[test]
 fn quorum_failovers_under_concurrent_writers_lose_and_repeat_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = Arc::new(open(&fs, dir.path(), options(AckMode::Quorum)));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (_dir, db) = orders_db(options(AckMode::Quorum));
+    let db = Arc::new(db);
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4u64)
         .map(|thread| {
@@ -320,10 +322,7 @@ fn same_on_every_az(db: &Database, keys: &BTreeSet<(u64, u64)>) -> BTreeMap<(u64
 /// new primary never had is dropped, and every AZ ends up with identical items.
 #[test]
 fn primary_mode_loses_unshipped_writes_and_the_former_primary_drops_its_tail() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = open(&fs, dir.path(), options(AckMode::Primary));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (dir, db) = orders_db(options(AckMode::Primary));
     let mut keys = BTreeSet::new();
     for i in 0..100u64 {
         keys.insert((i % 40, 1));
@@ -364,24 +363,19 @@ fn primary_mode_loses_unshipped_writes_and_the_former_primary_drops_its_tail() {
     for pk in 0..40u64 {
         assert_eq!(items[&(pk, 1)], Some(last(pk)), "az-b's tail came back for {pk}");
     }
-    db.close().unwrap();
-    let report = dynastore_engine::verify::verify(dir.path());
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    close_and_verify(db, dir.path());
 }
 
 /// In `Quorum` mode a write no replica receives is never acknowledged, so cutting
 /// shipping off and failing the primary loses nothing that was acknowledged.
 #[test]
 fn quorum_mode_acknowledges_nothing_unshipped() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
     let mut options = options(AckMode::Quorum);
     if let Some(replication) = options.replication.as_mut() {
         // Long enough for a loaded machine's fsyncs, short enough to wait out once.
         replication.ack_timeout = Duration::from_millis(500);
     }
-    let db = open(&fs, dir.path(), options);
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (_dir, db) = orders_db(options);
     put(&db, item(7, 7, 1)).unwrap();
     // One replica not keeping up blocks nothing: the other acknowledges (within the
     // timeout).
@@ -404,10 +398,8 @@ fn quorum_mode_acknowledges_nothing_unshipped() {
 /// version the primary did not acknowledge, nor one older than an acknowledged write.
 #[test]
 fn replica_reads_return_only_acknowledged_versions() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = Arc::new(open(&fs, dir.path(), options(AckMode::Quorum)));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (_dir, db) = orders_db(options(AckMode::Quorum));
+    let db = Arc::new(db);
     let acknowledged = Arc::new(parking_lot::Mutex::new(BTreeMap::<u64, u64>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -455,10 +447,7 @@ fn replica_reads_return_only_acknowledged_versions() {
 /// there, and the lost AZ's copies are rebuilt from the new primary.
 #[test]
 fn a_primary_az_lost_while_closed_is_replaced_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = open(&fs, dir.path(), options(AckMode::Quorum));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (dir, db) = orders_db(options(AckMode::Quorum));
     for i in 0..300u64 {
         put(&db, item(i % 50, 3, i)).unwrap();
         if i == 150 {
@@ -468,7 +457,7 @@ fn a_primary_az_lost_while_closed_is_replaced_at_open() {
     db.close().unwrap();
     std::fs::remove_dir_all(dir.path().join("az-a")).unwrap();
 
-    let db = open(&fs, dir.path(), options(AckMode::Quorum));
+    let db = open(&StdFs::shared(), dir.path(), options(AckMode::Quorum));
     for p in partitions(&db) {
         assert_ne!(p.entry.group.primary, "az-a");
         assert_eq!((p.entry.group.epoch, p.entry.group.failovers), (2, 1));
@@ -480,10 +469,8 @@ fn a_primary_az_lost_while_closed_is_replaced_at_open() {
     let keys: BTreeSet<(u64, u64)> = (0..50).map(|pk| (pk, 3)).collect();
     let items = same_on_every_az(&db, &keys);
     assert!(items.values().all(Option::is_some));
-    db.close().unwrap();
-    let report = dynastore_engine::verify::verify(dir.path());
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
-    let catalog = Catalog::load(fs.as_ref(), dir.path()).unwrap();
+    close_and_verify(db, dir.path());
+    let catalog = Catalog::load(&StdFs, dir.path()).unwrap();
     assert!(catalog.tables["Orders"].partitions.iter().all(|p| p.group.epoch >= 2));
 }
 
@@ -491,10 +478,7 @@ fn a_primary_az_lost_while_closed_is_replaced_at_open() {
 /// acknowledged write: with shipping cut off to every replica, they still see it.
 #[test]
 fn eventually_consistent_queries_and_scans_see_every_acknowledged_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = open(&fs, dir.path(), options(AckMode::Primary));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (_dir, db) = orders_db(options(AckMode::Primary));
     for i in 0..40u64 {
         put(&db, item(i % 4, i, i)).unwrap();
     }
@@ -597,12 +581,9 @@ fn transient_io_errors_fail_over_and_failed_replicas_heal_by_themselves() {
 /// its extra records are a tail the next primary never had.
 #[test]
 fn a_lost_primary_is_replaced_by_the_copy_with_the_most_history_not_the_longest_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
     let mut options = options(AckMode::Primary);
     options.initial_partitions = 1;
-    let db = open(&fs, dir.path(), options);
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (dir, db) = orders_db(options);
     for i in 0..20u64 {
         put(&db, item(i, 0, i)).unwrap();
     }
@@ -627,7 +608,7 @@ fn a_lost_primary_is_replaced_by_the_copy_with_the_most_history_not_the_longest_
     // az-b's copy is lost. az-a's log is longer (20 + 30 records) than az-c's (20 + 10),
     // but its last 30 are the tail az-b never had.
     std::fs::remove_dir_all(dir.path().join("az-b")).unwrap();
-    let db = open(&fs, dir.path(), options);
+    let db = open(&StdFs::shared(), dir.path(), options);
     let group = &partitions(&db)[0].entry.group;
     assert_eq!((group.primary.as_str(), group.epoch), ("az-c", 3));
     for i in (0..20u64).chain(200..210) {
@@ -639,19 +620,14 @@ fn a_lost_primary_is_replaced_by_the_copy_with_the_most_history_not_the_longest_
     wait_caught_up(&db);
     let keys: BTreeSet<(u64, u64)> = (0..20).chain(100..130).chain(200..210).map(|i| (i, 0)).collect();
     same_on_every_az(&db, &keys);
-    db.close().unwrap();
-    let report = dynastore_engine::verify::verify(dir.path());
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    close_and_verify(db, dir.path());
 }
 
 /// Deleting a replicated table removes its copies in every AZ; a table created again
 /// under the name starts empty everywhere.
 #[test]
 fn deleting_a_replicated_table_removes_every_copy() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = open(&fs, dir.path(), options(AckMode::Quorum));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (dir, db) = orders_db(options(AckMode::Quorum));
     for i in 0..50u64 {
         put(&db, item(i, 0, i)).unwrap();
     }
@@ -735,10 +711,7 @@ fn acknowledged_writes_survive_power_loss_during_shipping_and_promotion() {
 /// restored, and a failed first AZ is not made the new partition's primary.
 #[test]
 fn partitions_created_while_an_az_is_failed_get_their_copies_on_restore() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
-    let db = open(&fs, dir.path(), options(AckMode::Quorum));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (_dir, db) = orders_db(options(AckMode::Quorum));
     db.fail_az("az-a").unwrap();
     db.fail_az("az-c").unwrap();
     // Only az-b is up: its copy is every partition's primary, and nothing can acknowledge.
@@ -766,14 +739,12 @@ fn partitions_created_while_an_az_is_failed_get_their_copies_on_restore() {
 /// them over: none is lost.
 #[test]
 fn planned_promotions_lose_no_buffered_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let fs = StdFs::shared();
     let mut options = options(AckMode::Quorum);
     options.durability = dynastore_wal::Durability::Buffered {
         interval: Duration::from_millis(50),
     };
-    let db = Arc::new(open(&fs, dir.path(), options));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (_dir, db) = orders_db(options);
+    let db = Arc::new(db);
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..4u64)
         .map(|thread| {
