@@ -101,14 +101,7 @@ fn run_child_and_kill(dir: &Path, start: u64, run_for: Duration) -> BTreeMap<(u6
         (CHILD_ENV, dir.display().to_string()),
         ("DYNASTORE_ENGINE_SEQ", start.to_string()),
     ];
-    let mut acked = BTreeMap::new();
-    for fields in common::run_child_and_kill("engine_crash_child", &env, run_for) {
-        if let [thread, k, seq] = fields[..] {
-            let newest = acked.entry((thread, k)).or_insert(seq);
-            *newest = (*newest).max(seq);
-        }
-    }
-    acked
+    common::newest_per_key(common::run_child_and_kill("engine_crash_child", &env, run_for))
 }
 
 #[test]

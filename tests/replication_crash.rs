@@ -131,16 +131,19 @@ fn run_child_and_kill(dir: &Path, start: u64, run_for: Duration) -> BTreeMap<(u6
         (CHILD_ENV, dir.display().to_string()),
         ("DYNASTORE_REPLICATION_SEQ", start.to_string()),
     ];
-    let mut acked = BTreeMap::new();
     let (acks, failures) = common::run_child_and_kill_reporting("replication_crash_child", &env, run_for);
     assert!(failures.is_empty(), "writes failed: {failures:?}");
-    for fields in acks {
-        if let [thread, k, seq] = fields[..] {
-            let newest = acked.entry((thread, k)).or_insert(seq);
-            *newest = (*newest).max(seq);
-        }
-    }
-    acked
+    common::newest_per_key(acks)
+}
+
+/// Promotions recorded in the CATALOG, over every partition.
+fn failovers_of(db: &Database) -> u64 {
+    db.stats()
+        .unwrap()
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| p.entry.group.failovers)
+        .sum()
 }
 
 /// Waits until every replica holds and applied everything durable on its primary.
@@ -186,13 +189,7 @@ fn acknowledged_writes_survive_sigkill_during_shipping_and_promotion() {
         acked.extend(mine);
 
         let db = Database::open(StdFs::shared(), tmp.path(), options()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-        let failovers: u64 = db
-            .stats()
-            .unwrap()
-            .iter()
-            .flat_map(|t| &t.partitions)
-            .map(|p| p.entry.group.failovers)
-            .sum();
+        let failovers = failovers_of(&db);
         by_children += failovers - after_checks;
         println!("round {round}: {failovers} failovers so far, {by_children} by the children");
         let read = |db: &Database, thread: u64, k: u64| {
@@ -228,13 +225,7 @@ fn acknowledged_writes_survive_sigkill_during_shipping_and_promotion() {
         let report = dynastore::verify::verify(tmp.path());
         assert!(report.problems.is_empty(), "seed {seed}: verify: {:?}", report.problems);
         let db = Database::open(StdFs::shared(), tmp.path(), options()).unwrap();
-        after_checks = db
-            .stats()
-            .unwrap()
-            .iter()
-            .flat_map(|t| &t.partitions)
-            .map(|p| p.entry.group.failovers)
-            .sum();
+        after_checks = failovers_of(&db);
     }
     assert!(
         by_children > 0,

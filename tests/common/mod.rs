@@ -19,6 +19,19 @@ pub fn seed() -> u64 {
     seed
 }
 
+/// The newest acknowledged `seq` per `(thread, key)`, from acknowledgements printed as
+/// `ack thread key seq`.
+pub fn newest_per_key(acks: Vec<Vec<u64>>) -> std::collections::BTreeMap<(u64, u64), u64> {
+    let mut acked = std::collections::BTreeMap::new();
+    for fields in acks {
+        if let [thread, k, seq] = fields[..] {
+            let newest = acked.entry((thread, k)).or_insert(seq);
+            *newest = (*newest).max(seq);
+        }
+    }
+    acked
+}
+
 /// Runs test `child_test` of this binary with `env`, waits for its first acknowledgement,
 /// lets it run `run_for` more, SIGKILLs it, and returns the numbers of every
 /// acknowledgement it printed: lines containing `ack ` followed by numbers.
