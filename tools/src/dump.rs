@@ -294,9 +294,21 @@ pub fn catalog(data: &Path, as_json: bool, out: &mut dyn Write) -> Result<(), Bo
             } else {
                 "not created yet"
             };
+            let group = &partition.group;
+            let replication = if group.azs.len() > 1 {
+                format!(
+                    "; AZs {} (primary {}, epoch {}, {} failover(s))",
+                    group.azs.join(", "),
+                    group.primary,
+                    group.epoch,
+                    group.failovers
+                )
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "    {}  hash {:#018x}..={:#018x}  {state}",
+                "    {}  hash {:#018x}..={:#018x}  {state}{replication}",
                 partition.dir_name(),
                 partition.range.start,
                 partition.range.end

@@ -253,3 +253,55 @@ fn stats_show_each_partitions_memtable_tables_and_wal() {
     assert!(text.contains("SSTables 1 [L0: 1] with 30 entries"), "{text}");
     assert!(text.contains("flushed to LSN 30"), "{text}");
 }
+
+/// A replicated data directory: `stats` shows each partition's primary, epoch and
+/// replicas, `dump catalog` its replication group, and `verify` checks every AZ.
+#[test]
+fn stats_dump_and_verify_show_every_replica() {
+    use dynastore::item::{KeyAttribute, ScalarType};
+    use dynastore::{Database, KeySchema, Options, PutItemInput, Replication, TableSchema};
+    let tmp = tempfile::tempdir().unwrap();
+    let options = Options {
+        initial_partitions: 1,
+        replication: Some(Replication::default()),
+        ..Options::default()
+    };
+    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    db.create_table(TableSchema {
+        name: "Orders".into(),
+        key_schema: KeySchema {
+            partition_key: KeyAttribute::new("pk", ScalarType::S),
+            sort_key: None,
+        },
+    })
+    .unwrap();
+    for i in 0..20 {
+        db.put_item(PutItemInput::new(
+            "Orders",
+            dynastore::Item::new().with("pk", format!("k{i}")),
+        ))
+        .unwrap();
+    }
+    db.promote("Orders", 0, "az-c").unwrap();
+    db.close().unwrap();
+    let data = tmp.path().to_str().unwrap();
+
+    let stats = String::from_utf8(dynastore(&["--data", data, "stats"]).stdout).unwrap();
+    assert!(
+        stats.contains("primary az-c (epoch 2, 1 failover(s)); durable to LSN 20"),
+        "{stats}"
+    );
+    assert!(stats.contains("replica az-a: live"), "{stats}");
+    assert!(stats.contains("replica az-b: live"), "{stats}");
+    let catalog = String::from_utf8(dynastore(&["--data", data, "dump", "catalog"]).stdout).unwrap();
+    assert!(
+        catalog.contains("AZs az-a, az-b, az-c (primary az-c, epoch 2, 1 failover(s))"),
+        "{catalog}"
+    );
+    let output = dynastore(&["--data", data, "verify"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    for az in ["az-a", "az-b", "az-c"] {
+        assert!(text.contains(&format!("{az}/Orders/p-0000/wal")), "{az}: {text}");
+    }
+}
