@@ -649,7 +649,8 @@ impl Database {
                 if self.primary_lost(&table, &partition)? {
                     partition.group = self.promote_at_open(&table, &partition)?;
                 }
-                let (primary, replicas) = self.open_group(&table, &partition)?;
+                let primary = self.open_primary(&table, &mut partition)?;
+                let (primary, replicas) = self.open_group(&table, &partition, primary)?;
                 (Some(primary), replicas)
             } else {
                 (None, None)
@@ -834,7 +835,10 @@ impl Database {
             entry.created = true;
             entry.group = group;
         }
-        let (partition, replicas) = self.open_group(table, &entry)?;
+        let primary = self
+            .copies
+            .open_partition(&table.partition_dir(&entry.group.primary, &entry), &entry.group)?;
+        let (partition, replicas) = self.open_group(table, &entry, primary)?;
         *slot.replicas.write() = replicas;
         *open = Some(Arc::clone(&partition));
         Ok(Some(partition))

@@ -46,19 +46,37 @@ pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet) -> Vec<Repl
 }
 
 impl Database {
-    /// Opens (or creates) every copy of partition `entry`: the primary, then each replica
+    /// Opens the primary copy of partition `entry` at open. A copy found damaged (a
+    /// checksum or record that does not hold) is not served: a replica takes over, as for
+    /// a lost copy, and the damaged one is rebuilt as a replica. Without a replica, the
+    /// damage is reported.
+    pub(super) fn open_primary(&self, table: &Table, entry: &mut PartitionEntry) -> Result<Partition> {
+        let dir = table.partition_dir(&entry.group.primary, entry);
+        let error = match self.copies.open_partition(&dir, &entry.group) {
+            Ok(primary) => return Ok(primary),
+            Err(error @ (Error::Corruption { .. } | Error::Wal(dynastore_wal::Error::Corruption { .. }))) => error,
+            Err(error) => return Err(error),
+        };
+        let promoted = self.promote_at_open(table, entry)?;
+        if promoted.primary == entry.group.primary {
+            return Err(error);
+        }
+        entry.group = promoted;
+        self.copies
+            .open_partition(&table.partition_dir(&entry.group.primary, entry), &entry.group)
+    }
+
+    /// Opens (or creates) every copy of partition `entry`: `primary`, then each replica
     /// (rejoining: a tail the primary never had is dropped, and a copy the primary's log
     /// can no longer bring up to date is rebuilt from its tables), and the stream between.
     pub(super) fn open_group(
         &self,
         table: &Table,
         entry: &PartitionEntry,
+        primary: Partition,
     ) -> Result<(Arc<Partition>, Option<Arc<ReplicaSet>>)> {
         let group = &entry.group;
-        let primary = Arc::new(
-            self.copies
-                .open_partition(&table.partition_dir(&group.primary, entry), group)?,
-        );
+        let primary = Arc::new(primary);
         if group.azs.len() < 2 {
             return Ok((primary, None));
         }
