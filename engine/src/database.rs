@@ -9,15 +9,17 @@
 //! # Replication and failover
 //!
 //! With [`Options::replication`], every partition has a copy in each AZ. The primary's
-//! copy takes writes; the shipper thread streams its log, byte for byte, to the others
-//! (the engine's shipper threads), which apply it as their own writes. A `Sync` write is
-//! acknowledged once the [`AckMode`] is met. When the primary fails (an I/O error on its
-//! log, [`Database::fail_az`]) or on request ([`Database::promote`]), the replica with
-//! the highest durable LSN is promoted: the CATALOG records the new primary and a raised
-//! epoch (durably, first), the old primary is fenced, and writes in flight are retried on
-//! the new primary (a write whose record the new primary already holds is acknowledged,
-//! not repeated). A former primary rejoins as a replica ([`Database::restore_az`], or at
-//! the next open), dropping any tail the new primary never had.
+//! copy takes writes; shipper threads stream its log, byte for byte, to the others, which
+//! apply it as their own writes. A `Sync` write is acknowledged (and becomes readable)
+//! once the [`AckMode`] is met. When the primary fails (an I/O error on its log,
+//! [`Database::fail_az`], a copy lost or damaged at open) or on request
+//! ([`Database::promote`]), the replica holding the most of the partition's history is
+//! promoted: the CATALOG records the new primary and a raised epoch (durably, first), the
+//! old primary is fenced, and writes in flight are retried on the new primary (a write
+//! whose record the new primary already holds is acknowledged, not repeated). A former
+//! primary rejoins as a replica ([`Database::restore_az`], or at the next open), dropping
+//! any tail the new primary never had; replicas that fail on their own are repaired in the
+//! background. The replication side lives in the `replication` submodule.
 
 use crate::az_fs::{AzFs, FailedAzs};
 use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, ReplicationGroup, TableEntry};

@@ -15,8 +15,12 @@
 //! its last ([`dynastore_wal::Error::EpochRegressed`]), so a deposed primary's stream
 //! cannot overwrite a newer history.
 //!
+//! Each replica has a lock of its own in the stream, so several threads may ship to
+//! different replicas at once ([`ShipStream::pump_replica`]) while one replica's records
+//! still go out in order.
+//!
 //! The engine drives this crate: its replica partitions are the sinks (they apply what
-//! they receive), a shipper thread pumps every stream, and promotion and rejoining are
+//! they receive), its shipper threads pump every stream, and promotion and rejoining are
 //! the engine's (they need the CATALOG).
 
 use dynastore_wal::{Lsn, TailChunk, Tailer, Wal};
