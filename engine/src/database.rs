@@ -922,11 +922,11 @@ impl Database {
         let table = self.table(&input.table_name)?;
         validate_key(&input.key, &table.key_schema)?;
         let key = table_key(&input.key, &table.key_schema)?;
-        let Some(partition) = self.partition(&table, hash_of(&key), false)? else {
-            return Ok(None);
-        };
-        let partition = self.copy_for_read(&table, hash_of(&key), partition, input.consistent_read);
-        let item = partition.get(key)?;
+        let item = self
+            .read(&table, hash_of(&key), input.consistent_read, |copy| {
+                copy.get(key.clone())
+            })?
+            .flatten();
         Ok(match &input.projection {
             Some(paths) => item.map(|item| project(&item, &paths.iter().collect::<Vec<_>>())),
             None => item,

@@ -759,6 +759,11 @@ impl Partition {
         }
     }
 
+    /// Its directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Its log, which the shipper tails.
     pub(crate) fn wal(&self) -> &Arc<Wal> {
         &self.wal

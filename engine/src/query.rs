@@ -380,16 +380,19 @@ impl Database {
                 range.upper = Bound::Excluded(start_key);
             }
         }
-        let mut page = PageBuilder::new(
-            &table.key_schema,
-            limit,
-            input.filter.as_ref(),
-            input.projection.as_ref(),
-        );
+        let new_page = || {
+            PageBuilder::new(
+                &table.key_schema,
+                limit,
+                input.filter.as_ref(),
+                input.projection.as_ref(),
+            )
+        };
         let hash = partition_hash(&input.partition_key);
-        if let Some(partition) = self.partition(&table, hash, false)? {
-            let partition = self.copy_for_read(&table, hash, partition, input.consistent_read);
-            partition.visit_range(
+        // A copy found damaged part way is replaced and the page read again from scratch.
+        let page = self.read(&table, hash, input.consistent_read, |copy| {
+            let mut page = new_page();
+            copy.visit_range(
                 as_ref(&range.lower),
                 as_ref(&range.upper),
                 !input.scan_index_forward,
@@ -398,8 +401,9 @@ impl Database {
                     page.push(item)
                 },
             )?;
-        }
-        Ok(page.page)
+            Ok(page.page)
+        })?;
+        Ok(page.unwrap_or_else(|| new_page().page))
     }
 
     /// Reads a whole table, or one segment of a parallel scan, in hash order (DynamoDB's

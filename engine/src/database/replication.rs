@@ -197,7 +197,7 @@ impl Database {
             return Ok(Recovery::Retry);
         }
         if failure.primary_lost {
-            let handover = self.fail_over(table, slot, partition, None)?;
+            let handover = self.fail_over(table, slot, partition, None, false)?;
             return Ok(match failure.enqueued {
                 Some((lsn, old)) if lsn <= handover => Recovery::Done(old),
                 _ => Recovery::Retry,
@@ -246,18 +246,86 @@ impl Database {
         }
     }
 
+    /// Runs `read` on the copy of the partition holding `hash` that a read goes to (see
+    /// [`Database::copy_for_read`]); `None` if the partition was never written. A copy
+    /// found damaged (`read` fails with [`Error::Corruption`]) is taken out of service
+    /// and rebuilt from the primary (a damaged primary is replaced by a replica first),
+    /// and the read is done again on a sound copy; without another copy the damage is
+    /// reported.
+    pub(crate) fn read<T>(
+        &self,
+        table: &Table,
+        hash: u64,
+        consistent_read: bool,
+        read: impl Fn(&Partition) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let mut attempt = 0;
+        loop {
+            let Some(primary) = self.partition(table, hash, false)? else {
+                return Ok(None);
+            };
+            let copy = self.copy_for_read(table, hash, Arc::clone(&primary), consistent_read);
+            match read(&copy) {
+                Err(error @ Error::Corruption { .. }) if attempt < FAILOVER_RETRIES => {
+                    attempt += 1;
+                    if !self.discard_damaged(table, hash, &primary, &copy)? {
+                        return Err(error);
+                    }
+                }
+                result => return result.map(Some),
+            }
+        }
+    }
+
+    /// Takes the damaged `copy` of the partition holding `hash` out of service and removes
+    /// its files, so that it is rebuilt from the primary (promoting a replica first if the
+    /// damaged copy is the primary). Returns false if there is no other copy to turn to.
+    fn discard_damaged(
+        &self,
+        table: &Table,
+        hash: u64,
+        primary: &Arc<Partition>,
+        copy: &Arc<Partition>,
+    ) -> Result<bool> {
+        let slot = table.slot(hash).ok_or_else(|| Error::ResourceNotFound {
+            table: table.name.clone(),
+        })?;
+        let Some(set) = slot.replicas.read().clone() else {
+            return Ok(false);
+        };
+        if Arc::ptr_eq(copy, primary) {
+            self.fail_over(table, slot, primary, None, true)?;
+            return Ok(true);
+        }
+        let _open = slot.open.read();
+        let _repairing = slot.repairing.lock();
+        let index = set
+            .members
+            .iter()
+            .position(|member| member.partition.read().as_ref().is_some_and(|p| Arc::ptr_eq(p, copy)));
+        if let Some(index) = index
+            && let Some(damaged) = set.take_out(index, "a read found its files damaged")
+        {
+            damaged.close_copy();
+            crate::database::remove_tree(self.fs.as_ref(), damaged.dir())?;
+        }
+        Ok(true)
+    }
+
     /// Promotes a replica of `slot` in place of `primary` (unless another caller already
     /// did) and returns the last LSN of `primary`'s history the new primary holds. The
     /// replica is `target` if given (it must hold everything any replica holds), else the
     /// one with the highest durable LSN. The new primary and raised epoch are recorded in
     /// the CATALOG before anything else changes; then the old primary is fenced, writers
-    /// waiting on it wake (and retry), and the other replicas follow the new primary.
+    /// waiting on it wake (and retry), and the other replicas follow the new primary. A
+    /// `damaged` primary's files are removed, so that its copy is rebuilt.
     pub(super) fn fail_over(
         &self,
         table: &Table,
         slot: &PartitionSlot,
         primary: &Arc<Partition>,
         target: Option<&str>,
+        damaged: bool,
     ) -> Result<Lsn> {
         let mut open = slot.open.write();
         if let Some(handover) = primary.deposed_at() {
@@ -334,6 +402,10 @@ impl Database {
         entry.group = group.clone();
         let epoch = (Epoch(group.epoch), handover.next());
         primary.depose(handover);
+        if damaged {
+            // Its files are not to be trusted: its copy is rebuilt from the new primary.
+            crate::database::remove_tree(self.fs.as_ref(), primary.dir())?;
+        }
         new_primary.set_epoch(epoch.0, epoch.1);
         let members = group
             .replica_azs()
@@ -399,7 +471,7 @@ impl Database {
                 let primary = slot.open.read().clone();
                 let primary_here = slot.entry.lock().group.primary == az;
                 if let Some(primary) = primary.filter(|_| primary_here)
-                    && let Err(error) = self.fail_over(table, slot, &primary, None)
+                    && let Err(error) = self.fail_over(table, slot, &primary, None, false)
                 {
                     first_error.get_or_insert(error);
                 }
@@ -484,7 +556,7 @@ impl Database {
         if entry.group.primary == az {
             return Ok(());
         }
-        self.fail_over(&table, slot, &primary, Some(az)).map(|_| ())
+        self.fail_over(&table, slot, &primary, Some(az), false).map(|_| ())
     }
 
     pub(super) fn check_az(&self, az: &str) -> Result<()> {
