@@ -329,6 +329,31 @@ impl<'a> PageBuilder<'a> {
     fn is_full(&self) -> bool {
         self.page.last_evaluated_key.is_some()
     }
+
+    /// Where the page stands, to come back to with [`PageBuilder::rewind`].
+    fn mark(&self) -> PageMark {
+        PageMark {
+            bytes: self.bytes,
+            items: self.page.items.len(),
+            scanned: self.page.scanned_count,
+        }
+    }
+
+    /// Forgets what was read since `mark` (a partition's read that is being done again).
+    fn rewind(&mut self, mark: PageMark) {
+        self.bytes = mark.bytes;
+        self.page.items.truncate(mark.items);
+        self.page.scanned_count = mark.scanned;
+        self.page.last_evaluated_key = None;
+    }
+}
+
+/// A point in a page being built (see [`PageBuilder::mark`]).
+#[derive(Debug, Clone, Copy)]
+struct PageMark {
+    bytes: usize,
+    items: usize,
+    scanned: usize,
 }
 
 /// A query's filter may not name key attributes (they belong in the key condition).
@@ -497,12 +522,13 @@ fn scan_partitions(
     let mut range_start = 0u64;
     for range_end in table.range_ends().collect::<Vec<_>>() {
         let overlaps = range_end >= first && range_start <= last;
-        if overlaps
-            && !page.is_full()
-            && let Some(partition) = db.partition(table, range_start.max(first), false)?
-        {
-            let partition = db.copy_for_read(table, range_start.max(first), partition, consistent_read);
-            partition.visit_range(as_ref(lower), as_ref(upper), false, |_, item| page.push(item))?;
+        if overlaps && !page.is_full() {
+            // A copy found damaged part way is replaced, and its partition read again.
+            let mark = page.mark();
+            db.read(table, range_start.max(first), consistent_read, |copy| {
+                page.rewind(mark);
+                copy.visit_range(as_ref(lower), as_ref(upper), false, |_, item| page.push(item))
+            })?;
         }
         match range_end.checked_add(1) {
             Some(next) => range_start = next,

@@ -826,8 +826,8 @@ fn a_damaged_primary_copy_at_open_fails_over_and_is_rebuilt() {
     close_and_verify(db, dir.path());
 }
 
-/// A read that finds a copy's files damaged (a block checksum that does not hold) is
-/// served by a sound copy instead: the damaged primary is replaced by a replica, a damaged
+/// A read (Scan, GetItem, Query) that finds a copy's files damaged (a block checksum that
+/// does not hold) is served by a sound copy instead: the damaged primary is replaced by a replica, a damaged
 /// replica taken out, and the damaged copy rebuilt from the primary.
 #[test]
 fn a_damaged_copy_found_by_a_read_is_replaced_and_rebuilt() {
@@ -856,6 +856,10 @@ fn a_damaged_copy_found_by_a_read_is_replaced_and_rebuilt() {
     let expected = |i: u64| Some(item(i % 100, i / 100, i));
     // Every item reads right, eventually consistent reads and queries included.
     for consistent in [true, false, false] {
+        // A scan first: it meets the damage part way through a page.
+        let mut scan = dynastore_engine::ScanInput::new("Orders");
+        scan.consistent_read = consistent;
+        assert_eq!(db.scan(scan).unwrap().items.len(), 400);
         for i in 0..400u64 {
             assert_eq!(get(&db, key(i % 100, i / 100), consistent), expected(i), "item {i}");
         }

@@ -257,7 +257,7 @@ impl Database {
         table: &Table,
         hash: u64,
         consistent_read: bool,
-        read: impl Fn(&Partition) -> Result<T>,
+        mut read: impl FnMut(&Partition) -> Result<T>,
     ) -> Result<Option<T>> {
         let mut attempt = 0;
         loop {
