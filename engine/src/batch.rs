@@ -132,10 +132,11 @@ impl Database {
                 output.unprocessed_keys.push((table_name, key));
                 continue;
             }
-            let Some(partition) = self.partition(&table, hash_of(&storage_key), false)? else {
-                continue;
-            };
-            if let Some(item) = partition.get(storage_key)? {
+            // Strongly consistent, from a sound copy (a damaged one is replaced).
+            let found = self.read(&table, hash_of(&storage_key), true, |copy| {
+                copy.get(storage_key.clone())
+            })?;
+            if let Some(item) = found.flatten() {
                 bytes += item.size_bytes();
                 output.items.push((table_name, item));
             }

@@ -860,6 +860,8 @@ fn a_damaged_copy_found_by_a_read_is_replaced_and_rebuilt() {
         let mut scan = dynastore_engine::ScanInput::new("Orders");
         scan.consistent_read = consistent;
         assert_eq!(db.scan(scan).unwrap().items.len(), 400);
+        let batch: Vec<(String, Item)> = (0..100).map(|i| ("Orders".to_owned(), key(i % 100, i / 100))).collect();
+        assert_eq!(db.batch_get(batch).unwrap().items.len(), 100);
         for i in 0..400u64 {
             assert_eq!(get(&db, key(i % 100, i / 100), consistent), expected(i), "item {i}");
         }
