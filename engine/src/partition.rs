@@ -283,7 +283,8 @@ pub(crate) struct Partition {
     ack_wait: RwLock<Option<Arc<AckWait>>>,
     /// Set when a replica took over as primary: the last LSN of this partition's history
     /// the new primary holds. Nothing more is written here.
-    deposed: Mutex<Option<Lsn>>,
+    /// (`NOT_DEPOSED` until then: an atomic, as every write checks it.)
+    deposed: AtomicU64,
     /// Set while a promotion hands this primary's history over: new writes are turned
     /// away (to retry on whichever copy ends up primary).
     handing_over: AtomicBool,
@@ -320,6 +321,8 @@ pub struct PartitionStats {
     pub write_stalls: u64,
 }
 
+/// `Partition::deposed` of a partition no replica took over from.
+const NOT_DEPOSED: u64 = u64::MAX;
 /// A merge looks this often (in entries) whether its partition was retired meanwhile.
 const RETIRED_CHECK_ENTRIES: u64 = 4096;
 /// Writers wait (a write stall) while this many frozen memtables wait to be flushed.
@@ -509,7 +512,7 @@ impl Partition {
             epoch_first_lsn: AtomicU64::new(options.epoch_first_lsn.0),
             applied_lsn,
             ack_wait: RwLock::new(None),
-            deposed: Mutex::new(None),
+            deposed: AtomicU64::new(NOT_DEPOSED),
             handing_over: AtomicBool::new(false),
         })
         .inspect(|partition: &Partition| {
@@ -858,7 +861,7 @@ impl Partition {
     /// record is at or before `last_lsn`), the log is fenced so nothing more reaches its
     /// files, and background flushes and compactions stop.
     pub(crate) fn depose(&self, last_lsn: Lsn) {
-        *self.deposed.lock() = Some(last_lsn);
+        self.deposed.store(last_lsn.0, Ordering::Release);
         self.wal
             .fence("the partition was deposed: a replica took over as primary");
         if let Some(wait) = self.ack_wait.read().as_ref() {
@@ -870,7 +873,10 @@ impl Partition {
 
     /// The last LSN of this partition's history a new primary took over, if it was deposed.
     pub(crate) fn deposed_at(&self) -> Option<Lsn> {
-        *self.deposed.lock()
+        match self.deposed.load(Ordering::Acquire) {
+            NOT_DEPOSED => None,
+            lsn => Some(Lsn(lsn)),
+        }
     }
 
     /// Turns new writes away while a promotion hands this primary's history over (they

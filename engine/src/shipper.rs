@@ -260,15 +260,17 @@ impl ReplicaSet {
         self.members.iter().position(|member| member.az == az)
     }
 
-    /// The copies in service that shipping keeps up to date (live), for reads.
-    pub(crate) fn live_copies(&self) -> Vec<Arc<Partition>> {
-        let states = self.acks.replicas();
-        self.members
-            .iter()
-            .zip(states)
-            .filter(|(_, state)| matches!(state, ReplicaState::Live(_)))
-            .filter_map(|(member, _)| member.partition.read().clone())
-            .collect()
+    /// For the `turn`-th read spread over the primary and the live replica copies: the
+    /// replica whose turn it is, or `None` for the primary's turn. Allocates nothing: it
+    /// runs on every eventually consistent read.
+    pub(crate) fn live_copy(&self, turn: usize) -> Option<Arc<Partition>> {
+        let live = |index: usize| self.acks.is_live(index) && self.members[index].partition.read().is_some();
+        let count = (0..self.members.len()).filter(|&index| live(index)).count();
+        let pick = turn % (count + 1);
+        (0..self.members.len())
+            .filter(|&index| live(index))
+            .nth(pick)
+            .and_then(|index| self.members[index].partition.read().clone())
     }
 
     /// The copies in service, with their AZ and shipping state.

@@ -155,6 +155,12 @@ impl Acks {
         self.changed.notify_all();
     }
 
+    /// Whether replica `replica` is live (shipped to, counting for acknowledgements),
+    /// without copying every replica's state.
+    pub fn is_live(&self, replica: usize) -> bool {
+        self.replicas.lock().get(replica).is_some_and(ReplicaState::is_live)
+    }
+
     /// Each replica's state, in the order the stream was given them.
     pub fn replicas(&self) -> Vec<ReplicaState> {
         self.replicas.lock().clone()

@@ -237,11 +237,10 @@ impl Database {
         let Some(set) = table.slot(hash).and_then(|slot| slot.replicas.read().clone()) else {
             return primary;
         };
-        let live = set.live_copies();
-        let turn = self.read_turn.fetch_add(1, Ordering::Relaxed) % (live.len() + 1);
-        match live.get(turn) {
+        let turn = self.read_turn.fetch_add(1, Ordering::Relaxed);
+        match set.live_copy(turn) {
             // Every write the primary shows (acknowledged, or `Buffered` and not yet durable).
-            Some(replica) if replica.applied_lsn() >= primary.applied_lsn() => Arc::clone(replica),
+            Some(replica) if replica.applied_lsn() >= primary.applied_lsn() => replica,
             _ => primary,
         }
     }
