@@ -930,10 +930,13 @@ impl Partition {
             return Ok(());
         };
         match wait.set.upgrade() {
-            Some(set) => wait.wake.ship(&set),
-            None => wait.wake.notify(),
+            Some(set) => set.acknowledge(&wait.wake, lsn, wait.mode, wait.timeout),
+            None => {
+                wait.wake.notify();
+                wait.acks.wait(lsn, wait.mode, wait.timeout)
+            }
         }
-        wait.acks.wait(lsn, wait.mode, wait.timeout).map_err(Error::Replication)
+        .map_err(Error::Replication)
     }
 
     /// Writes several items (or deletions) under distinct keys as one WAL record: after a

@@ -4,7 +4,10 @@
 //!   queues its partition's replicas (each at most once at a time), and a pool thread
 //!   ships to each, so that shipping for different partitions and replicas runs in
 //!   parallel, and a writer never waits on a replica's disk in its own thread (a slow
-//!   replica holds up only the writes that need it).
+//!   replica holds up only the writes that need it). A `Quorum` writer queues only the
+//!   replica keeping up best, and the others too if it does not answer in a few times
+//!   the usual time ([`ReplicaSet::acknowledge`]): one replica sync per write instead
+//!   of one per replica.
 //! - **Scanning threads**, one per replica position (two, for three AZs): thread `i`
 //!   walks every partition's [`ReplicaSet`] every few milliseconds and ships to its
 //!   `i`-th replica whatever it lacks: records made durable by a `Buffered` log's
@@ -15,11 +18,11 @@
 
 use crate::database::{Copies, Table};
 use crate::partition::Partition;
-use dynastore_replication::{Acks, ReplicaSink, ReplicaState, ShipStream};
+use dynastore_replication::{AckError, AckMode, Acks, ReplicaSink, ReplicaState, ShipStream};
 use dynastore_wal::{Lsn, Wal};
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -33,6 +36,14 @@ const REPAIR_EVERY: Duration = Duration::from_millis(200);
 /// Threads shipping what writers ask for, so that shipping for different partitions runs
 /// in parallel (and a writer never waits on a replica's disk in its own thread).
 const POOL_THREADS: usize = 8;
+/// A `Quorum` writer asks the other replicas too once its wait for the first one is this
+/// many times the usual acknowledgement time...
+const HEDGE_FACTOR: u64 = 4;
+/// ...and at least this long (so that ordinary jitter does not double the syncs).
+const HEDGE_AFTER_MIN: Duration = Duration::from_millis(2);
+
+/// Seeds for new replica sets' choice of replica to ask first.
+static NEXT_SEED: AtomicUsize = AtomicUsize::new(0);
 
 /// What the shipper threads wait on: notifications for the scanning threads, and the
 /// queue of replicas to ship to now for the pool.
@@ -66,8 +77,11 @@ impl ShipSignal {
     }
 
     /// Asks the pool to ship what `set`'s replicas lack now (each replica queued at most
-    /// once at a time), or the scanning threads if there is no pool.
-    pub(crate) fn ship(&self, set: &Arc<ReplicaSet>) {
+    /// once at a time), or the scanning threads if there is no pool: to replica `only`
+    /// alone if given, and only to replicas that do not hold record `lsn` yet (a shipment
+    /// for another writer of its group may have brought it already; `Lsn::ZERO` asks
+    /// regardless).
+    fn ship(&self, set: &Arc<ReplicaSet>, only: Option<usize>, lsn: Lsn) {
         let mut state = self.state.lock();
         if !state.pooled {
             drop(state);
@@ -75,7 +89,11 @@ impl ShipSignal {
             return;
         }
         for (index, queued) in set.queued.iter().enumerate() {
-            if !queued.swap(true, Ordering::AcqRel) {
+            let holds = || set.acks.live_durable(index).is_some_and(|durable| durable >= lsn);
+            if only.is_some_and(|only| only != index) || (lsn > Lsn::ZERO && holds()) {
+                continue;
+            }
+            if !queued.swap(true, Ordering::SeqCst) {
                 state.queue.push_back((Arc::downgrade(set), index));
                 self.work.notify_one();
             }
@@ -154,6 +172,12 @@ pub(crate) struct ReplicaSet {
     stopped: RwLock<bool>,
     /// Per replica: whether it is in the shipper pool's queue.
     queued: Vec<AtomicBool>,
+    /// Where this set's choice of replica to ask first starts, so that different
+    /// partitions spread their first requests over the AZs.
+    seed: usize,
+    /// A moving average of how long acknowledgements took, in nanoseconds: a writer asks
+    /// the other replicas too once its wait is well past it.
+    ack_nanos: AtomicU64,
 }
 
 impl std::fmt::Debug for ReplicaSet {
@@ -190,6 +214,8 @@ impl ReplicaSet {
         }
         ReplicaSet {
             queued: members.iter().map(|_| AtomicBool::new(false)).collect(),
+            seed: NEXT_SEED.fetch_add(1, Ordering::Relaxed),
+            ack_nanos: AtomicU64::new(0),
             members: members
                 .into_iter()
                 .map(|(az, partition)| Member {
@@ -203,6 +229,81 @@ impl ReplicaSet {
         }
     }
 
+    /// Waits until `mode` counts record `lsn` (durable on the primary) acknowledged, at
+    /// most `timeout`, asking `signal`'s pool to ship it.
+    ///
+    /// When one replica of several is enough (`Quorum`), only the one keeping up best is
+    /// asked at first, so that the others' disks are not made to sync for every write:
+    /// the scanning threads bring them the records a few milliseconds later, in larger
+    /// runs. If that replica has not acknowledged after a few times the usual wait (a
+    /// slow or stuck disk), the others are asked too: a replica that is not keeping up
+    /// holds a write back by that delay at most, as long as another one is.
+    pub(crate) fn acknowledge(
+        self: &Arc<Self>,
+        signal: &ShipSignal,
+        lsn: Lsn,
+        mode: AckMode,
+        timeout: Duration,
+    ) -> Result<(), AckError> {
+        let started = Instant::now();
+        let first = match mode.replicas_needed(self.members.len()) {
+            1 if self.members.len() > 1 => self.keeping_up_best(),
+            // `Primary` mode ships to all at once too: the sooner a record is on a replica,
+            // the less a failure of the primary loses.
+            _ => None,
+        };
+        signal.ship(self, first, lsn);
+        let hedge = self.hedge_after().min(timeout);
+        let outcome = match self.acks.wait(lsn, mode, if first.is_some() { hedge } else { timeout }) {
+            Err(AckError::TimedOut { .. }) if first.is_some() => {
+                signal.ship(self, None, lsn);
+                self.acks
+                    .wait(lsn, mode, timeout.saturating_sub(started.elapsed()))
+                    .map_err(|error| match error {
+                        AckError::TimedOut { lsn, .. } => AckError::TimedOut {
+                            lsn,
+                            waited: started.elapsed(),
+                        },
+                        other => other,
+                    })
+            }
+            other => other,
+        };
+        if outcome.is_ok() {
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let average = self.ack_nanos.load(Ordering::Relaxed);
+            // A racy update loses a sample now and then, which an average can afford.
+            self.ack_nanos
+                .store(average - average / 16 + nanos / 16, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    /// How long a writer waits for the replica it asked first before asking the others.
+    fn hedge_after(&self) -> Duration {
+        Duration::from_nanos(self.ack_nanos.load(Ordering::Relaxed).saturating_mul(HEDGE_FACTOR)).max(HEDGE_AFTER_MIN)
+    }
+
+    /// The replica to ask first: a live, unpaused one, preferably with no run of the pool
+    /// queued or under way for it (so that the record does not wait for a sync in
+    /// progress), then the one with the highest durable LSN; ties go round from the set's
+    /// seed. `None` if there is none.
+    fn keeping_up_best(&self) -> Option<usize> {
+        let count = self.members.len();
+        (0..count)
+            .map(|k| (self.seed + k) % count)
+            .filter(|&index| !self.stream.is_paused(index))
+            .filter_map(|index| {
+                let idle = !self.queued[index].load(Ordering::SeqCst);
+                Some((index, (idle, self.acks.live_durable(index)?)))
+            })
+            .fold(None, |best: Option<(usize, (bool, Lsn))>, (index, rank)| match best {
+                Some((_, best_rank)) if best_rank >= rank => best,
+                _ => Some((index, rank)),
+            })
+            .map(|(index, _)| index)
+    }
+
     /// Ships what replica `index` lacks, one run, unless someone else is shipping to it;
     /// returns the records shipped.
     pub(crate) fn pump_replica(&self, index: usize) -> u64 {
@@ -211,6 +312,11 @@ impl ReplicaSet {
             return 0;
         }
         self.stream.pump_replica(index)
+    }
+
+    /// Whether replica `index` still lacks records it could be shipped now.
+    pub(crate) fn lags(&self, index: usize) -> bool {
+        self.stream.lags(index)
     }
 
     /// Stops shipping for good (a promotion is replacing this set), waiting for shipping
@@ -371,12 +477,17 @@ fn run(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>, replic
 fn run_pool(signal: &ShipSignal) {
     while let Some((set, index)) = signal.next_job() {
         let Some(set) = set.upgrade() else { continue };
-        // Cleared first: a request made while this run ships is queued again, not lost.
+        let n = set.pump_replica(index);
+        // Cleared only after the run, so that writers whose records became durable during
+        // it do not queue runs bound to find this one shipping. Their records are not
+        // lost: a writer makes its record durable before it looks at the flag, and the
+        // run looks for records left behind only after clearing it (SeqCst on both
+        // sides, so that neither misses the other).
         if let Some(queued) = set.queued.get(index) {
-            queued.store(false, Ordering::Release);
+            queued.store(false, Ordering::SeqCst);
         }
-        if set.pump_replica(index) > 0 {
-            signal.ship(&set);
+        if n > 0 && set.lags(index) {
+            signal.ship(&set, Some(index), Lsn::ZERO);
         }
     }
 }

@@ -10,7 +10,7 @@ use common::orders_schema;
 use dynastore_engine::catalog::Catalog;
 use dynastore_engine::database::PartitionReport;
 use dynastore_engine::{AckMode, Database, Error, Item, KeyInput, Options, PutItemInput, Replication};
-use dynastore_wal::fs::{SharedFs, StdFs};
+use dynastore_wal::fs::{FileLock, FileSystem, FsFile, MappedBytes, SharedFs, StdFs};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -164,10 +164,16 @@ fn every_az_holds_every_acknowledged_write_and_verifies_clean() {
 #[test]
 fn a_failed_primary_az_is_replaced_and_writing_goes_on() {
     let (dir, db) = orders_db(options(AckMode::Quorum));
-    for i in 0..200u64 {
+    for i in 0..150u64 {
+        put(&db, item(i % 23, 0, i)).unwrap();
+    }
+    // az-c gets none of the last writes, so az-b has the highest LSN everywhere.
+    db.pause_shipping("az-c", true).unwrap();
+    for i in 150..200u64 {
         put(&db, item(i % 23, 0, i)).unwrap();
     }
     db.fail_az("az-a").unwrap();
+    db.pause_shipping("az-c", false).unwrap();
     for p in partitions(&db) {
         assert_eq!(p.entry.group.primary, "az-b", "the replica with the highest LSN");
         assert_eq!((p.entry.group.epoch, p.entry.group.failovers), (2, 1));
@@ -879,4 +885,165 @@ fn a_damaged_copy_found_by_a_read_is_replaced_and_rebuilt() {
     let keys: BTreeSet<(u64, u64)> = (0..400).map(|i| (i % 100, i / 100)).collect();
     same_on_every_az(&db, &keys);
     close_and_verify(db, dir.path());
+}
+
+/// A gate the logs of one AZ wait at to sync: a disk that hangs until released (or for
+/// 20 s, so that a test that would wait for it forever ends, and fails, instead).
+#[derive(Debug, Default)]
+struct Gate {
+    /// Whether syncs hang, how many have hung so far, and whether one gave up waiting.
+    state: parking_lot::Mutex<(bool, u64, bool)>,
+    opened: parking_lot::Condvar,
+}
+
+impl Gate {
+    fn hang(&self, hang: bool) {
+        self.state.lock().0 = hang;
+        self.opened.notify_all();
+    }
+
+    fn pass(&self) {
+        let mut state = self.state.lock();
+        if state.0 {
+            state.1 += 1;
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while state.0 {
+            if self.opened.wait_until(&mut state, deadline).timed_out() {
+                state.2 = true;
+                return;
+            }
+        }
+    }
+}
+
+/// The real file system, except that syncing a log file under `<data>/<az>/` waits at the
+/// gate.
+#[derive(Debug)]
+struct HangingFs {
+    inner: SharedFs,
+    az: String,
+    gate: Arc<Gate>,
+}
+
+#[derive(Debug)]
+struct HangingFile {
+    inner: Arc<dyn FsFile>,
+    gate: Option<Arc<Gate>>,
+}
+
+impl FsFile for HangingFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        self.inner.read_at(buf, offset)
+    }
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
+        self.inner.write_all_at(buf, offset)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        if let Some(gate) = &self.gate {
+            gate.pass();
+        }
+        self.inner.sync_data()
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.inner.set_len(len)
+    }
+}
+
+impl HangingFs {
+    fn wrap(&self, path: &Path, file: Arc<dyn FsFile>) -> Arc<dyn FsFile> {
+        let in_az = path.components().any(|c| c.as_os_str() == self.az.as_str());
+        let log = path.extension().is_some_and(|e| e == "log");
+        Arc::new(HangingFile {
+            inner: file,
+            gate: (in_az && log).then(|| Arc::clone(&self.gate)),
+        })
+    }
+}
+
+impl FileSystem for HangingFs {
+    fn create_new(&self, path: &Path) -> std::io::Result<Arc<dyn FsFile>> {
+        Ok(self.wrap(path, self.inner.create_new(path)?))
+    }
+    fn open(&self, path: &Path) -> std::io::Result<Arc<dyn FsFile>> {
+        Ok(self.wrap(path, self.inner.open(path)?))
+    }
+    fn create_dir_all(&self, path: &Path) -> std::io::Result<()> {
+        self.inner.create_dir_all(path)
+    }
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
+        self.inner.read_dir(path)
+    }
+    fn exists(&self, path: &Path) -> std::io::Result<bool> {
+        self.inner.exists(path)
+    }
+    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn hard_link(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        self.inner.hard_link(from, to)
+    }
+    fn sync_dir(&self, path: &Path) -> std::io::Result<()> {
+        self.inner.sync_dir(path)
+    }
+    fn remove_dir(&self, path: &Path) -> std::io::Result<()> {
+        self.inner.remove_dir(path)
+    }
+    fn try_lock(&self, path: &Path) -> std::io::Result<Box<dyn FileLock>> {
+        self.inner.try_lock(path)
+    }
+    fn map_immutable(&self, path: &Path) -> std::io::Result<MappedBytes> {
+        self.inner.map_immutable(path)
+    }
+}
+
+/// A replica whose disk hangs (its log's fsync does not return) holds up no `Quorum`
+/// write: the writer's request goes to the other replica, which acknowledges. Without
+/// that, every write would fail after the acknowledgement timeout. Once the disk answers,
+/// the replica catches up and every AZ holds the same items.
+#[test]
+fn a_replica_whose_disk_hangs_holds_up_no_quorum_write() {
+    for hung in ["az-b", "az-c"] {
+        let gate = Arc::new(Gate::default());
+        let fs: SharedFs = Arc::new(HangingFs {
+            inner: StdFs::shared(),
+            az: hung.to_owned(),
+            gate: Arc::clone(&gate),
+        });
+        let mut options = options(AckMode::Quorum);
+        // No flush meanwhile: the flusher would wait for the hung disk too.
+        options.memtable_bytes = Options::default().memtable_bytes;
+        if let Some(replication) = options.replication.as_mut() {
+            replication.ack_timeout = Duration::from_secs(5);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&fs, dir.path(), options);
+        db.create_table(orders_schema("Orders")).unwrap();
+        // Partitions are created by their first write, in every AZ: create them first.
+        for pk in 0..20u64 {
+            put(&db, item(pk, 0, 0)).unwrap();
+        }
+        gate.hang(true);
+        let mut keys = BTreeSet::new();
+        for i in 0..200u64 {
+            keys.insert((i % 20, 0));
+            put(&db, item(i % 20, 0, i)).unwrap_or_else(|e| panic!("write {i} with {hung} hung: {e}"));
+        }
+        let (_, hung_syncs, gave_up) = *gate.state.lock();
+        assert!(hung_syncs > 0, "{hung}'s log never synced: the test hung nothing");
+        assert!(!gave_up, "a write waited for {hung}'s hung disk");
+        gate.hang(false);
+        wait_caught_up(&db);
+        let items = same_on_every_az(&db, &keys);
+        for pk in 0..20u64 {
+            assert_eq!(items[&(pk, 0)], Some(item(pk, 0, 180 + pk)), "key {pk}");
+        }
+        close_and_verify(db, dir.path());
+    }
 }

@@ -26,6 +26,7 @@
 use dynastore_wal::{Lsn, TailChunk, Tailer, Wal};
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// When a write counts as done.
@@ -161,6 +162,15 @@ impl Acks {
         self.replicas.lock().get(replica).is_some_and(ReplicaState::is_live)
     }
 
+    /// Replica `replica`'s durable LSN if it is live, without copying every replica's
+    /// state.
+    pub fn live_durable(&self, replica: usize) -> Option<Lsn> {
+        match self.replicas.lock().get(replica) {
+            Some(ReplicaState::Live(durable)) => Some(*durable),
+            _ => None,
+        }
+    }
+
     /// Each replica's state, in the order the stream was given them.
     pub fn replicas(&self) -> Vec<ReplicaState> {
         self.replicas.lock().clone()
@@ -244,9 +254,6 @@ impl Acks {
 struct Destination {
     sink: Arc<dyn ReplicaSink>,
     tailer: Tailer,
-    /// Shipping held back (a cut link, injected by tests and drills): still live, but
-    /// shipped nothing.
-    paused: bool,
 }
 
 /// Appends one chunk to a replica and records the outcome in `acks`; returns the records
@@ -275,6 +282,10 @@ fn ship(acks: &Acks, index: usize, sink: &dyn ReplicaSink, chunk: &TailChunk) ->
 pub struct ShipStream {
     primary: Arc<Wal>,
     destinations: Vec<Mutex<Destination>>,
+    /// Per replica: shipping held back (a cut link, injected by tests and drills): still
+    /// live, but shipped nothing. Outside the replica's lock, so that it can be read while
+    /// a shipment is under way.
+    paused: Vec<AtomicBool>,
     acks: Arc<Acks>,
 }
 
@@ -299,19 +310,20 @@ impl ShipStream {
     /// A stream from `primary` to `replicas`, each resumed after its own durable LSN.
     pub fn new(primary: Arc<Wal>, replicas: Vec<Arc<dyn ReplicaSink>>) -> ShipStream {
         let acks = Arc::new(Acks::new(replicas.iter().map(|r| r.durable_lsn()).collect()));
+        let paused = replicas.iter().map(|_| AtomicBool::new(false)).collect();
         let destinations = replicas
             .into_iter()
             .map(|sink| {
                 Mutex::new(Destination {
                     tailer: primary.tail(sink.durable_lsn().next()),
                     sink,
-                    paused: false,
                 })
             })
             .collect();
         ShipStream {
             primary,
             destinations,
+            paused,
             acks,
         }
     }
@@ -324,7 +336,7 @@ impl ShipStream {
     /// Ships the next chunk (one segment's worth at most) of what replica `index` lacks,
     /// waiting up to `wait` for a durable record.
     fn ship_next(&self, index: usize, destination: &mut Destination, wait: Duration) -> Shipped {
-        if destination.paused || !self.acks.replicas.lock()[index].is_live() {
+        if self.is_paused(index) || !self.acks.replicas.lock()[index].is_live() {
             return Shipped::Records(0);
         }
         match destination.tailer.next_chunk(wait) {
@@ -380,12 +392,31 @@ impl ShipStream {
         }
     }
 
+    /// Whether live replica `replica` lacks records durable on the primary that it could be
+    /// shipped now (false while it is paused or failed).
+    pub fn lags(&self, replica: usize) -> bool {
+        if self.is_paused(replica) {
+            return false;
+        }
+        self.acks
+            .live_durable(replica)
+            .is_some_and(|durable| durable < self.primary.durable_lsn())
+    }
+
     /// Holds back (or resumes) shipping to replica `replica`, as if the link to it were
     /// cut: it stays live, and gets nothing until resumed.
     pub fn pause(&self, replica: usize, paused: bool) {
-        if let Some(destination) = self.destinations.get(replica) {
-            destination.lock().paused = paused;
+        if let (Some(flag), Some(destination)) = (self.paused.get(replica), self.destinations.get(replica)) {
+            flag.store(paused, Ordering::Release);
+            // A shipment under way finishes before the link counts as cut.
+            drop(destination.lock());
         }
+    }
+
+    /// Whether shipping to replica `replica` is held back ([`ShipStream::pause`]); true
+    /// for an index out of range.
+    pub fn is_paused(&self, replica: usize) -> bool {
+        self.paused.get(replica).is_none_or(|flag| flag.load(Ordering::Acquire))
     }
 
     /// Replaces replica `replica` by `sink` (a rebuilt copy) and ships to it from its

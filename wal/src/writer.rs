@@ -117,6 +117,17 @@ struct Chunk {
     bytes: Vec<u8>,
 }
 
+/// Whether a `Sync` round's leader waits a moment for other writers' records to share its
+/// fsync (see `Shared::gather_group`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gather {
+    /// Concurrent writers may join: wait for the group the last round saw.
+    Group,
+    /// Nobody else is appending (a replica's log is fed by one shipper at a time), or the
+    /// round was asked for (a sync, a rotation): start at once.
+    Alone,
+}
+
 #[derive(Debug)]
 struct State {
     /// The LSN the next record gets.
@@ -305,7 +316,7 @@ impl Wal {
     /// Errors: [`Error::Io`] / [`Error::Poisoned`] if a write or sync failed.
     pub fn commit(&self, lsn: Lsn) -> Result<()> {
         let state = self.shared.state.lock();
-        self.shared.finish_append(state, lsn)
+        self.shared.finish_append(state, lsn, Gather::Group)
     }
 
     /// Appends records framed by another log (a primary), byte for byte, so that this
@@ -343,7 +354,8 @@ impl Wal {
         state.next_lsn = frames.last_lsn.next();
         state.last_epoch = frames.last_epoch;
         shared.record_pending(&mut state, frames.count);
-        shared.finish_append(state, frames.last_lsn)?;
+        // Nobody else appends to a log fed by a primary: there is no group to gather.
+        shared.finish_append(state, frames.last_lsn, Gather::Alone)?;
         Ok(frames.last_lsn)
     }
 
@@ -365,9 +377,9 @@ impl Wal {
             shared.changed.wait(&mut state);
         }
         if !state.pending.is_empty() {
-            shared.lead_io(&mut state, true)?;
+            shared.lead_io(&mut state, true, Gather::Alone)?;
         }
-        shared.wait_durable(&mut state, target)
+        shared.wait_durable(&mut state, target, Gather::Alone)
     }
 
     /// Makes every record appended so far durable, returning the durable LSN.
@@ -376,7 +388,7 @@ impl Wal {
     pub fn sync(&self) -> Result<Lsn> {
         let mut state = self.shared.state.lock();
         let target = state.next_lsn.prev();
-        self.shared.wait_durable(&mut state, target)?;
+        self.shared.wait_durable(&mut state, target, Gather::Alone)?;
         Ok(target)
     }
 
@@ -502,7 +514,7 @@ impl Wal {
                 shared.changed.wait(&mut state);
             } else if !state.pending.is_empty() || state.written_lsn < state.next_lsn.prev() {
                 let target = state.next_lsn.prev();
-                shared.wait_durable(&mut state, target)?;
+                shared.wait_durable(&mut state, target, Gather::Alone)?;
             } else {
                 break;
             }
@@ -669,14 +681,14 @@ impl State {
 
 impl Shared {
     /// After a record is framed: wait for durability (`Sync`) or write out a full buffer.
-    fn finish_append(&self, mut state: MutexGuard<'_, State>, lsn: Lsn) -> Result<()> {
+    fn finish_append(&self, mut state: MutexGuard<'_, State>, lsn: Lsn, gather: Gather) -> Result<()> {
         match self.options.durability {
-            Durability::Sync => self.wait_durable(&mut state, lsn),
+            Durability::Sync => self.wait_durable(&mut state, lsn, gather),
             Durability::Buffered { .. } => {
                 let buffer = self.options.buffer_bytes.max(1);
                 while state.pending_bytes >= buffer {
                     if !state.io_busy {
-                        return self.lead_io(&mut state, false);
+                        return self.lead_io(&mut state, false, Gather::Alone);
                     }
                     if state.pending_bytes < 4 * buffer {
                         break;
@@ -693,7 +705,7 @@ impl Shared {
     }
 
     /// Waits until `lsn` is durable, leading I/O rounds whenever none is running.
-    fn wait_durable(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn) -> Result<()> {
+    fn wait_durable(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn, gather: Gather) -> Result<()> {
         loop {
             if state.durable_lsn >= lsn {
                 return Ok(());
@@ -704,18 +716,18 @@ impl Shared {
             if state.io_busy {
                 self.changed.wait(state);
             } else {
-                self.lead_io(state, true)?;
+                self.lead_io(state, true, gather)?;
             }
         }
     }
 
     /// One I/O round: takes everything pending, writes it outside the lock, and syncs if
     /// `sync`. On failure the log is poisoned and the error returned.
-    fn lead_io(&self, state: &mut MutexGuard<'_, State>, sync: bool) -> Result<()> {
+    fn lead_io(&self, state: &mut MutexGuard<'_, State>, sync: bool, gather: Gather) -> Result<()> {
         debug_assert!(!state.io_busy);
         state.io_busy = true;
         // Buffered logs sync on a timer or on request: nobody is waiting to join a group.
-        if sync && self.options.durability == Durability::Sync {
+        if sync && gather == Gather::Group && self.options.durability == Durability::Sync {
             self.gather_group(state);
         }
         let batch = mem::take(&mut state.pending);
@@ -871,7 +883,7 @@ impl Shared {
             }
             if state.durable_lsn < state.next_lsn.prev() && !state.io_busy {
                 // A failure poisons the log; appenders and `sync` report it.
-                let _ = self.lead_io(&mut state, true);
+                let _ = self.lead_io(&mut state, true, Gather::Alone);
             }
         }
     }
