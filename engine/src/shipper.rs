@@ -4,8 +4,8 @@
 //!   queues its partition's replicas (each at most once at a time), and a pool thread
 //!   ships to each, so that shipping for different partitions and replicas runs in
 //!   parallel, and a writer never waits on a replica's disk in its own thread (a slow
-//!   replica holds up only the writes that need it). A `Quorum` writer queues only the
-//!   replica keeping up best, and the others too if it does not answer in a few times
+//!   replica holds up only the writes that need it). A `Quorum` writer queues one
+//!   replica (idle, else furthest ahead), and the others too if it does not answer in a few times
 //!   the usual time ([`ReplicaSet::acknowledge`]): one replica sync per write instead
 //!   of one per replica.
 //! - **Scanning threads**, one per replica position (two, for three AZs): thread `i`
@@ -82,6 +82,10 @@ impl ShipSignal {
     /// for another writer of its group may have brought it already; `Lsn::ZERO` asks
     /// regardless).
     fn ship(&self, set: &Arc<ReplicaSet>, only: Option<usize>, lsn: Lsn) {
+        let wanted = |index: usize| {
+            let holds = || set.acks.live_durable(index).is_some_and(|durable| durable >= lsn);
+            only.is_none_or(|only| only == index) && !(lsn > Lsn::ZERO && holds())
+        };
         let mut state = self.state.lock();
         if !state.pooled {
             drop(state);
@@ -89,11 +93,7 @@ impl ShipSignal {
             return;
         }
         for (index, queued) in set.queued.iter().enumerate() {
-            let holds = || set.acks.live_durable(index).is_some_and(|durable| durable >= lsn);
-            if only.is_some_and(|only| only != index) || (lsn > Lsn::ZERO && holds()) {
-                continue;
-            }
-            if !queued.swap(true, Ordering::SeqCst) {
+            if wanted(index) && !queued.swap(true, Ordering::SeqCst) {
                 state.queue.push_back((Arc::downgrade(set), index));
                 self.work.notify_one();
             }
@@ -232,8 +232,8 @@ impl ReplicaSet {
     /// Waits until `mode` counts record `lsn` (durable on the primary) acknowledged, at
     /// most `timeout`, asking `signal`'s pool to ship it.
     ///
-    /// When one replica of several is enough (`Quorum`), only the one keeping up best is
-    /// asked at first, so that the others' disks are not made to sync for every write:
+    /// When one replica of several is enough (`Quorum`), only one is asked at first (see
+    /// [`ReplicaSet::first_to_ask`]), so that the others' disks are not made to sync for every write:
     /// the scanning threads bring them the records a few milliseconds later, in larger
     /// runs. If that replica has not acknowledged after a few times the usual wait (a
     /// slow or stuck disk), the others are asked too: a replica that is not keeping up
@@ -247,7 +247,7 @@ impl ReplicaSet {
     ) -> Result<(), AckError> {
         let started = Instant::now();
         let first = match mode.replicas_needed(self.members.len()) {
-            1 if self.members.len() > 1 => self.keeping_up_best(),
+            1 if self.members.len() > 1 => self.first_to_ask(),
             // `Primary` mode ships to all at once too: the sooner a record is on a replica,
             // the less a failure of the primary loses.
             _ => None,
@@ -288,7 +288,7 @@ impl ReplicaSet {
     /// queued or under way for it (so that the record does not wait for a sync in
     /// progress), then the one with the highest durable LSN; ties go round from the set's
     /// seed. `None` if there is none.
-    fn keeping_up_best(&self) -> Option<usize> {
+    fn first_to_ask(&self) -> Option<usize> {
         let count = self.members.len();
         (0..count)
             .map(|k| (self.seed + k) % count)
