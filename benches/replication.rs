@@ -225,10 +225,13 @@ fn summary(_: &mut Criterion) {
         "failover (fail_az to first acknowledged write, 20 rounds): p50 {p50:.1} ms, p99 {p99:.1} ms (target p99 < 1000 ms)"
     );
     let max = buffered_max(None);
-    let (achieved, lag50, lag99) = lag_under_load(0.8 * max, 3.0);
-    println!(
-        "replication lag at 80% of the unreplicated Buffered maximum ({max:.0} puts/s; achieved {achieved:.0}/s): p50 {lag50:.1} ms, p99 {lag99:.1} ms (target p99 < 100 ms)"
-    );
+    // Three runs: on a saturated machine one run's p99 varies by tens of milliseconds.
+    for run in 1..=3 {
+        let (achieved, lag50, lag99) = lag_under_load(0.8 * max, 3.0);
+        println!(
+            "replication lag at 80% of the unreplicated Buffered maximum ({max:.0} puts/s; achieved {achieved:.0}/s), run {run} of 3: p50 {lag50:.1} ms, p99 {lag99:.1} ms (target p99 < 100 ms)"
+        );
+    }
     // The three copies share this machine's cores, so the replicated database cannot carry
     // that load: the lag at 80% of what it can carry.
     let replicated_max = buffered_max(quorum());

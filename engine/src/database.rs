@@ -555,16 +555,6 @@ impl Database {
                 .tables
                 .values()
                 .any(|table| table.partitions.iter().any(|p| p.group.azs.len() > 1));
-        // One shipper thread per replica position: as many as the widest group has replicas.
-        let replicas = catalog
-            .tables
-            .values()
-            .flat_map(|table| &table.partitions)
-            .map(|p| p.group.azs.len())
-            .chain(options.replication.map(|r| r.azs.len()))
-            .max()
-            .unwrap_or(1)
-            .saturating_sub(1);
         let copies = Arc::new(Copies {
             fs: fs.clone(),
             options,
@@ -572,7 +562,7 @@ impl Database {
             failed_azs: Arc::clone(&failed_azs),
         });
         let shipper = replicated
-            .then(|| Shipper::start(Arc::clone(&tables), replicas, Arc::clone(&copies)))
+            .then(|| Shipper::start(Arc::clone(&tables), Arc::clone(&copies)))
             .transpose()
             .map_err(io_error("starting the shipper for", &dir))?;
         let db = Database {

@@ -249,6 +249,9 @@ pub(crate) struct Partition {
     /// The MANIFEST as last saved (but for file numbers a compaction reserved); its lock
     /// serialises flushes and the installing of compactions' results.
     manifest: Mutex<Manifest>,
+    /// The MANIFEST's flushed LSN, for `stats`, which must not wait behind a flush (it
+    /// holds the MANIFEST's lock while it writes its table, hundreds of milliseconds).
+    manifest_flushed_lsn: AtomicU64,
     /// Held for a whole compaction: one at a time per partition.
     compacting: Mutex<()>,
     /// The memtable's approximate size, and the size that calls for a flush.
@@ -494,6 +497,7 @@ impl Partition {
             pending: Mutex::new(Pending::default()),
             drained: Condvar::new(),
             apply_on_enqueue: matches!(wal_options.durability, dynastore_wal::Durability::Buffered { .. }),
+            manifest_flushed_lsn: AtomicU64::new(manifest.flushed_lsn),
             manifest: Mutex::new(manifest),
             compacting: Mutex::new(()),
             memtable_bytes: AtomicUsize::new(memtable_bytes),
@@ -526,7 +530,6 @@ impl Partition {
     ///
     /// Errors: [`Error::Wal`] if the WAL's files cannot be read.
     pub fn stats(&self) -> Result<PartitionStats> {
-        let manifest = self.manifest.lock().clone();
         let state = self.state.read();
         let tables = state
             .tables
@@ -548,7 +551,7 @@ impl Partition {
             tables,
             wal_segments: self.wal.segments().len() as u64,
             wal_bytes: self.wal.size_bytes()?,
-            flushed_lsn: manifest.flushed_lsn,
+            flushed_lsn: self.manifest_flushed_lsn.load(Ordering::Relaxed),
             durable_lsn: self.wal.durable_lsn().0,
             flushes: self.flushes.load(Ordering::Relaxed),
             compactions: self.compactions.load(Ordering::Relaxed),
@@ -1111,6 +1114,7 @@ impl Partition {
             // which replay (starting past the flushed LSN) would then skip.
             self.wal.sync()?;
             next.save(self.fs.as_ref(), &self.dir)?;
+            self.manifest_flushed_lsn.store(next.flushed_lsn, Ordering::Relaxed);
             *manifest = next;
             self.flushed_bytes.fetch_add(table.file_bytes(), Ordering::Relaxed);
             {
@@ -1410,7 +1414,7 @@ impl Partition {
 impl dynastore_replication::ReplicaSink for Partition {
     /// Checks that every record decodes before any lands; appends them durably (a log
     /// refuses records that do not continue it or come from an older epoch); applies them.
-    fn append_framed(&self, segment: Lsn, bytes: &[u8]) -> dynastore_wal::Result<Lsn> {
+    fn append_framed(&self, segment: Lsn, bytes: &[u8], on_durable: &mut dyn FnMut(Lsn)) -> dynastore_wal::Result<Lsn> {
         let mut records = Vec::new();
         let mut pos = 0;
         while pos < bytes.len() {
@@ -1439,6 +1443,9 @@ impl dynastore_replication::ReplicaSink for Partition {
         let pending = self.lock_pending();
         let last = self.wal.append_framed(segment, bytes)?;
         self.wal.sync()?;
+        // Acknowledged before it is applied: readers of this copy go by `applied_lsn`, and
+        // a promotion waits for this shipment, apply included.
+        on_durable(last);
         let mut grown = 0;
         {
             let mut state = self.state.write();
@@ -1719,8 +1726,22 @@ mod tests {
         }
         let next = reopened.wal.last_lsn().next();
         let garbage = dynastore_wal::record::frame(next, Epoch(1), b"not a record");
-        assert!(ReplicaSink::append_framed(&reopened, next, &garbage).is_err());
+        let mut called = false;
+        let refused = ReplicaSink::append_framed(&reopened, next, &garbage, &mut |_| called = true);
+        assert!(refused.is_err() && !called, "refused, and never reported durable");
         assert_eq!(reopened.wal.last_lsn().next(), next, "nothing landed");
+        // A good record is reported durable before it is applied, then applied.
+        let writes = vec![(MemKey::new(key(7).to_vec()), Some(encode(&Item::new().with("a", 77))))];
+        let record = dynastore_wal::record::frame(next, Epoch(1), &encode_batch(&writes));
+        let mut seen = None;
+        let durable = ReplicaSink::append_framed(&reopened, next, &record, &mut |lsn| {
+            seen = Some((lsn, reopened.wal.durable_lsn(), reopened.applied_lsn()));
+        })
+        .unwrap();
+        assert_eq!(durable, next);
+        assert_eq!(seen, Some((next, next, next.prev())), "durable, not yet applied");
+        assert_eq!(reopened.applied_lsn(), next);
+        assert_eq!(reopened.get(key(7)).unwrap(), Some(Item::new().with("a", 77)));
     }
 
     #[test]

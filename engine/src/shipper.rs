@@ -8,13 +8,19 @@
 //!   replica (idle, else furthest ahead), and the others too if it does not answer in a few times
 //!   the usual time ([`ReplicaSet::acknowledge`]): one replica sync per write instead
 //!   of one per replica.
-//! - **Scanning threads**, one per replica position (two, for three AZs): thread `i`
-//!   walks every partition's [`ReplicaSet`] every few milliseconds and ships to its
-//!   `i`-th replica whatever it lacks: records made durable by a `Buffered` log's
-//!   interval sync, and catching up.
+//! - **A scanning thread** walks every partition's [`ReplicaSet`] every few
+//!   milliseconds and queues to the pool every replica that lacks records it could be
+//!   shipped: records made durable by a `Buffered` log's interval sync, the records a
+//!   `Quorum` writer did not ask every replica for, and catching up. A pool run that
+//!   leaves records behind queues its replica again, so a replica that fell behind has a
+//!   pool thread on it until it caught up. The work is the pool's rather than the
+//!   scanner's because the pool has a thread per replica being shipped to: shipping to
+//!   every replica from one thread gave all of them one thread's share of the CPU
+//!   against the writers', and under a heavy `Buffered` load the replicas fell hundreds
+//!   of milliseconds behind (p99 lag 207-416 ms; with the pool, 37-92 ms).
 //!
-//! Every 200 ms the first scanning thread also repairs replicas that failed on their own (an I/O
-//! error on their disk): each is reopened or rebuilt, and caught up.
+//! Every 200 ms the scanning thread also repairs replicas that failed on their own (an
+//! I/O error on their disk): each is reopened or rebuilt, and caught up.
 
 use crate::database::{Copies, Table};
 use crate::partition::Partition;
@@ -45,7 +51,7 @@ const HEDGE_AFTER_MIN: Duration = Duration::from_millis(2);
 /// Seeds for new replica sets' choice of replica to ask first.
 static NEXT_SEED: AtomicUsize = AtomicUsize::new(0);
 
-/// What the shipper threads wait on: notifications for the scanning threads, and the
+/// What the shipper threads wait on: notifications for the scanning thread, and the
 /// queue of replicas to ship to now for the pool.
 #[derive(Debug, Default)]
 struct SignalState {
@@ -53,8 +59,6 @@ struct SignalState {
     notifications: u64,
     /// Whether the threads must stop.
     stopped: bool,
-    /// Whether pool threads take `queue` (else writers' requests are notifications).
-    pooled: bool,
     /// Replicas (of a set, by index) with records to ship, in request order.
     queue: VecDeque<(Weak<ReplicaSet>, usize)>,
 }
@@ -63,22 +67,21 @@ struct SignalState {
 #[derive(Debug, Default)]
 pub(crate) struct ShipSignal {
     state: Mutex<SignalState>,
-    /// The scanning threads wait here.
+    /// The scanning thread waits here.
     condvar: Condvar,
     /// The pool threads wait here.
     work: Condvar,
 }
 
 impl ShipSignal {
-    /// Asks every scanning thread to look for records to ship.
+    /// Asks the scanning thread to look for records to ship.
     pub(crate) fn notify(&self) {
         self.state.lock().notifications += 1;
         self.condvar.notify_all();
     }
 
     /// Asks the pool to ship what `set`'s replicas lack now (each replica queued at most
-    /// once at a time), or the scanning threads if there is no pool: to replica `only`
-    /// alone if given, and only to replicas that do not hold record `lsn` yet (a shipment
+    /// once at a time): to replica `only` alone if given, and only to replicas that do not hold record `lsn` yet (a shipment
     /// for another writer of its group may have brought it already; `Lsn::ZERO` asks
     /// regardless).
     fn ship(&self, set: &Arc<ReplicaSet>, only: Option<usize>, lsn: Lsn) {
@@ -87,13 +90,16 @@ impl ShipSignal {
             only.is_none_or(|only| only == index) && !(lsn > Lsn::ZERO && holds())
         };
         let mut state = self.state.lock();
-        if !state.pooled {
-            drop(state);
-            self.notify();
-            return;
-        }
         for (index, queued) in set.queued.iter().enumerate() {
-            if wanted(index) && !queued.swap(true, Ordering::SeqCst) {
+            if !wanted(index) {
+                continue;
+            }
+            // A writer's request (for its record `lsn`) is noted before the queued flag
+            // is read, so that a run under way sees it when it finishes (see `run_pool`).
+            if lsn > Lsn::ZERO {
+                set.asked[index].store(true, Ordering::SeqCst);
+            }
+            if !queued.swap(true, Ordering::SeqCst) {
                 state.queue.push_back((Arc::downgrade(set), index));
                 self.work.notify_one();
             }
@@ -125,10 +131,6 @@ impl ShipSignal {
         !state.stopped
     }
 
-    fn stopped(&self) -> bool {
-        self.state.lock().stopped
-    }
-
     fn stop(&self) {
         self.state.lock().stopped = true;
         self.condvar.notify_all();
@@ -150,7 +152,12 @@ pub(crate) struct Member {
 struct Absent;
 
 impl ReplicaSink for Absent {
-    fn append_framed(&self, _segment: Lsn, _bytes: &[u8]) -> dynastore_wal::Result<Lsn> {
+    fn append_framed(
+        &self,
+        _segment: Lsn,
+        _bytes: &[u8],
+        _on_durable: &mut dyn FnMut(Lsn),
+    ) -> dynastore_wal::Result<Lsn> {
         Err(dynastore_wal::Error::Closed)
     }
 
@@ -172,6 +179,8 @@ pub(crate) struct ReplicaSet {
     stopped: RwLock<bool>,
     /// Per replica: whether it is in the shipper pool's queue.
     queued: Vec<AtomicBool>,
+    /// Per replica: whether a writer asked for it since its last pool run finished.
+    asked: Vec<AtomicBool>,
     /// Where this set's choice of replica to ask first starts, so that different
     /// partitions spread their first requests over the AZs.
     seed: usize,
@@ -214,6 +223,7 @@ impl ReplicaSet {
         }
         ReplicaSet {
             queued: members.iter().map(|_| AtomicBool::new(false)).collect(),
+            asked: members.iter().map(|_| AtomicBool::new(false)).collect(),
             seed: NEXT_SEED.fetch_add(1, Ordering::Relaxed),
             ack_nanos: AtomicU64::new(0),
             members: members
@@ -233,9 +243,9 @@ impl ReplicaSet {
     /// most `timeout`, asking `signal`'s pool to ship it.
     ///
     /// When one replica of several is enough (`Quorum`), only one is asked at first (see
-    /// [`ReplicaSet::first_to_ask`]), so that the others' disks are not made to sync for every write:
-    /// the scanning threads bring them the records a few milliseconds later, in larger
-    /// runs. If that replica has not acknowledged after a few times the usual wait (a
+    /// [`ReplicaSet::first_to_ask`]), so that the others' disks are not made to sync for
+    /// every write: the scanning thread queues them for the records a few milliseconds
+    /// later, in larger runs. If that replica has not acknowledged after a few times the usual wait (a
     /// slow or stuck disk), the others are asked too: a replica that is not keeping up
     /// holds a write back by that delay at most, as long as another one is.
     pub(crate) fn acknowledge(
@@ -317,6 +327,11 @@ impl ReplicaSet {
     /// Whether replica `index` still lacks records it could be shipped now.
     pub(crate) fn lags(&self, index: usize) -> bool {
         self.stream.lags(index)
+    }
+
+    /// Whether replica `index` still lacks record `lsn`.
+    fn lacks(&self, index: usize, lsn: Lsn) -> bool {
+        self.stream.lacks(index, lsn)
     }
 
     /// Stops shipping for good (a promotion is replacing this set), waiting for shipping
@@ -401,29 +416,22 @@ pub(crate) struct Shipper {
 }
 
 impl Shipper {
-    /// Starts `replicas` threads over the replica sets of `tables`, one per replica
-    /// position.
+    /// Starts the scanning thread and the pool over the replica sets of `tables`.
     pub(crate) fn start(
         tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
-        replicas: usize,
         copies: Arc<Copies>,
     ) -> std::io::Result<Shipper> {
         let signal = Arc::new(ShipSignal::default());
-        signal.state.lock().pooled = true;
         let mut shipper = Shipper {
             signal: Arc::clone(&signal),
             threads: Vec::new(),
         };
-        for index in 0..replicas.max(1) {
-            let (worker, tables) = (Arc::clone(&signal), Arc::clone(&tables));
-            // The first thread also brings failed replicas back into service.
-            let copies = (index == 0).then(|| Arc::clone(&copies));
-            shipper.threads.push(
-                std::thread::Builder::new()
-                    .name(format!("dynastore-shipper-{index}"))
-                    .spawn(move || run(&worker, &tables, index, copies.as_deref()))?,
-            );
-        }
+        let (scanner, tables) = (Arc::clone(&signal), Arc::clone(&tables));
+        shipper.threads.push(
+            std::thread::Builder::new()
+                .name("dynastore-shipper-scan".into())
+                .spawn(move || scan(&scanner, &tables, &copies))?,
+        );
         for index in 0..POOL_THREADS {
             let worker = Arc::clone(&signal);
             shipper.threads.push(
@@ -441,33 +449,28 @@ impl Shipper {
     }
 }
 
-fn run(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>, replica: usize, copies: Option<&Copies>) {
-    let (mut shipped, mut seen) = (0, 0);
+/// The scanning thread: every few milliseconds (or when notified), hands every replica
+/// that lacks records it could be shipped to the pool, and every [`REPAIR_EVERY`] brings
+/// failed replicas back into service.
+fn scan(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>, copies: &Copies) {
+    let mut seen = 0;
     let mut repaired_at = Instant::now();
-    loop {
-        if let Some(copies) = copies
-            && repaired_at.elapsed() >= REPAIR_EVERY
-        {
+    while signal.wait(&mut seen, IDLE_POLL) {
+        let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
+        if repaired_at.elapsed() >= REPAIR_EVERY {
             repaired_at = Instant::now();
-            let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
             for table in &open {
                 copies.repair_failed(table);
             }
         }
-        // Keep going without sleeping while there is work: a round that shipped something
-        // may have left more behind (one run per replica per round).
-        if shipped == 0 && !signal.wait(&mut seen, IDLE_POLL) {
-            return;
-        }
-        shipped = 0;
-        let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
         for table in &open {
             for set in table.replica_sets() {
-                shipped += set.pump_replica(replica);
+                for index in 0..set.members.len() {
+                    if set.lags(index) {
+                        signal.ship(&set, Some(index), Lsn::ZERO);
+                    }
+                }
             }
-        }
-        if shipped > 0 && signal.stopped() {
-            return;
         }
     }
 }
@@ -477,16 +480,21 @@ fn run(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>, replic
 fn run_pool(signal: &ShipSignal) {
     while let Some((set, index)) = signal.next_job() {
         let Some(set) = set.upgrade() else { continue };
+        let backlog = set.stream.primary_durable_lsn();
         let n = set.pump_replica(index);
         // Cleared only after the run, so that writers whose records became durable during
         // it do not queue runs bound to find this one shipping. Their records are not
-        // lost: a writer makes its record durable before it looks at the flag, and the
-        // run looks for records left behind only after clearing it (SeqCst on both
-        // sides, so that neither misses the other).
-        if let Some(queued) = set.queued.get(index) {
-            queued.store(false, Ordering::SeqCst);
-        }
-        if n > 0 && set.lags(index) {
+        // lost: a writer notes its request before it looks at the flag, and the run looks
+        // at the requests only after clearing it (SeqCst on both sides, so that neither
+        // misses the other).
+        set.queued[index].store(false, Ordering::SeqCst);
+        let asked = set.asked[index].swap(false, Ordering::SeqCst);
+        // Again while the replica lacks records that were durable before this run (a
+        // backlog: a run is bounded), or records a writer waits for. Not merely because
+        // more became durable meanwhile: a replica a `Quorum` writer did not ask for
+        // would then be synced for every write, and the scanning thread brings it those
+        // records a few milliseconds later, in one run.
+        if n > 0 && (set.lacks(index, backlog) || (asked && set.lags(index))) {
             signal.ship(&set, Some(index), Lsn::ZERO);
         }
     }

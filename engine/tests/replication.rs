@@ -917,12 +917,13 @@ impl Gate {
     }
 }
 
-/// The real file system, except that syncing a log file under `<data>/<az>/` waits at the
-/// gate.
+/// The real file system, except that syncing a file with extension `extension` (`log`,
+/// `sst`) under `<data>/<az>/` waits at the gate.
 #[derive(Debug)]
 struct HangingFs {
     inner: SharedFs,
     az: String,
+    extension: &'static str,
     gate: Arc<Gate>,
 }
 
@@ -956,10 +957,10 @@ impl FsFile for HangingFile {
 impl HangingFs {
     fn wrap(&self, path: &Path, file: Arc<dyn FsFile>) -> Arc<dyn FsFile> {
         let in_az = path.components().any(|c| c.as_os_str() == self.az.as_str());
-        let log = path.extension().is_some_and(|e| e == "log");
+        let hangs = path.extension().is_some_and(|e| e == self.extension);
         Arc::new(HangingFile {
             inner: file,
-            gate: (in_az && log).then(|| Arc::clone(&self.gate)),
+            gate: (in_az && hangs).then(|| Arc::clone(&self.gate)),
         })
     }
 }
@@ -1014,6 +1015,7 @@ fn a_replica_whose_disk_hangs_holds_up_no_quorum_write() {
         let fs: SharedFs = Arc::new(HangingFs {
             inner: StdFs::shared(),
             az: hung.to_owned(),
+            extension: "log",
             gate: Arc::clone(&gate),
         });
         let mut options = options(AckMode::Quorum);
@@ -1046,4 +1048,52 @@ fn a_replica_whose_disk_hangs_holds_up_no_quorum_write() {
         }
         close_and_verify(db, dir.path());
     }
+}
+
+/// `stats` (and so `dynastore stats`) answers while a flush is writing its table: it does
+/// not wait for the MANIFEST's lock, which a flush holds until its table is written (with
+/// a slow disk, for as long as that takes). Here the table's fsync hangs until the test
+/// has its stats.
+#[test]
+fn stats_answer_while_a_flush_writes_its_table() {
+    let gate = Arc::new(Gate::default());
+    let fs: SharedFs = Arc::new(HangingFs {
+        inner: StdFs::shared(),
+        az: "az-a".to_owned(),
+        extension: "sst",
+        gate: Arc::clone(&gate),
+    });
+    let mut options = options(AckMode::Quorum);
+    // Flushes only when asked.
+    options.memtable_bytes = Options::default().memtable_bytes;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(&fs, dir.path(), options));
+    db.create_table(orders_schema("Orders")).unwrap();
+    for i in 0..100u64 {
+        put(&db, item(i % 10, i / 10, i)).unwrap();
+    }
+    gate.hang(true);
+    let flushing = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || db.flush())
+    };
+    while gate.state.lock().1 == 0 {
+        assert!(!flushing.is_finished(), "the flush never synced a table in az-a");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let reading = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || sender.send(db.stats().map(|tables| tables.len())))
+    };
+    let answer = receiver.recv_timeout(Duration::from_secs(10));
+    gate.hang(false);
+    assert!(matches!(answer, Ok(Ok(1))), "stats waited for the flush: {answer:?}");
+    reading.join().unwrap();
+    flushing.join().unwrap().unwrap();
+    assert!(!gate.state.lock().2, "the flush gave up waiting");
+    let Ok(db) = Arc::try_unwrap(db) else {
+        panic!("the database is still shared")
+    };
+    close_and_verify(db, dir.path());
 }

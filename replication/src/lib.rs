@@ -83,20 +83,25 @@ pub enum AckError {
 /// A destination of shipped records: a replica's log (the engine's replica partitions
 /// also apply what they receive).
 pub trait ReplicaSink: Send + Sync {
-    /// Appends records framed by the primary (from its segment `segment`) and makes them
-    /// durable; returns the last LSN now durable.
+    /// Appends records framed by the primary (from its segment `segment`), makes them
+    /// durable, and calls `on_durable` with the last LSN now durable as soon as they are;
+    /// returns that LSN. A sink that does more with the records (the engine's replicas
+    /// apply them to their memtables) does it after `on_durable`, so that a writer waiting
+    /// for the acknowledgement does not wait for it too.
     ///
     /// Errors: those of [`Wal::append_framed`] and [`Wal::sync`].
-    fn append_framed(&self, segment: Lsn, bytes: &[u8]) -> dynastore_wal::Result<Lsn>;
+    fn append_framed(&self, segment: Lsn, bytes: &[u8], on_durable: &mut dyn FnMut(Lsn)) -> dynastore_wal::Result<Lsn>;
 
     /// The LSN up to which this replica holds every record durably.
     fn durable_lsn(&self) -> Lsn;
 }
 
 impl ReplicaSink for Wal {
-    fn append_framed(&self, segment: Lsn, bytes: &[u8]) -> dynastore_wal::Result<Lsn> {
+    fn append_framed(&self, segment: Lsn, bytes: &[u8], on_durable: &mut dyn FnMut(Lsn)) -> dynastore_wal::Result<Lsn> {
         Wal::append_framed(self, segment, bytes)?;
-        self.sync()
+        let durable = self.sync()?;
+        on_durable(durable);
+        Ok(durable)
     }
 
     fn durable_lsn(&self) -> Lsn {
@@ -259,9 +264,16 @@ struct Destination {
 /// Appends one chunk to a replica and records the outcome in `acks`; returns the records
 /// shipped.
 fn ship(acks: &Acks, index: usize, sink: &dyn ReplicaSink, chunk: &TailChunk) -> u64 {
-    match sink.append_framed(chunk.segment, &chunk.bytes) {
+    let mut reported = None;
+    let mut report = |durable: Lsn| {
+        reported = Some(durable);
+        acks.update(index, |state| *state = ReplicaState::Live(durable));
+    };
+    match sink.append_framed(chunk.segment, &chunk.bytes, &mut report) {
         Ok(durable) => {
-            acks.update(index, |state| *state = ReplicaState::Live(durable));
+            if reported != Some(durable) {
+                acks.update(index, |state| *state = ReplicaState::Live(durable));
+            }
             chunk.last_lsn.0 + 1 - chunk.first_lsn.0
         }
         Err(error) => {
@@ -395,12 +407,18 @@ impl ShipStream {
     /// Whether live replica `replica` lacks records durable on the primary that it could be
     /// shipped now (false while it is paused or failed).
     pub fn lags(&self, replica: usize) -> bool {
-        if self.is_paused(replica) {
-            return false;
-        }
-        self.acks
-            .live_durable(replica)
-            .is_some_and(|durable| durable < self.primary.durable_lsn())
+        self.lacks(replica, self.primary.durable_lsn())
+    }
+
+    /// Whether live replica `replica` lacks record `lsn` (false while it is paused or
+    /// failed).
+    pub fn lacks(&self, replica: usize, lsn: Lsn) -> bool {
+        !self.is_paused(replica) && self.acks.live_durable(replica).is_some_and(|durable| durable < lsn)
+    }
+
+    /// The primary's durable LSN: the last record that can be shipped now.
+    pub fn primary_durable_lsn(&self) -> Lsn {
+        self.primary.durable_lsn()
     }
 
     /// Holds back (or resumes) shipping to replica `replica`, as if the link to it were

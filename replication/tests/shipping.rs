@@ -152,11 +152,11 @@ struct Flaky {
 }
 
 impl ReplicaSink for Flaky {
-    fn append_framed(&self, segment: Lsn, bytes: &[u8]) -> dynastore_wal::Result<Lsn> {
+    fn append_framed(&self, segment: Lsn, bytes: &[u8], on_durable: &mut dyn FnMut(Lsn)) -> dynastore_wal::Result<Lsn> {
         if self.down.load(Ordering::Relaxed) {
             return Err(dynastore_wal::Error::Closed);
         }
-        ReplicaSink::append_framed(self.wal.as_ref(), segment, bytes)
+        ReplicaSink::append_framed(self.wal.as_ref(), segment, bytes, on_durable)
     }
 
     fn durable_lsn(&self) -> Lsn {

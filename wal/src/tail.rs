@@ -10,8 +10,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Bytes read from a segment per call: enough for the largest record.
-const TAIL_READ_BYTES: u64 = 2 * (PAYLOAD_BYTES_MAX + HEADER_BYTES) as u64;
+/// Bytes read from a segment per call, which bounds a run: small enough that a replica
+/// shipped a long run reports progress every few milliseconds rather than once at the
+/// end of the whole backlog (its lag is measured from the oldest record it lacks).
+const RUN_BYTES: u64 = 256 << 10;
+/// Bytes read when the next record does not fit in [`RUN_BYTES`]: enough for the largest
+/// record.
+const LARGE_READ_BYTES: u64 = (PAYLOAD_BYTES_MAX + HEADER_BYTES) as u64;
 
 #[derive(Debug)]
 struct Cursor {
@@ -131,43 +136,56 @@ impl Tailer {
             return Ok(None);
         };
         let len = cursor.file.len().map_err(io_error("reading", &cursor.path))?;
-        let end = len.min(cursor.offset + TAIL_READ_BYTES);
-        let bytes =
-            fs::read_range(cursor.file.as_ref(), cursor.offset, end).map_err(io_error("reading", &cursor.path))?;
         let first_lsn = self.next;
-        let mut pos = 0;
-        while self.next <= durable && pos < bytes.len() {
-            match record::decode(&bytes[pos..]) {
-                Ok(frame) if frame.lsn == self.next => {
-                    pos += frame.framed_len();
-                    self.next = self.next.next();
-                }
-                // A record cut by the read size: the next call reads it whole.
-                Err(DecodeError::Incomplete { .. }) if pos > 0 => break,
-                other => {
-                    let reason = match other {
-                        Ok(frame) => {
-                            format!("record has LSN {}, expected {}", frame.lsn, self.next)
-                        }
-                        Err(e) => e.to_string(),
-                    };
-                    return Err(Error::Corruption {
-                        segment: cursor.path.clone(),
-                        offset: cursor.offset + pos as u64,
-                        reason,
-                    });
+        let mut read = RUN_BYTES;
+        loop {
+            let end = len.min(cursor.offset + read);
+            let bytes =
+                fs::read_range(cursor.file.as_ref(), cursor.offset, end).map_err(io_error("reading", &cursor.path))?;
+            let mut pos = 0;
+            while self.next <= durable && pos < bytes.len() {
+                match record::decode(&bytes[pos..]) {
+                    // A run holds at most `RUN_BYTES`, or one record larger than that.
+                    Ok(frame) if pos > 0 && (pos + frame.framed_len()) as u64 > RUN_BYTES => break,
+                    Ok(frame) if frame.lsn == self.next => {
+                        pos += frame.framed_len();
+                        self.next = self.next.next();
+                    }
+                    // A record cut by the read size: the next call reads it whole.
+                    Err(DecodeError::Incomplete { .. }) if pos > 0 => break,
+                    // The first record is larger than a run: read it whole.
+                    Err(DecodeError::Incomplete { .. }) if end < len && read < LARGE_READ_BYTES => break,
+                    other => {
+                        let reason = match other {
+                            Ok(frame) => {
+                                format!("record has LSN {}, expected {}", frame.lsn, self.next)
+                            }
+                            Err(e) => e.to_string(),
+                        };
+                        return Err(Error::Corruption {
+                            segment: cursor.path.clone(),
+                            offset: cursor.offset + pos as u64,
+                            reason,
+                        });
+                    }
                 }
             }
+            if pos == 0 && end < len && read < LARGE_READ_BYTES && self.next <= durable {
+                read = LARGE_READ_BYTES;
+                continue;
+            }
+            if pos == 0 {
+                return Ok(None);
+            }
+            cursor.offset += pos as u64;
+            let mut bytes = bytes;
+            bytes.truncate(pos);
+            return Ok(Some(TailChunk {
+                segment: cursor.segment,
+                first_lsn,
+                last_lsn: self.next.prev(),
+                bytes,
+            }));
         }
-        if pos == 0 {
-            return Ok(None);
-        }
-        cursor.offset += pos as u64;
-        Ok(Some(TailChunk {
-            segment: cursor.segment,
-            first_lsn,
-            last_lsn: self.next.prev(),
-            bytes: bytes[..pos].to_vec(),
-        }))
     }
 }

@@ -65,6 +65,39 @@ fn replica_fed_by_the_tailer_holds_byte_identical_segments() {
 }
 
 #[test]
+fn a_long_backlog_ships_in_bounded_runs_and_records_larger_than_a_run_ship_whole() {
+    let (fs, shared) = faulty();
+    let primary = open(&shared, Path::new(PRIMARY), sync_options(64 << 20));
+    let replica = open(&shared, Path::new(REPLICA), sync_options(64 << 20));
+    // A backlog of small records (about 3 MB), then records larger than a run (256 KiB),
+    // one as large as a record may be, each followed by small ones.
+    let mut sizes: Vec<usize> = vec![300; 10_000];
+    sizes.extend([300 << 10, 100, 1 << 20, 100, 100, record::PAYLOAD_BYTES_MAX, 100]);
+    for (seq, &len) in sizes.iter().enumerate() {
+        primary.append(Epoch(1), &payload(1, seq as u64, len)).unwrap();
+    }
+    let mut tailer = primary.tail(Lsn(1));
+    let mut chunks = 0;
+    while let Some(chunk) = tailer.next_chunk(WAIT).unwrap() {
+        let records = (chunk.first_lsn.0..=chunk.last_lsn.0).map(|lsn| sizes[lsn as usize - 1]);
+        if records.clone().count() > 1 {
+            assert!(
+                chunk.bytes.len() <= 256 << 10,
+                "a run of {} bytes over {} records",
+                chunk.bytes.len(),
+                records.count()
+            );
+        }
+        replica.append_framed(chunk.segment, &chunk.bytes).unwrap();
+        chunks += 1;
+    }
+    assert!(chunks > 3_000_000 / (256 << 10), "{chunks} runs for about 3 MB");
+    assert_eq!(replica.last_lsn(), Lsn(sizes.len() as u64));
+    assert_same_files(&fs, &primary, &replica);
+    assert_eq!(read_all(&replica), read_all(&primary));
+}
+
+#[test]
 fn tailer_never_yields_records_that_are_not_durable() {
     let (_fs, shared) = faulty();
     let wal = open(
