@@ -1089,7 +1089,7 @@ fn stats_answer_while_a_flush_writes_its_table() {
     let answer = receiver.recv_timeout(Duration::from_secs(10));
     gate.hang(false);
     assert!(matches!(answer, Ok(Ok(1))), "stats waited for the flush: {answer:?}");
-    reading.join().unwrap();
+    reading.join().unwrap().unwrap();
     flushing.join().unwrap().unwrap();
     assert!(!gate.state.lock().2, "the flush gave up waiting");
     let Ok(db) = Arc::try_unwrap(db) else {
