@@ -17,7 +17,7 @@
 //!   scanner's because the pool has a thread per replica being shipped to: shipping to
 //!   every replica from one thread gave all of them one thread's share of the CPU
 //!   against the writers', and under a heavy `Buffered` load the replicas fell hundreds
-//!   of milliseconds behind (p99 lag 207-416 ms; with the pool, 37-92 ms).
+//!   of milliseconds behind (p99 lag 207-416 ms; with the pool, 43-99 ms in most runs).
 //!
 //! Every 200 ms the scanning thread also repairs replicas that failed on their own (an
 //! I/O error on their disk): each is reopened or rebuilt, and caught up.
@@ -81,9 +81,9 @@ impl ShipSignal {
     }
 
     /// Asks the pool to ship what `set`'s replicas lack now (each replica queued at most
-    /// once at a time): to replica `only` alone if given, and only to replicas that do not hold record `lsn` yet (a shipment
-    /// for another writer of its group may have brought it already; `Lsn::ZERO` asks
-    /// regardless).
+    /// once at a time): to replica `only` alone if given, and only to replicas that do
+    /// not hold record `lsn` yet (a shipment for another writer of its group may have
+    /// brought it already; `Lsn::ZERO` asks regardless).
     fn ship(&self, set: &Arc<ReplicaSet>, only: Option<usize>, lsn: Lsn) {
         let wanted = |index: usize| {
             let holds = || set.acks.live_durable(index).is_some_and(|durable| durable >= lsn);
@@ -245,9 +245,9 @@ impl ReplicaSet {
     /// When one replica of several is enough (`Quorum`), only one is asked at first (see
     /// [`ReplicaSet::first_to_ask`]), so that the others' disks are not made to sync for
     /// every write: the scanning thread queues them for the records a few milliseconds
-    /// later, in larger runs. If that replica has not acknowledged after a few times the usual wait (a
-    /// slow or stuck disk), the others are asked too: a replica that is not keeping up
-    /// holds a write back by that delay at most, as long as another one is.
+    /// later, in larger runs. If that replica has not acknowledged after a few times the
+    /// usual wait (a slow or stuck disk), the others are asked too: a replica that is not
+    /// keeping up holds a write back by that delay at most, as long as another one is.
     pub(crate) fn acknowledge(
         self: &Arc<Self>,
         signal: &ShipSignal,

@@ -289,8 +289,8 @@ fn ship(acks: &Acks, index: usize, sink: &dyn ReplicaSink, chunk: &TailChunk) ->
 /// Streams one primary log to its replicas (see the [crate docs](crate)).
 ///
 /// Each replica has a lock of its own, so different threads can ship to different
-/// replicas at once (a writer to one, the engine's shipper thread to another), while the
-/// records of one replica go out in order.
+/// replicas at once (the engine's pool threads, one per replica being shipped to), while
+/// the records of one replica go out in order.
 pub struct ShipStream {
     primary: Arc<Wal>,
     destinations: Vec<Mutex<Destination>>,

@@ -54,8 +54,8 @@ impl Tailer {
     }
 
     /// Waits up to `timeout` for durable records at or after the tailer's position and
-    /// returns a run of them (all of one segment), or `None` if none became durable in
-    /// time.
+    /// returns a run of them (all of one segment, at most 256 KiB unless its one record
+    /// is larger), or `None` if none became durable in time.
     ///
     /// Errors: [`Error::LsnTruncated`] if the position was dropped,
     /// [`Error::LogRewound`] if the log was cut back, [`Error::Poisoned`],
