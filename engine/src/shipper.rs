@@ -17,7 +17,7 @@
 //!   scanner's because the pool has a thread per replica being shipped to: shipping to
 //!   every replica from one thread gave all of them one thread's share of the CPU
 //!   against the writers', and under a heavy `Buffered` load the replicas fell hundreds
-//!   of milliseconds behind (p99 lag 207-416 ms; with the pool, 43-99 ms in most runs).
+//!   of milliseconds behind (p99 lag 207-416 ms; with the pool alone, 37-92 ms).
 //!
 //! Every 200 ms the scanning thread also repairs replicas that failed on their own (an
 //! I/O error on their disk): each is reopened or rebuilt, and caught up.
