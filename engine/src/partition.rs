@@ -634,8 +634,12 @@ impl Partition {
                     stalled = true;
                     self.stalls.fetch_add(1, Ordering::Relaxed);
                 }
+                // Either thread may be the one behind (frozen memtables are the flusher's,
+                // level-0 tables the compactor's): a partition opened with too many
+                // level-0 tables stalls its first write before any flush asks for a merge.
                 if let Some(signal) = &self.flush_signal {
                     signal.request();
+                    signal.request_compaction();
                 }
                 self.drained.wait(&mut pending);
             } else {
