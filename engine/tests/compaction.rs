@@ -4,7 +4,7 @@
 
 mod common;
 
-use dynastore_engine::compaction::{CompactionStyle, LEVEL0_TABLES_TRIGGER};
+use dynastore_engine::compaction::{CompactionStyle, LEVEL0_TABLES_STOP, LEVEL0_TABLES_TRIGGER};
 use dynastore_engine::{Database, Item, KeyInput, Options, PutItemInput, TableSchema};
 use dynastore_wal::fs::{FaultKind, FaultyFs, OpKind, SharedFs, StdFs};
 use std::collections::BTreeMap;
@@ -316,4 +316,44 @@ fn without_auto_compaction_tables_wait_for_compact_pending() {
     assert!(db.compact_pending().unwrap() > 0);
     assert!(tables(&db).len() < LEVEL0_TABLES_TRIGGER + 3, "{:?}", tables(&db));
     assert_matches(&db, &model, "compacted");
+}
+
+/// A partition reopened with more level-0 tables than writers may wait behind stalls its
+/// first write until the background compactor merges them: the stalled writer must wake
+/// the compactor itself, because the compactor's one look at open comes before the
+/// tables are open (the write used to wait forever; seen once in CI).
+#[test]
+fn a_write_stalled_on_level0_tables_at_open_wakes_the_compactor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut model = Model::new();
+    {
+        let options = Options {
+            auto_compaction: false,
+            ..options(CompactionStyle::default())
+        };
+        let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+        db.create_table(schema()).unwrap();
+        for round in 0..(LEVEL0_TABLES_STOP as i64 + 5) {
+            churn(&db, &mut model, 100, round);
+            db.flush().unwrap();
+        }
+        assert!(tables(&db).len() > LEVEL0_TABLES_STOP, "{:?}", tables(&db));
+    }
+    let db =
+        std::sync::Arc::new(Database::open(StdFs::shared(), tmp.path(), options(CompactionStyle::default())).unwrap());
+    let (done, finished) = std::sync::mpsc::channel();
+    let writer = {
+        let db = std::sync::Arc::clone(&db);
+        std::thread::spawn(move || {
+            let result = db.put_item(PutItemInput::new("Orders", order("c#0", 0, -1)));
+            let _ = done.send(result.is_ok());
+        })
+    };
+    // Generous for a loaded CI machine: the merge of 25 small tables takes milliseconds.
+    let written = finished.recv_timeout(std::time::Duration::from_secs(60));
+    assert_eq!(written, Ok(true), "the write stalled on level-0 tables and never woke");
+    writer.join().unwrap();
+    model.insert(("c#0".to_owned(), 0), order("c#0", 0, -1));
+    assert!(tables(&db).len() < LEVEL0_TABLES_STOP, "{:?}", tables(&db));
+    assert_matches(&db, &model, "after the stalled write");
 }
