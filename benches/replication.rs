@@ -15,10 +15,11 @@
 mod common;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dynastore::lag::LagClock;
 use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
 use dynastore::{AckMode, Database, Item, Options, PutItemInput, Replication};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -149,35 +150,20 @@ fn lag_under_load(rate: f64, seconds: f64) -> (f64, f64, f64) {
         })
         .collect();
     let (mut lags, mut best_lags) = (Vec::new(), Vec::new());
-    // Per partition: when each sampled LSN was found durable on the primary.
-    let mut durable_at: HashMap<u32, VecDeque<(Instant, u64)>> = HashMap::new();
+    let mut clock = LagClock::new();
     let started = Instant::now();
     while started.elapsed().as_secs_f64() < seconds {
         std::thread::sleep(Duration::from_millis(1));
         let now = Instant::now();
-        for table in db.stats().unwrap() {
-            for partition in table.partitions {
-                let Some(stats) = &partition.stats else { continue };
-                let samples = durable_at.entry(partition.entry.id).or_default();
-                if samples.back().is_none_or(|&(_, lsn)| lsn < stats.durable_lsn) {
-                    samples.push_back((now, stats.durable_lsn));
-                }
-                let mut best = f64::MAX;
-                for replica in &partition.replicas {
-                    // The lag: how long ago the oldest record durable on the primary that
-                    // the replica lacks became durable there (to the sampling period).
-                    let missing = samples.iter().find(|&&(_, lsn)| lsn > replica.durable_lsn);
-                    let lag = missing.map_or(0.0, |&(at, _)| (now - at).as_secs_f64() * 1e3);
-                    lags.push(lag);
-                    best = best.min(lag);
-                }
-                best_lags.push(best);
-                let slowest = partition.replicas.iter().map(|r| r.durable_lsn).min().unwrap_or(0);
-                while samples.len() > 1 && samples[1].1 <= slowest {
-                    samples.pop_front();
-                }
-            }
+        let sample = clock.observe(now, &db.stats().unwrap());
+        let mut best: HashMap<u32, f64> = HashMap::new();
+        for replica in sample {
+            let lag = replica.lag.as_secs_f64() * 1e3;
+            lags.push(lag);
+            let partition_best = best.entry(replica.partition).or_insert(f64::MAX);
+            *partition_best = partition_best.min(lag);
         }
+        best_lags.extend(best.into_values());
     }
     stop.store(true, Ordering::Relaxed);
     let done: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();

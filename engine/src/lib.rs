@@ -13,6 +13,7 @@
 //! - [`query`]: Query and Scan with DynamoDB's paging.
 //! - [`sstable`]: the SSTable file format: writer and checked, memory-mapped reader.
 //! - [`manifest`]: a partition's MANIFEST of live SSTables and flushed LSN.
+//! - [`lag`]: replication lag in time, from successive stats reports.
 //! - [`verify`]: every checksum and invariant of a data directory.
 //! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`expr`]: document paths and conditions on items.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod expr;
 mod flusher;
 pub mod item;
+pub mod lag;
 pub mod manifest;
 mod partition;
 pub use partition::PartitionStats;

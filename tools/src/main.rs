@@ -1,5 +1,6 @@
 //! The `dynastore` command: inspect data directories and tour the engine.
 
+mod bench;
 mod demo;
 mod dump;
 mod stats;
@@ -8,6 +9,7 @@ mod verify;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// dynastore: an embeddable, DynamoDB-style storage engine.
 #[derive(Debug, Parser)]
@@ -36,6 +38,30 @@ enum Command {
     /// Per table and partition: memtable, SSTables per level, WAL size, flushed LSN,
     /// flush and compaction counts, write stalls (opens the database).
     Stats,
+    /// A timed PutItem workload on a fresh database under `<data>/bench` (which it
+    /// replaces): puts per second, latency percentiles, bytes written to storage per byte
+    /// of items, write stalls and, replicated, each replica's lag.
+    Bench {
+        /// Writer threads.
+        #[arg(long, default_value_t = 8)]
+        threads: usize,
+        /// How long to write, in seconds.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// When a put returns: once durable (`sync`), or at once with the log synced
+        /// every 10 ms (`buffered`).
+        #[arg(long, value_enum, default_value = "sync")]
+        durability: bench::DurabilityArg,
+        /// Replication over three AZs and its acknowledgement mode, or `none`.
+        #[arg(long, value_enum, default_value = "quorum")]
+        replication: bench::ReplicationArg,
+        /// Puts per second over all writers (default: as fast as they go).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Bytes of each item's payload attribute.
+        #[arg(long, default_value_t = 100)]
+        value_bytes: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,6 +118,27 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(&cli.data, &mut std::io::stdout().lock()),
         Command::Verify => verify::run(&cli.data, &mut std::io::stdout().lock()),
         Command::Stats => stats::run(&cli.data, &mut std::io::stdout().lock()),
+        Command::Bench {
+            threads,
+            seconds,
+            durability,
+            replication,
+            rate,
+            value_bytes,
+        } => match Duration::try_from_secs_f64(seconds) {
+            Ok(duration) => {
+                let workload = bench::Workload {
+                    threads,
+                    duration,
+                    durability,
+                    replication,
+                    rate,
+                    value_bytes,
+                };
+                bench::run(&cli.data, &workload, &mut std::io::stdout().lock())
+            }
+            Err(_) => Err("--seconds must be a non-negative number".into()),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -305,3 +305,67 @@ fn stats_dump_and_verify_show_every_replica() {
         assert!(text.contains(&format!("{az}/Orders/p-0000/wal")), "{az}: {text}");
     }
 }
+
+/// The number after `label` in `text` (e.g. `puts:     1234 in ...`).
+fn figure_after(text: &str, label: &str) -> u64 {
+    let rest = &text[text.find(label).unwrap_or_else(|| panic!("no {label:?} in {text}")) + label.len()..];
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// `bench` writes for the time asked, reports what it measured, and leaves a database that
+/// holds exactly the puts it counted and verifies clean; unreplicated, it reports no lag.
+#[test]
+fn bench_reports_its_figures_and_leaves_every_put_it_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().to_str().unwrap();
+    let output = dynastore(&["--data", data, "bench", "--seconds", "0.5", "--threads", "2"]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for label in ["latency:  p50", "written:", "stalls:", "lag:      p50"] {
+        assert!(text.contains(label), "no {label:?} in {text}");
+    }
+    let puts = figure_after(&text, "puts:");
+    assert!(puts > 0, "{text}");
+
+    let db = dynastore::Database::open(StdFs::shared(), tmp.path().join("bench"), Default::default()).unwrap();
+    let (mut items, mut start) = (0, None);
+    loop {
+        let mut input = dynastore::ScanInput::new("Bench");
+        input.exclusive_start_key = start;
+        let page = db.scan(input).unwrap();
+        items += page.items.len() as u64;
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    assert_eq!(items, puts, "every put counted is in the table, and no other");
+    drop(db);
+    let verify = dynastore(&["--data", tmp.path().join("bench").to_str().unwrap(), "verify"]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+
+    let output = dynastore(&["--data", data, "bench", "--seconds", "0.2", "--replication", "none"]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success() && text.contains("no replication"), "{text}");
+    assert!(!text.contains("lag:"), "{text}");
+}
+
+#[test]
+fn bench_refuses_a_workload_it_cannot_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().to_str().unwrap();
+    for arg in ["--threads=0", "--seconds=-1", "--rate=0", "--value-bytes=400000"] {
+        let output = dynastore(&["--data", data, "bench", arg]);
+        assert!(!output.status.success(), "{arg}");
+        let flag = arg.split('=').next().unwrap();
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(flag),
+            "{arg}: {output:?}"
+        );
+    }
+    assert!(!tmp.path().join("bench").exists(), "nothing was created");
+}
