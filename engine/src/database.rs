@@ -69,15 +69,28 @@ pub struct Replication {
     /// How long a write waits for its acknowledgements before failing with
     /// [`Error::Replication`].
     pub ack_timeout: Duration,
+    /// How many records the replicas `ack` counts may lag a partition's newest record
+    /// before `Buffered` writes to it wait for them (a write stall, as when flushing falls
+    /// behind), at most `ack_timeout` each. This bounds replication lag under a load the
+    /// replicas cannot keep up with; it holds writers back only while no replica `ack`
+    /// counts is within reach (in `Quorum`, one keeping up is enough), and never in
+    /// `Primary` mode. `u64::MAX` turns it off.
+    pub max_lag_records: u64,
 }
 
+/// [`Replication::max_lag_records`]'s default: with ~200-byte records at a few hundred
+/// thousand writes per second, tens of milliseconds of lag.
+pub const DEFAULT_MAX_LAG_RECORDS: u64 = 4096;
+
 impl Default for Replication {
-    /// Three AZs ([`DEFAULT_AZS`]), `Quorum`, a 10-second acknowledgement timeout.
+    /// Three AZs ([`DEFAULT_AZS`]), `Quorum`, a 10-second acknowledgement timeout, and
+    /// [`DEFAULT_MAX_LAG_RECORDS`].
     fn default() -> Self {
         Replication {
             azs: DEFAULT_AZS,
             ack: AckMode::Quorum,
             ack_timeout: Duration::from_secs(10),
+            max_lag_records: DEFAULT_MAX_LAG_RECORDS,
         }
     }
 }
@@ -658,8 +671,9 @@ impl Database {
         Ok(table)
     }
 
-    /// Writes that waited because background flushing fell behind (a write stall), in
-    /// every open partition.
+    /// Writes that waited because background flushing or compaction fell behind, or
+    /// (`Buffered` writes) replicas fell more than [`Replication::max_lag_records`]
+    /// behind (a write stall), in every open partition.
     pub fn write_stalls(&self) -> u64 {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         tables

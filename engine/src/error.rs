@@ -49,10 +49,12 @@ pub enum Error {
     #[error(transparent)]
     Wal(#[from] dynastore_wal::Error),
     /// The replicas did not acknowledge a write as the ack mode asks (too few are alive,
-    /// or they did not keep up in time). The write is durable on the primary and part of
-    /// its history: it may still take effect (as DynamoDB's `InternalServerError`, the
-    /// outcome is unknown), but it was not acknowledged.
-    #[error("the write is durable on the primary but was not acknowledged by its replicas: {0}")]
+    /// or they did not keep up in time), or, for a `Buffered` write, stayed more than
+    /// [`Replication::max_lag_records`](crate::Replication::max_lag_records) behind for
+    /// the acknowledgement timeout. The write is in the primary's log and part of its
+    /// history (a `Sync` one durable there): it may still take effect (as DynamoDB's
+    /// `InternalServerError`, the outcome is unknown), but it was not acknowledged.
+    #[error("the write is in the primary's log but was not acknowledged by its replicas: {0}")]
     Replication(#[from] dynastore_replication::AckError),
     /// No copy of a partition can serve: its primary failed and no replica is left to
     /// promote (or the one asked for cannot be).

@@ -55,6 +55,7 @@ use crate::item::Item;
 use crate::item::codec::{decode_item, encode_item};
 use crate::manifest::{Manifest, TableFile, parse_table_name, table_path};
 use crate::sstable::{SsTable, SsTableWriter, bloom};
+use dynastore_replication::{AckError, AckMode};
 use dynastore_wal::fs::SharedFs;
 use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -197,6 +198,8 @@ pub(crate) struct AckWait {
     pub mode: dynastore_replication::AckMode,
     /// How long a writer waits for them before failing.
     pub timeout: std::time::Duration,
+    /// How far (in records) they may lag before `Buffered` writers wait for them.
+    pub max_lag_records: u64,
     /// Asks the shipper threads to ship once a record is durable here.
     pub wake: Arc<crate::shipper::ShipSignal>,
     /// The replica set, whose replicas a writer asks the shipper pool to ship to.
@@ -263,7 +266,8 @@ pub(crate) struct Partition {
     flush_requested: AtomicBool,
     /// Wakes the background flusher; `None` when flushes are only explicit.
     flush_signal: Option<FlushSignal>,
-    /// Writes that waited because flushing fell behind.
+    /// Writes that waited because flushing, compaction or (`Buffered`) replication fell
+    /// behind.
     stalls: AtomicU64,
     /// Flushes and compactions done since the partition was opened, and the SSTable
     /// bytes each wrote.
@@ -320,7 +324,8 @@ pub struct PartitionStats {
     pub flushed_bytes: u64,
     /// SSTable bytes compactions wrote since the partition was opened.
     pub compacted_bytes: u64,
-    /// Writes that waited because flushing fell behind.
+    /// Writes that waited because flushing, compaction or (`Buffered`) replication fell
+    /// behind.
     pub write_stalls: u64,
 }
 
@@ -566,7 +571,8 @@ impl Partition {
         self.memtable_bytes.load(Ordering::Relaxed) > self.memtable_bytes_max || !self.state.read().frozen.is_empty()
     }
 
-    /// Writes that waited because flushing fell behind.
+    /// Writes that waited because flushing, compaction or (`Buffered`) replication fell
+    /// behind.
     pub fn stalls(&self) -> u64 {
         self.stalls.load(Ordering::Relaxed)
     }
@@ -722,9 +728,10 @@ impl Partition {
                 self.applied_lsn.fetch_max(lsn.0, Ordering::AcqRel);
                 drop(pending);
                 self.grew(bytes);
-                return match self.wal.commit(lsn) {
+                let committed = self.wal.commit(lsn).map_err(Error::from);
+                return match committed.and_then(|()| self.keep_replicas_within_reach(lsn)) {
                     Ok(()) => Ok(old),
-                    Err(error) => Err(self.failure(error.into(), Some((lsn, old)))),
+                    Err(error) => Err(self.failure(error, Some((lsn, old)))),
                 };
             }
             pending.versions.insert(
@@ -946,6 +953,40 @@ impl Partition {
         .map_err(Error::Replication)
     }
 
+    /// Holds a `Buffered` write (record `lsn`, applied) back while the replicas the ack
+    /// mode counts lag it by more than `max_lag_records`: a write stall that keeps the
+    /// lag bounded when writers outrun shipping (a `Sync` write waits for its own
+    /// acknowledgements instead). Nothing is held back without replicas, in `Primary`
+    /// mode, or when no replica could catch up (too few are live, or the primary
+    /// failed): waiting would not help, and repair and failover are the next write's.
+    ///
+    /// Errors: [`Error::Replication`] ([`AckError::TimedOut`]) if they stay out of reach
+    /// for the acknowledgement timeout; the record stays in the log's history, applied,
+    /// as a `Sync` write's whose acknowledgements time out.
+    fn keep_replicas_within_reach(&self, lsn: Lsn) -> Result<()> {
+        let wait = {
+            let guard = self.ack_wait.read();
+            let Some(wait) = guard.as_ref() else {
+                return Ok(());
+            };
+            let Some(within) = lsn.0.checked_sub(wait.max_lag_records) else {
+                return Ok(());
+            };
+            if wait.mode == AckMode::Primary || wait.acks.acknowledged(Lsn(within), wait.mode) {
+                return Ok(());
+            }
+            (Arc::clone(wait), Lsn(within))
+        };
+        let (wait, within) = wait;
+        self.stalls.fetch_add(1, Ordering::Relaxed);
+        // The scanning thread queues lagging replicas every few milliseconds; now is sooner.
+        wait.wake.notify();
+        match wait.acks.wait(within, wait.mode, wait.timeout) {
+            Err(error @ AckError::TimedOut { .. }) => Err(Error::Replication(error)),
+            Ok(()) | Err(AckError::NotEnoughReplicas { .. } | AckError::PrimaryFailed { .. }) => Ok(()),
+        }
+    }
+
     /// Writes several items (or deletions) under distinct keys as one WAL record: after a
     /// crash all of them are there or none. On failure, tells what
     /// [`Partition::write_attempt`] tells.
@@ -975,7 +1016,9 @@ impl Partition {
                 return self
                     .wal
                     .commit(lsn)
-                    .map_err(|error| self.failure(error.into(), Some((lsn, None))));
+                    .map_err(Error::from)
+                    .and_then(|()| self.keep_replicas_within_reach(lsn))
+                    .map_err(|error| self.failure(error, Some((lsn, None))));
             }
             for (key, value) in &writes {
                 pending.versions.insert(

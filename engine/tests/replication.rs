@@ -1097,3 +1097,108 @@ fn stats_answer_while_a_flush_writes_its_table() {
     };
     close_and_verify(db, dir.path());
 }
+
+/// Options for the replication-backpressure tests: one partition (so every write counts
+/// against the same log), `Buffered` writes, replicas allowed 50 records behind.
+fn buffered_with_lag_bound(ack: AckMode, ack_timeout: Duration) -> Options {
+    let mut options = options(ack);
+    options.initial_partitions = 1;
+    options.durability = dynastore_wal::Durability::Buffered {
+        interval: Duration::from_millis(2),
+    };
+    if let Some(replication) = options.replication.as_mut() {
+        replication.max_lag_records = 50;
+        replication.ack_timeout = ack_timeout;
+    }
+    options
+}
+
+/// A `Buffered` writer that outruns every replica waits for them once they lag by more
+/// than `max_lag_records` (a write stall), goes on as soon as one catches up, and fails
+/// with the acknowledgement timeout if none does; the write that timed out is applied,
+/// as a `Sync` write whose acknowledgements time out is.
+#[test]
+fn buffered_writes_wait_while_no_replica_is_within_the_lag_bound() {
+    let (dir, db) = orders_db(buffered_with_lag_bound(AckMode::Quorum, Duration::from_secs(60)));
+    let db = Arc::new(db);
+    db.pause_shipping("az-b", true).unwrap();
+    db.pause_shipping("az-c", true).unwrap();
+    // Records 1..=50 are within the bound of nothing shipped.
+    for i in 0..50u64 {
+        put(&db, item(i, 1, i)).unwrap();
+    }
+    assert_eq!(db.write_stalls(), 0);
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, done) = (Arc::clone(&db), Arc::clone(&done));
+        std::thread::spawn(move || {
+            let result = put(&db, item(50, 1, 50));
+            done.store(true, Ordering::SeqCst);
+            result
+        })
+    };
+    // Record 51 is one past the bound: its writer waits while shipping stays paused.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!done.load(Ordering::SeqCst), "the write did not wait for the replicas");
+    assert_eq!(db.write_stalls(), 1);
+    // One replica is enough in Quorum mode.
+    db.pause_shipping("az-c", false).unwrap();
+    writer.join().unwrap().unwrap();
+    for i in 51..200u64 {
+        put(&db, item(i, 1, i)).unwrap();
+    }
+    drop(db);
+    let db = Arc::new(open(
+        &StdFs::shared(),
+        dir.path(),
+        buffered_with_lag_bound(AckMode::Quorum, Duration::from_millis(200)),
+    ));
+    // With no replica shipped to, the writer gives up after the acknowledgement timeout.
+    db.pause_shipping("az-b", true).unwrap();
+    db.pause_shipping("az-c", true).unwrap();
+    let failed = (200..400u64)
+        .map(|i| (i, put(&db, item(i, 1, i))))
+        .find(|(_, result)| result.is_err());
+    let Some((i, Err(Error::Replication(dynastore_replication::AckError::TimedOut { .. })))) = failed else {
+        panic!("no write timed out waiting for the replicas: {failed:?}");
+    };
+    assert!(i < 200 + 51, "write {i} timed out; the bound is 50 records");
+    assert_eq!(
+        get(&db, key(i, 1), true),
+        Some(item(i, 1, i)),
+        "the timed-out write is applied"
+    );
+    db.pause_shipping("az-b", false).unwrap();
+    db.pause_shipping("az-c", false).unwrap();
+    put(&db, item(400, 1, 400)).unwrap();
+    wait_caught_up(&db);
+    let db = Arc::into_inner(db).unwrap();
+    close_and_verify(db, dir.path());
+}
+
+/// `Primary` mode never holds a writer back for replicas, and in `Quorum` one replica
+/// keeping up is enough: a paused one holds nobody back.
+#[test]
+fn buffered_writes_never_wait_for_replicas_the_ack_mode_does_not_need() {
+    for (ack, paused) in [
+        (AckMode::Primary, &["az-b", "az-c"][..]),
+        (AckMode::Quorum, &["az-c"][..]),
+    ] {
+        // A generous timeout: a wrong wait for the paused replica fails on its first stall.
+        let (dir, db) = orders_db(buffered_with_lag_bound(ack, Duration::from_secs(5)));
+        for az in paused {
+            db.pause_shipping(az, true).unwrap();
+        }
+        for i in 0..500u64 {
+            put(&db, item(i, 1, i)).unwrap_or_else(|e| panic!("{ack:?}: write {i}: {e}"));
+        }
+        if ack == AckMode::Primary {
+            assert_eq!(db.write_stalls(), 0, "Primary mode never waits for replicas");
+        }
+        for az in paused {
+            db.pause_shipping(az, false).unwrap();
+        }
+        wait_caught_up(&db);
+        close_and_verify(db, dir.path());
+    }
+}

@@ -220,6 +220,14 @@ impl Acks {
         self.changed.notify_all();
     }
 
+    /// Whether `mode` counts record `lsn` acknowledged by the replicas now (its
+    /// durability on the primary is the caller's to know): [`Acks::wait`] without
+    /// waiting.
+    pub fn acknowledged(&self, lsn: Lsn, mode: AckMode) -> bool {
+        let replicas = self.replicas.lock();
+        holding(&replicas, lsn) >= mode.replicas_needed(replicas.len())
+    }
+
     /// Waits until `mode` counts record `lsn` acknowledged by the replicas (its
     /// durability on the primary is the caller's to ensure), at most `timeout`.
     ///
@@ -232,11 +240,7 @@ impl Acks {
         let mut replicas = self.replicas.lock();
         let needed = mode.replicas_needed(replicas.len());
         loop {
-            let holding = replicas
-                .iter()
-                .filter(|r| r.is_live() && r.durable_lsn() >= lsn)
-                .count();
-            if holding >= needed {
+            if holding(&replicas, lsn) >= needed {
                 return Ok(());
             }
             if let Some(reason) = self.primary_failed.lock().clone() {
@@ -254,6 +258,14 @@ impl Acks {
             }
         }
     }
+}
+
+/// How many live replicas hold record `lsn` durably.
+fn holding(replicas: &[ReplicaState], lsn: Lsn) -> usize {
+    replicas
+        .iter()
+        .filter(|r| r.is_live() && r.durable_lsn() >= lsn)
+        .count()
 }
 
 struct Destination {

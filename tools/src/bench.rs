@@ -149,7 +149,7 @@ pub fn run(data: &Path, workload: &Workload, out: &mut dyn Write) -> Result<(), 
     }
     writeln!(
         out,
-        "  stalls:   {stalls} (writes that waited for flushing or compaction)"
+        "  stalls:   {stalls} (writes that waited for flushing, compaction or replication)"
     )?;
     if workload.replication != ReplicationArg::None {
         lags.sort_unstable();

@@ -159,6 +159,7 @@ impl Database {
             acks: Arc::clone(&set.acks),
             mode: replication.ack,
             timeout: replication.ack_timeout,
+            max_lag_records: replication.max_lag_records,
             wake: self.shipper.as_ref().map(Shipper::signal).unwrap_or_default(),
         })
     }
