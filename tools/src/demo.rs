@@ -86,6 +86,7 @@ pub fn run(data: &Path, out: &mut dyn Write) -> DemoResult {
     compaction_and_verify(&root.join("db"), out)?;
     background_compaction(&root.join("busy"), out)?;
     replication_and_failover(&root.join("replicated"), out)?;
+    replication_backpressure(&root.join("backpressure"), out)?;
     writeln!(out, "\nEvery step checked its own result: the demo passed.")?;
     Ok(())
 }
@@ -790,5 +791,66 @@ fn replication_and_failover(dir: &Path, out: &mut dyn Write) -> DemoResult {
         "   verify: {} files checked across the three AZs, no problem",
         report.checked.len()
     )?;
+    Ok(())
+}
+
+/// Step 13: `Buffered` writers that outrun every replica wait for them
+/// (`Replication::max_lag_records`), so the lag stays bounded.
+fn replication_backpressure(dir: &Path, out: &mut dyn Write) -> DemoResult {
+    use dynastore::{Database, Item, Options, PutItemInput, Replication};
+
+    writeln!(
+        out,
+        "\n13. Backpressure: Buffered writes wait while no replica is within 100 records"
+    )?;
+    let options = Options {
+        initial_partitions: 1,
+        durability: dynastore::wal::Durability::Buffered {
+            interval: Duration::from_millis(5),
+        },
+        replication: Some(Replication {
+            max_lag_records: 100,
+            ..Replication::default()
+        }),
+        ..Options::default()
+    };
+    let db = Arc::new(Database::open(StdFs::shared(), dir, options)?);
+    db.create_table(orders_schema())?;
+    db.pause_shipping("az-b", true)?;
+    db.pause_shipping("az-c", true)?;
+    let put = |db: &Database, seq: i64| {
+        let item = Item::new().with("pk", "customer#1").with("sk", seq);
+        db.put_item(PutItemInput::new("Orders", item))
+    };
+    for seq in 0..100 {
+        put(&db, seq)?;
+    }
+    writeln!(
+        out,
+        "   shipping to az-b and az-c paused; 100 Buffered puts return at once (write stalls: {})",
+        db.write_stalls()
+    )?;
+    let writer = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || -> Result<Duration, dynastore::Error> {
+            let started = Instant::now();
+            put(&db, 100)?;
+            Ok(started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    check(!writer.is_finished(), "the 101st put waits for a replica")?;
+    db.pause_shipping("az-c", false)?;
+    let waited = writer.join().map_err(|_| "the writer panicked")??;
+    check(db.write_stalls() == 1, "one write stall is counted")?;
+    writeln!(
+        out,
+        "   the 101st waited {:.0} ms, until shipping to az-c resumed (write stalls: {})",
+        waited.as_secs_f64() * 1e3,
+        db.write_stalls()
+    )?;
+    db.pause_shipping("az-b", false)?;
+    let db = Arc::try_unwrap(db).map_err(|_| "the database is still shared")?;
+    db.close()?;
     Ok(())
 }
