@@ -964,7 +964,7 @@ impl Partition {
     /// for the acknowledgement timeout; the record stays in the log's history, applied,
     /// as a `Sync` write's whose acknowledgements time out.
     fn keep_replicas_within_reach(&self, lsn: Lsn) -> Result<()> {
-        let wait = {
+        let (wait, within) = {
             let guard = self.ack_wait.read();
             let Some(wait) = guard.as_ref() else {
                 return Ok(());
@@ -977,7 +977,6 @@ impl Partition {
             }
             (Arc::clone(wait), Lsn(within))
         };
-        let (wait, within) = wait;
         self.stalls.fetch_add(1, Ordering::Relaxed);
         // The scanning thread queues lagging replicas every few milliseconds; now is sooner.
         wait.wake.notify();
