@@ -10,7 +10,7 @@ use common::orders_schema;
 use dynastore_engine::catalog::Catalog;
 use dynastore_engine::database::PartitionReport;
 use dynastore_engine::{AckMode, Database, Error, Item, KeyInput, Options, PutItemInput, Replication};
-use dynastore_wal::fs::{FileLock, FileSystem, FsFile, MappedBytes, SharedFs, StdFs};
+use dynastore_wal::fs::{GatedFs, SharedFs, StdFs, SyncGate};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -887,121 +887,15 @@ fn a_damaged_copy_found_by_a_read_is_replaced_and_rebuilt() {
     close_and_verify(db, dir.path());
 }
 
-/// A gate the logs of one AZ wait at to sync: a disk that hangs until released (or for
-/// 20 s, so that a test that would wait for it forever ends, and fails, instead).
-#[derive(Debug, Default)]
-struct Gate {
-    /// Whether syncs hang, how many have hung so far, and whether one gave up waiting.
-    state: parking_lot::Mutex<(bool, u64, bool)>,
-    opened: parking_lot::Condvar,
-}
-
-impl Gate {
-    fn hang(&self, hang: bool) {
-        self.state.lock().0 = hang;
-        self.opened.notify_all();
-    }
-
-    fn pass(&self) {
-        let mut state = self.state.lock();
-        if state.0 {
-            state.1 += 1;
-        }
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while state.0 {
-            if self.opened.wait_until(&mut state, deadline).timed_out() {
-                state.2 = true;
-                return;
-            }
-        }
-    }
-}
-
 /// The real file system, except that syncing a file with extension `extension` (`log`,
-/// `sst`) under `<data>/<az>/` waits at the gate.
-#[derive(Debug)]
-struct HangingFs {
-    inner: SharedFs,
-    az: String,
-    extension: &'static str,
-    gate: Arc<Gate>,
-}
-
-#[derive(Debug)]
-struct HangingFile {
-    inner: Arc<dyn FsFile>,
-    gate: Option<Arc<Gate>>,
-}
-
-impl FsFile for HangingFile {
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
-        self.inner.read_at(buf, offset)
-    }
-    fn write_all_at(&self, buf: &[u8], offset: u64) -> std::io::Result<()> {
-        self.inner.write_all_at(buf, offset)
-    }
-    fn sync_data(&self) -> std::io::Result<()> {
-        if let Some(gate) = &self.gate {
-            gate.pass();
-        }
-        self.inner.sync_data()
-    }
-    fn len(&self) -> std::io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> std::io::Result<()> {
-        self.inner.set_len(len)
-    }
-}
-
-impl HangingFs {
-    fn wrap(&self, path: &Path, file: Arc<dyn FsFile>) -> Arc<dyn FsFile> {
-        let in_az = path.components().any(|c| c.as_os_str() == self.az.as_str());
-        let hangs = path.extension().is_some_and(|e| e == self.extension);
-        Arc::new(HangingFile {
-            inner: file,
-            gate: (in_az && hangs).then(|| Arc::clone(&self.gate)),
-        })
-    }
-}
-
-impl FileSystem for HangingFs {
-    fn create_new(&self, path: &Path) -> std::io::Result<Arc<dyn FsFile>> {
-        Ok(self.wrap(path, self.inner.create_new(path)?))
-    }
-    fn open(&self, path: &Path) -> std::io::Result<Arc<dyn FsFile>> {
-        Ok(self.wrap(path, self.inner.open(path)?))
-    }
-    fn create_dir_all(&self, path: &Path) -> std::io::Result<()> {
-        self.inner.create_dir_all(path)
-    }
-    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<String>> {
-        self.inner.read_dir(path)
-    }
-    fn exists(&self, path: &Path) -> std::io::Result<bool> {
-        self.inner.exists(path)
-    }
-    fn remove_file(&self, path: &Path) -> std::io::Result<()> {
-        self.inner.remove_file(path)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn hard_link(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-        self.inner.hard_link(from, to)
-    }
-    fn sync_dir(&self, path: &Path) -> std::io::Result<()> {
-        self.inner.sync_dir(path)
-    }
-    fn remove_dir(&self, path: &Path) -> std::io::Result<()> {
-        self.inner.remove_dir(path)
-    }
-    fn try_lock(&self, path: &Path) -> std::io::Result<Box<dyn FileLock>> {
-        self.inner.try_lock(path)
-    }
-    fn map_immutable(&self, path: &Path) -> std::io::Result<MappedBytes> {
-        self.inner.map_immutable(path)
-    }
+/// `sst`) under `<data>/<az>/` hangs while the returned gate is closed.
+fn hanging_fs(az: &str, extension: &'static str) -> (SharedFs, Arc<SyncGate>) {
+    let az = az.to_owned();
+    let fs = GatedFs::new(StdFs::shared(), move |path| {
+        path.components().any(|c| c.as_os_str() == az.as_str()) && path.extension().is_some_and(|e| e == extension)
+    });
+    let gate = fs.gate();
+    (Arc::new(fs), gate)
 }
 
 /// A replica whose disk hangs (its log's fsync does not return) holds up no `Quorum`
@@ -1011,13 +905,7 @@ impl FileSystem for HangingFs {
 #[test]
 fn a_replica_whose_disk_hangs_holds_up_no_quorum_write() {
     for hung in ["az-b", "az-c"] {
-        let gate = Arc::new(Gate::default());
-        let fs: SharedFs = Arc::new(HangingFs {
-            inner: StdFs::shared(),
-            az: hung.to_owned(),
-            extension: "log",
-            gate: Arc::clone(&gate),
-        });
+        let (fs, gate) = hanging_fs(hung, "log");
         let mut options = options(AckMode::Quorum);
         // No flush meanwhile: the flusher would wait for the hung disk too.
         options.memtable_bytes = Options::default().memtable_bytes;
@@ -1031,16 +919,15 @@ fn a_replica_whose_disk_hangs_holds_up_no_quorum_write() {
         for pk in 0..20u64 {
             put(&db, item(pk, 0, 0)).unwrap();
         }
-        gate.hang(true);
+        gate.close();
         let mut keys = BTreeSet::new();
         for i in 0..200u64 {
             keys.insert((i % 20, 0));
             put(&db, item(i % 20, 0, i)).unwrap_or_else(|e| panic!("write {i} with {hung} hung: {e}"));
         }
-        let (_, hung_syncs, gave_up) = *gate.state.lock();
-        assert!(hung_syncs > 0, "{hung}'s log never synced: the test hung nothing");
-        assert!(!gave_up, "a write waited for {hung}'s hung disk");
-        gate.hang(false);
+        assert!(gate.held() > 0, "{hung}'s log never synced: the test hung nothing");
+        assert!(!gate.gave_up(), "a write waited for {hung}'s hung disk");
+        gate.open();
         wait_caught_up(&db);
         let items = same_on_every_az(&db, &keys);
         for pk in 0..20u64 {
@@ -1056,13 +943,7 @@ fn a_replica_whose_disk_hangs_holds_up_no_quorum_write() {
 /// has its stats.
 #[test]
 fn stats_answer_while_a_flush_writes_its_table() {
-    let gate = Arc::new(Gate::default());
-    let fs: SharedFs = Arc::new(HangingFs {
-        inner: StdFs::shared(),
-        az: "az-a".to_owned(),
-        extension: "sst",
-        gate: Arc::clone(&gate),
-    });
+    let (fs, gate) = hanging_fs("az-a", "sst");
     let mut options = options(AckMode::Quorum);
     // Flushes only when asked.
     options.memtable_bytes = Options::default().memtable_bytes;
@@ -1072,12 +953,12 @@ fn stats_answer_while_a_flush_writes_its_table() {
     for i in 0..100u64 {
         put(&db, item(i % 10, i / 10, i)).unwrap();
     }
-    gate.hang(true);
+    gate.close();
     let flushing = {
         let db = Arc::clone(&db);
         std::thread::spawn(move || db.flush())
     };
-    while gate.state.lock().1 == 0 {
+    while gate.held() == 0 {
         assert!(!flushing.is_finished(), "the flush never synced a table in az-a");
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -1087,11 +968,11 @@ fn stats_answer_while_a_flush_writes_its_table() {
         std::thread::spawn(move || sender.send(db.stats().map(|tables| tables.len())))
     };
     let answer = receiver.recv_timeout(Duration::from_secs(10));
-    gate.hang(false);
+    gate.open();
     assert!(matches!(answer, Ok(Ok(1))), "stats waited for the flush: {answer:?}");
     reading.join().unwrap().unwrap();
     flushing.join().unwrap().unwrap();
-    assert!(!gate.state.lock().2, "the flush gave up waiting");
+    assert!(!gate.gave_up(), "the flush gave up waiting");
     let Ok(db) = Arc::try_unwrap(db) else {
         panic!("the database is still shared")
     };

@@ -58,6 +58,7 @@
 
 pub mod error;
 pub mod fs;
+mod group_window;
 mod lsn;
 pub mod reader;
 pub mod record;

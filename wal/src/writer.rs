@@ -14,7 +14,10 @@
 //! again, so 8 writers share fsyncs 4 by 4. Hence the *group window*: each round notes how
 //! many records were in flight (its own plus those that queued during it); the next
 //! leader waits for that many, but never longer than a quarter of the recent fsync time.
-//! A lone writer never waits; a burst that ends costs at most one short window.
+//! A lone writer never waits; a burst that ends costs at most one short window. Windows
+//! in which nobody joined make the next rounds skip theirs, for exponentially more rounds
+//! (see [`crate::group_window`]): writers that do not come straight back (a replicated
+//! database's, waiting for a replica) would otherwise cost every round a window in vain.
 //!
 //! # Failure
 //! If a write or sync fails, the bytes on disk are unknown (a failed `fsync` may even have
@@ -28,6 +31,7 @@
 
 use crate::error::{Error, Result, io_error};
 use crate::fs::{FsFile, SharedFs};
+use crate::group_window::GroupWindow;
 use crate::record::{self, Frame, HEADER_BYTES, PAYLOAD_BYTES_MAX};
 use crate::recovery::{self, RecoveryReport};
 use crate::segment::{self, SEGMENT_HEADER_BYTES};
@@ -96,6 +100,11 @@ pub struct WalStats {
     pub syncs: u64,
     /// Segments created.
     pub segments_created: u64,
+    /// `Sync` rounds whose leader waited for its group (see the module docs).
+    pub group_windows: u64,
+    /// `Sync` rounds whose leader would have waited for its group but did not, because
+    /// recent windows gathered nobody.
+    pub group_windows_skipped: u64,
 }
 
 #[derive(Debug, Default)]
@@ -105,6 +114,8 @@ struct Counters {
     writes: AtomicU64,
     syncs: AtomicU64,
     segments_created: AtomicU64,
+    group_windows: AtomicU64,
+    group_windows_skipped: AtomicU64,
 }
 
 /// Framed records that go to one segment at one offset.
@@ -149,6 +160,8 @@ struct State {
     expected_group: u64,
     /// A leader is waiting for its group to fill.
     gathering: bool,
+    /// Whether the next leader waits for its group at all.
+    group_window: GroupWindow,
     /// Moving average of a sync round's duration, in nanoseconds.
     sync_round_ns: u64,
     /// Every record up to this LSN has been handed to the OS.
@@ -239,6 +252,7 @@ impl Wal {
                 pending_bytes: 0,
                 pending_records: 0,
                 expected_group: 1,
+                group_window: GroupWindow::default(),
                 gathering: false,
                 sync_round_ns: 0,
                 written_lsn: report.last_lsn,
@@ -445,6 +459,8 @@ impl Wal {
             writes: c.writes.load(Ordering::Relaxed),
             syncs: c.syncs.load(Ordering::Relaxed),
             segments_created: c.segments_created.load(Ordering::Relaxed),
+            group_windows: c.group_windows.load(Ordering::Relaxed),
+            group_windows_skipped: c.group_windows_skipped.load(Ordering::Relaxed),
         }
     }
 
@@ -771,13 +787,20 @@ impl Shared {
     }
 
     /// The group window: as a leader of a `Sync` round, waits until as many records are
-    /// pending as the last round saw in flight, or a quarter of the recent sync time.
+    /// pending as the last round saw in flight, or a quarter of the recent sync time;
+    /// unless recent windows gathered nobody.
     fn gather_group(&self, state: &mut MutexGuard<'_, State>) {
         if state.pending_records >= state.expected_group {
             return;
         }
+        if !state.group_window.should_wait() {
+            self.counters.group_windows_skipped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.counters.group_windows.fetch_add(1, Ordering::Relaxed);
         let window = Duration::from_nanos(state.sync_round_ns / 4).min(GROUP_WINDOW_MAX);
         let deadline = Instant::now() + window;
+        let pending_before = state.pending_records;
         state.gathering = true;
         while state.pending_records < state.expected_group {
             if self.group_filled.wait_until(state, deadline).timed_out() {
@@ -785,6 +808,8 @@ impl Shared {
             }
         }
         state.gathering = false;
+        let gathered = state.pending_records > pending_before;
+        state.group_window.waited(gathered);
     }
 
     /// Writes `batch` in order, creating segments as it goes; returns the newest segment

@@ -3,7 +3,8 @@
 //! Two implementations exist: [`StdFs`], the real file system, and [`FaultyFs`], an in-memory
 //! file system for tests that can fail chosen operations and simulate power loss by dropping
 //! everything that was not made durable (file bytes not fsynced, directory entries whose
-//! directory was not fsynced). Crash-safety arguments in this project are stated against
+//! directory was not fsynced). [`GatedFs`] wraps either to make chosen files' syncs hang
+//! on demand. Crash-safety arguments in this project are stated against
 //! the durability rules `FaultyFs` enforces, which are the POSIX ones:
 //!
 //! - bytes written to a file are durable only after [`FsFile::sync_data`] on that file;
@@ -11,9 +12,11 @@
 //!   [`FileSystem::sync_dir`] on the directory that holds it.
 
 mod faulty;
+mod gated;
 mod std_fs;
 
 pub use faulty::{FaultKind, FaultyFs, OpKind};
+pub use gated::{GatedFs, SyncGate};
 pub use std_fs::StdFs;
 
 use std::fmt::Debug;
