@@ -49,7 +49,7 @@ impl SyncGate {
         self.state.lock().held
     }
 
-    /// Whether a sync waited [`GIVE_UP_AFTER`] (20 s) at the closed gate and went on.
+    /// Whether a sync waited 20 s at the closed gate and went on without it opening.
     pub fn gave_up(&self) -> bool {
         self.state.lock().gave_up
     }
