@@ -80,6 +80,18 @@ fn partitions(db: &Database) -> Vec<PartitionReport> {
 
 /// Waits until every replica in service (not in a failed AZ) is live (the background
 /// repair brings back one that failed) and holds everything durable on its primary.
+/// Puts `count` items over `pks` partition keys (item `i` under `i % pks`, sort key `sk`,
+/// version `i`), flushing once item `flush_after` is in: some of the history in tables,
+/// the rest in logs and memtables.
+fn put_with_a_flush_after(db: &Database, count: u64, pks: u64, sk: u64, flush_after: u64) {
+    for i in 0..count {
+        put(db, item(i % pks, sk, i)).unwrap();
+        if i == flush_after {
+            db.flush().unwrap();
+        }
+    }
+}
+
 fn wait_caught_up(db: &Database) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -454,12 +466,7 @@ fn replica_reads_return_only_acknowledged_versions() {
 #[test]
 fn a_primary_az_lost_while_closed_is_replaced_at_open() {
     let (dir, db) = orders_db(options(AckMode::Quorum));
-    for i in 0..300u64 {
-        put(&db, item(i % 50, 3, i)).unwrap();
-        if i == 150 {
-            db.flush().unwrap();
-        }
-    }
+    put_with_a_flush_after(&db, 300, 50, 3, 150);
     db.close().unwrap();
     std::fs::remove_dir_all(dir.path().join("az-a")).unwrap();
 
@@ -801,12 +808,7 @@ fn planned_promotions_lose_no_buffered_write() {
 #[test]
 fn a_damaged_primary_copy_at_open_fails_over_and_is_rebuilt() {
     let (dir, db) = orders_db(options(AckMode::Quorum));
-    for i in 0..100u64 {
-        put(&db, item(i % 30, 0, i)).unwrap();
-        if i == 60 {
-            db.flush().unwrap();
-        }
-    }
+    put_with_a_flush_after(&db, 100, 30, 0, 60);
     wait_caught_up(&db);
     db.close().unwrap();
     // Damage az-a's copy of every partition: its MANIFEST no longer matches its checksum.
