@@ -42,7 +42,7 @@ use dynastore_wal::{Durability, Epoch, Lsn, WalOptions};
 use parking_lot::{Mutex, RwLock};
 pub(crate) use replication::Copies;
 use replication::{Recovery, replica_reports};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -366,6 +366,14 @@ impl Table {
         copies
     }
 
+    /// The AZ whose directory holds `partition` (`<data>/<az>/<table>/...`), if it is one
+    /// of this table's copies.
+    pub(crate) fn az_of(&self, partition: &Partition) -> Option<String> {
+        let relative = partition.dir().strip_prefix(&self.data).ok()?;
+        let az = relative.components().next()?.as_os_str().to_str()?;
+        Some(az.to_owned())
+    }
+
     /// The replica sets of the partitions created so far.
     pub(crate) fn replica_sets(&self) -> Vec<Arc<ReplicaSet>> {
         self.slots
@@ -557,10 +565,28 @@ impl Database {
         })?;
         let catalog = Catalog::load(fs.as_ref(), &dir)?;
         let tables = Arc::new(RwLock::new(HashMap::new()));
+        // Every AZ a copy can be in: the ones new tables use, and those of existing tables.
+        let mut azs: BTreeSet<String> = catalog
+            .tables
+            .values()
+            .flat_map(|table| table.partitions.iter().flat_map(|p| p.group.azs.iter().cloned()))
+            .collect();
+        azs.extend(
+            options
+                .replication
+                .map_or(&[DEFAULT_AZ][..], |r| r.azs)
+                .iter()
+                .map(|az| (*az).to_owned()),
+        );
+        if azs.is_empty() {
+            // No AZ named: tables go to the default one.
+            azs.insert(DEFAULT_AZ.to_owned());
+        }
         let flusher = Flusher::start(
             Arc::clone(&tables),
             options.memtables_bytes_total,
             options.auto_compaction,
+            azs.into_iter().collect(),
         )
         .map_err(io_error("starting the flusher for", &dir))?;
         let replicated = options.replication.is_some()

@@ -1,7 +1,10 @@
-//! Background work, two threads per database: the flusher flushes partitions whose
+//! Background work, two threads per AZ: the flusher flushes the AZ's partitions whose
 //! memtable passed its budget, so writers never wait for a flush (unless flushing falls
 //! behind); the compactor merges SSTables as the compaction policy asks. They are apart
-//! so that a long merge never holds up a flush.
+//! so that a long merge never holds up a flush, and each AZ has its own so that a slow or
+//! hung disk in one AZ (each AZ is a disk of its own in a real deployment) holds up the
+//! flushes and merges of its own copies only: a primary elsewhere goes on flushing, and
+//! its writers never stall for a replica's disk.
 
 use crate::database::Table;
 use crate::partition::Partition;
@@ -45,8 +48,10 @@ fn stop(cell: &WakeupCell) {
 /// Wakes the flusher and the compactor; partitions hold one.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FlushSignal {
-    wakeup: WakeupCell,
-    compaction_wakeup: WakeupCell,
+    /// One per flusher thread.
+    wakeups: Arc<Vec<WakeupCell>>,
+    /// One per compactor thread.
+    compaction_wakeups: Arc<Vec<WakeupCell>>,
     /// Background flushes and compactions that failed (retried at the next request).
     pub(crate) failures: Arc<AtomicU64>,
     /// The memtables of every partition of the database, in bytes, and the budget for
@@ -71,12 +76,12 @@ impl FlushSignal {
 
     /// Asks the flusher to look for partitions over budget.
     pub(crate) fn request(&self) {
-        wake(&self.wakeup);
+        self.wakeups.iter().for_each(wake);
     }
 
     /// Asks the compactor to look for partitions whose tables need merging.
     pub(crate) fn request_compaction(&self) {
-        wake(&self.compaction_wakeup);
+        self.compaction_wakeups.iter().for_each(wake);
     }
 }
 
@@ -88,33 +93,42 @@ pub(crate) struct Flusher {
 }
 
 impl Flusher {
-    /// Starts the thread, which flushes the partitions of `tables` that need it whenever
-    /// a signal asks.
+    /// Starts a flusher thread (and, with `auto_compaction`, a compactor thread) for each
+    /// of `azs`, which flush (and merge) the AZ's copies of the partitions of `tables`
+    /// whenever a signal asks. Copies in an AZ not listed are the first AZ's threads'.
     pub(crate) fn start(
         tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
         memtables_bytes_total: usize,
         auto_compaction: bool,
+        azs: Vec<String>,
     ) -> std::io::Result<Flusher> {
+        let cells = || azs.iter().map(|_| WakeupCell::default()).collect::<Vec<_>>();
         let signal = FlushSignal {
             total_bytes_max: memtables_bytes_total,
+            wakeups: Arc::new(cells()),
+            compaction_wakeups: Arc::new(if auto_compaction { cells() } else { Vec::new() }),
             ..FlushSignal::default()
         };
         let mut flusher = Flusher {
             signal: signal.clone(),
             threads: Vec::new(),
         };
-        let (worker, open) = (signal.clone(), Arc::clone(&tables));
-        flusher.threads.push(
-            std::thread::Builder::new()
-                .name("dynastore-flusher".to_owned())
-                .spawn(move || run_flusher(&worker, &open))?,
-        );
-        if auto_compaction {
+        for (index, az) in azs.iter().enumerate() {
+            let copies = AzCopies::new(&tables, &azs, index);
+            let (worker, cell) = (signal.clone(), Arc::clone(&signal.wakeups[index]));
             flusher.threads.push(
                 std::thread::Builder::new()
-                    .name("dynastore-compactor".to_owned())
-                    .spawn(move || run_compactor(&signal, &tables))?,
+                    .name(format!("dynastore-flusher-{az}"))
+                    .spawn(move || run_flusher(&worker, &cell, &copies))?,
             );
+            if let Some(cell) = signal.compaction_wakeups.get(index) {
+                let (worker, cell, copies) = (signal.clone(), Arc::clone(cell), AzCopies::new(&tables, &azs, index));
+                flusher.threads.push(
+                    std::thread::Builder::new()
+                        .name(format!("dynastore-compactor-{az}"))
+                        .spawn(move || run_compactor(&worker, &cell, &copies))?,
+                );
+            }
         }
         // Partitions opened with tables may already need merging.
         flusher.signal.request_compaction();
@@ -127,14 +141,51 @@ impl Flusher {
     }
 }
 
-fn open_partitions(tables: &RwLock<HashMap<String, Arc<Table>>>) -> Vec<Arc<Partition>> {
-    let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
-    open.iter().flat_map(|table| table.open_partitions()).collect()
+/// The copies one AZ's background threads look after.
+struct AzCopies {
+    tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
+    az: String,
+    /// Every AZ with threads of its own.
+    with_threads: Vec<String>,
+    /// Whether copies in an AZ without threads of its own are this one's too.
+    catch_all: bool,
 }
 
-fn run_flusher(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
-    while wait(&signal.wakeup) {
-        let partitions = open_partitions(tables);
+impl AzCopies {
+    /// The copies of the AZ `azs[index]`, the first of which also takes the copies in AZs
+    /// not in `azs`.
+    fn new(tables: &Arc<RwLock<HashMap<String, Arc<Table>>>>, azs: &[String], index: usize) -> AzCopies {
+        AzCopies {
+            tables: Arc::clone(tables),
+            az: azs[index].clone(),
+            with_threads: azs.to_vec(),
+            catch_all: index == 0,
+        }
+    }
+
+    /// The open copies in this AZ (and, for the catch-all, in AZs without threads).
+    fn open(&self) -> Vec<Arc<Partition>> {
+        let open: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        let mut copies = Vec::new();
+        for table in open {
+            copies.extend(
+                table
+                    .open_partitions()
+                    .into_iter()
+                    .filter(|partition| match table.az_of(partition) {
+                        Some(az) if az == self.az => true,
+                        Some(az) => self.catch_all && !self.with_threads.contains(&az),
+                        None => self.catch_all,
+                    }),
+            );
+        }
+        copies
+    }
+}
+
+fn run_flusher(signal: &FlushSignal, wakeup: &WakeupCell, copies: &AzCopies) {
+    while wait(wakeup) {
+        let partitions = copies.open();
         // Over the database-wide budget: flush the largest memtables first until under it
         // (each partition at most once per round, so a failing one cannot spin).
         let mut by_size: Vec<_> = partitions.iter().map(|p| (p.memtable_bytes(), Arc::clone(p))).collect();
@@ -157,9 +208,9 @@ fn run_flusher(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>
     }
 }
 
-fn run_compactor(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
-    while wait(&signal.compaction_wakeup) {
-        for partition in open_partitions(tables) {
+fn run_compactor(signal: &FlushSignal, wakeup: &WakeupCell, copies: &AzCopies) {
+    while wait(wakeup) {
+        for partition in copies.open() {
             // Merge until the policy is satisfied; a failure leaves the old tables live,
             // and the next flush asks again.
             loop {
@@ -178,8 +229,8 @@ fn run_compactor(signal: &FlushSignal, tables: &RwLock<HashMap<String, Arc<Table
 
 impl Drop for Flusher {
     fn drop(&mut self) {
-        stop(&self.signal.wakeup);
-        stop(&self.signal.compaction_wakeup);
+        self.signal.wakeups.iter().for_each(stop);
+        self.signal.compaction_wakeups.iter().for_each(stop);
         for thread in self.threads.drain(..) {
             // A thread that panicked has nothing left to release.
             let _ = thread.join();

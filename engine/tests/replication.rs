@@ -78,8 +78,6 @@ fn partitions(db: &Database) -> Vec<PartitionReport> {
         .collect()
 }
 
-/// Waits until every replica in service (not in a failed AZ) is live (the background
-/// repair brings back one that failed) and holds everything durable on its primary.
 /// Puts `count` items over `pks` partition keys (item `i` under `i % pks`, sort key `sk`,
 /// version `i`), flushing once item `flush_after` is in: some of the history in tables,
 /// the rest in logs and memtables.
@@ -92,6 +90,8 @@ fn put_with_a_flush_after(db: &Database, count: u64, pks: u64, sk: u64, flush_af
     }
 }
 
+/// Waits until every replica in service (not in a failed AZ) is live (the background
+/// repair brings back one that failed) and holds everything durable on its primary.
 fn wait_caught_up(db: &Database) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -900,6 +900,61 @@ fn hanging_fs(az: &str, extension: &'static str) -> (SharedFs, Arc<SyncGate>) {
     (Arc::new(fs), gate)
 }
 
+/// The primary's flushes so far, over every partition.
+fn primary_flushes(db: &Database) -> u64 {
+    partitions(db)
+        .iter()
+        .filter_map(|p| p.stats.as_ref())
+        .map(|s| s.flushes)
+        .sum()
+}
+
+/// A replica whose disk hangs while it writes a table holds up no write and no flush of
+/// the primary, in `Quorum` and in `Primary` mode: each AZ flushes its own copies, so the
+/// primary's memtables never wait behind the hung replica's flush. (With one flusher for
+/// every AZ, the primary flushed once in these 6000 writes: its memtable grew past its
+/// budget, and its log with it, for as long as the replica's disk hung.) Once the disk
+/// answers, the replica finishes its flush and catches up.
+#[test]
+fn a_replica_whose_disk_hangs_in_a_flush_holds_up_no_flush_of_the_primary() {
+    for mode in [AckMode::Quorum, AckMode::Primary] {
+        let (fs, gate) = hanging_fs("az-c", "sst");
+        let mut options = options(mode);
+        options.initial_partitions = 1;
+        if let Some(replication) = options.replication.as_mut() {
+            replication.ack_timeout = Duration::from_secs(5);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&fs, dir.path(), options);
+        db.create_table(orders_schema("Orders")).unwrap();
+        put(&db, item(0, 0, 0)).unwrap();
+        gate.close();
+        let flushes_before = primary_flushes(&db);
+        let mut keys = BTreeSet::from([(0, 0)]);
+        // About ten memtables' worth: the replica in az-c flushes (and hangs) after the
+        // first, the primary flushes every one.
+        for i in 1..6000u64 {
+            keys.insert((i % 20, i));
+            put(&db, item(i % 20, i, i)).unwrap_or_else(|e| panic!("{mode:?} write {i} with az-c hung: {e}"));
+        }
+        assert!(
+            gate.held() > 0,
+            "{mode:?}: az-c never synced a table: the test hung nothing"
+        );
+        assert!(!gate.gave_up(), "{mode:?}: a write waited for az-c's hung disk");
+        let flushed = primary_flushes(&db) - flushes_before;
+        assert!(
+            flushed >= 5,
+            "{mode:?}: the primary flushed {flushed} times while az-c hung"
+        );
+        gate.open();
+        wait_caught_up(&db);
+        let items = same_on_every_az(&db, &keys);
+        assert_eq!(items[&(7, 4567)], Some(item(7, 4567, 4567)), "{mode:?}");
+        close_and_verify(db, dir.path());
+    }
+}
+
 /// A replica whose disk hangs (its log's fsync does not return) holds up no `Quorum`
 /// write: the writer's request goes to the other replica, which acknowledges. Without
 /// that, every write would fail after the acknowledgement timeout. Once the disk answers,
@@ -909,8 +964,6 @@ fn a_replica_whose_disk_hangs_holds_up_no_quorum_write() {
     for hung in ["az-b", "az-c"] {
         let (fs, gate) = hanging_fs(hung, "log");
         let mut options = options(AckMode::Quorum);
-        // No flush meanwhile: the flusher would wait for the hung disk too.
-        options.memtable_bytes = Options::default().memtable_bytes;
         if let Some(replication) = options.replication.as_mut() {
             replication.ack_timeout = Duration::from_secs(5);
         }
