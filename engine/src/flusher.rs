@@ -186,8 +186,10 @@ impl AzCopies {
 fn run_flusher(signal: &FlushSignal, wakeup: &WakeupCell, copies: &AzCopies) {
     while wait(wakeup) {
         let partitions = copies.open();
-        // Over the database-wide budget: flush the largest memtables first until under it
-        // (each partition at most once per round, so a failing one cannot spin).
+        // Over the database-wide budget: flush this AZ's largest memtables first until
+        // under it (each partition at most once per round, so a failing one cannot spin;
+        // every AZ's thread does the same, so memtables stuck behind a hung disk make the
+        // other AZs flush sooner, never stop them).
         let mut by_size: Vec<_> = partitions.iter().map(|p| (p.memtable_bytes(), Arc::clone(p))).collect();
         by_size.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
         for (_, partition) in by_size {
