@@ -32,6 +32,7 @@ use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
 use crate::partition::{AckWait, KeyWrite, Partition, PartitionOptions, PartitionStats, WriteFailure};
+use crate::repairer::{RepairSignal, Repairer};
 use crate::shipper::{ReplicaSet, Shipper};
 
 mod replication;
@@ -41,7 +42,7 @@ use dynastore_wal::fs::{self, FileLock, FileSystem, SharedFs};
 use dynastore_wal::{Durability, Epoch, Lsn, WalOptions};
 use parking_lot::{Mutex, RwLock};
 pub(crate) use replication::Copies;
-use replication::{Recovery, replica_reports};
+use replication::{Recovery, ReplicaCopies, replica_reports};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -314,7 +315,9 @@ pub struct PartitionReport {
 pub struct ReplicaReport {
     /// Its AZ.
     pub az: String,
-    /// `live`, `failed: <reason>`, or `out of service` (its AZ failed or awaits rejoining).
+    /// `live`; `joining` (its copy is being created); `failed: <reason>` (it is brought
+    /// back into service by itself once its disk works); or `out of service` (its AZ was
+    /// failed with [`Database::fail_az`]).
     pub state: String,
     /// Every record up to this LSN is durable in its log.
     pub durable_lsn: u64,
@@ -337,8 +340,21 @@ struct PartitionSlot {
     open: RwLock<Option<Arc<Partition>>>,
     /// The replica copies and their stream, once created, if the group has several AZs.
     replicas: RwLock<Option<Arc<ReplicaSet>>>,
-    /// Held while replicas are brought back into service: one rejoin of a copy at a time.
-    repairing: Mutex<()>,
+    /// One per AZ of the partition's group (in the group's order, which never changes):
+    /// held while that AZ's copy is brought into service, so that one copy is rebuilt by
+    /// one thread at a time, and a hung disk in one AZ holds up no other AZ's repair.
+    repairing: Vec<Mutex<()>>,
+    /// The group's AZs, in the order of `repairing`.
+    azs: Vec<String>,
+}
+
+impl PartitionSlot {
+    /// The repair lock of the copy in `az` (see `repairing`; an AZ outside the group,
+    /// which no copy is in, shares the first AZ's lock).
+    fn repairing(&self, az: &str) -> parking_lot::MutexGuard<'_, ()> {
+        let index = self.azs.iter().position(|a| a == az).unwrap_or(0);
+        self.repairing[index].lock()
+    }
 }
 
 #[derive(Debug)]
@@ -426,11 +442,14 @@ pub struct Database {
     failed_azs: FailedAzs,
     /// The AZs [`Database::pause_shipping`] cut off: their replicas get nothing.
     paused_azs: FailedAzs,
-    /// Opens and repairs partition copies; shared with the shipper threads.
+    /// Opens and repairs partition copies; shared with the repairer threads.
     copies: Arc<Copies>,
     /// Streams primaries' logs to replicas, if any table is replicated. Dropped (stopped
     /// and joined) first.
     shipper: Option<Shipper>,
+    /// Brings replica copies into service (new ones, and failed ones), if any table is
+    /// replicated.
+    _repairer: Option<Repairer>,
     /// Spreads eventually consistent reads over the copies.
     read_turn: AtomicUsize,
     /// Dropped (stopped and joined) before the LOCK is released.
@@ -582,11 +601,12 @@ impl Database {
             // No AZ named: tables go to the default one.
             azs.insert(DEFAULT_AZ.to_owned());
         }
+        let azs: Vec<String> = azs.into_iter().collect();
         let flusher = Flusher::start(
             Arc::clone(&tables),
             options.memtables_bytes_total,
             options.auto_compaction,
-            azs.into_iter().collect(),
+            azs.clone(),
         )
         .map_err(io_error("starting the flusher for", &dir))?;
         let replicated = options.replication.is_some()
@@ -599,11 +619,17 @@ impl Database {
             options,
             flush: flusher.signal(),
             failed_azs: Arc::clone(&failed_azs),
+            repairs: RepairSignal::default(),
         });
         let shipper = replicated
-            .then(|| Shipper::start(Arc::clone(&tables), Arc::clone(&copies)))
+            .then(|| Shipper::start(Arc::clone(&tables)))
             .transpose()
             .map_err(io_error("starting the shipper for", &dir))?;
+        let repairer = shipper
+            .as_ref()
+            .map(|shipper| Repairer::start(Arc::clone(&tables), Arc::clone(&copies), azs, shipper.signal()))
+            .transpose()
+            .map_err(io_error("starting the repairer for", &dir))?;
         let db = Database {
             fs,
             dir,
@@ -614,6 +640,7 @@ impl Database {
             failed_azs,
             paused_azs: FailedAzs::default(),
             shipper,
+            _repairer: repairer,
             read_turn: AtomicUsize::new(0),
             _flusher: flusher,
             _lock: lock,
@@ -681,17 +708,18 @@ impl Database {
                     partition.group = self.promote_at_open(&table, &partition)?;
                 }
                 let primary = self.open_primary(&table, &mut partition)?;
-                let (primary, replicas) = self.open_group(&table, &partition, primary)?;
+                let (primary, replicas) = self.open_group(&table, &partition, primary, ReplicaCopies::OpenNow)?;
                 (Some(primary), replicas)
             } else {
                 (None, None)
             };
             table.slots.push(PartitionSlot {
                 range_end: partition.range.end,
+                repairing: partition.group.azs.iter().map(|_| Mutex::new(())).collect(),
+                azs: partition.group.azs.clone(),
                 entry: Mutex::new(partition),
                 open: RwLock::new(open),
                 replicas: RwLock::new(replicas),
-                repairing: Mutex::new(()),
             });
         }
         Ok(table)
@@ -765,7 +793,7 @@ impl Database {
         // order). A repair under way finishes first; later ones see the table deleted.
         table.deleted.store(true, Ordering::Release);
         for slot in &table.slots {
-            drop(slot.repairing.lock());
+            slot.repairing.iter().for_each(|lock| drop(lock.lock()));
         }
         for set in table.replica_sets() {
             set.stop();
@@ -870,9 +898,12 @@ impl Database {
         let primary = self
             .copies
             .open_partition(&table.partition_dir(&entry.group.primary, &entry), &entry.group)?;
-        let (partition, replicas) = self.open_group(table, &entry, primary)?;
+        // The replicas are created by the repairer threads: a replica AZ whose disk is
+        // slow or failed must not hold up (or fail) this write.
+        let (partition, replicas) = self.open_group(table, &entry, primary, ReplicaCopies::Later)?;
         *slot.replicas.write() = replicas;
         *open = Some(Arc::clone(&partition));
+        self.copies.repairs.request();
         Ok(Some(partition))
     }
 
@@ -1057,6 +1088,7 @@ impl Database {
     pub fn stats(&self) -> Result<Vec<TableStats>> {
         let mut tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         tables.sort_by(|a, b| a.name.cmp(&b.name));
+        let failed = self.failed_azs.read().clone();
         let mut out = Vec::with_capacity(tables.len());
         for table in tables {
             let mut partitions = Vec::with_capacity(table.slots.len());
@@ -1065,7 +1097,7 @@ impl Database {
                 let open = slot.open.read().clone();
                 let stats = open.as_ref().map(|partition| partition.stats()).transpose()?;
                 let replicas = match (open, slot.replicas.read().clone()) {
-                    (Some(primary), Some(set)) => replica_reports(&primary, &set),
+                    (Some(primary), Some(set)) => replica_reports(&primary, &set, &failed),
                     _ => Vec::new(),
                 };
                 partitions.push(PartitionReport { entry, stats, replicas });

@@ -33,6 +33,7 @@ pub mod manifest;
 mod partition;
 pub use partition::PartitionStats;
 pub mod query;
+mod repairer;
 mod shipper;
 pub mod sstable;
 pub mod verify;

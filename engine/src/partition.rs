@@ -969,7 +969,9 @@ impl Partition {
             let Some(wait) = guard.as_ref() else {
                 return Ok(());
             };
-            let Some(within) = lsn.0.checked_sub(wait.max_lag_records) else {
+            // There is no record 0: the first `max_lag_records` writes have nothing to
+            // wait for, even while the replicas are still joining.
+            let Some(within) = lsn.0.checked_sub(wait.max_lag_records).filter(|&within| within > 0) else {
                 return Ok(());
             };
             if wait.mode == AckMode::Primary || wait.acks.acknowledged(Lsn(within), wait.mode) {

@@ -19,10 +19,11 @@
 //!   against the writers', and under a heavy `Buffered` load the replicas fell hundreds
 //!   of milliseconds behind (p99 lag 207-416 ms; with the pool alone, 37-92 ms).
 //!
-//! Every 200 ms the scanning thread also repairs replicas that failed on their own (an
-//! I/O error on their disk): each is reopened or rebuilt, and caught up.
+//! Bringing replicas into service (new, or failed on their own) is not these threads'
+//! work but the repairer's (see [`crate::repairer`]): a hung disk there must not hold up
+//! shipping.
 
-use crate::database::{Copies, Table};
+use crate::database::Table;
 use crate::partition::Partition;
 use dynastore_replication::{AckError, AckMode, Acks, ReplicaSink, ReplicaState, ShipStream};
 use dynastore_wal::{Lsn, Wal};
@@ -36,9 +37,6 @@ use std::time::{Duration, Instant};
 /// How long the shipper sleeps when nobody wakes it: the bound on how late a record made
 /// durable by a `Buffered` log's own interval sync is shipped.
 const IDLE_POLL: Duration = Duration::from_millis(5);
-/// How often failed replicas (in AZs not failed on purpose) are brought back into
-/// service: rebuilt, or reopened, and caught up.
-const REPAIR_EVERY: Duration = Duration::from_millis(200);
 /// Threads shipping what writers ask for, so that shipping for different partitions runs
 /// in parallel (and a writer never waits on a replica's disk in its own thread).
 const POOL_THREADS: usize = 8;
@@ -417,10 +415,7 @@ pub(crate) struct Shipper {
 
 impl Shipper {
     /// Starts the scanning thread and the pool over the replica sets of `tables`.
-    pub(crate) fn start(
-        tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
-        copies: Arc<Copies>,
-    ) -> std::io::Result<Shipper> {
+    pub(crate) fn start(tables: Arc<RwLock<HashMap<String, Arc<Table>>>>) -> std::io::Result<Shipper> {
         let signal = Arc::new(ShipSignal::default());
         let mut shipper = Shipper {
             signal: Arc::clone(&signal),
@@ -430,7 +425,7 @@ impl Shipper {
         shipper.threads.push(
             std::thread::Builder::new()
                 .name("dynastore-shipper-scan".into())
-                .spawn(move || scan(&scanner, &tables, &copies))?,
+                .spawn(move || scan(&scanner, &tables))?,
         );
         for index in 0..POOL_THREADS {
             let worker = Arc::clone(&signal);
@@ -450,19 +445,11 @@ impl Shipper {
 }
 
 /// The scanning thread: every few milliseconds (or when notified), hands every replica
-/// that lacks records it could be shipped to the pool, and every [`REPAIR_EVERY`] brings
-/// failed replicas back into service.
-fn scan(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>, copies: &Copies) {
+/// that lacks records it could be shipped to the pool.
+fn scan(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
     let mut seen = 0;
-    let mut repaired_at = Instant::now();
     while signal.wait(&mut seen, IDLE_POLL) {
         let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
-        if repaired_at.elapsed() >= REPAIR_EVERY {
-            repaired_at = Instant::now();
-            for table in &open {
-                copies.repair_failed(table);
-            }
-        }
         for table in &open {
             for set in table.replica_sets() {
                 for index in 0..set.members.len() {

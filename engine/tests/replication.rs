@@ -955,6 +955,130 @@ fn a_replica_whose_disk_hangs_in_a_flush_holds_up_no_flush_of_the_primary() {
     }
 }
 
+/// The replica states `stats` shows in `az`, over every created partition.
+fn replica_states_in(db: &Database, az: &str) -> Vec<String> {
+    partitions(db)
+        .iter()
+        .flat_map(|p| &p.replicas)
+        .filter(|r| r.az == az)
+        .map(|r| r.state.clone())
+        .collect()
+}
+
+/// Puts writes `range` over 40 keys (write `i` is `item(i % 40, 0, i)`), each of which
+/// must succeed, noting the keys in `keys`.
+fn put_over_40_keys(db: &Database, range: std::ops::Range<u64>, keys: &mut BTreeSet<(u64, u64)>, context: &str) {
+    for i in range {
+        keys.insert((i % 40, 0));
+        put(db, item(i % 40, 0, i)).unwrap_or_else(|e| panic!("{context}: write {i}: {e}"));
+    }
+}
+
+/// Waits until every replica caught up, with az-c's copies live, then checks that every
+/// AZ holds the last of writes 0..200 of [`put_over_40_keys`], and closes and verifies.
+fn az_c_caught_up_with_200_writes(db: Database, dir: &Path, keys: &BTreeSet<(u64, u64)>, context: &str) {
+    wait_caught_up(&db);
+    let created = partitions(&db).len();
+    assert_eq!(replica_states_in(&db, "az-c"), vec!["live"; created], "{context}");
+    let items = same_on_every_az(&db, keys);
+    for pk in 0..40u64 {
+        assert_eq!(items[&(pk, 0)], Some(item(pk, 0, 160 + pk)), "{context}: key {pk}");
+    }
+    close_and_verify(db, dir);
+}
+
+/// A replica AZ whose disk hangs holds up no first write to a new partition, in `Quorum`
+/// and in `Primary` mode: a partition's first write creates its primary copy and leaves
+/// its replicas to the repairer threads, one per AZ, so the hung AZ's copies wait (shown
+/// as joining) while az-b's are created and acknowledge. (When the writer created every
+/// AZ's copy itself, each new partition's first write waited for az-c's disk.) Once the
+/// disk answers, az-c's copies are created and catch up.
+#[test]
+fn a_replica_whose_disk_hangs_holds_up_no_first_write_to_a_new_partition() {
+    for mode in [AckMode::Quorum, AckMode::Primary] {
+        // Every file sync under az-c hangs while the gate is closed.
+        let fs = GatedFs::new(StdFs::shared(), |path| {
+            path.components().any(|c| c.as_os_str() == "az-c")
+        });
+        let gate = fs.gate();
+        let fs: SharedFs = Arc::new(fs);
+        let mut options = options(mode);
+        if let Some(replication) = options.replication.as_mut() {
+            replication.ack_timeout = Duration::from_secs(5);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let db = open(&fs, dir.path(), options);
+        db.create_table(orders_schema("Orders")).unwrap();
+        assert!(partitions(&db).is_empty(), "a partition exists before any write");
+        gate.close();
+        let mut keys = BTreeSet::new();
+        put_over_40_keys(&db, 0..200, &mut keys, &format!("{mode:?} with az-c hung"));
+        assert!(
+            gate.await_waiter(Duration::from_secs(10)),
+            "{mode:?}: az-c never synced a file"
+        );
+        assert!(!gate.gave_up(), "{mode:?}: a write waited for az-c's hung disk");
+        let created = partitions(&db).len();
+        assert!(created > 1, "{mode:?}: the writes created {created} partition(s)");
+        assert!(
+            replica_states_in(&db, "az-c").iter().all(|state| state == "joining"),
+            "{mode:?}: {:?}",
+            replica_states_in(&db, "az-c")
+        );
+        gate.open();
+        az_c_caught_up_with_200_writes(db, dir.path(), &keys, &format!("{mode:?}"));
+    }
+}
+
+/// A replica AZ that cannot create its copies (here a file stands where its table
+/// directory goes) fails no write, and keeps no database from opening: its copies are out
+/// of service, shown failed with the reason, `Quorum` writes are acknowledged by az-b,
+/// and the repairer threads create the copies once the AZ can hold them. (When the writer
+/// created every AZ's copy itself, the first write to each new partition failed with the
+/// replica's I/O error, and so did opening the database.)
+#[test]
+fn a_replica_az_that_cannot_create_its_copies_fails_no_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = StdFs::shared();
+    let db = open(&fs, dir.path(), options(AckMode::Quorum));
+    db.create_table(orders_schema("Orders")).unwrap();
+    let blocker = dir.path().join("az-c").join("Orders");
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    let mut keys = BTreeSet::new();
+    put_over_40_keys(&db, 0..100, &mut keys, "with az-c unusable");
+    // The repairer threads report the failure (and go on trying).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !replica_states_in(&db, "az-c")
+        .iter()
+        .all(|state| state.starts_with("failed"))
+    {
+        assert!(Instant::now() < deadline, "{:?}", replica_states_in(&db, "az-c"));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        partitions(&db)
+            .iter()
+            .all(|p| p.replicas.iter().any(|r| r.az == "az-b" && r.state == "live"))
+    );
+
+    // Reopened with az-c still unusable: the database opens and takes writes.
+    db.close().unwrap();
+    let db = open(&fs, dir.path(), options(AckMode::Quorum));
+    put_over_40_keys(&db, 100..200, &mut keys, "after reopening");
+    assert!(
+        replica_states_in(&db, "az-c")
+            .iter()
+            .all(|state| state.starts_with("failed")),
+        "{:?}",
+        replica_states_in(&db, "az-c")
+    );
+
+    // Once az-c can hold them, its copies are created and catch up.
+    std::fs::remove_file(&blocker).unwrap();
+    az_c_caught_up_with_200_writes(db, dir.path(), &keys, "az-c usable again");
+}
+
 /// A replica whose disk hangs (its log's fsync does not return) holds up no `Quorum`
 /// write: the writer's request goes to the other replica, which acknowledges. Without
 /// that, every write would fail after the acknowledgement timeout. Once the disk answers,
@@ -970,7 +1094,8 @@ fn a_replica_whose_disk_hangs_holds_up_no_quorum_write() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(&fs, dir.path(), options);
         db.create_table(orders_schema("Orders")).unwrap();
-        // Partitions are created by their first write, in every AZ: create them first.
+        // The partitions exist before the disk hangs: this is about writes to existing
+        // ones (new ones: see `a_replica_whose_disk_hangs_holds_up_no_first_write...`).
         for pk in 0..20u64 {
             put(&db, item(pk, 0, 0)).unwrap();
         }

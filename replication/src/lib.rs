@@ -116,18 +116,28 @@ pub enum ReplicaState {
     Live(Lsn),
     /// Shipping stopped at this LSN, for the reason given.
     Failed(Lsn, String),
+    /// The replica's copy is being opened or created (off the writers' threads, so that
+    /// a slow disk there holds up no write that does not need it); it is shipped to once
+    /// it is in service. Not live, so it holds no record yet, but it counts as alive: a
+    /// writer that needs it waits for it (up to its timeout) instead of giving up.
+    Joining(Lsn),
 }
 
 impl ReplicaState {
     /// The replica's durable LSN.
     pub fn durable_lsn(&self) -> Lsn {
         match self {
-            ReplicaState::Live(lsn) | ReplicaState::Failed(lsn, _) => *lsn,
+            ReplicaState::Live(lsn) | ReplicaState::Failed(lsn, _) | ReplicaState::Joining(lsn) => *lsn,
         }
     }
 
     fn is_live(&self) -> bool {
         matches!(self, ReplicaState::Live(_))
+    }
+
+    /// Live, or joining: able to acknowledge, now or once it is in service.
+    fn is_alive(&self) -> bool {
+        matches!(self, ReplicaState::Live(_) | ReplicaState::Joining(_))
     }
 }
 
@@ -200,6 +210,13 @@ impl Acks {
         });
     }
 
+    /// Marks replica `replica` joining: its copy is being opened or created, and it is
+    /// not shipped to until [`ShipStream::replace`] puts one in service (or it is marked
+    /// failed), but writers waiting for acknowledgements wait for it.
+    pub fn join(&self, replica: usize) {
+        self.update(replica, |state| *state = ReplicaState::Joining(state.durable_lsn()));
+    }
+
     /// Marks every replica failed (the primary is being deposed): every waiting writer
     /// wakes with [`AckError::NotEnoughReplicas`] unless its record was already counted.
     pub fn fail_all(&self, reason: &str) {
@@ -231,7 +248,8 @@ impl Acks {
     /// Waits until `mode` counts record `lsn` acknowledged by the replicas (its
     /// durability on the primary is the caller's to ensure), at most `timeout`.
     ///
-    /// Errors: [`AckError::NotEnoughReplicas`] as soon as too few replicas are alive,
+    /// Errors: [`AckError::NotEnoughReplicas`] as soon as too few replicas are alive
+    /// (live or joining),
     /// [`AckError::PrimaryFailed`] once the primary's log cannot be read (unless enough
     /// replicas hold the record already), [`AckError::TimedOut`].
     pub fn wait(&self, lsn: Lsn, mode: AckMode, timeout: Duration) -> Result<(), AckError> {
@@ -246,7 +264,7 @@ impl Acks {
             if let Some(reason) = self.primary_failed.lock().clone() {
                 return Err(AckError::PrimaryFailed { reason });
             }
-            let alive = replicas.iter().filter(|r| r.is_live()).count();
+            let alive = replicas.iter().filter(|r| r.is_alive()).count();
             if alive < needed {
                 return Err(AckError::NotEnoughReplicas { needed, alive });
             }

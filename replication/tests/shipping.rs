@@ -355,3 +355,57 @@ fn shipping_from_several_threads_keeps_every_replica_an_exact_copy() {
     assert_eq!(files(&faulty, "/az-b/wal"), expected);
     assert_eq!(files(&faulty, "/az-c/wal"), expected);
 }
+
+#[test]
+fn a_writer_waits_for_a_joining_replica_and_gives_up_once_it_fails() {
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let primary = open(&fs, "/az-a/wal", small_segments());
+    // Neither replica has a copy in service yet: both are being created.
+    let absent: Vec<Arc<dyn ReplicaSink>> = vec![
+        open(&fs, "/az-b/placeholder", small_segments()),
+        open(&fs, "/az-c/placeholder", small_segments()),
+    ];
+    let mut stream = ShipStream::new(Arc::clone(&primary), absent);
+    let acks = stream.acks();
+    acks.join(0);
+    acks.join(1);
+    assert_eq!(
+        acks.replicas(),
+        vec![ReplicaState::Joining(Lsn(0)), ReplicaState::Joining(Lsn(0))]
+    );
+    let lsn = primary.append(Epoch(1), &payload(0)).unwrap();
+    primary.sync().unwrap();
+    // A joining replica is not shipped to, and holds nothing...
+    assert_eq!(drain(&mut stream), 0);
+    assert!(!acks.acknowledged(lsn, AckMode::Quorum));
+    assert_eq!(acks.min_live_durable(), None);
+    // ...but a Quorum writer waits for it rather than giving up at once.
+    assert!(matches!(
+        acks.wait(lsn, AckMode::Quorum, WAIT),
+        Err(AckError::TimedOut { .. })
+    ));
+
+    // Once a copy is in service, it is shipped to and the waiting writer is acknowledged.
+    let waiter = {
+        let acks = Arc::clone(&acks);
+        std::thread::spawn(move || acks.wait(lsn, AckMode::Quorum, Duration::from_secs(30)))
+    };
+    stream.replace(0, open(&fs, "/az-b/wal", small_segments()) as Arc<dyn ReplicaSink>);
+    assert_eq!(drain(&mut stream), 1);
+    assert_eq!(waiter.join().unwrap(), Ok(()));
+    assert_eq!(acks.replicas()[0], ReplicaState::Live(lsn));
+    assert_eq!(acks.replicas()[1], ReplicaState::Joining(Lsn(0)));
+
+    // `All` waits for the other one too, and gives up as soon as it fails to join.
+    let waiter = {
+        let acks = Arc::clone(&acks);
+        std::thread::spawn(move || acks.wait(lsn, AckMode::All, Duration::from_secs(30)))
+    };
+    std::thread::sleep(WAIT);
+    acks.fail(1, "creating its copy failed");
+    assert_eq!(
+        waiter.join().unwrap(),
+        Err(AckError::NotEnoughReplicas { needed: 2, alive: 1 })
+    );
+}

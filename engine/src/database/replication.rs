@@ -4,6 +4,7 @@
 //! `pause_shipping`). See the parent module's docs for the whole picture.
 
 use super::*;
+use crate::repairer::AzFilter;
 
 /// What a failed write attempt comes to once the engine recovered what it could.
 pub(super) enum Recovery {
@@ -14,8 +15,19 @@ pub(super) enum Recovery {
     Retry,
 }
 
-/// Each replica's progress behind `primary`.
-pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet) -> Vec<ReplicaReport> {
+/// When [`Database::open_group`] brings a partition's replica copies into service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReplicaCopies {
+    /// In the calling thread (opening the database: the copies exist).
+    OpenNow,
+    /// In the repairer threads (a new partition: its first write must not wait for every
+    /// replica AZ's disk).
+    Later,
+}
+
+/// Each replica's progress behind `primary`; `failed` are the AZs failed on purpose
+/// (their copies are out of service, not failed).
+pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet, failed: &BTreeSet<String>) -> Vec<ReplicaReport> {
     let durable = primary.wal().durable_lsn();
     let wal = primary.wal().stats();
     let record_bytes = wal.bytes.checked_div(wal.records).unwrap_or(0);
@@ -32,6 +44,10 @@ pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet) -> Vec<Repl
             ReplicaReport {
                 az: member.az.clone(),
                 state: match (&copy, state) {
+                    (_, ReplicaState::Joining(_)) => "joining".into(),
+                    (None, ReplicaState::Failed(_, reason)) if !failed.contains(&member.az) => {
+                        format!("failed: {reason}")
+                    }
                     (None, _) => "out of service".into(),
                     (Some(_), ReplicaState::Live(_)) => "live".into(),
                     (Some(_), ReplicaState::Failed(_, reason)) => format!("failed: {reason}"),
@@ -69,28 +85,45 @@ impl Database {
     /// Opens (or creates) every copy of partition `entry`: `primary`, then each replica
     /// (rejoining: a tail the primary never had is dropped, and a copy the primary's log
     /// can no longer bring up to date is rebuilt from its tables), and the stream between.
+    /// With [`ReplicaCopies::Later`], the replicas are left joining for the repairer
+    /// threads to bring into service. A replica that cannot be opened now is left out of
+    /// service (the repairer threads try again): the partition is served all the same.
     pub(super) fn open_group(
         &self,
         table: &Table,
         entry: &PartitionEntry,
         primary: Partition,
+        replicas: ReplicaCopies,
     ) -> Result<(Arc<Partition>, Option<Arc<ReplicaSet>>)> {
         let group = &entry.group;
         let primary = Arc::new(primary);
         if group.azs.len() < 2 {
             return Ok((primary, None));
         }
-        let mut members = Vec::new();
         let failed = self.failed_azs.read().clone();
+        let mut members = Vec::new();
+        let mut reasons = Vec::new();
         for az in group.replica_azs() {
             // A failed AZ's copy is opened (or created) when the AZ is restored.
-            let copy = match failed.contains(az) {
-                true => None,
-                false => Some(self.copies.open_replica(table, entry, az, &primary, |_| {})?),
+            let (copy, reason) = match (failed.contains(az), replicas) {
+                (true, _) => (None, None),
+                (false, ReplicaCopies::Later) => (None, None),
+                (false, ReplicaCopies::OpenNow) => match self.copies.open_replica(table, entry, az, &primary, |_| {}) {
+                    Ok(copy) => (Some(copy), None),
+                    Err(error) => (None, Some(format!("opening its copy failed: {error}"))),
+                },
             };
             members.push((az.to_owned(), copy));
+            reasons.push(reason);
         }
         let set = Arc::new(ReplicaSet::new(primary.wal(), members, &self.paused_azs.read()));
+        for (index, (az, reason)) in group.replica_azs().zip(reasons).enumerate() {
+            match reason {
+                Some(reason) => set.acks.fail(index, &reason),
+                None if replicas == ReplicaCopies::Later && !failed.contains(az) => set.acks.join(index),
+                None => {}
+            }
+        }
         primary.set_ack_wait(Some(self.ack_wait(&set)));
         Ok((primary, Some(set)))
     }
@@ -298,14 +331,21 @@ impl Database {
             return Ok(true);
         }
         let _open = slot.open.read();
-        let _repairing = slot.repairing.lock();
         let index = set
             .members
             .iter()
             .position(|member| member.partition.read().as_ref().is_some_and(|p| Arc::ptr_eq(p, copy)));
-        if let Some(index) = index
-            && let Some(damaged) = set.take_out(index, "a read found its files damaged")
-        {
+        let Some(index) = index else {
+            return Ok(true);
+        };
+        let _repairing = slot.repairing(&set.members[index].az);
+        // Taken out only if still the damaged copy: a repair may have replaced it since.
+        let still = set.members[index]
+            .partition
+            .read()
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, copy));
+        if still && let Some(damaged) = set.take_out(index, "a read found its files damaged") {
             damaged.close_copy();
             crate::database::remove_tree(self.fs.as_ref(), damaged.dir())?;
         }
@@ -575,9 +615,9 @@ impl Database {
     }
 }
 
-/// What opening and repairing a partition's copies takes. The database and its shipper
-/// threads share it: the threads bring failed replicas back into service by themselves
-/// (see [`Copies::repair_failed`]).
+/// What opening and repairing a partition's copies takes. The database and its repairer
+/// threads share it: the threads bring new and failed replicas into service by
+/// themselves (see [`Copies::repair_in`]).
 #[derive(Debug)]
 pub(crate) struct Copies {
     pub(super) fs: SharedFs,
@@ -585,6 +625,8 @@ pub(crate) struct Copies {
     pub(super) flush: crate::flusher::FlushSignal,
     /// The AZs failed by [`Database::fail_az`]: no copy there is repaired.
     pub(super) failed_azs: FailedAzs,
+    /// Wakes the repairer threads.
+    pub(crate) repairs: RepairSignal,
 }
 
 impl Copies {
@@ -623,6 +665,17 @@ impl Copies {
         // A copy that does not open (damaged, or its seeding was cut short) is rebuilt.
         let existing = match self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
             true => self.open_partition(&dir, group).ok(),
+            // A new copy, while the primary's log still holds the partition's whole
+            // history (a new partition, mostly): it starts empty, and the shipper brings
+            // it every record. Nothing of the primary's is copied, so the primary is not
+            // locked: a slow disk here holds up none of its flushes. (Should the log be
+            // cut before the copy is in service, the shipper finds it lacking, and the
+            // copy is rebuilt.)
+            false if primary.wal().first_lsn() <= Lsn(1) => {
+                let copy = Arc::new(self.open_partition(&dir, group)?);
+                install(&copy);
+                return Ok(copy);
+            }
             false => None,
         };
         if let Some(copy) = existing {
@@ -655,9 +708,8 @@ impl Copies {
         })
     }
 
-    /// Brings back into service every replica of `set` that is out of service or failed,
-    /// except in failed AZs: reopened (dropping a tail the primary never had) or rebuilt
-    /// from the primary's tables, then fed from the primary's log.
+    /// Brings into service every replica of `set` that is joining, out of service or
+    /// failed, except in failed AZs (see [`Copies::repair_member`]).
     pub(super) fn repair(
         &self,
         table: &Table,
@@ -665,57 +717,92 @@ impl Copies {
         primary: &Arc<Partition>,
         set: &ReplicaSet,
     ) -> Result<()> {
-        let _repairing = slot.repairing.lock();
-        if table.deleted.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        let failed = self.failed_azs.read().clone();
-        let entry = slot.entry.lock().clone();
-        let states = set.acks.replicas();
-        for (index, member) in set.members.iter().enumerate() {
-            let live = matches!(states.get(index), Some(ReplicaState::Live(_)));
-            // A copy whose next record the primary's log no longer holds can only be
-            // rebuilt (a replica's own log is not kept for others: after a promotion the
-            // new primary's may start past a lagging replica).
-            let reachable = member
-                .partition
-                .read()
-                .as_ref()
-                .is_some_and(|copy| copy.wal().durable_lsn().next() >= primary.wal().first_lsn());
-            if failed.contains(&member.az) || (live && reachable) {
-                continue;
-            }
-            if let Some(old) = set.take_out(index, "rejoining") {
-                old.close_copy();
-            }
-            self.open_replica(table, &entry, &member.az, primary, |copy| {
-                set.replace(index, Arc::clone(copy));
-            })?;
+        for index in 0..set.members.len() {
+            self.repair_member(table, slot, primary, set, index)?;
         }
         Ok(())
     }
 
-    /// Repairs the replicas of `table`'s partitions that failed on their own (an I/O
-    /// error on their disk, say) in AZs that are not failed: what the shipper threads run
-    /// now and then. Returns the failures met (each is tried again next time).
-    pub(crate) fn repair_failed(&self, table: &Table) -> usize {
-        let mut failures = 0;
+    /// Brings replica `index` of `set` into service if it is joining, out of service or
+    /// failed, or if the primary's log no longer reaches it, unless its AZ is failed:
+    /// reopened (dropping a tail the primary never had) or rebuilt from the primary's
+    /// tables, then fed from the primary's log. Returns whether it put a copy in service.
+    /// Holds the slot's repair lock for the member's AZ throughout; a failure leaves the
+    /// member failed, with the reason.
+    fn repair_member(
+        &self,
+        table: &Table,
+        slot: &PartitionSlot,
+        primary: &Arc<Partition>,
+        set: &ReplicaSet,
+        index: usize,
+    ) -> Result<bool> {
+        let Some(member) = set.members.get(index) else {
+            return Ok(false);
+        };
+        let _repairing = slot.repairing(&member.az);
+        if table.deleted.load(Ordering::Acquire) || self.failed_azs.read().contains(&member.az) {
+            return Ok(false);
+        }
+        // A copy whose next record the primary's log no longer holds can only be rebuilt
+        // (a replica's own log is not kept for others: after a promotion the new
+        // primary's may start past a lagging replica).
+        let reachable = member
+            .partition
+            .read()
+            .as_ref()
+            .is_some_and(|copy| copy.wal().durable_lsn().next() >= primary.wal().first_lsn());
+        if set.acks.is_live(index) && reachable {
+            return Ok(false);
+        }
+        // A member with no copy keeps its state (joining, or failed) until it has one:
+        // a writer waiting for a joining replica goes on waiting.
+        if member.partition.read().is_some()
+            && let Some(old) = set.take_out(index, "rejoining")
+        {
+            old.close_copy();
+        }
+        let entry = slot.entry.lock().clone();
+        match self.open_replica(table, &entry, &member.az, primary, |copy| {
+            // Its AZ may have been failed meanwhile: then the copy is not put in service.
+            // (Should `fail_az` come between this check and the copy going live, the
+            // copy's first shipment fails on the AZ's files and it is marked failed
+            // again: it never acknowledges a record.)
+            if !self.failed_azs.read().contains(&member.az) {
+                set.replace(index, Arc::clone(copy));
+            }
+        }) {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                set.acks
+                    .fail(index, &format!("bringing its copy into service failed: {error}"));
+                Err(error)
+            }
+        }
+    }
+
+    /// Brings into service the replicas of `table`'s partitions that `azs` covers and
+    /// that are joining (new), or failed on their own (an I/O error on their disk, say),
+    /// in AZs that are not failed: what a repairer thread runs. Returns how many it put
+    /// in service; a failure is tried again next time.
+    pub(crate) fn repair_in(&self, table: &Table, azs: &AzFilter) -> usize {
+        let mut repaired = 0;
         for slot in &table.slots {
             let open = slot.open.read();
             let (Some(primary), Some(set)) = (open.as_ref(), slot.replicas.read().clone()) else {
                 continue;
             };
-            let failed = self.failed_azs.read().clone();
-            let needs_repair = set
-                .acks
-                .replicas()
-                .iter()
-                .zip(&set.members)
-                .any(|(state, member)| matches!(state, ReplicaState::Failed(..)) && !failed.contains(&member.az));
-            if needs_repair && self.repair(table, slot, primary, &set).is_err() {
-                failures += 1;
+            let states = set.acks.replicas();
+            for (index, (state, member)) in states.iter().zip(&set.members).enumerate() {
+                let wanted = matches!(state, ReplicaState::Failed(..) | ReplicaState::Joining(_));
+                if wanted
+                    && azs.covers(&member.az)
+                    && let Ok(true) = self.repair_member(table, slot, primary, &set, index)
+                {
+                    repaired += 1;
+                }
             }
         }
-        failures
+        repaired
     }
 }
