@@ -295,6 +295,32 @@ pub(crate) struct Partition {
     /// Set while a promotion hands this primary's history over: new writes are turned
     /// away (to retry on whichever copy ends up primary).
     handing_over: AtomicBool,
+    /// The first LSN each copy being seeded from this partition needs from its log: no
+    /// flush drops them until the copy is in service (see [`Partition::seed_copy`]).
+    log_holds: Mutex<Vec<Lsn>>,
+}
+
+/// Keeps a partition's log from dropping records from an LSN on while it lives (a copy
+/// being seeded needs them; see [`Partition::seed_copy`]).
+struct LogHold<'a> {
+    partition: &'a Partition,
+    from: Lsn,
+}
+
+impl<'a> LogHold<'a> {
+    fn new(partition: &'a Partition, from: Lsn) -> LogHold<'a> {
+        partition.log_holds.lock().push(from);
+        LogHold { partition, from }
+    }
+}
+
+impl Drop for LogHold<'_> {
+    fn drop(&mut self) {
+        let mut holds = self.partition.log_holds.lock();
+        if let Some(index) = holds.iter().position(|&held| held == self.from) {
+            holds.swap_remove(index);
+        }
+    }
 }
 
 /// A partition's numbers, for `stats`.
@@ -517,6 +543,7 @@ impl Partition {
             flushed_bytes: AtomicU64::new(0),
             compacted_bytes: AtomicU64::new(0),
             retired: AtomicBool::new(false),
+            log_holds: Mutex::new(Vec::new()),
             epoch: AtomicU64::new(options.epoch.0),
             epoch_first_lsn: AtomicU64::new(options.epoch_first_lsn.0),
             applied_lsn,
@@ -821,32 +848,50 @@ impl Partition {
 
     /// Builds a copy of this partition in `dir` (a new or rebuilt replica), then runs
     /// `open` on it. Whatever `dir` held is removed; this partition's live SSTables are
-    /// linked there (hard links: the bytes are shared, never copied), then its log is
-    /// begun empty right after the flushed LSN, then the MANIFEST is written (a copy cut
-    /// short before it has a log starting past its tables, which opening refuses). `open`
-    /// runs under this partition's MANIFEST lock, so no flush drops records the copy
-    /// needs from this log before the copy is being shipped to.
+    /// linked there (hard links, sharing the bytes), or copied where the file system
+    /// cannot link them (each AZ on a device of its own); then its log is begun empty
+    /// right after the flushed LSN, then the MANIFEST is written (a copy cut short before
+    /// it has a log starting past its tables, which opening refuses).
+    ///
+    /// This partition's MANIFEST lock is held only while the tables are chosen and
+    /// opened (an open file keeps its bytes through a compaction that deletes it), not
+    /// while the copy's disk is written, so that a slow or hung replica disk holds up no
+    /// flush here. A hold on this log keeps the records the copy needs until `open` has
+    /// run (and put the copy in service, where shipping keeps them).
     ///
     /// Errors: [`Error::Io`], [`Error::Wal`], and `open`'s.
     pub(crate) fn seed_copy<R>(&self, dir: &Path, open: impl FnOnce(&Path) -> Result<R>) -> Result<R> {
-        let manifest = self.manifest.lock();
         let fs = self.fs.as_ref();
+        let (mut manifest, tables, _hold) = {
+            let manifest = self.manifest.lock();
+            let mut tables = Vec::with_capacity(manifest.tables.len());
+            for file in &manifest.tables {
+                let path = table_path(&self.dir, file.number);
+                let handle = fs.open(&path).map_err(io_error("opening", &path))?;
+                tables.push((path, file.number, handle));
+            }
+            let hold = LogHold::new(self, Lsn(manifest.flushed_lsn + 1));
+            (manifest.clone(), tables, hold)
+        };
         if fs.exists(dir).map_err(io_error("checking", dir))? {
             crate::database::remove_tree(fs, dir)?;
         }
         let sst = dir.join("sst");
         dynastore_wal::fs::create_dir_durable(fs, &sst).map_err(io_error("creating", &sst))?;
-        for file in &manifest.tables {
-            let (from, to) = (table_path(&self.dir, file.number), table_path(dir, file.number));
-            fs.hard_link(&from, &to).map_err(io_error("linking", &to))?;
+        for (from, number, handle) in &tables {
+            let to = table_path(dir, *number);
+            // Linking fails across devices, and once a compaction deleted the table: its
+            // bytes are then copied from the open file.
+            if fs.hard_link(from, &to).is_err() {
+                dynastore_wal::fs::copy_file(fs, handle.as_ref(), &to).map_err(io_error("copying to", &to))?;
+            }
         }
         fs.sync_dir(&sst).map_err(io_error("syncing", &sst))?;
         let wal_dir = dir.join("wal");
         dynastore_wal::fs::create_dir_durable(fs, &wal_dir).map_err(io_error("creating", &wal_dir))?;
         dynastore_wal::segment::create_segment(fs, &wal_dir, Lsn(manifest.flushed_lsn + 1))?;
-        let mut copy = manifest.clone();
-        copy.next_file_number = copy.next_file_number.max(1);
-        copy.save(fs, dir)?;
+        manifest.next_file_number = manifest.next_file_number.max(1);
+        manifest.save(fs, dir)?;
         open(dir)
     }
 
@@ -1192,14 +1237,19 @@ impl Partition {
     }
 
     /// The oldest LSN the log must keep, given that the tables cover everything before
-    /// `flushed_next`: a live replica still to be shipped records holds it back.
+    /// `flushed_next`: a live replica still to be shipped records holds it back, and so
+    /// does a copy being seeded.
     fn retain_from(&self, flushed_next: Lsn) -> Lsn {
         let shipped = self
             .ack_wait
             .read()
             .as_ref()
             .and_then(|wait| wait.acks.min_live_durable());
-        shipped.map_or(flushed_next, |durable| flushed_next.min(durable.next()))
+        let held = self.log_holds.lock().iter().min().copied();
+        [shipped.map(Lsn::next), held]
+            .into_iter()
+            .flatten()
+            .fold(flushed_next, Lsn::min)
     }
 
     /// Stops all background writing to the partition's files, waiting for a flush or
@@ -1728,6 +1778,58 @@ mod tests {
         assert!(matches!(merged, Err(Error::Io { .. })), "{merged:?}");
         // The tables it read are untouched.
         assert_eq!(partition.get(vec![7; 12]).unwrap(), Some(Item::new().with("a", 1)));
+    }
+
+    /// A copy seeded where the file system cannot hard-link gets copies of the tables,
+    /// and while it is being seeded (here: while `open` runs) the primary flushes freely
+    /// but keeps every log record the copy will need; once the copy is in place, the
+    /// primary's log is cut as usual.
+    #[test]
+    fn a_copy_being_seeded_gets_the_tables_and_the_log_records_it_needs() {
+        let faulty = dynastore_wal::fs::FaultyFs::new();
+        let no_links = dynastore_wal::fs::GatedFs::new(faulty.shared(), |_| false).without_hard_links();
+        let fs: SharedFs = Arc::new(no_links);
+        let primary = Partition::open(fs.clone(), Path::new("/data/az-a/T/p-0000"), tiny(), None).unwrap();
+        let put = |i: u8, version: i64| {
+            primary
+                .write(vec![i; 12], false, |_| Ok(Some(Item::new().with("v", version))))
+                .unwrap();
+        };
+        (0..20).for_each(|i| put(i, 1));
+        primary.flush().unwrap();
+        let needed = Lsn(primary.flushed_lsn() + 1);
+        assert_eq!(primary.wal.first_lsn(), needed, "the flush cut the log");
+        let copy_dir = Path::new("/data/az-b/T/p-0000");
+        let copy = primary
+            .seed_copy(copy_dir, |dir| {
+                // The primary is not locked: it flushes while the copy is being set up...
+                (0..20).for_each(|i| put(i, 2));
+                primary.flush().unwrap();
+                // ...and keeps the records after the tables the copy got.
+                assert!(primary.wal.first_lsn() <= needed, "{:?}", primary.wal.first_lsn());
+                Partition::open(fs.clone(), dir, tiny(), None)
+            })
+            .unwrap();
+        assert_eq!(copy.stats().unwrap().tables.len(), 1);
+        assert_eq!(copy.flushed_lsn(), needed.0 - 1);
+        let table = crate::manifest::table_path(copy_dir, copy.state.read().tables[0].number);
+        let original = crate::manifest::table_path(&primary.dir, copy.state.read().tables[0].number);
+        assert_eq!(
+            dynastore_wal::fs::read_file(fs.as_ref(), &table).unwrap(),
+            dynastore_wal::fs::read_file(fs.as_ref(), &original).unwrap()
+        );
+        for i in 0..20u8 {
+            assert_eq!(
+                copy.get(vec![i; 12]).unwrap(),
+                Some(Item::new().with("v", 1)),
+                "key {i}"
+            );
+        }
+        assert!(fs.exists(&copy_dir.join("MANIFEST")).unwrap());
+        // The hold is gone: the next flush cuts the log past what the copy needed.
+        (0..20).for_each(|i| put(i, 3));
+        primary.flush().unwrap();
+        assert!(primary.wal.first_lsn() > needed);
     }
 
     /// A partition fed by a ship stream from another holds the same items, keeps them

@@ -333,6 +333,50 @@ fn same_on_every_az(db: &Database, keys: &BTreeSet<(u64, u64)>) -> BTreeMap<(u64
     on_a
 }
 
+/// A planned promotion never loses a write the primary made durable: when the chosen
+/// copy could not be handed every such record (here shipping to every replica is cut, in
+/// `Primary` mode, so no replica is further ahead), it is refused with `Unavailable` and
+/// nothing changes; once the replicas caught up, it goes through with every write there.
+/// (It used to promote the copy anyway, and the writes only the primary held were lost.)
+#[test]
+fn a_planned_promotion_refuses_a_copy_that_lacks_durable_writes() {
+    let mut options = options(AckMode::Primary);
+    options.initial_partitions = 1;
+    let (dir, db) = orders_db(options);
+    for i in 0..10u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    wait_caught_up(&db);
+    db.pause_shipping("az-b", true).unwrap();
+    db.pause_shipping("az-c", true).unwrap();
+    for i in 10..20u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    let refused = db.promote("Orders", 0, "az-b");
+    assert!(
+        matches!(&refused, Err(Error::Unavailable { reason, .. }) if reason.contains("behind the primary")),
+        "{refused:?}"
+    );
+    let group = partitions(&db)[0].entry.group.clone();
+    assert_eq!((group.primary.as_str(), group.failovers), ("az-a", 0), "{group:?}");
+    for i in 0..20u64 {
+        assert_eq!(
+            get(&db, key(i, 0), true),
+            Some(item(i, 0, i)),
+            "key {i} after the refusal"
+        );
+    }
+    db.pause_shipping("az-b", false).unwrap();
+    db.pause_shipping("az-c", false).unwrap();
+    wait_caught_up(&db);
+    db.promote("Orders", 0, "az-b").unwrap();
+    assert_eq!(partitions(&db)[0].entry.group.primary, "az-b");
+    for i in 0..20u64 {
+        assert_eq!(get(&db, key(i, 0), true), Some(item(i, 0, i)), "key {i} on az-b");
+    }
+    close_and_verify(db, dir.path());
+}
+
 /// `Primary` mode acknowledges a write once it is durable on the primary alone. This test
 /// documents what that costs: writes the shipper had not yet shipped when the primary's
 /// AZ failed are lost (here: every write made while shipping was cut off), and none is
@@ -1077,6 +1121,72 @@ fn a_replica_az_that_cannot_create_its_copies_fails_no_write() {
     // Once az-c can hold them, its copies are created and catch up.
     std::fs::remove_file(&blocker).unwrap();
     az_c_caught_up_with_200_writes(db, dir.path(), &keys, "az-c usable again");
+}
+
+/// A replica rebuilt where the file system cannot hard-link (each AZ a device of its
+/// own) gets copies of the primary's tables; while its disk hangs writing them, the
+/// primary goes on taking writes and flushing: the rebuild holds the primary's MANIFEST
+/// lock only while it picks the tables, and a hold on the primary's log keeps the records
+/// the copy needs. Once the disk answers, the copy is in service and catches up. (When
+/// rebuilding only linked, it failed here with the link's error, and it held the
+/// primary's MANIFEST lock throughout, which would have stopped its flushes.)
+#[test]
+fn a_replica_is_rebuilt_by_copying_where_links_fail_without_holding_up_the_primary() {
+    let under_az_c = |path: &Path| path.components().any(|c| c.as_os_str() == "az-c");
+    let gated = GatedFs::new(StdFs::shared(), move |path| {
+        under_az_c(path) && path.extension().is_some_and(|e| e == "sst")
+    })
+    .without_hard_links();
+    let gate = gated.gate();
+    let fs: SharedFs = Arc::new(gated);
+    let mut options = options(AckMode::Quorum);
+    options.initial_partitions = 1;
+    if let Some(replication) = options.replication.as_mut() {
+        replication.ack_timeout = Duration::from_secs(5);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(&fs, dir.path(), options));
+    db.create_table(orders_schema("Orders")).unwrap();
+    let mut keys = BTreeSet::new();
+    let mut put_range = |db: &Database, range: std::ops::Range<u64>| {
+        for i in range {
+            keys.insert((i % 20, i));
+            put(db, item(i % 20, i, i)).unwrap_or_else(|e| panic!("write {i}: {e}"));
+        }
+    };
+    put_range(&db, 0..2000);
+    // az-c misses writes the primary then flushes and drops from its log: az-c's copy
+    // can only be rebuilt from the primary's tables.
+    db.fail_az("az-c").unwrap();
+    put_range(&db, 2000..2500);
+    db.flush().unwrap();
+    assert!(primary_flushes(&db) > 1);
+    gate.close();
+    let restoring = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || db.restore_az("az-c"))
+    };
+    assert!(
+        gate.await_waiter(Duration::from_secs(10)),
+        "the rebuild never synced a table in az-c"
+    );
+    let flushes_before = primary_flushes(&db);
+    put_range(&db, 2500..5500);
+    let flushed = primary_flushes(&db) - flushes_before;
+    assert!(
+        flushed >= 2,
+        "the primary flushed {flushed} times while az-c's rebuild hung"
+    );
+    assert!(!gate.gave_up(), "something waited for az-c's hung disk");
+    gate.open();
+    restoring.join().unwrap().unwrap();
+    wait_caught_up(&db);
+    let items = same_on_every_az(&db, &keys);
+    assert_eq!(items[&(3, 4443)], Some(item(3, 4443, 4443)));
+    let Ok(db) = Arc::try_unwrap(db) else {
+        panic!("the database is still shared")
+    };
+    close_and_verify(db, dir.path());
 }
 
 /// A replica whose disk hangs (its log's fsync does not return) holds up no `Quorum`

@@ -433,6 +433,17 @@ impl Database {
                 best.unwrap_or(Lsn::ZERO)
             )));
         }
+        // A planned promotion hands over everything durable on a healthy primary: a
+        // chosen copy that did not get it all (it failed, or is still catching up) would
+        // lose writes the primary made durable (`Buffered` and `Primary`-mode writes
+        // that no replica holds).
+        let primary_durable = primary.wal().durable_lsn();
+        let healthy = !failed.contains(&entry.group.primary) && primary.wal().poisoned().is_none();
+        if target.is_some() && healthy && handover < primary_durable {
+            return abort(unavailable(format!(
+                "{new_az} is behind the primary (LSN {handover} of {primary_durable})"
+            )));
+        }
         // The CATALOG first: once it names the new primary and epoch, a crash reopens
         // with them.
         let group = entry.group.promoted(&new_az, handover.0);
@@ -571,7 +582,9 @@ impl Database {
     ///
     /// Errors: [`Error::ResourceNotFound`]; [`Error::Validation`] for a partition id that
     /// does not exist; [`Error::Unavailable`] if the partition was never written, has no
-    /// copy in service in `az`, or that copy is behind another replica; [`Error::Io`].
+    /// copy in service in `az`, or that copy is behind another replica or did not get
+    /// every record durable on the primary (it failed, or is still catching up);
+    /// [`Error::Io`].
     pub fn promote(&self, table: &str, partition: u32, az: &str) -> Result<()> {
         let table = self.table(table)?;
         let slot = table
@@ -650,8 +663,8 @@ impl Copies {
     }
 
     /// Opens the copy of `entry` in replica AZ `az`, bringing it in line with `primary`'s
-    /// history; `install` runs once it is ready (under the primary's MANIFEST lock when it
-    /// was rebuilt, so the primary keeps every log record the copy lacks).
+    /// history; `install` runs once it is ready (when it was rebuilt, while the primary's
+    /// log is held for it, so that the primary keeps every log record the copy lacks).
     pub(super) fn open_replica(
         &self,
         table: &Table,
@@ -665,17 +678,6 @@ impl Copies {
         // A copy that does not open (damaged, or its seeding was cut short) is rebuilt.
         let existing = match self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
             true => self.open_partition(&dir, group).ok(),
-            // A new copy, while the primary's log still holds the partition's whole
-            // history (a new partition, mostly): it starts empty, and the shipper brings
-            // it every record. Nothing of the primary's is copied, so the primary is not
-            // locked: a slow disk here holds up none of its flushes. (Should the log be
-            // cut before the copy is in service, the shipper finds it lacking, and the
-            // copy is rebuilt.)
-            false if primary.wal().first_lsn() <= Lsn(1) => {
-                let copy = Arc::new(self.open_partition(&dir, group)?);
-                install(&copy);
-                return Ok(copy);
-            }
             false => None,
         };
         if let Some(copy) = existing {

@@ -1,6 +1,7 @@
 //! A disk that hangs on demand: [`GatedFs`] passes everything to another file system,
-//! except that syncing a chosen file waits while its [`SyncGate`] is closed. For tests
-//! and drills of what a hung fsync holds up.
+//! except that syncing a chosen file waits while its [`SyncGate`] is closed, and, if
+//! asked, hard links fail as across devices. For tests and drills of what a hung fsync
+//! holds up, and of what must work when each AZ is a device of its own.
 
 use super::{FileLock, FileSystem, FsFile, MappedBytes, SharedFs};
 use parking_lot::{Condvar, Mutex};
@@ -88,11 +89,13 @@ impl SyncGate {
 
 /// Another file system whose syncs of the files `gated` picks (by path) wait at a
 /// [`SyncGate`] while it is closed. Directory syncs and everything else pass straight
-/// through.
+/// through (but hard links, after [`GatedFs::without_hard_links`]).
 pub struct GatedFs {
     inner: SharedFs,
     gate: Arc<SyncGate>,
     gated: Box<dyn Fn(&Path) -> bool + Send + Sync>,
+    /// Whether hard links fail (as `link(2)` does across devices, `EXDEV`).
+    no_hard_links: bool,
 }
 
 impl Debug for GatedFs {
@@ -100,6 +103,7 @@ impl Debug for GatedFs {
         f.debug_struct("GatedFs")
             .field("inner", &self.inner)
             .field("gate", &self.gate)
+            .field("no_hard_links", &self.no_hard_links)
             .finish_non_exhaustive()
     }
 }
@@ -111,7 +115,15 @@ impl GatedFs {
             inner,
             gate: Arc::new(SyncGate::default()),
             gated: Box::new(gated),
+            no_hard_links: false,
         }
+    }
+
+    /// This file system, with every hard link failing with
+    /// [`io::ErrorKind::CrossesDevices`], as between devices.
+    pub fn without_hard_links(mut self) -> GatedFs {
+        self.no_hard_links = true;
+        self
     }
 
     /// The gate the picked files' syncs wait at.
@@ -179,6 +191,12 @@ impl FileSystem for GatedFs {
         self.inner.rename(from, to)
     }
     fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        if self.no_hard_links {
+            return Err(io::Error::new(
+                io::ErrorKind::CrossesDevices,
+                "hard links are not supported here",
+            ));
+        }
         self.inner.hard_link(from, to)
     }
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
