@@ -344,7 +344,8 @@ struct PartitionSlot {
     /// held while that AZ's copy is brought into service, so that one copy is rebuilt by
     /// one thread at a time, and a hung disk in one AZ holds up no other AZ's repair.
     repairing: Vec<Mutex<()>>,
-    /// The group's AZs, in the order of `repairing`.
+    /// The group's AZs, in the order of `repairing` (the entry's, which never change,
+    /// copied so that finding a repair lock takes no other lock).
     azs: Vec<String>,
 }
 

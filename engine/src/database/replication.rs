@@ -18,7 +18,7 @@ pub(super) enum Recovery {
 /// When [`Database::open_group`] brings a partition's replica copies into service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ReplicaCopies {
-    /// In the calling thread (opening the database: the copies exist).
+    /// In the calling thread (opening the database, where most copies exist already).
     OpenNow,
     /// In the repairer threads (a new partition: its first write must not wait for every
     /// replica AZ's disk).
