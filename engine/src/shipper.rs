@@ -345,12 +345,21 @@ impl ReplicaSet {
     }
 
     /// Puts `partition` in service as the copy of member `index` and ships to it from its
-    /// own durable LSN on.
-    pub(crate) fn replace(&self, index: usize, partition: Arc<Partition>) {
-        if let Some(member) = self.members.get(index) {
-            *member.partition.write() = Some(Arc::clone(&partition));
-            self.stream.replace(index, partition);
+    /// own durable LSN on, unless this set is stopped (a promotion is replacing it: the
+    /// copy was brought in line with a primary that is being deposed). Returns whether it
+    /// did. A promotion stops the set only once no copy is being put in service, so it
+    /// sees every copy this put in service.
+    pub(crate) fn replace(&self, index: usize, partition: Arc<Partition>) -> bool {
+        let stopped = self.stopped.read();
+        if *stopped {
+            return false;
         }
+        let Some(member) = self.members.get(index) else {
+            return false;
+        };
+        *member.partition.write() = Some(Arc::clone(&partition));
+        self.stream.replace(index, partition);
+        true
     }
 
     /// Holds back (or resumes) shipping to the member in `az`, if there is one.
