@@ -806,7 +806,7 @@ impl Database {
             slot.repairing.iter().for_each(|lock| drop(lock.lock()));
         }
         for set in table.replica_sets() {
-            set.stop();
+            set.halt();
         }
         for partition in table.open_partitions() {
             partition.retire();

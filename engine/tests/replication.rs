@@ -1134,7 +1134,13 @@ fn one_partition_where_az_c_tables_hang_without_links() -> (tempfile::TempDir, A
     })
     .without_hard_links();
     let gate = gated.gate();
-    let fs: SharedFs = Arc::new(gated);
+    let (dir, db) = one_partition_quorum_db(Arc::new(gated));
+    (dir, db, gate)
+}
+
+/// A `Quorum` database (5 s acknowledgement timeout) on `fs`, with table Orders in one
+/// partition.
+fn one_partition_quorum_db(fs: SharedFs) -> (tempfile::TempDir, Arc<Database>) {
     let mut options = options(AckMode::Quorum);
     options.initial_partitions = 1;
     if let Some(replication) = options.replication.as_mut() {
@@ -1143,7 +1149,7 @@ fn one_partition_where_az_c_tables_hang_without_links() -> (tempfile::TempDir, A
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(open(&fs, dir.path(), options));
     db.create_table(orders_schema("Orders")).unwrap();
-    (dir, db, gate)
+    (dir, db)
 }
 
 /// Puts writes `range` over 20 partition keys (write `i` is `item(i % 20, i, i)`), each
@@ -1202,19 +1208,23 @@ fn a_replica_is_rebuilt_by_copying_where_links_fail_without_holding_up_the_prima
     close_and_verify(db, dir.path());
 }
 
-/// Runs `promote` (a planned failover of partition 0 of Orders to `az`) in a thread of
-/// its own and returns its result, or panics if it has not returned within 10 s (the
-/// test's hung disk holds a sync for 20 s).
-fn promote_within_10s(db: &Arc<Database>, az: &'static str, context: &str) {
+/// Runs `action` on `db` in a thread of its own and returns its result, or panics if it
+/// has not returned within 10 s (the tests' hung disks hold a sync for 20 s).
+fn within_10s(db: &Arc<Database>, context: &str, action: impl FnOnce(&Database) -> Result<(), Error> + Send + 'static) {
     let (done, result) = std::sync::mpsc::channel();
-    let promoting = Arc::clone(db);
+    let db = Arc::clone(db);
     std::thread::spawn(move || {
-        let _ = done.send(promoting.promote("Orders", 0, az));
+        let _ = done.send(action(&db));
     });
     match result.recv_timeout(Duration::from_secs(10)) {
-        Ok(outcome) => outcome.unwrap_or_else(|e| panic!("{context}: promoting {az}: {e}")),
-        Err(_) => panic!("{context}: promoting {az} waited for az-c's hung rebuild"),
+        Ok(outcome) => outcome.unwrap_or_else(|e| panic!("{context}: {e}")),
+        Err(_) => panic!("{context} waited for az-c's hung disk"),
     }
+}
+
+/// [`within_10s`] for a planned failover of partition 0 of Orders to `az`.
+fn promote_within_10s(db: &Arc<Database>, az: &'static str, context: &str) {
+    within_10s(db, context, move |db| db.promote("Orders", 0, az));
 }
 
 /// A replica whose rebuild hangs on its disk holds up no failover, and no write after
@@ -1445,6 +1455,53 @@ fn buffered_writes_never_wait_for_replicas_the_ack_mode_does_not_need() {
             db.pause_shipping(az, false).unwrap();
         }
         wait_caught_up(&db);
+        close_and_verify(db, dir.path());
+    }
+}
+
+/// A replica whose log hangs in the middle of a shipment (its fsync does not return)
+/// holds up no failover, planned or not, and no write after one: the failover waits at
+/// most 100 ms for the shipment, then leaves that replica out (what the shipment
+/// reports counts for nothing, so no write is acknowledged past what the new primary
+/// holds) and it rejoins once its disk answers, its log cut back to the new primary's
+/// history. Every acknowledged write is then on every AZ. (When a failover waited for
+/// every shipment under way, it waited for the hung disk, holding every writer of the
+/// partition.)
+#[test]
+fn a_replica_whose_log_hangs_holds_up_no_failover() {
+    for planned in [true, false] {
+        let context = if planned { "promote az-b" } else { "fail az-a" };
+        let (fs, gate) = hanging_fs("az-c", "log");
+        let (dir, db) = one_partition_quorum_db(fs);
+        let mut keys = BTreeSet::new();
+        put_20_keys(&db, 0..100, &mut keys);
+        wait_caught_up(&db);
+        gate.close();
+        // az-b acknowledges these; a shipment to az-c hangs in its log's fsync.
+        put_20_keys(&db, 100..300, &mut keys);
+        assert!(
+            gate.await_waiter(Duration::from_secs(10)),
+            "{context}: az-c's log never synced"
+        );
+        if planned {
+            promote_within_10s(&db, "az-b", context);
+        } else {
+            within_10s(&db, context, |db| db.fail_az("az-a"));
+            // Quorum writes need a replica that keeps up: az-a's copy rejoins.
+            within_10s(&db, "restoring az-a", |db| db.restore_az("az-a"));
+        }
+        put_20_keys(&db, 300..400, &mut keys);
+        assert_ne!(replica_states_in(&db, "az-c"), vec!["live"], "{context}");
+        assert!(!gate.gave_up(), "{context}: something waited for az-c's hung disk");
+        gate.open();
+        wait_caught_up(&db);
+        let items = same_on_every_az(&db, &keys);
+        for &(pk, i) in &keys {
+            assert_eq!(items[&(pk, i)], Some(item(pk, i, i)), "{context}: write {i}");
+        }
+        let Ok(db) = Arc::try_unwrap(db) else {
+            panic!("the database is still shared")
+        };
         close_and_verify(db, dir.path());
     }
 }

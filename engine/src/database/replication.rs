@@ -15,6 +15,15 @@ pub(super) enum Recovery {
     Retry,
 }
 
+/// How long a failover waits for a shipment under way to a replica before it leaves the
+/// replica out (its disk may hang): far longer than a shipment takes (well under a
+/// millisecond on this project's machine), far shorter than the failover target (1 s).
+const SHIPMENT_WAIT: Duration = Duration::from_millis(100);
+
+/// A promotion candidate: its member index and AZ, its copy and durable LSN, and whether
+/// it was left out of the handover with a shipment under way.
+type Candidate = (usize, String, Arc<Partition>, Lsn, bool);
+
 /// When [`Database::open_group`] brings a partition's replica copies into service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ReplicaCopies {
@@ -399,34 +408,44 @@ impl Database {
             // over.
             let _ = primary.sync();
         }
-        let stream = set.stop();
-        while stream.pump(Duration::ZERO) > 0 {}
+        let left_out = set.stop(SHIPMENT_WAIT);
         let failed = self.failed_azs.read().clone();
-        let candidates: Vec<(String, Arc<Partition>, Lsn)> = set
+        // Every copy in service is a candidate, those left out with a shipment under way
+        // too, at their durable LSN now: every record a replica acknowledged is in it.
+        let candidates: Vec<Candidate> = set
             .members
             .iter()
-            .filter(|member| !failed.contains(&member.az))
-            .filter_map(|member| {
+            .enumerate()
+            .filter(|(_, member)| !failed.contains(&member.az))
+            .filter_map(|(index, member)| {
                 let partition = member.partition.read().clone()?;
                 // A copy whose log failed cannot take writes until it is reopened.
                 if partition.wal().poisoned().is_some() {
                     return None;
                 }
                 let durable = partition.wal().durable_lsn();
-                Some((member.az.clone(), partition, durable))
+                let shipping = left_out.get(index).copied().unwrap_or(false);
+                Some((index, member.az.clone(), partition, durable, shipping))
             })
             .collect();
-        let best = candidates.iter().map(|(_, _, durable)| *durable).max();
+        let best = candidates.iter().map(|c| c.3).max();
+        // Of the copies holding the most, one with no shipment under way if there is one.
         let chosen = match target {
-            Some(az) => candidates.iter().find(|(candidate, _, _)| candidate == az),
-            None => candidates.iter().find(|(_, _, durable)| Some(*durable) == best),
+            Some(az) => candidates.iter().find(|c| c.1 == az),
+            None => candidates.iter().filter(|c| Some(c.3) == best).min_by_key(|c| c.4),
         };
-        let Some((new_az, new_primary, handover)) = chosen.cloned() else {
+        let Some((index, new_az, new_primary, mut handover, shipping)) = chosen.cloned() else {
             return abort(unavailable(match target {
                 Some(az) => format!("{az} holds no copy in service"),
                 None => "no replica is in service".into(),
             }));
         };
+        if shipping {
+            // The chosen copy's shipment under way ends first (it may add records, none
+            // acknowledged), and it is handed the rest.
+            set.finish_member(index);
+            handover = new_primary.wal().durable_lsn();
+        }
         if Some(handover) < best {
             return abort(unavailable(format!(
                 "{new_az} is behind another replica (LSN {handover} of {})",
@@ -482,7 +501,10 @@ impl Database {
                 .read()
                 .as_ref()
                 .is_none_or(|copy| copy.wal().durable_lsn().next() < first_needed);
-            if behind && !failed.contains(&member.az) {
+            // A copy left out with a shipment under way may get records past the
+            // handover: it is reopened (cutting them) before it rejoins.
+            let shipping = candidates.iter().any(|c| c.4 && c.1 == member.az);
+            if (behind || shipping) && !failed.contains(&member.az) {
                 next.acks.join(index);
             }
         }
@@ -605,7 +627,10 @@ impl Database {
                 let Some((primary, set)) = slot.primary_and_replicas() else {
                     continue;
                 };
-                self.copies.repair(table, slot, &primary, &set)?;
+                // Only this AZ's copy: another AZ's may be waiting for its disk.
+                if let Some(index) = set.index_of(az) {
+                    self.copies.repair_member(table, slot, &primary, &set, index)?;
+                }
             }
         }
         Ok(())
