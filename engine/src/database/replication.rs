@@ -20,9 +20,18 @@ pub(super) enum Recovery {
 /// millisecond on this project's machine), far shorter than the failover target (1 s).
 const SHIPMENT_WAIT: Duration = Duration::from_millis(100);
 
-/// A promotion candidate: its member index and AZ, its copy and durable LSN, and whether
-/// it was left out of the handover with a shipment under way.
-type Candidate = (usize, String, Arc<Partition>, Lsn, bool);
+/// A replica copy a failover may promote.
+#[derive(Clone)]
+struct Candidate {
+    /// Its member's index in the replica set.
+    index: usize,
+    az: String,
+    copy: Arc<Partition>,
+    /// Its durable LSN when shipping stopped.
+    durable: Lsn,
+    /// Whether it was left out of the handover with a shipment under way.
+    shipping: bool,
+}
 
 /// When [`Database::open_group`] brings a partition's replica copies into service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,18 +432,32 @@ impl Database {
                 if partition.wal().poisoned().is_some() {
                     return None;
                 }
-                let durable = partition.wal().durable_lsn();
-                let shipping = left_out.get(index).copied().unwrap_or(false);
-                Some((index, member.az.clone(), partition, durable, shipping))
+                Some(Candidate {
+                    index,
+                    az: member.az.clone(),
+                    durable: partition.wal().durable_lsn(),
+                    copy: partition,
+                    shipping: left_out.get(index).copied().unwrap_or(false),
+                })
             })
             .collect();
-        let best = candidates.iter().map(|c| c.3).max();
+        let best = candidates.iter().map(|c| c.durable).max();
         // Of the copies holding the most, one with no shipment under way if there is one.
         let chosen = match target {
-            Some(az) => candidates.iter().find(|c| c.1 == az),
-            None => candidates.iter().filter(|c| Some(c.3) == best).min_by_key(|c| c.4),
+            Some(az) => candidates.iter().find(|c| c.az == az),
+            None => candidates
+                .iter()
+                .filter(|c| Some(c.durable) == best)
+                .min_by_key(|c| c.shipping),
         };
-        let Some((index, new_az, new_primary, mut handover, shipping)) = chosen.cloned() else {
+        let Some(Candidate {
+            index,
+            az: new_az,
+            copy: new_primary,
+            durable: mut handover,
+            shipping,
+        }) = chosen.cloned()
+        else {
             return abort(unavailable(match target {
                 Some(az) => format!("{az} holds no copy in service"),
                 None => "no replica is in service".into(),
@@ -503,7 +526,7 @@ impl Database {
                 .is_none_or(|copy| copy.wal().durable_lsn().next() < first_needed);
             // A copy left out with a shipment under way may get records past the
             // handover: it is reopened (cutting them) before it rejoins.
-            let shipping = candidates.iter().any(|c| c.4 && c.1 == member.az);
+            let shipping = candidates.iter().any(|c| c.shipping && c.az == member.az);
             if (behind || shipping) && !failed.contains(&member.az) {
                 next.acks.join(index);
             }
