@@ -356,6 +356,15 @@ impl PartitionSlot {
         let index = self.azs.iter().position(|a| a == az).unwrap_or(0);
         self.repairing[index].lock()
     }
+
+    /// The primary and its replica set, as of one moment (a failover replaces both under
+    /// the `open` lock), if the partition has replicas and was created.
+    fn primary_and_replicas(&self) -> Option<(Arc<Partition>, Arc<ReplicaSet>)> {
+        let open = self.open.read();
+        let primary = open.clone()?;
+        let set = self.replicas.read().clone()?;
+        Some((primary, set))
+    }
 }
 
 #[derive(Debug)]
@@ -797,7 +806,7 @@ impl Database {
             slot.repairing.iter().for_each(|lock| drop(lock.lock()));
         }
         for set in table.replica_sets() {
-            set.stop();
+            set.halt();
         }
         for partition in table.open_partitions() {
             partition.retire();

@@ -172,8 +172,9 @@ pub(crate) struct ReplicaSet {
     stream: ShipStream,
     /// Each replica's durable LSN, which writers wait on.
     pub acks: Arc<Acks>,
-    /// True once a promotion replaced this set: nothing more is shipped. Every shipping
-    /// holds it for reading throughout, so setting it waits for shipping under way.
+    /// True once a promotion is replacing this set (or its table is deleted): no copy is
+    /// put in service. Putting one in service holds it for reading, so setting it waits
+    /// for that. (Shipping stops through the stream: see [`ReplicaSet::stop`].)
     stopped: RwLock<bool>,
     /// Per replica: whether it is in the shipper pool's queue.
     queued: Vec<AtomicBool>,
@@ -315,10 +316,6 @@ impl ReplicaSet {
     /// Ships what replica `index` lacks, one run, unless someone else is shipping to it;
     /// returns the records shipped.
     pub(crate) fn pump_replica(&self, index: usize) -> u64 {
-        let stopped = self.stopped.read();
-        if *stopped {
-            return 0;
-        }
         self.stream.pump_replica(index)
     }
 
@@ -332,25 +329,51 @@ impl ReplicaSet {
         self.stream.lacks(index, lsn)
     }
 
-    /// Stops shipping for good (a promotion is replacing this set), waiting for shipping
-    /// under way, and returns the stream so that the caller can drain it first.
-    pub(crate) fn stop(&self) -> &ShipStream {
+    /// Stops shipping for good (a promotion is replacing this set) once each replica has
+    /// what is durable on the primary, and puts no more copies in service. A replica whose
+    /// shipment under way takes longer than `wait` (its disk may hang) is not waited for:
+    /// it is marked failed and its shipment counts for nothing. Returns, per member,
+    /// whether it was left out so (see [`ShipStream::finish`]).
+    pub(crate) fn stop(&self, wait: Duration) -> Vec<bool> {
         *self.stopped.write() = true;
-        &self.stream
+        self.stream.finish(wait)
+    }
+
+    /// Waits for member `index`'s shipment under way, which [`ReplicaSet::stop`] left out,
+    /// and hands it the rest of the primary's durable records (a promotion chose it).
+    pub(crate) fn finish_member(&self, index: usize) {
+        self.stream.finish_replica(index);
+    }
+
+    /// Stops shipping for good and waits for shipping under way (the table is deleted:
+    /// nothing may write into its directories afterwards).
+    pub(crate) fn halt(&self) {
+        *self.stopped.write() = true;
+        self.stream.finish(Duration::MAX);
     }
 
     /// Undoes [`ReplicaSet::stop`] (a promotion that could not go on).
     pub(crate) fn resume(&self) {
         *self.stopped.write() = false;
+        self.stream.resume();
     }
 
     /// Puts `partition` in service as the copy of member `index` and ships to it from its
-    /// own durable LSN on.
-    pub(crate) fn replace(&self, index: usize, partition: Arc<Partition>) {
-        if let Some(member) = self.members.get(index) {
-            *member.partition.write() = Some(Arc::clone(&partition));
-            self.stream.replace(index, partition);
+    /// own durable LSN on, unless this set is stopped (a promotion is replacing it: the
+    /// copy was brought in line with a primary that is being deposed). Returns whether it
+    /// did. A promotion stops the set only once no copy is being put in service, so it
+    /// sees every copy this put in service.
+    pub(crate) fn replace(&self, index: usize, partition: Arc<Partition>) -> bool {
+        let stopped = self.stopped.read();
+        if *stopped {
+            return false;
         }
+        let Some(member) = self.members.get(index) else {
+            return false;
+        };
+        *member.partition.write() = Some(Arc::clone(&partition));
+        self.stream.replace(index, partition);
+        true
     }
 
     /// Holds back (or resumes) shipping to the member in `az`, if there is one.

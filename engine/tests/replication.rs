@@ -112,8 +112,10 @@ fn wait_caught_up(db: &Database) {
     }
 }
 
-/// Every item of every partition, read from the copy in `az` (made primary for the read).
+/// Every item of every partition, read from the copy in `az` (made primary for the read,
+/// once every copy is in service: a former primary rejoins in the background).
 fn items_in(db: &Database, az: &str, keys: &BTreeSet<(u64, u64)>) -> BTreeMap<(u64, u64), Option<Item>> {
+    wait_caught_up(db);
     for p in partitions(db) {
         db.promote("Orders", p.entry.id, az).unwrap();
     }
@@ -1123,6 +1125,42 @@ fn a_replica_az_that_cannot_create_its_copies_fails_no_write() {
     az_c_caught_up_with_200_writes(db, dir.path(), &keys, "az-c usable again");
 }
 
+/// A `Quorum` database (5 s acknowledgement timeout) with table Orders in one partition,
+/// on a file system where hard links fail (each AZ a device of its own) and syncing a
+/// table in az-c hangs while the returned gate is closed.
+fn one_partition_where_az_c_tables_hang_without_links() -> (tempfile::TempDir, Arc<Database>, Arc<SyncGate>) {
+    let gated = GatedFs::new(StdFs::shared(), |path: &Path| {
+        path.components().any(|c| c.as_os_str() == "az-c") && path.extension().is_some_and(|e| e == "sst")
+    })
+    .without_hard_links();
+    let gate = gated.gate();
+    let (dir, db) = one_partition_quorum_db(Arc::new(gated));
+    (dir, db, gate)
+}
+
+/// A `Quorum` database (5 s acknowledgement timeout) on `fs`, with table Orders in one
+/// partition.
+fn one_partition_quorum_db(fs: SharedFs) -> (tempfile::TempDir, Arc<Database>) {
+    let mut options = options(AckMode::Quorum);
+    options.initial_partitions = 1;
+    if let Some(replication) = options.replication.as_mut() {
+        replication.ack_timeout = Duration::from_secs(5);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(&fs, dir.path(), options));
+    db.create_table(orders_schema("Orders")).unwrap();
+    (dir, db)
+}
+
+/// Puts writes `range` over 20 partition keys (write `i` is `item(i % 20, i, i)`), each
+/// of which must succeed, noting the keys in `keys`.
+fn put_20_keys(db: &Database, range: std::ops::Range<u64>, keys: &mut BTreeSet<(u64, u64)>) {
+    for i in range {
+        keys.insert((i % 20, i));
+        put(db, item(i % 20, i, i)).unwrap_or_else(|e| panic!("write {i}: {e}"));
+    }
+}
+
 /// A replica rebuilt where the file system cannot hard-link (each AZ a device of its
 /// own) gets copies of the primary's tables; while its disk hangs writing them, the
 /// primary goes on taking writes and flushing: the rebuild holds the primary's MANIFEST
@@ -1132,28 +1170,9 @@ fn a_replica_az_that_cannot_create_its_copies_fails_no_write() {
 /// primary's MANIFEST lock throughout, which would have stopped its flushes.)
 #[test]
 fn a_replica_is_rebuilt_by_copying_where_links_fail_without_holding_up_the_primary() {
-    let under_az_c = |path: &Path| path.components().any(|c| c.as_os_str() == "az-c");
-    let gated = GatedFs::new(StdFs::shared(), move |path| {
-        under_az_c(path) && path.extension().is_some_and(|e| e == "sst")
-    })
-    .without_hard_links();
-    let gate = gated.gate();
-    let fs: SharedFs = Arc::new(gated);
-    let mut options = options(AckMode::Quorum);
-    options.initial_partitions = 1;
-    if let Some(replication) = options.replication.as_mut() {
-        replication.ack_timeout = Duration::from_secs(5);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(open(&fs, dir.path(), options));
-    db.create_table(orders_schema("Orders")).unwrap();
+    let (dir, db, gate) = one_partition_where_az_c_tables_hang_without_links();
     let mut keys = BTreeSet::new();
-    let mut put_range = |db: &Database, range: std::ops::Range<u64>| {
-        for i in range {
-            keys.insert((i % 20, i));
-            put(db, item(i % 20, i, i)).unwrap_or_else(|e| panic!("write {i}: {e}"));
-        }
-    };
+    let mut put_range = |db: &Database, range: std::ops::Range<u64>| put_20_keys(db, range, &mut keys);
     put_range(&db, 0..2000);
     // az-c misses writes the primary then flushes and drops from its log: az-c's copy
     // can only be rebuilt from the primary's tables.
@@ -1183,6 +1202,72 @@ fn a_replica_is_rebuilt_by_copying_where_links_fail_without_holding_up_the_prima
     wait_caught_up(&db);
     let items = same_on_every_az(&db, &keys);
     assert_eq!(items[&(3, 4443)], Some(item(3, 4443, 4443)));
+    let Ok(db) = Arc::try_unwrap(db) else {
+        panic!("the database is still shared")
+    };
+    close_and_verify(db, dir.path());
+}
+
+/// Runs `action` on `db` in a thread of its own and returns its result, or panics if it
+/// has not returned within 10 s (the tests' hung disks hold a sync for 20 s).
+fn within_10s(db: &Arc<Database>, context: &str, action: impl FnOnce(&Database) -> Result<(), Error> + Send + 'static) {
+    let (done, result) = std::sync::mpsc::channel();
+    let db = Arc::clone(db);
+    std::thread::spawn(move || {
+        let _ = done.send(action(&db));
+    });
+    match result.recv_timeout(Duration::from_secs(10)) {
+        Ok(outcome) => outcome.unwrap_or_else(|e| panic!("{context}: {e}")),
+        Err(_) => panic!("{context} waited for az-c's hung disk"),
+    }
+}
+
+/// [`within_10s`] for a planned failover of partition 0 of Orders to `az`.
+fn promote_within_10s(db: &Arc<Database>, az: &'static str, context: &str) {
+    within_10s(db, context, move |db| db.promote("Orders", 0, az));
+}
+
+/// A replica whose rebuild hangs on its disk holds up no failover, and no write after
+/// one: a promotion leaves the copies the new primary's log cannot reach, and the former
+/// primary, to the repairer threads (they show as joining meanwhile), and a repair holds
+/// no lock a promotion needs. Here az-c misses so many writes that the new primary's log
+/// no longer reaches it, so it is rebuilt from the new primary's tables (copied: no hard
+/// links), and every table sync in az-c hangs. Both promotions (to az-b, and back to
+/// az-a while az-c's rebuild still hangs) return at once and writing goes on; once the
+/// disk answers, az-c is rebuilt from the current primary (the rebuild from the deposed
+/// one is not put in service) and every AZ holds the same items. (When a promotion
+/// repaired copies itself, the first one waited for az-c's disk; when a repair held the
+/// partition's lock, the second one did.)
+#[test]
+fn a_replica_rebuild_on_a_hung_disk_holds_up_no_failover() {
+    let (dir, db, gate) = one_partition_where_az_c_tables_hang_without_links();
+    let mut keys = BTreeSet::new();
+    let mut put_range = |db: &Database, range: std::ops::Range<u64>| put_20_keys(db, range, &mut keys);
+    put_range(&db, 0..1000);
+    // az-c stays in service but receives nothing while az-a and az-b flush many times
+    // and drop those records from their logs.
+    db.pause_shipping("az-c", true).unwrap();
+    put_range(&db, 1000..4000);
+    db.flush().unwrap();
+    gate.close();
+    promote_within_10s(&db, "az-b", "the first promotion");
+    assert!(
+        gate.await_waiter(Duration::from_secs(10)),
+        "az-c's copy was never rebuilt: the test hung nothing"
+    );
+    put_range(&db, 4000..4500);
+    promote_within_10s(&db, "az-a", "the second promotion");
+    put_range(&db, 4500..5000);
+    assert_eq!(replica_states_in(&db, "az-c"), vec!["joining"]);
+    assert!(!gate.gave_up(), "something waited for az-c's hung disk");
+    db.pause_shipping("az-c", false).unwrap();
+    gate.open();
+    wait_caught_up(&db);
+    assert_eq!(replica_states_in(&db, "az-c"), vec!["live"]);
+    let items = same_on_every_az(&db, &keys);
+    assert_eq!(items.len(), 5000);
+    assert_eq!(items[&(7, 4987)], Some(item(7, 4987, 4987)));
+    assert_eq!(items[&(3, 123)], Some(item(3, 123, 123)));
     let Ok(db) = Arc::try_unwrap(db) else {
         panic!("the database is still shared")
     };
@@ -1370,6 +1455,53 @@ fn buffered_writes_never_wait_for_replicas_the_ack_mode_does_not_need() {
             db.pause_shipping(az, false).unwrap();
         }
         wait_caught_up(&db);
+        close_and_verify(db, dir.path());
+    }
+}
+
+/// A replica whose log hangs in the middle of a shipment (its fsync does not return)
+/// holds up no failover, planned or not, and no write after one: the failover waits at
+/// most 100 ms for the shipment, then leaves that replica out (what the shipment
+/// reports counts for nothing, so no write is acknowledged past what the new primary
+/// holds) and it rejoins once its disk answers, its log cut back to the new primary's
+/// history. Every acknowledged write is then on every AZ. (When a failover waited for
+/// every shipment under way, it waited for the hung disk, holding every writer of the
+/// partition.)
+#[test]
+fn a_replica_whose_log_hangs_holds_up_no_failover() {
+    for planned in [true, false] {
+        let context = if planned { "promote az-b" } else { "fail az-a" };
+        let (fs, gate) = hanging_fs("az-c", "log");
+        let (dir, db) = one_partition_quorum_db(fs);
+        let mut keys = BTreeSet::new();
+        put_20_keys(&db, 0..100, &mut keys);
+        wait_caught_up(&db);
+        gate.close();
+        // az-b acknowledges these; a shipment to az-c hangs in its log's fsync.
+        put_20_keys(&db, 100..300, &mut keys);
+        assert!(
+            gate.await_waiter(Duration::from_secs(10)),
+            "{context}: az-c's log never synced"
+        );
+        if planned {
+            promote_within_10s(&db, "az-b", context);
+        } else {
+            within_10s(&db, context, |db| db.fail_az("az-a"));
+            // Quorum writes need a replica that keeps up: az-a's copy rejoins.
+            within_10s(&db, "restoring az-a", |db| db.restore_az("az-a"));
+        }
+        put_20_keys(&db, 300..400, &mut keys);
+        assert_ne!(replica_states_in(&db, "az-c"), vec!["live"], "{context}");
+        assert!(!gate.gave_up(), "{context}: something waited for az-c's hung disk");
+        gate.open();
+        wait_caught_up(&db);
+        let items = same_on_every_az(&db, &keys);
+        for &(pk, i) in &keys {
+            assert_eq!(items[&(pk, i)], Some(item(pk, i, i)), "{context}: write {i}");
+        }
+        let Ok(db) = Arc::try_unwrap(db) else {
+            panic!("the database is still shared")
+        };
         close_and_verify(db, dir.path());
     }
 }

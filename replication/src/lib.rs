@@ -145,6 +145,9 @@ impl ReplicaState {
 #[derive(Debug)]
 pub struct Acks {
     replicas: Mutex<Vec<ReplicaState>>,
+    /// Per replica: what its shipments report is ignored (set and read under `replicas`'
+    /// lock). See [`ShipStream::finish`].
+    frozen: Vec<AtomicBool>,
     /// Set when the primary's log could not be read: nothing more will be shipped.
     primary_failed: Mutex<Option<String>>,
     changed: Condvar,
@@ -153,6 +156,7 @@ pub struct Acks {
 impl Acks {
     fn new(durable: Vec<Lsn>) -> Acks {
         Acks {
+            frozen: durable.iter().map(|_| AtomicBool::new(false)).collect(),
             replicas: Mutex::new(durable.into_iter().map(ReplicaState::Live).collect()),
             primary_failed: Mutex::new(None),
             changed: Condvar::new(),
@@ -237,6 +241,45 @@ impl Acks {
         self.changed.notify_all();
     }
 
+    /// [`Acks::update`] for what a shipment to `replica` came to: ignored while the
+    /// replica is frozen.
+    fn update_shipped(&self, replica: usize, change: impl FnOnce(&mut ReplicaState)) {
+        let mut replicas = self.replicas.lock();
+        if self
+            .frozen
+            .get(replica)
+            .is_some_and(|frozen| frozen.load(Ordering::Relaxed))
+        {
+            return;
+        }
+        if let Some(state) = replicas.get_mut(replica) {
+            change(state);
+        }
+        drop(replicas);
+        self.changed.notify_all();
+    }
+
+    /// Marks `replica` failed for `reason`, and ignores what its shipments report from
+    /// now on, until thawed: a shipment under way counts for nothing.
+    fn freeze(&self, replica: usize, reason: &str) {
+        let mut replicas = self.replicas.lock();
+        if let (Some(frozen), Some(state)) = (self.frozen.get(replica), replicas.get_mut(replica)) {
+            frozen.store(true, Ordering::Relaxed);
+            *state = ReplicaState::Failed(state.durable_lsn(), reason.to_owned());
+        }
+        drop(replicas);
+        self.changed.notify_all();
+    }
+
+    /// Undoes [`Acks::freeze`]: `replica`'s shipments count again (it stays failed until
+    /// shipped to again).
+    fn thaw(&self, replica: usize) {
+        let _replicas = self.replicas.lock();
+        if let Some(frozen) = self.frozen.get(replica) {
+            frozen.store(false, Ordering::Relaxed);
+        }
+    }
+
     /// Whether `mode` counts record `lsn` acknowledged by the replicas now (its
     /// durability on the primary is the caller's to know): [`Acks::wait`] without
     /// waiting.
@@ -297,18 +340,18 @@ fn ship(acks: &Acks, index: usize, sink: &dyn ReplicaSink, chunk: &TailChunk) ->
     let mut reported = None;
     let mut report = |durable: Lsn| {
         reported = Some(durable);
-        acks.update(index, |state| *state = ReplicaState::Live(durable));
+        acks.update_shipped(index, |state| *state = ReplicaState::Live(durable));
     };
     match sink.append_framed(chunk.segment, &chunk.bytes, &mut report) {
         Ok(durable) => {
             if reported != Some(durable) {
-                acks.update(index, |state| *state = ReplicaState::Live(durable));
+                acks.update_shipped(index, |state| *state = ReplicaState::Live(durable));
             }
             chunk.last_lsn.0 + 1 - chunk.first_lsn.0
         }
         Err(error) => {
             let durable = sink.durable_lsn();
-            acks.update(index, |state| {
+            acks.update_shipped(index, |state| {
                 *state = ReplicaState::Failed(durable, format!("appending to the replica: {error}"));
             });
             0
@@ -328,6 +371,8 @@ pub struct ShipStream {
     /// live, but shipped nothing. Outside the replica's lock, so that it can be read while
     /// a shipment is under way.
     paused: Vec<AtomicBool>,
+    /// Set by [`ShipStream::finish`]: nothing more is shipped (but by `finish` itself).
+    finished: AtomicBool,
     acks: Arc<Acks>,
 }
 
@@ -366,6 +411,7 @@ impl ShipStream {
             primary,
             destinations,
             paused,
+            finished: AtomicBool::new(false),
             acks,
         }
     }
@@ -378,6 +424,14 @@ impl ShipStream {
     /// Ships the next chunk (one segment's worth at most) of what replica `index` lacks,
     /// waiting up to `wait` for a durable record.
     fn ship_next(&self, index: usize, destination: &mut Destination, wait: Duration) -> Shipped {
+        if self.finished.load(Ordering::Acquire) {
+            return Shipped::Records(0);
+        }
+        self.ship_chunk(index, destination, wait)
+    }
+
+    /// [`ShipStream::ship_next`], whether or not the stream is finished.
+    fn ship_chunk(&self, index: usize, destination: &mut Destination, wait: Duration) -> Shipped {
         if self.is_paused(index) || !self.acks.replicas.lock()[index].is_live() {
             return Shipped::Records(0);
         }
@@ -388,7 +442,7 @@ impl ShipStream {
             // be rebuilt by other means.
             Err(error @ (dynastore_wal::Error::LsnTruncated { .. } | dynastore_wal::Error::LogRewound { .. })) => {
                 let durable = destination.sink.durable_lsn();
-                self.acks.update(index, |state| {
+                self.acks.update_shipped(index, |state| {
                     *state = ReplicaState::Failed(durable, format!("the primary's log lacks its next record: {error}"));
                 });
                 Shipped::Records(0)
@@ -420,6 +474,66 @@ impl ShipStream {
             }
         }
         shipped
+    }
+
+    /// Stops shipping for good (a promotion replaces this stream), first handing each
+    /// replica every record durable on the primary that it lacks. A replica another thread
+    /// is shipping to is waited for at most `wait` (its disk may hang): past that it is
+    /// left out, marked failed, and what its shipment under way reports counts for
+    /// nothing, so that no writer is acknowledged by a record the promotion did not see.
+    /// Returns, per replica, whether it was left out with a shipment under way (then
+    /// its log may still grow; [`ShipStream::finish_replica`] waits for it).
+    pub fn finish(&self, wait: Duration) -> Vec<bool> {
+        self.finished.store(true, Ordering::Release);
+        self.destinations
+            .iter()
+            .enumerate()
+            .map(|(index, destination)| match destination.try_lock_for(wait) {
+                Some(mut destination) => {
+                    self.drain(index, &mut destination);
+                    false
+                }
+                None => {
+                    self.acks
+                        .freeze(index, "a shipment was under way when shipping stopped");
+                    true
+                }
+            })
+            .collect()
+    }
+
+    /// Waits for the shipment under way to replica `replica` that [`ShipStream::finish`]
+    /// left out, then hands it the rest of the primary's durable records. What it is
+    /// shipped still counts for nothing (it stays frozen).
+    pub fn finish_replica(&self, replica: usize) {
+        if let Some(destination) = self.destinations.get(replica) {
+            let mut destination = destination.lock();
+            self.acks.thaw(replica);
+            let durable = destination.sink.durable_lsn();
+            self.acks.update(replica, |state| *state = ReplicaState::Live(durable));
+            self.drain(replica, &mut destination);
+            self.acks
+                .freeze(replica, "a shipment was under way when shipping stopped");
+        }
+    }
+
+    /// Undoes [`ShipStream::finish`] (a promotion that could not go on): shipping goes on,
+    /// and a replica left out is shipped to again once its shipment under way is over.
+    pub fn resume(&self) {
+        self.finished.store(false, Ordering::Release);
+        for replica in 0..self.destinations.len() {
+            if self.acks.frozen[replica].load(Ordering::Relaxed) {
+                self.acks.thaw(replica);
+                if let Some(mut destination) = self.destinations[replica].try_lock() {
+                    self.restart(replica, &mut destination);
+                }
+            }
+        }
+    }
+
+    /// Ships replica `index` everything durable on the primary that it lacks.
+    fn drain(&self, index: usize, destination: &mut Destination) {
+        while let Shipped::Records(1..) = self.ship_chunk(index, destination, Duration::ZERO) {}
     }
 
     /// Ships one run to replica `replica` unless another thread is shipping to it right

@@ -409,3 +409,87 @@ fn a_writer_waits_for_a_joining_replica_and_gives_up_once_it_fails() {
         Err(AckError::NotEnoughReplicas { needed: 2, alive: 1 })
     );
 }
+
+/// A sink whose appends wait while `held` is set (a disk whose fsync hangs), once the
+/// records are in its log.
+struct Hanging {
+    wal: Arc<Wal>,
+    held: parking_lot::Mutex<bool>,
+    released: parking_lot::Condvar,
+    /// Set once an append is waiting.
+    waiting: AtomicBool,
+}
+
+impl ReplicaSink for Hanging {
+    fn append_framed(&self, segment: Lsn, bytes: &[u8], on_durable: &mut dyn FnMut(Lsn)) -> dynastore_wal::Result<Lsn> {
+        let mut held = self.held.lock();
+        while *held {
+            self.waiting.store(true, Ordering::Release);
+            self.released.wait(&mut held);
+        }
+        ReplicaSink::append_framed(self.wal.as_ref(), segment, bytes, on_durable)
+    }
+
+    fn durable_lsn(&self) -> Lsn {
+        self.wal.durable_lsn()
+    }
+}
+
+/// Finishing a stream (a promotion) hands every replica that is free what the primary
+/// made durable, and does not wait for one whose shipment hangs: that one is marked
+/// failed, and what its shipment reports once it ends acknowledges nothing, because
+/// the promotion did not see it. `finish_replica` waits for it (a promotion that chose
+/// it), and `resume` (a promotion that could not go on) ships to it again.
+#[test]
+fn finishing_leaves_a_hung_shipment_out_and_it_acknowledges_nothing() {
+    let fs = FaultyFs::new().shared();
+    let primary = open(&fs, "/az-a/wal", WalOptions::default());
+    let hanging = Arc::new(Hanging {
+        wal: open(&fs, "/az-b/wal", WalOptions::default()),
+        held: parking_lot::Mutex::new(true),
+        released: parking_lot::Condvar::new(),
+        waiting: AtomicBool::new(false),
+    });
+    let free = open(&fs, "/az-c/wal", WalOptions::default());
+    let stream = Arc::new(ShipStream::new(
+        Arc::clone(&primary),
+        vec![
+            Arc::clone(&hanging) as Arc<dyn ReplicaSink>,
+            Arc::clone(&free) as Arc<dyn ReplicaSink>,
+        ],
+    ));
+    let acks = stream.acks();
+    let first = primary.append(Epoch(1), b"one").unwrap();
+    let shipping = {
+        let stream = Arc::clone(&stream);
+        std::thread::spawn(move || stream.pump_replica(0))
+    };
+    while !hanging.waiting.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let second = primary.append(Epoch(1), b"two").unwrap();
+    assert_eq!(stream.finish(WAIT), vec![true, false]);
+    assert_eq!(
+        free.durable_lsn(),
+        second,
+        "the free replica was handed everything durable"
+    );
+    assert!(matches!(acks.replicas()[0], ReplicaState::Failed(..)));
+    // Nothing more is shipped, and the hung shipment, once over, counts for nothing.
+    let third = primary.append(Epoch(1), b"three").unwrap();
+    assert_eq!(stream.pump_replica(1), 0);
+    *hanging.held.lock() = false;
+    hanging.released.notify_all();
+    assert_eq!(shipping.join().unwrap(), 1);
+    assert_eq!(hanging.durable_lsn(), first);
+    assert!(matches!(acks.replicas()[0], ReplicaState::Failed(..)));
+    assert!(!acks.acknowledged(first, AckMode::All));
+    // A promotion that chose it hands it the rest, still acknowledging nothing.
+    stream.finish_replica(0);
+    assert_eq!(hanging.durable_lsn(), third);
+    assert!(!acks.acknowledged(first, AckMode::All));
+    // A promotion that could not go on: shipping resumes, and counts again.
+    stream.resume();
+    assert_eq!(stream.pump_replica(0) + stream.pump_replica(1), 1);
+    acks.wait(third, AckMode::All, Duration::ZERO).unwrap();
+}

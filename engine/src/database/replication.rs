@@ -15,6 +15,24 @@ pub(super) enum Recovery {
     Retry,
 }
 
+/// How long a failover waits for a shipment under way to a replica before it leaves the
+/// replica out (its disk may hang): far longer than a shipment takes (well under a
+/// millisecond on this project's machine), far shorter than the failover target (1 s).
+const SHIPMENT_WAIT: Duration = Duration::from_millis(100);
+
+/// A replica copy a failover may promote.
+#[derive(Clone)]
+struct Candidate {
+    /// Its member's index in the replica set.
+    index: usize,
+    az: String,
+    copy: Arc<Partition>,
+    /// Its durable LSN when shipping stopped.
+    durable: Lsn,
+    /// Whether it was left out of the handover with a shipment under way.
+    shipping: bool,
+}
+
 /// When [`Database::open_group`] brings a partition's replica copies into service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum ReplicaCopies {
@@ -399,34 +417,58 @@ impl Database {
             // over.
             let _ = primary.sync();
         }
-        let stream = set.stop();
-        while stream.pump(Duration::ZERO) > 0 {}
+        let left_out = set.stop(SHIPMENT_WAIT);
         let failed = self.failed_azs.read().clone();
-        let candidates: Vec<(String, Arc<Partition>, Lsn)> = set
+        // Every copy in service is a candidate, those left out with a shipment under way
+        // too, at their durable LSN now: every record a replica acknowledged is in it.
+        let candidates: Vec<Candidate> = set
             .members
             .iter()
-            .filter(|member| !failed.contains(&member.az))
-            .filter_map(|member| {
+            .enumerate()
+            .filter(|(_, member)| !failed.contains(&member.az))
+            .filter_map(|(index, member)| {
                 let partition = member.partition.read().clone()?;
                 // A copy whose log failed cannot take writes until it is reopened.
                 if partition.wal().poisoned().is_some() {
                     return None;
                 }
-                let durable = partition.wal().durable_lsn();
-                Some((member.az.clone(), partition, durable))
+                Some(Candidate {
+                    index,
+                    az: member.az.clone(),
+                    durable: partition.wal().durable_lsn(),
+                    copy: partition,
+                    shipping: left_out.get(index).copied().unwrap_or(false),
+                })
             })
             .collect();
-        let best = candidates.iter().map(|(_, _, durable)| *durable).max();
+        let best = candidates.iter().map(|c| c.durable).max();
+        // Of the copies holding the most, one with no shipment under way if there is one.
         let chosen = match target {
-            Some(az) => candidates.iter().find(|(candidate, _, _)| candidate == az),
-            None => candidates.iter().find(|(_, _, durable)| Some(*durable) == best),
+            Some(az) => candidates.iter().find(|c| c.az == az),
+            None => candidates
+                .iter()
+                .filter(|c| Some(c.durable) == best)
+                .min_by_key(|c| c.shipping),
         };
-        let Some((new_az, new_primary, handover)) = chosen.cloned() else {
+        let Some(Candidate {
+            index,
+            az: new_az,
+            copy: new_primary,
+            durable: mut handover,
+            shipping,
+        }) = chosen.cloned()
+        else {
             return abort(unavailable(match target {
                 Some(az) => format!("{az} holds no copy in service"),
                 None => "no replica is in service".into(),
             }));
         };
+        if shipping {
+            // The chosen copy's shipment under way ends first (it may add records, none
+            // acknowledged), and it is handed the rest.
+            set.finish_member(index);
+            handover = new_primary.wal().durable_lsn();
+        }
         if Some(handover) < best {
             return abort(unavailable(format!(
                 "{new_az} is behind another replica (LSN {handover} of {})",
@@ -450,13 +492,9 @@ impl Database {
         if let Err(error) = self.record_group(table, entry.id, &group) {
             return abort(error);
         }
-        entry.group = group.clone();
+        let former_az = std::mem::replace(&mut entry.group, group.clone()).primary;
         let epoch = (Epoch(group.epoch), handover.next());
         primary.depose(handover);
-        if damaged {
-            // Its files are not to be trusted: its copy is rebuilt from the new primary.
-            crate::database::remove_tree(self.fs.as_ref(), primary.dir())?;
-        }
         new_primary.set_epoch(epoch.0, epoch.1);
         let members = group
             .replica_azs()
@@ -471,14 +509,55 @@ impl Database {
             })
             .collect();
         let next = Arc::new(ReplicaSet::new(new_primary.wal(), members, &self.paused_azs.read()));
+        // The former primary (if its AZ is up) and replicas the new primary's log cannot
+        // bring up to date rejoin in the repairer threads, not here: a failover happens in
+        // a writer's thread, and a replica disk that is slow or hung (a rebuild copies
+        // tables) must hold up neither that writer nor the new primary's first write.
+        // Meanwhile they count as joining (shipped nothing), so a `Quorum` write waits for
+        // the first that comes back instead of failing. A copy the log cannot reach stays
+        // in its member until the repairer takes it out: closing it waits for a flush
+        // under way on its disk. The others follow the stream.
+        let first_needed = new_primary.wal().first_lsn();
+        for (index, member) in next.members.iter().enumerate() {
+            let behind = member
+                .partition
+                .read()
+                .as_ref()
+                .is_none_or(|copy| copy.wal().durable_lsn().next() < first_needed);
+            // A copy left out with a shipment under way may get records past the
+            // handover: it is reopened (cutting them) before it rejoins.
+            let shipping = candidates.iter().any(|c| c.shipping && c.az == member.az);
+            if (behind || shipping) && !failed.contains(&member.az) {
+                next.acks.join(index);
+            }
+        }
+        drop(entry);
+        // A damaged former primary's files are not to be trusted: they are removed, so
+        // that its copy is rebuilt from the new primary. Its AZ's repair lock is taken
+        // before the new set is in place, so that no repair opens them meanwhile; they are
+        // removed once the new primary is, so that an error here leaves the partition
+        // served (and is reported).
+        let damaged_files = damaged.then(|| slot.repairing(&former_az));
         new_primary.set_ack_wait(Some(self.ack_wait(&next)));
         *slot.replicas.write() = Some(Arc::clone(&next));
         *open = Some(Arc::clone(&new_primary));
-        drop(entry);
-        // The former primary (if its AZ is up) and replicas the new primary's log cannot
-        // bring up to date rejoin now; the others follow the stream.
-        self.copies.repair(table, slot, &new_primary, &next)?;
-        Ok(handover)
+        drop(open);
+        let removed = match damaged_files {
+            Some(_repairing) => crate::database::remove_tree(self.fs.as_ref(), primary.dir()),
+            None => Ok(()),
+        };
+        // A planned promotion's former primary was healthy a moment ago: it rejoins before
+        // `promote` returns (its copy only reopens), so that the partition has as many
+        // replicas in service as before, ready for the next failover. A failure leaves it
+        // to the repairer threads.
+        if target.is_some()
+            && healthy
+            && let Some(index) = next.index_of(&former_az)
+        {
+            let _ = self.copies.repair_member(table, slot, &new_primary, &next, index);
+        }
+        self.copies.repairs.request();
+        removed.map(|()| handover)
     }
 
     /// Records partition `id`'s new replication group in the CATALOG, durably.
@@ -556,7 +635,9 @@ impl Database {
 
     /// Brings a failed AZ back: its copies rejoin as replicas (each drops any tail its
     /// partition's primary never had, and catches up from the primary's log, or from a
-    /// copy of its tables when the log no longer reaches back far enough).
+    /// copy of its tables when the log no longer reaches back far enough), in the calling
+    /// thread. A copy whose partition fails over meanwhile is left to the repairer
+    /// threads, which bring it in line with the new primary.
     ///
     /// Errors: [`Error::Validation`] for an AZ no table uses; [`Error::Io`],
     /// [`Error::Wal`], [`Error::Corruption`] from reopening a copy.
@@ -566,11 +647,13 @@ impl Database {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         for table in &tables {
             for slot in &table.slots {
-                let _open = slot.open.read();
-                let (Some(primary), Some(set)) = (_open.clone(), slot.replicas.read().clone()) else {
+                let Some((primary, set)) = slot.primary_and_replicas() else {
                     continue;
                 };
-                self.copies.repair(table, slot, &primary, &set)?;
+                // Only this AZ's copy: another AZ's may be waiting for its disk.
+                if let Some(index) = set.index_of(az) {
+                    self.copies.repair_member(table, slot, &primary, &set, index)?;
+                }
             }
         }
         Ok(())
@@ -743,7 +826,15 @@ impl Copies {
             return Ok(false);
         };
         let _repairing = slot.repairing(&member.az);
-        if table.deleted.load(Ordering::Acquire) || self.failed_azs.read().contains(&member.az) {
+        if table.deleted.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        if self.failed_azs.read().contains(&member.az) {
+            // A copy that was to join in an AZ failed meanwhile is out of service (a
+            // `Quorum` write waiting for it stops waiting).
+            if matches!(set.acks.replicas().get(index), Some(ReplicaState::Joining(_))) {
+                set.acks.fail(index, &format!("{} failed", member.az));
+            }
             return Ok(false);
         }
         // A copy whose next record the primary's log no longer holds can only be rebuilt
@@ -765,16 +856,21 @@ impl Copies {
             old.close_copy();
         }
         let entry = slot.entry.lock().clone();
+        let mut in_service = false;
         match self.open_replica(table, &entry, &member.az, primary, |copy| {
-            // Its AZ may have been failed meanwhile: then the copy is not put in service.
-            // (Should `fail_az` come between this check and the copy going live, the
-            // copy's first shipment fails on the AZ's files and it is marked failed
-            // again: it never acknowledges a record.)
-            if !self.failed_azs.read().contains(&member.az) {
-                set.replace(index, Arc::clone(copy));
-            }
+            // Its AZ may have been failed meanwhile, or the partition failed over (then
+            // `set` is stopped, and the copy was brought in line with a deposed primary):
+            // then the copy is not put in service. (Should `fail_az` come between this
+            // check and the copy going live, the copy's first shipment fails on the AZ's
+            // files and it is marked failed again: it never acknowledges a record.)
+            in_service = !self.failed_azs.read().contains(&member.az) && set.replace(index, Arc::clone(copy));
         }) {
-            Ok(_) => Ok(true),
+            Ok(copy) => {
+                if !in_service {
+                    copy.close_copy();
+                }
+                Ok(in_service)
+            }
             Err(error) => {
                 set.acks
                     .fail(index, &format!("bringing its copy into service failed: {error}"));
@@ -790,10 +886,13 @@ impl Copies {
     pub(crate) fn repair_in(&self, table: &Table, azs: &AzFilter) -> usize {
         let mut repaired = 0;
         for slot in &table.slots {
-            let open = slot.open.read();
-            let (Some(primary), Some(set)) = (open.as_ref(), slot.replicas.read().clone()) else {
+            // Not under the slot's lock: a failover of this partition must not wait for a
+            // repair (on a slow disk, a rebuild takes long). One that comes meanwhile
+            // stops `set`, and the repaired copy is not put in service.
+            let Some((primary, set)) = slot.primary_and_replicas() else {
                 continue;
             };
+            let primary = &primary;
             let states = set.acks.replicas();
             for (index, (state, member)) in states.iter().zip(&set.members).enumerate() {
                 let wanted = matches!(state, ReplicaState::Failed(..) | ReplicaState::Joining(_));
