@@ -164,6 +164,18 @@ impl ReplicaSink for Absent {
     }
 }
 
+/// What [`ReplicaSet::take_out`] came to.
+#[derive(Debug)]
+pub(crate) enum TakenOut {
+    /// The member's copy, now out of service: the caller closes it.
+    Copy(Arc<Partition>),
+    /// The member had no copy in service; it is marked failed all the same.
+    Nothing,
+    /// The set is stopped (a promotion is replacing it, or its table is deleted): nothing
+    /// changed, and the member's copy is the next set's.
+    Stopped,
+}
+
 /// A primary partition's replicas (one per replica AZ of its group) and the stream that
 /// feeds them.
 pub(crate) struct ReplicaSet {
@@ -383,18 +395,28 @@ impl ReplicaSet {
         }
     }
 
-    /// Takes member `index` out of service (its AZ failed): it counts for nothing and is
-    /// not shipped to.
-    pub(crate) fn take_out(&self, index: usize, reason: &str) -> Option<Arc<Partition>> {
-        let mut taken = None;
-        self.stream.with_replica(index, || {
-            self.acks.fail(index, reason);
-            taken = self
-                .members
-                .get(index)
-                .and_then(|member| member.partition.write().take());
-        });
-        taken
+    /// Takes member `index` out of service (its AZ failed, or its copy is to be reopened
+    /// or rebuilt): it counts for nothing and is not shipped to. Refused once the set is
+    /// stopped: a promotion builds the next set from the members' copies after stopping
+    /// this one, so a copy taken out (and closed) after that would stay in service there.
+    pub(crate) fn take_out(&self, index: usize, reason: &str) -> TakenOut {
+        let stopped = self.stopped.read();
+        if *stopped {
+            return TakenOut::Stopped;
+        }
+        let taken = self
+            .members
+            .get(index)
+            .and_then(|member| member.partition.write().take());
+        // Not under the stop lock: a shipment under way to the copy (on a disk that may
+        // hang) must not hold up a promotion, which sees the member empty from here on.
+        drop(stopped);
+        // Marked failed once no shipment is under way, so that none marks it live again.
+        self.stream.with_replica(index, || self.acks.fail(index, reason));
+        match taken {
+            Some(copy) => TakenOut::Copy(copy),
+            None => TakenOut::Nothing,
+        }
     }
 
     /// The index of the member in `az`.
@@ -517,5 +539,54 @@ impl Drop for Shipper {
             // A thread that panicked has nothing left to release.
             let _ = thread.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::PartitionOptions;
+    use dynastore_wal::WalOptions;
+    use std::path::Path;
+
+    fn open(fs: &dynastore_wal::fs::FaultyFs, dir: &str) -> Arc<Partition> {
+        let options = PartitionOptions {
+            wal: WalOptions::default(),
+            memtable_bytes_max: 1 << 20,
+            compaction: crate::compaction::CompactionStyle::default(),
+            auto_compaction: false,
+            epoch: dynastore_wal::Epoch(1),
+            epoch_first_lsn: Lsn(1),
+        };
+        Arc::new(Partition::open(fs.shared(), Path::new(dir), options, None).unwrap())
+    }
+
+    /// Once a promotion stopped a set, no copy is taken out of it (a repair, or a failed
+    /// AZ, would close a copy the promotion is putting in its next set): the member keeps
+    /// its copy, still open. Resumed (the promotion gave up), taking out works again.
+    #[test]
+    fn a_stopped_set_keeps_its_copies() {
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let primary = open(&fs, "/data/az-a/T/p-0000");
+        let replica = open(&fs, "/data/az-b/T/p-0000");
+        let set = ReplicaSet::new(
+            primary.wal(),
+            vec![("az-b".to_owned(), Some(Arc::clone(&replica)))],
+            &BTreeSet::new(),
+        );
+        set.stop(Duration::from_millis(100));
+        assert!(matches!(set.take_out(0, "rejoining"), TakenOut::Stopped));
+        let kept = set.members[0].partition.read().clone();
+        assert!(kept.is_some_and(|copy| Arc::ptr_eq(&copy, &replica)));
+        assert_eq!(replica.wal().poisoned(), None);
+
+        set.resume();
+        match set.take_out(0, "rejoining") {
+            TakenOut::Copy(copy) => assert!(Arc::ptr_eq(&copy, &replica)),
+            other => panic!("{other:?}"),
+        }
+        assert!(set.members[0].partition.read().is_none());
+        assert!(matches!(set.acks.replicas()[0], ReplicaState::Failed(..)));
+        assert!(matches!(set.take_out(0, "again"), TakenOut::Nothing));
     }
 }

@@ -112,6 +112,25 @@ fn wait_caught_up(db: &Database) {
     }
 }
 
+/// Waits until `count` partitions exist, each with its two replicas live: a new
+/// partition's replicas are created in the background, and an AZ failed before then
+/// leaves the partition no copy to promote (its writes fail, as they should).
+fn wait_every_replica_live(db: &Database, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let reports = partitions(db);
+        let ready = reports.len() == count
+            && reports
+                .iter()
+                .all(|p| p.replicas.len() == 2 && p.replicas.iter().all(|r| r.state == "live"));
+        if ready {
+            return;
+        }
+        assert!(Instant::now() < deadline, "replicas not in service: {reports:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Every item of every partition, read from the copy in `az` (made primary for the read,
 /// once every copy is in service: a former primary rejoins in the background).
 fn items_in(db: &Database, az: &str, keys: &BTreeSet<(u64, u64)>) -> BTreeMap<(u64, u64), Option<Item>> {
@@ -289,6 +308,7 @@ fn quorum_failovers_under_concurrent_writers_lose_and_repeat_nothing() {
             })
         })
         .collect();
+    wait_every_replica_live(&db, 4);
     let azs = ["az-a", "az-b", "az-c"];
     for round in 0..9 {
         std::thread::sleep(Duration::from_millis(40 + 17 * round as u64));

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::repairer::AzFilter;
+use crate::shipper::{ReplicaSet, TakenOut};
 
 /// What a failed write attempt comes to once the engine recovered what it could.
 pub(super) enum Recovery {
@@ -77,6 +78,32 @@ pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet, failed: &BT
             }
         })
         .collect()
+}
+
+/// Takes `slot`'s copy in the failed `az` out of service and closes it. A set that a
+/// promotion is replacing refuses (see [`ReplicaSet::take_out`]): the promotion is waited
+/// for (it holds the slot's lock until its set is in place), and the copy is taken out of
+/// the set it put in place.
+fn take_out_failed_copy(slot: &PartitionSlot, az: &str) {
+    let mut waited_for: Option<Arc<ReplicaSet>> = None;
+    loop {
+        let Some(set) = slot.replicas.read().clone() else {
+            return;
+        };
+        let Some(index) = set.index_of(az) else {
+            return;
+        };
+        match set.take_out(index, &format!("{az} failed")) {
+            TakenOut::Copy(copy) => return copy.close_copy(),
+            TakenOut::Nothing => return,
+            // Still stopped once no promotion is under way: its table is deleted.
+            TakenOut::Stopped if waited_for.as_ref().is_some_and(|w| Arc::ptr_eq(w, &set)) => return,
+            TakenOut::Stopped => {
+                drop(slot.open.read());
+                waited_for = Some(set);
+            }
+        }
+    }
 }
 
 impl Database {
@@ -363,7 +390,7 @@ impl Database {
             .read()
             .as_ref()
             .is_some_and(|p| Arc::ptr_eq(p, copy));
-        if still && let Some(damaged) = set.take_out(index, "a read found its files damaged") {
+        if still && let TakenOut::Copy(damaged) = set.take_out(index, "a read found its files damaged") {
             damaged.close_copy();
             crate::database::remove_tree(self.fs.as_ref(), damaged.dir())?;
         }
@@ -592,12 +619,7 @@ impl Database {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         for table in &tables {
             for slot in &table.slots {
-                if let Some(set) = slot.replicas.read().clone()
-                    && let Some(index) = set.index_of(az)
-                    && let Some(copy) = set.take_out(index, &format!("{az} failed"))
-                {
-                    copy.close_copy();
-                }
+                take_out_failed_copy(slot, az);
                 let primary = slot.open.read().clone();
                 let primary_here = slot.entry.lock().group.primary == az;
                 if let Some(primary) = primary.filter(|_| primary_here)
@@ -850,10 +872,13 @@ impl Copies {
         }
         // A member with no copy keeps its state (joining, or failed) until it has one:
         // a writer waiting for a joining replica goes on waiting.
-        if member.partition.read().is_some()
-            && let Some(old) = set.take_out(index, "rejoining")
-        {
-            old.close_copy();
+        if member.partition.read().is_some() {
+            match set.take_out(index, "rejoining") {
+                TakenOut::Copy(old) => old.close_copy(),
+                TakenOut::Nothing => {}
+                // A promotion is replacing `set`: the copy is the next set's, repaired there.
+                TakenOut::Stopped => return Ok(false),
+            }
         }
         let entry = slot.entry.lock().clone();
         let mut in_service = false;
