@@ -1525,3 +1525,103 @@ fn a_replica_whose_log_hangs_holds_up_no_failover() {
         close_and_verify(db, dir.path());
     }
 }
+
+/// A `Quorum` write whose replicas have all failed waits for their AZs' repairs, up to its
+/// acknowledgement timeout, and does not repair them itself: while both replicas'
+/// rebuilds hang on their disks, a write ends with `TimedOut` after the timeout, and a
+/// failover meanwhile is not held up. Once the disks answer, the rebuilt replicas are in
+/// service and the writes go on. (When the writer repaired them itself, holding the
+/// partition, it waited for the hung rebuilds, and so did any failover.)
+#[test]
+fn a_write_whose_replicas_failed_waits_for_their_repair_up_to_its_timeout() {
+    use dynastore_replication::AckError;
+    let gated = GatedFs::new(StdFs::shared(), |path: &Path| {
+        let replica = path
+            .components()
+            .any(|c| c.as_os_str() == "az-b" || c.as_os_str() == "az-c");
+        replica && path.extension().is_some_and(|e| e == "sst")
+    })
+    .without_hard_links();
+    let gate = gated.gate();
+    let mut options = options(AckMode::Quorum);
+    options.initial_partitions = 1;
+    options.memtable_bytes = 8 << 10;
+    if let Some(replication) = options.replication.as_mut() {
+        replication.ack_timeout = Duration::from_millis(300);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(&(Arc::new(gated) as SharedFs), dir.path(), options));
+    db.create_table(orders_schema("Orders")).unwrap();
+    let big = |i: u64| item(i, 0, i).with("padding", "p".repeat(6000));
+    for i in 0..5 {
+        put(&db, big(i)).unwrap();
+    }
+    wait_caught_up(&db);
+    // Neither replica receives these (each write is refused, but stays on the primary),
+    // and the primary flushes them and drops them from its log: both replicas can only
+    // be rebuilt, and their rebuilds (copying tables) hang on their disks.
+    for az in ["az-b", "az-c"] {
+        db.fail_az(az).unwrap();
+    }
+    for i in 5..15 {
+        let refused = put(&db, big(i));
+        assert!(
+            matches!(refused, Err(Error::Replication(AckError::NotEnoughReplicas { .. }))),
+            "{refused:?}"
+        );
+    }
+    db.flush().unwrap();
+    gate.close();
+    let restoring: Vec<_> = ["az-b", "az-c"]
+        .into_iter()
+        .map(|az| {
+            let db = Arc::clone(&db);
+            std::thread::spawn(move || db.restore_az(az))
+        })
+        .collect();
+    assert!(
+        gate.await_waiter(Duration::from_secs(10)),
+        "no replica rebuild synced a table: the test hung nothing"
+    );
+    let writing = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || put(&db, big(15)))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    within_10s(&db, "failing over while the write waits", |db| {
+        match db.promote("Orders", 0, "az-b") {
+            // Nothing to promote: az-b's copy is still being rebuilt.
+            Err(Error::Unavailable { .. }) => Ok(()),
+            other => other,
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !writing.is_finished() {
+        assert!(Instant::now() < deadline, "the write waited for the hung rebuilds");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let written = writing.join().unwrap();
+    assert!(
+        matches!(written, Err(Error::Replication(AckError::TimedOut { .. }))),
+        "{written:?}"
+    );
+    assert!(!gate.gave_up(), "something waited for the hung disks");
+    gate.open();
+    for restored in restoring {
+        restored.join().unwrap().unwrap();
+    }
+    wait_every_replica_live(&db, 1);
+    for i in 16..20 {
+        put(&db, big(i)).unwrap();
+    }
+    wait_caught_up(&db);
+    let keys: BTreeSet<(u64, u64)> = (0..20).map(|i| (i, 0)).collect();
+    let items = same_on_every_az(&db, &keys);
+    for i in 0..20 {
+        assert_eq!(items[&(i, 0)], Some(big(i)), "write {i}");
+    }
+    let Ok(db) = Arc::try_unwrap(db) else {
+        panic!("the database is still shared")
+    };
+    close_and_verify(db, dir.path());
+}

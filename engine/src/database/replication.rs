@@ -6,6 +6,7 @@
 use super::*;
 use crate::repairer::AzFilter;
 use crate::shipper::{ReplicaSet, TakenOut};
+use std::time::Instant;
 
 /// What a failed write attempt comes to once the engine recovered what it could.
 pub(super) enum Recovery {
@@ -20,6 +21,9 @@ pub(super) enum Recovery {
 /// replica out (its disk may hang): far longer than a shipment takes (well under a
 /// millisecond on this project's machine), far shorter than the failover target (1 s).
 const SHIPMENT_WAIT: Duration = Duration::from_millis(100);
+/// How long a writer whose replicas' repairs failed waits before asking for them again
+/// (see [`Database::recover`]): their disks may have answered meanwhile.
+const REJOIN_PAUSE: Duration = Duration::from_millis(10);
 
 /// A replica copy a failover may promote.
 #[derive(Clone)]
@@ -284,20 +288,56 @@ impl Database {
         }
         match (&failure.error, failure.enqueued, set) {
             (Error::Replication(AckError::NotEnoughReplicas { .. }), Some((lsn, old)), Some(set)) => {
+                if !slot
+                    .open
+                    .read()
+                    .as_ref()
+                    .is_some_and(|current| Arc::ptr_eq(current, partition))
                 {
-                    let open = slot.open.read();
-                    if !open.as_ref().is_some_and(|current| Arc::ptr_eq(current, partition)) {
-                        return Err(failure.error);
-                    }
-                    self.copies.repair(table, slot, partition, &set)?;
+                    return Err(failure.error);
                 }
-                match partition.await_replicas(lsn) {
-                    Ok(()) => Ok(Recovery::Done(old)),
-                    Err(error) => Err(error),
+                // Too few replicas are alive. The failed ones (in AZs that are not failed)
+                // rejoin through their AZs' repairer threads, and this write waits for
+                // them up to its timeout as for any joining replica. Not repaired here: a
+                // writer must not wait on a replica's disk past its timeout, nor hold
+                // the slot through a rebuild (a failover would wait for it).
+                let timeout = self.options.replication.unwrap_or_default().ack_timeout;
+                let started = Instant::now();
+                loop {
+                    let rejoining = self.rejoin_failed_replicas(&set);
+                    match partition.await_replicas(lsn) {
+                        Ok(()) => return Ok(Recovery::Done(old)),
+                        // A repair begun earlier failed (its disk was still failing then):
+                        // the next may not, within the write's timeout.
+                        Err(Error::Replication(AckError::NotEnoughReplicas { .. }))
+                            if rejoining && started.elapsed() < timeout =>
+                        {
+                            std::thread::sleep(REJOIN_PAUSE);
+                        }
+                        Err(error) => return Err(error),
+                    }
                 }
             }
             (_, _, _) => Err(failure.error),
         }
+    }
+
+    /// Marks `set`'s failed replicas joining, except in failed AZs, and wakes the repairer
+    /// threads, which bring them into service: a writer waiting for acknowledgements
+    /// waits for them. Returns whether any replica is live or joining now.
+    fn rejoin_failed_replicas(&self, set: &ReplicaSet) -> bool {
+        let failed = self.failed_azs.read().clone();
+        let states = set.acks.replicas();
+        for (index, (member, state)) in set.members.iter().zip(states).enumerate() {
+            if matches!(state, ReplicaState::Failed(..)) && !failed.contains(&member.az) {
+                set.acks.join(index);
+            }
+        }
+        self.copies.repairs.request();
+        set.acks
+            .replicas()
+            .iter()
+            .any(|state| matches!(state, ReplicaState::Live(_) | ReplicaState::Joining(_)))
     }
 
     /// The copy a read of `hash` goes to: the primary for a consistent read; for an
@@ -813,21 +853,6 @@ impl Copies {
             install(&copy);
             Ok(copy)
         })
-    }
-
-    /// Brings into service every replica of `set` that is joining, out of service or
-    /// failed, except in failed AZs (see [`Copies::repair_member`]).
-    pub(super) fn repair(
-        &self,
-        table: &Table,
-        slot: &PartitionSlot,
-        primary: &Arc<Partition>,
-        set: &ReplicaSet,
-    ) -> Result<()> {
-        for index in 0..set.members.len() {
-            self.repair_member(table, slot, primary, set, index)?;
-        }
-        Ok(())
     }
 
     /// Brings replica `index` of `set` into service if it is joining, out of service or
