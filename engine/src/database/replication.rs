@@ -305,6 +305,15 @@ impl Database {
                 let started = Instant::now();
                 loop {
                     let rejoining = self.rejoin_failed_replicas(&set);
+                    // Checked after marking them: a failover deposes the primary before it
+                    // fails every replica of the old set, which wakes this writer.
+                    if let Some(handover) = partition.deposed_at() {
+                        return Ok(if lsn <= handover {
+                            Recovery::Done(old)
+                        } else {
+                            Recovery::Retry
+                        });
+                    }
                     match partition.await_replicas(lsn) {
                         Ok(()) => return Ok(Recovery::Done(old)),
                         // A repair begun earlier failed (its disk was still failing then):
