@@ -11,6 +11,7 @@ use dynastore::wal::{Durability, Epoch, Lsn, Wal, WalOptions};
 use std::error::Error;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -180,20 +181,29 @@ fn survive_torn_write(dir: &Path, written: &[(Lsn, Vec<u8>)], out: &mut dyn Writ
     let path = dynastore::wal::segment::segment_path(dir, newest);
     let mut torn = dynastore::wal::record::frame(Lsn(written.len() as u64 + 1), Epoch(1), &order(99, 0));
     torn.truncate(torn.len() / 2);
-    let mut file = OpenOptions::new().append(true).open(&path)?;
-    file.write_all(&torn)?;
+    // The half record goes where the next record would: right after the last one, into
+    // the zeros the log preallocated there.
+    let scan = dynastore::wal::scan::scan_segment(&StdFs, &path)?;
+    let records_end = scan.file_len - scan.padding_bytes;
+    let file = OpenOptions::new().write(true).open(&path)?;
+    file.write_all_at(&torn, records_end)?;
     file.sync_all()?;
     drop(file);
     let (wal, report) = Wal::open(StdFs::shared(), dir, options())?;
     writeln!(
         out,
-        "   recovery cut {} torn bytes; {} whole records kept, the last at LSN {}",
-        report.bytes_truncated, report.records, report.last_lsn
+        "   recovery cut the {} torn bytes and the {} zeros preallocated after them; {} whole records kept, the last at LSN {}",
+        torn.len(),
+        report.bytes_truncated.saturating_sub(torn.len() as u64),
+        report.records,
+        report.last_lsn
     )?;
     check(
-        report.bytes_truncated == torn.len() as u64,
-        "exactly the torn bytes were cut",
+        report.bytes_truncated == scan.file_len.max(records_end + torn.len() as u64) - records_end,
+        "exactly the bytes after the last whole record were cut",
     )?;
+    let after = std::fs::metadata(&path)?.len();
+    check(after == records_end, "the segment ends at its last whole record")?;
     check(read_back(&wal)? == written, "no acknowledged record was lost")
 }
 
@@ -212,15 +222,23 @@ fn ship_to_replica(primary_dir: &Path, replica_dir: &Path, out: &mut dyn Write) 
         chunks += 1;
         bytes += chunk.bytes.len();
     }
+    // Each log preallocates zeros after its newest segment's last record on its own (the
+    // primary's were cut with the torn record in step 3): the records are compared.
+    let records = |dir: &Path, first: Lsn| {
+        let path = dynastore::wal::segment::segment_path(dir, first);
+        let scan = dynastore::wal::scan::scan_segment(&StdFs, &path).ok()?;
+        let mut bytes = std::fs::read(&path).ok()?;
+        bytes.truncate(usize::try_from(scan.file_len - scan.padding_bytes).ok()?);
+        Some(bytes)
+    };
     let identical = primary.segments() == replica.segments()
-        && primary.segments().iter().all(|first| {
-            let a = std::fs::read(dynastore::wal::segment::segment_path(primary_dir, *first)).ok();
-            let b = std::fs::read(dynastore::wal::segment::segment_path(replica_dir, *first)).ok();
-            a.is_some() && a == b
+        && primary.segments().iter().all(|&first| {
+            let a = records(primary_dir, first);
+            a.is_some() && a == records(replica_dir, first)
         });
     writeln!(
         out,
-        "   shipped {bytes} bytes in {chunks} chunks; replica at LSN {}; segment files byte-identical: {}",
+        "   shipped {bytes} bytes in {chunks} chunks; replica at LSN {}; segment files byte-identical (up to preallocated zeros): {}",
         replica.last_lsn(),
         if identical { "yes" } else { "NO" }
     )?;

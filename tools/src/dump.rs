@@ -91,6 +91,14 @@ fn write_wal_text(scans: &[SegmentScan], out: &mut dyn Write) -> std::io::Result
                 }
             }
         }
+        if scan.padding_bytes > 0 {
+            writeln!(
+                out,
+                "  {:>10}  {} bytes of zeros preallocated for the records to come",
+                scan.file_len - scan.padding_bytes,
+                scan.padding_bytes
+            )?;
+        }
     }
     let summary = summarize(scans);
     let range = match (summary.first_lsn, summary.last_lsn) {
@@ -132,6 +140,7 @@ fn wal_json(scans: &[SegmentScan]) -> Value {
                     "first_lsn": scan.header.as_ref().ok().map(|l| l.0),
                     "header_error": scan.header.as_ref().err(),
                     "clean": scan.is_clean(),
+                    "padding_bytes": scan.padding_bytes,
                     "entries": entries,
                 })
             })

@@ -139,6 +139,13 @@ pub fn decode(bytes: &[u8]) -> Result<Frame<'_>, DecodeError> {
     })
 }
 
+/// Whether `bytes` are all zeros: space a writer preallocated past its last record (see
+/// `WalOptions::preallocate_bytes`), where no record was ever written. No record is all
+/// zeros (the checksum of a zeroed header is not zero), so zeros never hide one.
+pub fn is_padding(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}
+
 /// Finds the first offset at or after `from` where a valid record with an LSN in
 /// `min_lsn..` starts, or `None`. Used to tell a torn tail (nothing valid follows the
 /// damage) from damage in the middle of a log (valid records follow it).
@@ -196,6 +203,17 @@ mod tests {
         let mut bytes = frame(Lsn(1), Epoch(0), b"x");
         bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(decode(&bytes), Err(DecodeError::LengthTooLarge(u32::MAX as u64)));
+    }
+
+    #[test]
+    fn zeros_never_decode_as_a_record() {
+        for len in [0, 1, HEADER_BYTES, HEADER_BYTES + 1, 4096] {
+            let zeros = vec![0u8; len];
+            assert!(is_padding(&zeros));
+            assert!(decode(&zeros).is_err(), "{len} zero bytes decoded as a record");
+        }
+        let record = frame(Lsn(1), Epoch(0), b"");
+        assert!(!is_padding(&record));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!
 //! Damage in the newest segment with no valid record after it is a torn tail, left by a
 //! crash in the middle of a write: it is cut off (the file is truncated and synced) and
-//! reported in [`RecoveryReport::bytes_truncated`]. Any other damage (in an older
+//! reported in [`RecoveryReport::bytes_truncated`]. Zeros after the newest segment's last
+//! record are space the writer preallocated, not damage: they are kept for the records
+//! to come. Any other damage (in an older
 //! segment, or followed by valid records) is [`Error::Corruption`]: skipping it would
 //! silently lose acknowledged records.
 
@@ -32,7 +34,8 @@ pub struct RecoveryReport {
     pub last_lsn: Lsn,
     /// The epoch of the newest record (or the one before it, if the log is empty).
     pub last_epoch: Epoch,
-    /// Bytes of torn tail cut off the newest segment.
+    /// Bytes cut off the newest segment after its last whole record: a torn tail, and
+    /// the zeros preallocated after it, if any (zeros alone are kept, and not counted).
     pub bytes_truncated: u64,
 }
 
@@ -40,7 +43,10 @@ pub struct RecoveryReport {
 pub(crate) struct Recovered {
     pub segments: Vec<Lsn>,
     pub tail_file: Arc<dyn FsFile>,
+    /// Where the newest segment's last record ends.
     pub tail_len: u64,
+    /// The newest segment file's length: `tail_len`, then any preallocated zeros.
+    pub tail_file_len: u64,
     pub report: RecoveryReport,
 }
 
@@ -69,6 +75,7 @@ pub(crate) fn recover(
             segments: vec![Lsn::FIRST],
             tail_file,
             tail_len: SEGMENT_HEADER_BYTES,
+            tail_file_len: SEGMENT_HEADER_BYTES,
             report: RecoveryReport {
                 segments: 1,
                 first_lsn: Lsn::FIRST,
@@ -109,33 +116,40 @@ pub(crate) fn recover(
     }
     let (path, bytes, valid_len) = check_file(newest, true, &mut report, &mut next_lsn)?;
     let tail_file = fs.open(&path).map_err(io_error("opening", &path))?;
-    let tail_len = cut_torn_tail(tail_file.as_ref(), &path, newest, &bytes, valid_len)?;
-    report.bytes_truncated = bytes.len() as u64 - valid_len;
+    let (tail_len, tail_file_len) = cut_torn_tail(tail_file.as_ref(), &path, newest, &bytes, valid_len)?;
+    report.bytes_truncated = if tail_file_len > tail_len {
+        0 // only preallocated zeros followed the last record, and they were kept
+    } else {
+        bytes.len() as u64 - valid_len
+    };
     report.last_lsn = next_lsn.prev();
     Ok(Recovered {
         segments,
         tail_file,
         tail_len,
+        tail_file_len,
         report,
     })
 }
 
-/// Truncates the newest segment to its valid prefix, durably; rewrites the header if even
-/// that was torn. Returns the segment's length afterwards.
-fn cut_torn_tail(file: &dyn FsFile, path: &Path, first: Lsn, bytes: &[u8], valid_len: u64) -> Result<u64> {
+/// Truncates the newest segment to its valid prefix, durably, unless only preallocated
+/// zeros follow it; rewrites the header if even that was torn. Returns where the valid
+/// prefix ends and the file's length afterwards.
+fn cut_torn_tail(file: &dyn FsFile, path: &Path, first: Lsn, bytes: &[u8], valid_len: u64) -> Result<(u64, u64)> {
     // A valid length below the header's means the header itself is torn, possibly to
     // nothing (a crash right after the file was created): the header must be rewritten
     // even when there are no bytes to cut, or records would be appended without one.
     if valid_len < SEGMENT_HEADER_BYTES {
         segment::write_header(file, path, first)?;
-        return Ok(SEGMENT_HEADER_BYTES);
+        return Ok((SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES));
     }
-    if valid_len == bytes.len() as u64 {
-        return Ok(valid_len);
+    let file_len = bytes.len() as u64;
+    if record::is_padding(&bytes[valid_len as usize..]) {
+        return Ok((valid_len, file_len));
     }
     file.set_len(valid_len).map_err(io_error("truncating", path))?;
     file.sync_data().map_err(io_error("syncing", path))?;
-    Ok(valid_len)
+    Ok((valid_len, valid_len))
 }
 
 fn check_segment(
@@ -204,7 +218,10 @@ fn check_segment(
             ),
             Err(error) => error.to_string(),
         };
-        if is_newest && record::find_valid_record(bytes, pos + 1, next).is_none() {
+        // The writer's preallocated zeros (only the newest segment keeps them), or a torn
+        // tail: nothing valid follows.
+        if is_newest && (record::is_padding(&bytes[pos..]) || record::find_valid_record(bytes, pos + 1, next).is_none())
+        {
             break;
         }
         return Err(corrupt(pos, reason));

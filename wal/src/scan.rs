@@ -53,6 +53,9 @@ pub struct SegmentScan {
     pub header: std::result::Result<Lsn, String>,
     /// Records and damage, in file order.
     pub entries: Vec<ScanEntry>,
+    /// Zero bytes after the last record: space the writer preallocated (only the newest
+    /// segment of a log has any), not damage.
+    pub padding_bytes: u64,
 }
 
 impl SegmentScan {
@@ -89,6 +92,7 @@ pub fn scan_segment(fs: &dyn FileSystem, path: &Path) -> Result<SegmentScan> {
     let header = segment::decode_header(&bytes);
     let mut expected = header.as_ref().ok().copied().or(named_lsn);
     let mut entries = Vec::new();
+    let mut padding_bytes = 0;
     let mut pos = SEGMENT_HEADER_BYTES as usize;
     if header.is_err() {
         // Resynchronise on the first valid record anywhere after the broken header.
@@ -106,6 +110,10 @@ pub fn scan_segment(fs: &dyn FileSystem, path: &Path) -> Result<SegmentScan> {
                 });
                 expected = Some(frame.lsn.next());
                 pos += frame.framed_len();
+            }
+            Err(_) if record::is_padding(&bytes[pos..]) => {
+                padding_bytes = (bytes.len() - pos) as u64;
+                break;
             }
             Err(error) => {
                 let resume = record::find_valid_record(&bytes, pos + 1, Lsn::FIRST).unwrap_or(bytes.len());
@@ -125,6 +133,7 @@ pub fn scan_segment(fs: &dyn FileSystem, path: &Path) -> Result<SegmentScan> {
         named_lsn,
         header,
         entries,
+        padding_bytes,
     })
 }
 

@@ -79,7 +79,10 @@ impl Tailer {
             if self.cursor.as_ref().is_none_or(|c| c.segment != segment) {
                 self.cursor = Some(self.seek(segment)?);
             }
-            if let Some(chunk) = self.read_run(view.durable_lsn)? {
+            // The newest segment's file may go on in preallocated zeros; its records end
+            // where the writer last wrote. Older segments end at their last record.
+            let end = (index + 1 == view.segments.len()).then_some(view.newest_written_end);
+            if let Some(chunk) = self.read_run(view.durable_lsn, end)? {
                 return Ok(Some(chunk));
             }
             // Nothing more in this segment: the next record must open the next segment.
@@ -130,12 +133,16 @@ impl Tailer {
         })
     }
 
-    /// Reads the durable records at the cursor; `None` if there are none in this segment.
-    fn read_run(&mut self, durable: Lsn) -> Result<Option<TailChunk>> {
+    /// Reads the durable records at the cursor, in the segment's first `end` bytes (the
+    /// whole file if `None`); `None` if there are none in this segment.
+    fn read_run(&mut self, durable: Lsn, end: Option<u64>) -> Result<Option<TailChunk>> {
         let Some(cursor) = self.cursor.as_mut() else {
             return Ok(None);
         };
-        let len = cursor.file.len().map_err(io_error("reading", &cursor.path))?;
+        let len = match end {
+            Some(end) => end,
+            None => cursor.file.len().map_err(io_error("reading", &cursor.path))?,
+        };
         let first_lsn = self.next;
         let mut read = RUN_BYTES;
         loop {

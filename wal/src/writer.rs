@@ -26,8 +26,18 @@
 //! what is really on disk.
 //!
 //! # Segment order
-//! Before a new segment is created, the old one is synced. So a segment older than the
-//! newest is always complete, and recovery may treat any damage in it as corruption.
+//! Before a new segment is created, the old one is cut to its last record and synced. So
+//! a segment older than the newest is always complete, and recovery may treat any damage
+//! in it as corruption.
+//!
+//! # Preallocation
+//! An `fdatasync` that finds the file's size changed writes the inode as well as the data
+//! (on ext4 without a journal: one device write more, a third of an append's time). So
+//! the newest segment is extended with zeros ahead of its records, a
+//! [`WalOptions::preallocate_bytes`] step at a time, and most syncs write the data alone.
+//! Recovery keeps the zeros after the newest segment's last record as they are (no record
+//! is all zeros); tailers read the newest segment only up to where the records written to
+//! it end, and nothing in the write path `stat`s a live segment (see [`Wal::size_bytes`]).
 
 use crate::error::{Error, Result, io_error};
 use crate::fs::{FsFile, SharedFs};
@@ -75,6 +85,12 @@ pub struct WalOptions {
     /// With `Buffered` durability, pending bytes are written to the OS (without sync) once
     /// they reach this size; appenders wait if 4 times this is pending.
     pub buffer_bytes: usize,
+    /// The newest segment is extended with zeros this many bytes at a time, ahead of its
+    /// records (0: never). A record written into space already zeroed changes neither
+    /// the file's size nor its block map, so its `fdatasync` writes the data alone
+    /// instead of the data and the inode: on ext4 this made a `Sync` append about a
+    /// third faster. A segment is cut to its last record when a newer one begins.
+    pub preallocate_bytes: u64,
 }
 
 impl Default for WalOptions {
@@ -83,6 +99,7 @@ impl Default for WalOptions {
             segment_bytes_max: 64 << 20,
             durability: Durability::Sync,
             buffer_bytes: 1 << 20,
+            preallocate_bytes: 1 << 20,
         }
     }
 }
@@ -118,6 +135,18 @@ struct Counters {
     group_windows_skipped: AtomicU64,
 }
 
+/// The newest segment file, as the I/O leader writes it.
+#[derive(Debug, Clone)]
+struct IoFile {
+    /// The segment's first LSN (its name).
+    segment: Lsn,
+    file: Arc<dyn FsFile>,
+    /// Where the bytes handed to the OS end: the end of the segment's last record.
+    written_end: u64,
+    /// The file's length: `written_end`, then any zeros preallocated after it.
+    len: u64,
+}
+
 /// Framed records that go to one segment at one offset.
 #[derive(Debug)]
 struct Chunk {
@@ -148,7 +177,7 @@ struct State {
     /// First LSNs of the segments on disk, oldest first.
     segments: Vec<Lsn>,
     /// The newest segment file on disk, where the I/O leader writes.
-    io_file: Arc<dyn FsFile>,
+    io_file: IoFile,
     /// The segment new records go to and its length including pending bytes.
     tail_segment: Lsn,
     tail_len: u64,
@@ -245,7 +274,12 @@ impl Wal {
                 next_lsn: report.last_lsn.next(),
                 last_epoch: report.last_epoch,
                 segments: recovered.segments,
-                io_file: recovered.tail_file,
+                io_file: IoFile {
+                    segment: tail_segment,
+                    file: recovered.tail_file,
+                    written_end: recovered.tail_len,
+                    len: recovered.tail_file_len,
+                },
                 tail_segment,
                 tail_len: recovered.tail_len,
                 pending: Vec::new(),
@@ -437,12 +471,27 @@ impl Wal {
         self.shared.state.lock().segments.clone()
     }
 
-    /// The total size of the segment files, in bytes (reads each file's length).
+    /// The bytes of the segment files up to their last record written: the older
+    /// segments' lengths (read from the files) and the newest one's headers and records
+    /// (not the zeros preallocated after them).
+    ///
+    /// The newest file's length is deliberately not read: on Linux 6.13 and later, a
+    /// `stat` of a file makes its next write take a fine-grained timestamp, which dirties
+    /// the inode, and on ext4 without a journal that puts the inode back into every
+    /// `fdatasync` that preallocation spares it.
     ///
     /// Errors: [`Error::Io`].
     pub fn size_bytes(&self) -> Result<u64> {
-        let mut total = 0;
-        for first in self.segments() {
+        let (older, newest_end) = {
+            let state = self.shared.state.lock();
+            let older = state
+                .segments
+                .split_last()
+                .map_or(Vec::new(), |(_, older)| older.to_vec());
+            (older, state.io_file.written_end)
+        };
+        let mut total = newest_end;
+        for first in older {
             let path = segment::segment_path(&self.shared.dir, first);
             let file = self.shared.fs.open(&path).map_err(io_error("opening", &path))?;
             total += file.len().map_err(io_error("reading", &path))?;
@@ -750,13 +799,13 @@ impl Shared {
         let batch_records = mem::take(&mut state.pending_records);
         state.pending_bytes = 0;
         let batch_last = state.next_lsn.prev();
-        let file = Arc::clone(&state.io_file);
+        let io_file = state.io_file.clone();
         let started = Instant::now();
-        let result = MutexGuard::unlocked(state, || self.write_batch(batch, file, sync));
+        let result = MutexGuard::unlocked(state, || self.write_batch(batch, io_file, sync));
         state.io_busy = false;
         let outcome = match result {
-            Ok((file, created)) => {
-                state.io_file = file;
+            Ok((io_file, created)) => {
+                state.io_file = io_file;
                 state.segments.extend(created);
                 state.written_lsn = batch_last;
                 if sync {
@@ -814,27 +863,31 @@ impl Shared {
 
     /// Writes `batch` in order, creating segments as it goes; returns the newest segment
     /// file and the segments created.
-    fn write_batch(
-        &self,
-        batch: Vec<Chunk>,
-        mut file: Arc<dyn FsFile>,
-        sync: bool,
-    ) -> Result<(Arc<dyn FsFile>, Vec<Lsn>)> {
+    fn write_batch(&self, batch: Vec<Chunk>, mut io: IoFile, sync: bool) -> Result<(IoFile, Vec<Lsn>)> {
         let fs = self.fs.as_ref();
         let mut created = Vec::new();
-        let mut path = PathBuf::new();
         for chunk in batch {
-            path = segment::segment_path(&self.dir, chunk.segment);
             if chunk.starts_segment {
                 // The old segment must be complete on disk before a newer one exists.
-                self.sync_file(file.as_ref(), &path)?;
-                file = segment::create_segment(fs, &self.dir, chunk.segment)?;
+                self.seal(&io)?;
+                let file = segment::create_segment(fs, &self.dir, chunk.segment)?;
+                io = IoFile {
+                    segment: chunk.segment,
+                    file,
+                    written_end: SEGMENT_HEADER_BYTES,
+                    len: SEGMENT_HEADER_BYTES,
+                };
                 self.counters.segments_created.fetch_add(1, Ordering::Relaxed);
                 created.push(chunk.segment);
             }
             if !chunk.bytes.is_empty() {
-                file.write_all_at(&chunk.bytes, chunk.offset)
+                debug_assert_eq!(chunk.offset, io.written_end, "records are written back to back");
+                let path = segment::segment_path(&self.dir, io.segment);
+                io.file
+                    .write_all_at(&chunk.bytes, chunk.offset)
                     .map_err(io_error("writing", &path))?;
+                io.written_end = chunk.offset + chunk.bytes.len() as u64;
+                self.preallocate(&mut io, &path)?;
                 self.counters.writes.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .bytes
@@ -842,9 +895,43 @@ impl Shared {
             }
         }
         if sync {
-            self.sync_file(file.as_ref(), &path)?;
+            let path = segment::segment_path(&self.dir, io.segment);
+            self.sync_file(io.file.as_ref(), &path)?;
         }
-        Ok((file, created))
+        Ok((io, created))
+    }
+
+    /// Zeroes the file ahead of its records once they reach its end: up to the next
+    /// multiple of `preallocate_bytes` (at most `segment_bytes_max`), so that the length of a file follows from the
+    /// records it holds (a replica's segment stays byte-identical to its primary's). The
+    /// zeros become durable with the round's sync, with the records.
+    fn preallocate(&self, io: &mut IoFile, path: &Path) -> Result<()> {
+        let step = self.options.preallocate_bytes;
+        if step == 0 || io.written_end <= io.len {
+            io.len = io.len.max(io.written_end);
+            return Ok(());
+        }
+        // No further than the segment may grow: small segments are not padded to a step.
+        let segment_max = self.options.segment_bytes_max.max(io.written_end);
+        let new_len = io.written_end.div_ceil(step).saturating_mul(step).min(segment_max);
+        let zeros = vec![0u8; usize::try_from(new_len - io.written_end).unwrap_or(0)];
+        if !zeros.is_empty() {
+            io.file
+                .write_all_at(&zeros, io.written_end)
+                .map_err(io_error("preallocating", path))?;
+        }
+        io.len = io.written_end + zeros.len() as u64;
+        Ok(())
+    }
+
+    /// Makes a segment that a newer one follows complete on disk: cut to its last record
+    /// (recovery and readers of older segments see no preallocated zeros) and synced.
+    fn seal(&self, io: &IoFile) -> Result<()> {
+        let path = segment::segment_path(&self.dir, io.segment);
+        if io.len > io.written_end {
+            io.file.set_len(io.written_end).map_err(io_error("truncating", &path))?;
+        }
+        self.sync_file(io.file.as_ref(), &path)
     }
 
     fn sync_file(&self, file: &dyn FsFile, path: &Path) -> Result<()> {
@@ -871,7 +958,12 @@ impl Shared {
         let (cut_at, epoch_at_cut) = offset_after(&bytes, &path, lsn)?;
         file.set_len(cut_at).map_err(io_error("truncating", &path))?;
         file.sync_data().map_err(io_error("syncing", &path))?;
-        state.io_file = file;
+        state.io_file = IoFile {
+            segment: tail,
+            file,
+            written_end: cut_at,
+            len: cut_at,
+        };
         state.tail_segment = tail;
         state.tail_len = cut_at;
         state.next_lsn = lsn.next();
@@ -919,7 +1011,7 @@ impl Shared {
 fn offset_after(bytes: &[u8], path: &Path, lsn: Lsn) -> Result<(u64, Option<Epoch>)> {
     let mut pos = SEGMENT_HEADER_BYTES as usize;
     let mut epoch = None;
-    while pos < bytes.len() {
+    while pos < bytes.len() && !record::is_padding(&bytes[pos..]) {
         let frame = record::decode(&bytes[pos..]).map_err(|e| Error::Corruption {
             segment: path.to_path_buf(),
             offset: pos as u64,
@@ -937,6 +1029,9 @@ fn offset_after(bytes: &[u8], path: &Path, lsn: Lsn) -> Result<(u64, Option<Epoc
 /// What tailers read of the shared state.
 pub(crate) struct TailView {
     pub durable_lsn: Lsn,
+    /// Where the records written to the newest of `segments` end (its file may go on
+    /// in preallocated zeros, and its length is not read: see [`Wal::size_bytes`]).
+    pub newest_written_end: u64,
     pub segments: Vec<Lsn>,
     pub rewinds: u64,
     pub rewound_to: Lsn,
@@ -962,6 +1057,7 @@ impl Shared {
         }
         Ok(Some(TailView {
             durable_lsn: state.durable_lsn,
+            newest_written_end: state.io_file.written_end,
             segments: state.segments.clone(),
             rewinds: state.rewinds,
             rewound_to: state.rewound_to,

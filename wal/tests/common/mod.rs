@@ -65,6 +65,7 @@ pub fn buffered_options(segment_bytes_max: u64, interval: Duration) -> WalOption
         segment_bytes_max,
         durability: Durability::Buffered { interval },
         buffer_bytes: 4096,
+        ..WalOptions::default()
     }
 }
 
