@@ -344,6 +344,12 @@ struct PartitionSlot {
     /// held while that AZ's copy is brought into service, so that one copy is rebuilt by
     /// one thread at a time, and a hung disk in one AZ holds up no other AZ's repair.
     repairing: Vec<Mutex<()>>,
+    /// Per AZ, in the order of `repairing`: copies taken out of service there (their AZ
+    /// failed) and not closed yet. Closing a copy waits for a write under way to its
+    /// disk, which may hang, so `fail_az` leaves the copy here instead of waiting; whoever
+    /// takes that AZ's repair lock next closes it first, so that no copy is reopened on
+    /// files that a write still reaches.
+    closing: Vec<Mutex<Vec<Arc<Partition>>>>,
     /// The group's AZs, in the order of `repairing` (the entry's, which never change,
     /// copied so that finding a repair lock takes no other lock).
     azs: Vec<String>,
@@ -352,9 +358,40 @@ struct PartitionSlot {
 impl PartitionSlot {
     /// The repair lock of the copy in `az` (see `repairing`; an AZ outside the group,
     /// which no copy is in, shares the first AZ's lock).
+    ///
+    /// Once held, the copies taken out in `az` and left to close ([`Self::close_later`])
+    /// are closed.
     fn repairing(&self, az: &str) -> parking_lot::MutexGuard<'_, ()> {
-        let index = self.azs.iter().position(|a| a == az).unwrap_or(0);
-        self.repairing[index].lock()
+        self.repairing_at(self.az_index(az))
+    }
+
+    /// [`Self::repairing`] by the AZ's index in the group.
+    fn repairing_at(&self, index: usize) -> parking_lot::MutexGuard<'_, ()> {
+        let guard = self.repairing[index].lock();
+        let taken_out = std::mem::take(&mut *self.closing[index].lock());
+        for copy in taken_out {
+            copy.close_copy();
+        }
+        guard
+    }
+
+    fn az_index(&self, az: &str) -> usize {
+        self.azs.iter().position(|a| a == az).unwrap_or(0)
+    }
+
+    /// Leaves `copy`, taken out of service in `az`, to be closed under that AZ's repair
+    /// lock (by its repairer thread, or the next repair of the copy), not in this thread.
+    fn close_later(&self, az: &str, copy: Arc<Partition>) {
+        self.closing[self.az_index(az)].lock().push(copy);
+    }
+
+    /// Closes the copies taken out in `az` and left to close, if there are any (waiting
+    /// for the AZ's repair lock, and for writes under way to their disk).
+    fn close_taken_out(&self, az: &str) {
+        let index = self.az_index(az);
+        if !self.closing[index].lock().is_empty() {
+            drop(self.repairing_at(index));
+        }
     }
 
     /// The primary and its replica set, as of one moment (a failover replaces both under
@@ -726,6 +763,7 @@ impl Database {
             table.slots.push(PartitionSlot {
                 range_end: partition.range.end,
                 repairing: partition.group.azs.iter().map(|_| Mutex::new(())).collect(),
+                closing: partition.group.azs.iter().map(|_| Mutex::new(Vec::new())).collect(),
                 azs: partition.group.azs.clone(),
                 entry: Mutex::new(partition),
                 open: RwLock::new(open),
@@ -803,7 +841,7 @@ impl Database {
         // order). A repair under way finishes first; later ones see the table deleted.
         table.deleted.store(true, Ordering::Release);
         for slot in &table.slots {
-            slot.repairing.iter().for_each(|lock| drop(lock.lock()));
+            (0..slot.repairing.len()).for_each(|index| drop(slot.repairing_at(index)));
         }
         for set in table.replica_sets() {
             set.halt();

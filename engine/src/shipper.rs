@@ -408,11 +408,11 @@ impl ReplicaSet {
             .members
             .get(index)
             .and_then(|member| member.partition.write().take());
-        // Not under the stop lock: a shipment under way to the copy (on a disk that may
-        // hang) must not hold up a promotion, which sees the member empty from here on.
+        // Not under the stop lock: a promotion sees the member empty from here on.
         drop(stopped);
-        // Marked failed once no shipment is under way, so that none marks it live again.
-        self.stream.with_replica(index, || self.acks.fail(index, reason));
+        // Not waiting for a shipment under way to the copy either (its disk may hang):
+        // what that shipment reports counts for nothing.
+        self.stream.fail_replica(index, reason);
         match taken {
             Some(copy) => TakenOut::Copy(copy),
             None => TakenOut::Nothing,

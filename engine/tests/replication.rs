@@ -1625,3 +1625,43 @@ fn a_write_whose_replicas_failed_waits_for_their_repair_up_to_its_timeout() {
     };
     close_and_verify(db, dir.path());
 }
+
+/// Failing an AZ whose replica log hangs in the middle of a shipment does not wait for
+/// that disk: the copy is out of service at once (its shipment under way acknowledges
+/// nothing), `Quorum` writes go on through the other replica, and the copy is closed
+/// once its disk answers. Restoring the AZ then brings it back, caught up. (When
+/// `fail_az` took the copy out under its shipping lock, and closed it in its own thread,
+/// it waited for the hung fsync.)
+#[test]
+fn failing_an_az_whose_log_hangs_does_not_wait_for_its_disk() {
+    let (fs, gate) = hanging_fs("az-c", "log");
+    let (dir, db) = one_partition_quorum_db(fs);
+    let mut keys = BTreeSet::new();
+    put_20_keys(&db, 0..100, &mut keys);
+    wait_caught_up(&db);
+    gate.close();
+    // az-b acknowledges these; a shipment to az-c hangs in its log's fsync.
+    put_20_keys(&db, 100..300, &mut keys);
+    assert!(gate.await_waiter(Duration::from_secs(10)), "az-c's log never synced");
+    within_10s(&db, "failing az-c", |db| db.fail_az("az-c"));
+    assert_eq!(replica_states_in(&db, "az-c"), vec!["out of service"]);
+    put_20_keys(&db, 300..400, &mut keys);
+    // Failing it again, and failing over meanwhile, do not wait for it either.
+    within_10s(&db, "failing az-c again", |db| db.fail_az("az-c"));
+    within_10s(&db, "promoting az-b", |db| db.promote("Orders", 0, "az-b"));
+    within_10s(&db, "restoring az-a", |db| db.restore_az("az-a"));
+    put_20_keys(&db, 400..500, &mut keys);
+    assert!(!gate.gave_up(), "something waited for az-c's hung disk");
+    gate.open();
+    db.restore_az("az-c").unwrap();
+    wait_caught_up(&db);
+    assert_eq!(replica_states_in(&db, "az-c"), vec!["live"]);
+    let items = same_on_every_az(&db, &keys);
+    for &(pk, i) in &keys {
+        assert_eq!(items[&(pk, i)], Some(item(pk, i, i)), "write {i}");
+    }
+    let Ok(db) = Arc::try_unwrap(db) else {
+        panic!("the database is still shared")
+    };
+    close_and_verify(db, dir.path());
+}

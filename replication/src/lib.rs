@@ -373,6 +373,10 @@ pub struct ShipStream {
     paused: Vec<AtomicBool>,
     /// Set by [`ShipStream::finish`]: nothing more is shipped (but by `finish` itself).
     finished: AtomicBool,
+    /// Per replica: left out by [`ShipStream::finish`] with a shipment under way (frozen
+    /// by it, so thawed by [`ShipStream::resume`]; a replica [`ShipStream::fail_replica`]
+    /// froze stays out until it is restarted).
+    left_out: Vec<AtomicBool>,
     acks: Arc<Acks>,
 }
 
@@ -398,6 +402,7 @@ impl ShipStream {
     pub fn new(primary: Arc<Wal>, replicas: Vec<Arc<dyn ReplicaSink>>) -> ShipStream {
         let acks = Arc::new(Acks::new(replicas.iter().map(|r| r.durable_lsn()).collect()));
         let paused = replicas.iter().map(|_| AtomicBool::new(false)).collect();
+        let left_out = replicas.iter().map(|_| AtomicBool::new(false)).collect();
         let destinations = replicas
             .into_iter()
             .map(|sink| {
@@ -412,6 +417,7 @@ impl ShipStream {
             destinations,
             paused,
             finished: AtomicBool::new(false),
+            left_out,
             acks,
         }
     }
@@ -494,6 +500,7 @@ impl ShipStream {
                     false
                 }
                 None => {
+                    self.left_out[index].store(true, Ordering::Relaxed);
                     self.acks
                         .freeze(index, "a shipment was under way when shipping stopped");
                     true
@@ -522,7 +529,7 @@ impl ShipStream {
     pub fn resume(&self) {
         self.finished.store(false, Ordering::Release);
         for replica in 0..self.destinations.len() {
-            if self.acks.frozen[replica].load(Ordering::Relaxed) {
+            if self.left_out[replica].swap(false, Ordering::Relaxed) {
                 self.acks.thaw(replica);
                 if let Some(mut destination) = self.destinations[replica].try_lock() {
                     self.restart(replica, &mut destination);
@@ -599,15 +606,26 @@ impl ShipStream {
         }
     }
 
-    /// Runs `change` on replica `replica`'s state while nobody ships to it.
-    pub fn with_replica(&self, replica: usize, change: impl FnOnce()) {
-        if let Some(destination) = self.destinations.get(replica) {
-            let _shipping = destination.lock();
-            change();
+    /// Marks replica `replica` failed for `reason` (taken out of service) without
+    /// waiting for a shipment under way to it (its disk may hang): whatever that
+    /// shipment reports counts for nothing, so it can neither acknowledge a write nor
+    /// mark the replica live again. It is shipped to again once restarted
+    /// ([`ShipStream::replace`], [`ShipStream::revive`]).
+    pub fn fail_replica(&self, replica: usize, reason: &str) {
+        let Some(destination) = self.destinations.get(replica) else {
+            return;
+        };
+        match destination.try_lock() {
+            Some(_idle) => self.acks.fail(replica, reason),
+            None => self.acks.freeze(replica, reason),
         }
     }
 
     fn restart(&self, replica: usize, destination: &mut Destination) {
+        // The caller holds the replica's lock: no shipment is under way, and what the
+        // next ones report counts again.
+        self.left_out[replica].store(false, Ordering::Relaxed);
+        self.acks.thaw(replica);
         let durable = destination.sink.durable_lsn();
         destination.tailer = self.primary.tail(durable.next());
         self.acks.update(replica, |state| *state = ReplicaState::Live(durable));

@@ -493,3 +493,58 @@ fn finishing_leaves_a_hung_shipment_out_and_it_acknowledges_nothing() {
     assert_eq!(stream.pump_replica(0) + stream.pump_replica(1), 1);
     acks.wait(third, AckMode::All, Duration::ZERO).unwrap();
 }
+
+/// Taking a replica out of service while a shipment to it hangs does not wait for it: the
+/// replica is failed at once, and that shipment, once over, neither acknowledges its
+/// record nor marks the replica live again, even after the stream resumes from a
+/// promotion that could not go on. A copy put in its place is shipped to, and counts.
+#[test]
+fn a_replica_failed_during_a_hung_shipment_stays_failed_until_replaced() {
+    let fs = FaultyFs::new().shared();
+    let primary = open(&fs, "/az-a/wal", WalOptions::default());
+    let hanging = Arc::new(Hanging {
+        wal: open(&fs, "/az-b/wal", WalOptions::default()),
+        held: parking_lot::Mutex::new(true),
+        released: parking_lot::Condvar::new(),
+        waiting: AtomicBool::new(false),
+    });
+    let free = open(&fs, "/az-c/wal", WalOptions::default());
+    let stream = Arc::new(ShipStream::new(
+        Arc::clone(&primary),
+        vec![
+            Arc::clone(&hanging) as Arc<dyn ReplicaSink>,
+            Arc::clone(&free) as Arc<dyn ReplicaSink>,
+        ],
+    ));
+    let acks = stream.acks();
+    let first = primary.append(Epoch(1), b"one").unwrap();
+    let shipping = {
+        let stream = Arc::clone(&stream);
+        std::thread::spawn(move || stream.pump_replica(0))
+    };
+    while !hanging.waiting.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Returns although the shipment to replica 0 is under way (this thread would hang
+    // otherwise: nothing releases the sink until it returns).
+    stream.fail_replica(0, "az-b failed");
+    assert!(matches!(&acks.replicas()[0], ReplicaState::Failed(_, reason) if reason == "az-b failed"));
+    *hanging.held.lock() = false;
+    hanging.released.notify_all();
+    assert_eq!(shipping.join().unwrap(), 1, "the hung shipment went through");
+    assert_eq!(hanging.durable_lsn(), first);
+    assert!(matches!(acks.replicas()[0], ReplicaState::Failed(..)));
+    assert!(!acks.acknowledged(first, AckMode::All), "a failed replica acknowledged");
+    // Not shipped to, and a resumed stream (an aborted promotion) leaves it failed.
+    let second = primary.append(Epoch(1), b"two").unwrap();
+    assert_eq!(stream.finish(WAIT), vec![false, false]);
+    stream.resume();
+    assert_eq!(stream.pump_replica(0), 0);
+    assert!(matches!(acks.replicas()[0], ReplicaState::Failed(..)));
+    // A copy put in its place is shipped to from its own durable LSN, and counts.
+    let replacement = open(&fs, "/az-b2/wal", WalOptions::default());
+    stream.replace(0, Arc::clone(&replacement) as Arc<dyn ReplicaSink>);
+    while stream.pump_replica(0) > 0 {}
+    assert_eq!(replacement.durable_lsn(), second);
+    acks.wait(second, AckMode::All, Duration::ZERO).unwrap();
+}

@@ -84,7 +84,9 @@ pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet, failed: &BT
         .collect()
 }
 
-/// Takes `slot`'s copy in the failed `az` out of service and closes it. A set that a
+/// Takes `slot`'s copy in the failed `az` out of service and leaves it to be closed under
+/// the AZ's repair lock, by its repairer thread or the repair that brings the AZ back
+/// (closing waits for a write under way to its disk, which may hang). A set that a
 /// promotion is replacing refuses (see [`ReplicaSet::take_out`]): the promotion is waited
 /// for (it holds the slot's lock until its set is in place), and the copy is taken out of
 /// the set it put in place.
@@ -98,7 +100,8 @@ fn take_out_failed_copy(slot: &PartitionSlot, az: &str) {
             return;
         };
         match set.take_out(index, &format!("{az} failed")) {
-            TakenOut::Copy(copy) => return copy.close_copy(),
+            // Closing waits for a write under way to the AZ's disk, which may hang.
+            TakenOut::Copy(copy) => return slot.close_later(az, copy),
             TakenOut::Nothing => return,
             // Still stopped once no promotion is under way: its table is deleted.
             TakenOut::Stopped if waited_for.as_ref().is_some_and(|w| Arc::ptr_eq(w, &set)) => return,
@@ -678,6 +681,8 @@ impl Database {
                 }
             }
         }
+        // The repairer threads close the copies taken out.
+        self.copies.repairs.request();
         first_error.map_or(Ok(()), Err)
     }
 
@@ -945,6 +950,10 @@ impl Copies {
     pub(crate) fn repair_in(&self, table: &Table, azs: &AzFilter) -> usize {
         let mut repaired = 0;
         for slot in &table.slots {
+            // Copies taken out by `fail_az` are closed here, in the AZ's own thread.
+            for az in slot.azs.iter().filter(|az| azs.covers(az)) {
+                slot.close_taken_out(az);
+            }
             // Not under the slot's lock: a failover of this partition must not wait for a
             // repair (on a slow disk, a rebuild takes long). One that comes meanwhile
             // stops `set`, and the repaired copy is not put in service.
