@@ -1145,6 +1145,24 @@ fn a_replica_az_that_cannot_create_its_copies_fails_no_write() {
     az_c_caught_up_with_200_writes(db, dir.path(), &keys, "az-c usable again");
 }
 
+/// The keys of the writes a test made.
+type Keys = BTreeSet<(u64, u64)>;
+
+/// A one-partition `Quorum` database where a shipment to az-c hangs in its log's fsync
+/// (until the gate opens), after 300 acknowledged writes of [`put_20_keys`] (noted in
+/// the keys returned): the last 200 acknowledged by az-b alone.
+fn az_c_log_hung_in_a_shipment() -> (tempfile::TempDir, Arc<Database>, Arc<SyncGate>, Keys) {
+    let (fs, gate) = hanging_fs("az-c", "log");
+    let (dir, db) = one_partition_quorum_db(fs);
+    let mut keys = BTreeSet::new();
+    put_20_keys(&db, 0..100, &mut keys);
+    wait_caught_up(&db);
+    gate.close();
+    put_20_keys(&db, 100..300, &mut keys);
+    assert!(gate.await_waiter(Duration::from_secs(10)), "az-c's log never synced");
+    (dir, db, gate, keys)
+}
+
 /// A `Quorum` database (5 s acknowledgement timeout) with table Orders in one partition,
 /// on a file system where hard links fail (each AZ a device of its own) and syncing a
 /// table in az-c hangs while the returned gate is closed.
@@ -1491,18 +1509,7 @@ fn buffered_writes_never_wait_for_replicas_the_ack_mode_does_not_need() {
 fn a_replica_whose_log_hangs_holds_up_no_failover() {
     for planned in [true, false] {
         let context = if planned { "promote az-b" } else { "fail az-a" };
-        let (fs, gate) = hanging_fs("az-c", "log");
-        let (dir, db) = one_partition_quorum_db(fs);
-        let mut keys = BTreeSet::new();
-        put_20_keys(&db, 0..100, &mut keys);
-        wait_caught_up(&db);
-        gate.close();
-        // az-b acknowledges these; a shipment to az-c hangs in its log's fsync.
-        put_20_keys(&db, 100..300, &mut keys);
-        assert!(
-            gate.await_waiter(Duration::from_secs(10)),
-            "{context}: az-c's log never synced"
-        );
+        let (dir, db, gate, mut keys) = az_c_log_hung_in_a_shipment();
         if planned {
             promote_within_10s(&db, "az-b", context);
         } else {
@@ -1634,15 +1641,7 @@ fn a_write_whose_replicas_failed_waits_for_their_repair_up_to_its_timeout() {
 /// it waited for the hung fsync.)
 #[test]
 fn failing_an_az_whose_log_hangs_does_not_wait_for_its_disk() {
-    let (fs, gate) = hanging_fs("az-c", "log");
-    let (dir, db) = one_partition_quorum_db(fs);
-    let mut keys = BTreeSet::new();
-    put_20_keys(&db, 0..100, &mut keys);
-    wait_caught_up(&db);
-    gate.close();
-    // az-b acknowledges these; a shipment to az-c hangs in its log's fsync.
-    put_20_keys(&db, 100..300, &mut keys);
-    assert!(gate.await_waiter(Duration::from_secs(10)), "az-c's log never synced");
+    let (dir, db, gate, mut keys) = az_c_log_hung_in_a_shipment();
     within_10s(&db, "failing az-c", |db| db.fail_az("az-c"));
     assert_eq!(replica_states_in(&db, "az-c"), vec!["out of service"]);
     put_20_keys(&db, 300..400, &mut keys);

@@ -435,13 +435,20 @@ impl ReplicaSink for Hanging {
     }
 }
 
-/// Finishing a stream (a promotion) hands every replica that is free what the primary
-/// made durable, and does not wait for one whose shipment hangs: that one is marked
-/// failed, and what its shipment reports once it ends acknowledges nothing, because
-/// the promotion did not see it. `finish_replica` waits for it (a promotion that chose
-/// it), and `resume` (a promotion that could not go on) ships to it again.
-#[test]
-fn finishing_leaves_a_hung_shipment_out_and_it_acknowledges_nothing() {
+/// A stream from a primary to two replicas, the first of which hangs in a shipment of
+/// the primary's first record (under way in `shipping`, which returns the records it
+/// shipped once `hanging` is released), the second free.
+struct OneShipmentHung {
+    fs: SharedFs,
+    primary: Arc<Wal>,
+    hanging: Arc<Hanging>,
+    free: Arc<Wal>,
+    stream: Arc<ShipStream>,
+    first: Lsn,
+    shipping: std::thread::JoinHandle<u64>,
+}
+
+fn one_shipment_hung() -> OneShipmentHung {
     let fs = FaultyFs::new().shared();
     let primary = open(&fs, "/az-a/wal", WalOptions::default());
     let hanging = Arc::new(Hanging {
@@ -458,7 +465,6 @@ fn finishing_leaves_a_hung_shipment_out_and_it_acknowledges_nothing() {
             Arc::clone(&free) as Arc<dyn ReplicaSink>,
         ],
     ));
-    let acks = stream.acks();
     let first = primary.append(Epoch(1), b"one").unwrap();
     let shipping = {
         let stream = Arc::clone(&stream);
@@ -467,6 +473,42 @@ fn finishing_leaves_a_hung_shipment_out_and_it_acknowledges_nothing() {
     while !hanging.waiting.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(1));
     }
+    OneShipmentHung {
+        fs,
+        primary,
+        hanging,
+        free,
+        stream,
+        first,
+        shipping,
+    }
+}
+
+impl Hanging {
+    /// Lets the appends waiting (and later ones) through.
+    fn release(&self) {
+        *self.held.lock() = false;
+        self.released.notify_all();
+    }
+}
+
+/// Finishing a stream (a promotion) hands every replica that is free what the primary
+/// made durable, and does not wait for one whose shipment hangs: that one is marked
+/// failed, and what its shipment reports once it ends acknowledges nothing, because
+/// the promotion did not see it. `finish_replica` waits for it (a promotion that chose
+/// it), and `resume` (a promotion that could not go on) ships to it again.
+#[test]
+fn finishing_leaves_a_hung_shipment_out_and_it_acknowledges_nothing() {
+    let OneShipmentHung {
+        fs: _,
+        primary,
+        hanging,
+        free,
+        stream,
+        first,
+        shipping,
+    } = one_shipment_hung();
+    let acks = stream.acks();
     let second = primary.append(Epoch(1), b"two").unwrap();
     assert_eq!(stream.finish(WAIT), vec![true, false]);
     assert_eq!(
@@ -478,8 +520,7 @@ fn finishing_leaves_a_hung_shipment_out_and_it_acknowledges_nothing() {
     // Nothing more is shipped, and the hung shipment, once over, counts for nothing.
     let third = primary.append(Epoch(1), b"three").unwrap();
     assert_eq!(stream.pump_replica(1), 0);
-    *hanging.held.lock() = false;
-    hanging.released.notify_all();
+    hanging.release();
     assert_eq!(shipping.join().unwrap(), 1);
     assert_eq!(hanging.durable_lsn(), first);
     assert!(matches!(acks.replicas()[0], ReplicaState::Failed(..)));
@@ -500,37 +541,21 @@ fn finishing_leaves_a_hung_shipment_out_and_it_acknowledges_nothing() {
 /// promotion that could not go on. A copy put in its place is shipped to, and counts.
 #[test]
 fn a_replica_failed_during_a_hung_shipment_stays_failed_until_replaced() {
-    let fs = FaultyFs::new().shared();
-    let primary = open(&fs, "/az-a/wal", WalOptions::default());
-    let hanging = Arc::new(Hanging {
-        wal: open(&fs, "/az-b/wal", WalOptions::default()),
-        held: parking_lot::Mutex::new(true),
-        released: parking_lot::Condvar::new(),
-        waiting: AtomicBool::new(false),
-    });
-    let free = open(&fs, "/az-c/wal", WalOptions::default());
-    let stream = Arc::new(ShipStream::new(
-        Arc::clone(&primary),
-        vec![
-            Arc::clone(&hanging) as Arc<dyn ReplicaSink>,
-            Arc::clone(&free) as Arc<dyn ReplicaSink>,
-        ],
-    ));
+    let OneShipmentHung {
+        fs,
+        primary,
+        hanging,
+        free: _,
+        stream,
+        first,
+        shipping,
+    } = one_shipment_hung();
     let acks = stream.acks();
-    let first = primary.append(Epoch(1), b"one").unwrap();
-    let shipping = {
-        let stream = Arc::clone(&stream);
-        std::thread::spawn(move || stream.pump_replica(0))
-    };
-    while !hanging.waiting.load(Ordering::Acquire) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
     // Returns although the shipment to replica 0 is under way (this thread would hang
     // otherwise: nothing releases the sink until it returns).
     stream.fail_replica(0, "az-b failed");
     assert!(matches!(&acks.replicas()[0], ReplicaState::Failed(_, reason) if reason == "az-b failed"));
-    *hanging.held.lock() = false;
-    hanging.released.notify_all();
+    hanging.release();
     assert_eq!(shipping.join().unwrap(), 1, "the hung shipment went through");
     assert_eq!(hanging.durable_lsn(), first);
     assert!(matches!(acks.replicas()[0], ReplicaState::Failed(..)));
