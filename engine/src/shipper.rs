@@ -216,6 +216,7 @@ impl ReplicaSet {
         primary: &Arc<Wal>,
         members: Vec<(String, Option<Arc<Partition>>)>,
         paused: &BTreeSet<String>,
+        failed: &BTreeSet<String>,
     ) -> ReplicaSet {
         let sinks = members
             .iter()
@@ -230,6 +231,9 @@ impl ReplicaSet {
             stream.pause(index, paused.contains(az));
             if partition.is_none() {
                 acks.fail(index, &format!("{az} has no copy in service"));
+            }
+            if failed.contains(az) {
+                stream.hold_out(index, &format!("{az} failed"));
             }
         }
         ReplicaSet {
@@ -372,8 +376,9 @@ impl ReplicaSet {
 
     /// Puts `partition` in service as the copy of member `index` and ships to it from its
     /// own durable LSN on, unless this set is stopped (a promotion is replacing it: the
-    /// copy was brought in line with a primary that is being deposed). Returns whether it
-    /// did. A promotion stops the set only once no copy is being put in service, so it
+    /// copy was brought in line with a primary that is being deposed) or the member is
+    /// held out (its AZ failed, however late: see [`ReplicaSet::hold_out`]). Returns
+    /// whether it did. A promotion stops the set only once no copy is being put in service, so it
     /// sees every copy this put in service.
     pub(crate) fn replace(&self, index: usize, partition: Arc<Partition>) -> bool {
         let stopped = self.stopped.read();
@@ -384,8 +389,29 @@ impl ReplicaSet {
             return false;
         };
         *member.partition.write() = Some(Arc::clone(&partition));
-        self.stream.replace(index, partition);
-        true
+        if self
+            .stream
+            .replace(index, Arc::clone(&partition) as Arc<dyn ReplicaSink>)
+        {
+            return true;
+        }
+        // Held out (its AZ failed just now): the copy is not in service after all.
+        let mut copy = member.partition.write();
+        if copy.as_ref().is_some_and(|copy| Arc::ptr_eq(copy, &partition)) {
+            *copy = None;
+        }
+        false
+    }
+
+    /// Holds member `index` out of service while its AZ is failed: see
+    /// [`ShipStream::hold_out`]. [`ReplicaSet::readmit`] ends it.
+    pub(crate) fn hold_out(&self, index: usize, reason: &str) {
+        self.stream.hold_out(index, reason);
+    }
+
+    /// Ends [`ReplicaSet::hold_out`] (its AZ is back); a repair puts a copy in service.
+    pub(crate) fn readmit(&self, index: usize) {
+        self.stream.readmit(index);
     }
 
     /// Holds back (or resumes) shipping to the member in `az`, if there is one.
@@ -572,6 +598,7 @@ mod tests {
         let set = ReplicaSet::new(
             primary.wal(),
             vec![("az-b".to_owned(), Some(Arc::clone(&replica)))],
+            &BTreeSet::new(),
             &BTreeSet::new(),
         );
         set.stop(Duration::from_millis(100));

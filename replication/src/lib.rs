@@ -148,6 +148,10 @@ pub struct Acks {
     /// Per replica: what its shipments report is ignored (set and read under `replicas`'
     /// lock). See [`ShipStream::finish`].
     frozen: Vec<AtomicBool>,
+    /// Per replica: held out of service (its AZ is failed) until readmitted, whatever
+    /// else happens to it: restarting it leaves it failed (set and read under
+    /// `replicas`' lock). See [`ShipStream::hold_out`].
+    held_out: Vec<AtomicBool>,
     /// Set when the primary's log could not be read: nothing more will be shipped.
     primary_failed: Mutex<Option<String>>,
     changed: Condvar,
@@ -157,6 +161,7 @@ impl Acks {
     fn new(durable: Vec<Lsn>) -> Acks {
         Acks {
             frozen: durable.iter().map(|_| AtomicBool::new(false)).collect(),
+            held_out: durable.iter().map(|_| AtomicBool::new(false)).collect(),
             replicas: Mutex::new(durable.into_iter().map(ReplicaState::Live).collect()),
             primary_failed: Mutex::new(None),
             changed: Condvar::new(),
@@ -216,9 +221,24 @@ impl Acks {
 
     /// Marks replica `replica` joining: its copy is being opened or created, and it is
     /// not shipped to until [`ShipStream::replace`] puts one in service (or it is marked
-    /// failed), but writers waiting for acknowledgements wait for it.
+    /// failed), but writers waiting for acknowledgements wait for it. Not while it is
+    /// held out ([`ShipStream::hold_out`]): nobody is to wait for it then.
     pub fn join(&self, replica: usize) {
-        self.update(replica, |state| *state = ReplicaState::Joining(state.durable_lsn()));
+        let mut replicas = self.replicas.lock();
+        if let Some(state) = replicas.get_mut(replica)
+            && !self.is_held_out(replica)
+        {
+            *state = ReplicaState::Joining(state.durable_lsn());
+        }
+        drop(replicas);
+        self.changed.notify_all();
+    }
+
+    /// Whether replica `replica` is held out of service ([`ShipStream::hold_out`]).
+    pub fn is_held_out(&self, replica: usize) -> bool {
+        self.held_out
+            .get(replica)
+            .is_some_and(|held| held.load(Ordering::Relaxed))
     }
 
     /// Marks every replica failed (the primary is being deposed): every waiting writer
@@ -272,12 +292,56 @@ impl Acks {
     }
 
     /// Undoes [`Acks::freeze`]: `replica`'s shipments count again (it stays failed until
-    /// shipped to again).
+    /// shipped to again). Not while it is held out.
     fn thaw(&self, replica: usize) {
         let _replicas = self.replicas.lock();
-        if let Some(frozen) = self.frozen.get(replica) {
+        if let Some(frozen) = self.frozen.get(replica)
+            && !self.is_held_out(replica)
+        {
             frozen.store(false, Ordering::Relaxed);
         }
+    }
+
+    /// [`Acks::freeze`], and holds `replica` out until [`Acks::readmit`].
+    fn hold_out(&self, replica: usize, reason: &str) {
+        let mut replicas = self.replicas.lock();
+        if let (Some(held), Some(frozen), Some(state)) = (
+            self.held_out.get(replica),
+            self.frozen.get(replica),
+            replicas.get_mut(replica),
+        ) {
+            held.store(true, Ordering::Relaxed);
+            frozen.store(true, Ordering::Relaxed);
+            *state = ReplicaState::Failed(state.durable_lsn(), reason.to_owned());
+        }
+        drop(replicas);
+        self.changed.notify_all();
+    }
+
+    /// Ends [`Acks::hold_out`]: `replica` stays failed until restarted.
+    fn readmit(&self, replica: usize) {
+        let _replicas = self.replicas.lock();
+        if let Some(held) = self.held_out.get(replica) {
+            held.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Makes `replica` live at `durable`, its shipments counting again, unless it is held
+    /// out; returns whether it did. One step under the lock, so that a replica held out
+    /// meanwhile is never live, even for a moment.
+    fn go_live(&self, replica: usize, durable: Lsn) -> bool {
+        let mut replicas = self.replicas.lock();
+        let (Some(frozen), Some(state)) = (self.frozen.get(replica), replicas.get_mut(replica)) else {
+            return false;
+        };
+        if self.is_held_out(replica) {
+            return false;
+        }
+        frozen.store(false, Ordering::Relaxed);
+        *state = ReplicaState::Live(durable);
+        drop(replicas);
+        self.changed.notify_all();
+        true
     }
 
     /// Whether `mode` counts record `lsn` acknowledged by the replicas now (its
@@ -515,9 +579,9 @@ impl ShipStream {
     pub fn finish_replica(&self, replica: usize) {
         if let Some(destination) = self.destinations.get(replica) {
             let mut destination = destination.lock();
-            self.acks.thaw(replica);
             let durable = destination.sink.durable_lsn();
-            self.acks.update(replica, |state| *state = ReplicaState::Live(durable));
+            // Shipped nothing if it is held out meanwhile (its AZ failed).
+            self.acks.go_live(replica, durable);
             self.drain(replica, &mut destination);
             self.acks
                 .freeze(replica, "a shipment was under way when shipping stopped");
@@ -589,21 +653,39 @@ impl ShipStream {
     }
 
     /// Replaces replica `replica` by `sink` (a rebuilt copy) and ships to it from its
-    /// durable LSN on.
-    pub fn replace(&self, replica: usize, sink: Arc<dyn ReplicaSink>) {
-        if let Some(destination) = self.destinations.get(replica) {
+    /// durable LSN on. Returns whether it is live: not while it is held out
+    /// ([`ShipStream::hold_out`]).
+    pub fn replace(&self, replica: usize, sink: Arc<dyn ReplicaSink>) -> bool {
+        self.destinations.get(replica).is_some_and(|destination| {
             let mut destination = destination.lock();
             destination.sink = sink;
-            self.restart(replica, &mut destination);
-        }
+            self.restart(replica, &mut destination)
+        })
     }
 
     /// Ships to a replica again after it failed (it has been repaired or caught up by
-    /// other means), from its durable LSN on.
-    pub fn revive(&self, replica: usize) {
-        if let Some(destination) = self.destinations.get(replica) {
-            self.restart(replica, &mut destination.lock());
-        }
+    /// other means), from its durable LSN on. Returns whether it is live: not while it
+    /// is held out.
+    pub fn revive(&self, replica: usize) -> bool {
+        self.destinations
+            .get(replica)
+            .is_some_and(|destination| self.restart(replica, &mut destination.lock()))
+    }
+
+    /// Holds replica `replica` out of service until [`ShipStream::readmit`] (its AZ is
+    /// failed): it is failed for `reason` at once, without waiting for a shipment under
+    /// way to it (whose report counts for nothing), and stays failed through anything
+    /// that would make it live again ([`ShipStream::replace`], [`ShipStream::revive`],
+    /// [`ShipStream::resume`], [`Acks::join`]), so that a copy put in service just as its
+    /// AZ fails never acknowledges a record.
+    pub fn hold_out(&self, replica: usize, reason: &str) {
+        self.acks.hold_out(replica, reason);
+    }
+
+    /// Ends [`ShipStream::hold_out`] (its AZ is back): the replica stays failed until a
+    /// copy is put in service ([`ShipStream::replace`]).
+    pub fn readmit(&self, replica: usize) {
+        self.acks.readmit(replica);
     }
 
     /// Marks replica `replica` failed for `reason` (taken out of service) without
@@ -621,13 +703,13 @@ impl ShipStream {
         }
     }
 
-    fn restart(&self, replica: usize, destination: &mut Destination) {
-        // The caller holds the replica's lock: no shipment is under way, and what the
-        // next ones report counts again.
+    /// Ships to `replica` from its sink's durable LSN on, unless it is held out; returns
+    /// whether it is live now. The caller holds the replica's lock: no shipment is under
+    /// way, and what the next ones report counts again.
+    fn restart(&self, replica: usize, destination: &mut Destination) -> bool {
         self.left_out[replica].store(false, Ordering::Relaxed);
-        self.acks.thaw(replica);
         let durable = destination.sink.durable_lsn();
         destination.tailer = self.primary.tail(durable.next());
-        self.acks.update(replica, |state| *state = ReplicaState::Live(durable));
+        self.acks.go_live(replica, durable)
     }
 }

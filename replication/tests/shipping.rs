@@ -573,3 +573,49 @@ fn a_replica_failed_during_a_hung_shipment_stays_failed_until_replaced() {
     assert_eq!(replacement.durable_lsn(), second);
     acks.wait(second, AckMode::All, Duration::ZERO).unwrap();
 }
+
+/// A replica held out of service (its AZ failed) stays failed through everything that
+/// would make it live again: a shipment under way that ends, a copy put in its place (a
+/// repair that raced the failure), being marked joining, and a resumed stream. Readmitted,
+/// the next copy put in its place is live and acknowledges.
+#[test]
+fn a_replica_held_out_stays_failed_until_readmitted() {
+    let OneShipmentHung {
+        fs,
+        primary,
+        hanging,
+        free: _,
+        stream,
+        first,
+        shipping,
+    } = one_shipment_hung();
+    let acks = stream.acks();
+    stream.hold_out(0, "az-b failed");
+    assert!(acks.is_held_out(0));
+    hanging.release();
+    assert_eq!(shipping.join().unwrap(), 1);
+    assert!(
+        !acks.acknowledged(first, AckMode::All),
+        "the hung shipment acknowledged"
+    );
+    // A copy put in service just as the AZ failed is not live, and is shipped nothing.
+    let raced = open(&fs, "/az-b/raced", WalOptions::default());
+    assert!(!stream.replace(0, Arc::clone(&raced) as Arc<dyn ReplicaSink>));
+    acks.join(0);
+    assert!(!stream.revive(0));
+    assert_eq!(stream.finish(WAIT), vec![false, false]);
+    stream.resume();
+    let second = primary.append(Epoch(1), b"two").unwrap();
+    assert_eq!(stream.pump_replica(0), 0);
+    assert_eq!(raced.durable_lsn(), Lsn::ZERO);
+    assert!(matches!(&acks.replicas()[0], ReplicaState::Failed(_, reason) if reason == "az-b failed"));
+    // Back: the next copy goes live, catches up and counts.
+    stream.readmit(0);
+    assert!(!acks.is_held_out(0));
+    let back = open(&fs, "/az-b/back", WalOptions::default());
+    assert!(stream.replace(0, Arc::clone(&back) as Arc<dyn ReplicaSink>));
+    while stream.pump_replica(0) > 0 {}
+    assert_eq!(back.durable_lsn(), second);
+    while stream.pump_replica(1) > 0 {}
+    acks.wait(second, AckMode::All, Duration::ZERO).unwrap();
+}

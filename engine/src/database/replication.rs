@@ -99,6 +99,8 @@ fn take_out_failed_copy(slot: &PartitionSlot, az: &str) {
         let Some(index) = set.index_of(az) else {
             return;
         };
+        // Held out first: a repair putting a copy in service meanwhile leaves it failed.
+        set.hold_out(index, &format!("{az} failed"));
         match set.take_out(index, &format!("{az} failed")) {
             // Closing waits for a write under way to the AZ's disk, which may hang.
             TakenOut::Copy(copy) => return slot.close_later(az, copy),
@@ -168,7 +170,12 @@ impl Database {
             members.push((az.to_owned(), copy));
             reasons.push(reason);
         }
-        let set = Arc::new(ReplicaSet::new(primary.wal(), members, &self.paused_azs.read()));
+        let set = Arc::new(ReplicaSet::new(
+            primary.wal(),
+            members,
+            &self.paused_azs.read(),
+            &failed,
+        ));
         for (index, (az, reason)) in group.replica_azs().zip(reasons).enumerate() {
             match reason {
                 Some(reason) => set.acks.fail(index, &reason),
@@ -587,7 +594,12 @@ impl Database {
                 (az.to_owned(), partition)
             })
             .collect();
-        let next = Arc::new(ReplicaSet::new(new_primary.wal(), members, &self.paused_azs.read()));
+        let next = Arc::new(ReplicaSet::new(
+            new_primary.wal(),
+            members,
+            &self.paused_azs.read(),
+            &failed,
+        ));
         // The former primary (if its AZ is up) and replicas the new primary's log cannot
         // bring up to date rejoin in the repairer threads, not here: a failover happens in
         // a writer's thread, and a replica disk that is slow or hung (a rebuild copies
@@ -728,6 +740,7 @@ impl Database {
                 };
                 // Only this AZ's copy: another AZ's may be waiting for its disk.
                 if let Some(index) = set.index_of(az) {
+                    set.readmit(index);
                     self.copies.repair_member(table, slot, &primary, &set, index)?;
                 }
             }
@@ -925,8 +938,8 @@ impl Copies {
             // Its AZ may have been failed meanwhile, or the partition failed over (then
             // `set` is stopped, and the copy was brought in line with a deposed primary):
             // then the copy is not put in service. (Should `fail_az` come between this
-            // check and the copy going live, the copy's first shipment fails on the AZ's
-            // files and it is marked failed again: it never acknowledges a record.)
+            // check and the copy going live, it has held the member out first, and
+            // `replace` leaves the copy out: it never acknowledges a record.)
             in_service = !self.failed_azs.read().contains(&member.az) && set.replace(index, Arc::clone(copy));
         }) {
             Ok(copy) => {
