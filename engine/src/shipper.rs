@@ -378,8 +378,8 @@ impl ReplicaSet {
     /// own durable LSN on, unless this set is stopped (a promotion is replacing it: the
     /// copy was brought in line with a primary that is being deposed) or the member is
     /// held out (its AZ failed, however late: see [`ReplicaSet::hold_out`]). Returns
-    /// whether it did. A promotion stops the set only once no copy is being put in service, so it
-    /// sees every copy this put in service.
+    /// whether it did. A promotion stops the set only once no copy is being put in
+    /// service, so it sees every copy this put in service.
     pub(crate) fn replace(&self, index: usize, partition: Arc<Partition>) -> bool {
         let stopped = self.stopped.read();
         if *stopped {
