@@ -886,12 +886,11 @@ impl Shared {
             }
             if !chunk.bytes.is_empty() {
                 debug_assert_eq!(chunk.offset, io.written_end, "records are written back to back");
-                let path = segment::segment_path(&self.dir, io.segment);
                 io.file
                     .write_all_at(&chunk.bytes, chunk.offset)
-                    .map_err(io_error("writing", &path))?;
+                    .map_err(self.segment_error("writing", io.segment))?;
                 io.written_end = chunk.offset + chunk.bytes.len() as u64;
-                self.preallocate(&mut io, &path)?;
+                self.preallocate(&mut io)?;
                 self.counters.writes.fetch_add(1, Ordering::Relaxed);
                 self.counters
                     .bytes
@@ -899,8 +898,7 @@ impl Shared {
             }
         }
         if sync {
-            let path = segment::segment_path(&self.dir, io.segment);
-            self.sync_file(io.file.as_ref(), &path)?;
+            self.sync_file(&io)?;
         }
         Ok((io, created))
     }
@@ -910,7 +908,7 @@ impl Shared {
     /// of a file follows from the records it holds (a replica's segment stays
     /// byte-identical to its primary's). The zeros become durable with the round's sync,
     /// with the records.
-    fn preallocate(&self, io: &mut IoFile, path: &Path) -> Result<()> {
+    fn preallocate(&self, io: &mut IoFile) -> Result<()> {
         let step = self.options.preallocate_bytes;
         if step == 0 || io.written_end <= io.len {
             io.len = io.len.max(io.written_end);
@@ -923,7 +921,7 @@ impl Shared {
         if !zeros.is_empty() {
             io.file
                 .write_all_at(&zeros, io.written_end)
-                .map_err(io_error("preallocating", path))?;
+                .map_err(self.segment_error("preallocating", io.segment))?;
         }
         io.len = io.written_end + zeros.len() as u64;
         Ok(())
@@ -932,17 +930,28 @@ impl Shared {
     /// Makes a segment that a newer one follows complete on disk: cut to its last record
     /// (recovery and readers of older segments see no preallocated zeros) and synced.
     fn seal(&self, io: &IoFile) -> Result<()> {
-        let path = segment::segment_path(&self.dir, io.segment);
         if io.len > io.written_end {
-            io.file.set_len(io.written_end).map_err(io_error("truncating", &path))?;
+            io.file
+                .set_len(io.written_end)
+                .map_err(self.segment_error("truncating", io.segment))?;
         }
-        self.sync_file(io.file.as_ref(), &path)
+        self.sync_file(io)
     }
 
-    fn sync_file(&self, file: &dyn FsFile, path: &Path) -> Result<()> {
-        file.sync_data().map_err(io_error("syncing", path))?;
+    fn sync_file(&self, io: &IoFile) -> Result<()> {
+        io.file.sync_data().map_err(self.segment_error("syncing", io.segment))?;
         self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The error of `op` on segment `segment`, its path made only if it happens (not on
+    /// every write of the hot path).
+    fn segment_error(&self, op: &'static str, segment: Lsn) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io {
+            op,
+            path: segment::segment_path(&self.dir, segment),
+            source,
+        }
     }
 
     /// The body of `truncate_after`, with the log quiesced and the lock held.
