@@ -33,6 +33,11 @@ fn dump_wal_lists_every_record_and_a_summary() {
     let text = String::from_utf8(output.stdout).unwrap();
     let record_lines = text.lines().filter(|l| l.trim_end().ends_with(" ok")).count();
     assert_eq!(record_lines, 10, "{text}");
+    // The log's 64 KiB step of zeros after the last record (at 24 + 10 * 39) is space, not damage.
+    assert!(
+        text.contains("       414  65122 bytes of zeros preallocated for the records to come"),
+        "{text}"
+    );
     assert!(
         text.contains("summary: 1 segment(s), 10 record(s) (LSN 1..=10), 0 damaged segment(s)"),
         "{text}"
