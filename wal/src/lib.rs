@@ -21,6 +21,11 @@
 //! All integers are little-endian. Checksums are CRC-32 (IEEE). A record's checksum covers
 //! its length, LSN, epoch and payload.
 //!
+//! The newest segment may end in zeros after its last record: space preallocated for the
+//! records to come ([`WalOptions::preallocate_bytes`]), so that a sync writes the data
+//! alone. No record is all zeros; older segments are cut to their last record when a newer
+//! one begins, so they never hold any.
+//!
 //! # Durability
 //!
 //! With [`Durability::Sync`], [`Wal::append`] returns once its record is fsynced;
@@ -33,8 +38,8 @@
 //! # Recovery
 //!
 //! [`Wal::open`] checks every segment. A torn tail of the newest segment (damage with no
-//! valid record after it) is cut off; any other damage is [`Error::Corruption`] with the
-//! segment and offset, never skipped.
+//! valid record after it) is cut off; its preallocated zeros are kept; any other damage is
+//! [`Error::Corruption`] with the segment and offset, never skipped.
 
 //! # Example
 //!

@@ -12,6 +12,13 @@
 //! ```
 //!
 //! A segment can be empty (only its header): its next record would have `first_lsn`.
+//!
+//! The newest segment may go on in zero bytes after its last record: space its writer
+//! preallocated for the records to come (`WalOptions::preallocate_bytes`). Zeros are never
+//! a record (the checksum of a zeroed header is not zero), so a reader stops at the first
+//! zero byte where a record would start if every byte after it is zero too; zeros followed
+//! by anything else are damage. A segment is cut to its last record before a newer one is
+//! created, so only the newest ever holds zeros.
 
 use crate::Lsn;
 use crate::error::{Result, io_error};
