@@ -69,6 +69,7 @@ pub mod reader;
 pub mod record;
 mod recovery;
 pub mod scan;
+mod seek_index;
 pub mod segment;
 pub mod tail;
 mod writer;

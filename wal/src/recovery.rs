@@ -16,6 +16,7 @@
 use crate::error::{Error, Result, io_error};
 use crate::fs::{self, FileSystem, FsFile};
 use crate::record::{self, Frame};
+use crate::seek_index::SeekIndex;
 use crate::segment::{self, SEGMENT_HEADER_BYTES};
 use crate::{Epoch, Lsn};
 use std::path::Path;
@@ -47,6 +48,8 @@ pub(crate) struct Recovered {
     pub tail_len: u64,
     /// The newest segment file's length: `tail_len`, then any preallocated zeros.
     pub tail_file_len: u64,
+    /// Where records start, a step apart, in every segment kept.
+    pub seek_index: SeekIndex,
     pub report: RecoveryReport,
 }
 
@@ -76,6 +79,7 @@ pub(crate) fn recover(
             tail_file,
             tail_len: SEGMENT_HEADER_BYTES,
             tail_file_len: SEGMENT_HEADER_BYTES,
+            seek_index: SeekIndex::default(),
             report: RecoveryReport {
                 segments: 1,
                 first_lsn: Lsn::FIRST,
@@ -89,7 +93,11 @@ pub(crate) fn recover(
         ..RecoveryReport::default()
     };
     let mut next_lsn = segments[0];
-    let mut visit_from = |frame: Frame<'_>| {
+    let mut seek_index = SeekIndex::default();
+    // Every valid record passes here, with where it starts: noted for tailers, replayed
+    // from `replay_from` on.
+    let mut visit_from = |frame: Frame<'_>, segment: Lsn, offset: u64| {
+        seek_index.note(frame.lsn, segment, offset);
         if frame.lsn >= replay_from {
             visit(frame);
         }
@@ -128,6 +136,7 @@ pub(crate) fn recover(
         tail_file,
         tail_len,
         tail_file_len,
+        seek_index,
         report,
     })
 }
@@ -159,7 +168,7 @@ fn check_segment(
     expected_first: Lsn,
     mut epoch: Epoch,
     is_newest: bool,
-    visit: &mut dyn FnMut(Frame<'_>),
+    visit: &mut dyn FnMut(Frame<'_>, Lsn, u64),
 ) -> Result<SegmentCheck> {
     let corrupt = |offset: usize, reason: String| Error::Corruption {
         segment: path.to_path_buf(),
@@ -202,7 +211,7 @@ fn check_segment(
     while pos < bytes.len() {
         let reason = match record::decode(&bytes[pos..]) {
             Ok(frame) if frame.lsn == next && frame.epoch >= epoch => {
-                visit(frame);
+                visit(frame, first, pos as u64);
                 pos += frame.framed_len();
                 next = next.next();
                 epoch = frame.epoch;

@@ -17,6 +17,9 @@ const RUN_BYTES: u64 = 256 << 10;
 /// Bytes read when the next record does not fit in [`RUN_BYTES`]: enough for the largest
 /// record.
 const LARGE_READ_BYTES: u64 = (PAYLOAD_BYTES_MAX + HEADER_BYTES) as u64;
+/// Bytes a tailer reads at a time looking for its first record: two seek steps, so that
+/// from a seek point one read usually finds it.
+const SEEK_READ_BYTES: u64 = 2 * crate::seek_index::SEEK_STEP_BYTES;
 
 #[derive(Debug)]
 struct Cursor {
@@ -115,15 +118,34 @@ impl Tailer {
         })?;
         let mut offset = SEGMENT_HEADER_BYTES;
         if segment < self.next {
-            let bytes = fs::read_file(fs, &path).map_err(io_error("reading", &path))?;
-            let mut pos = offset as usize;
-            while let Ok(frame) = record::decode(&bytes[pos.min(bytes.len())..]) {
-                if frame.lsn >= self.next {
+            // From the nearest seek point before the record, a window at a time, rather
+            // than the whole segment (up to 64 MiB) from its start.
+            if let Some(point) = self.shared.seek_point(segment, self.next) {
+                offset = point.offset;
+            }
+            let mut window = SEEK_READ_BYTES;
+            loop {
+                let bytes =
+                    fs::read_range(file.as_ref(), offset, offset + window).map_err(io_error("reading", &path))?;
+                let mut pos = 0;
+                while let Ok(frame) = record::decode(&bytes[pos..]) {
+                    if frame.lsn >= self.next {
+                        break;
+                    }
+                    pos += frame.framed_len();
+                }
+                offset += pos as u64;
+                let window_full = bytes.len() as u64 == window;
+                // Found, or at the end of the records: unless the window ended in a
+                // record larger than it, which a larger window reads whole.
+                let found = pos < bytes.len() && record::decode(&bytes[pos..]).is_ok();
+                if found || !window_full || (pos == 0 && window == LARGE_READ_BYTES) {
                     break;
                 }
-                pos += frame.framed_len();
+                if pos == 0 {
+                    window = LARGE_READ_BYTES;
+                }
             }
-            offset = pos as u64;
         }
         Ok(Cursor {
             segment,

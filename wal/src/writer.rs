@@ -44,6 +44,7 @@ use crate::fs::{FsFile, SharedFs};
 use crate::group_window::GroupWindow;
 use crate::record::{self, Frame, HEADER_BYTES, PAYLOAD_BYTES_MAX};
 use crate::recovery::{self, RecoveryReport};
+use crate::seek_index::{SeekIndex, SeekPoint};
 use crate::segment::{self, SEGMENT_HEADER_BYTES};
 use crate::{Epoch, Lsn};
 use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -208,6 +209,8 @@ struct State {
     rewinds: u64,
     /// The LSN the last `truncate_after` cut back to.
     rewound_to: Lsn,
+    /// Where records start, a step apart, for tailers that start mid-segment.
+    seek_index: SeekIndex,
 }
 
 /// The part of a log shared by its handle, its flusher thread and its tailers.
@@ -300,6 +303,7 @@ impl Wal {
                 closed: false,
                 rewinds: 0,
                 rewound_to: Lsn::ZERO,
+                seek_index: recovered.seek_index,
             }),
             changed: Condvar::new(),
             group_filled: Condvar::new(),
@@ -550,7 +554,10 @@ impl Wal {
             let mut state = self.shared.state.lock();
             // Segment i holds only records below `lsn` if segment i+1 starts at or below it.
             let keep_from = state.segments.windows(2).take_while(|pair| pair[1] <= lsn).count();
-            state.segments.drain(..keep_from).collect()
+            let victims = state.segments.drain(..keep_from).collect();
+            let oldest = state.segments.first().copied().unwrap_or(state.next_lsn);
+            state.seek_index.forget_segments_before(oldest);
+            victims
         };
         let (fs, dir) = (&self.shared.fs, &self.shared.dir);
         for first in &victims {
@@ -741,6 +748,7 @@ impl State {
                 bytes: Vec::new(),
             });
         }
+        self.seek_index.note(self.next_lsn, self.tail_segment, self.tail_len);
         self.tail_len += framed_len;
         self.pending_bytes += framed_len as usize;
         let last = self.pending.len() - 1;
@@ -980,6 +988,7 @@ impl Shared {
         };
         state.tail_segment = tail;
         state.tail_len = cut_at;
+        state.seek_index.forget_after(lsn);
         state.next_lsn = lsn.next();
         state.written_lsn = lsn;
         state.durable_lsn = lsn;
@@ -1076,6 +1085,12 @@ impl Shared {
             rewinds: state.rewinds,
             rewound_to: state.rewound_to,
         }))
+    }
+
+    /// The last seek point of `segment` at or before record `lsn` (see
+    /// [`crate::seek_index`]).
+    pub(crate) fn seek_point(&self, segment: Lsn, lsn: Lsn) -> Option<SeekPoint> {
+        self.state.lock().seek_index.before(segment, lsn)
     }
 
     /// How many times the log was cut back.

@@ -160,6 +160,96 @@ fn tailer_from_the_middle_of_a_segment_starts_at_that_record() {
     assert_eq!(&chunk.bytes[..32], &frame(7, 0, &6u64.to_le_bytes())[..]);
 }
 
+/// A tailer made right after the last record written (a caught-up replica's stream)
+/// starts where the writer put the next record, without reading the segment to find it:
+/// it yields exactly the records appended after it, whether they stay in the newest
+/// segment, go on after a rotation, or follow a cut.
+#[test]
+fn tailer_made_at_the_end_of_the_log_yields_the_next_records() {
+    let (_fs, shared) = faulty();
+    let wal = open(&shared, Path::new(PRIMARY), sync_options(1 << 20));
+    for i in 0..50u64 {
+        wal.append(Epoch(0), &[i as u8; 40]).unwrap();
+    }
+    let mut at_end = wal.tail(Lsn(51));
+    for i in 50..53u64 {
+        wal.append(Epoch(0), &[i as u8; 40]).unwrap();
+    }
+    let chunk = at_end.next_chunk(WAIT).unwrap().unwrap();
+    assert_eq!((chunk.first_lsn, chunk.last_lsn), (Lsn(51), Lsn(53)));
+    let expected: Vec<u8> = (50..53u64).flat_map(|i| frame(i + 1, 0, &[i as u8; 40])).collect();
+    assert_eq!(chunk.bytes, expected);
+
+    // Made at the end, then the log rotates before its next record.
+    let mut before_rotation = wal.tail(Lsn(54));
+    wal.rotate().unwrap();
+    wal.append(Epoch(0), b"after rotation").unwrap();
+    let chunk = before_rotation.next_chunk(WAIT).unwrap().unwrap();
+    assert_eq!((chunk.segment, chunk.first_lsn), (Lsn(54), Lsn(54)));
+    assert_eq!(chunk.bytes, frame(54, 0, b"after rotation"));
+
+    // Made at the end, then the log is cut back: the tailer learns it was rewound.
+    let mut before_cut = wal.tail(Lsn(55));
+    wal.truncate_after(Lsn(52)).unwrap();
+    wal.append(Epoch(1), b"new history").unwrap();
+    assert!(matches!(
+        before_cut.next_chunk(WAIT),
+        Err(Error::LogRewound { lsn: Lsn(52) })
+    ));
+    let chunk = wal.tail(Lsn(53)).next_chunk(WAIT).unwrap().unwrap();
+    assert_eq!(chunk.bytes, frame(53, 1, b"new history"));
+}
+
+/// A tailer may start at any record of a long segment: it finds it from the nearest seek
+/// point (one per MiB) rather than from the segment's start, whether the log was written
+/// by this process or recovered, with records larger than its read window among them, and
+/// after the log was cut back.
+#[test]
+fn tailers_start_at_any_record_of_a_long_segment() {
+    let (_fs, shared) = faulty();
+    let options = buffered_options(64 << 20, Duration::from_secs(3600));
+    let wal = open(&shared, Path::new(PRIMARY), options);
+    let len = |i: u64| {
+        if i % 1000 == 999 {
+            5 << 19
+        } else {
+            1000 + (i as usize * 37) % 1500
+        }
+    };
+    let payloads: Vec<Vec<u8>> = (0..3000u64).map(|i| payload(i, 0, len(i))).collect();
+    for p in &payloads {
+        wal.append(Epoch(1), p).unwrap();
+    }
+    wal.sync().unwrap();
+    assert_eq!(wal.segments(), vec![Lsn(1)], "one long segment");
+    let starts = [1u64, 2, 700, 999, 1000, 1001, 1500, 2000, 2001, 2999, 3000];
+    let check = |wal: &Wal, payloads: &[Vec<u8>], epoch: u64, context: &str| {
+        for &lsn in &starts {
+            let chunk = wal.tail(Lsn(lsn)).next_chunk(WAIT).unwrap().unwrap();
+            let expected = frame(lsn, if lsn > 1500 { epoch } else { 1 }, &payloads[lsn as usize - 1]);
+            assert_eq!(chunk.first_lsn, Lsn(lsn), "{context}: tailer from {lsn}");
+            assert!(
+                chunk.bytes.starts_with(&expected),
+                "{context}: tailer from {lsn} read other bytes"
+            );
+        }
+    };
+    check(&wal, &payloads, 1, "written");
+    drop(wal);
+    let wal = open(&shared, Path::new(PRIMARY), options);
+    check(&wal, &payloads, 1, "recovered");
+    // Cut back past several seek points, then written again in a new epoch.
+    wal.truncate_after(Lsn(1500)).unwrap();
+    let mut rewritten = payloads[..1500].to_vec();
+    for i in 1500..3000u64 {
+        let p = payload(i, 1, len(i));
+        wal.append(Epoch(2), &p).unwrap();
+        rewritten.push(p);
+    }
+    wal.sync().unwrap();
+    check(&wal, &rewritten, 2, "cut and rewritten");
+}
+
 #[test]
 fn tailer_reports_dropped_segments_and_rewinds() {
     let (_fs, shared) = faulty();
