@@ -62,6 +62,14 @@ fn orders_db(options: Options) -> (tempfile::TempDir, Database) {
 }
 
 /// Closes `db` and checks that `verify` finds nothing wrong in any AZ's copy.
+/// [`close_and_verify`] for a database the test shared with its threads (all joined).
+fn close_shared_and_verify(db: Arc<Database>, dir: &Path) {
+    let Ok(db) = Arc::try_unwrap(db) else {
+        panic!("the database is still shared")
+    };
+    close_and_verify(db, dir);
+}
+
 fn close_and_verify(db: Database, dir: &Path) {
     db.close().unwrap();
     let report = dynastore_engine::verify::verify(dir);
@@ -1190,6 +1198,14 @@ fn one_partition_quorum_db(fs: SharedFs) -> (tempfile::TempDir, Arc<Database>) {
     (dir, db)
 }
 
+/// Every AZ holds every write of [`put_20_keys`] noted in `keys`, as written.
+fn assert_every_az_holds_20_key_writes(db: &Database, keys: &Keys, context: &str) {
+    let items = same_on_every_az(db, keys);
+    for &(pk, i) in keys {
+        assert_eq!(items[&(pk, i)], Some(item(pk, i, i)), "{context}: write {i}");
+    }
+}
+
 /// Puts writes `range` over 20 partition keys (write `i` is `item(i % 20, i, i)`), each
 /// of which must succeed, noting the keys in `keys`.
 fn put_20_keys(db: &Database, range: std::ops::Range<u64>, keys: &mut BTreeSet<(u64, u64)>) {
@@ -1240,10 +1256,7 @@ fn a_replica_is_rebuilt_by_copying_where_links_fail_without_holding_up_the_prima
     wait_caught_up(&db);
     let items = same_on_every_az(&db, &keys);
     assert_eq!(items[&(3, 4443)], Some(item(3, 4443, 4443)));
-    let Ok(db) = Arc::try_unwrap(db) else {
-        panic!("the database is still shared")
-    };
-    close_and_verify(db, dir.path());
+    close_shared_and_verify(db, dir.path());
 }
 
 /// Runs `action` on `db` in a thread of its own and returns its result, or panics if it
@@ -1306,10 +1319,7 @@ fn a_replica_rebuild_on_a_hung_disk_holds_up_no_failover() {
     assert_eq!(items.len(), 5000);
     assert_eq!(items[&(7, 4987)], Some(item(7, 4987, 4987)));
     assert_eq!(items[&(3, 123)], Some(item(3, 123, 123)));
-    let Ok(db) = Arc::try_unwrap(db) else {
-        panic!("the database is still shared")
-    };
-    close_and_verify(db, dir.path());
+    close_shared_and_verify(db, dir.path());
 }
 
 /// A replica whose disk hangs (its log's fsync does not return) holds up no `Quorum`
@@ -1386,10 +1396,7 @@ fn stats_answer_while_a_flush_writes_its_table() {
     reading.join().unwrap().unwrap();
     flushing.join().unwrap().unwrap();
     assert!(!gate.gave_up(), "the flush gave up waiting");
-    let Ok(db) = Arc::try_unwrap(db) else {
-        panic!("the database is still shared")
-    };
-    close_and_verify(db, dir.path());
+    close_shared_and_verify(db, dir.path());
 }
 
 /// Options for the replication-backpressure tests: one partition (so every write counts
@@ -1522,14 +1529,8 @@ fn a_replica_whose_log_hangs_holds_up_no_failover() {
         assert!(!gate.gave_up(), "{context}: something waited for az-c's hung disk");
         gate.open();
         wait_caught_up(&db);
-        let items = same_on_every_az(&db, &keys);
-        for &(pk, i) in &keys {
-            assert_eq!(items[&(pk, i)], Some(item(pk, i, i)), "{context}: write {i}");
-        }
-        let Ok(db) = Arc::try_unwrap(db) else {
-            panic!("the database is still shared")
-        };
-        close_and_verify(db, dir.path());
+        assert_every_az_holds_20_key_writes(&db, &keys, context);
+        close_shared_and_verify(db, dir.path());
     }
 }
 
@@ -1627,10 +1628,7 @@ fn a_write_whose_replicas_failed_waits_for_their_repair_up_to_its_timeout() {
     for i in 0..20 {
         assert_eq!(items[&(i, 0)], Some(big(i)), "write {i}");
     }
-    let Ok(db) = Arc::try_unwrap(db) else {
-        panic!("the database is still shared")
-    };
-    close_and_verify(db, dir.path());
+    close_shared_and_verify(db, dir.path());
 }
 
 /// Failing an AZ whose replica log hangs in the middle of a shipment does not wait for
@@ -1655,12 +1653,6 @@ fn failing_an_az_whose_log_hangs_does_not_wait_for_its_disk() {
     db.restore_az("az-c").unwrap();
     wait_caught_up(&db);
     assert_eq!(replica_states_in(&db, "az-c"), vec!["live"]);
-    let items = same_on_every_az(&db, &keys);
-    for &(pk, i) in &keys {
-        assert_eq!(items[&(pk, i)], Some(item(pk, i, i)), "write {i}");
-    }
-    let Ok(db) = Arc::try_unwrap(db) else {
-        panic!("the database is still shared")
-    };
-    close_and_verify(db, dir.path());
+    assert_every_az_holds_20_key_writes(&db, &keys, "after az-c was restored");
+    close_shared_and_verify(db, dir.path());
 }

@@ -9,9 +9,8 @@
 //! crash in the middle of a write: it is cut off (the file is truncated and synced) and
 //! reported in [`RecoveryReport::bytes_truncated`]. Zeros after the newest segment's last
 //! record are space the writer preallocated, not damage: they are kept for the records
-//! to come. Any other damage (in an older
-//! segment, or followed by valid records) is [`Error::Corruption`]: skipping it would
-//! silently lose acknowledged records.
+//! to come. Any other damage (in an older segment, or followed by valid records) is
+//! [`Error::Corruption`]: skipping it would silently lose acknowledged records.
 
 use crate::error::{Error, Result, io_error};
 use crate::fs::{self, FileSystem, FsFile};

@@ -43,6 +43,18 @@ fn payloads(writer: u64, count: u64) -> Vec<Vec<u8>> {
     (0..count).map(|seq| payload(writer, seq, 100)).collect()
 }
 
+/// A closed log of `count` records of writer `writer` in one segment: its file system,
+/// the segment's path, and where its records end.
+fn closed_log(writer: u64, count: u64) -> (FaultyFs, SharedFs, PathBuf, u64) {
+    let (fs, shared) = faulty();
+    let wal = open(&shared, Path::new(DIR), options(1 << 20));
+    append_all(&wal, &payloads(writer, count));
+    let path = newest_path(&wal);
+    drop(wal);
+    let end = records_end(&fs, &path);
+    (fs, shared, path, end)
+}
+
 #[test]
 fn the_newest_segment_is_zeroed_a_step_ahead_and_keeps_its_zeros_on_reopen() {
     let (fs, shared) = faulty();
@@ -76,13 +88,7 @@ fn the_newest_segment_is_zeroed_a_step_ahead_and_keeps_its_zeros_on_reopen() {
 
 #[test]
 fn a_torn_record_among_the_zeros_is_cut_and_the_log_goes_on() {
-    let (fs, shared) = faulty();
-    let wal = open(&shared, Path::new(DIR), options(1 << 20));
-    let written = payloads(3, 5);
-    append_all(&wal, &written);
-    let path = newest_path(&wal);
-    drop(wal);
-    let end = records_end(&fs, &path);
+    let (fs, shared, path, end) = closed_log(3, 5);
     // Half a record where the next one would go, as a crash in the middle of its write
     // leaves it: its header and some payload, then the zeros as they were.
     let torn = &dynastore_wal::record::frame(Lsn(6), Epoch(1), &[7u8; 100])[..60];
@@ -120,12 +126,7 @@ fn a_sealed_segment_ends_at_its_last_record() {
 
 #[test]
 fn zeros_followed_by_a_record_are_corruption_not_padding() {
-    let (fs, shared) = faulty();
-    let wal = open(&shared, Path::new(DIR), options(1 << 20));
-    append_all(&wal, &payloads(5, 5));
-    let path = newest_path(&wal);
-    drop(wal);
-    let end = records_end(&fs, &path);
+    let (fs, shared, path, end) = closed_log(5, 5);
     // A record well past the last one, the zeros in between: a write that reached the
     // disk while an earlier one did not. Skipping the zeros would lose LSN 6.
     let stray = dynastore_wal::record::frame(Lsn(7), Epoch(1), b"stray");
