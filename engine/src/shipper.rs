@@ -426,6 +426,19 @@ impl ReplicaSet {
     /// stopped: a promotion builds the next set from the members' copies after stopping
     /// this one, so a copy taken out (and closed) after that would stay in service there.
     pub(crate) fn take_out(&self, index: usize, reason: &str) -> TakenOut {
+        self.take_out_with(index, |stream| stream.fail_replica(index, reason))
+    }
+
+    /// [`ReplicaSet::take_out`] for a repair that brings the member back (its copy is
+    /// reopened or rebuilt): joining rather than failed meanwhile, so that a `Quorum`
+    /// write that needs it waits for it instead of failing (see
+    /// [`ShipStream::rejoin_replica`]).
+    pub(crate) fn take_out_to_rejoin(&self, index: usize) -> TakenOut {
+        self.take_out_with(index, |stream| stream.rejoin_replica(index))
+    }
+
+    /// Takes member `index`'s copy out, then marks it in the stream with `mark`.
+    fn take_out_with(&self, index: usize, mark: impl FnOnce(&ShipStream)) -> TakenOut {
         let stopped = self.stopped.read();
         if *stopped {
             return TakenOut::Stopped;
@@ -438,7 +451,7 @@ impl ReplicaSet {
         drop(stopped);
         // Not waiting for a shipment under way to the copy either (its disk may hang):
         // what that shipment reports counts for nothing.
-        self.stream.fail_replica(index, reason);
+        mark(&self.stream);
         match taken {
             Some(copy) => TakenOut::Copy(copy),
             None => TakenOut::Nothing,
@@ -615,5 +628,15 @@ mod tests {
         assert!(set.members[0].partition.read().is_none());
         assert!(matches!(set.acks.replicas()[0], ReplicaState::Failed(..)));
         assert!(matches!(set.take_out(0, "again"), TakenOut::Nothing));
+
+        // Taken out to rejoin (a repair), the member is joining, not failed, while its
+        // copy is away; stopped, the set refuses that too.
+        assert!(set.replace(0, Arc::clone(&replica)));
+        assert!(matches!(set.take_out_to_rejoin(0), TakenOut::Copy(_)));
+        assert!(matches!(set.acks.replicas()[0], ReplicaState::Joining(_)));
+        assert!(set.replace(0, Arc::clone(&replica)));
+        set.stop(Duration::from_millis(100));
+        assert!(matches!(set.take_out_to_rejoin(0), TakenOut::Stopped));
+        assert!(matches!(set.acks.replicas()[0], ReplicaState::Live(_)));
     }
 }

@@ -282,10 +282,24 @@ impl Acks {
     /// Marks `replica` failed for `reason`, and ignores what its shipments report from
     /// now on, until thawed: a shipment under way counts for nothing.
     fn freeze(&self, replica: usize, reason: &str) {
+        self.take_out(replica, true, |durable| {
+            ReplicaState::Failed(durable, reason.to_owned())
+        });
+    }
+
+    /// Puts `replica` in the state `out` makes of its durable LSN (failed, or joining),
+    /// in one step under the lock; with `freeze`, what its shipments report is ignored
+    /// from now on, until thawed. A replica held out stays failed.
+    fn take_out(&self, replica: usize, freeze: bool, out: impl FnOnce(Lsn) -> ReplicaState) {
         let mut replicas = self.replicas.lock();
         if let (Some(frozen), Some(state)) = (self.frozen.get(replica), replicas.get_mut(replica)) {
-            frozen.store(true, Ordering::Relaxed);
-            *state = ReplicaState::Failed(state.durable_lsn(), reason.to_owned());
+            if freeze {
+                frozen.store(true, Ordering::Relaxed);
+            }
+            let next = out(state.durable_lsn());
+            if !(self.is_held_out(replica) && matches!(next, ReplicaState::Joining(_))) {
+                *state = next;
+            }
         }
         drop(replicas);
         self.changed.notify_all();
@@ -701,6 +715,22 @@ impl ShipStream {
             Some(_idle) => self.acks.fail(replica, reason),
             None => self.acks.freeze(replica, reason),
         }
+    }
+
+    /// Takes replica `replica` out of service to bring it back (its copy is reopened or
+    /// rebuilt), as [`ShipStream::fail_replica`] does, but joining rather than failed, in
+    /// one step: writers that need it wait for it (up to their timeout) instead of giving
+    /// up while it is away. It is shipped to again once [`ShipStream::replace`] puts a
+    /// copy in service. A replica held out stays failed.
+    pub fn rejoin_replica(&self, replica: usize) {
+        let Some(destination) = self.destinations.get(replica) else {
+            return;
+        };
+        // Held while the state changes, as in `fail_replica`: a shipment that starts
+        // meanwhile finds the replica out of service.
+        let idle = destination.try_lock();
+        self.acks.take_out(replica, idle.is_none(), ReplicaState::Joining);
+        drop(idle);
     }
 
     /// Ships to `replica` from its sink's durable LSN on, unless it is held out; returns

@@ -619,3 +619,54 @@ fn a_replica_held_out_stays_failed_until_readmitted() {
     while stream.pump_replica(1) > 0 {}
     acks.wait(second, AckMode::All, Duration::ZERO).unwrap();
 }
+
+/// A replica taken out to be brought back (a repair reopening its copy) is joining at
+/// once, not failed: an `All` writer that needs it keeps waiting instead of giving up,
+/// the hung shipment under way acknowledges nothing when it ends, and once a copy is put
+/// in its place the writer is acknowledged. A replica held out (its AZ failed) stays
+/// failed, and the writer gives up.
+#[test]
+fn a_replica_taken_out_to_rejoin_is_waited_for() {
+    let OneShipmentHung {
+        fs,
+        primary,
+        hanging,
+        free,
+        stream,
+        first,
+        shipping,
+    } = one_shipment_hung();
+    let acks = stream.acks();
+    while stream.pump_replica(1) > 0 {}
+    assert_eq!(free.durable_lsn(), first);
+    // Returns although the shipment to replica 0 is under way.
+    stream.rejoin_replica(0);
+    assert_eq!(acks.replicas()[0], ReplicaState::Joining(Lsn::ZERO));
+    let waiter = {
+        let acks = Arc::clone(&acks);
+        std::thread::spawn(move || acks.wait(first, AckMode::All, Duration::from_secs(30)))
+    };
+    hanging.release();
+    assert_eq!(shipping.join().unwrap(), 1, "the hung shipment went through");
+    assert_eq!(
+        acks.replicas()[0],
+        ReplicaState::Joining(Lsn::ZERO),
+        "the hung shipment counted"
+    );
+    assert!(!waiter.is_finished(), "the writer gave up on a joining replica");
+    assert_eq!(stream.pump_replica(0), 0, "a joining replica was shipped to");
+    let rebuilt = open(&fs, "/az-b/rebuilt", WalOptions::default());
+    assert!(stream.replace(0, Arc::clone(&rebuilt) as Arc<dyn ReplicaSink>));
+    assert_eq!(stream.pump_replica(0), 1);
+    assert_eq!(waiter.join().unwrap(), Ok(()));
+
+    // Held out, it is not made joining: a writer that needs it gives up at once.
+    let second = primary.append(Epoch(1), b"two").unwrap();
+    stream.hold_out(0, "az-b failed");
+    stream.rejoin_replica(0);
+    assert!(matches!(&acks.replicas()[0], ReplicaState::Failed(_, reason) if reason == "az-b failed"));
+    assert_eq!(
+        acks.wait(second, AckMode::All, Duration::from_secs(30)),
+        Err(AckError::NotEnoughReplicas { needed: 2, alive: 1 })
+    );
+}

@@ -929,9 +929,11 @@ impl Copies {
             return Ok(false);
         }
         // A member with no copy keeps its state (joining, or failed) until it has one:
-        // a writer waiting for a joining replica goes on waiting.
+        // a writer waiting for a joining replica goes on waiting. One with a copy is
+        // taken out joining, not failed: a `Quorum` write whose other replicas are down
+        // too waits for this repair instead of failing while it runs.
         if member.partition.read().is_some() {
-            match set.take_out(index, "rejoining") {
+            match set.take_out_to_rejoin(index) {
                 TakenOut::Copy(old) => old.close_copy(),
                 TakenOut::Nothing => {}
                 // A promotion is replacing `set`: the copy is the next set's, repaired there.
