@@ -6,8 +6,8 @@
 //! so that a few hundred flushes build several levels. For each style it reports:
 //! - load rate (puts/s, including the time the compactor takes from the writers);
 //! - write amplification: SSTable bytes written by flushes and compactions, and all
-//!   bytes the process wrote to storage (WAL included, from /proc/self/io), per byte of
-//!   user data;
+//!   bytes written to storage (WAL included, as the data directory's device counts them:
+//!   see `common::written_bytes`), per byte of user data;
 //! - read cost: SSTables per partition once the compactor is done, and random gets,
 //!   absent-key gets and 100-item queries per second;
 //! - space on disk per byte of live user data.
@@ -48,7 +48,7 @@ fn run(style: CompactionStyle, n: u64, dir: &Path) -> Row {
         compaction: style,
         ..Options::default()
     };
-    let before = written_bytes();
+    let before = written_bytes(dir);
     let db = Database::open(StdFs::shared(), dir, options).unwrap();
     create_bench_table(&db);
     let puts = n + n / 2;
@@ -63,7 +63,7 @@ fn run(style: CompactionStyle, n: u64, dir: &Path) -> Row {
     db.compact_pending().unwrap();
     let load = puts as f64 / started.elapsed().as_secs_f64();
     db.sync().unwrap();
-    let all_written = written_bytes() - before;
+    let all_written = written_bytes(dir) - before;
     let stats = db.stats().unwrap();
     let partitions: Vec<_> = stats[0].partitions.iter().filter_map(|p| p.stats.clone()).collect();
     let sst_written: u64 = partitions.iter().map(|p| p.flushed_bytes + p.compacted_bytes).sum();

@@ -5,8 +5,9 @@
 //!   both must ask their bloom filters);
 //! - reading 100 items under one prefix (a DynamoDB query);
 //! - reopen time after a crash with a full memtable;
-//! - space on disk after compaction, and write amplification (bytes the process wrote to
-//!   storage per byte of user data, from /proc/self/io).
+//! - space on disk after compaction, and write amplification (bytes written to storage
+//!   per byte of user data, as the data directory's device counts them: see
+//!   `common::written_bytes`).
 //!
 //! Criterion measures the reads first (at N = 200,000, `DYNASTORE_LSM_CRITERION_ITEMS`);
 //! the summary then runs every workload once at full size. N is 1,000,000 unless `DYNASTORE_LSM_ITEMS` says otherwise. Items: 10,000 partition keys
@@ -76,7 +77,7 @@ fn dynastore_key(i: u64) -> Item {
 
 fn dynastore_run(n: u64, dir: &Path) -> Figures {
     let mut figures = Figures::default();
-    let before = written_bytes();
+    let before = written_bytes(dir);
     let db = Database::open(StdFs::shared(), dir, dynastore_options()).unwrap();
     create_bench_table(&db);
     let started = Instant::now();
@@ -88,7 +89,7 @@ fn dynastore_run(n: u64, dir: &Path) -> Figures {
     db.flush().unwrap();
     db.compact().unwrap();
     db.close().unwrap();
-    figures.written = written_bytes() - before;
+    figures.written = written_bytes(dir) - before;
     figures.space = dir_bytes(dir);
     let db = Database::open(StdFs::shared(), dir, dynastore_options()).unwrap();
     let probes = (n / 10).max(1);
@@ -149,7 +150,7 @@ fn fjall_key(i: u64) -> Vec<u8> {
 fn fjall_run(n: u64, dir: &Path) -> Figures {
     use fjall::{Database as Fjall, KeyspaceCreateOptions, PersistMode};
     let mut figures = Figures::default();
-    let before = written_bytes();
+    let before = written_bytes(dir);
     let db = Fjall::builder(dir.join("db")).open().unwrap();
     let items = db.keyspace("bench", KeyspaceCreateOptions::default).unwrap();
     let started = Instant::now();
@@ -160,7 +161,7 @@ fn fjall_run(n: u64, dir: &Path) -> Figures {
     db.persist(PersistMode::SyncAll).unwrap();
     drop(items);
     drop(db);
-    figures.written = written_bytes() - before;
+    figures.written = written_bytes(dir) - before;
     figures.space = dir_bytes(&dir.join("db"));
     let db = Fjall::builder(dir.join("db")).open().unwrap();
     let items = db.keyspace("bench", KeyspaceCreateOptions::default).unwrap();

@@ -47,7 +47,7 @@ pub use dynastore_engine::{
     ReturnValues, ScanInput, SetValue, SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput,
     UpdateOperand, ValidationError, WriteRequest,
 };
-pub use dynastore_engine::{catalog, compaction, expr, item, lag, manifest, sstable, verify};
+pub use dynastore_engine::{catalog, compaction, device_writes, expr, item, lag, manifest, sstable, verify};
 
 /// The numbers `Database::stats` reports.
 pub mod engine_stats {

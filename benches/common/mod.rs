@@ -34,8 +34,14 @@ pub fn prefix(i: u64) -> String {
     format!("c{:07}", i / PER_PREFIX)
 }
 
-/// Bytes this process has caused to be written to storage.
-pub fn written_bytes() -> u64 {
+/// Bytes written to storage so far: the count of the block device holding `dir` (every
+/// process's writes to it) where there is one, else the kernel's count for this process,
+/// which charges a whole page-cache folio each time a write dirties it (see
+/// `dynastore::device_writes`).
+pub fn written_bytes(dir: &Path) -> u64 {
+    if let Some(bytes) = dynastore::device_writes::DeviceWrites::of(dir).and_then(|device| device.bytes()) {
+        return bytes;
+    }
     std::fs::read_to_string("/proc/self/io")
         .ok()
         .and_then(|io| {

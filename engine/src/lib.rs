@@ -14,6 +14,8 @@
 //! - [`sstable`]: the SSTable file format: writer and checked, memory-mapped reader.
 //! - [`manifest`]: a partition's MANIFEST of live SSTables and flushed LSN.
 //! - [`lag`]: replication lag in time, from successive stats reports.
+//! - [`device_writes`]: bytes written to the block device holding a directory, for
+//!   benchmarks' bytes-written figures.
 //! - [`verify`]: every checksum and invariant of a data directory.
 //! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`expr`]: document paths and conditions on items.
@@ -24,6 +26,7 @@ pub mod catalog;
 mod checked_file;
 pub mod compaction;
 pub mod database;
+pub mod device_writes;
 pub mod error;
 pub mod expr;
 mod flusher;

@@ -3,6 +3,7 @@
 //! percentiles, the bytes written to storage per byte of item data, write stalls and,
 //! with replication, each replica's lag in time.
 
+use dynastore::device_writes::DeviceWrites;
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::lag::LagClock;
 use dynastore::wal::Durability;
@@ -88,7 +89,10 @@ pub fn run(data: &Path, workload: &Workload, out: &mut dyn Write) -> Result<(), 
     })?;
     writeln!(out, "bench: {}", describe(workload))?;
 
-    let written_before = written_bytes();
+    // The device's count where there is one (see `dynastore::device_writes`), else the
+    // process's, which overcounts rewritten pages.
+    let device = DeviceWrites::of(&dir);
+    let written_before = Written::now(device.as_ref());
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let writers: Vec<_> = (0..workload.threads)
@@ -121,9 +125,7 @@ pub fn run(data: &Path, workload: &Workload, out: &mut dyn Write) -> Result<(), 
     let elapsed = started.elapsed();
     let stalls = db.write_stalls();
     drop(db);
-    let written = written_bytes()
-        .zip(written_before)
-        .map(|(after, before)| after - before);
+    let written = Written::now(device.as_ref()).since(&written_before);
     if let Some(error) = first_error {
         return Err(format!("a put failed: {error}").into());
     }
@@ -137,15 +139,29 @@ pub fn run(data: &Path, workload: &Workload, out: &mut dyn Write) -> Result<(), 
         puts as f64 / elapsed.as_secs_f64()
     )?;
     writeln!(out, "  latency:  {}", percentiles(&latencies))?;
-    match written {
-        Some(written) if item_bytes > 0 => writeln!(
+    let per_item_byte = |bytes: u64| bytes as f64 / item_bytes.max(1) as f64;
+    let mb = |bytes: u64| bytes as f64 / 1e6;
+    match (written.device, device.as_ref()) {
+        (Some(bytes), Some(device)) => writeln!(
             out,
-            "  written:  {:.1} MB to storage for {:.1} MB of items: {:.1} bytes per byte (every copy's log, SSTables and compactions)",
-            written as f64 / 1e6,
-            item_bytes as f64 / 1e6,
-            written as f64 / item_bytes as f64
+            "  written:  {:.1} MB to {} for {:.1} MB of items: {:.1} bytes per byte (every copy's log, SSTables and compactions; the device's count, so other processes' writes to it count too)",
+            mb(bytes),
+            device.name(),
+            mb(item_bytes),
+            per_item_byte(bytes),
         )?,
-        _ => writeln!(out, "  written:  unknown (no /proc/self/io on this system)")?,
+        _ => writeln!(
+            out,
+            "  written:  unknown to the device (no block device statistics for this directory)"
+        )?,
+    }
+    if let Some(bytes) = written.process {
+        writeln!(
+            out,
+            "            {:.1} MB charged to this process: {:.1} bytes per byte (/proc/self/io, which charges a whole page-cache folio each time a write dirties it)",
+            mb(bytes),
+            per_item_byte(bytes),
+        )?;
     }
     writeln!(
         out,
@@ -268,9 +284,34 @@ fn percentiles(sorted: &[Duration]) -> String {
     )
 }
 
+/// Bytes written so far, as counted by the device and by the kernel for this process.
+struct Written {
+    device: Option<u64>,
+    process: Option<u64>,
+}
+
+impl Written {
+    fn now(device: Option<&DeviceWrites>) -> Written {
+        Written {
+            device: device.and_then(DeviceWrites::bytes),
+            process: process_written_bytes(),
+        }
+    }
+
+    /// What was written between `before` and this count.
+    fn since(&self, before: &Written) -> Written {
+        let delta = |after: Option<u64>, before: Option<u64>| Some(after?.saturating_sub(before?));
+        Written {
+            device: delta(self.device, before.device),
+            process: delta(self.process, before.process),
+        }
+    }
+}
+
 /// Bytes this process caused to be written to storage so far (Linux), counted when pages
-/// are dirtied, so writeback after the run is included.
-fn written_bytes() -> Option<u64> {
+/// are dirtied, so writeback after the run is included; but a page-cache folio is charged
+/// whole each time it is dirtied again (see `dynastore::device_writes`).
+fn process_written_bytes() -> Option<u64> {
     std::fs::read_to_string("/proc/self/io")
         .ok()?
         .lines()
