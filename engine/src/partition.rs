@@ -653,14 +653,18 @@ impl Partition {
         Ok(None)
     }
 
-    /// Takes the write lock, waiting while a flush freezes the memtable.
+    /// Takes the write lock, waiting while a flush freezes the memtable, and while
+    /// flushing or compaction is behind. Not once the partition is retired: it flushes
+    /// no more, so a stalled writer would wait for good (the caller then finds it deposed
+    /// and retries on the new primary, or writes to a table being deleted as any write
+    /// already under way does).
     fn lock_pending(&self) -> parking_lot::MutexGuard<'_, Pending> {
         let mut pending = self.pending.lock();
         let mut stalled = false;
         loop {
             if pending.freezing {
                 self.drained.wait(&mut pending);
-            } else if self.flush_signal.is_some() && self.behind() {
+            } else if self.flush_signal.is_some() && !self.retired.load(Ordering::Relaxed) && self.behind() {
                 // Flushing or compaction fell behind: slow writers down rather than grow
                 // memory or the tables every read must look at.
                 if !stalled {
@@ -843,7 +847,6 @@ impl Partition {
     pub(crate) fn close_copy(&self) {
         self.wal.fence("the copy was taken out of service");
         self.retire();
-        self.wake_writers();
     }
 
     /// Builds a copy of this partition in `dir` (a new or rebuilt replica), then runs
@@ -927,7 +930,6 @@ impl Partition {
             wait.acks.fail_all("the primary was deposed");
         }
         self.retire();
-        self.wake_writers();
     }
 
     /// The last LSN of this partition's history a new primary took over, if it was deposed.
@@ -1254,14 +1256,16 @@ impl Partition {
 
     /// Stops all background writing to the partition's files, waiting for a flush or
     /// compaction in progress: its table is being deleted, and nothing may write into the
-    /// directory once it is removed.
+    /// directory once it is removed. Writers stalled waiting for background work go on.
     pub fn retire(&self) {
         // Set first, so that a merge under way stops early (it checks as it goes) rather
         // than running to its end while a failover waits; the locks then wait for whatever
         // is still writing.
         self.retired.store(true, Ordering::Relaxed);
-        let _compacting = self.compacting.lock();
-        let _manifest = self.manifest.lock();
+        drop(self.compacting.lock());
+        drop(self.manifest.lock());
+        // Writers stalled for a flush or a merge that will never come stop waiting.
+        self.wake_writers();
     }
 
     /// Does the next merge the compaction policy asks for, if any (see
@@ -1753,6 +1757,43 @@ mod tests {
             .unwrap();
         live.flush().unwrap();
         assert!(fs.exists(&other.join("MANIFEST")).unwrap());
+    }
+
+    /// A writer stalled because flushing fell behind goes on once the partition is retired
+    /// (deposed by a failover, or its table deleted): no flush will ever come. This hung a
+    /// writer of a deposed primary for good (the quorum failover test, about 1 run in 20).
+    #[test]
+    fn a_writer_stalled_for_a_flush_goes_on_once_its_partition_is_retired() {
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let dir = Path::new("/data/az-a/T/p-0000");
+        // A flush signal no flusher listens to: nothing flushes unless asked here.
+        let partition = Arc::new(Partition::open(fs.shared(), dir, tiny(), Some(FlushSignal::default())).unwrap());
+        for round in 0..FROZEN_MEMTABLES_MAX as u8 {
+            partition
+                .write(vec![round; 12], false, |_| Ok(Some(Item::new().with("a", 1))))
+                .unwrap();
+            partition.freeze();
+        }
+        assert!(partition.behind());
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let writer = {
+            let partition = Arc::clone(&partition);
+            std::thread::spawn(move || {
+                let written = partition.write(vec![9; 12], false, |_| Ok(Some(Item::new().with("a", 9))));
+                sender.send(written.is_ok()).unwrap();
+            })
+        };
+        // Stalled: behind, with nobody to flush.
+        assert!(receiver.recv_timeout(std::time::Duration::from_millis(200)).is_err());
+        assert_eq!(partition.stalls.load(Ordering::Relaxed), 1);
+        partition.retire();
+        assert_eq!(
+            receiver.recv_timeout(std::time::Duration::from_secs(30)),
+            Ok(true),
+            "the writer still waits"
+        );
+        writer.join().unwrap();
+        assert_eq!(partition.get(vec![9; 12]).unwrap(), Some(Item::new().with("a", 9)));
     }
 
     /// A merge under way when its partition is retired stops instead of running to its end.
