@@ -340,7 +340,8 @@ fn quorum_failovers_under_concurrent_writers_lose_and_repeat_nothing() {
     stop.store(true, Ordering::Relaxed);
     let mut total = 0;
     for writer in writers {
-        let (thread, acknowledged) = writer.join().unwrap();
+        // Each finishes the write it is in, within a few acknowledgement timeouts at most.
+        let (thread, acknowledged) = join_within(writer, Duration::from_secs(120), "a writer");
         for seq in acknowledged {
             total += 1;
             assert_eq!(
@@ -353,6 +354,20 @@ fn quorum_failovers_under_concurrent_writers_lose_and_repeat_nothing() {
     assert!(total > 100, "only {total} writes in the run");
     let failovers: u64 = partitions(&db).iter().map(|p| p.entry.group.failovers).sum();
     assert!(failovers >= 6, "{failovers}");
+}
+
+/// Joins `thread`, failing the test if it has not finished within `limit`: a hang then
+/// shows as a failure naming `what`, instead of holding the whole run up to CI's limit.
+fn join_within<T: Send + 'static>(thread: std::thread::JoinHandle<T>, limit: Duration, what: &str) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(thread.join());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what} was still running {limit:?} after it was asked to stop: hung"),
+    }
 }
 
 /// Reads every key in `keys` from every AZ's copy (each made primary in turn).
