@@ -845,8 +845,19 @@ impl Partition {
     /// Takes a replica copy out of service for good (its AZ failed, or it is being
     /// reopened): its log is fenced and no flush or compaction writes to its files.
     pub(crate) fn close_copy(&self) {
+        // Marked retired before the fence, so that a flush or merge under way that fails
+        // on the fenced log finds the copy out of service (see `Partition::flush`).
+        self.retired.store(true, Ordering::Relaxed);
         self.wal.fence("the copy was taken out of service");
         self.retire();
+    }
+
+    /// Whether the partition was taken out of service: retired (a replica copy closed, or
+    /// its table deleted) or deposed. Its log may be fenced, so a flush or merge under way
+    /// fails; it need not succeed, as the files are reopened or discarded. Both marks
+    /// are set before the log is fenced, so a failure caused by the fence sees them.
+    fn out_of_service(&self) -> bool {
+        self.retired.load(Ordering::Relaxed) || self.deposed_at().is_some()
     }
 
     /// Builds a copy of this partition in `dir` (a new or rebuilt replica), then runs
@@ -1174,8 +1185,19 @@ impl Partition {
     /// table is written.
     ///
     /// Errors: [`Error::Io`], [`Error::Wal`]; after an error the frozen memtable stays
-    /// readable and the next flush writes it.
+    /// readable and the next flush writes it. None once the partition is out of service
+    /// (a flush under way when a replica copy is closed or a primary deposed fails on
+    /// the fenced log: nothing is lost, the files are reopened or discarded), so that
+    /// `Database::flush` does not fail over a copy a repair or failover replaced.
     pub fn flush(&self) -> Result<()> {
+        match self.flush_frozen() {
+            Err(_) if self.out_of_service() => Ok(()),
+            outcome => outcome,
+        }
+    }
+
+    /// [`Partition::flush`], whatever happened to the partition meanwhile.
+    fn flush_frozen(&self) -> Result<()> {
         let mut manifest = self.manifest.lock();
         if self.retired.load(Ordering::Relaxed) {
             return Ok(());
@@ -1292,7 +1314,18 @@ impl Partition {
     /// inputs stay a contiguous run of the MANIFEST's list, and the output takes their
     /// place there; the MANIFEST records it before the inputs are deleted, so a crash at
     /// any point leaves either the old tables or the new one, whole.
+    ///
+    /// Once the partition is out of service, a merge stops (see `merge_tables`) and
+    /// reports no merge rather than an error, as [`Partition::flush`] does.
     fn run_compaction(&self, pick: impl FnOnce(&[TableShape]) -> Option<Job>) -> Result<bool> {
+        match self.run_merge(pick) {
+            Err(_) if self.out_of_service() => Ok(false),
+            outcome => outcome,
+        }
+    }
+
+    /// [`Partition::run_compaction`], whatever happened to the partition meanwhile.
+    fn run_merge(&self, pick: impl FnOnce(&[TableShape]) -> Option<Job>) -> Result<bool> {
         let _compacting = self.compacting.lock();
         if self.retired.load(Ordering::Relaxed) {
             return Ok(false);
@@ -1796,14 +1829,55 @@ mod tests {
         assert_eq!(partition.get(vec![9; 12]).unwrap(), Some(Item::new().with("a", 9)));
     }
 
-    /// A merge under way when its partition is retired stops instead of running to its end.
+    /// A flush under way when its copy is taken out of service (a repair reopening it, or
+    /// its AZ failing) fails on the fenced log, and reports no error: `Database::flush`
+    /// failed over a copy a repair replaced (the replicated model test, about 1 run in 6).
     #[test]
-    fn a_merge_stops_once_its_partition_is_retired() {
-        let fs = dynastore_wal::fs::FaultyFs::new();
-        let dir = Path::new("/data/az-a/T/p-0000");
-        let partition = Partition::open(fs.shared(), dir, tiny(), None).unwrap();
+    fn a_flush_under_way_when_its_copy_is_closed_reports_no_error() {
+        let faulty = dynastore_wal::fs::FaultyFs::new();
+        let gated = dynastore_wal::fs::GatedFs::new(faulty.shared(), |path| {
+            path.extension().is_some_and(|extension| extension == "sst")
+        });
+        let gate = gated.gate();
+        let fs: SharedFs = Arc::new(gated);
+        let dir = Path::new("/data/az-b/T/p-0000");
+        let copy = Arc::new(Partition::open(fs, dir, tiny(), None).unwrap());
+        for i in 0..20u8 {
+            copy.write(vec![i; 12], false, |_| Ok(Some(Item::new().with("a", 1))))
+                .unwrap();
+        }
+        gate.close();
+        let flushing = {
+            let copy = Arc::clone(&copy);
+            std::thread::spawn(move || copy.flush())
+        };
+        // The flush holds the MANIFEST's lock, syncing its table at the closed gate.
+        assert!(
+            gate.await_waiter(std::time::Duration::from_secs(30)),
+            "the flush never synced its table"
+        );
+        let closing = {
+            let copy = Arc::clone(&copy);
+            std::thread::spawn(move || copy.close_copy())
+        };
+        // The log is fenced at once; retiring waits for the flush.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while copy.wal.poisoned().is_none() {
+            assert!(std::time::Instant::now() < deadline, "the copy's log was never fenced");
+            std::thread::yield_now();
+        }
+        gate.open();
+        let flushed = flushing.join().unwrap();
+        assert!(flushed.is_ok(), "{flushed:?}");
+        closing.join().unwrap();
+        assert!(!gate.gave_up());
+        assert!(copy.out_of_service());
+    }
+
+    /// Writes `keys` keys (value `a`: 0), flushes, writes them again (`a`: 1), flushes.
+    fn two_flushed_tables(partition: &Partition, keys: u8) {
         for round in 0..2u8 {
-            for i in 0..50u8 {
+            for i in 0..keys {
                 partition
                     .write(vec![i; 12], false, |_| {
                         Ok(Some(Item::new().with("a", i64::from(round))))
@@ -1812,6 +1886,31 @@ mod tests {
             }
             partition.flush().unwrap();
         }
+    }
+
+    /// A merge (`Database::compact`, or the compactor's) under way when its partition is
+    /// taken out of service stops, and reports no merge rather than an error.
+    #[test]
+    fn a_merge_under_way_when_its_partition_is_retired_reports_no_error() {
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let partition = Partition::open(fs.shared(), Path::new("/data/az-b/T/p-0000"), tiny(), None).unwrap();
+        two_flushed_tables(&partition, 20);
+        // Retired once the merge is chosen, as a repair closing the copy would.
+        let merged = partition.run_compaction(|shapes| {
+            partition.retired.store(true, Ordering::Relaxed);
+            compaction::pick_all(shapes)
+        });
+        assert!(matches!(merged, Ok(false)), "{merged:?}");
+        assert_eq!(partition.state.read().tables.len(), 2, "the tables stay as they were");
+    }
+
+    /// A merge under way when its partition is retired stops instead of running to its end.
+    #[test]
+    fn a_merge_stops_once_its_partition_is_retired() {
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let dir = Path::new("/data/az-a/T/p-0000");
+        let partition = Partition::open(fs.shared(), dir, tiny(), None).unwrap();
+        two_flushed_tables(&partition, 50);
         let inputs = partition.state.read().tables.clone();
         assert_eq!(inputs.len(), 2);
         partition.retire();
