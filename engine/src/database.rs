@@ -1119,7 +1119,8 @@ impl Database {
 
     /// Flushes every partition's memtable to an SSTable, records it in the partition's
     /// MANIFEST, and drops the WAL segments the tables now cover. Writers wait only while
-    /// a memtable is frozen, not while its table is written.
+    /// a memtable is frozen, not while its table is written. A copy that a repair or a
+    /// failover takes out of service meanwhile is left as it is, without an error.
     ///
     /// Errors: [`Error::Io`], [`Error::Wal`], [`Error::Corruption`].
     pub fn flush(&self) -> Result<()> {
@@ -1161,7 +1162,8 @@ impl Database {
     /// Merges every partition's SSTables into one table each, dropping every tombstone
     /// (a major compaction, as RocksDB's `CompactRange`: it bounds the space on disk to
     /// the live data). The background compactor does smaller merges by itself, as
-    /// [`Options::compaction`] says.
+    /// [`Options::compaction`] says. A copy that a repair or a failover takes out of
+    /// service meanwhile stops merging, without an error.
     ///
     /// Errors: [`Error::Io`], [`Error::Corruption`].
     pub fn compact(&self) -> Result<()> {
