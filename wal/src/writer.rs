@@ -486,7 +486,8 @@ impl Wal {
     /// The newest file's length is deliberately not read: on Linux 6.13 and later, a
     /// `stat` of a file makes its next write take a fine-grained timestamp, which dirties
     /// the inode, and on ext4 without a journal that puts the inode back into every
-    /// `fdatasync` that preallocation spares it.
+    /// `fdatasync` that preallocation spares it. An older segment dropped while this
+    /// runs counts for nothing.
     ///
     /// Errors: [`Error::Io`].
     pub fn size_bytes(&self) -> Result<u64> {
@@ -501,7 +502,13 @@ impl Wal {
         let mut total = newest_end;
         for first in older {
             let path = segment::segment_path(&self.shared.dir, first);
-            let file = self.shared.fs.open(&path).map_err(io_error("opening", &path))?;
+            let file = match self.shared.fs.open(&path) {
+                Ok(file) => file,
+                // Dropped since the list was taken (`truncate_before`, after a flush): no
+                // longer part of the log. This failed `stats` during flushes.
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(io_error("opening", &path)(error)),
+            };
             total += file.len().map_err(io_error("reading", &path))?;
         }
         Ok(total)

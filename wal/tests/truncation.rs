@@ -43,6 +43,23 @@ fn truncate_before_drops_only_segments_wholly_below_the_lsn() {
     }
 }
 
+/// `size_bytes` lists the segments, then opens the older ones outside the log's lock: one
+/// that `truncate_before` drops in between (here: removed after the listing, as it would
+/// be) no longer counts, and is no error. It failed `stats` during a flush.
+#[test]
+fn size_bytes_counts_a_segment_dropped_meanwhile_for_nothing() {
+    use dynastore_wal::fs::FileSystem;
+    let (fs, shared, _) = log_of(100);
+    let wal = open(&shared, Path::new(DIR), sync_options(1024));
+    let whole = wal.size_bytes().unwrap();
+    let segments = wal.segments();
+    assert!(segments.len() > 2);
+    let oldest = dynastore_wal::segment::segment_path(Path::new(DIR), segments[0]);
+    let oldest_bytes = fs.open(&oldest).unwrap().len().unwrap();
+    fs.remove_file(&oldest).unwrap();
+    assert_eq!(wal.size_bytes().unwrap(), whole - oldest_bytes);
+}
+
 #[test]
 fn truncate_before_never_drops_the_newest_segment() {
     let (_fs, shared, _) = log_of(100);
