@@ -1794,7 +1794,8 @@ mod tests {
 
     /// A writer stalled because flushing fell behind goes on once the partition is retired
     /// (deposed by a failover, or its table deleted): no flush will ever come. This hung a
-    /// writer of a deposed primary for good (the quorum failover test, about 1 run in 20).
+    /// writer of a deposed primary for good (the quorum failover test, in one of the first
+    /// few looped runs).
     #[test]
     fn a_writer_stalled_for_a_flush_goes_on_once_its_partition_is_retired() {
         let fs = dynastore_wal::fs::FaultyFs::new();
@@ -1817,8 +1818,12 @@ mod tests {
             })
         };
         // Stalled: behind, with nobody to flush.
-        assert!(receiver.recv_timeout(std::time::Duration::from_millis(200)).is_err());
-        assert_eq!(partition.stalls.load(Ordering::Relaxed), 1);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while partition.stalls.load(Ordering::Relaxed) == 0 {
+            assert!(std::time::Instant::now() < deadline, "the writer never stalled");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(receiver.try_recv().is_err(), "a stalled write finished");
         partition.retire();
         assert_eq!(
             receiver.recv_timeout(std::time::Duration::from_secs(30)),
