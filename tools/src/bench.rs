@@ -89,8 +89,8 @@ pub fn run(data: &Path, workload: &Workload, out: &mut dyn Write) -> Result<(), 
     })?;
     writeln!(out, "bench: {}", describe(workload))?;
 
-    // The device's count where there is one (see `dynastore::device_writes`), else the
-    // process's, which overcounts rewritten pages.
+    // The device's count where there is one (see `dynastore::device_writes`), and the
+    // process's beside it, which overcounts rewritten pages.
     let device = DeviceWrites::of(&dir);
     let written_before = Written::now(device.as_ref());
     let stop = Arc::new(AtomicBool::new(false));
