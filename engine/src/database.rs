@@ -1106,10 +1106,51 @@ impl Database {
         })
     }
 
-    /// Makes every write so far durable (useful with `Buffered` durability).
+    /// Makes every write so far durable (useful with `Buffered` durability) as the ack
+    /// mode counts it: on every primary and, with replication, on as many replicas as a
+    /// `Sync` write waits for (under `Quorum`, one), so that losing a primary's AZ
+    /// afterwards loses none of them. A primary that fails meanwhile is failed over as a
+    /// writer's would be; the writes its successor was handed count as synced.
     ///
-    /// Errors: [`Error::Wal`].
+    /// Errors: [`Error::Wal`] if a primary's log failed and some of the writes were not
+    /// handed over (they are lost, as in a crash before a sync); [`Error::Replication`]
+    /// if too few replicas acknowledged them within the acknowledgement timeout (they stay
+    /// durable on the primary); [`Error::Unavailable`] if a partition has no copy left to
+    /// serve.
     pub fn sync(&self) -> Result<()> {
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for table in &tables {
+            for hash in table.range_ends() {
+                self.sync_partition(table, hash)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Database::sync`] for the partition holding `hash`, if it was created.
+    fn sync_partition(&self, table: &Table, hash: u64) -> Result<()> {
+        let Some(partition) = self.partition(table, hash, false)? else {
+            return Ok(());
+        };
+        let Err(failure) = partition.sync_attempt() else {
+            return Ok(());
+        };
+        let error = failure.error.to_string();
+        match self.recover(table, hash, &partition, failure, &mut 0)? {
+            Recovery::Done(_) => Ok(()),
+            // Records past what the new primary was handed are gone: unlike a write in
+            // `write_key`, they cannot be made again on the new primary.
+            Recovery::Retry => Err(Error::Wal(dynastore_wal::Error::Poisoned {
+                cause: format!(
+                    "the primary failed before every write so far was durable, and the failover could not hand them all over: {error}"
+                ),
+            })),
+        }
+    }
+
+    /// Makes every write so far durable in every copy's log, waiting for no replica (what
+    /// closing needs: shipping resumes from the logs when the database is opened again).
+    fn sync_logs(&self) -> Result<()> {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         for partition in tables.iter().flat_map(|t| t.open_partitions()) {
             partition.sync()?;
@@ -1196,7 +1237,7 @@ impl Database {
     ///
     /// Errors: [`Error::Wal`].
     pub fn close(self) -> Result<()> {
-        self.sync()
+        self.sync_logs()
     }
 
     /// The data directory.

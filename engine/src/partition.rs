@@ -1174,10 +1174,25 @@ impl Partition {
         merge(sources, reverse, |key, item| visit(key, item))
     }
 
-    /// Makes every write so far durable (for `Buffered` durability).
+    /// Makes every write so far durable in this copy's log (for `Buffered` durability).
     pub fn sync(&self) -> Result<()> {
         self.wal.sync()?;
         Ok(())
+    }
+
+    /// [`Partition::sync`], then waits until the replicas acknowledge every write so far
+    /// as the ack mode asks (see [`Partition::await_replicas`]): what `Database::sync`
+    /// promises a `Buffered` writer. On failure, tells what [`Partition::write_attempt`]
+    /// tells, with the last record so far as the one enqueued: a failover that handed it
+    /// over lost none of them.
+    pub(crate) fn sync_attempt(&self) -> std::result::Result<(), WriteFailure> {
+        let last = self.wal.last_lsn();
+        let acknowledged = self
+            .wal
+            .sync()
+            .map_err(Error::from)
+            .and_then(|_| self.await_replicas(last));
+        acknowledged.map_err(|error| self.failure(error, Some((last, None))))
     }
 
     /// Flushes the memtable to an SSTable (see the module docs), then drops the WAL

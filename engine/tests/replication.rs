@@ -836,6 +836,58 @@ fn partitions_created_while_an_az_is_failed_get_their_copies_on_restore() {
     assert!(items.values().all(Option::is_some));
 }
 
+/// `Database::sync` makes every `Buffered` write so far durable as the ack mode counts
+/// it: under `Quorum`, on the primary and on a replica, so that losing the primary's AZ
+/// right after it returns loses none of them. While no replica can take them (shipping to
+/// both is cut) it fails with the acknowledgement timeout, as a `Sync` put would, instead
+/// of returning `Ok` for writes only the primary holds. (It used to sync the primary's
+/// log alone: the first `sync` below returned `Ok`, and `fail_az` then lost the writes.)
+#[test]
+fn sync_returns_once_buffered_writes_are_durable_on_a_replica() {
+    let mut options = options(AckMode::Quorum);
+    // Nothing becomes durable by itself during the test: only `sync` makes it so.
+    options.durability = dynastore_wal::Durability::Buffered {
+        interval: Duration::from_secs(3600),
+    };
+    if let Some(replication) = options.replication.as_mut() {
+        replication.ack_timeout = Duration::from_millis(300);
+    }
+    let (dir, db) = orders_db(options);
+    for i in 0..40u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    wait_every_replica_live(&db, 4);
+    db.pause_shipping("az-b", true).unwrap();
+    db.pause_shipping("az-c", true).unwrap();
+    for i in 40..80u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    let refused = db.sync();
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Replication(dynastore_replication::AckError::TimedOut { .. }))
+        ),
+        "{refused:?}"
+    );
+
+    // az-b alone may take them now: sync returns once it holds every write.
+    db.pause_shipping("az-b", false).unwrap();
+    db.sync().unwrap();
+    db.fail_az("az-a").unwrap();
+    for i in 0..80u64 {
+        assert_eq!(
+            get(&db, key(i, 0), true),
+            Some(item(i, 0, i)),
+            "key {i} after az-a failed"
+        );
+    }
+    db.pause_shipping("az-c", false).unwrap();
+    db.restore_az("az-a").unwrap();
+    wait_caught_up(&db);
+    close_and_verify(db, dir.path());
+}
+
 /// Planned promotions under `Buffered` writers: writes are acknowledged before they are
 /// durable, and a planned promotion (the primary healthy) must still hand every one of
 /// them over: none is lost.
