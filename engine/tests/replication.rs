@@ -1724,3 +1724,25 @@ fn failing_an_az_whose_log_hangs_does_not_wait_for_its_disk() {
     assert_every_az_holds_20_key_writes(&db, &keys, "after az-c was restored");
     close_shared_and_verify(db, dir.path());
 }
+
+#[test]
+fn scratch_primary_az_gone_at_open() {
+    let (dir, db) = orders_db(options(AckMode::Quorum));
+    put_with_a_flush_after(&db, 300, 30, 0, 160);
+    db.close().unwrap();
+    std::fs::remove_dir_all(dir.path().join("az-a")).unwrap();
+    let db = Database::open(StdFs::shared(), dir.path(), options(AckMode::Quorum));
+    let db = match db {
+        Ok(db) => db,
+        Err(e) => panic!("open: {e}"),
+    };
+    for p in partitions(&db) {
+        println!("{:?} {:?}", p.entry.group, p.replicas);
+    }
+    let last = |pk: u64| item(pk, 0, (0..300).rev().find(|i| i % 30 == pk).unwrap());
+    for pk in 0..30u64 {
+        assert_eq!(get(&db, key(pk, 0), true), Some(last(pk)), "key {pk}");
+    }
+    wait_caught_up(&db);
+    close_and_verify(db, dir.path());
+}

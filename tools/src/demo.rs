@@ -813,7 +813,8 @@ fn replication_and_failover(dir: &Path, out: &mut dyn Write) -> DemoResult {
 }
 
 /// Step 13: `Buffered` writers that outrun every replica wait for them
-/// (`Replication::max_lag_records`), so the lag stays bounded.
+/// (`Replication::max_lag_records`), so the lag stays bounded; `Database::sync` returns
+/// once a replica holds every write (`Quorum`), and says so when none can.
 fn replication_backpressure(dir: &Path, out: &mut dyn Write) -> DemoResult {
     use dynastore::{Database, Item, Options, PutItemInput, Replication};
 
@@ -828,6 +829,8 @@ fn replication_backpressure(dir: &Path, out: &mut dyn Write) -> DemoResult {
         },
         replication: Some(Replication {
             max_lag_records: 100,
+            // Long enough for the stall below, short enough for the refused sync.
+            ack_timeout: Duration::from_secs(1),
             ..Replication::default()
         }),
         ..Options::default()
@@ -866,6 +869,35 @@ fn replication_backpressure(dir: &Path, out: &mut dyn Write) -> DemoResult {
         "   the 101st waited {:.0} ms, until shipping to az-c resumed (write stalls: {})",
         waited.as_secs_f64() * 1e3,
         db.write_stalls()
+    )?;
+
+    // Sync is a Buffered writer's acknowledgement: under Quorum, durable on a replica too.
+    db.pause_shipping("az-c", true)?;
+    put(&db, 101)?;
+    let refused = db.sync();
+    check(
+        matches!(refused, Err(dynastore::Error::Replication(_))),
+        "sync fails while no replica can take the writes",
+    )?;
+    writeln!(
+        out,
+        "   both paused again, one more put: sync fails after ack_timeout ({})",
+        refused.err().map(|e| e.to_string()).unwrap_or_default()
+    )?;
+    db.pause_shipping("az-c", false)?;
+    db.sync()?;
+    let tables = db.stats()?;
+    let az_c = tables
+        .iter()
+        .flat_map(|table| &table.partitions)
+        .flat_map(|partition| &partition.replicas)
+        .find(|replica| replica.az == "az-c")
+        .ok_or("no az-c replica")?;
+    check(az_c.lag_records == 0, "after sync az-c holds every write")?;
+    writeln!(
+        out,
+        "   az-c resumed: sync returns with az-c durable to LSN {} (lag {} records)",
+        az_c.durable_lsn, az_c.lag_records
     )?;
     db.pause_shipping("az-b", false)?;
     let db = Arc::try_unwrap(db).map_err(|_| "the database is still shared")?;
