@@ -976,6 +976,30 @@ fn a_damaged_primary_copy_at_open_fails_over_and_is_rebuilt() {
     close_and_verify(db, dir.path());
 }
 
+/// The primary AZ's whole directory is gone when the database opens (its disk was
+/// replaced), with the replicas not caught up: every partition fails over to the replica
+/// holding the most, every acknowledged write is there, and az-a is rebuilt as a replica.
+#[test]
+fn a_primary_az_gone_at_open_fails_over_and_is_rebuilt() {
+    let (dir, db) = orders_db(options(AckMode::Quorum));
+    put_with_a_flush_after(&db, 300, 30, 0, 160);
+    db.close().unwrap();
+    std::fs::remove_dir_all(dir.path().join("az-a")).unwrap();
+    let db = open(&StdFs::shared(), dir.path(), options(AckMode::Quorum));
+    for p in partitions(&db) {
+        assert_ne!(p.entry.group.primary, "az-a", "{p:?}");
+        assert_eq!(p.entry.group.failovers, 1, "{p:?}");
+    }
+    let last = |pk: u64| item(pk, 0, (0..300).rev().find(|i| i % 30 == pk).unwrap());
+    for pk in 0..30u64 {
+        assert_eq!(get(&db, key(pk, 0), true), Some(last(pk)), "key {pk}");
+    }
+    wait_caught_up(&db);
+    let keys: BTreeSet<(u64, u64)> = (0..30).map(|pk| (pk, 0)).collect();
+    same_on_every_az(&db, &keys);
+    close_and_verify(db, dir.path());
+}
+
 /// A read (Scan, GetItem, Query) that finds a copy's files damaged (a block checksum that
 /// does not hold) is served by a sound copy instead: the damaged primary is replaced by a replica, a damaged
 /// replica taken out, and the damaged copy rebuilt from the primary.
@@ -1723,26 +1747,4 @@ fn failing_an_az_whose_log_hangs_does_not_wait_for_its_disk() {
     assert_eq!(replica_states_in(&db, "az-c"), vec!["live"]);
     assert_every_az_holds_20_key_writes(&db, &keys, "after az-c was restored");
     close_shared_and_verify(db, dir.path());
-}
-
-#[test]
-fn scratch_primary_az_gone_at_open() {
-    let (dir, db) = orders_db(options(AckMode::Quorum));
-    put_with_a_flush_after(&db, 300, 30, 0, 160);
-    db.close().unwrap();
-    std::fs::remove_dir_all(dir.path().join("az-a")).unwrap();
-    let db = Database::open(StdFs::shared(), dir.path(), options(AckMode::Quorum));
-    let db = match db {
-        Ok(db) => db,
-        Err(e) => panic!("open: {e}"),
-    };
-    for p in partitions(&db) {
-        println!("{:?} {:?}", p.entry.group, p.replicas);
-    }
-    let last = |pk: u64| item(pk, 0, (0..300).rev().find(|i| i % 30 == pk).unwrap());
-    for pk in 0..30u64 {
-        assert_eq!(get(&db, key(pk, 0), true), Some(last(pk)), "key {pk}");
-    }
-    wait_caught_up(&db);
-    close_and_verify(db, dir.path());
 }
