@@ -889,6 +889,62 @@ fn sync_returns_once_buffered_writes_are_durable_on_a_replica() {
     close_and_verify(db, dir.path());
 }
 
+/// A `Database::sync` under way when the primary's AZ fails before any replica took the
+/// writes (shipping to both is cut) reports that they are lost instead of returning
+/// `Ok`: the failover hands the new primary only what a replica held. Syncs after it
+/// work on the new primary, and the former primary drops those writes when it rejoins.
+#[test]
+fn a_sync_reports_writes_lost_when_the_primary_az_fails_under_it() {
+    let mut options = options(AckMode::Quorum);
+    options.initial_partitions = 1;
+    options.durability = dynastore_wal::Durability::Buffered {
+        interval: Duration::from_secs(3600),
+    };
+    if let Some(replication) = options.replication.as_mut() {
+        replication.ack_timeout = Duration::from_secs(20);
+    }
+    let (dir, db) = orders_db(options);
+    for i in 0..20u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    db.sync().unwrap();
+    db.pause_shipping("az-b", true).unwrap();
+    db.pause_shipping("az-c", true).unwrap();
+    for i in 20..40u64 {
+        put(&db, item(i, 0, i)).unwrap();
+    }
+    let db = Arc::new(db);
+    let syncer = {
+        let db = Arc::clone(&db);
+        std::thread::spawn(move || db.sync())
+    };
+    // The sync waits for a replica (up to its 20 s timeout) while the AZ fails.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!syncer.is_finished(), "the sync waits for a replica");
+    db.fail_az("az-a").unwrap();
+    let synced = join_within(syncer, Duration::from_secs(10), "the sync");
+    assert!(
+        matches!(&synced, Err(Error::Wal(dynastore_wal::Error::Poisoned { cause })) if cause.contains("could not hand them all over")),
+        "{synced:?}"
+    );
+    for i in 0..20u64 {
+        assert_eq!(get(&db, key(i, 0), true), Some(item(i, 0, i)), "synced key {i}");
+    }
+    for i in 20..40u64 {
+        assert_eq!(get(&db, key(i, 0), true), None, "key {i}, lost with az-a");
+    }
+    db.pause_shipping("az-b", false).unwrap();
+    db.pause_shipping("az-c", false).unwrap();
+    put(&db, item(99, 0, 99)).unwrap();
+    db.sync().unwrap();
+    db.restore_az("az-a").unwrap();
+    wait_caught_up(&db);
+    let keys: BTreeSet<(u64, u64)> = (0..40).chain([99]).map(|pk| (pk, 0)).collect();
+    let items = same_on_every_az(&db, &keys);
+    assert_eq!(items.values().filter(|item| item.is_some()).count(), 21);
+    close_shared_and_verify(db, dir.path());
+}
+
 /// Planned promotions under `Buffered` writers: writes are acknowledged before they are
 /// durable, and a planned promotion (the primary healthy) must still hand every one of
 /// them over: none is lost.
