@@ -52,8 +52,7 @@ pub(super) enum ReplicaCopies {
 /// (their copies are out of service, not failed).
 pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet, failed: &BTreeSet<String>) -> Vec<ReplicaReport> {
     let durable = primary.wal().durable_lsn();
-    let wal = primary.wal().stats();
-    let record_bytes = wal.bytes.checked_div(wal.records).unwrap_or(0);
+    let record_bytes = average_record_bytes(primary.wal());
     let states = set.acks.replicas();
     set.members
         .iter()
@@ -82,6 +81,22 @@ pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet, failed: &BT
             }
         })
         .collect()
+}
+
+/// The average size of a record in `wal`, for [`ReplicaReport::lag_bytes`]: over the
+/// records appended since the log was opened, else (just after a reopen, before any
+/// write) over the records its files hold, so that a replica behind a reopened primary
+/// does not show a lag of 0 bytes. 0 for an empty log, or if its files cannot be read.
+fn average_record_bytes(wal: &dynastore_wal::Wal) -> u64 {
+    let appended = wal.stats();
+    if appended.records > 0 {
+        return appended.bytes / appended.records;
+    }
+    let held = (wal.last_lsn().0 + 1).saturating_sub(wal.first_lsn().0);
+    if held == 0 {
+        return 0;
+    }
+    wal.size_bytes().map_or(0, |bytes| bytes / held)
 }
 
 /// Takes `slot`'s copy in the failed `az` out of service and leaves it to be closed under
@@ -994,5 +1009,35 @@ impl Copies {
             }
         }
         repaired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dynastore_wal::{Epoch, Wal, WalOptions};
+
+    /// Lag in bytes is estimated at the primary's average record size: over the records
+    /// appended since the log was opened, and just after a reopen (no write yet) over the
+    /// records its files hold, not 0 (a replica 63 records behind a reopened primary
+    /// showed a lag of 0 bytes).
+    #[test]
+    fn a_reopened_log_averages_its_records_over_its_files() {
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let dir = Path::new("/wal");
+        let (wal, _) = Wal::open(fs.shared(), dir, WalOptions::default()).unwrap();
+        assert_eq!(average_record_bytes(&wal), 0, "an empty log");
+        for i in 0..10u8 {
+            wal.append(Epoch(1), &[i; 100]).unwrap();
+        }
+        let appended = average_record_bytes(&wal);
+        assert_eq!(appended, wal.stats().bytes / 10);
+        wal.close().unwrap();
+
+        let (wal, _) = Wal::open(fs.shared(), dir, WalOptions::default()).unwrap();
+        assert_eq!(wal.stats().records, 0);
+        let held = average_record_bytes(&wal);
+        // Each record's framing, plus its share of the segment's header.
+        assert!(held >= appended && held < appended + 50, "{held} vs {appended}");
     }
 }
