@@ -89,14 +89,14 @@ pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet, failed: &BT
 /// does not show a lag of 0 bytes. 0 for an empty log, or if its files cannot be read.
 fn average_record_bytes(wal: &dynastore_wal::Wal) -> u64 {
     let appended = wal.stats();
-    if appended.records > 0 {
-        return appended.bytes / appended.records;
+    if let Some(average) = appended.bytes.checked_div(appended.records) {
+        return average;
     }
     let held = (wal.last_lsn().0 + 1).saturating_sub(wal.first_lsn().0);
-    if held == 0 {
-        return 0;
-    }
-    wal.size_bytes().map_or(0, |bytes| bytes / held)
+    wal.size_bytes()
+        .ok()
+        .and_then(|bytes| bytes.checked_div(held))
+        .unwrap_or(0)
 }
 
 /// Takes `slot`'s copy in the failed `az` out of service and leaves it to be closed under
