@@ -836,6 +836,20 @@ fn partitions_created_while_an_az_is_failed_get_their_copies_on_restore() {
     assert!(items.values().all(Option::is_some));
 }
 
+/// `Quorum` options with `Buffered` writes that become durable only when `Database::sync`
+/// makes them so (the interval outlasts any test), and acknowledgements awaited for at
+/// most `ack_timeout`.
+fn synced_by_hand(ack_timeout: Duration) -> Options {
+    let mut options = options(AckMode::Quorum);
+    options.durability = dynastore_wal::Durability::Buffered {
+        interval: Duration::from_secs(3600),
+    };
+    if let Some(replication) = options.replication.as_mut() {
+        replication.ack_timeout = ack_timeout;
+    }
+    options
+}
+
 /// `Database::sync` makes every `Buffered` write so far durable as the ack mode counts
 /// it: under `Quorum`, on the primary and on a replica, so that losing the primary's AZ
 /// right after it returns loses none of them. While no replica can take them (shipping to
@@ -844,16 +858,8 @@ fn partitions_created_while_an_az_is_failed_get_their_copies_on_restore() {
 /// log alone: the first `sync` below returned `Ok`, and `fail_az` then lost the writes.)
 #[test]
 fn sync_returns_once_buffered_writes_are_durable_on_a_replica() {
-    let mut options = options(AckMode::Quorum);
-    // Nothing becomes durable by itself during the test: only `sync` makes it so.
-    options.durability = dynastore_wal::Durability::Buffered {
-        interval: Duration::from_secs(3600),
-    };
     // Short enough for the refused sync, long enough for a loaded machine's replica fsync.
-    if let Some(replication) = options.replication.as_mut() {
-        replication.ack_timeout = Duration::from_secs(2);
-    }
-    let (dir, db) = orders_db(options);
+    let (dir, db) = orders_db(synced_by_hand(Duration::from_secs(2)));
     for i in 0..40u64 {
         put(&db, item(i, 0, i)).unwrap();
     }
@@ -895,14 +901,8 @@ fn sync_returns_once_buffered_writes_are_durable_on_a_replica() {
 /// work on the new primary, and the former primary drops those writes when it rejoins.
 #[test]
 fn a_sync_reports_writes_lost_when_the_primary_az_fails_under_it() {
-    let mut options = options(AckMode::Quorum);
+    let mut options = synced_by_hand(Duration::from_secs(20));
     options.initial_partitions = 1;
-    options.durability = dynastore_wal::Durability::Buffered {
-        interval: Duration::from_secs(3600),
-    };
-    if let Some(replication) = options.replication.as_mut() {
-        replication.ack_timeout = Duration::from_secs(20);
-    }
     let (dir, db) = orders_db(options);
     for i in 0..20u64 {
         put(&db, item(i, 0, i)).unwrap();
