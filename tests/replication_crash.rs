@@ -32,37 +32,28 @@ const BUFFERED_ENV: &str = "DYNASTORE_REPLICATION_BUFFERED";
 const KEYS_PER_THREAD: u64 = 40;
 const AZS: [&str; 3] = ["az-a", "az-b", "az-c"];
 
-fn options() -> Options {
-    if std::env::var_os(BUFFERED_ENV).is_some() {
-        buffered_options()
+/// The database's options. `buffered`: writes are `Buffered`, acknowledged by
+/// `Database::sync` alone (the interval is longer than any child lives).
+fn options(buffered: bool) -> Options {
+    let durability = if buffered {
+        dynastore::wal::Durability::Buffered {
+            interval: Duration::from_secs(3600),
+        }
     } else {
-        sync_options()
-    }
-}
-
-fn sync_options() -> Options {
+        dynastore::wal::Durability::Sync
+    };
     Options {
         initial_partitions: 2,
         // Small segments and memtables, so kills also land in rotations, flushes and
         // replica rebuilds.
         wal_segment_bytes: 16 << 10,
         memtable_bytes: 32 << 10,
+        durability,
         replication: Some(Replication {
             ack: AckMode::Quorum,
             ..Replication::default()
         }),
         ..Options::default()
-    }
-}
-
-/// [`sync_options`] with `Buffered` writes: acknowledged by `Database::sync` alone (the
-/// interval is longer than any child lives).
-fn buffered_options() -> Options {
-    Options {
-        durability: dynastore::wal::Durability::Buffered {
-            interval: Duration::from_secs(3600),
-        },
-        ..sync_options()
     }
 }
 
@@ -93,7 +84,8 @@ fn replication_crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options()).unwrap());
+    let buffered = std::env::var_os(BUFFERED_ENV).is_some();
+    let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options(buffered)).unwrap());
     if db.list_tables().is_empty() {
         db.create_table(TableSchema {
             name: "Items".into(),
@@ -111,7 +103,6 @@ fn replication_crash_child() {
         writeln!(out, "{line}").unwrap();
         out.flush().unwrap();
     };
-    let buffered = std::env::var_os(BUFFERED_ENV).is_some();
     // Buffered writes that returned, waiting for a sync to acknowledge them.
     let unsynced = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let writers: Vec<_> = (0..4u64)
@@ -259,7 +250,6 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// once caught up, `verify` clean.
 fn crash_rounds(buffered: bool, lose_primary: bool) {
     let _one_at_a_time = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let options = || if buffered { buffered_options() } else { sync_options() };
     let tmp = tempfile::tempdir().unwrap();
     let seed = common::seed();
     let mut acked: BTreeMap<(u64, u64), u64> = BTreeMap::new();
@@ -296,7 +286,8 @@ fn crash_rounds(buffered: bool, lose_primary: bool) {
             }
         }
 
-        let db = Database::open(StdFs::shared(), tmp.path(), options()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let db = Database::open(StdFs::shared(), tmp.path(), options(buffered))
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         let read = |db: &Database, thread: u64, k: u64| {
             let mut input = KeyInput::new("Items", key(thread, k));
             input.consistent_read = true;
@@ -329,7 +320,7 @@ fn crash_rounds(buffered: bool, lose_primary: bool) {
         db.close().unwrap();
         let report = dynastore::verify::verify(tmp.path());
         assert!(report.problems.is_empty(), "seed {seed}: verify: {:?}", report.problems);
-        let db = Database::open(StdFs::shared(), tmp.path(), options()).unwrap();
+        let db = Database::open(StdFs::shared(), tmp.path(), options(buffered)).unwrap();
         after_checks = failovers_of(&db);
     }
     assert!(
