@@ -33,6 +33,7 @@ mod flusher;
 pub mod item;
 pub mod lag;
 pub mod manifest;
+mod memtable;
 mod partition;
 pub use partition::PartitionStats;
 pub mod query;
@@ -40,6 +41,7 @@ mod repairer;
 mod shipper;
 pub mod sstable;
 pub mod verify;
+mod write_order;
 
 pub use batch::{BatchGetOutput, WriteRequest};
 pub use compaction::CompactionStyle;

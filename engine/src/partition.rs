@@ -4,25 +4,27 @@
 //! # Write order
 //!
 //! Writers of a partition take its write lock, read the current item, enqueue one WAL
-//! record (which fixes its LSN and so its order) and note the new version as *pending*,
+//! record (which fixes its LSN and so its order) and note the new version as *in flight*,
 //! then release the lock and wait for the record to be durable. Waiting outside the lock
 //! lets concurrent writers of one partition share fsyncs (group commit). The next writer
 //! of the same key sees the pending version, so read-modify-write stays in LSN order;
 //! readers see only the memtable, which gets a version once its record is durable (so a
 //! read never returns a write that was not acknowledged). Versions carry their LSN and
-//! the memtable keeps the newest, whatever order writers finish in.
+//! the memtable keeps the newest, whatever order writers finish in. The protocol, and why
+//! no version is ever applied behind a newer one, is [`crate::write_order`]'s.
 //!
 //! # Flush
 //!
-//! A flush first *freezes* the memtable: new writers wait while the writes already
-//! enqueued finish, then the memtable is set aside and an empty one takes writes. So
-//! every version in a frozen memtable (and in an SSTable) is older than every write after
-//! the freeze, and the frozen memtable holds every write up to the WAL's last LSN at that
-//! moment, its *covered* LSN. The frozen memtable is written to an SSTable (synced, with
-//! its directory), the MANIFEST records the table and the covered LSN as the flushed LSN
-//! (atomically), and only then are WAL segments wholly at or below that LSN deleted.
-//! Recovery opens the MANIFEST's tables, deletes table files it does not list (a crash
-//! between writing a table and recording it), and replays the WAL after the flushed LSN.
+//! A flush first *freezes* the memtable: new writers wait while every write in flight
+//! finishes (every write, not only one per key), then the memtable is set aside and an
+//! empty one takes writes. So every version in a frozen memtable (and in an SSTable) is
+//! older than every write after the freeze, and the frozen memtable holds every write up
+//! to the WAL's last LSN at that moment, its *covered* LSN. The frozen memtable is written
+//! to an SSTable (synced, with its directory), the MANIFEST records the table and the
+//! covered LSN as the flushed LSN (atomically), and only then are WAL segments wholly at
+//! or below that LSN deleted. Recovery opens the MANIFEST's tables, deletes table files it
+//! does not list (a crash between writing a table and recording it), and replays the WAL
+//! after the flushed LSN.
 //!
 //! Reads look at the memtable, then the frozen memtables and the SSTables, newest first;
 //! the first version found wins, and a tombstone hides everything older. Memtables hold
@@ -52,15 +54,17 @@ use crate::compaction::{self, CompactionStyle, Job, LEVEL0_TABLES_STOP, LEVEL0_T
 use crate::error::{Error, Result, io_error};
 use crate::flusher::FlushSignal;
 use crate::item::Item;
-use crate::item::codec::{decode_item, encode_item};
+use crate::item::codec::decode_item;
 use crate::manifest::{Manifest, TableFile, parse_table_name, table_path};
+use crate::memtable::{self, Encoded, MemKey, Memtable, Version, encode};
 use crate::sstable::{SsTable, SsTableWriter, bloom};
+use crate::write_order::{InFlight, WriteLock, WriteOrder};
 use dynastore_replication::{AckError, AckMode};
 use dynastore_wal::fs::SharedFs;
 use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -73,67 +77,6 @@ const OP_BATCH: u8 = 3;
 /// One write to one key: its storage key and the new item, or `None` to delete it.
 pub(crate) type KeyWrite = (Vec<u8>, Option<Item>);
 
-/// A memtable key: the storage key, with its first 8 bytes (the partition key's hash)
-/// also held inline, so that comparing keys of different partition keys, most of the
-/// comparisons of a lookup, does not touch the heap. It orders exactly as the storage key
-/// bytes do (shorter keys are padded with zeros in the prefix, which keeps that order).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct MemKey {
-    prefix: u64,
-    bytes: Vec<u8>,
-}
-
-impl MemKey {
-    pub(crate) fn new(bytes: Vec<u8>) -> MemKey {
-        let mut prefix = [0u8; 8];
-        let n = bytes.len().min(8);
-        prefix[..n].copy_from_slice(&bytes[..n]);
-        MemKey {
-            prefix: u64::from_be_bytes(prefix),
-            bytes,
-        }
-    }
-}
-
-impl Ord for MemKey {
-    fn cmp(&self, other: &MemKey) -> std::cmp::Ordering {
-        self.prefix
-            .cmp(&other.prefix)
-            .then_with(|| self.bytes.cmp(&other.bytes))
-    }
-}
-
-impl PartialOrd for MemKey {
-    fn partial_cmp(&self, other: &MemKey) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// An item as the item codec encodes it. Memtables hold items encoded: a few hundred
-/// bytes less per entry than a decoded tree of attributes, one allocation instead of
-/// several, and a flush copies them into SSTables as they are.
-type Encoded = Arc<[u8]>;
-
-/// One version of one key: the encoded item (or its absence) as of a WAL record.
-#[derive(Clone, Debug)]
-struct Version {
-    lsn: Lsn,
-    value: Option<Encoded>,
-}
-
-fn encode(item: &Item) -> Encoded {
-    let mut bytes = Vec::with_capacity(128);
-    encode_item(item, &mut bytes);
-    Arc::from(bytes)
-}
-
-/// The writes between enqueue and apply, and whether a flush is freezing the memtable.
-#[derive(Debug, Default)]
-struct Pending {
-    versions: HashMap<MemKey, Version>,
-    freezing: bool,
-}
-
 /// A live SSTable with its MANIFEST entry's number and level.
 #[derive(Debug, Clone)]
 struct LiveTable {
@@ -144,13 +87,13 @@ struct LiveTable {
 
 /// A frozen memtable, with the WAL's last LSN when it was frozen (every write up to it is
 /// in there) and that record's epoch.
-type Frozen = (Arc<BTreeMap<MemKey, Version>>, Lsn, Epoch);
+type Frozen = (Arc<Memtable>, Lsn, Epoch);
 
 /// What reads look at, newest first: the memtable, frozen memtables (each with the LSN
 /// it covers), then SSTables, in the MANIFEST's order (changed only under its lock).
 #[derive(Debug, Default)]
 struct ReadState {
-    memtable: BTreeMap<MemKey, Version>,
+    memtable: Memtable,
     frozen: Vec<Frozen>,
     tables: Vec<LiveTable>,
 }
@@ -239,15 +182,14 @@ pub(crate) struct Partition {
     dir: PathBuf,
     /// Shared with the replication shipper, which tails it.
     wal: Arc<Wal>,
-    /// Acknowledged versions. Writers are serialised by `pending` anyway, so B-trees under
+    /// Acknowledged versions. Writers are serialised by `order` anyway, so B-trees under
     /// a read-write lock serve readers faster than a concurrent skiplist.
     state: RwLock<ReadState>,
-    /// The write lock; holds the versions enqueued but not yet applied.
-    pending: Mutex<Pending>,
-    /// Signalled when the last pending write is applied and when a freeze ends.
-    drained: Condvar,
+    /// The write lock, the writes between enqueue and apply, and the freeze that waits for
+    /// them (see [`crate::write_order`]). Taken before `state` wherever both are.
+    order: WriteOrder,
     /// `Buffered` durability acknowledges a write before it is durable, so it is applied
-    /// under the write lock right after it is enqueued, without a pending version.
+    /// under the write lock right after it is enqueued, never in flight.
     apply_on_enqueue: bool,
     /// The MANIFEST as last saved (but for file numbers a compaction reserved); its lock
     /// serialises flushes and the installing of compactions' results.
@@ -298,6 +240,9 @@ pub(crate) struct Partition {
     /// The first LSN each copy being seeded from this partition needs from its log: no
     /// flush drops them until the copy is in service (see [`Partition::seed_copy`]).
     log_holds: Mutex<Vec<Lsn>>,
+    /// Points where tests hold a thread to force an interleaving.
+    #[cfg(test)]
+    hooks: tests::Hooks,
 }
 
 /// Keeps a partition's log from dropping records from an LSN on while it lives (a copy
@@ -361,10 +306,6 @@ const NOT_DEPOSED: u64 = u64::MAX;
 const RETIRED_CHECK_ENTRIES: u64 = 4096;
 /// Writers wait (a write stall) while this many frozen memtables wait to be flushed.
 const FROZEN_MEMTABLES_MAX: usize = 2;
-/// Bytes a memtable entry costs beyond its key and encoded item: the tree's share, the
-/// key and version structs, and the allocator's headers (measured: see the LSM notes).
-const ENTRY_OVERHEAD_BYTES: usize = 160;
-
 fn encode_record(key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
     let mut record = Vec::with_capacity(1 + 4 + key.len() + value.map_or(0, <[u8]>::len));
     record.push(if value.is_some() { OP_PUT } else { OP_DELETE });
@@ -467,7 +408,7 @@ impl Partition {
             })
             .collect::<Result<Vec<_>>>()?;
         let wal_dir = dir.join("wal");
-        let mut memtable = BTreeMap::new();
+        let mut memtable = Memtable::new();
         let mut memtable_bytes = 0;
         let mut bad_record = None;
         let replay_from = Lsn(manifest.flushed_lsn + 1);
@@ -480,14 +421,12 @@ impl Partition {
                 |frame| match decode_writes(frame.payload) {
                     Ok(writes) => {
                         for (key, value) in writes {
-                            memtable_bytes += entry_bytes(key, value);
-                            memtable.insert(
-                                MemKey::new(key.to_vec()),
-                                Version {
-                                    lsn: frame.lsn,
-                                    value: value.map(Arc::from),
-                                },
-                            );
+                            let version = Version {
+                                lsn: frame.lsn,
+                                value: value.map(Arc::from),
+                            };
+                            memtable_bytes +=
+                                memtable::apply(&mut memtable, MemKey::new(key.to_vec()), version).unwrap_or(0);
                         }
                     }
                     Err(reason) => {
@@ -525,8 +464,7 @@ impl Partition {
                 frozen: Vec::new(),
                 tables,
             }),
-            pending: Mutex::new(Pending::default()),
-            drained: Condvar::new(),
+            order: WriteOrder::default(),
             apply_on_enqueue: matches!(wal_options.durability, dynastore_wal::Durability::Buffered { .. }),
             manifest_flushed_lsn: AtomicU64::new(manifest.flushed_lsn),
             manifest: Mutex::new(manifest),
@@ -544,6 +482,8 @@ impl Partition {
             compacted_bytes: AtomicU64::new(0),
             retired: AtomicBool::new(false),
             log_holds: Mutex::new(Vec::new()),
+            #[cfg(test)]
+            hooks: tests::Hooks::default(),
             epoch: AtomicU64::new(options.epoch.0),
             epoch_first_lsn: AtomicU64::new(options.epoch_first_lsn.0),
             applied_lsn,
@@ -658,31 +598,27 @@ impl Partition {
     /// no more, so a stalled writer would wait for good (the caller then finds it deposed
     /// and retries on the new primary, or writes to a table being deleted as any write
     /// already under way does).
-    fn lock_pending(&self) -> parking_lot::MutexGuard<'_, Pending> {
-        let mut pending = self.pending.lock();
+    fn lock_pending(&self) -> WriteLock<'_> {
         let mut stalled = false;
-        loop {
-            if pending.freezing {
-                self.drained.wait(&mut pending);
-            } else if self.flush_signal.is_some() && !self.retired.load(Ordering::Relaxed) && self.behind() {
-                // Flushing or compaction fell behind: slow writers down rather than grow
-                // memory or the tables every read must look at.
-                if !stalled {
-                    stalled = true;
-                    self.stalls.fetch_add(1, Ordering::Relaxed);
-                }
-                // Either thread may be the one behind (frozen memtables are the flusher's,
-                // level-0 tables the compactor's): a partition opened with too many
-                // level-0 tables stalls its first write before any flush asks for a merge.
-                if let Some(signal) = &self.flush_signal {
-                    signal.request();
-                    signal.request_compaction();
-                }
-                self.drained.wait(&mut pending);
-            } else {
-                return pending;
+        self.order.lock(|| {
+            if self.flush_signal.is_none() || self.retired.load(Ordering::Relaxed) || !self.behind() {
+                return false;
             }
-        }
+            // Flushing or compaction fell behind: slow writers down rather than grow
+            // memory or the tables every read must look at.
+            if !stalled {
+                stalled = true;
+                self.stalls.fetch_add(1, Ordering::Relaxed);
+            }
+            // Either thread may be the one behind (frozen memtables are the flusher's,
+            // level-0 tables the compactor's): a partition opened with too many level-0
+            // tables stalls its first write before any flush asks for a merge.
+            if let Some(signal) = &self.flush_signal {
+                signal.request();
+                signal.request_compaction();
+            }
+            true
+        })
     }
 
     /// Whether background work fell so far behind that writers must wait for it.
@@ -695,8 +631,7 @@ impl Partition {
     /// Wakes writers waiting for background work. Stalled writers re-check under the
     /// write lock, so it is taken first: none misses the wake-up.
     fn wake_writers(&self) {
-        drop(self.pending.lock());
-        self.drained.notify_all();
+        self.order.wake();
     }
 
     /// [`Partition::write_attempt`] with only the error (for the module's tests).
@@ -731,80 +666,92 @@ impl Partition {
         compute: impl FnOnce(Option<&Item>) -> Result<Option<Item>>,
     ) -> std::result::Result<Option<Item>, WriteFailure> {
         let key = MemKey::new(key);
-        let (lsn, old, new) = {
-            let mut pending = self.lock_pending();
-            self.check_primary()?;
-            let old = match pending.versions.get(&key) {
-                _ if !read_old => None,
-                Some(version) => version
-                    .value
-                    .as_deref()
-                    .map(decode_in_memory)
-                    .transpose()
-                    .map_err(WriteFailure::before_log)?,
-                None => self.get_key(&key).map_err(WriteFailure::before_log)?,
-            };
-            let new = compute(old.as_ref())
-                .map_err(WriteFailure::before_log)?
-                .as_ref()
-                .map(encode);
-            let lsn = self
-                .wal
-                .enqueue(self.epoch(), &encode_record(&key.bytes, new.as_deref()))
-                .map_err(|error| self.failure(error.into(), None))?;
-            if self.apply_on_enqueue {
-                // Nothing can be pending: every write of this partition applies here.
-                let bytes = entry_bytes(&key.bytes, new.as_deref());
-                self.state.write().memtable.insert(key, Version { lsn, value: new });
-                self.applied_lsn.fetch_max(lsn.0, Ordering::AcqRel);
-                drop(pending);
-                self.grew(bytes);
-                let committed = self.wal.commit(lsn).map_err(Error::from);
-                return match committed.and_then(|()| self.keep_replicas_within_reach(lsn)) {
-                    Ok(()) => Ok(old),
-                    Err(error) => Err(self.failure(error, Some((lsn, old)))),
-                };
-            }
-            pending.versions.insert(
-                key.clone(),
-                Version {
-                    lsn,
-                    value: new.clone(),
-                },
-            );
-            (lsn, old, new)
+        let mut lock = self.lock_pending();
+        self.check_primary()?;
+        let old = match lock.newest(&key) {
+            _ if !read_old => None,
+            Some(version) => version
+                .value
+                .as_deref()
+                .map(decode_in_memory)
+                .transpose()
+                .map_err(WriteFailure::before_log)?,
+            None => self.get_key(&key).map_err(WriteFailure::before_log)?,
         };
-        let durable = self.wal.commit(lsn).map_err(Error::from);
-        // A durable record is part of the log's history whether or not replicas acknowledge
-        // it: it is applied either way (later writers already read it as pending).
-        let acknowledged = durable.and_then(|()| self.await_replicas(lsn));
-        let mut pending = self.pending.lock();
-        let newest_pending = pending.versions.get(&key).is_some_and(|version| version.lsn == lsn);
-        if newest_pending {
-            pending.versions.remove(&key);
-        }
-        let is_durable = !matches!(acknowledged, Err(Error::Wal(_)));
-        if is_durable {
-            let mut state = self.state.write();
-            // If this is still the newest version enqueued for the key, nothing newer can
-            // have been applied; otherwise a later writer may have finished first. (A
-            // freeze waits for every pending write, so no newer version can be frozen.)
-            if newest_pending || state.memtable.get(&key).is_none_or(|version| version.lsn < lsn) {
-                let bytes = entry_bytes(&key.bytes, new.as_deref());
-                state.memtable.insert(key, Version { lsn, value: new });
-                drop(state);
-                self.grew(bytes);
-            }
-            self.applied_lsn.fetch_max(lsn.0, Ordering::AcqRel);
-        }
-        if pending.versions.is_empty() {
-            self.drained.notify_all();
-        }
-        drop(pending);
-        match acknowledged {
+        let new = compute(old.as_ref())
+            .map_err(WriteFailure::before_log)?
+            .as_ref()
+            .map(encode);
+        let lsn = self
+            .wal
+            .enqueue(self.epoch(), &encode_record(&key.bytes, new.as_deref()))
+            .map_err(|error| self.failure(error.into(), None))?;
+        let written = if self.apply_on_enqueue {
+            self.apply_versions([(key, Version { lsn, value: new })]);
+            drop(lock);
+            self.commit_buffered(lsn)
+        } else {
+            let in_flight = lock.enqueued(lsn, vec![(key, new)]);
+            drop(lock);
+            self.complete(in_flight)
+        };
+        match written {
             Ok(()) => Ok(old),
             Err(error) => Err(self.failure(error, Some((lsn, old)))),
         }
+    }
+
+    /// Waits for a `Sync` write's record to be durable and acknowledged by the replicas as
+    /// the ack mode asks, then finishes it (see [`crate::write_order`]): a durable record
+    /// is applied whether or not the replicas acknowledged it, as it is part of the log's
+    /// history (and later writers of its keys already read it as pending); one that did
+    /// not become durable is abandoned.
+    ///
+    /// Errors: [`Error::Wal`] if the record did not become durable;
+    /// [`Error::Replication`] if the replicas did not acknowledge it.
+    fn complete(&self, in_flight: InFlight<'_>) -> Result<()> {
+        let lsn = in_flight.lsn();
+        let acknowledged = self
+            .wal
+            .commit(lsn)
+            .map_err(Error::from)
+            .and_then(|()| self.await_replicas(lsn));
+        #[cfg(test)]
+        self.hooks.before_apply(lsn);
+        if matches!(acknowledged, Err(Error::Wal(_))) {
+            in_flight.abandon();
+        } else {
+            in_flight.apply(|versions| self.apply_versions(versions));
+        }
+        acknowledged
+    }
+
+    /// Makes a `Buffered` write's record (already applied) durable when the log syncs, and
+    /// holds it back while the replicas lag too far (see
+    /// [`Partition::keep_replicas_within_reach`]).
+    fn commit_buffered(&self, lsn: Lsn) -> Result<()> {
+        self.wal
+            .commit(lsn)
+            .map_err(Error::from)
+            .and_then(|()| self.keep_replicas_within_reach(lsn))
+    }
+
+    /// Puts `versions` into the memtable, each unless a newer version of its key is there
+    /// ([`memtable::apply`]), and makes them readable. Called with the write lock held:
+    /// no freeze can then set the memtable aside between a write's enqueue and its apply,
+    /// which is what makes the active memtable the only place a newer version can be.
+    fn apply_versions(&self, versions: impl IntoIterator<Item = (MemKey, Version)>) {
+        let mut grown = 0;
+        let mut newest = 0;
+        {
+            let mut state = self.state.write();
+            for (key, version) in versions {
+                newest = newest.max(version.lsn.0);
+                grown += memtable::apply(&mut state.memtable, key, version).unwrap_or(0);
+            }
+        }
+        self.applied_lsn.fetch_max(newest, Ordering::AcqRel);
+        self.grew(grown);
     }
 
     /// Its directory.
@@ -955,8 +902,8 @@ impl Partition {
     /// retry on whichever copy ends up primary); writes already in the log finish. Called
     /// with the write lock taken, so no write is between its check and its record.
     pub(crate) fn stop_writes(&self) {
-        let _pending = self.pending.lock();
-        self.handing_over.store(true, Ordering::Release);
+        self.order
+            .serialized(|| self.handing_over.store(true, Ordering::Release));
     }
 
     /// Undoes [`Partition::stop_writes`] (a promotion that could not go on).
@@ -1054,70 +1001,22 @@ impl Partition {
             .into_iter()
             .map(|(key, item)| (MemKey::new(key), item.as_ref().map(encode)))
             .collect();
-        let lsn = {
-            let mut pending = self.lock_pending();
-            self.check_primary()?;
-            let lsn = self
-                .wal
-                .enqueue(self.epoch(), &encode_batch(&writes))
-                .map_err(|error| self.failure(error.into(), None))?;
-            if self.apply_on_enqueue {
-                let mut state = self.state.write();
-                let mut bytes = 0;
-                for (key, value) in writes {
-                    bytes += entry_bytes(&key.bytes, value.as_deref());
-                    state.memtable.insert(key, Version { lsn, value });
-                }
-                drop(state);
-                self.applied_lsn.fetch_max(lsn.0, Ordering::AcqRel);
-                drop(pending);
-                self.grew(bytes);
-                return self
-                    .wal
-                    .commit(lsn)
-                    .map_err(Error::from)
-                    .and_then(|()| self.keep_replicas_within_reach(lsn))
-                    .map_err(|error| self.failure(error, Some((lsn, None))));
-            }
-            for (key, value) in &writes {
-                pending.versions.insert(
-                    key.clone(),
-                    Version {
-                        lsn,
-                        value: value.clone(),
-                    },
-                );
-            }
-            lsn
+        let mut lock = self.lock_pending();
+        self.check_primary()?;
+        let lsn = self
+            .wal
+            .enqueue(self.epoch(), &encode_batch(&writes))
+            .map_err(|error| self.failure(error.into(), None))?;
+        let written = if self.apply_on_enqueue {
+            self.apply_versions(writes.into_iter().map(|(key, value)| (key, Version { lsn, value })));
+            drop(lock);
+            self.commit_buffered(lsn)
+        } else {
+            let in_flight = lock.enqueued(lsn, writes);
+            drop(lock);
+            self.complete(in_flight)
         };
-        let durable = self.wal.commit(lsn).map_err(Error::from);
-        let acknowledged = durable.and_then(|()| self.await_replicas(lsn));
-        let is_durable = !matches!(acknowledged, Err(Error::Wal(_)));
-        let mut pending = self.pending.lock();
-        let mut state = is_durable.then(|| self.state.write());
-        let mut bytes = 0;
-        for (key, value) in writes {
-            let newest_pending = pending.versions.get(&key).is_some_and(|version| version.lsn == lsn);
-            if newest_pending {
-                pending.versions.remove(&key);
-            }
-            if let Some(state) = state.as_mut()
-                && (newest_pending || state.memtable.get(&key).is_none_or(|version| version.lsn < lsn))
-            {
-                bytes += entry_bytes(&key.bytes, value.as_deref());
-                state.memtable.insert(key, Version { lsn, value });
-            }
-        }
-        if state.is_some() {
-            self.applied_lsn.fetch_max(lsn.0, Ordering::AcqRel);
-        }
-        drop(state);
-        self.grew(bytes);
-        if pending.versions.is_empty() {
-            self.drained.notify_all();
-        }
-        drop(pending);
-        acknowledged.map_err(|error| self.failure(error, Some((lsn, None))))
+        written.map_err(|error| self.failure(error, Some((lsn, None))))
     }
 
     /// Visits acknowledged items with keys in `(lower, upper)`, in key order or reversed,
@@ -1516,32 +1415,28 @@ impl Partition {
 
     /// Sets the memtable aside once no write is between enqueue and apply.
     fn freeze(&self) {
-        let mut pending = self.pending.lock();
-        pending.freezing = true;
-        while !pending.versions.is_empty() {
-            self.drained.wait(&mut pending);
-        }
-        let mut state = self.state.write();
-        if !state.memtable.is_empty() {
-            let frozen = Arc::new(std::mem::take(&mut state.memtable));
-            // The covered record's epoch: the epoch of the copy's history up to here, which a
-            // rejoining copy needs once its log no longer holds any record.
-            state
-                .frozen
-                .insert(0, (frozen, self.wal.last_lsn(), self.wal.last_epoch()));
-        }
-        let released = self.memtable_bytes.swap(0, Ordering::Relaxed);
-        if let Some(signal) = &self.flush_signal {
-            signal.memtables_grew(-(released as isize));
-        }
-        self.flush_requested.store(false, Ordering::Relaxed);
-        drop(state);
-        pending.freezing = false;
-        self.drained.notify_all();
+        self.order.freeze(|| {
+            let mut state = self.state.write();
+            if !state.memtable.is_empty() {
+                let frozen = Arc::new(std::mem::take(&mut state.memtable));
+                // No write is in flight, so the frozen memtable holds every record up to
+                // the log's last. The covered record's epoch: the epoch of the copy's
+                // history up to here, which a rejoining copy needs once its log no longer
+                // holds any record.
+                state
+                    .frozen
+                    .insert(0, (frozen, self.wal.last_lsn(), self.wal.last_epoch()));
+            }
+            let released = self.memtable_bytes.swap(0, Ordering::Relaxed);
+            if let Some(signal) = &self.flush_signal {
+                signal.memtables_grew(-(released as isize));
+            }
+            self.flush_requested.store(false, Ordering::Relaxed);
+        });
     }
 
     /// Writes a frozen memtable as SSTable `number`, durably, and opens it.
-    fn write_table(&self, number: u64, frozen: &BTreeMap<MemKey, Version>) -> Result<Arc<SsTable>> {
+    fn write_table(&self, number: u64, frozen: &Memtable) -> Result<Arc<SsTable>> {
         let fs = self.fs.as_ref();
         let path = self.fresh_table_path(number)?;
         let written = (|| {
@@ -1590,31 +1485,20 @@ impl dynastore_replication::ReplicaSink for Partition {
         }
         // Under the write lock, as a local write: a flush's freeze sees the log and the
         // memtable agree.
-        let pending = self.lock_pending();
+        let lock = self.lock_pending();
         let last = self.wal.append_framed(segment, bytes)?;
         self.wal.sync()?;
         // Acknowledged before it is applied: readers of this copy go by `applied_lsn`, and
         // a promotion waits for this shipment, apply included.
         on_durable(last);
-        let mut grown = 0;
-        {
-            let mut state = self.state.write();
-            for (lsn, writes) in records {
-                for (key, value) in writes {
-                    grown += entry_bytes(key, value);
-                    state.memtable.insert(
-                        MemKey::new(key.to_vec()),
-                        Version {
-                            lsn,
-                            value: value.map(Arc::from),
-                        },
-                    );
-                }
-            }
-        }
-        self.applied_lsn.store(last.0, Ordering::Release);
-        drop(pending);
-        self.grew(grown);
+        self.apply_versions(records.into_iter().flat_map(|(lsn, writes)| {
+            writes.into_iter().map(move |(key, value)| {
+                let value = value.map(Arc::from);
+                (MemKey::new(key.to_vec()), Version { lsn, value })
+            })
+        }));
+        self.applied_lsn.fetch_max(last.0, Ordering::AcqRel);
+        drop(lock);
         Ok(last)
     }
 
@@ -1632,22 +1516,12 @@ impl Drop for Partition {
     }
 }
 
-/// The approximate memory a memtable entry takes.
-fn entry_bytes(key: &[u8], value: Option<&[u8]>) -> usize {
-    key.len() + value.map_or(0, <[u8]>::len) + ENTRY_OVERHEAD_BYTES
-}
-
 /// One ordered source of a merged range read: keys with their encoded item, or `None`
 /// for a tombstone.
 type Source<'a> = Box<dyn Iterator<Item = Result<(Cow<'a, [u8]>, Option<&'a [u8]>)>> + 'a>;
 
 /// A memtable's versions between two bounds as a merge source.
-fn memtable_source<'a>(
-    map: &'a BTreeMap<MemKey, Version>,
-    lower: Bound<MemKey>,
-    upper: Bound<MemKey>,
-    reverse: bool,
-) -> Source<'a> {
+fn memtable_source<'a>(map: &'a Memtable, lower: Bound<MemKey>, upper: Bound<MemKey>, reverse: bool) -> Source<'a> {
     let entries = map
         .range((lower, upper))
         .map(|(key, version)| Ok((Cow::Borrowed(key.bytes.as_slice()), version.value.as_deref())));
@@ -1757,17 +1631,34 @@ fn remove_orphan_tables(fs: &dyn dynastore_wal::fs::FileSystem, dir: &Path, mani
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use std::collections::HashMap;
 
-    fn bytes() -> impl Strategy<Value = Vec<u8>> {
-        // Short keys and a small alphabet, so that equal prefixes and zero padding are common.
-        proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(255u8)], 0..12)
+    /// What a test runs at [`Hooks::before_apply`]: given a write's LSN, once its record
+    /// is durable and acknowledged and before it is applied.
+    type BeforeApply = Box<dyn Fn(Lsn) + Send + Sync>;
+
+    /// Points where a test holds a thread of the partition's, to force an interleaving.
+    #[derive(Default)]
+    pub(super) struct Hooks {
+        before_apply: Mutex<Option<Arc<BeforeApply>>>,
     }
 
-    proptest! {
-        #[test]
-        fn memtable_keys_order_exactly_as_their_bytes(a in bytes(), b in bytes()) {
-            prop_assert_eq!(MemKey::new(a.clone()).cmp(&MemKey::new(b.clone())), a.cmp(&b));
+    impl std::fmt::Debug for Hooks {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Hooks")
+        }
+    }
+
+    impl Hooks {
+        pub(super) fn before_apply(&self, lsn: Lsn) {
+            let hook = self.before_apply.lock().clone();
+            if let Some(hook) = hook {
+                hook(lsn);
+            }
+        }
+
+        fn set_before_apply(&self, hook: impl Fn(Lsn) + Send + Sync + 'static) {
+            *self.before_apply.lock() = Some(Arc::new(Box::new(hook)));
         }
     }
 
@@ -1892,6 +1783,173 @@ mod tests {
         closing.join().unwrap();
         assert!(!gate.gave_up());
         assert!(copy.out_of_service());
+    }
+
+    /// The number under attribute `n` of an item, 0 without one.
+    fn count(item: Option<&Item>) -> i64 {
+        match item.and_then(|item| item.get("n")) {
+            Some(crate::item::AttributeValue::N(n)) => n.to_string().parse().unwrap_or(-1),
+            _ => 0,
+        }
+    }
+
+    /// Issue 24's interleaving, forced. Writer A of a key is held between its log append
+    /// and its apply; writer B of the same key enqueues after it and finishes; a flush
+    /// freezes the memtable; A is released. A freeze that waited only while some *key* had
+    /// a write pending set the memtable aside with B's version as soon as B finished (B's
+    /// entry had replaced A's), and A then applied its older version to the new memtable,
+    /// where it shadowed B's: B's acknowledged update was lost, and the next flush made
+    /// that permanent. The freeze must wait for A. With `read_old`, B increments what A
+    /// wrote (a counter, read-modify-write); without, both are blind puts.
+    fn held_older_write_outlives_no_newer_one(read_old: bool) {
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let dir = Path::new("/data/az-a/T/p-0000");
+        let partition = Arc::new(Partition::open(fs.shared(), dir, tiny(), None).unwrap());
+        let key = || vec![7u8; 12];
+        let (reached, release) = (
+            Arc::new(std::sync::Barrier::new(2)),
+            Arc::new(std::sync::Barrier::new(2)),
+        );
+        let held = Arc::new(AtomicBool::new(false));
+        {
+            let (reached, release, held) = (Arc::clone(&reached), Arc::clone(&release), Arc::clone(&held));
+            // The first write to get there (A) waits, once.
+            partition.hooks.set_before_apply(move |_| {
+                if !held.swap(true, Ordering::SeqCst) {
+                    reached.wait();
+                    release.wait();
+                }
+            });
+        }
+        let write = move |partition: &Partition, blind: i64| {
+            partition
+                .write(key(), read_old, |old| {
+                    let n = if read_old { count(old) + 1 } else { blind };
+                    Ok(Some(Item::new().with("n", n)))
+                })
+                .unwrap();
+        };
+        let writer_a = {
+            let partition = Arc::clone(&partition);
+            std::thread::spawn(move || write(&partition, 1))
+        };
+        reached.wait();
+        write(&partition, 2);
+        let flusher = {
+            let partition = Arc::clone(&partition);
+            std::thread::spawn(move || partition.flush().unwrap())
+        };
+        // Release A once the freeze is waiting for it (or, were it not to wait, is over).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !partition.order.freezing() && !flusher.is_finished() {
+            assert!(std::time::Instant::now() < deadline, "the flush never froze");
+            std::thread::yield_now();
+        }
+        release.wait();
+        writer_a.join().unwrap();
+        flusher.join().unwrap();
+        let newest = Some(Item::new().with("n", 2));
+        assert_eq!(partition.get(key()).unwrap(), newest, "the newer write was shadowed");
+        partition.flush().unwrap();
+        assert_eq!(partition.get(key()).unwrap(), newest, "lost once flushed");
+        drop(partition);
+        let reopened = Partition::open(fs.shared(), dir, tiny(), None).unwrap();
+        assert_eq!(reopened.get(key()).unwrap(), newest, "lost after a reopen");
+    }
+
+    #[test]
+    fn a_freeze_waits_for_an_older_read_modify_write_of_a_key_whose_newer_one_finished() {
+        held_older_write_outlives_no_newer_one(true);
+    }
+
+    #[test]
+    fn a_freeze_waits_for_an_older_blind_put_of_a_key_whose_newer_one_finished() {
+        held_older_write_outlives_no_newer_one(false);
+    }
+
+    /// Concurrent blind puts of a few keys, with flushes all along. Each writer reads its
+    /// key right after its put is acknowledged: the version it reads must be its own or a
+    /// newer one (by LSN, read back from the log, which a hold keeps whole), so a newer
+    /// version shadowed even for a moment is caught. Afterwards each key holds its put
+    /// with the highest LSN, before and after a reopen. On a real disk: fsyncs keep
+    /// several writes of one key in flight at once, finishing in any order.
+    #[test]
+    fn concurrent_blind_puts_with_flushes_never_show_an_older_put_than_the_newest_acknowledged() {
+        const THREADS: u64 = 4;
+        const PUTS: u64 = 1500;
+        const KEYS: u64 = 2;
+        let tmp = tempfile::tempdir().unwrap();
+        let fs = dynastore_wal::fs::StdFs::shared();
+        let dir = tmp.path();
+        let partition = Arc::new(Partition::open(fs.clone(), dir, tiny(), None).unwrap());
+        let key = |k: u64| vec![k as u8; 12];
+        let hold = LogHold::new(&partition, Lsn(1));
+        let done = Arc::new(AtomicBool::new(false));
+        let flusher = {
+            let (partition, done) = (Arc::clone(&partition), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut flushes = 0u64;
+                while !done.load(Ordering::Relaxed) {
+                    partition.flush().unwrap();
+                    flushes += 1;
+                }
+                flushes
+            })
+        };
+        let value_of = |item: Option<Item>| match item.as_ref().and_then(|item| item.get("v")) {
+            Some(crate::item::AttributeValue::N(n)) => n.to_string().parse::<i64>().unwrap(),
+            other => panic!("no value: {other:?}"),
+        };
+        // Per writer: (the value it put, the value it read right after).
+        let writers: Vec<_> = (0..THREADS)
+            .map(|thread| {
+                let partition = Arc::clone(&partition);
+                std::thread::spawn(move || {
+                    let mut seen = Vec::with_capacity(PUTS as usize);
+                    for i in 0..PUTS {
+                        let value = (thread * PUTS + i) as i64;
+                        let k = key(i % KEYS);
+                        partition
+                            .write(k.clone(), false, |_| Ok(Some(Item::new().with("v", value))))
+                            .unwrap();
+                        seen.push((value, value_of(partition.get(k).unwrap())));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let seen: Vec<(i64, i64)> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+        done.store(true, Ordering::Relaxed);
+        let flushes = flusher.join().unwrap();
+        assert!(flushes > 1, "the writes raced no flush");
+        let mut lsn_of = HashMap::new();
+        let mut newest = std::collections::BTreeMap::new();
+        for record in partition.wal.read_from(Lsn(1)).unwrap() {
+            let record = record.unwrap();
+            for (key, value) in decode_writes(&record.payload).unwrap() {
+                let item = value.map(|bytes| decode_in_memory(bytes).unwrap());
+                lsn_of.insert(value_of(item.clone()), record.lsn);
+                newest.insert(key.to_vec(), item);
+            }
+        }
+        for (written, read) in seen {
+            assert!(
+                lsn_of[&read] >= lsn_of[&written],
+                "put {written} (at {}) was acknowledged, then a read showed {read} (at {})",
+                lsn_of[&written],
+                lsn_of[&read]
+            );
+        }
+        assert_eq!(newest.len() as u64, KEYS);
+        for (key, item) in &newest {
+            assert_eq!(&partition.get(key.clone()).unwrap(), item, "key {key:?}");
+        }
+        drop(hold);
+        drop(partition);
+        let reopened = Partition::open(fs, dir, tiny(), None).unwrap();
+        for (key, item) in &newest {
+            assert_eq!(&reopened.get(key.clone()).unwrap(), item, "key {key:?} after a reopen");
+        }
     }
 
     /// Writes `keys` keys (value `a`: 0), flushes, writes them again (`a`: 1), flushes.
