@@ -272,3 +272,190 @@ impl<M: Monitor<Pending>> Drop for InFlight<'_, M> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The protocol under `shuttle`, which runs the threads one step at a time and chooses
+    //! every switch between them (randomly, and by PCT, which weights the schedules that
+    //! trip rare orderings): writers read-modify-write and blind-put a few keys, and a
+    //! flusher freezes, over this module's real code with a model log (an LSN counter)
+    //! and model memtables.
+
+    use super::*;
+    use crate::memtable::{self, Memtable};
+    use shuttle::scheduler::{PctScheduler, RandomScheduler};
+    use shuttle::sync::{Condvar, Mutex, MutexGuard};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, PoisonError};
+
+    /// A [`Monitor`] whose blocking and waking the scheduler controls.
+    struct Shuttled<T> {
+        mutex: Mutex<T>,
+        condvar: Condvar,
+    }
+
+    impl<T: Send> Monitor<T> for Shuttled<T> {
+        type Guard<'a>
+            = MutexGuard<'a, T>
+        where
+            Self: 'a;
+
+        fn new(value: T) -> Self {
+            Shuttled {
+                mutex: Mutex::new(value),
+                condvar: Condvar::new(),
+            }
+        }
+
+        fn lock(&self) -> Self::Guard<'_> {
+            self.mutex.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        fn wait<'a>(&'a self, guard: Self::Guard<'a>) -> Self::Guard<'a> {
+            self.condvar.wait(guard).unwrap_or_else(PoisonError::into_inner)
+        }
+
+        fn notify_all(&self) {
+            self.condvar.notify_all();
+        }
+    }
+
+    /// The memtable and the frozen memtables, newest first.
+    #[derive(Default)]
+    struct Memtables {
+        active: Memtable,
+        frozen: Vec<Memtable>,
+    }
+
+    /// A partition reduced to the protocol: the real [`WriteOrder`], an LSN counter for a
+    /// log, and memtables.
+    #[derive(Default)]
+    struct Model {
+        order: WriteOrder<Shuttled<Pending>>,
+        memtables: Mutex<Memtables>,
+        last_lsn: AtomicU64,
+    }
+
+    fn key(k: u8) -> MemKey {
+        MemKey::new(vec![k; 9])
+    }
+
+    fn number(value: u64) -> Option<Encoded> {
+        Some(Arc::from(value.to_be_bytes().as_slice()))
+    }
+
+    fn number_of(version: &Version) -> u64 {
+        let bytes = version.value.as_deref().and_then(|bytes| bytes.try_into().ok());
+        bytes.map_or(0, u64::from_be_bytes)
+    }
+
+    impl Model {
+        /// What a read sees: the memtable, then the frozen ones, newest first.
+        fn read(&self, key: &MemKey) -> Option<Version> {
+            let memtables = self.memtables.lock().unwrap_or_else(PoisonError::into_inner);
+            std::iter::once(&memtables.active)
+                .chain(&memtables.frozen)
+                .find_map(|memtable| memtable.get(key).cloned())
+        }
+
+        /// One write of `key`: `next` derives its value from the current one. Returns its
+        /// LSN once it is applied, as a partition acknowledges it.
+        fn write(&self, key: &MemKey, next: impl FnOnce(Option<Version>) -> u64) -> Lsn {
+            let mut lock = self.order.lock(|| false);
+            let current = lock.newest(key).cloned().or_else(|| self.read(key));
+            let value = number(next(current));
+            let lsn = Lsn(self.last_lsn.fetch_add(1, Ordering::Relaxed) + 1);
+            let in_flight = lock.enqueued(lsn, vec![(key.clone(), value)]);
+            drop(lock);
+            // The wait for the record to be durable: other writers and the flusher run.
+            shuttle::thread::yield_now();
+            in_flight.apply(|versions| {
+                let mut memtables = self.memtables.lock().unwrap_or_else(PoisonError::into_inner);
+                for (key, version) in versions {
+                    memtable::apply(&mut memtables.active, key, version);
+                }
+            });
+            lsn
+        }
+
+        fn freeze(&self) {
+            self.order.freeze(|| {
+                let mut memtables = self.memtables.lock().unwrap_or_else(PoisonError::into_inner);
+                let frozen = std::mem::take(&mut memtables.active);
+                memtables.frozen.insert(0, frozen);
+            });
+        }
+    }
+
+    const WRITERS: u64 = 3;
+    const WRITES_EACH: u64 = 2;
+
+    /// One run: writers increment a counter and blind-put a second key, a flusher freezes
+    /// twice. Every acknowledged write is read back at once as itself or newer; at the end
+    /// the counter counts every increment, and the blind key holds its highest-LSN put.
+    fn writers_and_a_flusher() {
+        let model = Arc::new(Model::default());
+        let (counter, blind) = (key(1), key(2));
+        let flusher = {
+            let model = Arc::clone(&model);
+            shuttle::thread::spawn(move || {
+                model.freeze();
+                model.freeze();
+            })
+        };
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let (model, counter, blind) = (Arc::clone(&model), counter.clone(), blind.clone());
+                shuttle::thread::spawn(move || {
+                    let mut puts = Vec::new();
+                    for i in 0..WRITES_EACH {
+                        let lsn = model.write(&counter, |current| current.as_ref().map_or(0, number_of) + 1);
+                        let seen = model.read(&counter).map(|version| version.lsn);
+                        assert!(seen >= Some(lsn), "increment {lsn} acknowledged, then {seen:?} read");
+                        let value = writer * WRITES_EACH + i;
+                        let lsn = model.write(&blind, |_| value);
+                        let seen = model.read(&blind).map(|version| version.lsn);
+                        assert!(seen >= Some(lsn), "put {lsn} acknowledged, then {seen:?} read");
+                        puts.push((lsn, value));
+                    }
+                    puts
+                })
+            })
+            .collect();
+        let mut puts = Vec::new();
+        for writer in writers {
+            puts.extend(writer.join().unwrap_or_default());
+        }
+        flusher.join().unwrap_or_default();
+        let total = model.read(&counter).as_ref().map(number_of);
+        assert_eq!(total, Some(WRITERS * WRITES_EACH), "increments lost");
+        let newest = puts.iter().max().map(|&(_, value)| value);
+        assert_eq!(model.read(&blind).as_ref().map(number_of), newest, "not the newest put");
+    }
+
+    /// The seed of a randomised run: `DYNASTORE_SEED` to replay one, else the clock;
+    /// printed either way.
+    fn seed() -> u64 {
+        let seed = std::env::var("DYNASTORE_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                now.map_or(1, |since| since.as_nanos() as u64)
+            });
+        println!("seed {seed} (DYNASTORE_SEED={seed} replays it)");
+        seed
+    }
+
+    #[test]
+    fn no_acknowledged_write_is_lost_or_shadowed_under_random_schedules() {
+        let scheduler = RandomScheduler::new_from_seed(seed(), 10_000);
+        shuttle::Runner::new(scheduler, shuttle::Config::default()).run(writers_and_a_flusher);
+    }
+
+    #[test]
+    fn no_acknowledged_write_is_lost_or_shadowed_under_pct_schedules() {
+        let scheduler = PctScheduler::new_from_seed(seed(), 3, 10_000);
+        shuttle::Runner::new(scheduler, shuttle::Config::default()).run(writers_and_a_flusher);
+    }
+}
