@@ -487,6 +487,10 @@ pub struct Database {
     tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
     /// The AZs failed by [`Database::fail_az`]: their directories are unreachable.
     failed_azs: FailedAzs,
+    /// How often each AZ was failed so far, counted once it is in `failed_azs`: an
+    /// operation that spans a failure and a restore of its AZ can tell (see
+    /// [`Database::for_each_copy`]).
+    az_failures: Mutex<HashMap<String, u64>>,
     /// The AZs [`Database::pause_shipping`] cut off: their replicas get nothing.
     paused_azs: FailedAzs,
     /// Opens and repairs partition copies; shared with the repairer threads.
@@ -502,6 +506,15 @@ pub struct Database {
     /// Dropped (stopped and joined) before the LOCK is released.
     _flusher: Flusher,
     _lock: Box<dyn FileLock>,
+}
+
+/// A copy's AZ as seen at one moment (see [`Database::for_each_copy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AzMark {
+    /// Whether it was failed.
+    failed: bool,
+    /// How often it had been failed.
+    failures: u64,
 }
 
 fn key_value<'a>(item: &'a Item, key: &KeyAttribute) -> Result<&'a AttributeValue> {
@@ -685,6 +698,7 @@ impl Database {
             catalog: Mutex::new(Catalog::default()),
             tables,
             failed_azs,
+            az_failures: Mutex::new(HashMap::new()),
             paused_azs: FailedAzs::default(),
             shipper,
             _repairer: repairer,
@@ -1161,15 +1175,44 @@ impl Database {
     /// Flushes every partition's memtable to an SSTable, records it in the partition's
     /// MANIFEST, and drops the WAL segments the tables now cover. Writers wait only while
     /// a memtable is frozen, not while its table is written. A copy that a repair or a
-    /// failover takes out of service meanwhile is left as it is, without an error.
+    /// failover takes out of service meanwhile, or whose AZ is failed
+    /// ([`Database::fail_az`]) before or during its flush, is left as it is, without an
+    /// error: its log still holds what it did not flush.
     ///
     /// Errors: [`Error::Io`], [`Error::Wal`], [`Error::Corruption`].
     pub fn flush(&self) -> Result<()> {
+        self.for_each_copy(|partition| partition.flush())
+    }
+
+    /// Runs `op` on every open copy of every partition (primaries and replicas in
+    /// service), stopping at the first error, except on a copy whose AZ was failed at any
+    /// moment while `op` ran (it was failed when `op` began, is failed now, or was failed
+    /// and restored in between): its disks were gone, so its failure says nothing of the
+    /// database (a failover or a repair replaces the copy).
+    fn for_each_copy(&self, mut op: impl FnMut(&Partition) -> Result<()>) -> Result<()> {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
-        for partition in tables.iter().flat_map(|t| t.open_partitions()) {
-            partition.flush()?;
+        for table in &tables {
+            for partition in table.open_partitions() {
+                let az = table.az_of(&partition).unwrap_or_default();
+                let before = self.az_mark(&az);
+                let outcome = op(&partition);
+                let after = self.az_mark(&az);
+                match outcome {
+                    Err(_) if before.failed || after.failed || before.failures != after.failures => {}
+                    outcome => outcome?,
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Whether `az` is failed now, and how often it was failed so far.
+    fn az_mark(&self, az: &str) -> AzMark {
+        // The failed set first: `fail_az` counts a failure after adding the AZ to it, so a
+        // failure that began before this look is seen in one or the other.
+        let failed = self.failed_azs.read().contains(az);
+        let failures = self.az_failures.lock().get(az).copied().unwrap_or(0);
+        AzMark { failed, failures }
     }
 
     /// Per table (by name), each partition's catalog entry and, if created, its numbers.
@@ -1204,30 +1247,29 @@ impl Database {
     /// (a major compaction, as RocksDB's `CompactRange`: it bounds the space on disk to
     /// the live data). The background compactor does smaller merges by itself, as
     /// [`Options::compaction`] says. A copy that a repair or a failover takes out of
-    /// service meanwhile stops merging, without an error.
+    /// service meanwhile stops merging, and a copy whose AZ is failed is left as it is,
+    /// without an error (as [`Database::flush`] says).
     ///
     /// Errors: [`Error::Io`], [`Error::Corruption`].
     pub fn compact(&self) -> Result<()> {
-        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
-        for partition in tables.iter().flat_map(|t| t.open_partitions()) {
-            partition.compact_all()?;
-        }
-        Ok(())
+        self.for_each_copy(|partition| partition.compact_all())
     }
 
     /// Does, in the caller's thread, every merge the compaction policy asks for now
     /// ([`Options::compaction`]), so that a caller can wait for the background compactor
-    /// to catch up (as RocksDB's `WaitForCompact`). Returns the number of merges done.
+    /// to catch up (as RocksDB's `WaitForCompact`). Returns the number of merges done. A
+    /// copy taken out of service meanwhile, or whose AZ is failed, is left as it is, as
+    /// [`Database::flush`] says.
     ///
     /// Errors: [`Error::Io`], [`Error::Corruption`]; the old tables then stay live.
     pub fn compact_pending(&self) -> Result<u64> {
-        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         let mut merges = 0;
-        for partition in tables.iter().flat_map(|t| t.open_partitions()) {
+        self.for_each_copy(|partition| {
             while partition.compact_step()? {
                 merges += 1;
             }
-        }
+            Ok(())
+        })?;
         Ok(merges)
     }
 

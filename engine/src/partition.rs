@@ -1112,11 +1112,20 @@ impl Partition {
 
     /// [`Partition::flush`], whatever happened to the partition meanwhile.
     fn flush_frozen(&self) -> Result<()> {
+        if self.retired.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // Frozen before the MANIFEST's lock is taken: the freeze waits for the writes in
+        // flight, which may wait for replicas that are being seeded from this partition's
+        // tables, under that lock (`seed_copy`). Frozen under it, a flush of a new
+        // partition held every write to it for the acknowledgement timeout and failed it.
+        // Concurrent flushes may each freeze; the first to take the lock writes every
+        // frozen memtable, oldest first.
+        self.freeze();
         let mut manifest = self.manifest.lock();
         if self.retired.load(Ordering::Relaxed) {
             return Ok(());
         }
-        self.freeze();
         loop {
             let Some((frozen, covered, covered_epoch)) = self.state.read().frozen.last().cloned() else {
                 return Ok(());
@@ -1950,6 +1959,63 @@ mod tests {
         for (key, item) in &newest {
             assert_eq!(&reopened.get(key.clone()).unwrap(), item, "key {key:?} after a reopen");
         }
+    }
+
+    /// A flush whose freeze waits for a write in flight must not keep a copy from being
+    /// seeded from the partition: the write may be waiting for that very copy to
+    /// acknowledge it. The freeze ran under the MANIFEST's lock, which seeding takes, so
+    /// every first write to a new replicated partition that raced a flush waited out the
+    /// acknowledgement timeout and failed (the blind-put stress test, 1 run in 4).
+    #[test]
+    fn a_copy_is_seeded_while_a_flush_waits_for_a_write_in_flight() {
+        let fs = dynastore_wal::fs::FaultyFs::new();
+        let partition = Arc::new(Partition::open(fs.shared(), Path::new("/data/az-a/T/p-0000"), tiny(), None).unwrap());
+        let (reached, release) = (
+            Arc::new(std::sync::Barrier::new(2)),
+            Arc::new(std::sync::Barrier::new(2)),
+        );
+        {
+            let (reached, release) = (Arc::clone(&reached), Arc::clone(&release));
+            partition.hooks.set_before_apply(move |_| {
+                reached.wait();
+                release.wait();
+            });
+        }
+        let writer = {
+            let partition = Arc::clone(&partition);
+            std::thread::spawn(move || {
+                partition
+                    .write(vec![1; 12], false, |_| Ok(Some(Item::new().with("v", 1))))
+                    .unwrap()
+            })
+        };
+        reached.wait();
+        let flusher = {
+            let partition = Arc::clone(&partition);
+            std::thread::spawn(move || partition.flush().unwrap())
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !partition.order.freezing() {
+            assert!(std::time::Instant::now() < deadline, "the flush never froze");
+            std::thread::yield_now();
+        }
+        let (sender, seeded) = std::sync::mpsc::channel();
+        let seeder = {
+            let (partition, fs) = (Arc::clone(&partition), fs.shared());
+            std::thread::spawn(move || {
+                let copy = partition.seed_copy(Path::new("/data/az-b/T/p-0000"), |dir| {
+                    Partition::open(fs, dir, tiny(), None)
+                });
+                sender.send(copy.is_ok()).unwrap();
+            })
+        };
+        let outcome = seeded.recv_timeout(std::time::Duration::from_secs(10));
+        release.wait();
+        assert_eq!(outcome, Ok(true), "seeding waited for the flush");
+        for thread in [writer.join().map(drop), flusher.join(), seeder.join()] {
+            thread.unwrap();
+        }
+        assert_eq!(partition.get(vec![1; 12]).unwrap(), Some(Item::new().with("v", 1)));
     }
 
     /// Writes `keys` keys (value `a`: 0), flushes, writes them again (`a`: 1), flushes.

@@ -6,9 +6,8 @@
 
 mod common;
 
-use common::orders_schema;
+use common::{join_within, orders_schema, partitions, wait_caught_up};
 use dynastore_engine::catalog::Catalog;
-use dynastore_engine::database::PartitionReport;
 use dynastore_engine::{AckMode, Database, Error, Item, KeyInput, Options, PutItemInput, Replication};
 use dynastore_wal::fs::{GatedFs, SharedFs, StdFs, SyncGate};
 use std::collections::{BTreeMap, BTreeSet};
@@ -76,16 +75,6 @@ fn close_and_verify(db: Database, dir: &Path) {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
-/// Every created partition's report.
-fn partitions(db: &Database) -> Vec<PartitionReport> {
-    db.stats()
-        .unwrap()
-        .into_iter()
-        .flat_map(|table| table.partitions)
-        .filter(|p| p.stats.is_some())
-        .collect()
-}
-
 /// Puts `count` items over `pks` partition keys (item `i` under `i % pks`, sort key `sk`,
 /// version `i`), flushing once item `flush_after` is in: some of the history in tables,
 /// the rest in logs and memtables.
@@ -95,28 +84,6 @@ fn put_with_a_flush_after(db: &Database, count: u64, pks: u64, sk: u64, flush_af
         if i == flush_after {
             db.flush().unwrap();
         }
-    }
-}
-
-/// Waits until every replica in service (not in a failed AZ) is live (the background
-/// repair brings back one that failed) and holds everything durable on its primary.
-fn wait_caught_up(db: &Database) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let behind = partitions(db)
-            .iter()
-            .flat_map(|p| &p.replicas)
-            .filter(|r| r.state != "out of service")
-            .any(|r| r.state != "live" || r.lag_records > 0 || r.applied_lsn < r.durable_lsn);
-        if !behind {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "replicas did not catch up: {:?}",
-            partitions(db)
-        );
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -354,20 +321,6 @@ fn quorum_failovers_under_concurrent_writers_lose_and_repeat_nothing() {
     assert!(total > 100, "only {total} writes in the run");
     let failovers: u64 = partitions(&db).iter().map(|p| p.entry.group.failovers).sum();
     assert!(failovers >= 6, "{failovers}");
-}
-
-/// Joins `thread`, failing the test if it has not finished within `limit`: a hang then
-/// shows as a failure naming `what`, instead of holding the whole run up to CI's limit.
-fn join_within<T: Send + 'static>(thread: std::thread::JoinHandle<T>, limit: Duration, what: &str) -> T {
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(thread.join());
-    });
-    match receiver.recv_timeout(limit) {
-        Ok(Ok(value)) => value,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("{what} was still running {limit:?} after it was asked to stop: hung"),
-    }
 }
 
 /// Reads every key in `keys` from every AZ's copy (each made primary in turn).

@@ -694,6 +694,8 @@ impl Database {
     pub fn fail_az(&self, az: &str) -> Result<()> {
         self.check_az(az)?;
         self.failed_azs.write().insert(az.to_owned());
+        // Counted after the AZ is in the failed set (see `Database::az_mark`).
+        *self.az_failures.lock().entry(az.to_owned()).or_default() += 1;
         let mut first_error = None;
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         for table in &tables {

@@ -1,5 +1,6 @@
-//! Strategies shared by the engine's property tests.
-#![allow(dead_code, clippy::unwrap_used)]
+//! What the engine's tests share: property-test strategies, schemas, and waiting for
+//! replicas.
+#![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
 use dynastore_engine::item::{AttributeValue, Number};
 use proptest::prelude::*;
@@ -60,4 +61,50 @@ pub fn database_with_hash_keyed_table(name: &str) -> dynastore_engine::Database 
     })
     .unwrap();
     db
+}
+
+/// Every created partition's report.
+pub fn partitions(db: &dynastore_engine::Database) -> Vec<dynastore_engine::database::PartitionReport> {
+    db.stats()
+        .unwrap()
+        .into_iter()
+        .flat_map(|table| table.partitions)
+        .filter(|p| p.stats.is_some())
+        .collect()
+}
+
+/// Waits until every replica in service (not in a failed AZ) is live (the background
+/// repair brings back one that failed) and holds everything durable on its primary.
+pub fn wait_caught_up(db: &dynastore_engine::Database) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let behind = partitions(db)
+            .iter()
+            .flat_map(|p| &p.replicas)
+            .filter(|r| r.state != "out of service")
+            .any(|r| r.state != "live" || r.lag_records > 0 || r.applied_lsn < r.durable_lsn);
+        if !behind {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replicas did not catch up: {:?}",
+            partitions(db)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Joins `thread`, failing the test if it has not finished within `limit`: a hang then
+/// shows as a failure naming `what`, instead of holding the whole run up to CI's limit.
+pub fn join_within<T: Send + 'static>(thread: std::thread::JoinHandle<T>, limit: std::time::Duration, what: &str) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(thread.join());
+    });
+    match receiver.recv_timeout(limit) {
+        Ok(Ok(value)) => value,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what} was still running {limit:?} after it was asked to stop: hung"),
+    }
 }
