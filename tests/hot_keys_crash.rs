@@ -22,7 +22,7 @@ use dynastore::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CHILD_ENV: &str = "DYNASTORE_HOT_KEYS_CHILD";
 /// Set (to anything) for a child whose database is replicated over three AZs.
@@ -218,27 +218,6 @@ impl Ledger {
     }
 }
 
-/// Waits until every replica holds and applied everything durable on its primary.
-fn wait_caught_up(db: &Database, seed: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let stats = db.stats().unwrap();
-        let caught_up = stats.iter().flat_map(|t| &t.partitions).all(|p| {
-            p.replicas
-                .iter()
-                .all(|r| r.state == "live" && r.lag_records == 0 && r.applied_lsn == r.durable_lsn)
-        });
-        if caught_up {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "seed {seed}: replicas did not converge: {stats:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn acknowledged_counter_updates_survive_sigkill_exactly_once() {
     crash_rounds(false);
@@ -284,7 +263,7 @@ fn crash_rounds(replicated: bool) {
         let on_primary = ledger.check(&db, &when);
         if replicated {
             for az in AZS {
-                wait_caught_up(&db, seed);
+                common::wait_caught_up(&db, seed);
                 for partition in 0..2 {
                     // A partition no update reached has no copies to promote.
                     if let Err(error) = db.promote(TABLE, partition, az) {

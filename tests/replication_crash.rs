@@ -24,7 +24,7 @@ use dynastore::{AckMode, Database, Item, KeyInput, KeySchema, Options, PutItemIn
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CHILD_ENV: &str = "DYNASTORE_REPLICATION_CHILD";
 /// Set (to anything) for a child whose writes are `Buffered` and acknowledged by syncs.
@@ -196,27 +196,6 @@ fn failovers_of(db: &Database) -> u64 {
         .sum()
 }
 
-/// Waits until every replica holds and applied everything durable on its primary.
-fn wait_caught_up(db: &Database, seed: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let stats = db.stats().unwrap();
-        let caught_up = stats.iter().flat_map(|t| &t.partitions).all(|p| {
-            p.replicas
-                .iter()
-                .all(|r| r.state == "live" && r.lag_records == 0 && r.applied_lsn == r.durable_lsn)
-        });
-        if caught_up {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "seed {seed}: replicas did not converge: {stats:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn acknowledged_writes_survive_sigkill_during_shipping_and_promotion() {
     crash_rounds(false, false);
@@ -304,7 +283,7 @@ fn crash_rounds(buffered: bool, lose_primary: bool) {
             assert_eq!(stored, item(thread, k, seq_of(&stored)), "seed {seed}: not whole");
         }
         // Every AZ converges to the same items: each is made primary in turn and read.
-        wait_caught_up(&db, seed);
+        common::wait_caught_up(&db, seed);
         let mut per_az = Vec::new();
         for az in AZS {
             for partition in 0..2 {
@@ -313,7 +292,7 @@ fn crash_rounds(buffered: bool, lose_primary: bool) {
             }
             let items: BTreeMap<_, _> = acked.keys().map(|&(t, k)| ((t, k), read(&db, t, k))).collect();
             per_az.push(items);
-            wait_caught_up(&db, seed);
+            common::wait_caught_up(&db, seed);
         }
         assert_eq!(per_az[0], per_az[1], "seed {seed}: az-a and az-b differ");
         assert_eq!(per_az[0], per_az[2], "seed {seed}: az-a and az-c differ");

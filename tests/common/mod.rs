@@ -86,3 +86,25 @@ pub fn run_child_and_kill_reporting(
     let failures = std::mem::take(&mut *failures.lock().unwrap());
     (lines, failures)
 }
+
+/// Waits until every replica holds and applied everything durable on its primary,
+/// failing after 30 s with `seed` and the replicas' state.
+pub fn wait_caught_up(db: &dynastore::Database, seed: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = db.stats().unwrap();
+        let caught_up = stats.iter().flat_map(|t| &t.partitions).all(|p| {
+            p.replicas
+                .iter()
+                .all(|r| r.state == "live" && r.lag_records == 0 && r.applied_lsn == r.durable_lsn)
+        });
+        if caught_up {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "seed {seed}: replicas did not converge: {stats:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

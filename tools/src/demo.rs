@@ -6,6 +6,8 @@
 //! old segments, and a dump. Every step checks its own result and the demo fails loudly if
 //! anything is off.
 
+mod counters;
+
 use dynastore::wal::fs::StdFs;
 use dynastore::wal::{Durability, Epoch, Lsn, Wal, WalOptions};
 use std::error::Error;
@@ -88,6 +90,7 @@ pub fn run(data: &Path, out: &mut dyn Write) -> DemoResult {
     background_compaction(&root.join("busy"), out)?;
     replication_and_failover(&root.join("replicated"), out)?;
     replication_backpressure(&root.join("backpressure"), out)?;
+    counters::counter_updates_racing_flushes(&root.join("counters"), out)?;
     writeln!(out, "\nEvery step checked its own result: the demo passed.")?;
     Ok(())
 }

@@ -97,6 +97,7 @@ fn demo_runs_end_to_end_and_checks_itself() {
         text.contains("segment files byte-identical (up to preallocated zeros): yes"),
         "{text}"
     );
+    assert!(text.contains("reopened: n = 2000, 2000 tags"), "{text}");
     assert!(text.contains("the demo passed"), "{text}");
     // A second run replaces the first one's directory.
     let again = dynastore(&["--data", tmp.path().to_str().unwrap(), "demo"]);
