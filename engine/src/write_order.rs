@@ -278,8 +278,8 @@ mod tests {
     //! The protocol under `shuttle`, which runs the threads one step at a time and chooses
     //! every switch between them (randomly, and by PCT, which weights the schedules that
     //! trip rare orderings): writers read-modify-write and blind-put a few keys, and a
-    //! flusher freezes, over this module's real code with a model log (an LSN counter)
-    //! and model memtables.
+    //! flusher freezes and moves frozen memtables to tables, over this module's real code
+    //! with a model log (an LSN counter), model memtables and model tables.
 
     use super::*;
     use crate::memtable::{self, Memtable};
@@ -320,11 +320,12 @@ mod tests {
         }
     }
 
-    /// The memtable and the frozen memtables, newest first.
+    /// The memtable, the frozen memtables and the tables, each list newest first.
     #[derive(Default)]
     struct Memtables {
         active: Memtable,
         frozen: Vec<Memtable>,
+        tables: Vec<Memtable>,
     }
 
     /// A partition reduced to the protocol: the real [`WriteOrder`], an LSN counter for a
@@ -350,11 +351,13 @@ mod tests {
     }
 
     impl Model {
-        /// What a read sees: the memtable, then the frozen ones, newest first.
+        /// What a read sees: the first version in the memtable, the frozen ones and the
+        /// tables, newest first.
         fn read(&self, key: &MemKey) -> Option<Version> {
             let memtables = self.memtables.lock().unwrap_or_else(PoisonError::into_inner);
             std::iter::once(&memtables.active)
                 .chain(&memtables.frozen)
+                .chain(&memtables.tables)
                 .find_map(|memtable| memtable.get(key).cloned())
         }
 
@@ -378,19 +381,26 @@ mod tests {
             lsn
         }
 
-        fn freeze(&self) {
+        /// A flush: the memtable is frozen, then (as its table is written, outside the
+        /// write lock) the oldest frozen memtable becomes the newest table.
+        fn flush(&self) {
             self.order.freeze(|| {
                 let mut memtables = self.memtables.lock().unwrap_or_else(PoisonError::into_inner);
                 let frozen = std::mem::take(&mut memtables.active);
                 memtables.frozen.insert(0, frozen);
             });
+            shuttle::thread::yield_now();
+            let mut memtables = self.memtables.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(oldest) = memtables.frozen.pop() {
+                memtables.tables.insert(0, oldest);
+            }
         }
     }
 
     const WRITERS: u64 = 3;
     const WRITES_EACH: u64 = 2;
 
-    /// One run: writers increment a counter and blind-put a second key, a flusher freezes
+    /// One run: writers increment a counter and blind-put a second key, a flusher flushes
     /// twice. Every acknowledged write is read back at once as itself or newer; at the end
     /// the counter counts every increment, and the blind key holds its highest-LSN put.
     fn writers_and_a_flusher() {
@@ -399,8 +409,8 @@ mod tests {
         let flusher = {
             let model = Arc::clone(&model);
             shuttle::thread::spawn(move || {
-                model.freeze();
-                model.freeze();
+                model.flush();
+                model.flush();
             })
         };
         let writers: Vec<_> = (0..WRITERS)
