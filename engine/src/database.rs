@@ -27,18 +27,18 @@ use crate::compaction::CompactionStyle;
 use crate::error::{Error, Result, io_error};
 use crate::expr::update::{apply, project, validate_actions};
 use crate::expr::{Condition, UpdateAction};
-use crate::flusher::Flusher;
+use crate::flusher::{Flusher, OpenCopies};
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
 use crate::partition::{AckWait, KeyWrite, Partition, PartitionOptions, PartitionStats, WriteFailure};
-use crate::repairer::{RepairSignal, Repairer};
-use crate::shipper::{ReplicaSet, Shipper};
+use crate::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
+use crate::shipper::{ReplicaSet, ReplicaSets, Shipper};
 
 mod replication;
 pub use dynastore_replication::AckMode;
 use dynastore_replication::{AckError, ReplicaState};
-use dynastore_wal::fs::{self, FileLock, FileSystem, SharedFs};
+use dynastore_wal::fs::{self, FileLock, SharedFs};
 use dynastore_wal::{Durability, Epoch, Lsn, WalOptions};
 use parking_lot::{Mutex, RwLock};
 pub(crate) use replication::Copies;
@@ -415,6 +415,43 @@ pub(crate) struct Table {
     pub(crate) deleted: AtomicBool,
 }
 
+/// Open tables by name, as the database and its background threads share them.
+type Tables = RwLock<HashMap<String, Arc<Table>>>;
+
+impl OpenCopies for Tables {
+    fn open_copies(&self) -> Vec<(Arc<Partition>, Option<String>)> {
+        let tables: Vec<Arc<Table>> = self.read().values().cloned().collect();
+        let mut copies = Vec::new();
+        for table in tables {
+            for partition in table.open_partitions() {
+                let az = table.az_of(&partition);
+                copies.push((partition, az));
+            }
+        }
+        copies
+    }
+}
+
+impl ReplicaSets for Tables {
+    fn replica_sets(&self) -> Vec<Arc<ReplicaSet>> {
+        let tables: Vec<Arc<Table>> = self.read().values().cloned().collect();
+        tables.iter().flat_map(|table| table.replica_sets()).collect()
+    }
+}
+
+/// What the repairer threads run: [`Copies::repair_in`] over every open table.
+struct TableRepairs {
+    tables: Arc<Tables>,
+    copies: Arc<Copies>,
+}
+
+impl Repairs for TableRepairs {
+    fn repair(&self, mine: &AzFilter) -> usize {
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        tables.iter().map(|table| self.copies.repair_in(table, mine)).sum()
+    }
+}
+
 impl Table {
     /// Every copy of the partitions created so far, primaries and replicas: each flushes
     /// and compacts on its own.
@@ -608,23 +645,6 @@ fn returned(old: Option<Item>, return_values: ReturnValues) -> Option<Item> {
     }
 }
 
-/// Removes a directory and everything below it, then syncs its parent.
-pub(crate) fn remove_tree(fs: &dyn FileSystem, path: &Path) -> Result<()> {
-    for name in fs.read_dir(path).map_err(io_error("listing", path))? {
-        let child = path.join(&name);
-        if fs.read_dir(&child).is_ok() {
-            remove_tree(fs, &child)?;
-        } else {
-            fs.remove_file(&child).map_err(io_error("removing", &child))?;
-        }
-    }
-    fs.remove_dir(path).map_err(io_error("removing", path))?;
-    if let Some(parent) = path.parent() {
-        fs.sync_dir(parent).map_err(io_error("syncing", parent))?;
-    }
-    Ok(())
-}
-
 impl Database {
     /// Opens (or creates) the database in `dir`: takes its LOCK, reads its CATALOG,
     /// removes directories of tables the catalog no longer has, and replays every
@@ -663,7 +683,7 @@ impl Database {
         }
         let azs: Vec<String> = azs.into_iter().collect();
         let flusher = Flusher::start(
-            Arc::clone(&tables),
+            Arc::clone(&tables) as Arc<dyn OpenCopies>,
             options.memtables_bytes_total,
             options.auto_compaction,
             azs.clone(),
@@ -682,12 +702,18 @@ impl Database {
             repairs: RepairSignal::default(),
         });
         let shipper = replicated
-            .then(|| Shipper::start(Arc::clone(&tables)))
+            .then(|| Shipper::start(Arc::clone(&tables) as Arc<dyn ReplicaSets>))
             .transpose()
             .map_err(io_error("starting the shipper for", &dir))?;
         let repairer = shipper
             .as_ref()
-            .map(|shipper| Repairer::start(Arc::clone(&tables), Arc::clone(&copies), azs, shipper.signal()))
+            .map(|shipper| {
+                let repairs = Arc::new(TableRepairs {
+                    tables: Arc::clone(&tables),
+                    copies: Arc::clone(&copies),
+                });
+                Repairer::start(repairs, copies.repairs.clone(), azs, shipper.signal())
+            })
             .transpose()
             .map_err(io_error("starting the repairer for", &dir))?;
         let db = Database {
@@ -736,7 +762,8 @@ impl Database {
         for az in self.az_dirs()? {
             for name in self.fs.read_dir(&az).map_err(io_error("listing", &az))? {
                 if !catalog.tables.contains_key(&name) {
-                    remove_tree(self.fs.as_ref(), &az.join(&name))?;
+                    let dir = az.join(&name);
+                    fs::remove_tree(self.fs.as_ref(), &dir).map_err(io_error("removing", &dir))?;
                 }
             }
         }
@@ -748,7 +775,7 @@ impl Database {
         for az in self.az_dirs()? {
             let dir = az.join(name);
             if self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
-                remove_tree(self.fs.as_ref(), &dir)?;
+                fs::remove_tree(self.fs.as_ref(), &dir).map_err(io_error("removing", &dir))?;
             }
         }
         Ok(())

@@ -6,84 +6,11 @@
 //! flushes and merges of its own copies only: a primary elsewhere goes on flushing, and
 //! its writers never stall for a replica's disk.
 
-use crate::database::Table;
+use crate::flush_signal::{FlushSignal, WakeupCell, stop, wait};
 use crate::partition::Partition;
-use parking_lot::{Condvar, Mutex, RwLock};
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
-
-#[derive(Debug, Default)]
-struct Wakeup {
-    requested: bool,
-    stop: bool,
-}
-
-type WakeupCell = Arc<(Mutex<Wakeup>, Condvar)>;
-
-fn wake(cell: &WakeupCell) {
-    let (state, condvar) = &**cell;
-    state.lock().requested = true;
-    condvar.notify_one();
-}
-
-/// Waits for a request; false once asked to stop.
-fn wait(cell: &WakeupCell) -> bool {
-    let (state, condvar) = &**cell;
-    let mut wakeup = state.lock();
-    while !wakeup.requested && !wakeup.stop {
-        condvar.wait(&mut wakeup);
-    }
-    wakeup.requested = false;
-    !wakeup.stop
-}
-
-fn stop(cell: &WakeupCell) {
-    let (state, condvar) = &**cell;
-    state.lock().stop = true;
-    condvar.notify_all();
-}
-
-/// Wakes the flusher and the compactor; partitions hold one.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FlushSignal {
-    /// One per flusher thread.
-    wakeups: Arc<Vec<WakeupCell>>,
-    /// One per compactor thread.
-    compaction_wakeups: Arc<Vec<WakeupCell>>,
-    /// Background flushes and compactions that failed (retried at the next request).
-    pub(crate) failures: Arc<AtomicU64>,
-    /// The memtables of every partition of the database, in bytes, and the budget for
-    /// all of them together.
-    total_bytes: Arc<AtomicUsize>,
-    total_bytes_max: usize,
-}
-
-impl FlushSignal {
-    /// Accounts for memtable bytes added (or removed, negative) anywhere in the database,
-    /// and asks for a flush when all memtables together pass their budget.
-    pub(crate) fn memtables_grew(&self, bytes: isize) {
-        let total = if bytes >= 0 {
-            self.total_bytes.fetch_add(bytes.unsigned_abs(), Ordering::Relaxed) + bytes.unsigned_abs()
-        } else {
-            self.total_bytes.fetch_sub(bytes.unsigned_abs(), Ordering::Relaxed) - bytes.unsigned_abs()
-        };
-        if bytes > 0 && total > self.total_bytes_max {
-            self.request();
-        }
-    }
-
-    /// Asks the flusher to look for partitions over budget.
-    pub(crate) fn request(&self) {
-        self.wakeups.iter().for_each(wake);
-    }
-
-    /// Asks the compactor to look for partitions whose tables need merging.
-    pub(crate) fn request_compaction(&self) {
-        self.compaction_wakeups.iter().for_each(wake);
-    }
-}
 
 /// The flusher and compactor threads; dropping this stops and joins them.
 #[derive(Debug)]
@@ -94,39 +21,37 @@ pub(crate) struct Flusher {
 
 impl Flusher {
     /// Starts a flusher thread (and, with `auto_compaction`, a compactor thread) for each
-    /// of `azs`, which flush (and merge) the AZ's copies of the partitions of `tables`
+    /// of `azs`, which flush (and merge) the AZ's `copies`
     /// whenever a signal asks. Copies in an AZ not listed are the first AZ's threads'.
     pub(crate) fn start(
-        tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
+        copies: Arc<dyn OpenCopies>,
         memtables_bytes_total: usize,
         auto_compaction: bool,
         azs: Vec<String>,
     ) -> std::io::Result<Flusher> {
-        let cells = || azs.iter().map(|_| WakeupCell::default()).collect::<Vec<_>>();
-        let signal = FlushSignal {
-            total_bytes_max: memtables_bytes_total,
-            wakeups: Arc::new(cells()),
-            compaction_wakeups: Arc::new(if auto_compaction { cells() } else { Vec::new() }),
-            ..FlushSignal::default()
-        };
+        let compactors = if auto_compaction { azs.len() } else { 0 };
+        let signal = FlushSignal::new(azs.len(), compactors, memtables_bytes_total);
         let mut flusher = Flusher {
             signal: signal.clone(),
             threads: Vec::new(),
         };
         for (index, az) in azs.iter().enumerate() {
-            let copies = AzCopies::new(&tables, &azs, index);
-            let (worker, cell) = (signal.clone(), Arc::clone(&signal.wakeups[index]));
+            let (worker, cell, mine) = (
+                signal.clone(),
+                signal.flush_wakeup(index),
+                AzCopies::new(&copies, &azs, index),
+            );
             flusher.threads.push(
                 std::thread::Builder::new()
                     .name(format!("dynastore-flusher-{az}"))
-                    .spawn(move || run_flusher(&worker, &cell, &copies))?,
+                    .spawn(move || run_flusher(&worker, &cell, &mine))?,
             );
-            if let Some(cell) = signal.compaction_wakeups.get(index) {
-                let (worker, cell, copies) = (signal.clone(), Arc::clone(cell), AzCopies::new(&tables, &azs, index));
+            if let Some(cell) = signal.compaction_wakeup(index) {
+                let (worker, mine) = (signal.clone(), AzCopies::new(&copies, &azs, index));
                 flusher.threads.push(
                     std::thread::Builder::new()
                         .name(format!("dynastore-compactor-{az}"))
-                        .spawn(move || run_compactor(&worker, &cell, &copies))?,
+                        .spawn(move || run_compactor(&worker, &cell, &mine))?,
                 );
             }
         }
@@ -141,9 +66,17 @@ impl Flusher {
     }
 }
 
+/// The copies the background threads look after: the database's tables implement it, so
+/// that the threads need nothing of them but their open copies.
+pub(crate) trait OpenCopies: Send + Sync {
+    /// Every open copy (primaries and replicas in service), with the AZ its directory is
+    /// in, if it names one.
+    fn open_copies(&self) -> Vec<(Arc<Partition>, Option<String>)>;
+}
+
 /// The copies one AZ's background threads look after.
 struct AzCopies {
-    tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
+    copies: Arc<dyn OpenCopies>,
     az: String,
     /// Every AZ with threads of its own.
     with_threads: Vec<String>,
@@ -154,9 +87,9 @@ struct AzCopies {
 impl AzCopies {
     /// The copies of the AZ `azs[index]`, the first of which also takes the copies in AZs
     /// not in `azs`.
-    fn new(tables: &Arc<RwLock<HashMap<String, Arc<Table>>>>, azs: &[String], index: usize) -> AzCopies {
+    fn new(copies: &Arc<dyn OpenCopies>, azs: &[String], index: usize) -> AzCopies {
         AzCopies {
-            tables: Arc::clone(tables),
+            copies: Arc::clone(copies),
             az: azs[index].clone(),
             with_threads: azs.to_vec(),
             catch_all: index == 0,
@@ -165,21 +98,17 @@ impl AzCopies {
 
     /// The open copies in this AZ (and, for the catch-all, in AZs without threads).
     fn open(&self) -> Vec<Arc<Partition>> {
-        let open: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
-        let mut copies = Vec::new();
-        for table in open {
-            copies.extend(
-                table
-                    .open_partitions()
-                    .into_iter()
-                    .filter(|partition| match table.az_of(partition) {
-                        Some(az) if az == self.az => true,
-                        Some(az) => self.catch_all && !self.with_threads.contains(&az),
-                        None => self.catch_all,
-                    }),
-            );
-        }
-        copies
+        let mine = |az: &Option<String>| match az {
+            Some(az) if *az == self.az => true,
+            Some(az) => self.catch_all && !self.with_threads.contains(az),
+            None => self.catch_all,
+        };
+        self.copies
+            .open_copies()
+            .into_iter()
+            .filter(|(_, az)| mine(az))
+            .map(|(partition, _)| partition)
+            .collect()
     }
 }
 
@@ -193,7 +122,7 @@ fn run_flusher(signal: &FlushSignal, wakeup: &WakeupCell, copies: &AzCopies) {
         let mut by_size: Vec<_> = partitions.iter().map(|p| (p.memtable_bytes(), Arc::clone(p))).collect();
         by_size.sort_by_key(|(bytes, _)| std::cmp::Reverse(*bytes));
         for (_, partition) in by_size {
-            if signal.total_bytes.load(Ordering::Relaxed) <= signal.total_bytes_max {
+            if !signal.over_budget() {
                 break;
             }
             if partition.flush().is_err() {
@@ -231,8 +160,7 @@ fn run_compactor(signal: &FlushSignal, wakeup: &WakeupCell, copies: &AzCopies) {
 
 impl Drop for Flusher {
     fn drop(&mut self) {
-        self.signal.wakeups.iter().for_each(stop);
-        self.signal.compaction_wakeups.iter().for_each(stop);
+        self.signal.wakeups().for_each(stop);
         for thread in self.threads.drain(..) {
             // A thread that panicked has nothing left to release.
             let _ = thread.join();

@@ -29,6 +29,7 @@ pub mod database;
 pub mod device_writes;
 pub mod error;
 pub mod expr;
+mod flush_signal;
 mod flusher;
 pub mod item;
 pub mod lag;

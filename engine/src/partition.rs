@@ -52,7 +52,7 @@
 
 use crate::compaction::{self, CompactionStyle, Job, LEVEL0_TABLES_STOP, LEVEL0_TABLES_TRIGGER, TableShape};
 use crate::error::{Error, Result, io_error};
-use crate::flusher::FlushSignal;
+use crate::flush_signal::FlushSignal;
 use crate::item::Item;
 use crate::item::codec::decode_item;
 use crate::manifest::{Manifest, TableFile, parse_table_name, table_path};
@@ -132,6 +132,18 @@ pub(crate) struct PartitionOptions {
     pub epoch_first_lsn: Lsn,
 }
 
+/// How a primary gets its records to its replicas: implemented by the replication group
+/// (the shipper), so that a storage copy asks for shipping without knowing who ships.
+pub(crate) trait Shipping: Send + Sync + std::fmt::Debug {
+    /// Has record `lsn` shipped and waits until the replicas `mode` counts hold it, at
+    /// most `timeout`.
+    ///
+    /// Errors: [`AckError`] (too few replicas, timed out, the primary failed).
+    fn acknowledge(&self, lsn: Lsn, mode: AckMode, timeout: std::time::Duration) -> std::result::Result<(), AckError>;
+    /// Asks for shipping soon, without waiting.
+    fn wake(&self);
+}
+
 /// How a primary waits for its replicas before acknowledging a write.
 #[derive(Debug)]
 pub(crate) struct AckWait {
@@ -143,10 +155,8 @@ pub(crate) struct AckWait {
     pub timeout: std::time::Duration,
     /// How far (in records) they may lag before `Buffered` writers wait for them.
     pub max_lag_records: u64,
-    /// Asks the shipper threads to ship once a record is durable here.
-    pub wake: Arc<crate::shipper::ShipSignal>,
-    /// The replica set, whose replicas a writer asks the shipper pool to ship to.
-    pub set: std::sync::Weak<crate::shipper::ReplicaSet>,
+    /// Ships records to the replicas.
+    pub shipping: Arc<dyn Shipping>,
 }
 
 /// Why a write attempt failed, with what the engine needs to retry it after a failover.
@@ -835,7 +845,7 @@ impl Partition {
             (manifest.clone(), tables, hold)
         };
         if fs.exists(dir).map_err(io_error("checking", dir))? {
-            crate::database::remove_tree(fs, dir)?;
+            dynastore_wal::fs::remove_tree(fs, dir).map_err(io_error("removing", dir))?;
         }
         let sst = dir.join("sst");
         dynastore_wal::fs::create_dir_durable(fs, &sst).map_err(io_error("creating", &sst))?;
@@ -948,14 +958,9 @@ impl Partition {
         let Some(wait) = self.ack_wait.read().clone() else {
             return Ok(());
         };
-        match wait.set.upgrade() {
-            Some(set) => set.acknowledge(&wait.wake, lsn, wait.mode, wait.timeout),
-            None => {
-                wait.wake.notify();
-                wait.acks.wait(lsn, wait.mode, wait.timeout)
-            }
-        }
-        .map_err(Error::Replication)
+        wait.shipping
+            .acknowledge(lsn, wait.mode, wait.timeout)
+            .map_err(Error::Replication)
     }
 
     /// Holds a `Buffered` write (record `lsn`, applied) back while the replicas the ack
@@ -986,7 +991,7 @@ impl Partition {
         };
         self.stalls.fetch_add(1, Ordering::Relaxed);
         // The scanning thread queues lagging replicas every few milliseconds; now is sooner.
-        wait.wake.notify();
+        wait.shipping.wake();
         match wait.acks.wait(within, wait.mode, wait.timeout) {
             Err(error @ AckError::TimedOut { .. }) => Err(Error::Replication(error)),
             Ok(()) | Err(AckError::NotEnoughReplicas { .. } | AckError::PrimaryFailed { .. }) => Ok(()),

@@ -12,10 +12,8 @@
 //! up its own AZ's copies only: a `Quorum` write to a new partition waits for the first
 //! replica that joins, not for the slowest.
 
-use crate::database::{Copies, Table};
 use crate::shipper::ShipSignal;
-use parking_lot::{Condvar, Mutex, RwLock};
-use std::collections::HashMap;
+use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -72,28 +70,22 @@ pub(crate) struct Repairer {
 }
 
 impl Repairer {
-    /// Starts a thread for each of `azs` that brings the AZ's replica copies of `tables`'
-    /// partitions into service whenever `copies`' signal asks, and every
-    /// [`REPAIR_EVERY`]; copies in an AZ not listed are the first thread's. After a pass
-    /// that put a copy in service, it wakes `ship`, so the copy is caught up at once.
+    /// Starts a thread for each of `azs` that runs `repairs` for the AZ's copies whenever
+    /// `signal` asks, and every [`REPAIR_EVERY`]; copies in an AZ not listed are the
+    /// first thread's. After a pass that put a copy in service, it wakes `ship`, so the
+    /// copy is caught up at once.
     pub(crate) fn start(
-        tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
-        copies: Arc<Copies>,
+        repairs: Arc<dyn Repairs>,
+        signal: RepairSignal,
         azs: Vec<String>,
         ship: Arc<ShipSignal>,
     ) -> std::io::Result<Repairer> {
-        let signal = copies.repairs.clone();
         let mut repairer = Repairer {
             signal: signal.clone(),
             threads: Vec::new(),
         };
         for (index, az) in azs.iter().enumerate() {
-            let (tables, copies, ship, signal) = (
-                Arc::clone(&tables),
-                Arc::clone(&copies),
-                Arc::clone(&ship),
-                signal.clone(),
-            );
+            let (repairs, ship, signal) = (Arc::clone(&repairs), Arc::clone(&ship), signal.clone());
             let mine = AzFilter {
                 az: az.clone(),
                 others: (index == 0).then(|| azs.clone()),
@@ -101,11 +93,20 @@ impl Repairer {
             repairer.threads.push(
                 std::thread::Builder::new()
                     .name(format!("dynastore-repair-{az}"))
-                    .spawn(move || run(&signal, &tables, &copies, &mine, &ship))?,
+                    .spawn(move || run(&signal, repairs.as_ref(), &mine, &ship))?,
             );
         }
         Ok(repairer)
     }
+}
+
+/// The repairs the threads run: the database implements it, so that the threads need
+/// nothing of its tables.
+pub(crate) trait Repairs: Send + Sync {
+    /// Brings into service the replica copies `mine` covers that are joining (new) or
+    /// failed on their own, in AZs that are not failed; returns how many it put in
+    /// service. A failure is tried again at the next pass.
+    fn repair(&self, mine: &AzFilter) -> usize;
 }
 
 /// Which AZs' copies a thread repairs: its own, and (the first thread) any AZ without a
@@ -127,18 +128,10 @@ impl AzFilter {
     }
 }
 
-fn run(
-    signal: &RepairSignal,
-    tables: &RwLock<HashMap<String, Arc<Table>>>,
-    copies: &Copies,
-    mine: &AzFilter,
-    ship: &ShipSignal,
-) {
+fn run(signal: &RepairSignal, repairs: &dyn Repairs, mine: &AzFilter, ship: &ShipSignal) {
     let mut seen = 0;
     while signal.wait(&mut seen) {
-        let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
-        let repaired: usize = open.iter().map(|table| copies.repair_in(table, mine)).sum();
-        if repaired > 0 {
+        if repairs.repair(mine) > 0 {
             ship.notify();
         }
     }

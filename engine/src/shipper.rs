@@ -23,12 +23,11 @@
 //! work but the repairer's (see [`crate::repairer`]): a hung disk there must not hold up
 //! shipping.
 
-use crate::database::Table;
-use crate::partition::Partition;
+use crate::partition::{Partition, Shipping};
 use dynastore_replication::{AckError, AckMode, Acks, ReplicaSink, ReplicaState, ShipStream};
 use dynastore_wal::{Lsn, Wal};
 use parking_lot::{Condvar, Mutex, RwLock};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -198,6 +197,43 @@ pub(crate) struct ReplicaSet {
     /// A moving average of how long acknowledgements took, in nanoseconds: a writer asks
     /// the other replicas too once its wait is well past it.
     ack_nanos: AtomicU64,
+}
+
+/// [`Shipping`] for a primary with replica set `set`: records go out through the shipper
+/// pool (see [`ReplicaSet::acknowledge`]). Once the set is gone (the partition's group
+/// changed), a writer still waiting only wakes the shipper and waits on the acks.
+#[derive(Debug)]
+pub(crate) struct ShipToSet {
+    set: Weak<ReplicaSet>,
+    acks: Arc<Acks>,
+    signal: Arc<ShipSignal>,
+}
+
+impl ShipToSet {
+    /// Shipping to `set`'s replicas, waking the shipper through `signal`.
+    pub(crate) fn new(set: &Arc<ReplicaSet>, signal: Arc<ShipSignal>) -> ShipToSet {
+        ShipToSet {
+            set: Arc::downgrade(set),
+            acks: Arc::clone(&set.acks),
+            signal,
+        }
+    }
+}
+
+impl Shipping for ShipToSet {
+    fn acknowledge(&self, lsn: Lsn, mode: AckMode, timeout: Duration) -> Result<(), AckError> {
+        match self.set.upgrade() {
+            Some(set) => set.acknowledge(&self.signal, lsn, mode, timeout),
+            None => {
+                self.signal.notify();
+                self.acks.wait(lsn, mode, timeout)
+            }
+        }
+    }
+
+    fn wake(&self) {
+        self.signal.notify();
+    }
 }
 
 impl std::fmt::Debug for ReplicaSet {
@@ -499,7 +535,7 @@ pub(crate) struct Shipper {
 
 impl Shipper {
     /// Starts the scanning thread and the pool over the replica sets of `tables`.
-    pub(crate) fn start(tables: Arc<RwLock<HashMap<String, Arc<Table>>>>) -> std::io::Result<Shipper> {
+    pub(crate) fn start(tables: Arc<dyn ReplicaSets>) -> std::io::Result<Shipper> {
         let signal = Arc::new(ShipSignal::default());
         let mut shipper = Shipper {
             signal: Arc::clone(&signal),
@@ -509,7 +545,7 @@ impl Shipper {
         shipper.threads.push(
             std::thread::Builder::new()
                 .name("dynastore-shipper-scan".into())
-                .spawn(move || scan(&scanner, &tables))?,
+                .spawn(move || scan(&scanner, tables.as_ref()))?,
         );
         for index in 0..POOL_THREADS {
             let worker = Arc::clone(&signal);
@@ -528,18 +564,22 @@ impl Shipper {
     }
 }
 
+/// The replica sets the scanning thread looks after: the database's tables implement it,
+/// so that the shipper needs nothing of them but their replica sets.
+pub(crate) trait ReplicaSets: Send + Sync {
+    /// The replica sets of every partition open now.
+    fn replica_sets(&self) -> Vec<Arc<ReplicaSet>>;
+}
+
 /// The scanning thread: every few milliseconds (or when notified), hands every replica
 /// that lacks records it could be shipped to the pool.
-fn scan(signal: &ShipSignal, tables: &RwLock<HashMap<String, Arc<Table>>>) {
+fn scan(signal: &ShipSignal, sets: &dyn ReplicaSets) {
     let mut seen = 0;
     while signal.wait(&mut seen, IDLE_POLL) {
-        let open: Vec<Arc<Table>> = tables.read().values().cloned().collect();
-        for table in &open {
-            for set in table.replica_sets() {
-                for index in 0..set.members.len() {
-                    if set.lags(index) {
-                        signal.ship(&set, Some(index), Lsn::ZERO);
-                    }
+        for set in sets.replica_sets() {
+            for index in 0..set.members.len() {
+                if set.lags(index) {
+                    signal.ship(&set, Some(index), Lsn::ZERO);
                 }
             }
         }

@@ -78,5 +78,5 @@ pub use error::{Error, Result};
 pub use lsn::{Epoch, Lsn};
 pub use reader::{Record, WalReader};
 pub use recovery::RecoveryReport;
-pub use tail::Tailer;
-pub use writer::{Durability, TailChunk, Wal, WalOptions, WalStats};
+pub use tail::{TailChunk, Tailer};
+pub use writer::{Durability, Wal, WalOptions, WalStats};

@@ -4,9 +4,9 @@ use crate::Lsn;
 use crate::error::{Error, Result, io_error};
 use crate::fs::{self, FsFile};
 use crate::record::{self, DecodeError, HEADER_BYTES, PAYLOAD_BYTES_MAX};
+use crate::seek_index::SeekPoint;
 use crate::segment::{self, SEGMENT_HEADER_BYTES};
-use crate::writer::{Shared, TailChunk};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,51 @@ const LARGE_READ_BYTES: u64 = (PAYLOAD_BYTES_MAX + HEADER_BYTES) as u64;
 /// from a seek point one read usually finds it.
 const SEEK_READ_BYTES: u64 = 2 * crate::seek_index::SEEK_STEP_BYTES;
 
+/// Records handed to a tailer: a run of whole, durable, consecutive records of one segment,
+/// byte for byte as they are in the segment file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TailChunk {
+    /// The first LSN of the segment these records are in.
+    pub segment: Lsn,
+    /// The LSN of the first record.
+    pub first_lsn: Lsn,
+    /// The LSN of the last record.
+    pub last_lsn: Lsn,
+    /// The framed records.
+    pub bytes: Vec<u8>,
+}
+
+/// What tailers read of the shared state.
+pub(crate) struct TailView {
+    pub durable_lsn: Lsn,
+    /// Where the records written to the newest of `segments` end (its file may go on
+    /// in preallocated zeros, and its length is not read: see [`crate::Wal::size_bytes`]).
+    pub newest_written_end: u64,
+    pub segments: Vec<Lsn>,
+    pub rewinds: u64,
+    pub rewound_to: Lsn,
+}
+
+/// What a tailer needs of the log it follows (the log's shared state implements it, so
+/// that the tailer reads the log without reaching into the writer).
+pub(crate) trait TailSource: Send + Sync + std::fmt::Debug {
+    /// The file system the log's segments are on.
+    fn fs(&self) -> &dyn fs::FileSystem;
+    /// The log's directory.
+    fn dir(&self) -> &Path;
+    /// Waits up to `timeout` until a record at or after `lsn` is durable or the log is cut
+    /// back (its rewind count differs from `rewinds`), then returns a view of the log;
+    /// `None` on timeout.
+    ///
+    /// Errors: [`Error::Closed`], [`Error::Poisoned`].
+    fn wait_for_durable(&self, lsn: Lsn, rewinds: u64, timeout: Duration) -> Result<Option<TailView>>;
+    /// The last seek point of `segment` at or before record `lsn` (see
+    /// [`crate::seek_index`]).
+    fn seek_point(&self, segment: Lsn, lsn: Lsn) -> Option<SeekPoint>;
+    /// How many times the log was cut back.
+    fn rewinds(&self) -> u64;
+}
+
 #[derive(Debug)]
 struct Cursor {
     segment: Lsn,
@@ -34,14 +79,14 @@ struct Cursor {
 /// segment files. Created by [`crate::Wal::tail`].
 #[derive(Debug)]
 pub struct Tailer {
-    shared: Arc<Shared>,
+    shared: Arc<dyn TailSource>,
     next: Lsn,
     rewinds: u64,
     cursor: Option<Cursor>,
 }
 
 impl Tailer {
-    pub(crate) fn new(shared: Arc<Shared>, from: Lsn) -> Self {
+    pub(crate) fn new(shared: Arc<dyn TailSource>, from: Lsn) -> Self {
         let rewinds = shared.rewinds();
         Tailer {
             shared,
@@ -104,8 +149,8 @@ impl Tailer {
 
     /// Opens `segment` and finds where record `self.next` (or the segment's end) is.
     fn seek(&self, segment: Lsn) -> Result<Cursor> {
-        let path = segment::segment_path(&self.shared.dir, segment);
-        let fs = self.shared.fs.as_ref();
+        let path = segment::segment_path(self.shared.dir(), segment);
+        let fs = self.shared.fs();
         let file = fs.open(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::LsnTruncated {

@@ -46,6 +46,7 @@ use crate::record::{self, Frame, HEADER_BYTES, PAYLOAD_BYTES_MAX};
 use crate::recovery::{self, RecoveryReport};
 use crate::seek_index::{SeekIndex, SeekPoint};
 use crate::segment::{self, SEGMENT_HEADER_BYTES};
+use crate::tail::{TailSource, TailView, Tailer};
 use crate::{Epoch, Lsn};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::mem;
@@ -236,20 +237,6 @@ pub(crate) struct Shared {
 pub struct Wal {
     shared: Arc<Shared>,
     flusher: Option<JoinHandle<()>>,
-}
-
-/// Records handed to a tailer: a run of whole, durable, consecutive records of one segment,
-/// byte for byte as they are in the segment file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TailChunk {
-    /// The first LSN of the segment these records are in.
-    pub segment: Lsn,
-    /// The LSN of the first record.
-    pub first_lsn: Lsn,
-    /// The LSN of the last record.
-    pub last_lsn: Lsn,
-    /// The framed records.
-    pub bytes: Vec<u8>,
 }
 
 impl Wal {
@@ -547,8 +534,8 @@ impl Wal {
     }
 
     /// A tailer that yields durable records from `from` on, waiting for new ones.
-    pub fn tail(&self, from: Lsn) -> crate::tail::Tailer {
-        crate::tail::Tailer::new(Arc::clone(&self.shared), from)
+    pub fn tail(&self, from: Lsn) -> Tailer {
+        Tailer::new(Arc::clone(&self.shared) as Arc<dyn TailSource>, from)
     }
 
     /// Deletes every segment all of whose records are below `lsn` (never the newest
@@ -1056,22 +1043,19 @@ fn offset_after(bytes: &[u8], path: &Path, lsn: Lsn) -> Result<(u64, Option<Epoc
     Ok((pos as u64, epoch))
 }
 
-/// What tailers read of the shared state.
-pub(crate) struct TailView {
-    pub durable_lsn: Lsn,
-    /// Where the records written to the newest of `segments` end (its file may go on
-    /// in preallocated zeros, and its length is not read: see [`Wal::size_bytes`]).
-    pub newest_written_end: u64,
-    pub segments: Vec<Lsn>,
-    pub rewinds: u64,
-    pub rewound_to: Lsn,
-}
+impl TailSource for Shared {
+    fn fs(&self) -> &dyn crate::fs::FileSystem {
+        self.fs.as_ref()
+    }
 
-impl Shared {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Waits up to `timeout` until a record at or after `lsn` is durable or the log is cut
     /// back (its rewind count differs from `rewinds`), then returns a view of the log;
     /// `None` on timeout.
-    pub(crate) fn wait_for_durable(&self, lsn: Lsn, rewinds: u64, timeout: Duration) -> Result<Option<TailView>> {
+    fn wait_for_durable(&self, lsn: Lsn, rewinds: u64, timeout: Duration) -> Result<Option<TailView>> {
         let deadline = Instant::now() + timeout;
         let mut state = self.state.lock();
         while state.durable_lsn < lsn && state.rewinds == rewinds {
@@ -1096,12 +1080,12 @@ impl Shared {
 
     /// The last seek point of `segment` at or before record `lsn` (see
     /// [`crate::seek_index`]).
-    pub(crate) fn seek_point(&self, segment: Lsn, lsn: Lsn) -> Option<SeekPoint> {
+    fn seek_point(&self, segment: Lsn, lsn: Lsn) -> Option<SeekPoint> {
         self.state.lock().seek_index.before(segment, lsn)
     }
 
     /// How many times the log was cut back.
-    pub(crate) fn rewinds(&self) -> u64 {
+    fn rewinds(&self) -> u64 {
         self.state.lock().rewinds
     }
 }

@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::repairer::AzFilter;
-use crate::shipper::{ReplicaSet, TakenOut};
+use crate::shipper::{ReplicaSet, ShipToSet, TakenOut};
 use std::time::Instant;
 
 /// What a failed write attempt comes to once the engine recovered what it could.
@@ -261,13 +261,13 @@ impl Database {
 
     pub(super) fn ack_wait(&self, set: &Arc<ReplicaSet>) -> Arc<AckWait> {
         let replication = self.options.replication.unwrap_or_default();
+        let signal = self.shipper.as_ref().map(Shipper::signal).unwrap_or_default();
         Arc::new(AckWait {
-            set: Arc::downgrade(set),
             acks: Arc::clone(&set.acks),
             mode: replication.ack,
             timeout: replication.ack_timeout,
             max_lag_records: replication.max_lag_records,
-            wake: self.shipper.as_ref().map(Shipper::signal).unwrap_or_default(),
+            shipping: Arc::new(ShipToSet::new(set, signal)),
         })
     }
 
@@ -466,7 +466,8 @@ impl Database {
             .is_some_and(|p| Arc::ptr_eq(p, copy));
         if still && let TakenOut::Copy(damaged) = set.take_out(index, "a read found its files damaged") {
             damaged.close_copy();
-            crate::database::remove_tree(self.fs.as_ref(), damaged.dir())?;
+            dynastore_wal::fs::remove_tree(self.fs.as_ref(), damaged.dir())
+                .map_err(io_error("removing", damaged.dir()))?;
         }
         Ok(true)
     }
@@ -649,7 +650,8 @@ impl Database {
         *open = Some(Arc::clone(&new_primary));
         drop(open);
         let removed = match damaged_files {
-            Some(_repairing) => crate::database::remove_tree(self.fs.as_ref(), primary.dir()),
+            Some(_repairing) => dynastore_wal::fs::remove_tree(self.fs.as_ref(), primary.dir())
+                .map_err(io_error("removing", primary.dir())),
             None => Ok(()),
         };
         // A planned promotion's former primary was healthy a moment ago: it rejoins before
@@ -830,7 +832,7 @@ impl Database {
 pub(crate) struct Copies {
     pub(super) fs: SharedFs,
     pub(super) options: Options,
-    pub(super) flush: crate::flusher::FlushSignal,
+    pub(super) flush: crate::flush_signal::FlushSignal,
     /// The AZs failed by [`Database::fail_az`]: no copy there is repaired.
     pub(super) failed_azs: FailedAzs,
     /// Wakes the repairer threads.

@@ -5,6 +5,8 @@
 
 use super::number::NumberError;
 use super::value::{AttributeType, AttributeValue, Item};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -229,7 +231,8 @@ pub fn validate_value(value: &AttributeValue) -> Result<(), ValidationError> {
         }),
         AttributeValue::Ss(set) => check_set(AttributeType::Ss, set, |s| s.clone()),
         AttributeValue::Ns(set) => check_set(AttributeType::Ns, set, |n| n.to_string()),
-        AttributeValue::Bs(set) => check_set(AttributeType::Bs, set, |b| crate::item::json::base64_encode(b)),
+        // Named in the error as DynamoDB JSON writes binaries: standard, padded base64.
+        AttributeValue::Bs(set) => check_set(AttributeType::Bs, set, |b| STANDARD.encode(b)),
         _ => Ok(()),
     }
 }

@@ -112,6 +112,29 @@ pub fn create_dir_durable(fs: &dyn FileSystem, path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes the directory `path` and everything below it, then syncs its parent, so that
+/// the removal survives power loss. An error names the entry it failed on.
+pub fn remove_tree(fs: &dyn FileSystem, path: &Path) -> io::Result<()> {
+    let at = |op: &str, entry: &Path| {
+        let entry = entry.display().to_string();
+        let op = op.to_owned();
+        move |error: io::Error| io::Error::new(error.kind(), format!("{op} {entry}: {error}"))
+    };
+    for name in fs.read_dir(path).map_err(at("listing", path))? {
+        let child = path.join(&name);
+        if fs.read_dir(&child).is_ok() {
+            remove_tree(fs, &child)?;
+        } else {
+            fs.remove_file(&child).map_err(at("removing", &child))?;
+        }
+    }
+    fs.remove_dir(path).map_err(at("removing", path))?;
+    if let Some(parent) = path.parent() {
+        fs.sync_dir(parent).map_err(at("syncing", parent))?;
+    }
+    Ok(())
+}
+
 /// How much [`copy_file`] reads and writes at a time.
 const COPY_CHUNK: usize = 1 << 20;
 
@@ -162,6 +185,31 @@ pub fn read_range(file: &dyn FsFile, offset: u64, end: u64) -> io::Result<Vec<u8
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_tree_removes_every_level_and_survives_power_loss() {
+        let fs = FaultyFs::new();
+        create_dir_durable(&fs, Path::new("/data/az-a/Orders/p-0000/wal")).unwrap();
+        create_dir_durable(&fs, Path::new("/data/az-a/Orders/p-0000/sst")).unwrap();
+        for file in [
+            "/data/az-a/Orders/p-0000/wal/1.log",
+            "/data/az-a/Orders/p-0000/MANIFEST",
+        ] {
+            fs.create_new(Path::new(file)).unwrap().sync_data().unwrap();
+            fs.sync_dir(Path::new(file).parent().unwrap()).unwrap();
+        }
+        remove_tree(&fs, Path::new("/data/az-a/Orders")).unwrap();
+        fs.restart();
+        assert!(!fs.exists(Path::new("/data/az-a/Orders")).unwrap());
+        assert!(fs.exists(Path::new("/data/az-a")).unwrap());
+    }
+
+    #[test]
+    fn remove_tree_names_the_entry_it_failed_on() {
+        let fs = FaultyFs::new();
+        let error = remove_tree(&fs, Path::new("/nowhere")).unwrap_err();
+        assert!(error.to_string().starts_with("listing /nowhere: "), "{error}");
+    }
 
     #[test]
     fn create_dir_durable_makes_every_new_level_survive_power_loss() {
