@@ -9,13 +9,20 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// A seed from the clock, printed so that a failing run can be told apart.
+/// The run's seed: `DYNASTORE_SEED` if set (to replay a run), else the clock; printed
+/// either way, so that a failing run names the seed that replays its choices (the kill
+/// times; the interleavings of threads are the OS's).
 pub fn seed() -> u64 {
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
-    println!("seed {seed}");
+    let seed = std::env::var("DYNASTORE_SEED")
+        .ok()
+        .and_then(|seed| seed.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    println!("seed {seed} (DYNASTORE_SEED={seed} replays it)");
     seed
 }
 
