@@ -18,7 +18,7 @@ mod common;
 use common::{PER_PREFIX, VALUE_BYTES, create_bench_table, dir_bytes, prefix, shuffled, written_bytes};
 use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
-use dynastore::{CompactionStyle, Database, Item, KeyInput, Options, PutItemInput, QueryInput};
+use dynastore::{CompactionStyle, Database, GetItemInput, Item, Options, PutItemInput, QueryInput};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
@@ -74,13 +74,13 @@ fn run(style: CompactionStyle, n: u64, dir: &Path) -> Row {
     let probes = (n / 4).max(1);
     let started = Instant::now();
     for i in shuffled(n, 7).take(probes as usize) {
-        assert!(black_box(db.get_item(KeyInput::new("Bench", key(i))).unwrap()).is_some());
+        assert!(black_box(db.get_item(GetItemInput::new("Bench", key(i))).unwrap().item).is_some());
     }
     let get = probes as f64 / started.elapsed().as_secs_f64();
     let started = Instant::now();
     for i in 0..probes {
         let absent = Item::new().with("pk", format!("x{i:07}")).with("sk", 0);
-        assert!(black_box(db.get_item(KeyInput::new("Bench", absent)).unwrap()).is_none());
+        assert!(black_box(db.get_item(GetItemInput::new("Bench", absent)).unwrap().item).is_none());
     }
     let absent = probes as f64 / started.elapsed().as_secs_f64();
     let prefixes = (n / PER_PREFIX).max(1);

@@ -12,7 +12,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
-use dynastore::{Database, Item, KeyInput, KeySchema, Options, PutItemInput, QueryInput, TableSchema};
+use dynastore::{Database, GetItemInput, Item, KeySchema, Options, PutItemInput, QueryInput, TableSchema};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,9 +105,9 @@ fn bench_engine(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     i = (i + 7919) % loaded;
-                    KeyInput::new("Bench", key(i))
+                    GetItemInput::new("Bench", key(i))
                 },
-                |input| black_box(db.get_item(input).unwrap()),
+                |input| black_box(db.get_item(input).unwrap().item),
                 BatchSize::SmallInput,
             )
         });

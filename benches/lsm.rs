@@ -21,7 +21,7 @@ use common::{PER_PREFIX, VALUE_BYTES, create_bench_table, dir_bytes, prefix, wri
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
-use dynastore::{Database, Item, KeyInput, Options, PutItemInput, QueryInput};
+use dynastore::{Database, GetItemInput, Item, Options, PutItemInput, QueryInput};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -95,14 +95,14 @@ fn dynastore_run(n: u64, dir: &Path) -> Figures {
     let probes = (n / 10).max(1);
     let started = Instant::now();
     for i in shuffled(n).take(probes as usize) {
-        assert!(black_box(db.get_item(KeyInput::new("Bench", dynastore_key(i))).unwrap()).is_some());
+        assert!(black_box(db.get_item(GetItemInput::new("Bench", dynastore_key(i))).unwrap().item).is_some());
     }
     figures.get = rate(probes, started.elapsed());
     let started = Instant::now();
     for i in 0..probes {
         let (pk, sk) = absent_key(i, n);
         let absent = Item::new().with("pk", pk).with("sk", sk as i64);
-        assert!(black_box(db.get_item(KeyInput::new("Bench", absent)).unwrap()).is_none());
+        assert!(black_box(db.get_item(GetItemInput::new("Bench", absent)).unwrap().item).is_none());
     }
     figures.absent = rate(probes, started.elapsed());
     let prefixes = (n / PER_PREFIX).max(1);
@@ -248,7 +248,14 @@ fn bench_reads(c: &mut Criterion) {
     group.bench_function("get/dynastore", |b| {
         b.iter(|| {
             i = (i + 7919) % n;
-            assert!(black_box(ours.get_item(KeyInput::new("Bench", dynastore_key(i))).unwrap()).is_some());
+            assert!(
+                black_box(
+                    ours.get_item(GetItemInput::new("Bench", dynastore_key(i)))
+                        .unwrap()
+                        .item
+                )
+                .is_some()
+            );
         })
     });
     group.bench_function("get/fjall", |b| {
@@ -262,7 +269,7 @@ fn bench_reads(c: &mut Criterion) {
             i += 1;
             let (pk, sk) = absent_key(i, n);
             let key = Item::new().with("pk", pk).with("sk", sk as i64);
-            assert!(black_box(ours.get_item(KeyInput::new("Bench", key)).unwrap()).is_none());
+            assert!(black_box(ours.get_item(GetItemInput::new("Bench", key)).unwrap().item).is_none());
         })
     });
     group.bench_function("absent_get/fjall", |b| {

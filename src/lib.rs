@@ -14,7 +14,7 @@
 //! use dynastore::item::{KeyAttribute, ScalarType};
 //! use dynastore::wal::fs::StdFs;
 //! use dynastore::{
-//!     Condition, Database, Item, KeyInput, KeySchema, Options, Path, PutItemInput, QueryInput, SortKeyCondition,
+//!     Condition, Database, Item, GetItemInput, KeySchema, Options, Path, PutItemInput, QueryInput, SortKeyCondition,
 //!     TableSchema, UpdateAction, UpdateItemInput,
 //! };
 //!
@@ -36,16 +36,17 @@
 //! query.sort_key_condition = Some(SortKeyCondition::Ge(1.into()));
 //! let page = db.query(query)?;
 //! assert_eq!(page.items.len(), 1);
-//! let item = db.get_item(KeyInput::new("Orders", key))?.expect("the item is there");
+//! let item = db.get_item(GetItemInput::new("Orders", key))?.item.expect("the item is there");
 //! assert_eq!(item.get("total"), Some(&15.into()));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub use dynastore_engine::{
-    AckMode, AttributeValue, BatchGetOutput, CompactionStyle, Comparator, Condition, Database, Error, Item, KeyInput,
-    KeySchema, Number, Operand, Options, Page, Path, PutItemInput, QueryInput, ReplicaReport, Replication,
-    ReturnValues, ScanInput, SetValue, SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput,
-    UpdateOperand, ValidationError, WriteRequest,
+    AckMode, AttributeValue, BatchGetOutput, CompactionStyle, Comparator, Condition, Database, DeleteItemInput,
+    DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema, Number, Operand, Options, Page, Path,
+    PutItemInput, PutItemOutput, QueryInput, ReplicaReport, Replication, ReturnValues, ScanInput, SetValue,
+    SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand,
+    ValidationError, WriteRequest,
 };
 pub use dynastore_engine::{catalog, compaction, device_writes, expr, item, lag, manifest, sstable, verify};
 

@@ -11,7 +11,7 @@ mod common;
 
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
-use dynastore::{Database, Item, KeyInput, KeySchema, Options, PutItemInput, TableSchema};
+use dynastore::{Database, GetItemInput, Item, KeySchema, Options, PutItemInput, TableSchema};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -124,8 +124,9 @@ fn every_acknowledged_item_survives_sigkill() {
         let db = Database::open(StdFs::shared(), tmp.path(), options()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         for (&(thread, k), &seq) in &acked {
             let stored = db
-                .get_item(KeyInput::new("Items", key(thread, k)))
+                .get_item(GetItemInput::new("Items", key(thread, k)))
                 .unwrap()
+                .item
                 .unwrap_or_else(|| panic!("seed {seed}: acknowledged t{thread}-k{k} lost"));
             let stored_seq = match stored.get("seq") {
                 Some(dynastore::AttributeValue::N(n)) => n.to_string().parse::<u64>().unwrap(),

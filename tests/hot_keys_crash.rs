@@ -17,7 +17,7 @@ mod common;
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
 use dynastore::{
-    AckMode, AttributeValue, Database, Item, KeyInput, KeySchema, Options, Path, Replication, TableSchema,
+    AckMode, AttributeValue, Database, GetItemInput, Item, KeySchema, Options, Path, Replication, TableSchema,
     UpdateAction, UpdateItemInput,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -147,9 +147,9 @@ struct Counter {
 }
 
 fn read(db: &Database, k: u64) -> Option<Counter> {
-    let mut input = KeyInput::new(TABLE, key(k));
+    let mut input = GetItemInput::new(TABLE, key(k));
     input.consistent_read = true;
-    let item = db.get_item(input).unwrap()?;
+    let item = db.get_item(input).unwrap().item?;
     let n = match item.get("n") {
         Some(AttributeValue::N(n)) => n.to_string().parse().unwrap(),
         other => panic!("hot-{k} has no counter: {other:?}"),

@@ -20,7 +20,7 @@ mod common;
 use dynastore::catalog::Catalog;
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
-use dynastore::{AckMode, Database, Item, KeyInput, KeySchema, Options, PutItemInput, Replication, TableSchema};
+use dynastore::{AckMode, Database, GetItemInput, Item, KeySchema, Options, PutItemInput, Replication, TableSchema};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -268,9 +268,9 @@ fn crash_rounds(buffered: bool, lose_primary: bool) {
         let db = Database::open(StdFs::shared(), tmp.path(), options(buffered))
             .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         let read = |db: &Database, thread: u64, k: u64| {
-            let mut input = KeyInput::new("Items", key(thread, k));
+            let mut input = GetItemInput::new("Items", key(thread, k));
             input.consistent_read = true;
-            db.get_item(input).unwrap()
+            db.get_item(input).unwrap().item
         };
         for (&(thread, k), &seq) in &acked {
             let stored =

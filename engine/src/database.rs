@@ -31,6 +31,10 @@ use crate::flusher::{Flusher, OpenCopies};
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
+pub use crate::operations::{
+    DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, PutItemInput, PutItemOutput, ReturnValues,
+    UpdateItemInput, UpdateItemOutput,
+};
 use crate::partition::{AckWait, KeyWrite, Partition, PartitionOptions, PartitionStats, WriteFailure};
 use crate::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
 use crate::shipper::{ReplicaSet, ReplicaSets, Shipper};
@@ -174,119 +178,6 @@ pub struct TableDescription {
     pub key_schema: KeySchema,
     /// Its partitions, in hash order.
     pub partitions: Vec<PartitionEntry>,
-}
-
-/// What a write returns of the item it changed (DynamoDB's `ReturnValues`). Puts and
-/// deletes take `None` or `AllOld`; updates take all five.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ReturnValues {
-    /// Nothing (the default).
-    #[default]
-    None,
-    /// The whole item as it was before the write.
-    AllOld,
-    /// The updated attributes as they were before.
-    UpdatedOld,
-    /// The whole item after the update.
-    AllNew,
-    /// The updated attributes as they are after.
-    UpdatedNew,
-}
-
-/// The input of [`Database::update_item`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct UpdateItemInput {
-    /// The table.
-    pub table_name: String,
-    /// The item's primary key; the item is created if it does not exist.
-    pub key: Item,
-    /// The changes, applied as one atomic write.
-    pub actions: Vec<UpdateAction>,
-    /// Update only if the current item (or its absence) satisfies this.
-    pub condition: Option<Condition>,
-    /// What to return.
-    pub return_values: ReturnValues,
-    /// `AllOld`: a failed condition's error carries the current item.
-    pub return_values_on_condition_check_failure: ReturnValues,
-}
-
-impl UpdateItemInput {
-    /// An update of the item under `key` in `table_name` by `actions`, returning nothing.
-    pub fn new(table_name: impl Into<String>, key: Item, actions: Vec<UpdateAction>) -> Self {
-        UpdateItemInput {
-            table_name: table_name.into(),
-            key,
-            actions,
-            condition: None,
-            return_values: ReturnValues::None,
-            return_values_on_condition_check_failure: ReturnValues::None,
-        }
-    }
-}
-
-/// The input of [`Database::put_item`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct PutItemInput {
-    /// The table.
-    pub table_name: String,
-    /// The item, which replaces any item with the same key.
-    pub item: Item,
-    /// What to return of the replaced item.
-    pub return_values: ReturnValues,
-    /// Write only if the current item (or its absence) satisfies this.
-    pub condition: Option<Condition>,
-    /// `AllOld`: a failed condition's error carries the current item.
-    pub return_values_on_condition_check_failure: ReturnValues,
-}
-
-impl PutItemInput {
-    /// A put of `item` into `table_name`, returning nothing.
-    pub fn new(table_name: impl Into<String>, item: Item) -> Self {
-        PutItemInput {
-            table_name: table_name.into(),
-            item,
-            return_values: ReturnValues::None,
-            condition: None,
-            return_values_on_condition_check_failure: ReturnValues::None,
-        }
-    }
-}
-
-/// The input of [`Database::get_item`] and [`Database::delete_item`]: a table and a key.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyInput {
-    /// The table.
-    pub table_name: String,
-    /// The primary key: exactly the table's key attributes.
-    pub key: Item,
-    /// For deletes: what to return of the deleted item.
-    pub return_values: ReturnValues,
-    /// For deletes: delete only if the current item (or its absence) satisfies this.
-    pub condition: Option<Condition>,
-    /// For deletes: `AllOld` makes a failed condition's error carry the current item.
-    pub return_values_on_condition_check_failure: ReturnValues,
-    /// For gets: return only these attributes.
-    pub projection: Option<Vec<crate::expr::Path>>,
-    /// For gets: read from the primary (true), or from any copy (false, the default, as
-    /// DynamoDB's `ConsistentRead`). A replica serves only when it holds every write
-    /// durable on the primary, so no read returns an item older than an acknowledged
-    /// write, nor a write the primary did not make durable.
-    pub consistent_read: bool,
-}
-
-impl KeyInput {
-    /// The item under `key` in `table_name`.
-    pub fn new(table_name: impl Into<String>, key: Item) -> Self {
-        KeyInput {
-            table_name: table_name.into(),
-            key,
-            return_values: ReturnValues::None,
-            condition: None,
-            return_values_on_condition_check_failure: ReturnValues::None,
-            projection: None,
-            consistent_read: false,
-        }
-    }
 }
 
 /// One table's numbers, from [`Database::stats`].
@@ -1049,7 +940,7 @@ impl Database {
     ///
     /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`] (the item breaks a
     /// limit: nothing is written), [`Error::Wal`] / [`Error::Io`].
-    pub fn put_item(&self, input: PutItemInput) -> Result<Option<Item>> {
+    pub fn put_item(&self, input: PutItemInput) -> Result<PutItemOutput> {
         let table = self.table(&input.table_name)?;
         validate_item(&input.item, &table.key_schema)?;
         check_condition(input.condition.as_ref())?;
@@ -1061,14 +952,16 @@ impl Database {
         let old = self.write_key(&table, key, read_old, |current| {
             check(current).map(|()| Some(item.clone()))
         })?;
-        Ok(returned(old, input.return_values))
+        Ok(PutItemOutput {
+            attributes: returned(old, input.return_values),
+        })
     }
 
     /// Reads the item under a key (DynamoDB's GetItem, strongly consistent).
     ///
     /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`] (the key does not match
     /// the schema).
-    pub fn get_item(&self, input: KeyInput) -> Result<Option<Item>> {
+    pub fn get_item(&self, input: GetItemInput) -> Result<GetItemOutput> {
         let table = self.table(&input.table_name)?;
         validate_key(&input.key, &table.key_schema)?;
         let key = table_key(&input.key, &table.key_schema)?;
@@ -1077,10 +970,11 @@ impl Database {
                 copy.get(key.clone())
             })?
             .flatten();
-        Ok(match &input.projection {
+        let item = match &input.projection {
             Some(paths) => item.map(|item| project(&item, &paths.iter().collect::<Vec<_>>())),
             None => item,
-        })
+        };
+        Ok(GetItemOutput { item })
     }
 
     /// Deletes the item under a key; deleting a missing item succeeds (DynamoDB's
@@ -1088,7 +982,7 @@ impl Database {
     ///
     /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`], [`Error::Wal`] /
     /// [`Error::Io`].
-    pub fn delete_item(&self, input: KeyInput) -> Result<Option<Item>> {
+    pub fn delete_item(&self, input: DeleteItemInput) -> Result<DeleteItemOutput> {
         let table = self.table(&input.table_name)?;
         validate_key(&input.key, &table.key_schema)?;
         check_condition(input.condition.as_ref())?;
@@ -1098,11 +992,13 @@ impl Database {
         // No partition yet means no item: only the condition is left to check.
         if self.partition(&table, hash_of(&key), false)?.is_none() {
             check(None)?;
-            return Ok(None);
+            return Ok(DeleteItemOutput::default());
         }
         let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
         let old = self.write_key(&table, key, read_old, |current| check(current).map(|()| None))?;
-        Ok(returned(old, input.return_values))
+        Ok(DeleteItemOutput {
+            attributes: returned(old, input.return_values),
+        })
     }
 
     /// Changes an item by `actions` as one atomic write, creating it if it does not exist
@@ -1113,7 +1009,7 @@ impl Database {
     /// type or missing, an invalid path, arithmetic out of range, or a result over 400 KB;
     /// [`Error::ConditionalCheckFailed`]; [`Error::Wal`] / [`Error::Io`]. On any error
     /// nothing is written.
-    pub fn update_item(&self, input: UpdateItemInput) -> Result<Option<Item>> {
+    pub fn update_item(&self, input: UpdateItemInput) -> Result<UpdateItemOutput> {
         let table = self.table(&input.table_name)?;
         let schema = &table.key_schema;
         validate_key(&input.key, schema)?;
@@ -1138,13 +1034,14 @@ impl Database {
         })?;
         let paths: Vec<_> = input.actions.iter().map(UpdateAction::path).collect();
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);
-        Ok(match input.return_values {
+        let attributes = match input.return_values {
             ReturnValues::None => None,
             ReturnValues::AllOld => old,
             ReturnValues::UpdatedOld => old.and_then(|item| non_empty(project(&item, &paths))),
             ReturnValues::AllNew => new_item,
             ReturnValues::UpdatedNew => new_item.and_then(|item| non_empty(project(&item, &paths))),
-        })
+        };
+        Ok(UpdateItemOutput { attributes })
     }
 
     /// Makes every write so far durable (useful with `Buffered` durability) as the ack

@@ -35,6 +35,7 @@ pub mod item;
 pub mod lag;
 pub mod manifest;
 mod memtable;
+pub mod operations;
 mod partition;
 pub use partition::PartitionStats;
 pub mod query;
@@ -47,8 +48,9 @@ mod write_order;
 pub use batch::{BatchGetOutput, WriteRequest};
 pub use compaction::CompactionStyle;
 pub use database::{
-    AckMode, Database, KeyInput, Options, PutItemInput, ReplicaReport, Replication, ReturnValues, TableDescription,
-    TableSchema, UpdateItemInput,
+    AckMode, Database, DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, Options, PutItemInput,
+    PutItemOutput, ReplicaReport, Replication, ReturnValues, TableDescription, TableSchema, UpdateItemInput,
+    UpdateItemOutput,
 };
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};

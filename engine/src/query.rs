@@ -62,7 +62,7 @@ pub struct QueryInput {
     /// Return only these attributes of each item.
     pub projection: Option<Vec<Path>>,
     /// Read from the primary (true), or from any copy (false, the default, as DynamoDB's
-    /// `ConsistentRead`; see [`crate::KeyInput::consistent_read`]).
+    /// `ConsistentRead`; see [`crate::GetItemInput::consistent_read`]).
     pub consistent_read: bool,
 }
 
@@ -99,7 +99,7 @@ pub struct ScanInput {
     /// Return only these attributes of each item.
     pub projection: Option<Vec<Path>>,
     /// Read from the primaries (true), or from any copy (false, the default, as DynamoDB's
-    /// `ConsistentRead`; see [`crate::KeyInput::consistent_read`]).
+    /// `ConsistentRead`; see [`crate::GetItemInput::consistent_read`]).
     pub consistent_read: bool,
 }
 

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use dynastore_engine::item::{KeyAttribute, ScalarType};
-use dynastore_engine::{Database, Error, Item, KeyInput, KeySchema, Options, TableSchema, WriteRequest};
+use dynastore_engine::{Database, Error, GetItemInput, Item, KeySchema, Options, TableSchema, WriteRequest};
 use dynastore_wal::fs::{FaultyFs, SharedFs};
 
 fn open(fs: &SharedFs, partitions: u32) -> Database {
@@ -43,7 +43,7 @@ fn puts(range: std::ops::Range<u64>, batch: u64) -> Vec<(String, WriteRequest)> 
 }
 
 fn get(db: &Database, i: u64) -> Option<Item> {
-    db.get_item(KeyInput::new("Items", key(i))).unwrap()
+    db.get_item(GetItemInput::new("Items", key(i))).unwrap().item
 }
 
 #[test]

@@ -5,7 +5,7 @@
 mod common;
 
 use dynastore_engine::compaction::{CompactionStyle, LEVEL0_TABLES_STOP, LEVEL0_TABLES_TRIGGER};
-use dynastore_engine::{Database, Item, KeyInput, Options, PutItemInput, TableSchema};
+use dynastore_engine::{Database, DeleteItemInput, GetItemInput, Item, Options, PutItemInput, TableSchema};
 use dynastore_wal::fs::{FaultKind, FaultyFs, OpKind, SharedFs, StdFs};
 use std::collections::BTreeMap;
 
@@ -24,7 +24,7 @@ fn order(pk: &str, sk: i64, total: i64) -> Item {
 }
 
 fn get(db: &Database, pk: &str, sk: i64) -> Option<Item> {
-    db.get_item(KeyInput::new("Orders", key(pk, sk))).unwrap()
+    db.get_item(GetItemInput::new("Orders", key(pk, sk))).unwrap().item
 }
 
 type Model = BTreeMap<(String, i64), Item>;
@@ -36,7 +36,7 @@ fn churn(db: &Database, model: &mut Model, writes: i64, seed: i64) {
         let n = (i * 7919 + seed * 104_729) % 600;
         let (pk, sk) = (format!("c#{}", n % 150), n / 150);
         if i % 7 == 3 {
-            db.delete_item(KeyInput::new("Orders", key(&pk, sk))).unwrap();
+            db.delete_item(DeleteItemInput::new("Orders", key(&pk, sk))).unwrap();
             model.remove(&(pk, sk));
         } else {
             let item = order(&pk, sk, i);

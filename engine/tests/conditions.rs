@@ -6,8 +6,8 @@ mod common;
 
 use dynastore_engine::item::AttributeType;
 use dynastore_engine::{
-    AttributeValue, Comparator, Condition, Database, Error, Item, KeyInput, Number, Operand, Path, PutItemInput,
-    ReturnValues,
+    AttributeValue, Comparator, Condition, Database, DeleteItemInput, Error, GetItemInput, Item, Number, Operand, Path,
+    PutItemInput, ReturnValues,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -163,8 +163,9 @@ fn account(pk: &str, balance: i64) -> Item {
 }
 
 fn get(db: &Database, pk: &str) -> Option<Item> {
-    db.get_item(KeyInput::new("Accounts", Item::new().with("pk", pk)))
+    db.get_item(GetItemInput::new("Accounts", Item::new().with("pk", pk)))
         .unwrap()
+        .item
 }
 
 #[test]
@@ -187,7 +188,7 @@ fn a_false_condition_fails_the_write_and_changes_nothing() {
     );
     assert_eq!(get(&db, "a"), Some(account("a", 1)));
 
-    let mut delete = KeyInput::new("Accounts", Item::new().with("pk", "a"));
+    let mut delete = DeleteItemInput::new("Accounts", Item::new().with("pk", "a"));
     delete.condition = Some(Condition::equals(Path::attribute("balance"), 5));
     assert!(matches!(
         db.delete_item(delete.clone()),
@@ -199,7 +200,7 @@ fn a_false_condition_fails_the_write_and_changes_nothing() {
     assert_eq!(get(&db, "a"), None);
 
     // A condition on an item that was never written sees no item.
-    let mut missing = KeyInput::new("Accounts", Item::new().with("pk", "never"));
+    let mut missing = DeleteItemInput::new("Accounts", Item::new().with("pk", "never"));
     missing.condition = Some(Condition::AttributeExists(Path::attribute("pk")));
     assert!(matches!(
         db.delete_item(missing),

@@ -5,7 +5,8 @@ mod common;
 
 use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::{
-    Database, Error, Item, KeyInput, Options, PutItemInput, ReturnValues, TableSchema, ValidationError,
+    Database, DeleteItemInput, Error, GetItemInput, Item, Options, PutItemInput, ReturnValues, TableSchema,
+    ValidationError,
 };
 use dynastore_wal::fs::{FaultyFs, FileSystem, SharedFs, StdFs};
 use proptest::prelude::*;
@@ -33,7 +34,7 @@ fn open(fs: &SharedFs) -> Database {
 }
 
 fn get(db: &Database, pk: &str, sk: i64) -> Option<Item> {
-    db.get_item(KeyInput::new("Orders", key(pk, sk))).unwrap()
+    db.get_item(GetItemInput::new("Orders", key(pk, sk))).unwrap().item
 }
 
 #[test]
@@ -92,11 +93,11 @@ fn operations_on_a_missing_table_are_resource_not_found() {
         Err(Error::ResourceNotFound { .. })
     ));
     assert!(matches!(
-        db.get_item(KeyInput::new("Nope", key("a", 1))),
+        db.get_item(GetItemInput::new("Nope", key("a", 1))),
         Err(Error::ResourceNotFound { .. })
     ));
     assert!(matches!(
-        db.delete_item(KeyInput::new("Nope", key("a", 1))),
+        db.delete_item(DeleteItemInput::new("Nope", key("a", 1))),
         Err(Error::ResourceNotFound { .. })
     ));
     assert!(matches!(db.delete_table("Nope"), Err(Error::ResourceNotFound { .. })));
@@ -107,21 +108,26 @@ fn put_get_delete_with_return_values() {
     let db = open(&FaultyFs::new().shared());
     db.create_table(schema("Orders")).unwrap();
     assert_eq!(
-        db.put_item(PutItemInput::new("Orders", order("c#1", 1, 10))).unwrap(),
+        db.put_item(PutItemInput::new("Orders", order("c#1", 1, 10)))
+            .unwrap()
+            .attributes,
         None
     );
     assert_eq!(get(&db, "c#1", 1), Some(order("c#1", 1, 10)));
     assert_eq!(get(&db, "c#1", 2), None);
     let mut replace = PutItemInput::new("Orders", order("c#1", 1, 20));
     replace.return_values = ReturnValues::AllOld;
-    assert_eq!(db.put_item(replace).unwrap(), Some(order("c#1", 1, 10)));
+    assert_eq!(db.put_item(replace).unwrap().attributes, Some(order("c#1", 1, 10)));
     assert_eq!(get(&db, "c#1", 1), Some(order("c#1", 1, 20)));
-    let mut delete = KeyInput::new("Orders", key("c#1", 1));
+    let mut delete = DeleteItemInput::new("Orders", key("c#1", 1));
     delete.return_values = ReturnValues::AllOld;
-    assert_eq!(db.delete_item(delete.clone()).unwrap(), Some(order("c#1", 1, 20)));
+    assert_eq!(
+        db.delete_item(delete.clone()).unwrap().attributes,
+        Some(order("c#1", 1, 20))
+    );
     assert_eq!(get(&db, "c#1", 1), None);
     assert_eq!(
-        db.delete_item(delete).unwrap(),
+        db.delete_item(delete).unwrap().attributes,
         None,
         "deleting a missing item succeeds"
     );
@@ -145,7 +151,7 @@ fn invalid_writes_change_nothing() {
     ));
     let bad_key = Item::new().with("pk", "a");
     assert!(matches!(
-        db.get_item(KeyInput::new("Orders", bad_key)),
+        db.get_item(GetItemInput::new("Orders", bad_key)),
         Err(Error::Validation(ValidationError::KeyDoesNotMatchSchema))
     ));
     assert_eq!(get(&db, "a", 1), Some(order("a", 1, 1)));
@@ -232,7 +238,7 @@ fn reads_from_other_threads_see_acknowledged_writes() {
                     };
                     db.put_item(PutItemInput::new("Orders", order(&pk, i % 10, t * 1000 + i)))
                         .unwrap();
-                    let seen = db.get_item(KeyInput::new("Orders", key(&pk, i % 10))).unwrap();
+                    let seen = db.get_item(GetItemInput::new("Orders", key(&pk, i % 10))).unwrap().item;
                     assert!(seen.is_some(), "a read after an acknowledged write sees it");
                 }
             })
@@ -420,7 +426,7 @@ fn check_model(ops: Vec<Op>, options: Options) -> Result<(), TestCaseError> {
                 let item = order(&format!("p{p}"), i64::from(s), v);
                 let mut input = PutItemInput::new("Orders", item.clone());
                 input.return_values = ReturnValues::AllOld;
-                prop_assert_eq!(db.put_item(input).unwrap(), model.insert((p, s), item));
+                prop_assert_eq!(db.put_item(input).unwrap().attributes, model.insert((p, s), item));
             }
             Op::PutIfAbsent(p, s, v) => {
                 let item = order(&format!("p{p}"), i64::from(s), v);
@@ -436,12 +442,12 @@ fn check_model(ops: Vec<Op>, options: Options) -> Result<(), TestCaseError> {
                 }
             }
             Op::Delete(p, s) => {
-                let mut input = KeyInput::new("Orders", key(&format!("p{p}"), i64::from(s)));
+                let mut input = DeleteItemInput::new("Orders", key(&format!("p{p}"), i64::from(s)));
                 input.return_values = ReturnValues::AllOld;
-                prop_assert_eq!(db.delete_item(input).unwrap(), model.remove(&(p, s)));
+                prop_assert_eq!(db.delete_item(input).unwrap().attributes, model.remove(&(p, s)));
             }
             Op::DeleteIfTotal(p, s, v) => {
-                let mut input = KeyInput::new("Orders", key(&format!("p{p}"), i64::from(s)));
+                let mut input = DeleteItemInput::new("Orders", key(&format!("p{p}"), i64::from(s)));
                 input.condition = Some(Condition::equals(Path::attribute("total"), v));
                 let matches = model.get(&(p, s)).is_some_and(|item| total_of(item) == v);
                 let result = db.delete_item(input);
@@ -559,7 +565,8 @@ fn power_loss_rounds(options: Options) {
             let sk = i % 3;
             let result = if i % 5 == 4 {
                 attempted.insert((pk.clone(), sk), None);
-                db.delete_item(KeyInput::new("Orders", key(&pk, sk))).map(|_| None)
+                db.delete_item(DeleteItemInput::new("Orders", key(&pk, sk)))
+                    .map(|_| None)
             } else {
                 let item = order(&pk, sk, i);
                 attempted.insert((pk.clone(), sk), Some(item.clone()));
@@ -827,7 +834,7 @@ fn flush_moves_memtables_into_sstables_and_drops_the_wal_they_cover() {
             ))
             .unwrap();
         }
-        db.delete_item(KeyInput::new("Orders", key("c#1", 1))).unwrap();
+        db.delete_item(DeleteItemInput::new("Orders", key("c#1", 1))).unwrap();
     };
     write(&db, 1);
     let segments = |dir: &Path| std::fs::read_dir(dir.join("wal")).unwrap().count();
@@ -949,7 +956,7 @@ fn compaction_merges_tables_into_one_and_drops_tombstones() {
             .unwrap();
         }
         for i in (0..100).step_by(10) {
-            db.delete_item(KeyInput::new("Orders", key(&format!("c#{}", i + round), 0)))
+            db.delete_item(DeleteItemInput::new("Orders", key(&format!("c#{}", i + round), 0)))
                 .unwrap();
         }
         db.flush().unwrap();

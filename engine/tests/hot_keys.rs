@@ -12,7 +12,7 @@ mod common;
 use common::{join_within, wait_caught_up};
 use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::{
-    AckMode, AttributeValue, Database, Error, Item, KeyInput, KeySchema, Options, Path, PutItemInput, Replication,
+    AckMode, AttributeValue, Database, Error, GetItemInput, Item, KeySchema, Options, Path, PutItemInput, Replication,
     TableSchema, UpdateAction, UpdateItemInput,
 };
 use dynastore_wal::fs::StdFs;
@@ -67,9 +67,9 @@ fn increment(k: u64, tag: &str) -> UpdateItemInput {
 }
 
 fn read(db: &Database, k: u64) -> Option<Item> {
-    let mut input = KeyInput::new(TABLE, key(k));
+    let mut input = GetItemInput::new(TABLE, key(k));
     input.consistent_read = true;
-    db.get_item(input).unwrap()
+    db.get_item(input).unwrap().item
 }
 
 /// The tags each key was sent: acknowledged, and failed (which may or may not have

@@ -342,7 +342,7 @@ fn a_query_filter_may_not_name_key_attributes() {
 
 #[test]
 fn projections_return_only_the_named_paths() {
-    use dynastore_engine::{KeyInput, Path};
+    use dynastore_engine::{GetItemInput, Path};
     let db = database(ScalarType::N);
     let doc = Item::from_json(&serde_json::json!({
         "pk": {"S": "p"}, "sk": {"N": "1"}, "a": {"S": "x"},
@@ -369,7 +369,7 @@ fn projections_return_only_the_named_paths() {
         })
         .unwrap();
     assert_eq!(scan.items[0].to_json(), expected);
-    let mut get = KeyInput::new("Tbl", Item::new().with("pk", "p").with("sk", 1));
+    let mut get = GetItemInput::new("Tbl", Item::new().with("pk", "p").with("sk", 1));
     get.projection = Some(paths);
-    assert_eq!(db.get_item(get).unwrap().unwrap().to_json(), expected);
+    assert_eq!(db.get_item(get).unwrap().item.unwrap().to_json(), expected);
 }

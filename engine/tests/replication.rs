@@ -8,7 +8,9 @@ mod common;
 
 use common::{join_within, orders_schema, partitions, wait_caught_up};
 use dynastore_engine::catalog::Catalog;
-use dynastore_engine::{AckMode, Database, Error, Item, KeyInput, Options, PutItemInput, Replication};
+use dynastore_engine::{
+    AckMode, Database, DeleteItemInput, Error, GetItemInput, Item, Options, PutItemInput, Replication,
+};
 use dynastore_wal::fs::{GatedFs, SharedFs, StdFs, SyncGate};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -40,12 +42,13 @@ fn item(pk: u64, sk: u64, version: u64) -> Item {
 
 fn put(db: &Database, item: Item) -> Result<Option<Item>, Error> {
     db.put_item(PutItemInput::new("Orders", item))
+        .map(|output| output.attributes)
 }
 
 fn get(db: &Database, key: Item, consistent: bool) -> Option<Item> {
-    let mut input = KeyInput::new("Orders", key);
+    let mut input = GetItemInput::new("Orders", key);
     input.consistent_read = consistent;
-    db.get_item(input).unwrap()
+    db.get_item(input).unwrap().item
 }
 
 fn open(fs: &SharedFs, dir: &Path, options: Options) -> Database {
@@ -130,7 +133,8 @@ fn every_az_holds_every_acknowledged_write_and_verifies_clean() {
         model.insert((pk, sk), Some(item(pk, sk, i)));
         if i % 7 == 0 {
             let gone = (i % 37, (i + 3) % 11);
-            db.delete_item(KeyInput::new("Orders", key(gone.0, gone.1))).unwrap();
+            db.delete_item(DeleteItemInput::new("Orders", key(gone.0, gone.1)))
+                .unwrap();
             keys.insert(gone);
             model.insert(gone, None);
         }

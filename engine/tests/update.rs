@@ -5,7 +5,7 @@
 mod common;
 
 use dynastore_engine::{
-    AttributeValue, Condition, Database, Error, Item, KeyInput, Path, PutItemInput, ReturnValues, SetValue,
+    AttributeValue, Condition, Database, Error, GetItemInput, Item, Path, PutItemInput, ReturnValues, SetValue,
     UpdateAction, UpdateItemInput, UpdateOperand, ValidationError,
 };
 use serde_json::{Value, json};
@@ -45,10 +45,15 @@ fn seed(db: &Database) {
 
 fn update(db: &Database, actions: Vec<UpdateAction>) -> Result<Option<Item>, Error> {
     db.update_item(UpdateItemInput::new("Things", key(), actions))
+        .map(|output| output.attributes)
 }
 
 fn current(db: &Database) -> Value {
-    db.get_item(KeyInput::new("Things", key())).unwrap().unwrap().to_json()
+    db.get_item(GetItemInput::new("Things", key()))
+        .unwrap()
+        .item
+        .unwrap()
+        .to_json()
 }
 
 #[test]
@@ -176,7 +181,7 @@ fn return_values_follow_dynamodb() {
     let with = |return_values, actions| {
         let mut input = UpdateItemInput::new("Things", key(), actions);
         input.return_values = return_values;
-        db.update_item(input).unwrap().map(|i| i.to_json())
+        db.update_item(input).unwrap().attributes.map(|i| i.to_json())
     };
     assert_eq!(with(ReturnValues::None, vec![set("a", json!({"N": "1"}))]), None);
     assert_eq!(

@@ -347,7 +347,7 @@ fn show_data_model(out: &mut dyn Write) -> DemoResult {
 /// Step 8: a database: a table, its hash ranges, partitions created by the first write
 /// into each range, PutItem / GetItem / DeleteItem, and every item back after reopen.
 fn tables_and_partitions(dir: &Path, out: &mut dyn Write) -> DemoResult {
-    use dynastore::{Database, Item, KeyInput, Options, PutItemInput};
+    use dynastore::{Database, DeleteItemInput, GetItemInput, Item, Options, PutItemInput};
 
     writeln!(
         out,
@@ -391,14 +391,14 @@ fn tables_and_partitions(dir: &Path, out: &mut dyn Write) -> DemoResult {
         )?;
     }
     let key = Item::new().with("pk", "customer#0001").with("sk", 42);
-    let found = db.get_item(KeyInput::new("Orders", key.clone()))?;
+    let found = db.get_item(GetItemInput::new("Orders", key.clone()))?.item;
     writeln!(
         out,
         "   GetItem {} -> {}",
         key.to_json(),
         found.as_ref().map(Item::to_json).unwrap_or_default()
     )?;
-    db.delete_item(KeyInput::new("Orders", key.clone()))?;
+    db.delete_item(DeleteItemInput::new("Orders", key.clone()))?;
     db.flush()?;
     let mut tables = Vec::new();
     let mut segments = 0;
@@ -432,7 +432,7 @@ fn tables_and_partitions(dir: &Path, out: &mut dyn Write) -> DemoResult {
     for customer in 0..3u64 {
         for n in 0..100 {
             let key = Item::new().with("pk", format!("customer#{customer:04}")).with("sk", n);
-            let found = db.get_item(KeyInput::new("Orders", key))?;
+            let found = db.get_item(GetItemInput::new("Orders", key))?.item;
             if found == Some(order(customer, n)) || (customer == 1 && n == 42 && found.is_none()) {
                 intact += 1;
             }
@@ -454,7 +454,7 @@ fn tables_and_partitions(dir: &Path, out: &mut dyn Write) -> DemoResult {
 /// and a batch write.
 fn queries_updates_conditions(dir: &Path, out: &mut dyn Write) -> DemoResult {
     use dynastore::{
-        Condition, Database, Error, Item, KeyInput, Options, Path as DocPath, QueryInput, ReturnValues,
+        Condition, Database, Error, GetItemInput, Item, Options, Path as DocPath, QueryInput, ReturnValues,
         SortKeyCondition, UpdateAction, UpdateItemInput, WriteRequest,
     };
 
@@ -499,7 +499,7 @@ fn queries_updates_conditions(dir: &Path, out: &mut dyn Write) -> DemoResult {
         ],
     );
     update.return_values = ReturnValues::UpdatedNew;
-    let updated = db.update_item(update)?.unwrap_or_default();
+    let updated = db.update_item(update)?.attributes.unwrap_or_default();
     writeln!(
         out,
         "   UpdateItem ADD total 5, SET status: returns {}",
@@ -532,7 +532,8 @@ fn queries_updates_conditions(dir: &Path, out: &mut dyn Write) -> DemoResult {
         "   BatchWriteItem of 25 orders (one WAL record per partition): {written} orders now under customer#0009"
     )?;
     let still = db
-        .get_item(KeyInput::new("Orders", key))?
+        .get_item(GetItemInput::new("Orders", key))?
+        .item
         .and_then(|item| item.get("status").cloned());
     check(
         orders.len() == 10 && pages == 3,
@@ -552,7 +553,7 @@ fn queries_updates_conditions(dir: &Path, out: &mut dyn Write) -> DemoResult {
 /// Step 10: more flushes pile up SSTables; compaction merges each partition's into one,
 /// dropping tombstones; `verify` checks every checksum and invariant.
 fn compaction_and_verify(dir: &Path, out: &mut dyn Write) -> DemoResult {
-    use dynastore::{Database, Item, KeyInput, Options, PutItemInput};
+    use dynastore::{Database, DeleteItemInput, GetItemInput, Item, Options, PutItemInput};
 
     writeln!(
         out,
@@ -567,7 +568,7 @@ fn compaction_and_verify(dir: &Path, out: &mut dyn Write) -> DemoResult {
                 .with("total", round * 1000 + n);
             db.put_item(PutItemInput::new("Orders", item))?;
         }
-        db.delete_item(KeyInput::new(
+        db.delete_item(DeleteItemInput::new(
             "Orders",
             Item::new().with("pk", "customer#0000").with("sk", 50 + round),
         ))?;
@@ -589,16 +590,20 @@ fn compaction_and_verify(dir: &Path, out: &mut dyn Write) -> DemoResult {
         out,
         "   3 rounds of updates and deletes, each flushed: {before} SSTables; after compaction: {after}"
     )?;
-    let latest = db.get_item(KeyInput::new(
-        "Orders",
-        Item::new().with("pk", "customer#0000").with("sk", 7),
-    ))?;
+    let latest = db
+        .get_item(GetItemInput::new(
+            "Orders",
+            Item::new().with("pk", "customer#0000").with("sk", 7),
+        ))?
+        .item;
     // The last round deleted sort key 52 after writing it (51, deleted a round earlier,
     // was written again).
-    let deleted = db.get_item(KeyInput::new(
-        "Orders",
-        Item::new().with("pk", "customer#0000").with("sk", 52),
-    ))?;
+    let deleted = db
+        .get_item(GetItemInput::new(
+            "Orders",
+            Item::new().with("pk", "customer#0000").with("sk", 52),
+        ))?
+        .item;
     drop(db);
     let report = dynastore::verify::verify(dir);
     writeln!(
@@ -620,7 +625,7 @@ fn compaction_and_verify(dir: &Path, out: &mut dyn Write) -> DemoResult {
 /// Step 11: a busy table with small memtables: the flusher and the compactor work in the
 /// background, leveled compaction keeps one run per level, and every item is right.
 fn background_compaction(dir: &Path, out: &mut dyn Write) -> DemoResult {
-    use dynastore::{CompactionStyle, Database, Item, KeyInput, Options, QueryInput};
+    use dynastore::{CompactionStyle, Database, GetItemInput, Item, Options, QueryInput};
 
     writeln!(
         out,
@@ -679,10 +684,12 @@ fn background_compaction(dir: &Path, out: &mut dyn Write) -> DemoResult {
         written as f64 / user_bytes as f64
     )?;
     let page = db.query(QueryInput::new("Orders", "customer#0123"))?;
-    let last = db.get_item(KeyInput::new(
-        "Orders",
-        Item::new().with("pk", "customer#0399").with("sk", 99),
-    ))?;
+    let last = db
+        .get_item(GetItemInput::new(
+            "Orders",
+            Item::new().with("pk", "customer#0399").with("sk", 99),
+        ))?
+        .item;
     db.close()?;
     let report = dynastore::verify::verify(dir);
     check(page.items.len() == 100, "a query reads all 100 orders of a customer")?;
@@ -699,7 +706,7 @@ fn background_compaction(dir: &Path, out: &mut dyn Write) -> DemoResult {
 /// Step 12: every partition copied to three AZs; the primary AZ fails under writers; a
 /// replica takes over with every acknowledged write; the old primary rejoins.
 fn replication_and_failover(dir: &Path, out: &mut dyn Write) -> DemoResult {
-    use dynastore::{AckMode, Database, Item, KeyInput, Options, PutItemInput, Replication};
+    use dynastore::{AckMode, Database, GetItemInput, Item, Options, PutItemInput, Replication};
     use std::sync::atomic::{AtomicBool, Ordering};
 
     writeln!(
@@ -754,9 +761,9 @@ fn replication_and_failover(dir: &Path, out: &mut dyn Write) -> DemoResult {
     let mut missing = 0;
     for (writer, &count) in acknowledged.iter().enumerate() {
         for seq in 0..count {
-            let mut input = KeyInput::new("Orders", key(writer as u64, seq));
+            let mut input = GetItemInput::new("Orders", key(writer as u64, seq));
             input.consistent_read = true;
-            if db.get_item(input)?.is_none() {
+            if db.get_item(input)?.item.is_none() {
                 missing += 1;
             }
         }

@@ -3,7 +3,7 @@
 
 use super::{DemoResult, check};
 use dynastore::wal::fs::StdFs;
-use dynastore::{AttributeValue, Database, Item, KeyInput, Options, Path, UpdateAction, UpdateItemInput};
+use dynastore::{AttributeValue, Database, GetItemInput, Item, Options, Path, UpdateAction, UpdateItemInput};
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,9 +19,9 @@ fn key() -> Item {
 
 /// `n` and the number of tags of the hot item.
 fn counts(db: &Database) -> Result<(u64, u64), Box<dyn std::error::Error>> {
-    let mut input = KeyInput::new("Orders", key());
+    let mut input = GetItemInput::new("Orders", key());
     input.consistent_read = true;
-    let item = db.get_item(input)?.ok_or("the counter item is gone")?;
+    let item = db.get_item(input)?.item.ok_or("the counter item is gone")?;
     let n = match item.get("n") {
         Some(AttributeValue::N(n)) => n.to_string().parse()?,
         _ => return Err("the counter has no n".into()),

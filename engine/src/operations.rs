@@ -1,0 +1,179 @@
+//! The inputs and outputs of the item operations (DynamoDB's PutItem, GetItem, UpdateItem
+//! and DeleteItem): one input and one output type per operation, so that what DynamoDB
+//! adds to an operation (consumed capacity, item collection metrics) can be added to its
+//! type without breaking callers. Every type is `#[non_exhaustive]`: build an input with
+//! its `new` and set the fields that differ from DynamoDB's defaults.
+
+use crate::expr::{Condition, UpdateAction};
+use crate::item::Item;
+
+/// What a write returns of the item it changed (DynamoDB's `ReturnValues`). Puts and
+/// deletes take `None` or `AllOld`; updates take all five.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ReturnValues {
+    /// Nothing (the default).
+    #[default]
+    None,
+    /// The whole item as it was before the write.
+    AllOld,
+    /// The updated attributes as they were before.
+    UpdatedOld,
+    /// The whole item after the update.
+    AllNew,
+    /// The updated attributes as they are after.
+    UpdatedNew,
+}
+
+/// The input of [`Database::update_item`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UpdateItemInput {
+    /// The table.
+    pub table_name: String,
+    /// The item's primary key; the item is created if it does not exist.
+    pub key: Item,
+    /// The changes, applied as one atomic write.
+    pub actions: Vec<UpdateAction>,
+    /// Update only if the current item (or its absence) satisfies this.
+    pub condition: Option<Condition>,
+    /// What to return.
+    pub return_values: ReturnValues,
+    /// `AllOld`: a failed condition's error carries the current item.
+    pub return_values_on_condition_check_failure: ReturnValues,
+}
+
+impl UpdateItemInput {
+    /// An update of the item under `key` in `table_name` by `actions`, returning nothing.
+    pub fn new(table_name: impl Into<String>, key: Item, actions: Vec<UpdateAction>) -> Self {
+        UpdateItemInput {
+            table_name: table_name.into(),
+            key,
+            actions,
+            condition: None,
+            return_values: ReturnValues::None,
+            return_values_on_condition_check_failure: ReturnValues::None,
+        }
+    }
+}
+
+/// The input of [`Database::put_item`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PutItemInput {
+    /// The table.
+    pub table_name: String,
+    /// The item, which replaces any item with the same key.
+    pub item: Item,
+    /// What to return of the replaced item.
+    pub return_values: ReturnValues,
+    /// Write only if the current item (or its absence) satisfies this.
+    pub condition: Option<Condition>,
+    /// `AllOld`: a failed condition's error carries the current item.
+    pub return_values_on_condition_check_failure: ReturnValues,
+}
+
+impl PutItemInput {
+    /// A put of `item` into `table_name`, returning nothing.
+    pub fn new(table_name: impl Into<String>, item: Item) -> Self {
+        PutItemInput {
+            table_name: table_name.into(),
+            item,
+            return_values: ReturnValues::None,
+            condition: None,
+            return_values_on_condition_check_failure: ReturnValues::None,
+        }
+    }
+}
+
+/// The input of [`Database::get_item`] (DynamoDB's GetItem).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct GetItemInput {
+    /// The table.
+    pub table_name: String,
+    /// The primary key: exactly the table's key attributes.
+    pub key: Item,
+    /// Return only these attributes (DynamoDB's `ProjectionExpression`).
+    pub projection: Option<Vec<crate::expr::Path>>,
+    /// Read from the primary (true), or from any copy (false, the default, as DynamoDB's
+    /// `ConsistentRead`). A replica serves only when it holds every write durable on the
+    /// primary, so no read returns an item older than an acknowledged write, nor a write
+    /// the primary did not make durable.
+    pub consistent_read: bool,
+}
+
+impl GetItemInput {
+    /// The item under `key` in `table_name`, eventually consistent, every attribute.
+    pub fn new(table_name: impl Into<String>, key: Item) -> Self {
+        GetItemInput {
+            table_name: table_name.into(),
+            key,
+            projection: None,
+            consistent_read: false,
+        }
+    }
+}
+
+/// The output of [`Database::get_item`].
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct GetItemOutput {
+    /// The item, or `None` if there is no item under the key (DynamoDB then returns no
+    /// `Item` at all).
+    pub item: Option<Item>,
+}
+
+/// The input of [`Database::delete_item`] (DynamoDB's DeleteItem).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DeleteItemInput {
+    /// The table.
+    pub table_name: String,
+    /// The primary key: exactly the table's key attributes.
+    pub key: Item,
+    /// Delete only if the current item (or its absence) satisfies this.
+    pub condition: Option<Condition>,
+    /// What to return of the deleted item: `None` or `AllOld`.
+    pub return_values: ReturnValues,
+    /// `AllOld`: a failed condition's error carries the current item.
+    pub return_values_on_condition_check_failure: ReturnValues,
+}
+
+impl DeleteItemInput {
+    /// A delete of the item under `key` in `table_name`, returning nothing.
+    pub fn new(table_name: impl Into<String>, key: Item) -> Self {
+        DeleteItemInput {
+            table_name: table_name.into(),
+            key,
+            condition: None,
+            return_values: ReturnValues::None,
+            return_values_on_condition_check_failure: ReturnValues::None,
+        }
+    }
+}
+
+/// The output of [`Database::put_item`].
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct PutItemOutput {
+    /// The item the put replaced, if `return_values` was `AllOld` and there was one.
+    pub attributes: Option<Item>,
+}
+
+/// The output of [`Database::update_item`].
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct UpdateItemOutput {
+    /// What `return_values` asked for: the whole item before or after, or the updated
+    /// attributes before or after (`None` when that is nothing).
+    pub attributes: Option<Item>,
+}
+
+/// The output of [`Database::delete_item`].
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct DeleteItemOutput {
+    /// The deleted item, if `return_values` was `AllOld` and there was one.
+    pub attributes: Option<Item>,
+}
