@@ -14,7 +14,7 @@
 //! use dynastore::item::{KeyAttribute, ScalarType};
 //! use dynastore::wal::fs::StdFs;
 //! use dynastore::{
-//!     Condition, Database, Item, GetItemInput, KeySchema, Options, Path, PutItemInput, QueryInput, SortKeyCondition,
+//!     Condition, Database, Item, GetItemInput, KeySchema, Options, Path, PutItemInput, QueryInput, QueryOutput, SortKeyCondition,
 //!     TableSchema, UpdateAction, UpdateItemInput,
 //! };
 //!
@@ -43,10 +43,10 @@
 
 pub use dynastore_engine::{
     AckMode, AttributeValue, BatchGetOutput, CompactionStyle, Comparator, Condition, Database, DeleteItemInput,
-    DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema, Number, Operand, Options, Page, Path,
-    PutItemInput, PutItemOutput, QueryInput, ReplicaReport, Replication, ReturnValues, ScanInput, SetValue,
-    SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand,
-    ValidationError, WriteRequest,
+    DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema, Number, Operand, Options, Path,
+    PutItemInput, PutItemOutput, QueryInput, ReplicaReport, Replication, ReturnValues, ScanInput, ScanOutput, Select,
+    SetValue, SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateItemOutput,
+    UpdateOperand, ValidationError, WriteRequest,
 };
 pub use dynastore_engine::{catalog, compaction, device_writes, expr, item, lag, manifest, sstable, verify};
 

@@ -55,4 +55,4 @@ pub use database::{
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};
-pub use query::{Page, QueryInput, ScanInput, SortKeyCondition};
+pub use query::{QueryInput, QueryOutput, ScanInput, ScanOutput, Select, SortKeyCondition};

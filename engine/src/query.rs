@@ -44,6 +44,7 @@ pub enum SortKeyCondition {
 
 /// The input of [`Database::query`].
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct QueryInput {
     /// The table.
     pub table_name: String,
@@ -61,6 +62,9 @@ pub struct QueryInput {
     pub filter: Option<Condition>,
     /// Return only these attributes of each item.
     pub projection: Option<Vec<Path>>,
+    /// What to return (DynamoDB's `Select`); `None` means every attribute, or the
+    /// projection's if there is one.
+    pub select: Option<Select>,
     /// Read from the primary (true), or from any copy (false, the default, as DynamoDB's
     /// `ConsistentRead`; see [`crate::GetItemInput::consistent_read`]).
     pub consistent_read: bool,
@@ -78,6 +82,7 @@ impl QueryInput {
             exclusive_start_key: None,
             filter: None,
             projection: None,
+            select: None,
             consistent_read: false,
         }
     }
@@ -85,6 +90,7 @@ impl QueryInput {
 
 /// The input of [`Database::scan`].
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ScanInput {
     /// The table.
     pub table_name: String,
@@ -98,6 +104,9 @@ pub struct ScanInput {
     pub filter: Option<Condition>,
     /// Return only these attributes of each item.
     pub projection: Option<Vec<Path>>,
+    /// What to return (DynamoDB's `Select`); `None` means every attribute, or the
+    /// projection's if there is one.
+    pub select: Option<Select>,
     /// Read from the primaries (true), or from any copy (false, the default, as DynamoDB's
     /// `ConsistentRead`; see [`crate::GetItemInput::consistent_read`]).
     pub consistent_read: bool,
@@ -113,16 +122,112 @@ impl ScanInput {
     }
 }
 
-/// One page of a query or scan.
+/// What a query or scan returns of the items it finds (DynamoDB's `Select`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Select {
+    /// Every attribute of each item (`ALL_ATTRIBUTES`; the default without a projection).
+    AllAttributes,
+    /// Only the attributes the projection names (`SPECIFIC_ATTRIBUTES`; the default with
+    /// one, which it requires).
+    SpecificAttributes,
+    /// Only how many items there are (`COUNT`): no items, the counts and paging as usual.
+    Count,
+    /// The attributes an index projects (`ALL_PROJECTED_ATTRIBUTES`): only for a query or
+    /// scan of an index, which there are none of yet, so always refused.
+    AllProjectedAttributes,
+}
+
+/// The output of [`Database::query`]: one page.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Page {
-    /// The items that passed the filter, in read order (DynamoDB's `Count` is their
-    /// number).
+#[non_exhaustive]
+pub struct QueryOutput {
+    /// The items that passed the filter, in read order (none with [`Select::Count`]).
     pub items: Vec<Item>,
+    /// How many items passed the filter (DynamoDB's `Count`).
+    pub count: usize,
     /// Items read, before the filter (DynamoDB's `ScannedCount`).
     pub scanned_count: usize,
     /// Where the next page starts, if this one stopped at its limit or at 1 MB.
     pub last_evaluated_key: Option<Item>,
+}
+
+/// The output of [`Database::scan`]: one page.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct ScanOutput {
+    /// The items that passed the filter, in read order (none with [`Select::Count`]).
+    pub items: Vec<Item>,
+    /// How many items passed the filter (DynamoDB's `Count`).
+    pub count: usize,
+    /// Items read, before the filter (DynamoDB's `ScannedCount`).
+    pub scanned_count: usize,
+    /// Where the next page starts, if this one stopped at its limit or at 1 MB.
+    pub last_evaluated_key: Option<Item>,
+}
+
+/// One page as it is built, for either operation.
+#[derive(Debug, Default)]
+struct Page {
+    items: Vec<Item>,
+    count: usize,
+    scanned_count: usize,
+    last_evaluated_key: Option<Item>,
+}
+
+impl From<Page> for QueryOutput {
+    fn from(page: Page) -> Self {
+        QueryOutput {
+            items: page.items,
+            count: page.count,
+            scanned_count: page.scanned_count,
+            last_evaluated_key: page.last_evaluated_key,
+        }
+    }
+}
+
+impl From<Page> for ScanOutput {
+    fn from(page: Page) -> Self {
+        ScanOutput {
+            items: page.items,
+            count: page.count,
+            scanned_count: page.scanned_count,
+            last_evaluated_key: page.last_evaluated_key,
+        }
+    }
+}
+
+/// The prefix DynamoDB puts before the `Select` refusals of a Query (not of a Scan).
+const QUERY_PREFIX: &str = "1 validation error detected: ";
+
+/// Checks `select` against the projection, as DynamoDB does (a Query's messages carry
+/// `prefix`, a Scan's do not); returns whether only the count is wanted.
+///
+/// Errors: [`ValidationError::InvalidParameter`] for a projection with `AllAttributes`,
+/// `AllProjectedAttributes` or `Count`, `SpecificAttributes` without one, and
+/// `AllProjectedAttributes` (there are no indexes to query).
+fn check_select(select: Option<Select>, has_projection: bool, prefix: &str) -> Result<bool> {
+    let refuse = |message: &str| Err(invalid(format!("{prefix}{message}")).into());
+    let getting = match select {
+        Some(Select::AllAttributes) => Some("ALL_ATTRIBUTES"),
+        Some(Select::AllProjectedAttributes) => Some("ALL_PROJECTED_ATTRIBUTES"),
+        Some(Select::Count) => Some("only the Count"),
+        Some(Select::SpecificAttributes) | None => None,
+    };
+    if let Some(getting) = getting.filter(|_| has_projection) {
+        return refuse(&format!(
+            "Cannot specify the ProjectionExpression when choosing to get {getting}"
+        ));
+    }
+    match select {
+        Some(Select::SpecificAttributes) if !has_projection => {
+            refuse("Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES")
+        }
+        Some(Select::AllProjectedAttributes) => {
+            refuse("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")
+        }
+        _ => Ok(select == Some(Select::Count)),
+    }
 }
 
 fn invalid(message: impl Into<String>) -> ValidationError {
@@ -286,6 +391,8 @@ struct PageBuilder<'a> {
     limit: Option<usize>,
     filter: Option<&'a Condition>,
     projection: Option<Vec<&'a Path>>,
+    /// Whether only the count is wanted ([`Select::Count`]): items are counted, not kept.
+    count_only: bool,
     bytes: usize,
     page: Page,
 }
@@ -296,6 +403,7 @@ impl<'a> PageBuilder<'a> {
         limit: Option<usize>,
         filter: Option<&'a Condition>,
         projection: Option<&'a Vec<Path>>,
+        count_only: bool,
     ) -> Self {
         let projection = projection.map(|paths| paths.iter().collect());
         PageBuilder {
@@ -303,6 +411,7 @@ impl<'a> PageBuilder<'a> {
             limit,
             filter,
             projection,
+            count_only,
             bytes: 0,
             page: Page::default(),
         }
@@ -313,11 +422,14 @@ impl<'a> PageBuilder<'a> {
         self.bytes += item.size_bytes();
         self.page.scanned_count += 1;
         if self.filter.is_none_or(|filter| filter.evaluate(Some(item))) {
-            let returned = match &self.projection {
-                Some(paths) => project(item, paths),
-                None => item.clone(),
-            };
-            self.page.items.push(returned);
+            self.page.count += 1;
+            if !self.count_only {
+                let returned = match &self.projection {
+                    Some(paths) => project(item, paths),
+                    None => item.clone(),
+                };
+                self.page.items.push(returned);
+            }
         }
         let full = self.limit.is_some_and(|l| self.page.scanned_count >= l) || self.bytes >= PAGE_BYTES_MAX;
         if full {
@@ -335,6 +447,7 @@ impl<'a> PageBuilder<'a> {
         PageMark {
             bytes: self.bytes,
             items: self.page.items.len(),
+            count: self.page.count,
             scanned: self.page.scanned_count,
         }
     }
@@ -343,6 +456,7 @@ impl<'a> PageBuilder<'a> {
     fn rewind(&mut self, mark: PageMark) {
         self.bytes = mark.bytes;
         self.page.items.truncate(mark.items);
+        self.page.count = mark.count;
         self.page.scanned_count = mark.scanned;
         self.page.last_evaluated_key = None;
     }
@@ -353,6 +467,7 @@ impl<'a> PageBuilder<'a> {
 struct PageMark {
     bytes: usize,
     items: usize,
+    count: usize,
     scanned: usize,
 }
 
@@ -385,7 +500,8 @@ impl Database {
     /// partition key or operand of the wrong type, `begins_with` on a number, BETWEEN
     /// bounds in the wrong order, a sort-key condition on a table without sort key, a
     /// limit of 0, or an `exclusive_start_key` that is not a key of this query.
-    pub fn query(&self, input: QueryInput) -> Result<Page> {
+    pub fn query(&self, input: QueryInput) -> Result<QueryOutput> {
+        let count_only = check_select(input.select, input.projection.is_some(), QUERY_PREFIX)?;
         let table = self.table(&input.table_name)?;
         let limit = check_limit(input.limit)?;
         check_filter_names(input.filter.as_ref(), &table.key_schema)?;
@@ -411,6 +527,7 @@ impl Database {
                 limit,
                 input.filter.as_ref(),
                 input.projection.as_ref(),
+                count_only,
             )
         };
         let hash = partition_hash(&input.partition_key);
@@ -428,7 +545,7 @@ impl Database {
             )?;
             Ok(page.page)
         })?;
-        Ok(page.unwrap_or_else(|| new_page().page))
+        Ok(page.unwrap_or_else(|| new_page().page).into())
     }
 
     /// Reads a whole table, or one segment of a parallel scan, in hash order (DynamoDB's
@@ -437,7 +554,8 @@ impl Database {
     /// Errors: [`crate::Error::ResourceNotFound`]; [`crate::Error::Validation`] for a limit
     /// of 0, a bad segment, or an `exclusive_start_key` that is not a key of the table or
     /// not in the segment.
-    pub fn scan(&self, input: ScanInput) -> Result<Page> {
+    pub fn scan(&self, input: ScanInput) -> Result<ScanOutput> {
+        let count_only = check_select(input.select, input.projection.is_some(), "")?;
         let table = self.table(&input.table_name)?;
         let limit = check_limit(input.limit)?;
         let (first_hash, last_hash) = segment_hashes(input.segment)?;
@@ -463,6 +581,7 @@ impl Database {
             limit,
             input.filter.as_ref(),
             input.projection.as_ref(),
+            count_only,
         );
         scan_partitions(
             self,
@@ -472,7 +591,7 @@ impl Database {
             input.consistent_read,
             &mut page,
         )?;
-        Ok(page.page)
+        Ok(page.page.into())
     }
 }
 

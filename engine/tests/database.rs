@@ -317,14 +317,15 @@ fn total_of(item: &Item) -> i64 {
     }
 }
 
-/// Pages through a query or scan, returning every item read.
-fn all_pages(mut page: impl FnMut(Option<Item>) -> dynastore_engine::Page) -> Vec<Item> {
+/// Pages through a query or scan: `page` reads the page after a key and returns its
+/// items and its last evaluated key; returns every item read.
+fn all_pages(mut page: impl FnMut(Option<Item>) -> (Vec<Item>, Option<Item>)) -> Vec<Item> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let next = page(start);
-        items.extend(next.items);
-        match next.last_evaluated_key {
+        let (next, last_evaluated_key) = page(start);
+        items.extend(next);
+        match last_evaluated_key {
             Some(key) => start = Some(key),
             None => return items,
         }
@@ -475,7 +476,8 @@ fn check_model(ops: Vec<Op>, options: Options) -> Result<(), TestCaseError> {
                     input.scan_index_forward = forward;
                     input.limit = limit;
                     input.exclusive_start_key = start;
-                    db.query(input).unwrap()
+                    let page = db.query(input).unwrap();
+                    (page.items, page.last_evaluated_key)
                 });
                 let mut expected: Vec<Item> = model
                     .range((p, 0)..=(p, u8::MAX))
@@ -488,12 +490,11 @@ fn check_model(ops: Vec<Op>, options: Options) -> Result<(), TestCaseError> {
             }
             Op::Scan(limit) => {
                 let got = all_pages(|start| {
-                    db.scan(ScanInput {
-                        limit,
-                        exclusive_start_key: start,
-                        ..ScanInput::new("Orders")
-                    })
-                    .unwrap()
+                    let mut input = ScanInput::new("Orders");
+                    input.limit = limit;
+                    input.exclusive_start_key = start;
+                    let page = db.scan(input).unwrap();
+                    (page.items, page.last_evaluated_key)
                 });
                 let mut got_keys: Vec<String> = got.iter().map(|item| format!("{:?}", item.to_json())).collect();
                 let mut expected: Vec<String> = model.values().map(|item| format!("{:?}", item.to_json())).collect();

@@ -4,8 +4,8 @@
 use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::query::PAGE_BYTES_MAX;
 use dynastore_engine::{
-    AttributeValue, Database, Error, Item, KeySchema, Options, Page, PutItemInput, QueryInput, ScanInput,
-    SortKeyCondition, TableSchema,
+    AttributeValue, Database, Error, Item, KeySchema, Options, PutItemInput, QueryInput, ScanInput, SortKeyCondition,
+    TableSchema,
 };
 use dynastore_wal::fs::FaultyFs;
 use proptest::prelude::*;
@@ -40,6 +40,7 @@ fn query_all(db: &Database, mut input: QueryInput) -> Vec<Item> {
         if let Some(limit) = input.limit {
             assert!(page.items.len() <= limit as usize);
         }
+        assert_eq!(page.count, page.items.len());
         items.extend(page.items);
         match page.last_evaluated_key {
             Some(key) => input.exclusive_start_key = Some(key),
@@ -49,10 +50,18 @@ fn query_all(db: &Database, mut input: QueryInput) -> Vec<Item> {
     panic!("paging never ended");
 }
 
+/// A scan of table Tbl, as `set` changes it.
+fn scan_input(set: impl FnOnce(&mut ScanInput)) -> ScanInput {
+    let mut input = ScanInput::new("Tbl");
+    set(&mut input);
+    input
+}
+
 fn scan_all(db: &Database, mut input: ScanInput) -> Vec<Item> {
     let mut items = Vec::new();
     loop {
-        let page: Page = db.scan(input.clone()).unwrap();
+        let page = db.scan(input.clone()).unwrap();
+        assert_eq!(page.count, page.items.len());
         items.extend(page.items);
         match page.last_evaluated_key {
             Some(key) => input.exclusive_start_key = Some(key),
@@ -122,11 +131,15 @@ proptest! {
         for (p, s) in &keys {
             db.put_item(PutItemInput::new("Tbl", item(&format!("p{p}"), *s))).unwrap();
         }
-        let whole = scan_all(&db, ScanInput { limit, ..ScanInput::new("Tbl") });
+        let whole = scan_all(&db, scan_input(|input| input.limit = limit));
         prop_assert_eq!(whole.len(), keys.len());
         let mut seen = BTreeSet::new();
         for segment in 0..total {
-            for found in scan_all(&db, ScanInput { limit, segment: Some((segment, total)), ..ScanInput::new("Tbl") }) {
+            let input = scan_input(|input| {
+                input.limit = limit;
+                input.segment = Some((segment, total));
+            });
+            for found in scan_all(&db, input) {
                 prop_assert!(seen.insert(format!("{:?}", found.get("v"))), "an item in two segments");
             }
         }
@@ -210,7 +223,7 @@ fn last_evaluated_key_appears_when_the_limit_is_reached_even_at_the_end() {
     assert!(next.items.is_empty() && next.last_evaluated_key.is_none());
 }
 
-fn validation_message(result: Result<Page, Error>) -> String {
+fn validation_message<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
     match result {
         Err(Error::Validation(error)) => error.to_string(),
         other => panic!("expected a validation error, got {other:?}"),
@@ -253,12 +266,7 @@ fn invalid_queries_and_scans_are_refused_with_dynamodbs_messages() {
         query(&|i| i.exclusive_start_key = Some(Item::new().with("pk", "other").with("sk", 1))),
         "The provided starting key is outside query boundaries based on provided conditions"
     );
-    let scan = |segment| {
-        validation_message(db.scan(ScanInput {
-            segment: Some(segment),
-            ..ScanInput::new("Tbl")
-        }))
-    };
+    let scan = |segment| validation_message(db.scan(scan_input(|input| input.segment = Some(segment))));
     assert_eq!(
         scan((0, 0)),
         "1 validation error detected: Value '0' at 'totalSegments' failed to satisfy constraint: Member must have value greater than or equal to 1"
@@ -319,12 +327,7 @@ fn filters_apply_after_reading_so_count_is_at_most_scanned_count() {
     ));
     let page = db.query(input).unwrap();
     assert!(page.items.is_empty() && page.scanned_count == 4 && page.last_evaluated_key.is_some());
-    let scan = db
-        .scan(ScanInput {
-            filter: Some(even),
-            ..ScanInput::new("Tbl")
-        })
-        .unwrap();
+    let scan = db.scan(scan_input(|input| input.filter = Some(even))).unwrap();
     assert_eq!((scan.items.len(), scan.scanned_count), (5, 10));
 }
 
@@ -363,13 +366,127 @@ fn projections_return_only_the_named_paths() {
     query.projection = Some(paths.clone());
     assert_eq!(db.query(query).unwrap().items[0].to_json(), expected);
     let scan = db
-        .scan(ScanInput {
-            projection: Some(paths.clone()),
-            ..ScanInput::new("Tbl")
-        })
+        .scan(scan_input(|input| input.projection = Some(paths.clone())))
         .unwrap();
     assert_eq!(scan.items[0].to_json(), expected);
     let mut get = GetItemInput::new("Tbl", Item::new().with("pk", "p").with("sk", 1));
     get.projection = Some(paths);
     assert_eq!(db.get_item(get).unwrap().item.unwrap().to_json(), expected);
+}
+
+/// `Select: COUNT` returns the number of items that pass the filter and no items, with
+/// ScannedCount and paging as a query or scan of the items would have them; without it,
+/// `count` is the number of items returned.
+#[test]
+fn select_count_returns_the_count_and_no_items_and_pages_as_usual() {
+    use dynastore_engine::{Condition, Path, Select};
+    let db = database(ScalarType::N);
+    for sk in 0..10 {
+        db.put_item(PutItemInput::new("Tbl", item("p", sk).with("even", sk % 2 == 0)))
+            .unwrap();
+    }
+    let even = Condition::equals(Path::attribute("even"), true);
+    let mut query = QueryInput::new("Tbl", "p");
+    query.filter = Some(even.clone());
+    query.limit = Some(4);
+    let items = db.query(query.clone()).unwrap();
+    assert_eq!((items.items.len(), items.count, items.scanned_count), (2, 2, 4));
+    query.select = Some(Select::Count);
+    let counted = db.query(query.clone()).unwrap();
+    assert!(counted.items.is_empty(), "COUNT returns no items");
+    assert_eq!((counted.count, counted.scanned_count), (2, 4));
+    assert_eq!(
+        counted.last_evaluated_key, items.last_evaluated_key,
+        "COUNT pages as usual"
+    );
+    // The pages of a COUNT add up to the items that pass the filter.
+    let mut total = 0;
+    loop {
+        let page = db.query(query.clone()).unwrap();
+        total += page.count;
+        match page.last_evaluated_key {
+            Some(key) => query.exclusive_start_key = Some(key),
+            None => break,
+        }
+    }
+    assert_eq!(total, 5);
+
+    let counted = db
+        .scan(scan_input(|input| {
+            input.filter = Some(even);
+            input.select = Some(Select::Count);
+        }))
+        .unwrap();
+    assert!(counted.items.is_empty());
+    assert_eq!((counted.count, counted.scanned_count), (5, 10));
+    let all = db
+        .scan(scan_input(|input| input.select = Some(Select::AllAttributes)))
+        .unwrap();
+    assert_eq!((all.items.len(), all.count), (10, 10));
+}
+
+/// `Select` against the projection, with DynamoDB's messages: a Query's carry the
+/// "1 validation error detected: " prefix, a Scan's do not. They are checked before the
+/// table is looked up, as DynamoDB validates a request before it looks for the table.
+#[test]
+fn select_refusals_carry_dynamodbs_messages() {
+    use dynastore_engine::{Path, Select};
+    let db = database(ScalarType::N);
+    db.put_item(PutItemInput::new("Tbl", item("p", 1))).unwrap();
+    let projection = Some(vec![Path::attribute("v")]);
+    let cases = [
+        (
+            Some(Select::AllAttributes),
+            true,
+            "Cannot specify the ProjectionExpression when choosing to get ALL_ATTRIBUTES",
+        ),
+        (
+            Some(Select::AllProjectedAttributes),
+            true,
+            "Cannot specify the ProjectionExpression when choosing to get ALL_PROJECTED_ATTRIBUTES",
+        ),
+        (
+            Some(Select::Count),
+            true,
+            "Cannot specify the ProjectionExpression when choosing to get only the Count",
+        ),
+        (
+            Some(Select::SpecificAttributes),
+            false,
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
+        ),
+        (
+            Some(Select::AllProjectedAttributes),
+            false,
+            "ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName",
+        ),
+    ];
+    for (select, with_projection, message) in cases {
+        for table in ["Tbl", "Missing"] {
+            let mut query = QueryInput::new(table, "p");
+            query.select = select;
+            query.projection = projection.clone().filter(|_| with_projection);
+            assert_eq!(
+                validation_message(db.query(query)),
+                format!("1 validation error detected: {message}"),
+                "query of {table}, {select:?}"
+            );
+            let mut scan = ScanInput::new(table);
+            scan.select = select;
+            scan.projection = projection.clone().filter(|_| with_projection);
+            assert_eq!(
+                validation_message(db.scan(scan)),
+                message,
+                "scan of {table}, {select:?}"
+            );
+        }
+    }
+    // What is allowed: a projection with SPECIFIC_ATTRIBUTES or no Select.
+    for select in [Some(Select::SpecificAttributes), None] {
+        let mut query = QueryInput::new("Tbl", "p");
+        query.select = select;
+        query.projection = projection.clone();
+        let page = db.query(query).unwrap();
+        assert_eq!(page.items, vec![Item::new().with("v", "p/1")]);
+    }
 }
