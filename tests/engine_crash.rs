@@ -11,7 +11,7 @@ mod common;
 
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
-use dynastore::{Database, GetItemInput, Item, KeySchema, Options, PutItemInput, TableSchema};
+use dynastore::{Database, GetItemInput, Item, KeySchema, ListTablesInput, Options, PutItemInput, TableSchema};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -48,7 +48,12 @@ fn engine_crash_child() {
         return;
     };
     let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options()).unwrap());
-    if db.list_tables().is_empty() {
+    if db
+        .list_tables(ListTablesInput::default())
+        .unwrap()
+        .table_names
+        .is_empty()
+    {
         let key_schema = KeySchema {
             partition_key: KeyAttribute::new("pk", ScalarType::S),
             sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),

@@ -17,8 +17,8 @@ mod common;
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
 use dynastore::{
-    AckMode, AttributeValue, Database, GetItemInput, Item, KeySchema, Options, Path, Replication, TableSchema,
-    UpdateAction, UpdateItemInput,
+    AckMode, AttributeValue, Database, GetItemInput, Item, KeySchema, ListTablesInput, Options, Path, Replication,
+    TableSchema, UpdateAction, UpdateItemInput,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -68,7 +68,12 @@ fn hot_keys_crash_child() {
     let replicated = std::env::var_os(REPLICATED_ENV).is_some();
     let first: u64 = std::env::var(FIRST_ENV).unwrap().parse().unwrap();
     let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options(replicated)).unwrap());
-    if db.list_tables().is_empty() {
+    if db
+        .list_tables(ListTablesInput::default())
+        .unwrap()
+        .table_names
+        .is_empty()
+    {
         db.create_table(TableSchema {
             name: TABLE.into(),
             key_schema: KeySchema {

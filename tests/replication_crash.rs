@@ -20,7 +20,9 @@ mod common;
 use dynastore::catalog::Catalog;
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
-use dynastore::{AckMode, Database, GetItemInput, Item, KeySchema, Options, PutItemInput, Replication, TableSchema};
+use dynastore::{
+    AckMode, Database, GetItemInput, Item, KeySchema, ListTablesInput, Options, PutItemInput, Replication, TableSchema,
+};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -86,7 +88,12 @@ fn replication_crash_child() {
     };
     let buffered = std::env::var_os(BUFFERED_ENV).is_some();
     let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options(buffered)).unwrap());
-    if db.list_tables().is_empty() {
+    if db
+        .list_tables(ListTablesInput::default())
+        .unwrap()
+        .table_names
+        .is_empty()
+    {
         db.create_table(TableSchema {
             name: "Items".into(),
             key_schema: KeySchema {

@@ -32,8 +32,8 @@ use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
 use crate::item::{AttributeValue, Item};
 pub use crate::operations::{
-    DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, PutItemInput, PutItemOutput, ReturnValues,
-    UpdateItemInput, UpdateItemOutput,
+    DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput, ListTablesOutput, PutItemInput,
+    PutItemOutput, ReturnValues, UpdateItemInput, UpdateItemOutput,
 };
 use crate::partition::{AckWait, KeyWrite, Partition, PartitionOptions, PartitionStats, WriteFailure};
 use crate::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
@@ -463,9 +463,25 @@ pub(crate) fn hash_of(storage_key: &[u8]) -> u64 {
 }
 
 fn validate_table_name(name: &str) -> Result<()> {
+    validate_name_at(name, "tableName")
+}
+
+/// The most table names one ListTables page holds (DynamoDB's).
+const LIST_TABLES_LIMIT_MAX: u32 = 100;
+
+/// DynamoDB's refusal of a number parameter outside its range.
+fn out_of_range(field: &str, value: u32, bound: &str) -> Error {
+    Error::Validation(ValidationError::InvalidParameter(format!(
+        "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must have value {bound}"
+    )))
+}
+
+/// Checks a table name given as parameter `field` (`tableName`, or
+/// `exclusiveStartTableName`), with DynamoDB's messages.
+fn validate_name_at(name: &str, field: &str) -> Result<()> {
     let invalid = |constraint: String| {
         Error::Validation(ValidationError::InvalidParameter(format!(
-            "1 validation error detected: Value '{name}' at 'tableName' failed to satisfy constraint: {constraint}"
+            "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: {constraint}"
         )))
     };
     if name.len() < *TABLE_NAME_BYTES.start() {
@@ -792,11 +808,37 @@ impl Database {
         Ok(description)
     }
 
-    /// The names of all tables, sorted.
-    pub fn list_tables(&self) -> Vec<String> {
+    /// The names of the tables, sorted, one page at a time (DynamoDB's ListTables): at
+    /// most `limit` names (100 by default) after `exclusive_start_table_name`, and the
+    /// last of them as `last_evaluated_table_name` when more follow.
+    ///
+    /// Errors: [`Error::Validation`] for a limit outside 1 to 100, or a start name that is
+    /// not a valid table name, with DynamoDB's messages.
+    pub fn list_tables(&self, input: ListTablesInput) -> Result<ListTablesOutput> {
+        let limit = match input.limit {
+            None => LIST_TABLES_LIMIT_MAX,
+            Some(limit) if limit < 1 => return Err(out_of_range("limit", limit, "greater than or equal to 1")),
+            Some(limit) if limit > LIST_TABLES_LIMIT_MAX => {
+                return Err(out_of_range("limit", limit, "less than or equal to 100"));
+            }
+            Some(limit) => limit,
+        };
+        if let Some(start) = &input.exclusive_start_table_name {
+            validate_name_at(start, "exclusiveStartTableName")?;
+        }
         let mut names: Vec<String> = self.tables.read().keys().cloned().collect();
         names.sort();
-        names
+        let after = match &input.exclusive_start_table_name {
+            Some(start) => names.partition_point(|name| name <= start),
+            None => 0,
+        };
+        let mut page: Vec<String> = names.drain(after..).collect();
+        let more = page.len() > limit as usize;
+        page.truncate(limit as usize);
+        Ok(ListTablesOutput {
+            last_evaluated_table_name: more.then(|| page.last().cloned()).flatten(),
+            table_names: page,
+        })
     }
 
     /// A table's schema and partitions.

@@ -48,9 +48,9 @@ mod write_order;
 pub use batch::{BatchGetOutput, WriteRequest};
 pub use compaction::CompactionStyle;
 pub use database::{
-    AckMode, Database, DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, Options, PutItemInput,
-    PutItemOutput, ReplicaReport, Replication, ReturnValues, TableDescription, TableSchema, UpdateItemInput,
-    UpdateItemOutput,
+    AckMode, Database, DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput,
+    ListTablesOutput, Options, PutItemInput, PutItemOutput, ReplicaReport, Replication, ReturnValues, TableDescription,
+    TableSchema, UpdateItemInput, UpdateItemOutput,
 };
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};

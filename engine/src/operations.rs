@@ -1,5 +1,5 @@
 //! The inputs and outputs of the item operations (DynamoDB's PutItem, GetItem, UpdateItem
-//! and DeleteItem): one input and one output type per operation, so that what DynamoDB
+//! and DeleteItem) and of ListTables: one input and one output type per operation, so that what DynamoDB
 //! adds to an operation (consumed capacity, item collection metrics) can be added to its
 //! type without breaking callers. Every type is `#[non_exhaustive]`: build an input with
 //! its `new` and set the fields that differ from DynamoDB's defaults.
@@ -25,7 +25,7 @@ pub enum ReturnValues {
     UpdatedNew,
 }
 
-/// The input of [`Database::update_item`].
+/// The input of [`crate::Database::update_item`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UpdateItemInput {
@@ -57,7 +57,7 @@ impl UpdateItemInput {
     }
 }
 
-/// The input of [`Database::put_item`].
+/// The input of [`crate::Database::put_item`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PutItemInput {
@@ -86,7 +86,7 @@ impl PutItemInput {
     }
 }
 
-/// The input of [`Database::get_item`] (DynamoDB's GetItem).
+/// The input of [`crate::Database::get_item`] (DynamoDB's GetItem).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GetItemInput {
@@ -115,7 +115,7 @@ impl GetItemInput {
     }
 }
 
-/// The output of [`Database::get_item`].
+/// The output of [`crate::Database::get_item`].
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct GetItemOutput {
@@ -124,7 +124,7 @@ pub struct GetItemOutput {
     pub item: Option<Item>,
 }
 
-/// The input of [`Database::delete_item`] (DynamoDB's DeleteItem).
+/// The input of [`crate::Database::delete_item`] (DynamoDB's DeleteItem).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeleteItemInput {
@@ -153,7 +153,7 @@ impl DeleteItemInput {
     }
 }
 
-/// The output of [`Database::put_item`].
+/// The output of [`crate::Database::put_item`].
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PutItemOutput {
@@ -161,7 +161,7 @@ pub struct PutItemOutput {
     pub attributes: Option<Item>,
 }
 
-/// The output of [`Database::update_item`].
+/// The output of [`crate::Database::update_item`].
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct UpdateItemOutput {
@@ -170,10 +170,31 @@ pub struct UpdateItemOutput {
     pub attributes: Option<Item>,
 }
 
-/// The output of [`Database::delete_item`].
+/// The output of [`crate::Database::delete_item`].
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct DeleteItemOutput {
     /// The deleted item, if `return_values` was `AllOld` and there was one.
     pub attributes: Option<Item>,
+}
+
+/// The input of [`crate::Database::list_tables`] (DynamoDB's ListTables).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ListTablesInput {
+    /// Start after this table name (a previous page's `last_evaluated_table_name`).
+    pub exclusive_start_table_name: Option<String>,
+    /// The most names to return, 1 to 100 (100 if not given).
+    pub limit: Option<u32>,
+}
+
+/// The output of [`crate::Database::list_tables`]: one page of table names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ListTablesOutput {
+    /// Table names, sorted.
+    pub table_names: Vec<String>,
+    /// The last name of this page when more follow: the next page's
+    /// `exclusive_start_table_name`. `None` when this page ends the list.
+    pub last_evaluated_table_name: Option<String>,
 }

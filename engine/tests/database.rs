@@ -5,8 +5,8 @@ mod common;
 
 use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::{
-    Database, DeleteItemInput, Error, GetItemInput, Item, Options, PutItemInput, ReturnValues, TableSchema,
-    ValidationError,
+    Database, DeleteItemInput, Error, GetItemInput, Item, ListTablesInput, Options, PutItemInput, ReturnValues,
+    TableSchema, ValidationError,
 };
 use dynastore_wal::fs::{FaultyFs, FileSystem, SharedFs, StdFs};
 use proptest::prelude::*;
@@ -37,19 +37,98 @@ fn get(db: &Database, pk: &str, sk: i64) -> Option<Item> {
     db.get_item(GetItemInput::new("Orders", key(pk, sk))).unwrap().item
 }
 
+/// One ListTables page after `start`, at most `limit` names.
+fn list_page(db: &Database, start: Option<&str>, limit: Option<u32>) -> Result<(Vec<String>, Option<String>), Error> {
+    let mut input = ListTablesInput::default();
+    input.exclusive_start_table_name = start.map(str::to_owned);
+    input.limit = limit;
+    db.list_tables(input)
+        .map(|page| (page.table_names, page.last_evaluated_table_name))
+}
+
+/// ListTables pages through the names in order: `last_evaluated_table_name` names the
+/// last of a page when more follow, and the next page starts after it (or after any name,
+/// listed or not); 100 names a page by default; limits and start names DynamoDB refuses
+/// are refused with its messages.
+#[test]
+fn list_tables_pages_through_the_names_in_order() {
+    let db = open(&FaultyFs::new().shared());
+    for name in ["Eee", "Aaa", "Ccc", "Bbb", "Ddd"] {
+        db.create_table(schema(name)).unwrap();
+    }
+    let names = |list: &[&str]| list.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        list_page(&db, None, Some(2)).unwrap(),
+        (names(&["Aaa", "Bbb"]), Some("Bbb".to_owned()))
+    );
+    assert_eq!(
+        list_page(&db, Some("Bbb"), Some(2)).unwrap(),
+        (names(&["Ccc", "Ddd"]), Some("Ddd".to_owned()))
+    );
+    assert_eq!(list_page(&db, Some("Ddd"), Some(2)).unwrap(), (names(&["Eee"]), None));
+    // A page that holds exactly the rest says nothing follows.
+    assert_eq!(
+        list_page(&db, None, Some(5)).unwrap(),
+        (names(&["Aaa", "Bbb", "Ccc", "Ddd", "Eee"]), None)
+    );
+    assert_eq!(
+        list_page(&db, Some("Bzz"), None).unwrap(),
+        (names(&["Ccc", "Ddd", "Eee"]), None)
+    );
+    assert_eq!(list_page(&db, Some("Zzz"), None).unwrap(), (Vec::new(), None));
+
+    let refused = |start: Option<&str>, limit: Option<u32>| match list_page(&db, start, limit) {
+        Err(Error::Validation(error)) => error.to_string(),
+        other => panic!("expected a validation error, got {other:?}"),
+    };
+    assert_eq!(
+        refused(None, Some(0)),
+        "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
+    );
+    assert_eq!(
+        refused(None, Some(101)),
+        "1 validation error detected: Value '101' at 'limit' failed to satisfy constraint: Member must have value less than or equal to 100"
+    );
+    assert_eq!(
+        refused(Some("ab"), None),
+        "1 validation error detected: Value 'ab' at 'exclusiveStartTableName' failed to satisfy constraint: Member must have length greater than or equal to 3"
+    );
+
+    for i in 0..100 {
+        db.create_table(schema(&format!("T{i:03}"))).unwrap();
+    }
+    let (first, last) = list_page(&db, None, None).unwrap();
+    assert_eq!(first.len(), 100, "100 names a page by default");
+    assert_eq!(last.as_deref(), Some("T094"));
+    let (rest, last) = list_page(&db, Some("T094"), None).unwrap();
+    assert_eq!(rest, names(&["T095", "T096", "T097", "T098", "T099"]));
+    assert_eq!(last, None);
+}
+
 #[test]
 fn tables_are_created_listed_described_and_deleted() {
     let fs = FaultyFs::new().shared();
     let db = open(&fs);
-    assert!(db.list_tables().is_empty());
+    assert!(
+        db.list_tables(ListTablesInput::default())
+            .unwrap()
+            .table_names
+            .is_empty()
+    );
     let created = db.create_table(schema("Orders")).unwrap();
     assert_eq!(created.partitions.len(), 4);
     assert!(created.partitions.iter().all(|p| !p.created));
     db.create_table(schema("Users")).unwrap();
-    assert_eq!(db.list_tables(), vec!["Orders", "Users"]);
+    assert_eq!(
+        db.list_tables(ListTablesInput::default()).unwrap().table_names,
+        vec!["Orders", "Users"]
+    );
     assert!(matches!(db.create_table(schema("Orders")), Err(Error::ResourceInUse { table }) if table == "Orders"));
     db.delete_table("Users").unwrap();
-    assert_eq!(db.list_tables(), vec!["Orders"]);
+    assert_eq!(
+        db.list_tables(ListTablesInput::default()).unwrap().table_names,
+        vec!["Orders"]
+    );
     let error = db.describe_table("Users").unwrap_err();
     assert_eq!(
         error.to_string(),
@@ -57,7 +136,11 @@ fn tables_are_created_listed_described_and_deleted() {
     );
     assert_eq!(error.exception_name(), "ResourceNotFoundException");
     drop(db);
-    assert_eq!(open(&fs).list_tables(), vec!["Orders"], "the catalog is durable");
+    assert_eq!(
+        open(&fs).list_tables(ListTablesInput::default()).unwrap().table_names,
+        vec!["Orders"],
+        "the catalog is durable"
+    );
 }
 
 #[test]
@@ -82,7 +165,13 @@ fn invalid_table_definitions_are_refused() {
     let mut same_names = schema("Same");
     same_names.key_schema.sort_key = Some(KeyAttribute::new("pk", ScalarType::S));
     assert!(matches!(db.create_table(same_names), Err(Error::Validation(_))));
-    assert!(db.list_tables().is_empty(), "nothing was created");
+    assert!(
+        db.list_tables(ListTablesInput::default())
+            .unwrap()
+            .table_names
+            .is_empty(),
+        "nothing was created"
+    );
 }
 
 #[test]
@@ -589,7 +678,11 @@ fn power_loss_rounds(options: Options) {
         drop(db);
         faulty.restart();
         let db = Database::open(fs.clone(), DIR, Options::default()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-        assert_eq!(db.list_tables(), vec!["Orders"], "seed {seed}");
+        assert_eq!(
+            db.list_tables(ListTablesInput::default()).unwrap().table_names,
+            vec!["Orders"],
+            "seed {seed}"
+        );
         for ((pk, sk), value) in &acked {
             let found = get(&db, pk, *sk);
             // The last acknowledged write of a key is there, unless an unacknowledged
@@ -614,7 +707,7 @@ fn power_loss_while_creating_a_table_leaves_it_whole_or_absent() {
         drop(db);
         faulty.restart();
         let db = Database::open(fs.clone(), Path::new(DIR), Options::default()).unwrap();
-        let tables = db.list_tables();
+        let tables = db.list_tables(ListTablesInput::default()).unwrap().table_names;
         if created {
             assert_eq!(
                 tables,
