@@ -8,6 +8,6 @@ pub mod number;
 pub mod validate;
 pub mod value;
 
-pub use number::{Number, NumberError};
+pub use number::{Number, NumberConversionError, NumberError};
 pub use validate::{KeyAttribute, KeySchema, ScalarType, ValidationError, validate_item, validate_key, validate_value};
 pub use value::{AttributeType, AttributeValue, Item};

@@ -334,6 +334,146 @@ impl From<i64> for Number {
     }
 }
 
+impl From<i32> for Number {
+    fn from(value: i32) -> Number {
+        Number::from(i64::from(value))
+    }
+}
+
+impl From<u32> for Number {
+    fn from(value: u32) -> Number {
+        Number::from(u64::from(value))
+    }
+}
+
+impl From<u64> for Number {
+    fn from(value: u64) -> Number {
+        // A u64 has at most 20 digits: always within the limits.
+        Number::from_parts(false, u128::from(value), 0).unwrap_or(Number::ZERO)
+    }
+}
+
+/// Why a [`Number`] could not be converted to or from a Rust number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberConversionError {
+    /// The number has a fraction, and the target is an integer.
+    #[error("{number} is not an integer")]
+    NotAnInteger {
+        /// The number, as DynamoDB prints it.
+        number: String,
+    },
+    /// The number is outside the target type's range.
+    #[error("{number} is outside the range of {target}")]
+    OutOfRange {
+        /// The number, as DynamoDB prints it.
+        number: String,
+        /// The target type.
+        target: &'static str,
+    },
+    /// The number has no `f64` that reads back as the same number (it has more
+    /// significant digits than an `f64` keeps).
+    #[error("{number} has no exact f64")]
+    NotExactInF64 {
+        /// The number, as DynamoDB prints it.
+        number: String,
+    },
+    /// The `f64` is no DynamoDB number: NaN, an infinity, or out of DynamoDB's range.
+    #[error("{0}")]
+    NotANumber(NumberError),
+}
+
+/// An `f64` as the shortest decimal that reads back as the same `f64` (`0.1` is `0.1`,
+/// not the binary fraction's 55 digits): exact in the sense that converting back gives
+/// the same `f64`.
+///
+/// Errors: [`NumberConversionError::NotANumber`] for NaN and infinities, and for
+/// magnitudes from `1E+126` up or below `1E-130` (DynamoDB's range).
+impl TryFrom<f64> for Number {
+    type Error = NumberConversionError;
+
+    fn try_from(value: f64) -> Result<Number, NumberConversionError> {
+        if !value.is_finite() {
+            return Err(NumberConversionError::NotANumber(NumberError::NotANumber(
+                value.to_string(),
+            )));
+        }
+        // `{:e}` writes the shortest digits that round-trip, in scientific notation.
+        format!("{value:e}").parse().map_err(NumberConversionError::NotANumber)
+    }
+}
+
+/// The number as an `i64`, exactly.
+///
+/// Errors: [`NumberConversionError::NotAnInteger`], [`NumberConversionError::OutOfRange`].
+impl TryFrom<Number> for i64 {
+    type Error = NumberConversionError;
+
+    fn try_from(number: Number) -> Result<i64, NumberConversionError> {
+        let value = number.integer_i128("i64")?;
+        i64::try_from(value).map_err(|_| number.out_of_range("i64"))
+    }
+}
+
+/// The number as a `u64`, exactly.
+///
+/// Errors: [`NumberConversionError::NotAnInteger`], [`NumberConversionError::OutOfRange`]
+/// (negative numbers too).
+impl TryFrom<Number> for u64 {
+    type Error = NumberConversionError;
+
+    fn try_from(number: Number) -> Result<u64, NumberConversionError> {
+        let value = number.integer_i128("u64")?;
+        u64::try_from(value).map_err(|_| number.out_of_range("u64"))
+    }
+}
+
+/// The `f64` nearest the number, if it reads back as the same number (see
+/// `TryFrom<f64> for Number`): every number of up to 15 significant digits does, and most
+/// of 16 and 17.
+///
+/// Errors: [`NumberConversionError::NotExactInF64`].
+impl TryFrom<Number> for f64 {
+    type Error = NumberConversionError;
+
+    fn try_from(number: Number) -> Result<f64, NumberConversionError> {
+        let not_exact = || NumberConversionError::NotExactInF64 {
+            number: number.to_string(),
+        };
+        // Rust's parsing rounds to the nearest f64, correctly.
+        let nearest: f64 = number.to_string().parse().map_err(|_| not_exact())?;
+        match Number::try_from(nearest) {
+            Ok(back) if back == number => Ok(nearest),
+            _ => Err(not_exact()),
+        }
+    }
+}
+
+impl Number {
+    /// The number as an `i128` if it is an integer that fits one (`target` names the type
+    /// asked for, in the error).
+    fn integer_i128(&self, target: &'static str) -> Result<i128, NumberConversionError> {
+        if self.exponent < 0 {
+            return Err(NumberConversionError::NotAnInteger {
+                number: self.to_string(),
+            });
+        }
+        let scaled = u32::try_from(self.exponent)
+            .ok()
+            .and_then(|exponent| 10u128.checked_pow(exponent))
+            .and_then(|scale| self.mantissa.checked_mul(scale))
+            .and_then(|magnitude| i128::try_from(magnitude).ok())
+            .ok_or_else(|| self.out_of_range(target))?;
+        Ok(if self.negative { -scaled } else { scaled })
+    }
+
+    fn out_of_range(&self, target: &'static str) -> NumberConversionError {
+        NumberConversionError::OutOfRange {
+            number: self.to_string(),
+            target,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -470,5 +610,87 @@ mod tests {
         ] {
             assert_eq!(n(text).size_bytes(), size, "{text}");
         }
+    }
+}
+
+#[cfg(test)]
+mod conversion_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn n(text: &str) -> Number {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    proptest! {
+        #[test]
+        fn every_i64_and_u64_round_trips(signed in any::<i64>(), unsigned in any::<u64>()) {
+            prop_assert_eq!(i64::try_from(Number::from(signed)), Ok(signed));
+            prop_assert_eq!(u64::try_from(Number::from(unsigned)), Ok(unsigned));
+            prop_assert_eq!(Number::from(signed).to_string(), signed.to_string());
+            prop_assert_eq!(Number::from(signed as i32), Number::from(i64::from(signed as i32)));
+            prop_assert_eq!(Number::from(unsigned as u32), Number::from(u64::from(unsigned as u32)));
+        }
+
+        /// Every finite f64 in DynamoDB's range converts to the shortest decimal that
+        /// reads back as it, and back to itself.
+        #[test]
+        fn every_f64_in_range_round_trips(value in any::<f64>()) {
+            let magnitude = value.abs();
+            let in_range = value == 0.0 || (1e-130..1e126).contains(&magnitude);
+            prop_assume!(value.is_finite() && in_range);
+            let number = Number::try_from(value).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let back = f64::try_from(number).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(back, value, "via {}", number);
+        }
+    }
+
+    #[test]
+    fn floats_become_their_shortest_decimal() {
+        assert_eq!(Number::try_from(0.1), Ok(n("0.1")));
+        assert_eq!(Number::try_from(-2.5e-7), Ok(n("-0.00000025")));
+        assert_eq!(Number::try_from(1e100), Ok(n("1e100")));
+        assert_eq!(Number::try_from(-0.0), Ok(Number::ZERO));
+        assert_eq!(f64::try_from(n("0.1")), Ok(0.1));
+        assert_eq!(f64::try_from(n("123456789012345")), Ok(123_456_789_012_345.0));
+    }
+
+    #[test]
+    fn conversions_that_cannot_be_exact_are_refused() {
+        let not_a_number = |value: f64| matches!(Number::try_from(value), Err(NumberConversionError::NotANumber(_)));
+        assert!(not_a_number(f64::NAN) && not_a_number(f64::INFINITY) && not_a_number(f64::NEG_INFINITY));
+        assert_eq!(
+            Number::try_from(1e200),
+            Err(NumberConversionError::NotANumber(NumberError::Overflow))
+        );
+        assert_eq!(
+            Number::try_from(1e-200),
+            Err(NumberConversionError::NotANumber(NumberError::Underflow))
+        );
+        assert!(matches!(
+            f64::try_from(n("0.1234567890123456789")),
+            Err(NumberConversionError::NotExactInF64 { .. })
+        ));
+        assert!(matches!(
+            i64::try_from(n("1.5")),
+            Err(NumberConversionError::NotAnInteger { .. })
+        ));
+        assert_eq!(
+            i64::try_from(n("1e19")),
+            Err(NumberConversionError::OutOfRange {
+                number: "10000000000000000000".into(),
+                target: "i64"
+            })
+        );
+        assert_eq!(u64::try_from(n("1e19")), Ok(10_000_000_000_000_000_000));
+        assert!(matches!(
+            u64::try_from(n("-1")),
+            Err(NumberConversionError::OutOfRange { target: "u64", .. })
+        ));
+        assert!(matches!(
+            i64::try_from(n("1e125")),
+            Err(NumberConversionError::OutOfRange { target: "i64", .. })
+        ));
+        assert_eq!(i64::try_from(n("-9223372036854775808")), Ok(i64::MIN));
     }
 }
