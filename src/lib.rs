@@ -14,7 +14,7 @@
 //! use dynastore::item::{KeyAttribute, ScalarType};
 //! use dynastore::wal::fs::StdFs;
 //! use dynastore::{
-//!     Condition, Database, Item, GetItemInput, KeySchema, Options, Path, PutItemInput, QueryInput, QueryOutput, SortKeyCondition,
+//!     Condition, Database, GetItemInput, Item, KeySchema, Options, Path, PutItemInput, QueryInput, SortKeyCondition,
 //!     TableSchema, UpdateAction, UpdateItemInput,
 //! };
 //!
@@ -44,9 +44,9 @@
 pub use dynastore_engine::{
     AckMode, AttributeValue, BatchGetOutput, CompactionStyle, Comparator, Condition, Database, DeleteItemInput,
     DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema, ListTablesInput, ListTablesOutput, Number,
-    Operand, Options, Path, PutItemInput, PutItemOutput, QueryInput, ReplicaReport, Replication, ReturnValues,
-    ScanInput, ScanOutput, Select, SetValue, SortKeyCondition, TableDescription, TableSchema, UpdateAction,
-    UpdateItemInput, UpdateItemOutput, UpdateOperand, ValidationError, WriteRequest,
+    Operand, Options, Path, PutItemInput, PutItemOutput, QueryInput, QueryOutput, ReplicaReport, Replication,
+    ReturnValues, ScanInput, ScanOutput, Select, SetValue, SortKeyCondition, TableDescription, TableSchema,
+    UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand, ValidationError, WriteRequest,
 };
 pub use dynastore_engine::{catalog, compaction, device_writes, expr, item, lag, manifest, sstable, verify};
 
