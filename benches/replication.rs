@@ -127,7 +127,8 @@ fn fill_memtables(db: &Arc<Database>) -> u64 {
                                 ("Bench".to_owned(), WriteRequest::Put(item))
                             })
                             .collect();
-                        db.batch_write(requests).unwrap();
+                        let output = db.batch_write(requests).unwrap();
+                        assert!(output.unprocessed_items.is_empty(), "a bench write was not processed");
                     }
                 })
             })

@@ -28,6 +28,17 @@ pub enum WriteRequest {
     Delete(Item),
 }
 
+/// The output of [`Database::batch_write`].
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct BatchWriteOutput {
+    /// The requests that were not written (DynamoDB's `UnprocessedItems`), with their
+    /// tables, in request order: the requests of partitions whose write failed. Send them
+    /// again; a batch has no conditions, so a request that did land after all is
+    /// harmless to repeat.
+    pub unprocessed_items: Vec<(String, WriteRequest)>,
+}
+
 /// The result of [`Database::batch_get`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BatchGetOutput {
@@ -54,52 +65,79 @@ fn count_error(max: usize) -> Error {
 impl Database {
     /// Writes up to 25 puts and deletes (DynamoDB's BatchWriteItem; no conditions). Every
     /// request is validated before anything is written; the requests of one partition are
-    /// written as one record, all or nothing.
+    /// written as one record, all or nothing. A partition whose write fails does not stop
+    /// the others: its requests come back in [`BatchWriteOutput::unprocessed_items`], as
+    /// DynamoDB returns `UnprocessedItems`.
     ///
     /// Errors: [`Error::Validation`] for an empty batch or one over 25 requests, two
-    /// requests for one key, or any invalid item or key; [`Error::ResourceNotFound`];
-    /// [`Error::Wal`] / [`Error::Io`] (partitions written before the failure keep their
-    /// writes, as in DynamoDB a batch is not atomic across partitions).
-    pub fn batch_write(&self, requests: Vec<(String, WriteRequest)>) -> Result<()> {
+    /// requests for one key, or any invalid item or key (nothing is written);
+    /// [`Error::ResourceNotFound`]; when no partition's write succeeded, the first
+    /// partition's error ([`Error::Wal`], [`Error::Io`], [`Error::Unavailable`],
+    /// [`Error::Replication`]).
+    pub fn batch_write(&self, requests: Vec<(String, WriteRequest)>) -> Result<BatchWriteOutput> {
         if requests.is_empty() || requests.len() > BATCH_WRITE_REQUESTS_MAX {
             return Err(count_error(BATCH_WRITE_REQUESTS_MAX));
         }
         // Validate everything first; group by table and partition, keeping request order.
         let mut tables: BTreeMap<String, Arc<Table>> = BTreeMap::new();
         let mut seen = HashSet::new();
-        let mut groups: BTreeMap<(String, u64), Vec<KeyWrite>> = BTreeMap::new();
-        for (table_name, request) in requests {
-            let table = match tables.get(&table_name) {
+        let mut groups: BTreeMap<(String, u64), Vec<(usize, KeyWrite)>> = BTreeMap::new();
+        for (index, (table_name, request)) in requests.iter().enumerate() {
+            let table = match tables.get(table_name) {
                 Some(table) => Arc::clone(table),
                 None => {
-                    let table = self.table(&table_name)?;
+                    let table = self.table(table_name)?;
                     tables.insert(table_name.clone(), Arc::clone(&table));
                     table
                 }
             };
             let (key, item) = match request {
                 WriteRequest::Put(item) => {
-                    validate_item(&item, &table.key_schema)?;
-                    (table_key(&item, &table.key_schema)?, Some(item))
+                    validate_item(item, &table.key_schema)?;
+                    (table_key(item, &table.key_schema)?, Some(item.clone()))
                 }
                 WriteRequest::Delete(key) => {
-                    validate_key(&key, &table.key_schema)?;
-                    (table_key(&key, &table.key_schema)?, None)
+                    validate_key(key, &table.key_schema)?;
+                    (table_key(key, &table.key_schema)?, None)
                 }
             };
             if !seen.insert((table_name.clone(), key.clone())) {
                 return Err(duplicates());
             }
             let slot = table.slot_index(hash_of(&key));
-            groups.entry((table_name, slot)).or_default().push((key, item));
+            groups
+                .entry((table_name.clone(), slot))
+                .or_default()
+                .push((index, (key, item)));
         }
-        for ((table_name, _), writes) in groups {
+        let mut unprocessed = Vec::new();
+        let mut first_error = None;
+        let mut written_any = false;
+        for ((table_name, _), group) in groups {
             let table = &tables[&table_name];
+            let (indexes, writes): (Vec<usize>, Vec<KeyWrite>) = group.into_iter().unzip();
             let creates = writes.iter().any(|(_, item)| item.is_some());
             // Deletes alone need no partition that does not exist yet: nothing to delete.
-            self.write_group(table, hash_of(&writes[0].0), writes, creates)?;
+            match self.write_group(table, hash_of(&writes[0].0), &writes, creates) {
+                Ok(()) => written_any = true,
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                    unprocessed.extend(indexes);
+                }
+            }
         }
-        Ok(())
+        match first_error {
+            Some(error) if !written_any => Err(error),
+            _ => {
+                unprocessed.sort_unstable();
+                let mut requests: Vec<Option<(String, WriteRequest)>> = requests.into_iter().map(Some).collect();
+                let unprocessed_items = unprocessed
+                    .into_iter()
+                    .filter_map(|index| requests.get_mut(index).and_then(Option::take))
+                    .collect();
+                Ok(BatchWriteOutput { unprocessed_items })
+            }
+        }
     }
 
     /// Reads up to 100 items by key (DynamoDB's BatchGetItem, strongly consistent).

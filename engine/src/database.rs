@@ -932,13 +932,13 @@ impl Database {
     /// Writes `writes` (all in the partition holding `hash`) as one record, retrying on a
     /// new primary as [`Database::write_key`] does. `create`: whether to create the
     /// partition if it does not exist (deletes alone need not: nothing to delete).
-    pub(crate) fn write_group(&self, table: &Table, hash: u64, writes: Vec<KeyWrite>, create: bool) -> Result<()> {
+    pub(crate) fn write_group(&self, table: &Table, hash: u64, writes: &[KeyWrite], create: bool) -> Result<()> {
         let mut attempt = 0;
         loop {
             let Some(partition) = self.partition(table, hash, create)? else {
                 return Ok(());
             };
-            let failure = match partition.write_batch_attempt(writes.clone()) {
+            let failure = match partition.write_batch_attempt(writes.to_vec()) {
                 Ok(()) => return Ok(()),
                 Err(failure) => failure,
             };

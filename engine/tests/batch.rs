@@ -144,3 +144,65 @@ fn a_batch_is_all_or_nothing_within_a_partition_across_power_loss() {
         );
     }
 }
+
+/// A partition whose write fails does not stop the others: its requests come back as
+/// unprocessed (DynamoDB's UnprocessedItems), all of them, and only they are missing; sent
+/// again once the disk works, they land. When no partition could be written, the batch
+/// fails with the error.
+#[test]
+fn a_failed_partition_s_requests_come_back_unprocessed() {
+    use dynastore_wal::fs::{FaultKind, OpKind};
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let db = database(&fs, 2);
+    // Both partitions exist first, so that each group of the batch needs one log sync.
+    let requests = puts(0..20, 0);
+    let output = db.batch_write(requests.clone()).unwrap();
+    assert!(output.unprocessed_items.is_empty());
+    let created = db.stats().unwrap()[0]
+        .partitions
+        .iter()
+        .filter(|p| p.stats.is_some())
+        .count();
+    assert_eq!(created, 2, "the keys reach both partitions");
+
+    // The second group's log sync fails.
+    faulty.fail_after(&[OpKind::Sync], 1, FaultKind::Io);
+    let output = db.batch_write(puts(0..20, 1)).unwrap();
+    faulty.clear_faults();
+    let unprocessed = output.unprocessed_items;
+    assert!(
+        !unprocessed.is_empty() && unprocessed.len() < 20,
+        "{} unprocessed",
+        unprocessed.len()
+    );
+    let is_unprocessed = |i: u64| {
+        unprocessed
+            .iter()
+            .any(|(_, request)| *request == WriteRequest::Put(item(i, 1)))
+    };
+    for i in 0..20 {
+        let expected = if is_unprocessed(i) { item(i, 0) } else { item(i, 1) };
+        assert_eq!(get(&db, i), Some(expected), "key {i}");
+    }
+    let in_request_order: Vec<_> = puts(0..20, 1)
+        .into_iter()
+        .filter(|(_, r)| unprocessed.iter().any(|(_, u)| u == r))
+        .collect();
+    assert_eq!(unprocessed, in_request_order);
+
+    // The failed partition's log is poisoned until the database is opened again.
+    drop(db);
+    let db = open(&fs, 2);
+    let output = db.batch_write(unprocessed).unwrap();
+    assert!(output.unprocessed_items.is_empty());
+    for i in 0..20 {
+        assert_eq!(get(&db, i), Some(item(i, 1)), "key {i} after the retry");
+    }
+
+    // Nothing written at all: the error.
+    faulty.fail_after(&[OpKind::Sync], 0, FaultKind::Io);
+    let result = db.batch_write(puts(0..20, 2));
+    faulty.clear_faults();
+    assert!(matches!(result, Err(Error::Wal(_))), "{result:?}");
+}

@@ -525,7 +525,8 @@ fn queries_updates_conditions(dir: &Path, out: &mut dyn Write) -> DemoResult {
             )
         })
         .collect();
-    db.batch_write(batch)?;
+    let unprocessed = db.batch_write(batch)?.unprocessed_items;
+    check(unprocessed.is_empty(), "the batch wrote every request")?;
     let written = db.query(QueryInput::new("Orders", "customer#0009"))?.items.len();
     writeln!(
         out,
