@@ -42,12 +42,12 @@
 //! ```
 
 pub use dynastore_engine::{
-    AckMode, AttributeValue, BatchGetOutput, BatchWriteOutput, CompactionStyle, Comparator, Condition, Database,
-    DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema, ListTablesInput,
-    ListTablesOutput, Number, Operand, Options, Path, PutItemInput, PutItemOutput, QueryInput, QueryOutput,
-    ReplicaReport, Replication, ReturnValues, ScanInput, ScanOutput, Select, SetValue, SortKeyCondition,
-    TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand, ValidationError,
-    WriteRequest,
+    AckMode, AttributeValue, BatchGetInput, BatchGetOutput, BatchWriteOutput, CompactionStyle, Comparator, Condition,
+    Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema,
+    KeysAndAttributes, ListTablesInput, ListTablesOutput, Number, Operand, Options, Path, PutItemInput, PutItemOutput,
+    QueryInput, QueryOutput, ReplicaReport, Replication, ReturnValues, ScanInput, ScanOutput, Select, SetValue,
+    SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand,
+    ValidationError, WriteRequest,
 };
 pub use dynastore_engine::{catalog, compaction, device_writes, expr, item, lag, manifest, sstable, verify};
 

@@ -6,6 +6,8 @@
 
 use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::{Error, Result};
+use crate::expr::Path;
+use crate::expr::update::project;
 use crate::item::Item;
 use crate::item::validate::{ValidationError, validate_item, validate_key};
 use crate::partition::KeyWrite;
@@ -39,13 +41,60 @@ pub struct BatchWriteOutput {
     pub unprocessed_items: Vec<(String, WriteRequest)>,
 }
 
-/// The result of [`Database::batch_get`].
+/// The keys to read from one table, and how (DynamoDB's `KeysAndAttributes`).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct KeysAndAttributes {
+    /// The items' primary keys.
+    pub keys: Vec<Item>,
+    /// Return only these attributes of each item (DynamoDB's `ProjectionExpression`).
+    pub projection: Option<Vec<Path>>,
+    /// Read from the primary (true), or from any copy that holds every write durable on
+    /// the primary (false, the default, as DynamoDB's `ConsistentRead`).
+    pub consistent_read: bool,
+}
+
+impl KeysAndAttributes {
+    /// `keys`, every attribute, eventually consistent.
+    pub fn new(keys: Vec<Item>) -> Self {
+        KeysAndAttributes {
+            keys,
+            ..KeysAndAttributes::default()
+        }
+    }
+}
+
+/// The input of [`Database::batch_get`]: up to 100 keys over any tables.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct BatchGetInput {
+    /// Per table, the keys to read and how (DynamoDB's `RequestItems`).
+    pub request_items: BTreeMap<String, KeysAndAttributes>,
+}
+
+impl BatchGetInput {
+    /// A batch reading `keys` from `table` (more tables with [`BatchGetInput::with`]).
+    pub fn new(table: impl Into<String>, keys: KeysAndAttributes) -> Self {
+        BatchGetInput::default().with(table, keys)
+    }
+
+    /// This batch, also reading `keys` from `table`.
+    pub fn with(mut self, table: impl Into<String>, keys: KeysAndAttributes) -> Self {
+        self.request_items.insert(table.into(), keys);
+        self
+    }
+}
+
+/// The output of [`Database::batch_get`].
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct BatchGetOutput {
-    /// The items found, with their tables, in request order.
-    pub items: Vec<(String, Item)>,
-    /// Keys not read because the response reached 16 MB; ask for them again.
-    pub unprocessed_keys: Vec<(String, Item)>,
+    /// Per table, the items found, in the order their keys were asked for (DynamoDB's
+    /// `Responses`; missing items are left out).
+    pub responses: BTreeMap<String, Vec<Item>>,
+    /// Per table, the keys not read because the response reached 16 MB, with the table's
+    /// projection and consistency: send them again (DynamoDB's `UnprocessedKeys`).
+    pub unprocessed_keys: BTreeMap<String, KeysAndAttributes>,
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -140,44 +189,66 @@ impl Database {
         }
     }
 
-    /// Reads up to 100 items by key (DynamoDB's BatchGetItem, strongly consistent).
-    /// Missing items are left out; keys past 16 MB of items come back unprocessed.
+    /// Reads up to 100 items by key over any tables (DynamoDB's BatchGetItem), each table
+    /// with its projection and consistency. Missing items are left out; keys past 16 MB of
+    /// items come back unprocessed.
     ///
-    /// Errors: [`Error::Validation`] for an empty request or one over 100 keys, a key
-    /// asked for twice, or an invalid key; [`Error::ResourceNotFound`].
-    pub fn batch_get(&self, keys: Vec<(String, Item)>) -> Result<BatchGetOutput> {
-        if keys.is_empty() {
+    /// Errors: [`Error::Validation`] for no keys (or a table with none), over 100 keys, a
+    /// key asked for twice, or an invalid key; [`Error::ResourceNotFound`].
+    pub fn batch_get(&self, input: BatchGetInput) -> Result<BatchGetOutput> {
+        let total: usize = input.request_items.values().map(|request| request.keys.len()).sum();
+        if input.request_items.is_empty() || input.request_items.values().any(|request| request.keys.is_empty()) {
             return Err(count_error(BATCH_GET_KEYS_MAX));
         }
-        if keys.len() > BATCH_GET_KEYS_MAX {
+        if total > BATCH_GET_KEYS_MAX {
             return Err(invalid("Too many items requested for the BatchGetItem call"));
         }
-        let mut seen = HashSet::new();
-        let mut resolved = Vec::with_capacity(keys.len());
-        for (table_name, key) in keys {
+        let mut resolved = Vec::with_capacity(input.request_items.len());
+        for (table_name, request) in input.request_items {
             let table = self.table(&table_name)?;
-            validate_key(&key, &table.key_schema)?;
-            let storage_key = table_key(&key, &table.key_schema)?;
-            if !seen.insert((table_name.clone(), storage_key.clone())) {
-                return Err(duplicates());
+            let mut seen = HashSet::new();
+            let mut keys = Vec::with_capacity(request.keys.len());
+            for key in &request.keys {
+                validate_key(key, &table.key_schema)?;
+                let storage_key = table_key(key, &table.key_schema)?;
+                if !seen.insert(storage_key.clone()) {
+                    return Err(duplicates());
+                }
+                keys.push(storage_key);
             }
-            resolved.push((table, table_name, key, storage_key));
+            resolved.push((table_name, table, request, keys));
         }
         let mut output = BatchGetOutput::default();
         let mut bytes = 0;
-        for (table, table_name, key, storage_key) in resolved {
-            if bytes >= BATCH_GET_BYTES_MAX {
-                output.unprocessed_keys.push((table_name, key));
-                continue;
+        for (table_name, table, request, storage_keys) in resolved {
+            let projection: Option<Vec<&Path>> = request.projection.as_ref().map(|paths| paths.iter().collect());
+            let mut found = Vec::new();
+            let mut unprocessed = Vec::new();
+            for (key, storage_key) in request.keys.iter().zip(storage_keys) {
+                if bytes >= BATCH_GET_BYTES_MAX {
+                    unprocessed.push(key.clone());
+                    continue;
+                }
+                // From a sound copy (a damaged one is replaced).
+                let item = self.read(&table, hash_of(&storage_key), request.consistent_read, |copy| {
+                    copy.get(storage_key.clone())
+                })?;
+                if let Some(item) = item.flatten() {
+                    let item = match &projection {
+                        Some(paths) => project(&item, paths),
+                        None => item,
+                    };
+                    bytes += item.size_bytes();
+                    found.push(item);
+                }
             }
-            // Strongly consistent, from a sound copy (a damaged one is replaced).
-            let found = self.read(&table, hash_of(&storage_key), true, |copy| {
-                copy.get(storage_key.clone())
-            })?;
-            if let Some(item) = found.flatten() {
-                bytes += item.size_bytes();
-                output.items.push((table_name, item));
+            if !unprocessed.is_empty() {
+                let mut keys = KeysAndAttributes::new(unprocessed);
+                keys.projection = request.projection.clone();
+                keys.consistent_read = request.consistent_read;
+                output.unprocessed_keys.insert(table_name.clone(), keys);
             }
+            output.responses.insert(table_name, found);
         }
         Ok(output)
     }

@@ -45,7 +45,7 @@ pub mod sstable;
 pub mod verify;
 mod write_order;
 
-pub use batch::{BatchGetOutput, BatchWriteOutput, WriteRequest};
+pub use batch::{BatchGetInput, BatchGetOutput, BatchWriteOutput, KeysAndAttributes, WriteRequest};
 pub use compaction::CompactionStyle;
 pub use database::{
     AckMode, Database, DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput,

@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use dynastore_engine::item::{KeyAttribute, ScalarType};
-use dynastore_engine::{Database, Error, GetItemInput, Item, KeySchema, Options, TableSchema, WriteRequest};
+use dynastore_engine::{
+    BatchGetInput, Database, Error, GetItemInput, Item, KeySchema, KeysAndAttributes, Options, TableSchema,
+    WriteRequest,
+};
 use dynastore_wal::fs::{FaultyFs, SharedFs};
 
 fn open(fs: &SharedFs, partitions: u32) -> Database {
@@ -84,23 +87,73 @@ fn batch_get_returns_found_items_and_refuses_bad_requests() {
     let fs = FaultyFs::new().shared();
     let db = database(&fs, 4);
     db.batch_write(puts(0..10, 1)).unwrap();
-    let keys: Vec<(String, Item)> = (5..15).map(|i| ("Items".to_owned(), key(i))).collect();
-    let output = db.batch_get(keys).unwrap();
+    let keys = KeysAndAttributes::new((5..15).map(key).collect());
+    let output = db.batch_get(BatchGetInput::new("Items", keys)).unwrap();
     assert_eq!(
-        output.items.iter().map(|(_, item)| item.clone()).collect::<Vec<_>>(),
+        output.responses["Items"],
         (5..10).map(|i| item(i, 1)).collect::<Vec<_>>()
     );
     assert!(output.unprocessed_keys.is_empty());
-    let too_many: Vec<(String, Item)> = (0..101).map(|i| ("Items".to_owned(), key(i))).collect();
+    let too_many = KeysAndAttributes::new((0..101).map(key).collect());
     assert_eq!(
-        db.batch_get(too_many).unwrap_err().to_string(),
+        db.batch_get(BatchGetInput::new("Items", too_many))
+            .unwrap_err()
+            .to_string(),
         "Too many items requested for the BatchGetItem call"
     );
-    let twice = vec![("Items".to_owned(), key(1)), ("Items".to_owned(), key(1))];
+    let twice = KeysAndAttributes::new(vec![key(1), key(1)]);
     assert_eq!(
-        db.batch_get(twice).unwrap_err().to_string(),
+        db.batch_get(BatchGetInput::new("Items", twice))
+            .unwrap_err()
+            .to_string(),
         "Provided list of item keys contains duplicates"
     );
+}
+
+/// Each table of a batch read has its own projection and consistency; keys over two
+/// tables count together against the 100; a table with no keys is refused.
+#[test]
+fn batch_get_reads_each_table_with_its_projection_and_consistency() {
+    use dynastore_engine::Path;
+    let fs = FaultyFs::new().shared();
+    let db = database(&fs, 4);
+    db.create_table(TableSchema {
+        name: "Other".into(),
+        key_schema: KeySchema {
+            partition_key: KeyAttribute::new("pk", ScalarType::S),
+            sort_key: None,
+        },
+    })
+    .unwrap();
+    db.batch_write(puts(0..10, 1)).unwrap();
+    db.batch_write(vec![("Other".to_owned(), WriteRequest::Put(item(3, 7)))])
+        .unwrap();
+    let mut projected = KeysAndAttributes::new(vec![key(1), key(2)]);
+    projected.projection = Some(vec![Path::attribute("batch")]);
+    let mut consistent = KeysAndAttributes::new(vec![key(3), key(4)]);
+    consistent.consistent_read = true;
+    let output = db
+        .batch_get(BatchGetInput::new("Items", projected).with("Other", consistent))
+        .unwrap();
+    assert_eq!(
+        output.responses["Items"],
+        vec![Item::new().with("batch", 1), Item::new().with("batch", 1)]
+    );
+    assert_eq!(output.responses["Other"], vec![item(3, 7)]);
+
+    let split = BatchGetInput::new("Items", KeysAndAttributes::new((0..60).map(key).collect()))
+        .with("Other", KeysAndAttributes::new((0..41).map(key).collect()));
+    assert_eq!(
+        db.batch_get(split).unwrap_err().to_string(),
+        "Too many items requested for the BatchGetItem call"
+    );
+    let empty =
+        BatchGetInput::new("Items", KeysAndAttributes::new(vec![key(1)])).with("Other", KeysAndAttributes::new(vec![]));
+    assert!(matches!(db.batch_get(empty), Err(Error::Validation(_))));
+    assert!(matches!(
+        db.batch_get(BatchGetInput::default()),
+        Err(Error::Validation(_))
+    ));
 }
 
 /// With one partition a batch is one WAL record: after power loss at any point, every

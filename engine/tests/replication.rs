@@ -9,7 +9,8 @@ mod common;
 use common::{join_within, orders_schema, partitions, wait_caught_up};
 use dynastore_engine::catalog::Catalog;
 use dynastore_engine::{
-    AckMode, Database, DeleteItemInput, Error, GetItemInput, Item, Options, PutItemInput, Replication,
+    AckMode, BatchGetInput, Database, DeleteItemInput, Error, GetItemInput, Item, KeysAndAttributes, Options,
+    PutItemInput, Replication,
 };
 use dynastore_wal::fs::{GatedFs, SharedFs, StdFs, SyncGate};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1047,8 +1048,12 @@ fn a_damaged_copy_found_by_a_read_is_replaced_and_rebuilt() {
         let mut scan = dynastore_engine::ScanInput::new("Orders");
         scan.consistent_read = consistent;
         assert_eq!(db.scan(scan).unwrap().items.len(), 400);
-        let batch: Vec<(String, Item)> = (0..100).map(|i| ("Orders".to_owned(), key(i % 100, i / 100))).collect();
-        assert_eq!(db.batch_get(batch).unwrap().items.len(), 100);
+        let mut keys = KeysAndAttributes::new((0..100).map(|i| key(i % 100, i / 100)).collect());
+        keys.consistent_read = true;
+        assert_eq!(
+            db.batch_get(BatchGetInput::new("Orders", keys)).unwrap().responses["Orders"].len(),
+            100
+        );
         for i in 0..400u64 {
             assert_eq!(get(&db, key(i % 100, i / 100), consistent), expected(i), "item {i}");
         }
