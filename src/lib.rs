@@ -46,8 +46,8 @@ pub use dynastore_engine::{
     Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema,
     KeysAndAttributes, ListTablesInput, ListTablesOutput, Number, Operand, Options, Path, PutItemInput, PutItemOutput,
     QueryInput, QueryOutput, ReplicaReport, Replication, ReturnValues, ScanInput, ScanOutput, Select, SetValue,
-    SortKeyCondition, TableDescription, TableSchema, UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand,
-    ValidationError, WriteRequest,
+    SortKeyCondition, TableDescription, TableSchema, TableStatus, UpdateAction, UpdateItemInput, UpdateItemOutput,
+    UpdateOperand, ValidationError, WriteRequest,
 };
 pub use dynastore_engine::{catalog, compaction, device_writes, expr, item, lag, manifest, sstable, verify};
 

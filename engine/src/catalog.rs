@@ -191,6 +191,10 @@ pub struct TableEntry {
     sort_key: Option<KeyEntry>,
     /// The partitions, in hash order; their ranges cover the whole hash space.
     pub partitions: Vec<PartitionEntry>,
+    /// When the table was created, in milliseconds since the Unix epoch (0 in catalogs
+    /// written before creation times were recorded: unknown).
+    #[serde(default)]
+    pub created_at_ms: u64,
 }
 
 fn key_entry(key: &KeyAttribute) -> KeyEntry {
@@ -217,8 +221,9 @@ fn key_attribute(entry: &KeyEntry) -> KeyAttribute {
 
 impl TableEntry {
     /// A new table whose hash space is cut into `partitions` ranges, none created yet, each
-    /// replicated over `azs` (the first primary).
-    pub fn new(name: &str, key_schema: &KeySchema, partitions: u32, azs: &[&str]) -> TableEntry {
+    /// replicated over `azs` (the first primary), created at `created_at_ms` (milliseconds
+    /// since the Unix epoch).
+    pub fn new(name: &str, key_schema: &KeySchema, partitions: u32, azs: &[&str], created_at_ms: u64) -> TableEntry {
         TableEntry {
             name: name.to_owned(),
             partition_key: key_entry(&key_schema.partition_key),
@@ -233,6 +238,7 @@ impl TableEntry {
                     group: ReplicationGroup::new(azs),
                 })
                 .collect(),
+            created_at_ms,
         }
     }
 

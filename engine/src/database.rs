@@ -51,7 +51,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The AZ directory every partition of an unreplicated database lives in.
 pub const PRIMARY_AZ: &str = DEFAULT_AZ;
@@ -171,6 +171,7 @@ pub struct TableSchema {
 
 /// What [`Database::describe_table`] tells about a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TableDescription {
     /// The table's name.
     pub name: String,
@@ -178,6 +179,28 @@ pub struct TableDescription {
     pub key_schema: KeySchema,
     /// Its partitions, in hash order.
     pub partitions: Vec<PartitionEntry>,
+    /// Whether it can be used (DynamoDB's `TableStatus`).
+    pub status: TableStatus,
+    /// When it was created (DynamoDB's `CreationDateTime`); `None` for a table created
+    /// before creation times were recorded.
+    pub creation_date_time: Option<SystemTime>,
+    /// About how many items it holds (DynamoDB's `ItemCount`, which DynamoDB refreshes
+    /// about every six hours): from each partition's memtables and SSTables, counting an
+    /// item once per table that holds a version of it until a merge brings the versions
+    /// together, so exact after [`Database::flush`] and then [`Database::compact`].
+    pub item_count: u64,
+    /// About how many bytes it holds (DynamoDB's `TableSizeBytes`): each partition's
+    /// memtable budget use and SSTable bytes, estimated as the item count is.
+    pub table_size_bytes: u64,
+}
+
+/// A table's state (DynamoDB's `TableStatus`). Tables are created and deleted at once,
+/// so a table that can be described is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TableStatus {
+    /// It can be read and written.
+    Active,
 }
 
 /// One table's numbers, from [`Database::stats`].
@@ -299,11 +322,36 @@ impl PartitionSlot {
 pub(crate) struct Table {
     pub(crate) name: String,
     pub(crate) key_schema: KeySchema,
+    /// When it was created, in milliseconds since the Unix epoch (0: unknown).
+    created_at_ms: u64,
     /// The data directory (each AZ holds the table under `<data>/<az>/<name>`).
     data: PathBuf,
     slots: Vec<PartitionSlot>,
     /// Set when the table is deleted: no copy of it is repaired (rebuilt) after that.
     pub(crate) deleted: AtomicBool,
+}
+
+/// A table's description, its item count and size estimated from its primaries' own
+/// numbers (see [`TableDescription::item_count`]).
+fn describe(table: &Table) -> TableDescription {
+    let (mut item_count, mut table_size_bytes) = (0, 0);
+    for slot in &table.slots {
+        if let Some(primary) = slot.open.read().as_ref() {
+            let (items, bytes) = primary.approximate_size();
+            item_count += items;
+            table_size_bytes += bytes;
+        }
+    }
+    let creation_date_time = (table.created_at_ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(table.created_at_ms));
+    TableDescription {
+        name: table.name.clone(),
+        key_schema: table.key_schema.clone(),
+        partitions: table.slots.iter().map(|slot| slot.entry.lock().clone()).collect(),
+        status: TableStatus::Active,
+        creation_date_time,
+        item_count,
+        table_size_bytes,
+    }
 }
 
 /// Open tables by name, as the database and its background threads share them.
@@ -692,6 +740,7 @@ impl Database {
         let mut table = Table {
             name: entry.name.clone(),
             key_schema: entry.key_schema(),
+            created_at_ms: entry.created_at_ms,
             data: self.dir.clone(),
             slots: Vec::with_capacity(entry.partitions.len()),
             deleted: AtomicBool::new(false),
@@ -748,18 +797,23 @@ impl Database {
         // (of a crash during delete_table); its data must not become the new table's.
         self.remove_table_dirs(&schema.name)?;
         let azs = self.options.replication.map_or(&[DEFAULT_AZ][..], |r| r.azs);
-        let entry = TableEntry::new(&schema.name, &schema.key_schema, self.options.initial_partitions, azs);
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis() as u64);
+        let entry = TableEntry::new(
+            &schema.name,
+            &schema.key_schema,
+            self.options.initial_partitions,
+            azs,
+            now_ms,
+        );
         let mut next = catalog.clone();
         next.tables.insert(schema.name.clone(), entry.clone());
         next.save(self.fs.as_ref(), &self.dir)?;
         *catalog = next;
-        let table = self.open_table(&entry)?;
-        self.tables.write().insert(schema.name.clone(), Arc::new(table));
-        Ok(TableDescription {
-            name: schema.name,
-            key_schema: schema.key_schema,
-            partitions: entry.partitions,
-        })
+        let table = Arc::new(self.open_table(&entry)?);
+        self.tables.write().insert(schema.name.clone(), Arc::clone(&table));
+        Ok(describe(&table))
     }
 
     /// Deletes a table and all its items: the catalog forgets it first (durably), then
@@ -845,12 +899,7 @@ impl Database {
     ///
     /// Errors: [`Error::ResourceNotFound`].
     pub fn describe_table(&self, name: &str) -> Result<TableDescription> {
-        let table = self.table(name)?;
-        Ok(TableDescription {
-            name: table.name.clone(),
-            key_schema: table.key_schema.clone(),
-            partitions: table.slots.iter().map(|slot| slot.entry.lock().clone()).collect(),
-        })
+        Ok(describe(self.table(name)?.as_ref()))
     }
 
     pub(crate) fn table(&self, name: &str) -> Result<Arc<Table>> {

@@ -50,7 +50,7 @@ pub use compaction::CompactionStyle;
 pub use database::{
     AckMode, Database, DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput,
     ListTablesOutput, Options, PutItemInput, PutItemOutput, ReplicaReport, Replication, ReturnValues, TableDescription,
-    TableSchema, UpdateItemInput, UpdateItemOutput,
+    TableSchema, TableStatus, UpdateItemInput, UpdateItemOutput,
 };
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};

@@ -422,6 +422,29 @@ impl Partition {
         })
     }
 
+    /// About how many items this copy holds, and in how many bytes: the live versions
+    /// less the tombstones of its memtables and SSTables (a key counts once per source
+    /// holding a version of it, so exact once a merge brought them together), and its
+    /// memtables' budget use plus its SSTables' bytes.
+    pub(crate) fn approximate_size(&self) -> (u64, u64) {
+        let state = self.state.read();
+        let in_memory = std::iter::once(&state.memtable).chain(state.frozen.iter().map(|(frozen, ..)| &**frozen));
+        let (mut puts, mut tombstones) = (0u64, 0u64);
+        for memtable in in_memory {
+            let deleted = memtable.values().filter(|version| version.value.is_none()).count() as u64;
+            tombstones += deleted;
+            puts += memtable.len() as u64 - deleted;
+        }
+        let mut bytes = self.memtable_bytes() as u64;
+        for live in &state.tables {
+            let properties = live.table.properties();
+            puts += properties.entries.saturating_sub(properties.tombstones);
+            tombstones += properties.tombstones;
+            bytes += live.table.file_bytes();
+        }
+        (puts.saturating_sub(tombstones), bytes)
+    }
+
     /// Whether background work fell so far behind that writers must wait for it.
     fn behind(&self) -> bool {
         let state = self.state.read();
