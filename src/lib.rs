@@ -45,16 +45,16 @@ pub use dynastore_engine::{
     AckMode, AttributeValue, BatchGetInput, BatchGetOutput, BatchWriteOutput, CompactionStyle, Comparator, Condition,
     Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema,
     KeysAndAttributes, ListTablesInput, ListTablesOutput, Number, Operand, Options, Path, PutItemInput, PutItemOutput,
-    QueryInput, QueryOutput, ReplicaReport, Replication, ReturnValues, ScanInput, ScanOutput, Select, SetValue,
-    SortKeyCondition, TableDescription, TableSchema, TableStatus, UpdateAction, UpdateItemInput, UpdateItemOutput,
-    UpdateOperand, ValidationError, WriteRequest,
+    QueryInput, QueryOutput, ReplicaReport, ReplicaStatus, Replication, ReturnValues, ScanInput, ScanOutput, Select,
+    SetValue, SortKeyCondition, TableDescription, TableSchema, TableStatus, UpdateAction, UpdateItemInput,
+    UpdateItemOutput, UpdateOperand, ValidationError, WriteRequest,
 };
 pub use dynastore_engine::{catalog, compaction, device_writes, expr, item, lag, manifest, sstable, verify};
 
 /// The numbers `Database::stats` reports.
 pub mod engine_stats {
     pub use dynastore_engine::PartitionStats;
-    pub use dynastore_engine::database::{PartitionReport, ReplicaReport, TableStats};
+    pub use dynastore_engine::database::{PartitionReport, ReplicaReport, ReplicaStatus, TableStats};
 }
 
 /// Where the engine keeps things on disk.

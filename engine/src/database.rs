@@ -203,6 +203,36 @@ pub enum TableStatus {
     Active,
 }
 
+/// Where a replica stands (its state in [`ReplicaReport`]); displayed as `stats` prints
+/// it: `live`, `joining`, `failed: <reason>`, `out of service`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplicaStatus {
+    /// In service: it takes every record and counts toward acknowledgements.
+    Live,
+    /// Its copy is being created or caught up to rejoin.
+    Joining,
+    /// It failed on its own (an I/O error on its disk, say); it is brought back into
+    /// service by itself once its disk works.
+    Failed {
+        /// What failed.
+        reason: String,
+    },
+    /// Its AZ was failed with [`Database::fail_az`]: out of service until `restore_az`.
+    OutOfService,
+}
+
+impl std::fmt::Display for ReplicaStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReplicaStatus::Live => f.write_str("live"),
+            ReplicaStatus::Joining => f.write_str("joining"),
+            ReplicaStatus::Failed { reason } => write!(f, "failed: {reason}"),
+            ReplicaStatus::OutOfService => f.write_str("out of service"),
+        }
+    }
+}
+
 /// One table's numbers, from [`Database::stats`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableStats {
@@ -229,10 +259,8 @@ pub struct PartitionReport {
 pub struct ReplicaReport {
     /// Its AZ.
     pub az: String,
-    /// `live`; `joining` (its copy is being created); `failed: <reason>` (it is brought
-    /// back into service by itself once its disk works); or `out of service` (its AZ was
-    /// failed with [`Database::fail_az`]).
-    pub state: String,
+    /// Whether it is in service (see [`ReplicaStatus`]).
+    pub state: ReplicaStatus,
     /// Every record up to this LSN is durable in its log.
     pub durable_lsn: u64,
     /// Every record up to this LSN is in its memtable or tables (readable there).

@@ -107,7 +107,7 @@ mod tests {
             .enumerate()
             .map(|(i, &durable_lsn)| ReplicaReport {
                 az: format!("az-{i}"),
-                state: "live".to_owned(),
+                state: crate::database::ReplicaStatus::Live,
                 durable_lsn,
                 applied_lsn: durable_lsn,
                 lag_records: primary_durable.saturating_sub(durable_lsn),

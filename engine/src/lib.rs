@@ -49,8 +49,8 @@ pub use batch::{BatchGetInput, BatchGetOutput, BatchWriteOutput, KeysAndAttribut
 pub use compaction::CompactionStyle;
 pub use database::{
     AckMode, Database, DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput,
-    ListTablesOutput, Options, PutItemInput, PutItemOutput, ReplicaReport, Replication, ReturnValues, TableDescription,
-    TableSchema, TableStatus, UpdateItemInput, UpdateItemOutput,
+    ListTablesOutput, Options, PutItemInput, PutItemOutput, ReplicaReport, ReplicaStatus, Replication, ReturnValues,
+    TableDescription, TableSchema, TableStatus, UpdateItemInput, UpdateItemOutput,
 };
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};

@@ -10,7 +10,7 @@ use common::{join_within, orders_schema, partitions, wait_caught_up};
 use dynastore_engine::catalog::Catalog;
 use dynastore_engine::{
     AckMode, BatchGetInput, Database, DeleteItemInput, Error, GetItemInput, Item, KeysAndAttributes, Options,
-    PutItemInput, Replication,
+    PutItemInput, ReplicaStatus, Replication,
 };
 use dynastore_wal::fs::{GatedFs, SharedFs, StdFs, SyncGate};
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,7 +101,7 @@ fn wait_every_replica_live(db: &Database, count: usize) {
         let ready = reports.len() == count
             && reports
                 .iter()
-                .all(|p| p.replicas.len() == 2 && p.replicas.iter().all(|r| r.state == "live"));
+                .all(|p| p.replicas.len() == 2 && p.replicas.iter().all(|r| r.state == ReplicaStatus::Live));
         if ready {
             return;
         }
@@ -148,7 +148,11 @@ fn every_az_holds_every_acknowledged_write_and_verifies_clean() {
         assert_eq!(p.entry.group.azs, ["az-a", "az-b", "az-c"]);
         assert_eq!(p.replicas.len(), 2, "{p:?}");
         // Replicas flush on their own: each has its tables.
-        assert!(p.replicas.iter().all(|r| r.state == "live" && r.lag_records == 0));
+        assert!(
+            p.replicas
+                .iter()
+                .all(|r| r.state == ReplicaStatus::Live && r.lag_records == 0)
+        );
     }
     let on_a = items_in(&db, "az-a", &keys);
     assert_eq!(on_a, model);
@@ -191,7 +195,7 @@ fn a_failed_primary_az_is_replaced_and_writing_goes_on() {
         assert_eq!(p.entry.group.primary, "az-b", "the replica with the highest LSN");
         assert_eq!((p.entry.group.epoch, p.entry.group.failovers), (2, 1));
         let a = p.replicas.iter().find(|r| r.az == "az-a").unwrap();
-        assert_eq!(a.state, "out of service");
+        assert_eq!(a.state, ReplicaStatus::OutOfService);
     }
     // The last version of key `pk` among writes 0..n is the largest i < n with i % 23 == pk.
     let last = |pk: u64, n: u64| item(pk, 0, (0..n).rev().find(|i| i % 23 == pk).unwrap());
@@ -204,7 +208,7 @@ fn a_failed_primary_az_is_replaced_and_writing_goes_on() {
     db.restore_az("az-a").unwrap();
     wait_caught_up(&db);
     for p in partitions(&db) {
-        assert!(p.replicas.iter().all(|r| r.state == "live"), "{p:?}");
+        assert!(p.replicas.iter().all(|r| r.state == ReplicaStatus::Live), "{p:?}");
     }
     // The former primary serves again once promoted back, with every write.
     for p in partitions(&db) {
@@ -617,7 +621,7 @@ fn transient_io_errors_fail_over_and_failed_replicas_heal_by_themselves() {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !partitions(&db)
         .iter()
-        .all(|p| p.replicas.iter().all(|r| r.state == "live"))
+        .all(|p| p.replicas.iter().all(|r| r.state == ReplicaStatus::Live))
     {
         assert!(
             Instant::now() < deadline,
@@ -1139,13 +1143,14 @@ fn a_replica_whose_disk_hangs_in_a_flush_holds_up_no_flush_of_the_primary() {
     }
 }
 
-/// The replica states `stats` shows in `az`, over every created partition.
+/// The replica states `stats` shows in `az`, as it displays them, over every created
+/// partition.
 fn replica_states_in(db: &Database, az: &str) -> Vec<String> {
     partitions(db)
         .iter()
         .flat_map(|p| &p.replicas)
         .filter(|r| r.az == az)
-        .map(|r| r.state.clone())
+        .map(|r| r.state.to_string())
         .collect()
 }
 
@@ -1240,11 +1245,11 @@ fn a_replica_az_that_cannot_create_its_copies_fails_no_write() {
         assert!(Instant::now() < deadline, "{:?}", replica_states_in(&db, "az-c"));
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(
-        partitions(&db)
+    assert!(partitions(&db).iter().all(|p| {
+        p.replicas
             .iter()
-            .all(|p| p.replicas.iter().any(|r| r.az == "az-b" && r.state == "live"))
-    );
+            .any(|r| r.az == "az-b" && r.state == ReplicaStatus::Live)
+    }));
 
     // Reopened with az-c still unusable: the database opens and takes writes.
     db.close().unwrap();

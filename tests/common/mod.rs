@@ -101,9 +101,9 @@ pub fn wait_caught_up(db: &dynastore::Database, seed: u64) {
     loop {
         let stats = db.stats().unwrap();
         let caught_up = stats.iter().flat_map(|t| &t.partitions).all(|p| {
-            p.replicas
-                .iter()
-                .all(|r| r.state == "live" && r.lag_records == 0 && r.applied_lsn == r.durable_lsn)
+            p.replicas.iter().all(|r| {
+                r.state == dynastore::ReplicaStatus::Live && r.lag_records == 0 && r.applied_lsn == r.durable_lsn
+            })
         });
         if caught_up {
             return;

@@ -775,9 +775,9 @@ fn replication_and_failover(dir: &Path, out: &mut dyn Write) -> DemoResult {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let caught_up = db.stats()?.iter().flat_map(|t| &t.partitions).all(|p| {
-            p.replicas
-                .iter()
-                .all(|r| r.state == "live" && r.lag_records == 0 && r.applied_lsn == r.durable_lsn)
+            p.replicas.iter().all(|r| {
+                r.state == dynastore::ReplicaStatus::Live && r.lag_records == 0 && r.applied_lsn == r.durable_lsn
+            })
         });
         if caught_up || Instant::now() > deadline {
             check(caught_up, "the rejoined AZ catches up")?;

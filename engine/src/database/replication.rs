@@ -66,13 +66,13 @@ pub(super) fn replica_reports(primary: &Partition, set: &ReplicaSet, failed: &BT
             ReplicaReport {
                 az: member.az.clone(),
                 state: match (&copy, state) {
-                    (_, ReplicaState::Joining(_)) => "joining".into(),
+                    (_, ReplicaState::Joining(_)) => ReplicaStatus::Joining,
                     (None, ReplicaState::Failed(_, reason)) if !failed.contains(&member.az) => {
-                        format!("failed: {reason}")
+                        ReplicaStatus::Failed { reason }
                     }
-                    (None, _) => "out of service".into(),
-                    (Some(_), ReplicaState::Live(_)) => "live".into(),
-                    (Some(_), ReplicaState::Failed(_, reason)) => format!("failed: {reason}"),
+                    (None, _) => ReplicaStatus::OutOfService,
+                    (Some(_), ReplicaState::Live(_)) => ReplicaStatus::Live,
+                    (Some(_), ReplicaState::Failed(_, reason)) => ReplicaStatus::Failed { reason },
                 },
                 durable_lsn,
                 applied_lsn,

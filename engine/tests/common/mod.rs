@@ -81,8 +81,10 @@ pub fn wait_caught_up(db: &dynastore_engine::Database) {
         let behind = partitions(db)
             .iter()
             .flat_map(|p| &p.replicas)
-            .filter(|r| r.state != "out of service")
-            .any(|r| r.state != "live" || r.lag_records > 0 || r.applied_lsn < r.durable_lsn);
+            .filter(|r| r.state != dynastore_engine::ReplicaStatus::OutOfService)
+            .any(|r| {
+                r.state != dynastore_engine::ReplicaStatus::Live || r.lag_records > 0 || r.applied_lsn < r.durable_lsn
+            });
         if !behind {
             return;
         }
