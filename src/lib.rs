@@ -53,8 +53,8 @@ pub use dynastore_engine::{catalog, compaction, device_writes, expr, item, lag, 
 
 /// The numbers `Database::stats` reports.
 pub mod engine_stats {
-    pub use dynastore_engine::PartitionStats;
     pub use dynastore_engine::database::{PartitionReport, ReplicaReport, ReplicaStatus, TableStats};
+    pub use dynastore_engine::{PartitionStats, SsTableStats};
 }
 
 /// Where the engine keeps things on disk.

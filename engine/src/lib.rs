@@ -37,7 +37,7 @@ pub mod manifest;
 mod memtable;
 pub mod operations;
 mod partition;
-pub use partition::PartitionStats;
+pub use partition::{PartitionStats, SsTableStats};
 pub mod query;
 mod repairer;
 mod shipper;

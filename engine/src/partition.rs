@@ -178,8 +178,23 @@ pub(crate) struct Partition {
     hooks: test_support::Hooks,
 }
 
+/// One live SSTable's numbers, for `stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SsTableStats {
+    /// Its level (0: flushed from a memtable).
+    pub level: u32,
+    /// Its entries, tombstones included.
+    pub entries: u64,
+    /// Its tombstones.
+    pub tombstones: u64,
+    /// Its file's size in bytes.
+    pub bytes: u64,
+}
+
 /// A partition's numbers, for `stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PartitionStats {
     /// Entries in the memtable and frozen memtables (tombstones included).
     pub memtable_entries: u64,
@@ -187,8 +202,8 @@ pub struct PartitionStats {
     pub memtable_bytes: u64,
     /// Frozen memtables waiting to be written.
     pub frozen_memtables: u64,
-    /// Live SSTables as `(level, entries, tombstones, file bytes)`, newest first.
-    pub tables: Vec<(u32, u64, u64, u64)>,
+    /// Live SSTables, newest first.
+    pub tables: Vec<SsTableStats>,
     /// WAL segments and their total size.
     pub wal_segments: u64,
     /// The WAL's size in bytes.
@@ -343,12 +358,12 @@ impl Partition {
             .iter()
             .map(|live| {
                 let properties = live.table.properties();
-                (
-                    live.level,
-                    properties.entries,
-                    properties.tombstones,
-                    live.table.file_bytes(),
-                )
+                SsTableStats {
+                    level: live.level,
+                    entries: properties.entries,
+                    tombstones: properties.tombstones,
+                    bytes: live.table.file_bytes(),
+                }
             })
             .collect();
         Ok(PartitionStats {

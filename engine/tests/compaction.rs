@@ -54,8 +54,8 @@ fn assert_matches(db: &Database, model: &Model, context: &str) {
     }
 }
 
-/// The tables of the one partition, as `(level, entries, tombstones, bytes)`.
-fn tables(db: &Database) -> Vec<(u32, u64, u64, u64)> {
+/// The tables of the one partition.
+fn tables(db: &Database) -> Vec<dynastore_engine::SsTableStats> {
     let stats = db.stats().unwrap();
     stats[0].partitions[0].stats.as_ref().unwrap().tables.clone()
 }
@@ -88,7 +88,7 @@ fn each_style_keeps_reads_bounded_and_data_whole() {
             db.flush().unwrap();
             db.compact_pending().unwrap();
             let tables = tables(&db);
-            let levels: Vec<u32> = tables.iter().map(|t| t.0).collect();
+            let levels: Vec<u32> = tables.iter().map(|t| t.level).collect();
             assert!(levels.windows(2).all(|w| w[0] <= w[1]), "{style:?}: levels {levels:?}");
             let deepest = levels.last().copied().unwrap_or(0) as usize;
             assert!(deepest >= 2, "{style:?}: merges reach level 2 by now: {levels:?}");
@@ -111,7 +111,7 @@ fn each_style_keeps_reads_bounded_and_data_whole() {
         db.compact().unwrap();
         let after = tables(&db);
         assert_eq!(after.len(), 1, "{after:?}");
-        assert_eq!((after[0].1, after[0].2), (model.len() as u64, 0));
+        assert_eq!((after[0].entries, after[0].tombstones), (model.len() as u64, 0));
         assert_matches(&db, &model, &format!("{style:?} after a major compaction"));
     }
 }
@@ -124,7 +124,7 @@ fn changing_the_style_reshapes_the_tables() {
     let db = Database::open(StdFs::shared(), tmp.path(), tiered).unwrap();
     db.create_table(schema()).unwrap();
     let mut model = Model::new();
-    let levels = |db: &Database| tables(db).iter().map(|t| t.0).collect::<Vec<_>>();
+    let levels = |db: &Database| tables(db).iter().map(|t| t.level).collect::<Vec<_>>();
     // Write until some level holds several runs (how many rounds that takes depends on
     // how flushes fall).
     for round in 0..20 {
@@ -310,7 +310,7 @@ fn without_auto_compaction_tables_wait_for_compact_pending() {
         db.flush().unwrap();
     }
     let piled = tables(&db);
-    assert!(piled.len() >= 30 && piled.iter().all(|t| t.0 == 0), "{piled:?}");
+    assert!(piled.len() >= 30 && piled.iter().all(|t| t.level == 0), "{piled:?}");
     assert_eq!(db.write_stalls(), 0, "no stall waits for a compactor that does not run");
     assert_matches(&db, &model, "piled up");
     assert!(db.compact_pending().unwrap() > 0);

@@ -664,7 +664,7 @@ fn background_compaction(dir: &Path, out: &mut dyn Write) -> DemoResult {
         for partition in table.partitions {
             let Some(stats) = partition.stats else { continue };
             written += stats.flushed_bytes + stats.compacted_bytes;
-            let levels: Vec<String> = stats.tables.iter().map(|t| format!("L{}", t.0)).collect();
+            let levels: Vec<String> = stats.tables.iter().map(|t| format!("L{}", t.level)).collect();
             writeln!(
                 out,
                 "   {}: {} flushes, {} compactions; tables now [{}]",
@@ -674,7 +674,7 @@ fn background_compaction(dir: &Path, out: &mut dyn Write) -> DemoResult {
                 levels.join(", ")
             )?;
             let mut seen = std::collections::HashSet::new();
-            let one_run_per_level = stats.tables.iter().all(|t| t.0 == 0 || seen.insert(t.0));
+            let one_run_per_level = stats.tables.iter().all(|t| t.level == 0 || seen.insert(t.level));
             check(one_run_per_level, "leveled compaction keeps one run per level")?;
         }
     }

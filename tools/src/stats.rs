@@ -20,10 +20,10 @@ pub fn run(data: &Path, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
                 writeln!(out, "  {}  no write yet", entry.dir_name())?;
                 continue;
             };
-            let table_entries: u64 = stats.tables.iter().map(|t| t.1).sum();
-            let table_bytes: u64 = stats.tables.iter().map(|t| t.3).sum();
+            let table_entries: u64 = stats.tables.iter().map(|t| t.entries).sum();
+            let table_bytes: u64 = stats.tables.iter().map(|t| t.bytes).sum();
             let mut levels = std::collections::BTreeMap::new();
-            for (level, ..) in &stats.tables {
+            for dynastore::engine_stats::SsTableStats { level, .. } in &stats.tables {
                 *levels.entry(*level).or_insert(0) += 1;
             }
             let levels: Vec<String> = levels
