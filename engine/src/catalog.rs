@@ -93,17 +93,17 @@ pub struct ReplicationGroup {
 impl Default for ReplicationGroup {
     /// One AZ, [`DEFAULT_AZ`], in its first epoch (a catalog written before replication).
     fn default() -> Self {
-        ReplicationGroup::new(&[DEFAULT_AZ])
+        ReplicationGroup::new(&[])
     }
 }
 
 impl ReplicationGroup {
     /// A group over `azs` (at least one), the first of them primary, in epoch 1.
-    pub fn new(azs: &[&str]) -> ReplicationGroup {
+    pub fn new(azs: &[String]) -> ReplicationGroup {
         let azs: Vec<String> = if azs.is_empty() {
             vec![DEFAULT_AZ.to_owned()]
         } else {
-            azs.iter().map(|az| (*az).to_owned()).collect()
+            azs.to_vec()
         };
         ReplicationGroup {
             primary: azs[0].clone(),
@@ -223,7 +223,7 @@ impl TableEntry {
     /// A new table whose hash space is cut into `partitions` ranges, none created yet, each
     /// replicated over `azs` (the first primary), created at `created_at_ms` (milliseconds
     /// since the Unix epoch).
-    pub fn new(name: &str, key_schema: &KeySchema, partitions: u32, azs: &[&str], created_at_ms: u64) -> TableEntry {
+    pub fn new(name: &str, key_schema: &KeySchema, partitions: u32, azs: &[String], created_at_ms: u64) -> TableEntry {
         TableEntry {
             name: name.to_owned(),
             partition_key: key_entry(&key_schema.partition_key),
@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn promotions_record_where_each_epoch_began() {
-        let group = ReplicationGroup::new(&["az-a", "az-b", "az-c"]);
+        let group = ReplicationGroup::new(&["az-a".to_owned(), "az-b".to_owned(), "az-c".to_owned()]);
         assert_eq!(group.replica_azs().collect::<Vec<_>>(), ["az-b", "az-c"]);
         assert_eq!(group.last_lsn_of_epoch(1), None);
         let second = group.promoted("az-b", 40);
@@ -313,6 +313,6 @@ mod tests {
     fn a_catalog_without_groups_reads_as_one_az() {
         let json = r#"{"id":0,"range":{"start":0,"end":5},"created":true}"#;
         let entry: PartitionEntry = serde_json::from_str(json).unwrap();
-        assert_eq!(entry.group, ReplicationGroup::new(&[DEFAULT_AZ]));
+        assert_eq!(entry.group, ReplicationGroup::new(&[DEFAULT_AZ.to_owned()]));
     }
 }

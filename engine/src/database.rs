@@ -61,11 +61,11 @@ pub const DEFAULT_AZS: &[&str] = &["az-a", "az-b", "az-c"];
 const FAILOVER_RETRIES: usize = 3;
 
 /// How partitions are replicated across availability zones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replication {
     /// The AZs holding a copy of every partition; the first is every new partition's
     /// primary. Each is a directory under the data directory.
-    pub azs: &'static [&'static str],
+    pub azs: Vec<String>,
     /// When a `Sync` write is acknowledged: durable on the primary only, on the primary
     /// and one replica (`Quorum`, the default: DynamoDB's 2 of 3), or on every copy.
     /// (`Buffered` writes are acknowledged before they are durable anywhere, so they never
@@ -92,7 +92,7 @@ impl Default for Replication {
     /// [`DEFAULT_MAX_LAG_RECORDS`].
     fn default() -> Self {
         Replication {
-            azs: DEFAULT_AZS,
+            azs: DEFAULT_AZS.iter().map(|az| (*az).to_owned()).collect(),
             ack: AckMode::Quorum,
             ack_timeout: Duration::from_secs(10),
             max_lag_records: DEFAULT_MAX_LAG_RECORDS,
@@ -107,7 +107,7 @@ const TABLE_NAME_BYTES: std::ops::RangeInclusive<usize> = 3..=255;
 const KEY_NAME_BYTES_MAX: usize = 255;
 
 /// How a database is opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// When a write counts as done: `Sync` (default) acknowledges after fsync (shared by
     /// concurrent writers); `Buffered` syncs on an interval (see [`Database::sync`]).
@@ -653,13 +653,12 @@ impl Database {
             .values()
             .flat_map(|table| table.partitions.iter().flat_map(|p| p.group.azs.iter().cloned()))
             .collect();
-        azs.extend(
-            options
-                .replication
-                .map_or(&[DEFAULT_AZ][..], |r| r.azs)
-                .iter()
-                .map(|az| (*az).to_owned()),
-        );
+        match &options.replication {
+            Some(replication) => azs.extend(replication.azs.iter().cloned()),
+            None => {
+                azs.insert(DEFAULT_AZ.to_owned());
+            }
+        }
         if azs.is_empty() {
             // No AZ named: tables go to the default one.
             azs.insert(DEFAULT_AZ.to_owned());
@@ -679,7 +678,7 @@ impl Database {
                 .any(|table| table.partitions.iter().any(|p| p.group.azs.len() > 1));
         let copies = Arc::new(Copies {
             fs: fs.clone(),
-            options,
+            options: options.clone(),
             flush: flusher.signal(),
             failed_azs: Arc::clone(&failed_azs),
             repairs: RepairSignal::default(),
@@ -824,7 +823,7 @@ impl Database {
         // A directory of a table by this name that the catalog does not hold is a leftover
         // (of a crash during delete_table); its data must not become the new table's.
         self.remove_table_dirs(&schema.name)?;
-        let azs = self.options.replication.map_or(&[DEFAULT_AZ][..], |r| r.azs);
+        let azs = self.options.replication.as_ref().map_or(&[][..], |r| &r.azs[..]);
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_millis() as u64);

@@ -168,7 +168,7 @@ fn a_failed_compaction_is_reported_and_keeps_the_old_tables() {
             initial_partitions: 1,
             ..Options::default()
         };
-        let db = Database::open(fs.clone(), DIR, options).unwrap();
+        let db = Database::open(fs.clone(), DIR, options.clone()).unwrap();
         db.create_table(schema()).unwrap();
         let mut model = Model::new();
         for round in 0..3 {
@@ -184,7 +184,7 @@ fn a_failed_compaction_is_reported_and_keeps_the_old_tables() {
         assert_eq!(tables(&db).len(), 1, "{context}");
         assert_matches(&db, &model, &context);
         drop(db);
-        let db = Database::open(fs.clone(), DIR, options).unwrap();
+        let db = Database::open(fs.clone(), DIR, options.clone()).unwrap();
         assert_matches(&db, &model, &format!("{context}, reopened"));
     }
 }
@@ -206,7 +206,7 @@ fn power_loss_during_compaction_keeps_every_item() {
     for crash_at in 1.. {
         let faulty = FaultyFs::new();
         let fs: SharedFs = faulty.shared();
-        let db = Database::open(fs.clone(), DIR, options).unwrap();
+        let db = Database::open(fs.clone(), DIR, options.clone()).unwrap();
         db.create_table(schema()).unwrap();
         let mut model = Model::new();
         for round in 0..3 {
@@ -220,7 +220,8 @@ fn power_loss_during_compaction_keeps_every_item() {
         let finished = db.compact_pending().and_then(|_| db.compact()).is_ok();
         drop(db);
         faulty.restart();
-        let db = Database::open(fs.clone(), DIR, options).unwrap_or_else(|e| panic!("crash at {crash_at}: {e}"));
+        let db =
+            Database::open(fs.clone(), DIR, options.clone()).unwrap_or_else(|e| panic!("crash at {crash_at}: {e}"));
         assert_matches(&db, &model, &format!("crash at {crash_at}"));
         if finished {
             // A major compaction alone takes a dozen operations (table, MANIFEST, removals).
@@ -242,7 +243,7 @@ fn verify_reports_a_manifest_whose_tables_are_out_of_order() {
         initial_partitions: 1,
         ..Options::default()
     };
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     db.create_table(schema()).unwrap();
     let mut model = Model::new();
     for round in 0..2 {
@@ -302,7 +303,7 @@ fn without_auto_compaction_tables_wait_for_compact_pending() {
         auto_compaction: false,
         ..options(CompactionStyle::default())
     };
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     db.create_table(schema()).unwrap();
     let mut model = Model::new();
     for round in 0..30 {
@@ -331,7 +332,7 @@ fn a_write_stalled_on_level0_tables_at_open_wakes_the_compactor() {
             auto_compaction: false,
             ..options(CompactionStyle::default())
         };
-        let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+        let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
         db.create_table(schema()).unwrap();
         for round in 0..(LEVEL0_TABLES_STOP as i64 + 5) {
             churn(&db, &mut model, 100, round);

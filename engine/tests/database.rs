@@ -445,7 +445,7 @@ proptest! {
             compaction: dynastore_engine::CompactionStyle::Tiered { size_ratio: 2 },
             ..Options::default()
         };
-        check_model(ops, options)?;
+        check_model(ops, options.clone())?;
     }
 
     /// The same on a replicated database (3 AZs, Quorum, small memtables), with planned
@@ -457,7 +457,7 @@ proptest! {
             replication: Some(dynastore_engine::Replication::default()),
             ..Options::default()
         };
-        check_model(ops, options)?;
+        check_model(ops, options.clone())?;
     }
 
     /// The replicated one with `All` acknowledgements (forced failovers too: an AZ is
@@ -474,7 +474,7 @@ proptest! {
                 replication: Some(dynastore_engine::Replication { ack, ..dynastore_engine::Replication::default() }),
                 ..Options::default()
             };
-            check_model(ops, options)?;
+            check_model(ops, options.clone())?;
         }
     }
 
@@ -489,7 +489,7 @@ proptest! {
             replication: Some(dynastore_engine::Replication::default()),
             ..Options::default()
         };
-        check_model(ops, options)?;
+        check_model(ops, options.clone())?;
     }
 
     /// The same with `Buffered` durability, where writes apply as soon as they are logged.
@@ -499,14 +499,14 @@ proptest! {
             durability: dynastore_wal::Durability::Buffered { interval: std::time::Duration::from_millis(2) },
             ..Options::default()
         };
-        check_model(ops, options)?;
+        check_model(ops, options.clone())?;
     }
 }
 
 fn check_model(ops: Vec<Op>, options: Options) -> Result<(), TestCaseError> {
     use dynastore_engine::{Condition, Path, QueryInput, ScanInput, UpdateAction, UpdateItemInput};
     let fs = FaultyFs::new().shared();
-    let open = |fs: &SharedFs| Database::open(fs.clone(), DIR, options).unwrap();
+    let open = |fs: &SharedFs| Database::open(fs.clone(), DIR, options.clone()).unwrap();
     let mut db = open(&fs);
     db.create_table(schema("Orders")).unwrap();
     let mut model: BTreeMap<(u8, u8), Item> = BTreeMap::new();
@@ -641,7 +641,7 @@ fn acknowledged_writes_survive_power_loss_during_background_flushes() {
 }
 
 fn power_loss_rounds(options: Options) {
-    let open = |fs: &SharedFs| Database::open(fs.clone(), DIR, options).unwrap();
+    let open = |fs: &SharedFs| Database::open(fs.clone(), DIR, options.clone()).unwrap();
     for seed in 0..120u64 {
         let faulty = FaultyFs::new();
         let fs = faulty.shared();
@@ -732,7 +732,7 @@ fn buffered_writes_survive_power_loss_up_to_their_last_sync() {
     for seed in 0..60u64 {
         let faulty = FaultyFs::new();
         let fs = faulty.shared();
-        let db = Database::open(fs.clone(), DIR, options).unwrap();
+        let db = Database::open(fs.clone(), DIR, options.clone()).unwrap();
         db.create_table(schema("Orders")).unwrap();
         faulty.crash_after(1 + (seed * 7919) % 150);
         let mut synced = BTreeMap::new();
@@ -752,7 +752,7 @@ fn buffered_writes_survive_power_loss_up_to_their_last_sync() {
         }
         drop(db);
         faulty.restart_keeping(|unsynced| unsynced / 3);
-        let db = Database::open(fs.clone(), DIR, options).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let db = Database::open(fs.clone(), DIR, options.clone()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         for ((pk, sk), (written_at, _)) in &synced {
             let found = get(&db, pk, *sk).unwrap_or_else(|| panic!("seed {seed}: synced {pk}/{sk} lost"));
             let Some(dynastore_engine::AttributeValue::N(total)) = found.get("total") else {
@@ -874,7 +874,7 @@ fn partition_creation_racing_table_deletion_does_not_deadlock() {
         initial_partitions: 64,
         ..Options::default()
     };
-    let db = std::sync::Arc::new(Database::open(FaultyFs::new().shared(), DIR, options).unwrap());
+    let db = std::sync::Arc::new(Database::open(FaultyFs::new().shared(), DIR, options.clone()).unwrap());
     db.create_table(schema("Orders")).unwrap();
     let (done, finished) = std::sync::mpsc::channel();
     let mut workers = Vec::new();
@@ -917,7 +917,7 @@ fn flush_moves_memtables_into_sstables_and_drops_the_wal_they_cover() {
         initial_partitions: 1,
         ..Options::default()
     };
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     db.create_table(schema("Orders")).unwrap();
     let partition = tmp.path().join("az-a/Orders/p-0000");
     let write = |db: &Database, round: i64| {
@@ -944,7 +944,7 @@ fn flush_moves_memtables_into_sstables_and_drops_the_wal_they_cover() {
     drop(db);
     // A table file the MANIFEST does not list (a crash before it was recorded) is removed.
     std::fs::write(partition.join("sst/00000000000000000099.sst"), b"orphan").unwrap();
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     assert_eq!(tables(&partition), 2);
     for i in 0..400i64 {
         let (pk, sk) = (format!("c#{}", i % 40), i / 40);
@@ -976,7 +976,7 @@ fn a_failed_flush_is_reported_and_a_later_flush_succeeds() {
             initial_partitions: 1,
             ..Options::default()
         };
-        let db = Database::open(fs.clone(), DIR, options).unwrap();
+        let db = Database::open(fs.clone(), DIR, options.clone()).unwrap();
         db.create_table(schema("Orders")).unwrap();
         for i in 0..50 {
             db.put_item(PutItemInput::new("Orders", order("c", i, i))).unwrap();
@@ -990,7 +990,7 @@ fn a_failed_flush_is_reported_and_a_later_flush_succeeds() {
         );
         db.flush().unwrap();
         drop(db);
-        let db = Database::open(fs.clone(), DIR, options).unwrap();
+        let db = Database::open(fs.clone(), DIR, options.clone()).unwrap();
         assert!(
             (0..50).all(|i| get(&db, "c", i) == Some(order("c", i, i))),
             "{kinds:?}: writes survive reopen"
@@ -1007,7 +1007,7 @@ fn memtables_over_budget_are_flushed_in_the_background() {
         initial_partitions: 1,
         ..Options::default()
     };
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     db.create_table(schema("Orders")).unwrap();
     for i in 0..2000 {
         db.put_item(PutItemInput::new("Orders", order(&format!("c#{}", i % 50), i / 50, i)))
@@ -1026,7 +1026,7 @@ fn memtables_over_budget_are_flushed_in_the_background() {
         );
     }
     drop(db);
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     assert_eq!(get(&db, "c#7", 39), Some(order("c#7", 39, 1957)));
 }
 
@@ -1037,7 +1037,7 @@ fn compaction_merges_tables_into_one_and_drops_tombstones() {
         initial_partitions: 1,
         ..Options::default()
     };
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     db.create_table(schema("Orders")).unwrap();
     let sst = tmp.path().join("az-a/Orders/p-0000/sst");
     // Three tables: one fewer than makes the background compactor merge them.
@@ -1081,7 +1081,7 @@ fn compaction_merges_tables_into_one_and_drops_tombstones() {
         assert_eq!(get(&db, &format!("c#{i}"), 0), expected(i), "c#{i}");
     }
     drop(db);
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     for i in 0..100 {
         assert_eq!(get(&db, &format!("c#{i}"), 0), expected(i), "c#{i} after reopen");
     }
@@ -1111,7 +1111,7 @@ fn a_leftover_directory_of_a_deleted_table_is_not_inherited() {
         initial_partitions: 1,
         ..Options::default()
     };
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     db.create_table(schema("Orders")).unwrap();
     for i in 0..50 {
         db.put_item(PutItemInput::new("Orders", order(&format!("old-{i}"), 0, i)))
@@ -1142,7 +1142,7 @@ fn the_database_wide_memtable_budget_flushes_the_largest_memtables() {
         memtables_bytes_total: 64 << 10,
         ..Options::default()
     };
-    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let db = Database::open(StdFs::shared(), tmp.path(), options.clone()).unwrap();
     db.create_table(schema("Orders")).unwrap();
     for i in 0..3000 {
         db.put_item(PutItemInput::new(
@@ -1196,7 +1196,7 @@ fn flush_of_unsynced_records_round() {
         initial_partitions: 1,
         ..Options::default()
     };
-    let db = std::sync::Arc::new(Database::open(fs.clone(), DIR, options).unwrap());
+    let db = std::sync::Arc::new(Database::open(fs.clone(), DIR, options.clone()).unwrap());
     db.create_table(schema("Orders")).unwrap();
     let writer = {
         let db = std::sync::Arc::clone(&db);
@@ -1217,13 +1217,13 @@ fn flush_of_unsynced_records_round() {
     drop(db);
     faulty.restart();
 
-    let db = Database::open(fs.clone(), DIR, options).unwrap();
+    let db = Database::open(fs.clone(), DIR, options.clone()).unwrap();
     db.put_item(PutItemInput::new("Orders", order("c#2", 1, 1))).unwrap();
     db.sync().unwrap();
     drop(db);
     faulty.restart();
 
-    let db = Database::open(fs, DIR, options).unwrap();
+    let db = Database::open(fs, DIR, options.clone()).unwrap();
     assert_eq!(get(&db, "c#2", 1), Some(order("c#2", 1, 1)), "a synced write was lost");
 }
 

@@ -53,13 +53,13 @@ fn get(db: &Database, key: Item, consistent: bool) -> Option<Item> {
 }
 
 fn open(fs: &SharedFs, dir: &Path, options: Options) -> Database {
-    Database::open(fs.clone(), dir, options).unwrap()
+    Database::open(fs.clone(), dir, options.clone()).unwrap()
 }
 
 /// A database with `options` and table Orders, in a new temporary directory.
 fn orders_db(options: Options) -> (tempfile::TempDir, Database) {
     let dir = tempfile::tempdir().unwrap();
-    let db = open(&StdFs::shared(), dir.path(), options);
+    let db = open(&StdFs::shared(), dir.path(), options.clone());
     db.create_table(orders_schema("Orders")).unwrap();
     (dir, db)
 }
@@ -647,7 +647,7 @@ fn transient_io_errors_fail_over_and_failed_replicas_heal_by_themselves() {
 fn a_lost_primary_is_replaced_by_the_copy_with_the_most_history_not_the_longest_log() {
     let mut options = options(AckMode::Primary);
     options.initial_partitions = 1;
-    let (dir, db) = orders_db(options);
+    let (dir, db) = orders_db(options.clone());
     for i in 0..20u64 {
         put(&db, item(i, 0, i)).unwrap();
     }
@@ -672,7 +672,7 @@ fn a_lost_primary_is_replaced_by_the_copy_with_the_most_history_not_the_longest_
     // az-b's copy is lost. az-a's log is longer (20 + 30 records) than az-c's (20 + 10),
     // but its last 30 are the tail az-b never had.
     std::fs::remove_dir_all(dir.path().join("az-b")).unwrap();
-    let db = open(&StdFs::shared(), dir.path(), options);
+    let db = open(&StdFs::shared(), dir.path(), options.clone());
     let group = &partitions(&db)[0].entry.group;
     assert_eq!((group.primary.as_str(), group.epoch), ("az-c", 3));
     for i in (0..20u64).chain(200..210) {
@@ -725,7 +725,7 @@ fn acknowledged_writes_survive_power_loss_during_shipping_and_promotion() {
         let mut options = options(AckMode::Quorum);
         options.initial_partitions = 2;
         options.memtable_bytes = 8 << 10;
-        let db = open(&fs, Path::new("/data"), options);
+        let db = open(&fs, Path::new("/data"), options.clone());
         db.create_table(orders_schema("Orders")).unwrap();
         faulty.crash_after(1 + (seed * 7919) % 1500);
         let mut acked: BTreeMap<(u64, u64), u64> = BTreeMap::new();
@@ -751,7 +751,7 @@ fn acknowledged_writes_survive_power_loss_during_shipping_and_promotion() {
         }
         drop(db);
         faulty.restart();
-        let db = open(&fs, Path::new("/data"), options);
+        let db = open(&fs, Path::new("/data"), options.clone());
         for (&(pk, sk), &version) in &acked {
             let found = get(&db, key(pk, sk), true).unwrap_or_else(|| panic!("seed {seed}: {pk}/{sk} lost"));
             let found_version = match found.get("version") {
@@ -1025,7 +1025,7 @@ fn a_primary_az_gone_at_open_fails_over_and_is_rebuilt() {
 fn a_damaged_copy_found_by_a_read_is_replaced_and_rebuilt() {
     let mut options = options(AckMode::Quorum);
     options.initial_partitions = 1;
-    let (dir, db) = orders_db(options);
+    let (dir, db) = orders_db(options.clone());
     // 400 items: 100 partition keys with 4 sort keys each.
     for i in 0..400u64 {
         put(&db, item(i % 100, i / 100, i)).unwrap();
@@ -1044,7 +1044,7 @@ fn a_damaged_copy_found_by_a_read_is_replaced_and_rebuilt() {
             std::fs::write(&table, bytes).unwrap();
         }
     }
-    let db = open(&StdFs::shared(), dir.path(), options);
+    let db = open(&StdFs::shared(), dir.path(), options.clone());
     let expected = |i: u64| Some(item(i % 100, i / 100, i));
     // Every item reads right, eventually consistent reads and queries included.
     for consistent in [true, false, false] {
@@ -1113,7 +1113,7 @@ fn a_replica_whose_disk_hangs_in_a_flush_holds_up_no_flush_of_the_primary() {
             replication.ack_timeout = Duration::from_secs(5);
         }
         let dir = tempfile::tempdir().unwrap();
-        let db = open(&fs, dir.path(), options);
+        let db = open(&fs, dir.path(), options.clone());
         db.create_table(orders_schema("Orders")).unwrap();
         put(&db, item(0, 0, 0)).unwrap();
         gate.close();
@@ -1196,7 +1196,7 @@ fn a_replica_whose_disk_hangs_holds_up_no_first_write_to_a_new_partition() {
             replication.ack_timeout = Duration::from_secs(5);
         }
         let dir = tempfile::tempdir().unwrap();
-        let db = open(&fs, dir.path(), options);
+        let db = open(&fs, dir.path(), options.clone());
         db.create_table(orders_schema("Orders")).unwrap();
         assert!(partitions(&db).is_empty(), "a partition exists before any write");
         gate.close();
@@ -1308,7 +1308,7 @@ fn one_partition_quorum_db(fs: SharedFs) -> (tempfile::TempDir, Arc<Database>) {
         replication.ack_timeout = Duration::from_secs(5);
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(open(&fs, dir.path(), options));
+    let db = Arc::new(open(&fs, dir.path(), options.clone()));
     db.create_table(orders_schema("Orders")).unwrap();
     (dir, db)
 }
@@ -1450,7 +1450,7 @@ fn a_replica_whose_disk_hangs_holds_up_no_quorum_write() {
             replication.ack_timeout = Duration::from_secs(5);
         }
         let dir = tempfile::tempdir().unwrap();
-        let db = open(&fs, dir.path(), options);
+        let db = open(&fs, dir.path(), options.clone());
         db.create_table(orders_schema("Orders")).unwrap();
         // The partitions exist before the disk hangs: this is about writes to existing
         // ones (new ones: see `a_replica_whose_disk_hangs_holds_up_no_first_write...`).
@@ -1486,7 +1486,7 @@ fn stats_answer_while_a_flush_writes_its_table() {
     // Flushes only when asked.
     options.memtable_bytes = Options::default().memtable_bytes;
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(open(&fs, dir.path(), options));
+    let db = Arc::new(open(&fs, dir.path(), options.clone()));
     db.create_table(orders_schema("Orders")).unwrap();
     for i in 0..100u64 {
         put(&db, item(i % 10, i / 10, i)).unwrap();
@@ -1673,7 +1673,7 @@ fn a_write_whose_replicas_failed_waits_for_their_repair_up_to_its_timeout() {
         replication.ack_timeout = Duration::from_millis(300);
     }
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(open(&(Arc::new(gated) as SharedFs), dir.path(), options));
+    let db = Arc::new(open(&(Arc::new(gated) as SharedFs), dir.path(), options.clone()));
     db.create_table(orders_schema("Orders")).unwrap();
     let big = |i: u64| item(i, 0, i).with("padding", "p".repeat(6000));
     for i in 0..5 {

@@ -260,7 +260,7 @@ impl Database {
     }
 
     pub(super) fn ack_wait(&self, set: &Arc<ReplicaSet>) -> Arc<AckWait> {
-        let replication = self.options.replication.unwrap_or_default();
+        let replication = self.options.replication.clone().unwrap_or_default();
         let signal = self.shipper.as_ref().map(Shipper::signal).unwrap_or_default();
         Arc::new(AckWait {
             acks: Arc::clone(&set.acks),
@@ -326,7 +326,11 @@ impl Database {
                 // them up to its timeout as for any joining replica. Not repaired here: a
                 // writer must not wait on a replica's disk past its timeout, nor hold
                 // the slot through a rebuild (a failover would wait for it).
-                let timeout = self.options.replication.unwrap_or_default().ack_timeout;
+                let timeout = self
+                    .options
+                    .replication
+                    .as_ref()
+                    .map_or(Replication::default().ack_timeout, |r| r.ack_timeout);
                 let started = Instant::now();
                 loop {
                     let rejoining = self.rejoin_failed_replicas(&set);
@@ -810,7 +814,11 @@ impl Database {
     }
 
     pub(super) fn check_az(&self, az: &str) -> Result<()> {
-        let configured = self.options.replication.is_some_and(|r| r.azs.contains(&az));
+        let configured = self
+            .options
+            .replication
+            .as_ref()
+            .is_some_and(|r| r.azs.iter().any(|a| a == az));
         let used = self
             .catalog
             .lock()

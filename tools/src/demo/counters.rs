@@ -46,7 +46,7 @@ pub(super) fn counter_updates_racing_flushes(dir: &std::path::Path, out: &mut dy
         memtable_bytes: 16 << 10,
         ..Options::default()
     };
-    let db = Arc::new(Database::open(StdFs::shared(), dir, options)?);
+    let db = Arc::new(Database::open(StdFs::shared(), dir, options.clone())?);
     db.create_table(super::orders_schema())?;
     let done = Arc::new(AtomicBool::new(false));
     let flushes = Arc::new(AtomicU64::new(0));
