@@ -839,8 +839,12 @@ impl Database {
         next.save(self.fs.as_ref(), &self.dir)?;
         *catalog = next;
         let table = Arc::new(self.open_table(&entry)?);
-        self.tables.write().insert(schema.name.clone(), Arc::clone(&table));
-        Ok(describe(&table))
+        // Described before it is published: the CATALOG's lock is held here, and a writer
+        // creating a partition of the published table takes the partition's entry lock
+        // before the CATALOG's (describing it afterwards deadlocked with such a writer).
+        let description = describe(&table);
+        self.tables.write().insert(schema.name.clone(), table);
+        Ok(description)
     }
 
     /// Deletes a table and all its items: the catalog forgets it first (durably), then
@@ -1168,8 +1172,8 @@ impl Database {
     /// afterwards loses none of them. A primary that fails meanwhile is failed over as a
     /// writer's would be; the writes its successor was handed count as synced.
     ///
-    /// Errors: [`Error::Wal`] if a primary's log failed and some of the writes were not
-    /// handed over (they are lost, as in a crash before a sync); [`Error::Replication`]
+    /// Errors: [`Error::LostInFailover`] if a primary failed and some of the writes were
+    /// not handed over (they are lost, as in a crash before a sync); [`Error::Replication`]
     /// if too few replicas acknowledged them within the acknowledgement timeout (they stay
     /// durable on the primary); [`Error::Unavailable`] if a partition has no copy left to
     /// serve.
@@ -1191,16 +1195,17 @@ impl Database {
         let Err(failure) = partition.sync_attempt() else {
             return Ok(());
         };
-        let error = failure.error.to_string();
+        let cause = failure.error.to_string();
         match self.recover(table, hash, &partition, failure, &mut 0)? {
             Recovery::Done(_) => Ok(()),
             // Records past what the new primary was handed are gone: unlike a write in
             // `write_key`, they cannot be made again on the new primary.
-            Recovery::Retry => Err(Error::Wal(dynastore_wal::Error::Poisoned {
-                cause: format!(
-                    "the primary failed before every write so far was durable, and the failover could not hand them all over: {error}"
-                ),
-            })),
+            Recovery::Retry => Err(Error::LostInFailover {
+                table: table.name.clone(),
+                partition: table.slot(hash).map_or(0, |slot| slot.entry.lock().id),
+                handed_over: partition.deposed_at().map_or(0, |lsn| lsn.0),
+                cause,
+            }),
         }
     }
 

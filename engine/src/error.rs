@@ -67,6 +67,25 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A partition's primary failed before the writes a [`Database::sync`] covers were
+    /// durable on a replica, and the replica that took over was not handed all of them:
+    /// those not handed over are lost, as in a crash before a sync (`Buffered` writes
+    /// are acknowledged before they are durable).
+    ///
+    /// [`Database::sync`]: crate::Database::sync
+    #[error(
+        "partition {partition} of table {table} failed over before every write so far was durable, and its new primary holds them only up to LSN {handed_over}: later ones are lost ({cause})"
+    )]
+    LostInFailover {
+        /// The table.
+        table: String,
+        /// The partition's id.
+        partition: u32,
+        /// The last record the new primary holds.
+        handed_over: u64,
+        /// What failed on the former primary.
+        cause: String,
+    },
     /// The operating system failed an operation.
     #[error("I/O error while {op} {}: {source}", path.display())]
     Io {
@@ -90,6 +109,7 @@ impl Error {
             Error::ResourceInUse { .. } => "ResourceInUseException",
             Error::Unavailable { .. } => "ServiceUnavailable",
             Error::Locked { .. }
+            | Error::LostInFailover { .. }
             | Error::Corruption { .. }
             | Error::Wal(_)
             | Error::Io { .. }

@@ -296,6 +296,17 @@ impl Database {
         })?;
         let set = slot.replicas.read().clone();
         if *attempt == FAILOVER_RETRIES || set.is_none() {
+            // Turned away each time by a primary that a failover was replacing: nothing
+            // was written, and the partition is not serving. (Its storage copy reports that
+            // as a fenced log; the caller is told what it is.)
+            let turned_away = failure.enqueued.is_none() && (failure.handing_over || partition.deposed_at().is_some());
+            if turned_away {
+                return Err(Error::Unavailable {
+                    table: table.name.clone(),
+                    partition: slot.entry.lock().id,
+                    reason: format!("its primary changed {attempt} times while the write waited; nothing was written"),
+                });
+            }
             return Err(failure.error);
         }
         *attempt += 1;
