@@ -1015,6 +1015,42 @@ fn a_primary_az_gone_at_open_fails_over_and_is_rebuilt() {
     close_and_verify(db, dir.path());
 }
 
+/// A primary lost while closed, with one replica whose rebuild a crash cut short (a log
+/// past its tables, and no MANIFEST yet, which opening refuses): the sound replica is
+/// promoted, and the half-built one is rebuilt from it. (The half-built copy failed the
+/// whole open: the promotion opened every replica with `?`.)
+#[test]
+fn a_primary_lost_at_open_beside_a_half_rebuilt_replica_fails_over_to_the_sound_one() {
+    let (dir, db) = orders_db(options(AckMode::Quorum));
+    put_with_a_flush_after(&db, 300, 30, 0, 160);
+    wait_caught_up(&db);
+    db.flush().unwrap();
+    db.close().unwrap();
+    std::fs::remove_dir_all(dir.path().join("az-a")).unwrap();
+    // Every az-c copy as a rebuild leaves it when cut short before its MANIFEST is written.
+    let mut half_built = 0;
+    for copy in std::fs::read_dir(dir.path().join("az-c").join("Orders")).unwrap() {
+        let manifest = copy.unwrap().path().join("MANIFEST");
+        if manifest.exists() {
+            std::fs::remove_file(&manifest).unwrap();
+            half_built += 1;
+        }
+    }
+    assert!(half_built > 0);
+    let db = open(&StdFs::shared(), dir.path(), options(AckMode::Quorum));
+    for p in partitions(&db) {
+        assert_eq!(p.entry.group.primary, "az-b", "{p:?}");
+    }
+    let last = |pk: u64| item(pk, 0, (0..300).rev().find(|i| i % 30 == pk).unwrap());
+    for pk in 0..30u64 {
+        assert_eq!(get(&db, key(pk, 0), true), Some(last(pk)), "key {pk}");
+    }
+    wait_caught_up(&db);
+    let keys: BTreeSet<(u64, u64)> = (0..30).map(|pk| (pk, 0)).collect();
+    same_on_every_az(&db, &keys);
+    close_and_verify(db, dir.path());
+}
+
 /// A read (Scan, GetItem, Query) that finds a copy's files damaged (a block checksum that
 /// does not hold) is served by a sound copy instead: the damaged primary is replaced by a replica, a damaged
 /// replica taken out, and the damaged copy rebuilt from the primary.

@@ -227,16 +227,26 @@ impl Database {
     /// history in place of a lost primary, recording the new group in the CATALOG first;
     /// returns it. A copy's history ends at its durable LSN, or earlier where a later epoch
     /// began (a former primary's tail the next primary never had does not count, and is
-    /// cut from the chosen copy's log before it takes writes).
+    /// cut from the chosen copy's log before it takes writes). A replica that does not
+    /// open is passed over (and rebuilt later); if none opens, its error is returned.
     pub(super) fn promote_at_open(&self, table: &Table, entry: &PartitionEntry) -> Result<ReplicationGroup> {
         let group = &entry.group;
         let mut best: Option<(&str, Lsn)> = None;
+        let mut unopened = None;
         for az in group.replica_azs() {
             let dir = table.partition_dir(az, entry);
             if !self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
                 continue;
             }
-            let copy = self.copies.open_partition(&dir, group)?;
+            // A copy that does not open (its rebuild was cut short, or it is damaged) is no
+            // candidate: it is rebuilt from whichever copy is promoted.
+            let copy = match self.copies.open_partition(&dir, group) {
+                Ok(copy) => copy,
+                Err(error) => {
+                    unopened.get_or_insert(error);
+                    continue;
+                }
+            };
             let durable = copy.wal().durable_lsn();
             let history = match group.last_lsn_of_epoch(copy.last_epoch().0).map(Lsn) {
                 // A tail already in the copy's tables cannot be cut: not a candidate.
@@ -249,7 +259,8 @@ impl Database {
             }
         }
         let Some((az, history)) = best else {
-            return Ok(group.clone());
+            // Not one replica opens: report why, rather than open without the history.
+            return unopened.map_or_else(|| Ok(group.clone()), Err);
         };
         let copy = self.copies.open_partition(&table.partition_dir(az, entry), group)?;
         copy.wal().truncate_after(history)?;
