@@ -242,7 +242,13 @@ fn crash_rounds(buffered: bool, lose_primary: bool) {
     // Failovers the children did (the checks below promote too; those are not counted).
     let (mut by_children, mut after_checks) = (0, 0);
     for round in 0..6u64 {
-        let run_for = Duration::from_millis(10 + (seed.rotate_left(round as u32 * 11) % 150));
+        let mut run_for = Duration::from_millis(10 + (seed.rotate_left(round as u32 * 11) % 150));
+        // The last life runs long enough to fail over if no earlier one did (six short lives
+        // left none, 1 run in 100): the kills must land among failovers for this test to
+        // test what it says.
+        if round == 5 && by_children == 0 {
+            run_for = Duration::from_millis(400);
+        }
         let start = (round + 1) * 1_000_000;
         let mine = run_child_and_kill(tmp.path(), start, run_for, buffered);
         assert!(
