@@ -1,0 +1,117 @@
+//! Keeping the database's copies in shape: flushes, compactions, and the numbers `stats`
+//! reports. A copy whose AZ is failed meanwhile is skipped (see
+//! `for_each_copy`).
+
+use super::*;
+
+/// A copy's AZ as seen at one moment (see [`Database::for_each_copy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct AzMark {
+    /// Whether it was failed.
+    failed: bool,
+    /// How often it had been failed.
+    failures: u64,
+}
+
+impl Database {
+    /// Flushes every partition's memtable to an SSTable, records it in the partition's
+    /// MANIFEST, and drops the WAL segments the tables now cover. Writers wait only while
+    /// a memtable is frozen, not while its table is written. A copy that a repair or a
+    /// failover takes out of service meanwhile, or whose AZ is failed
+    /// ([`Database::fail_az`]) before or during its flush, is left as it is, without an
+    /// error: its log still holds what it did not flush.
+    ///
+    /// Errors: [`Error::Io`], [`Error::Wal`], [`Error::Corruption`].
+    pub fn flush(&self) -> Result<()> {
+        self.for_each_copy(|partition| partition.flush())
+    }
+
+    /// Runs `op` on every open copy of every partition (primaries and replicas in
+    /// service), stopping at the first error, except on a copy whose AZ was failed at any
+    /// moment while `op` ran (it was failed when `op` began, is failed now, or was failed
+    /// and restored in between): its disks were gone, so its failure says nothing of the
+    /// database (a failover or a repair replaces the copy).
+    pub(super) fn for_each_copy(&self, mut op: impl FnMut(&Partition) -> Result<()>) -> Result<()> {
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for table in &tables {
+            for partition in table.open_partitions() {
+                let az = table.az_of(&partition).unwrap_or_default();
+                let before = self.az_mark(&az);
+                let outcome = op(&partition);
+                let after = self.az_mark(&az);
+                match outcome {
+                    Err(_) if before.failed || after.failed || before.failures != after.failures => {}
+                    outcome => outcome?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `az` is failed now, and how often it was failed so far.
+    pub(super) fn az_mark(&self, az: &str) -> AzMark {
+        // The failed set first: `fail_az` counts a failure after adding the AZ to it, so a
+        // failure that began before this look is seen in one or the other.
+        let failed = self.failed_azs.read().contains(az);
+        let failures = self.az_failures.lock().get(az).copied().unwrap_or(0);
+        AzMark { failed, failures }
+    }
+
+    /// Per table (by name), each partition's catalog entry and, if created, its numbers.
+    ///
+    /// Errors: [`Error::Wal`].
+    pub fn stats(&self) -> Result<Vec<TableStats>> {
+        let mut tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        tables.sort_by(|a, b| a.name.cmp(&b.name));
+        let failed = self.failed_azs.read().clone();
+        let mut out = Vec::with_capacity(tables.len());
+        for table in tables {
+            let mut partitions = Vec::with_capacity(table.slots.len());
+            for slot in &table.slots {
+                let entry = slot.entry.lock().clone();
+                let open = slot.open.read().clone();
+                let stats = open.as_ref().map(|partition| partition.stats()).transpose()?;
+                let replicas = match (open, slot.replicas.read().clone()) {
+                    (Some(primary), Some(set)) => replica_reports(&primary, &set, &failed),
+                    _ => Vec::new(),
+                };
+                partitions.push(PartitionReport { entry, stats, replicas });
+            }
+            out.push(TableStats {
+                name: table.name.clone(),
+                partitions,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Merges every partition's SSTables into one table each, dropping every tombstone
+    /// (a major compaction, as RocksDB's `CompactRange`: it bounds the space on disk to
+    /// the live data). The background compactor does smaller merges by itself, as
+    /// [`Options::compaction`] says. A copy that a repair or a failover takes out of
+    /// service meanwhile stops merging, and a copy whose AZ is failed is left as it is,
+    /// without an error (as [`Database::flush`] says).
+    ///
+    /// Errors: [`Error::Io`], [`Error::Corruption`].
+    pub fn compact(&self) -> Result<()> {
+        self.for_each_copy(|partition| partition.compact_all())
+    }
+
+    /// Does, in the caller's thread, every merge the compaction policy asks for now
+    /// ([`Options::compaction`]), so that a caller can wait for the background compactor
+    /// to catch up (as RocksDB's `WaitForCompact`). Returns the number of merges done. A
+    /// copy taken out of service meanwhile, or whose AZ is failed, is left as it is, as
+    /// [`Database::flush`] says.
+    ///
+    /// Errors: [`Error::Io`], [`Error::Corruption`]; the old tables then stay live.
+    pub fn compact_pending(&self) -> Result<u64> {
+        let mut merges = 0;
+        self.for_each_copy(|partition| {
+            while partition.compact_step()? {
+                merges += 1;
+            }
+            Ok(())
+        })?;
+        Ok(merges)
+    }
+}
