@@ -9,9 +9,8 @@
 
 mod common;
 
-use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
-use dynastore::{Database, GetItemInput, Item, KeySchema, ListTablesInput, Options, PutItemInput, TableSchema};
+use dynastore::{Database, GetItemInput, Item, Options, PutItemInput};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -48,22 +47,7 @@ fn engine_crash_child() {
         return;
     };
     let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options()).unwrap());
-    if db
-        .list_tables(ListTablesInput::default())
-        .unwrap()
-        .table_names
-        .is_empty()
-    {
-        let key_schema = KeySchema {
-            partition_key: KeyAttribute::new("pk", ScalarType::S),
-            sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
-        };
-        db.create_table(TableSchema {
-            name: "Items".into(),
-            key_schema,
-        })
-        .unwrap();
-    }
+    common::create_table_once(&db, "Items", true);
     let start: u64 = std::env::var("DYNASTORE_ENGINE_SEQ").unwrap().parse().unwrap();
     let out = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..4u64)

@@ -14,11 +14,9 @@
 
 mod common;
 
-use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
 use dynastore::{
-    AckMode, AttributeValue, Database, GetItemInput, Item, KeySchema, ListTablesInput, Options, Path, Replication,
-    TableSchema, UpdateAction, UpdateItemInput,
+    AckMode, AttributeValue, Database, GetItemInput, Item, Options, Path, Replication, UpdateAction, UpdateItemInput,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -68,21 +66,7 @@ fn hot_keys_crash_child() {
     let replicated = std::env::var_os(REPLICATED_ENV).is_some();
     let first: u64 = std::env::var(FIRST_ENV).unwrap().parse().unwrap();
     let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options(replicated)).unwrap());
-    if db
-        .list_tables(ListTablesInput::default())
-        .unwrap()
-        .table_names
-        .is_empty()
-    {
-        db.create_table(TableSchema {
-            name: TABLE.into(),
-            key_schema: KeySchema {
-                partition_key: KeyAttribute::new("pk", ScalarType::S),
-                sort_key: None,
-            },
-        })
-        .unwrap();
-    }
+    common::create_table_once(&db, TABLE, false);
     let out = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let print = move |line: &str| {
         let mut out = out.lock().unwrap();

@@ -18,11 +18,8 @@
 mod common;
 
 use dynastore::catalog::Catalog;
-use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::wal::fs::StdFs;
-use dynastore::{
-    AckMode, Database, GetItemInput, Item, KeySchema, ListTablesInput, Options, PutItemInput, Replication, TableSchema,
-};
+use dynastore::{AckMode, Database, GetItemInput, Item, Options, PutItemInput, Replication};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -88,21 +85,7 @@ fn replication_crash_child() {
     };
     let buffered = std::env::var_os(BUFFERED_ENV).is_some();
     let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options(buffered)).unwrap());
-    if db
-        .list_tables(ListTablesInput::default())
-        .unwrap()
-        .table_names
-        .is_empty()
-    {
-        db.create_table(TableSchema {
-            name: "Items".into(),
-            key_schema: KeySchema {
-                partition_key: KeyAttribute::new("pk", ScalarType::S),
-                sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
-            },
-        })
-        .unwrap();
-    }
+    common::create_table_once(&db, "Items", true);
     let start: u64 = std::env::var("DYNASTORE_REPLICATION_SEQ").unwrap().parse().unwrap();
     let out = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let print = move |line: &str| {

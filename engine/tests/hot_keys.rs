@@ -12,8 +12,8 @@ mod common;
 use common::{join_within, wait_caught_up};
 use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::{
-    AckMode, AttributeValue, Database, Error, GetItemInput, Item, KeySchema, ListTablesInput, Options, Path,
-    PutItemInput, Replication, TableSchema, UpdateAction, UpdateItemInput,
+    AckMode, AttributeValue, Database, Error, GetItemInput, Item, KeySchema, Options, Path, PutItemInput, Replication,
+    TableSchema, UpdateAction, UpdateItemInput,
 };
 use dynastore_wal::fs::StdFs;
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,12 +41,7 @@ fn options(replicated: bool) -> Options {
 
 fn open(dir: &std::path::Path, replicated: bool) -> Arc<Database> {
     let db = Database::open(StdFs::shared(), dir, options(replicated)).unwrap();
-    if db
-        .list_tables(ListTablesInput::default())
-        .unwrap()
-        .table_names
-        .is_empty()
-    {
+    if db.describe_table(TABLE).is_err() {
         db.create_table(TableSchema {
             name: TABLE.into(),
             key_schema: KeySchema {

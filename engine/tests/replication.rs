@@ -981,14 +981,21 @@ fn a_damaged_primary_copy_at_open_fails_over_and_is_rebuilt() {
         assert_ne!(p.entry.group.primary, "az-a", "{p:?}");
         assert_eq!(p.entry.group.failovers, 1);
     }
-    let last = |pk: u64| item(pk, 0, (0..100).rev().find(|i| i % 30 == pk).unwrap());
+    every_key_holds_its_last_write_on_every_az(db, dir.path(), 100);
+}
+
+/// After `writes` puts over 30 keys (as [`put_with_a_flush_after`] makes them), each key
+/// holds its last write on the primary and, once the replicas caught up, on every AZ;
+/// then the database is closed and every AZ verified.
+fn every_key_holds_its_last_write_on_every_az(db: Database, dir: &Path, writes: u64) {
+    let last = |pk: u64| item(pk, 0, (0..writes).rev().find(|i| i % 30 == pk).unwrap());
     for pk in 0..30u64 {
         assert_eq!(get(&db, key(pk, 0), true), Some(last(pk)), "key {pk}");
     }
     wait_caught_up(&db);
     let keys: BTreeSet<(u64, u64)> = (0..30).map(|pk| (pk, 0)).collect();
     same_on_every_az(&db, &keys);
-    close_and_verify(db, dir.path());
+    close_and_verify(db, dir);
 }
 
 /// The primary AZ's whole directory is gone when the database opens (its disk was
@@ -1005,14 +1012,7 @@ fn a_primary_az_gone_at_open_fails_over_and_is_rebuilt() {
         assert_ne!(p.entry.group.primary, "az-a", "{p:?}");
         assert_eq!(p.entry.group.failovers, 1, "{p:?}");
     }
-    let last = |pk: u64| item(pk, 0, (0..300).rev().find(|i| i % 30 == pk).unwrap());
-    for pk in 0..30u64 {
-        assert_eq!(get(&db, key(pk, 0), true), Some(last(pk)), "key {pk}");
-    }
-    wait_caught_up(&db);
-    let keys: BTreeSet<(u64, u64)> = (0..30).map(|pk| (pk, 0)).collect();
-    same_on_every_az(&db, &keys);
-    close_and_verify(db, dir.path());
+    every_key_holds_its_last_write_on_every_az(db, dir.path(), 300);
 }
 
 /// A primary lost while closed, with one replica whose rebuild a crash cut short (a log
@@ -1041,14 +1041,7 @@ fn a_primary_lost_at_open_beside_a_half_rebuilt_replica_fails_over_to_the_sound_
     for p in partitions(&db) {
         assert_eq!(p.entry.group.primary, "az-b", "{p:?}");
     }
-    let last = |pk: u64| item(pk, 0, (0..300).rev().find(|i| i % 30 == pk).unwrap());
-    for pk in 0..30u64 {
-        assert_eq!(get(&db, key(pk, 0), true), Some(last(pk)), "key {pk}");
-    }
-    wait_caught_up(&db);
-    let keys: BTreeSet<(u64, u64)> = (0..30).map(|pk| (pk, 0)).collect();
-    same_on_every_az(&db, &keys);
-    close_and_verify(db, dir.path());
+    every_key_holds_its_last_write_on_every_az(db, dir.path(), 300);
 }
 
 /// A read (Scan, GetItem, Query) that finds a copy's files damaged (a block checksum that

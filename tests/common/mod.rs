@@ -115,3 +115,20 @@ pub fn wait_caught_up(db: &dynastore::Database, seed: u64) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Creates table `name` keyed by `pk` (S) and, if `with_sort_key`, `sk` (N), unless it
+/// exists (a crash test's child reopens the directory of earlier lives).
+pub fn create_table_once(db: &dynastore::Database, name: &str, with_sort_key: bool) {
+    use dynastore::item::{KeyAttribute, ScalarType};
+    if db.describe_table(name).is_ok() {
+        return;
+    }
+    db.create_table(dynastore::TableSchema {
+        name: name.into(),
+        key_schema: dynastore::KeySchema {
+            partition_key: KeyAttribute::new("pk", ScalarType::S),
+            sort_key: with_sort_key.then(|| KeyAttribute::new("sk", ScalarType::N)),
+        },
+    })
+    .unwrap();
+}
