@@ -39,19 +39,21 @@ use crate::partition::{AckWait, KeyWrite, Partition, PartitionOptions, Partition
 use crate::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
 use crate::shipper::{ReplicaSet, ReplicaSets, Shipper};
 
+mod copies;
 mod maintenance;
+mod open_group;
 mod options;
 mod replication;
 mod report;
 mod table;
 mod validate;
+pub(crate) use copies::Copies;
 pub use dynastore_replication::AckMode;
 use dynastore_replication::{AckError, ReplicaState};
 use dynastore_wal::fs::{self, FileLock, SharedFs};
 use dynastore_wal::{Durability, Epoch, Lsn, WalOptions};
 pub use options::{DEFAULT_AZS, DEFAULT_MAX_LAG_RECORDS, Options, PRIMARY_AZ, Replication};
 use parking_lot::{Mutex, RwLock};
-pub(crate) use replication::Copies;
 use replication::{Recovery, ReplicaCopies, replica_reports};
 use report::describe;
 pub use report::{

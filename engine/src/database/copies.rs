@@ -1,0 +1,198 @@
+//! Opening, seeding and repairing a partition's copies: what the database and its
+//! repairer threads share ([`Copies`]). Reopening a copy drops a tail its primary never
+//! had; a copy the primary's log no longer reaches is rebuilt from the primary's tables.
+
+use super::*;
+use crate::repairer::AzFilter;
+use crate::shipper::{ReplicaSet, TakenOut};
+
+/// What opening and repairing a partition's copies takes. The database and its repairer
+/// threads share it: the threads bring new and failed replicas into service by
+/// themselves (see [`Copies::repair_in`]).
+#[derive(Debug)]
+pub(crate) struct Copies {
+    pub(super) fs: SharedFs,
+    pub(super) options: Options,
+    pub(super) flush: crate::flush_signal::FlushSignal,
+    /// The AZs failed by [`Database::fail_az`]: no copy there is repaired.
+    pub(super) failed_azs: FailedAzs,
+    /// Wakes the repairer threads.
+    pub(crate) repairs: RepairSignal,
+}
+
+impl Copies {
+    /// Opens (or creates) the partition copy in `path`, in `group`'s epoch.
+    pub(super) fn open_partition(&self, path: &Path, group: &ReplicationGroup) -> Result<Partition> {
+        let options = &self.options;
+        let epoch_first_lsn = group.history.last().map_or(1, |start| start.first_lsn);
+        Partition::open(
+            self.fs.clone(),
+            path,
+            PartitionOptions {
+                wal: options.wal_options(),
+                memtable_bytes_max: options.memtable_bytes,
+                compaction: options.compaction,
+                auto_compaction: options.auto_compaction,
+                epoch: Epoch(group.epoch),
+                epoch_first_lsn: Lsn(epoch_first_lsn),
+            },
+            Some(self.flush.clone()),
+        )
+    }
+
+    /// Opens the copy of `entry` in replica AZ `az`, bringing it in line with `primary`'s
+    /// history; `install` runs once it is ready (when it was rebuilt, while the primary's
+    /// log is held for it, so that the primary keeps every log record the copy lacks).
+    pub(super) fn open_replica(
+        &self,
+        table: &Table,
+        entry: &PartitionEntry,
+        az: &str,
+        primary: &Partition,
+        install: impl FnOnce(&Arc<Partition>),
+    ) -> Result<Arc<Partition>> {
+        let group = &entry.group;
+        let dir = table.partition_dir(az, entry);
+        // A copy that does not open (damaged, or its seeding was cut short) is rebuilt.
+        let existing = match self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
+            true => self.open_partition(&dir, group).ok(),
+            false => None,
+        };
+        if let Some(copy) = existing {
+            let last = copy.wal().last_lsn();
+            let keep = group.last_lsn_of_epoch(copy.last_epoch().0).map(Lsn);
+            let diverged = keep.filter(|keep| last > *keep);
+            // The primary's log must still hold the next record this copy needs (once its
+            // tail is cut, if it has one).
+            let reachable = diverged.unwrap_or(last).next() >= primary.wal().first_lsn();
+            match diverged {
+                None if reachable => {
+                    let copy = Arc::new(copy);
+                    install(&copy);
+                    return Ok(copy);
+                }
+                // Drop the tail the new history never had, if only the log holds it.
+                Some(keep) if reachable && copy.flushed_lsn() <= keep.0 && copy.wal().truncate_after(keep).is_ok() => {
+                    drop(copy);
+                    let copy = Arc::new(self.open_partition(&dir, group)?);
+                    install(&copy);
+                    return Ok(copy);
+                }
+                _ => drop(copy),
+            }
+        }
+        primary.seed_copy(&dir, |copy_dir| {
+            let copy = Arc::new(self.open_partition(copy_dir, group)?);
+            install(&copy);
+            Ok(copy)
+        })
+    }
+
+    /// Brings replica `index` of `set` into service if it is joining, out of service or
+    /// failed, or if the primary's log no longer reaches it, unless its AZ is failed:
+    /// reopened (dropping a tail the primary never had) or rebuilt from the primary's
+    /// tables, then fed from the primary's log. Returns whether it put a copy in service.
+    /// Holds the slot's repair lock for the member's AZ throughout; a failure leaves the
+    /// member failed, with the reason.
+    pub(super) fn repair_member(
+        &self,
+        table: &Table,
+        slot: &PartitionSlot,
+        primary: &Arc<Partition>,
+        set: &ReplicaSet,
+        index: usize,
+    ) -> Result<bool> {
+        let Some(member) = set.members.get(index) else {
+            return Ok(false);
+        };
+        let _repairing = slot.repairing(&member.az);
+        if table.deleted.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        if self.failed_azs.read().contains(&member.az) {
+            // A copy that was to join in an AZ failed meanwhile is out of service (a
+            // `Quorum` write waiting for it stops waiting).
+            if matches!(set.acks.replicas().get(index), Some(ReplicaState::Joining(_))) {
+                set.acks.fail(index, &format!("{} failed", member.az));
+            }
+            return Ok(false);
+        }
+        // A copy whose next record the primary's log no longer holds can only be rebuilt
+        // (a replica's own log is not kept for others: after a promotion the new
+        // primary's may start past a lagging replica).
+        let reachable = member
+            .partition
+            .read()
+            .as_ref()
+            .is_some_and(|copy| copy.wal().durable_lsn().next() >= primary.wal().first_lsn());
+        if set.acks.is_live(index) && reachable {
+            return Ok(false);
+        }
+        // A member with no copy keeps its state (joining, or failed) until it has one:
+        // a writer waiting for a joining replica goes on waiting. One with a copy is
+        // taken out joining, not failed: a `Quorum` write whose other replicas are down
+        // too waits for this repair instead of failing while it runs.
+        if member.partition.read().is_some() {
+            match set.take_out_to_rejoin(index) {
+                TakenOut::Copy(old) => old.close_copy(),
+                TakenOut::Nothing => {}
+                // A promotion is replacing `set`: the copy is the next set's, repaired there.
+                TakenOut::Stopped => return Ok(false),
+            }
+        }
+        let entry = slot.entry.lock().clone();
+        let mut in_service = false;
+        match self.open_replica(table, &entry, &member.az, primary, |copy| {
+            // Its AZ may have been failed meanwhile, or the partition failed over (then
+            // `set` is stopped, and the copy was brought in line with a deposed primary):
+            // then the copy is not put in service. (Should `fail_az` come between this
+            // check and the copy going live, it has held the member out first, and
+            // `replace` leaves the copy out: it never acknowledges a record.)
+            in_service = !self.failed_azs.read().contains(&member.az) && set.replace(index, Arc::clone(copy));
+        }) {
+            Ok(copy) => {
+                if !in_service {
+                    copy.close_copy();
+                }
+                Ok(in_service)
+            }
+            Err(error) => {
+                set.acks
+                    .fail(index, &format!("bringing its copy into service failed: {error}"));
+                Err(error)
+            }
+        }
+    }
+
+    /// Brings into service the replicas of `table`'s partitions that `azs` covers and
+    /// that are joining (new), or failed on their own (an I/O error on their disk, say),
+    /// in AZs that are not failed: what a repairer thread runs. Returns how many it put
+    /// in service; a failure is tried again next time.
+    pub(crate) fn repair_in(&self, table: &Table, azs: &AzFilter) -> usize {
+        let mut repaired = 0;
+        for slot in &table.slots {
+            // Copies taken out by `fail_az` are closed here, in the AZ's own thread.
+            for az in slot.azs.iter().filter(|az| azs.covers(az)) {
+                slot.close_taken_out(az);
+            }
+            // Not under the slot's lock: a failover of this partition must not wait for a
+            // repair (on a slow disk, a rebuild takes long). One that comes meanwhile
+            // stops `set`, and the repaired copy is not put in service.
+            let Some((primary, set)) = slot.primary_and_replicas() else {
+                continue;
+            };
+            let primary = &primary;
+            let states = set.acks.replicas();
+            for (index, (state, member)) in states.iter().zip(&set.members).enumerate() {
+                let wanted = matches!(state, ReplicaState::Failed(..) | ReplicaState::Joining(_));
+                if wanted
+                    && azs.covers(&member.az)
+                    && let Ok(true) = self.repair_member(table, slot, primary, &set, index)
+                {
+                    repaired += 1;
+                }
+            }
+        }
+        repaired
+    }
+}
