@@ -10,7 +10,7 @@ use crate::expr::Path;
 use crate::expr::update::project;
 use crate::item::Item;
 use crate::item::validate::{ValidationError, validate_item, validate_key};
-use crate::partition::KeyWrite;
+use crate::storage::KeyWrite;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 

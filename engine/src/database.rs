@@ -23,7 +23,6 @@
 
 use crate::az_fs::{AzFs, FailedAzs};
 use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, ReplicationGroup, TableEntry};
-use crate::compaction::CompactionStyle;
 use crate::error::{Error, Result, io_error};
 use crate::expr::update::{apply, project, validate_actions};
 use crate::expr::{Condition, UpdateAction};
@@ -35,9 +34,10 @@ pub use crate::operations::{
     DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput, ListTablesOutput, PutItemInput,
     PutItemOutput, ReturnValues, UpdateItemInput, UpdateItemOutput,
 };
-use crate::partition::{AckWait, KeyWrite, Partition, PartitionOptions, PartitionStats, WriteFailure};
 use crate::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
 use crate::shipper::{ReplicaSet, ReplicaSets, Shipper};
+use crate::storage::compaction::CompactionStyle;
+use crate::storage::{AckWait, KeyWrite, Partition, PartitionOptions, PartitionStats, WriteFailure};
 
 mod copies;
 mod maintenance;

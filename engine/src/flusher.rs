@@ -6,8 +6,8 @@
 //! flushes and merges of its own copies only: a primary elsewhere goes on flushing, and
 //! its writers never stall for a replica's disk.
 
-use crate::flush_signal::{FlushSignal, WakeupCell, stop, wait};
-use crate::partition::Partition;
+use crate::storage::Partition;
+use crate::storage::flush_signal::{FlushSignal, WakeupCell, stop, wait};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;

@@ -95,7 +95,7 @@ mod tests {
     use super::*;
     use crate::catalog::{HashRange, PartitionEntry, ReplicationGroup};
     use crate::database::{PartitionReport, ReplicaReport};
-    use crate::partition::PartitionStats;
+    use crate::storage::PartitionStats;
 
     fn report(primary_durable: u64, replicas: &[u64]) -> Vec<TableStats> {
         let stats = PartitionStats {

@@ -24,29 +24,26 @@ mod az_fs;
 pub mod batch;
 pub mod catalog;
 mod checked_file;
-pub mod compaction;
 pub mod database;
 pub mod device_writes;
 pub mod error;
 pub mod expr;
-mod flush_signal;
 mod flusher;
 pub mod item;
 pub mod lag;
-pub mod manifest;
-mod memtable;
 pub mod operations;
-mod partition;
-pub use partition::{PartitionStats, SsTableStats};
+pub(crate) mod storage;
+pub use storage::{PartitionStats, SsTableStats};
+/// Internals the `dynastore` tool reads (its `dump` and `verify` commands): not part of
+/// the documented API.
+#[doc(hidden)]
+pub use storage::{compaction, manifest, sstable};
 pub mod query;
 mod repairer;
 mod shipper;
-pub mod sstable;
 pub mod verify;
-mod write_order;
 
 pub use batch::{BatchGetInput, BatchGetOutput, BatchWriteOutput, KeysAndAttributes, WriteRequest};
-pub use compaction::CompactionStyle;
 pub use database::{
     AckMode, Database, DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput,
     ListTablesOutput, Options, PutItemInput, PutItemOutput, ReplicaReport, ReplicaStatus, Replication, ReturnValues,
@@ -56,3 +53,4 @@ pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};
 pub use query::{QueryInput, QueryOutput, ScanInput, ScanOutput, Select, SortKeyCondition};
+pub use storage::compaction::CompactionStyle;

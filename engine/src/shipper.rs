@@ -23,7 +23,7 @@
 //! work but the repairer's (see [`crate::repairer`]): a hung disk there must not hold up
 //! shipping.
 
-use crate::partition::{Partition, Shipping};
+use crate::storage::{Partition, Shipping};
 use dynastore_replication::{AckError, AckMode, Acks, ReplicaSink, ReplicaState, ShipStream};
 use dynastore_wal::{Lsn, Wal};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -624,7 +624,7 @@ impl Drop for Shipper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::partition::PartitionOptions;
+    use crate::storage::PartitionOptions;
     use dynastore_wal::WalOptions;
     use std::path::Path;
 
@@ -632,7 +632,7 @@ mod tests {
         let options = PartitionOptions {
             wal: WalOptions::default(),
             memtable_bytes_max: 1 << 20,
-            compaction: crate::compaction::CompactionStyle::default(),
+            compaction: crate::storage::compaction::CompactionStyle::default(),
             auto_compaction: false,
             epoch: dynastore_wal::Epoch(1),
             epoch_first_lsn: Lsn(1),

@@ -3,8 +3,8 @@
 //! changes files while they are read.
 
 use crate::catalog::{CATALOG_FILE, Catalog};
-use crate::manifest::{MANIFEST_FILE, Manifest, TableFile, parse_table_name, table_path};
-use crate::sstable::SsTable;
+use crate::storage::manifest::{MANIFEST_FILE, Manifest, TableFile, parse_table_name, table_path};
+use crate::storage::sstable::SsTable;
 use dynastore_wal::fs::StdFs;
 use dynastore_wal::scan;
 use std::ops::Bound;

@@ -13,7 +13,7 @@ use crate::shipper::{ReplicaSet, TakenOut};
 pub(crate) struct Copies {
     pub(super) fs: SharedFs,
     pub(super) options: Options,
-    pub(super) flush: crate::flush_signal::FlushSignal,
+    pub(super) flush: crate::storage::flush_signal::FlushSignal,
     /// The AZs failed by [`Database::fail_az`]: no copy there is repaired.
     pub(super) failed_azs: FailedAzs,
     /// Wakes the repairer threads.

@@ -2,7 +2,7 @@
 //! the partition's threads to force an interleaving.
 
 use super::PartitionOptions;
-use crate::compaction::CompactionStyle;
+use crate::storage::compaction::CompactionStyle;
 use dynastore_wal::{Epoch, Lsn, WalOptions};
 use parking_lot::Mutex;
 use std::sync::Arc;

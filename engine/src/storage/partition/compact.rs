@@ -1,6 +1,6 @@
 //! Merging a partition copy's SSTables.
 //!
-//! [`crate::compaction`] picks which contiguous stretch of the (newest-first) table list
+//! [`crate::storage::compaction`] picks which contiguous stretch of the (newest-first) table list
 //! to merge. The merge runs under the partition's compaction lock only, so flushes go on;
 //! they only add level-0 tables in front, so the stretch stays contiguous and the output
 //! takes its place. The MANIFEST records the output before the inputs are deleted, so a
@@ -9,17 +9,17 @@
 
 use super::LiveTable;
 use super::Partition;
-use crate::compaction;
-use crate::compaction::Job;
-use crate::compaction::LEVEL0_TABLES_TRIGGER;
-use crate::compaction::TableShape;
 use crate::error::Error;
 use crate::error::Result;
 use crate::error::io_error;
-use crate::manifest::TableFile;
-use crate::manifest::table_path;
-use crate::sstable::SsTable;
-use crate::sstable::SsTableWriter;
+use crate::storage::compaction;
+use crate::storage::compaction::Job;
+use crate::storage::compaction::LEVEL0_TABLES_TRIGGER;
+use crate::storage::compaction::TableShape;
+use crate::storage::manifest::TableFile;
+use crate::storage::manifest::table_path;
+use crate::storage::sstable::SsTable;
+use crate::storage::sstable::SsTableWriter;
 use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,7 +30,7 @@ pub(super) const RETIRED_CHECK_ENTRIES: u64 = 4096;
 
 impl Partition {
     /// Does the next merge the compaction policy asks for, if any (see
-    /// [`crate::compaction`]); returns whether there was one. Flushes go on meanwhile.
+    /// [`crate::storage::compaction`]); returns whether there was one. Flushes go on meanwhile.
     ///
     /// Errors: [`Error::Io`], [`Error::Corruption`]; on error the old tables stay live.
     pub fn compact_step(&self) -> Result<bool> {
@@ -119,7 +119,7 @@ impl Partition {
         }) else {
             // Only this function removes tables, under the compaction lock: a bug.
             return Err(Error::Corruption {
-                file: self.dir.join(crate::manifest::MANIFEST_FILE),
+                file: self.dir.join(crate::storage::manifest::MANIFEST_FILE),
                 offset: 0,
                 reason: "compaction inputs are no longer live tables".into(),
             });
@@ -249,8 +249,8 @@ mod tests {
     use super::*;
     use crate::item::Item;
 
-    use crate::partition::Partition;
-    use crate::partition::test_support::tiny;
+    use crate::storage::Partition;
+    use crate::storage::partition::test_support::tiny;
 
     use std::path::Path;
 

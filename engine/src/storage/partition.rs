@@ -11,7 +11,7 @@
 //! readers see only the memtable, which gets a version once its record is durable (so a
 //! read never returns a write that was not acknowledged). Versions carry their LSN and
 //! the memtable keeps the newest, whatever order writers finish in. The protocol, and why
-//! no version is ever applied behind a newer one, is [`crate::write_order`]'s.
+//! no version is ever applied behind a newer one, is [`crate::storage::write_order`]'s.
 //!
 //! The parts, one job each: [`record`] (the WAL payload of a write), [`read`] (gets and
 //! range reads), [`flush`] (durability and memtable flushes), [`compact`] (merging
@@ -22,7 +22,7 @@ mod compact;
 mod copy;
 mod flush;
 mod read;
-mod record;
+
 mod replica;
 mod role;
 #[cfg(test)]
@@ -30,18 +30,18 @@ mod test_support;
 
 pub(crate) use role::{AckWait, Shipping, WriteFailure};
 
+use super::record::{decode_writes, encode_batch, encode_record};
 use read::decode_in_memory;
-use record::{decode_writes, encode_batch, encode_record};
 use role::NOT_DEPOSED;
 
-use crate::compaction::{CompactionStyle, LEVEL0_TABLES_STOP, TableShape};
 use crate::error::{Error, Result, io_error};
-use crate::flush_signal::FlushSignal;
 use crate::item::Item;
-use crate::manifest::{Manifest, parse_table_name, table_path};
-use crate::memtable::{self, Encoded, MemKey, Memtable, Version, encode};
-use crate::sstable::SsTable;
-use crate::write_order::{InFlight, WriteLock, WriteOrder};
+use crate::storage::compaction::{CompactionStyle, LEVEL0_TABLES_STOP, TableShape};
+use crate::storage::flush_signal::FlushSignal;
+use crate::storage::manifest::{Manifest, parse_table_name, table_path};
+use crate::storage::memtable::{self, Encoded, MemKey, Memtable, Version, encode};
+use crate::storage::sstable::SsTable;
+use crate::storage::write_order::{InFlight, WriteLock, WriteOrder};
 use dynastore_wal::fs::SharedFs;
 use dynastore_wal::{Epoch, Lsn, Wal, WalOptions};
 use parking_lot::{Mutex, RwLock};
@@ -119,7 +119,7 @@ pub(crate) struct Partition {
     /// a read-write lock serve readers faster than a concurrent skiplist.
     state: RwLock<ReadState>,
     /// The write lock, the writes between enqueue and apply, and the freeze that waits for
-    /// them (see [`crate::write_order`]). Taken before `state` wherever both are.
+    /// them (see [`crate::storage::write_order`]). Taken before `state` wherever both are.
     order: WriteOrder,
     /// `Buffered` durability acknowledges a write before it is durable, so it is applied
     /// under the write lock right after it is enqueued, never in flight.
@@ -541,7 +541,7 @@ impl Partition {
     }
 
     /// Waits for a `Sync` write's record to be durable and acknowledged by the replicas as
-    /// the ack mode asks, then finishes it (see [`crate::write_order`]): a durable record
+    /// the ack mode asks, then finishes it (see [`crate::storage::write_order`]): a durable record
     /// is applied whether or not the replicas acknowledged it, as it is part of the log's
     /// history (and later writers of its keys already read it as pending); one that did
     /// not become durable is abandoned.

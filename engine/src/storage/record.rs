@@ -10,8 +10,8 @@
 //! or none (BatchWriteItem never half-applies within a partition).
 
 use crate::item::codec::decode_item;
-use crate::memtable::Encoded;
-use crate::memtable::MemKey;
+use crate::storage::memtable::Encoded;
+use crate::storage::memtable::MemKey;
 
 pub(super) const OP_PUT: u8 = 1;
 
@@ -96,7 +96,7 @@ mod tests {
     use super::*;
     use crate::item::Item;
     use crate::item::codec::decode_item;
-    use crate::memtable::{MemKey, encode};
+    use crate::storage::memtable::{MemKey, encode};
 
     #[test]
     fn batch_records_round_trip_and_refuse_damage() {

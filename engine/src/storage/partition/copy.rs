@@ -4,7 +4,7 @@
 use super::Partition;
 use crate::error::Result;
 use crate::error::io_error;
-use crate::manifest::table_path;
+use crate::storage::manifest::table_path;
 use dynastore_wal::Lsn;
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -98,8 +98,8 @@ mod tests {
 
     use crate::item::Item;
 
-    use crate::partition::Partition;
-    use crate::partition::test_support::tiny;
+    use crate::storage::Partition;
+    use crate::storage::partition::test_support::tiny;
     use dynastore_wal::Lsn;
     use dynastore_wal::fs::SharedFs;
     use std::path::Path;
@@ -194,8 +194,8 @@ mod tests {
             .unwrap();
         assert_eq!(copy.stats().unwrap().tables.len(), 1);
         assert_eq!(copy.flushed_lsn(), needed.0 - 1);
-        let table = crate::manifest::table_path(copy_dir, copy.state.read().tables[0].number);
-        let original = crate::manifest::table_path(&primary.dir, copy.state.read().tables[0].number);
+        let table = crate::storage::manifest::table_path(copy_dir, copy.state.read().tables[0].number);
+        let original = crate::storage::manifest::table_path(&primary.dir, copy.state.read().tables[0].number);
         assert_eq!(
             dynastore_wal::fs::read_file(fs.as_ref(), &table).unwrap(),
             dynastore_wal::fs::read_file(fs.as_ref(), &original).unwrap()

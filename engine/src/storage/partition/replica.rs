@@ -2,9 +2,9 @@
 //! for byte, into its own log and applies them to its memtable.
 
 use super::Partition;
-use super::record::decode_writes;
-use crate::memtable::MemKey;
-use crate::memtable::Version;
+use crate::storage::memtable::MemKey;
+use crate::storage::memtable::Version;
+use crate::storage::record::decode_writes;
 use dynastore_wal::Lsn;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -68,10 +68,10 @@ mod tests {
 
     use crate::item::Item;
 
-    use crate::memtable::{MemKey, encode};
-    use crate::partition::Partition;
-    use crate::partition::record::encode_batch;
-    use crate::partition::test_support::tiny;
+    use crate::storage::Partition;
+    use crate::storage::memtable::{MemKey, encode};
+    use crate::storage::partition::test_support::tiny;
+    use crate::storage::record::encode_batch;
     use dynastore_wal::Epoch;
     use std::path::Path;
     use std::sync::Arc;

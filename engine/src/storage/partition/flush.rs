@@ -1,6 +1,6 @@
 //! Making a partition copy's writes durable and flushing its memtable.
 //!
-//! A flush first *freezes* the memtable (see [`crate::write_order`]): new writers wait
+//! A flush first *freezes* the memtable (see [`crate::storage::write_order`]): new writers wait
 //! while every write in flight finishes, then the memtable is set aside and an empty one
 //! takes writes. The frozen memtable holds every write up to the WAL's last LSN at that
 //! moment, its *covered* LSN. It is written to an SSTable (synced, with its directory), the
@@ -13,10 +13,10 @@ use super::LiveTable;
 use super::Partition;
 use crate::error::Result;
 use crate::error::io_error;
-use crate::manifest::TableFile;
-use crate::memtable::Memtable;
-use crate::sstable::SsTable;
-use crate::sstable::SsTableWriter;
+use crate::storage::manifest::TableFile;
+use crate::storage::memtable::Memtable;
+use crate::storage::sstable::SsTable;
+use crate::storage::sstable::SsTableWriter;
 use dynastore_wal::Lsn;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -183,8 +183,8 @@ mod tests {
 
     use crate::item::Item;
 
-    use crate::partition::Partition;
-    use crate::partition::test_support::tiny;
+    use crate::storage::Partition;
+    use crate::storage::partition::test_support::tiny;
     use dynastore_wal::fs::SharedFs;
 
     use std::path::Path;

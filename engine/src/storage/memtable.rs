@@ -79,7 +79,7 @@ pub(crate) type Memtable = BTreeMap<MemKey, Version>;
 /// the version.
 ///
 /// This is enough to keep the newest version visible only because no freeze separates a
-/// write's enqueue from its apply (see [`crate::write_order`]): a version newer than this
+/// write's enqueue from its apply (see [`crate::storage::write_order`]): a version newer than this
 /// one was enqueued after it, in the same memtable's lifetime, so if it was applied it is
 /// here, not in a frozen memtable or an SSTable.
 pub(crate) fn apply(memtable: &mut Memtable, key: MemKey, version: Version) -> Option<usize> {

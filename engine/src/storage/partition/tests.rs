@@ -2,9 +2,9 @@
 //! updates, forced; blind puts checked against the log), stalls, and retirement.
 
 use super::*;
-use crate::partition::copy::LogHold;
-use crate::partition::record::decode_writes;
-use crate::partition::test_support::tiny;
+use crate::storage::partition::copy::LogHold;
+use crate::storage::partition::test_support::tiny;
+use crate::storage::record::decode_writes;
 use std::collections::HashMap;
 
 #[test]

@@ -28,7 +28,7 @@
 //! still in flight was enqueued; LSNs are assigned under the write lock, so it is older.
 //! A version of the same key newer than a finishing write's was enqueued after it, in the
 //! same memtable's lifetime: if it was applied, it is in the active memtable, where
-//! [`crate::memtable::apply`] sees it and keeps it.
+//! [`crate::storage::memtable::apply`] sees it and keeps it.
 //!
 //! The count is of *writes*, not of keys. Two writes of one key in flight share the key's
 //! pending entry (the newer replaces the older, for the next writer of the key to read),
@@ -39,7 +39,7 @@
 //! The protocol is generic over its lock ([`Monitor`]) so that the interleaving tests can
 //! run this very code under a scheduler that explores thread interleavings (`shuttle`).
 
-use crate::memtable::{Encoded, MemKey, Version};
+use crate::storage::memtable::{Encoded, MemKey, Version};
 use dynastore_wal::Lsn;
 use std::collections::HashMap;
 use std::ops::DerefMut;
@@ -282,7 +282,7 @@ mod tests {
     //! with a model log (an LSN counter), model memtables and model tables.
 
     use super::*;
-    use crate::memtable::{self, Memtable};
+    use crate::storage::memtable::{self, Memtable};
     use shuttle::scheduler::{PctScheduler, RandomScheduler};
     use shuttle::sync::{Condvar, Mutex, MutexGuard};
     use std::sync::atomic::{AtomicU64, Ordering};
