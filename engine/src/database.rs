@@ -24,16 +24,10 @@
 use crate::az_fs::{AzFs, FailedAzs};
 use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, ReplicationGroup, TableEntry};
 use crate::error::{Error, Result, io_error};
-use crate::expr::update::{apply, project, validate_actions};
-use crate::expr::{Condition, UpdateAction};
 use crate::flusher::{Flusher, OpenCopies};
 use crate::item::key::storage_key;
-use crate::item::validate::{KeyAttribute, KeySchema, ValidationError, validate_item, validate_key};
+use crate::item::validate::{KeyAttribute, KeySchema, ValidationError};
 use crate::item::{AttributeValue, Item};
-pub use crate::operations::{
-    DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput, ListTablesOutput, PutItemInput,
-    PutItemOutput, ReturnValues, UpdateItemInput, UpdateItemOutput,
-};
 use crate::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
 use crate::shipper::{ReplicaSet, ReplicaSets, Shipper};
 use crate::storage::compaction::CompactionStyle;
@@ -67,7 +61,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub(crate) use table::Table;
 use table::{PartitionSlot, TableRepairs};
 use validate::*;
-pub(crate) use validate::{hash_of, table_key};
+pub(crate) use validate::{LIST_TABLES_LIMIT_MAX, hash_of, out_of_range, table_key, validate_name_at};
 
 /// How many times a write is retried on a new primary after failovers.
 const FAILOVER_RETRIES: usize = 3;
@@ -382,37 +376,9 @@ impl Database {
         Ok(description)
     }
 
-    /// The names of the tables, sorted, one page at a time (DynamoDB's ListTables): at
-    /// most `limit` names (100 by default) after `exclusive_start_table_name`, and the
-    /// last of them as `last_evaluated_table_name` when more follow.
-    ///
-    /// Errors: [`Error::Validation`] for a limit outside 1 to 100, or a start name that is
-    /// not a valid table name, with DynamoDB's messages.
-    pub fn list_tables(&self, input: ListTablesInput) -> Result<ListTablesOutput> {
-        let limit = match input.limit {
-            None => LIST_TABLES_LIMIT_MAX,
-            Some(limit) if limit < 1 => return Err(out_of_range("limit", limit, "greater than or equal to 1")),
-            Some(limit) if limit > LIST_TABLES_LIMIT_MAX => {
-                return Err(out_of_range("limit", limit, "less than or equal to 100"));
-            }
-            Some(limit) => limit,
-        };
-        if let Some(start) = &input.exclusive_start_table_name {
-            validate_name_at(start, "exclusiveStartTableName")?;
-        }
-        let mut names: Vec<String> = self.tables.read().keys().cloned().collect();
-        names.sort();
-        let after = match &input.exclusive_start_table_name {
-            Some(start) => names.partition_point(|name| name <= start),
-            None => 0,
-        };
-        let mut page: Vec<String> = names.drain(after..).collect();
-        let more = page.len() > limit as usize;
-        page.truncate(limit as usize);
-        Ok(ListTablesOutput {
-            last_evaluated_table_name: more.then(|| page.last().cloned()).flatten(),
-            table_names: page,
-        })
+    /// The open tables' names, in no order.
+    pub(crate) fn table_names(&self) -> Vec<String> {
+        self.tables.read().keys().cloned().collect()
     }
 
     /// A table's schema and partitions.
@@ -521,7 +487,7 @@ impl Database {
     /// Writes under `key` what `compute` derives from the current item, on the partition's
     /// primary, retrying on a new primary if the primary is lost meanwhile (see the module
     /// docs). Returns the item replaced.
-    fn write_key(
+    pub(crate) fn write_key(
         &self,
         table: &Table,
         key: Vec<u8>,
@@ -545,114 +511,6 @@ impl Database {
                 Recovery::Retry => {}
             }
         }
-    }
-
-    /// Writes an item, replacing any item with the same key (DynamoDB's PutItem).
-    ///
-    /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`] (the item breaks a
-    /// limit: nothing is written), [`Error::Wal`] / [`Error::Io`].
-    pub fn put_item(&self, input: PutItemInput) -> Result<PutItemOutput> {
-        let table = self.table(&input.table_name)?;
-        validate_item(&input.item, &table.key_schema)?;
-        check_condition(input.condition.as_ref())?;
-        check_put_delete_return_values(input.return_values)?;
-        let key = table_key(&input.item, &table.key_schema)?;
-        let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
-        let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
-        let item = input.item;
-        let old = self.write_key(&table, key, read_old, |current| {
-            check(current).map(|()| Some(item.clone()))
-        })?;
-        Ok(PutItemOutput {
-            attributes: returned(old, input.return_values),
-        })
-    }
-
-    /// Reads the item under a key (DynamoDB's GetItem, strongly consistent).
-    ///
-    /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`] (the key does not match
-    /// the schema).
-    pub fn get_item(&self, input: GetItemInput) -> Result<GetItemOutput> {
-        let table = self.table(&input.table_name)?;
-        validate_key(&input.key, &table.key_schema)?;
-        let key = table_key(&input.key, &table.key_schema)?;
-        let item = self
-            .read(&table, hash_of(&key), input.consistent_read, |copy| {
-                copy.get(key.clone())
-            })?
-            .flatten();
-        let item = match &input.projection {
-            Some(paths) => item.map(|item| project(&item, &paths.iter().collect::<Vec<_>>())),
-            None => item,
-        };
-        Ok(GetItemOutput { item })
-    }
-
-    /// Deletes the item under a key; deleting a missing item succeeds (DynamoDB's
-    /// DeleteItem).
-    ///
-    /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`], [`Error::Wal`] /
-    /// [`Error::Io`].
-    pub fn delete_item(&self, input: DeleteItemInput) -> Result<DeleteItemOutput> {
-        let table = self.table(&input.table_name)?;
-        validate_key(&input.key, &table.key_schema)?;
-        check_condition(input.condition.as_ref())?;
-        check_put_delete_return_values(input.return_values)?;
-        let key = table_key(&input.key, &table.key_schema)?;
-        let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
-        // No partition yet means no item: only the condition is left to check.
-        if self.partition(&table, hash_of(&key), false)?.is_none() {
-            check(None)?;
-            return Ok(DeleteItemOutput::default());
-        }
-        let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
-        let old = self.write_key(&table, key, read_old, |current| check(current).map(|()| None))?;
-        Ok(DeleteItemOutput {
-            attributes: returned(old, input.return_values),
-        })
-    }
-
-    /// Changes an item by `actions` as one atomic write, creating it if it does not exist
-    /// (DynamoDB's UpdateItem), and returns what `return_values` asks for.
-    ///
-    /// Errors: [`Error::ResourceNotFound`]; [`Error::Validation`] for a bad key, no
-    /// actions, overlapping paths, an update of a key attribute, an operand of the wrong
-    /// type or missing, an invalid path, arithmetic out of range, or a result over 400 KB;
-    /// [`Error::ConditionalCheckFailed`]; [`Error::Wal`] / [`Error::Io`]. On any error
-    /// nothing is written.
-    pub fn update_item(&self, input: UpdateItemInput) -> Result<UpdateItemOutput> {
-        let table = self.table(&input.table_name)?;
-        let schema = &table.key_schema;
-        validate_key(&input.key, schema)?;
-        check_condition(input.condition.as_ref())?;
-        let key_names: Vec<&str> = std::iter::once(schema.partition_key.name.as_str())
-            .chain(schema.sort_key.as_ref().map(|k| k.name.as_str()))
-            .collect();
-        validate_actions(&input.actions, &key_names)?;
-        let key = table_key(&input.key, schema)?;
-        let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
-        let mut new_item = None;
-        let old = self.write_key(&table, key, true, |current| {
-            check(current)?;
-            let original = current.cloned().unwrap_or_else(|| input.key.clone());
-            let updated = apply(&original, &input.actions)?;
-            validate_item(&updated, schema).map_err(|error| match error {
-                ValidationError::ItemTooLarge { size, max } => ValidationError::UpdatedItemTooLarge { size, max },
-                other => other,
-            })?;
-            new_item = Some(updated.clone());
-            Ok(Some(updated))
-        })?;
-        let paths: Vec<_> = input.actions.iter().map(UpdateAction::path).collect();
-        let non_empty = |item: Item| (!item.is_empty()).then_some(item);
-        let attributes = match input.return_values {
-            ReturnValues::None => None,
-            ReturnValues::AllOld => old,
-            ReturnValues::UpdatedOld => old.and_then(|item| non_empty(project(&item, &paths))),
-            ReturnValues::AllNew => new_item,
-            ReturnValues::UpdatedNew => new_item.and_then(|item| non_empty(project(&item, &paths))),
-        };
-        Ok(UpdateItemOutput { attributes })
     }
 
     /// Makes every write so far durable (useful with `Buffered` durability) as the ack

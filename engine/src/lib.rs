@@ -10,18 +10,16 @@
 //! - [`database`]: [`Database`]: tables, hash partitions (each a WAL, memtables and
 //!   SSTables, with a copy in every AZ of its group), PutItem, GetItem, DeleteItem and
 //!   UpdateItem, failover and rejoining.
-//! - [`query`]: Query and Scan with DynamoDB's paging.
-//! - [`sstable`]: the SSTable file format: writer and checked, memory-mapped reader.
-//! - [`manifest`]: a partition's MANIFEST of live SSTables and flushed LSN.
+//! - [`api`]: the DynamoDB-shaped operations, an input and an output type each: items,
+//!   batches, Query and Scan with DynamoDB's paging, ListTables.
 //! - [`lag`]: replication lag in time, from successive stats reports.
 //! - [`device_writes`]: bytes written to the block device holding a directory, for
 //!   benchmarks' bytes-written figures.
 //! - [`verify`]: every checksum and invariant of a data directory.
-//! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`expr`]: document paths and conditions on items.
 
+pub mod api;
 mod az_fs;
-pub mod batch;
 pub mod catalog;
 mod checked_file;
 pub mod database;
@@ -31,26 +29,26 @@ pub mod expr;
 mod flusher;
 pub mod item;
 pub mod lag;
-pub mod operations;
 pub(crate) mod storage;
 pub use storage::{PartitionStats, SsTableStats};
 /// Internals the `dynastore` tool reads (its `dump` and `verify` commands): not part of
 /// the documented API.
 #[doc(hidden)]
 pub use storage::{compaction, manifest, sstable};
-pub mod query;
 mod repairer;
 mod shipper;
 pub mod verify;
 
-pub use batch::{BatchGetInput, BatchGetOutput, BatchWriteOutput, KeysAndAttributes, WriteRequest};
+pub use api::batch::{BatchGetInput, BatchGetOutput, BatchWriteOutput, KeysAndAttributes, WriteRequest};
+pub use api::operations::{
+    DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput, ListTablesOutput, PutItemInput,
+    PutItemOutput, ReturnValues, UpdateItemInput, UpdateItemOutput,
+};
+pub use api::query::{QueryInput, QueryOutput, ScanInput, ScanOutput, Select, SortKeyCondition};
 pub use database::{
-    AckMode, Database, DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput,
-    ListTablesOutput, Options, PutItemInput, PutItemOutput, ReplicaReport, ReplicaStatus, Replication, ReturnValues,
-    TableDescription, TableSchema, TableStatus, UpdateItemInput, UpdateItemOutput,
+    AckMode, Database, Options, ReplicaReport, ReplicaStatus, Replication, TableDescription, TableSchema, TableStatus,
 };
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};
-pub use query::{QueryInput, QueryOutput, ScanInput, ScanOutput, Select, SortKeyCondition};
 pub use storage::compaction::CompactionStyle;

@@ -1,8 +1,8 @@
 //! Query and Scan against a BTreeMap model, paging through LastEvaluatedKey.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use dynastore_engine::api::query::PAGE_BYTES_MAX;
 use dynastore_engine::item::{KeyAttribute, ScalarType};
-use dynastore_engine::query::PAGE_BYTES_MAX;
 use dynastore_engine::{
     AttributeValue, Database, Error, Item, KeySchema, Options, PutItemInput, QueryInput, ScanInput, SortKeyCondition,
     TableSchema,

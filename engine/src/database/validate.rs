@@ -31,10 +31,10 @@ pub(super) fn validate_table_name(name: &str) -> Result<()> {
 }
 
 /// The most table names one ListTables page holds (DynamoDB's).
-pub(super) const LIST_TABLES_LIMIT_MAX: u32 = 100;
+pub(crate) const LIST_TABLES_LIMIT_MAX: u32 = 100;
 
 /// DynamoDB's refusal of a number parameter outside its range.
-pub(super) fn out_of_range(field: &str, value: u32, bound: &str) -> Error {
+pub(crate) fn out_of_range(field: &str, value: u32, bound: &str) -> Error {
     Error::Validation(ValidationError::InvalidParameter(format!(
         "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must have value {bound}"
     )))
@@ -42,7 +42,7 @@ pub(super) fn out_of_range(field: &str, value: u32, bound: &str) -> Error {
 
 /// Checks a table name given as parameter `field` (`tableName`, or
 /// `exclusiveStartTableName`), with DynamoDB's messages.
-pub(super) fn validate_name_at(name: &str, field: &str) -> Result<()> {
+pub(crate) fn validate_name_at(name: &str, field: &str) -> Result<()> {
     let invalid = |constraint: String| {
         Error::Validation(ValidationError::InvalidParameter(format!(
             "1 validation error detected: Value '{name}' at '{field}' failed to satisfy constraint: {constraint}"
@@ -84,37 +84,4 @@ pub(super) fn validate_key_schema(schema: &KeySchema) -> Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// Puts and deletes return the old item or nothing.
-pub(super) fn check_put_delete_return_values(return_values: ReturnValues) -> Result<()> {
-    match return_values {
-        ReturnValues::None | ReturnValues::AllOld => Ok(()),
-        _ => Err(ValidationError::InvalidParameter("Return values set to invalid value".into()).into()),
-    }
-}
-
-pub(super) fn check_condition(condition: Option<&Condition>) -> Result<()> {
-    condition.map_or(Ok(()), |c| c.validate().map_err(Error::from))
-}
-
-/// The check a conditional write runs on the current item, under the partition's write
-/// lock: a false condition fails the write with the item if `on_failure` asks for it.
-pub(super) fn condition_check(
-    condition: Option<&Condition>,
-    on_failure: ReturnValues,
-) -> impl Fn(Option<&Item>) -> Result<()> {
-    move |current| match condition {
-        Some(condition) if !condition.evaluate(current) => Err(Error::ConditionalCheckFailed {
-            item: (on_failure == ReturnValues::AllOld).then(|| current.cloned()).flatten(),
-        }),
-        _ => Ok(()),
-    }
-}
-
-pub(super) fn returned(old: Option<Item>, return_values: ReturnValues) -> Option<Item> {
-    match return_values {
-        ReturnValues::AllOld => old,
-        _ => None,
-    }
 }

@@ -1,0 +1,14 @@
+//! The DynamoDB-shaped operations: an input and an output type per operation, and the
+//! operations themselves as methods of [`Database`](crate::Database). The layer above
+//! the database: it validates a request as DynamoDB does, in DynamoDB's order, and asks
+//! the database for the table and the partition's group to write or read.
+//!
+//! - [`operations`]: PutItem, GetItem, DeleteItem, UpdateItem and ListTables's types.
+//! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
+//! - [`query`]: Query and Scan with DynamoDB's paging.
+
+pub mod batch;
+mod items;
+pub mod operations;
+pub mod query;
+mod tables;
