@@ -22,58 +22,49 @@
 //! background. The replication side lives in the `replication` submodule.
 
 use crate::az_fs::{AzFs, FailedAzs};
-use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, ReplicationGroup, TableEntry};
+use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, TableEntry};
 use crate::error::{Error, Result, io_error};
 use crate::flusher::{Flusher, OpenCopies};
+use crate::group::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
+use crate::group::shipper::{ReplicaSet, ReplicaSets, Shipper};
+use crate::group::{Group, GroupContext, ReplicaCopies, TableHome};
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError};
 use crate::item::{AttributeValue, Item};
-use crate::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
-use crate::shipper::{ReplicaSet, ReplicaSets, Shipper};
-use crate::storage::compaction::CompactionStyle;
-use crate::storage::{AckWait, KeyWrite, Partition, PartitionOptions, PartitionStats, WriteFailure};
+use crate::storage::{KeyWrite, Partition, PartitionStats};
 
-mod copies;
+mod drills;
 mod maintenance;
-mod open_group;
-mod options;
-mod replication;
+
 mod report;
 mod table;
 mod validate;
-pub(crate) use copies::Copies;
+use crate::group::report::replica_reports;
+pub use crate::group::report::{ReplicaReport, ReplicaStatus};
+pub use crate::options::{DEFAULT_AZS, DEFAULT_MAX_LAG_RECORDS, Options, PRIMARY_AZ, Replication};
 pub use dynastore_replication::AckMode;
-use dynastore_replication::{AckError, ReplicaState};
 use dynastore_wal::fs::{self, FileLock, SharedFs};
-use dynastore_wal::{Durability, Epoch, Lsn, WalOptions};
-pub use options::{DEFAULT_AZS, DEFAULT_MAX_LAG_RECORDS, Options, PRIMARY_AZ, Replication};
 use parking_lot::{Mutex, RwLock};
-use replication::{Recovery, ReplicaCopies, replica_reports};
 use report::describe;
-pub use report::{
-    PartitionReport, ReplicaReport, ReplicaStatus, TableDescription, TableSchema, TableStats, TableStatus,
-};
+pub use report::{PartitionReport, TableDescription, TableSchema, TableStats, TableStatus};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub(crate) use table::Table;
-use table::{PartitionSlot, TableRepairs};
+use table::TableRepairs;
 use validate::*;
 pub(crate) use validate::{LIST_TABLES_LIMIT_MAX, hash_of, out_of_range, table_key, validate_name_at};
-
-/// How many times a write is retried on a new primary after failovers.
-const FAILOVER_RETRIES: usize = 3;
 
 /// The lock file's name in the data directory.
 pub const LOCK_FILE: &str = "LOCK";
 
 /// An open database. Cheap to share: every operation takes `&self`.
 ///
-/// Lock order, to keep it free of deadlocks: a partition slot's `open`, then its
+/// Lock order, to keep it free of deadlocks: a partition group's `open`, then its
 /// `repairing`, then its `entry`, then `catalog`, then `tables`; a partition's own locks
-/// (MANIFEST, write lock, read state) and a replica set's stream come after a slot's
+/// (MANIFEST, write lock, read state) and a replica set's stream come after a group's
 /// `open` and are never taken while `catalog` is held. No code takes them in another
 /// order (a liveness test races creation against deletion).
 ///
@@ -84,28 +75,21 @@ pub struct Database {
     fs: SharedFs,
     dir: PathBuf,
     options: Options,
-    /// Serialises catalog changes; the catalog as last saved.
-    catalog: Mutex<Catalog>,
     /// Open tables, shared with the background flusher and shipper.
     tables: Arc<RwLock<HashMap<String, Arc<Table>>>>,
-    /// The AZs failed by [`Database::fail_az`]: their directories are unreachable.
-    failed_azs: FailedAzs,
     /// How often each AZ was failed so far, counted once it is in `failed_azs`: an
     /// operation that spans a failure and a restore of its AZ can tell (see
     /// [`Database::for_each_copy`]).
     az_failures: Mutex<HashMap<String, u64>>,
-    /// The AZs [`Database::pause_shipping`] cut off: their replicas get nothing.
-    paused_azs: FailedAzs,
-    /// Opens and repairs partition copies; shared with the repairer threads.
-    copies: Arc<Copies>,
+    /// What every partition's replication group shares (the CATALOG, the AZs failed or
+    /// cut off); shared with the repairer threads.
+    groups: Arc<GroupContext>,
     /// Streams primaries' logs to replicas, if any table is replicated. Dropped (stopped
     /// and joined) first.
     shipper: Option<Shipper>,
     /// Brings replica copies into service (new ones, and failed ones), if any table is
     /// replicated.
     _repairer: Option<Repairer>,
-    /// Spreads eventually consistent reads over the copies.
-    read_turn: AtomicUsize,
     /// Dropped (stopped and joined) before the LOCK is released.
     _flusher: Flusher,
     _lock: Box<dyn FileLock>,
@@ -159,25 +143,30 @@ impl Database {
                 .tables
                 .values()
                 .any(|table| table.partitions.iter().any(|p| p.group.azs.len() > 1));
-        let copies = Arc::new(Copies {
-            fs: fs.clone(),
-            options: options.clone(),
-            flush: flusher.signal(),
-            failed_azs: Arc::clone(&failed_azs),
-            repairs: RepairSignal::default(),
-        });
         let shipper = replicated
             .then(|| Shipper::start(Arc::clone(&tables) as Arc<dyn ReplicaSets>))
             .transpose()
             .map_err(io_error("starting the shipper for", &dir))?;
+        let groups = Arc::new(GroupContext {
+            fs: fs.clone(),
+            dir: dir.clone(),
+            options: options.clone(),
+            flush: flusher.signal(),
+            catalog: Mutex::new(Catalog::default()),
+            failed_azs: Arc::clone(&failed_azs),
+            paused_azs: FailedAzs::default(),
+            repairs: RepairSignal::default(),
+            ship: shipper.as_ref().map(Shipper::signal).unwrap_or_default(),
+            read_turn: AtomicUsize::new(0),
+        });
         let repairer = shipper
             .as_ref()
             .map(|shipper| {
                 let repairs = Arc::new(TableRepairs {
                     tables: Arc::clone(&tables),
-                    copies: Arc::clone(&copies),
+                    groups: Arc::clone(&groups),
                 });
-                Repairer::start(repairs, copies.repairs.clone(), azs, shipper.signal())
+                Repairer::start(repairs, groups.repairs.clone(), azs, shipper.signal())
             })
             .transpose()
             .map_err(io_error("starting the repairer for", &dir))?;
@@ -185,22 +174,18 @@ impl Database {
             fs,
             dir,
             options,
-            copies,
-            catalog: Mutex::new(Catalog::default()),
+            groups,
             tables,
-            failed_azs,
             az_failures: Mutex::new(HashMap::new()),
-            paused_azs: FailedAzs::default(),
             shipper,
             _repairer: repairer,
-            read_turn: AtomicUsize::new(0),
             _flusher: flusher,
             _lock: lock,
         };
         db.remove_orphan_tables(&catalog)?;
         // In place before the tables open: a primary found lost at open is replaced, and
         // the CATALOG records that.
-        *db.catalog.lock() = catalog.clone();
+        *db.groups.catalog.lock() = catalog.clone();
         let mut tables = HashMap::new();
         for entry in catalog.tables.values() {
             tables.insert(entry.name.clone(), Arc::new(db.open_table(entry)?));
@@ -247,37 +232,35 @@ impl Database {
     }
 
     fn open_table(&self, entry: &TableEntry) -> Result<Table> {
-        let mut table = Table {
+        let home = Arc::new(TableHome {
             name: entry.name.clone(),
-            key_schema: entry.key_schema(),
-            created_at_ms: entry.created_at_ms,
             data: self.dir.clone(),
-            slots: Vec::with_capacity(entry.partitions.len()),
             deleted: AtomicBool::new(false),
-        };
+        });
+        let mut groups = Vec::with_capacity(entry.partitions.len());
         for partition in &entry.partitions {
             let mut partition = partition.clone();
             let (open, replicas) = if partition.created {
-                if self.primary_lost(&table, &partition)? {
-                    partition.group = self.promote_at_open(&table, &partition)?;
+                if self.groups.primary_lost(&home, &partition)? {
+                    partition.group = self.groups.promote_at_open(&home, &partition)?;
                 }
-                let primary = self.open_primary(&table, &mut partition)?;
-                let (primary, replicas) = self.open_group(&table, &partition, primary, ReplicaCopies::OpenNow)?;
+                let primary = self.groups.open_primary(&home, &mut partition)?;
+                let (primary, replicas) = self
+                    .groups
+                    .open_group(&home, &partition, primary, ReplicaCopies::OpenNow)?;
                 (Some(primary), replicas)
             } else {
                 (None, None)
             };
-            table.slots.push(PartitionSlot {
-                range_end: partition.range.end,
-                repairing: partition.group.azs.iter().map(|_| Mutex::new(())).collect(),
-                closing: partition.group.azs.iter().map(|_| Mutex::new(Vec::new())).collect(),
-                azs: partition.group.azs.clone(),
-                entry: Mutex::new(partition),
-                open: RwLock::new(open),
-                replicas: RwLock::new(replicas),
-            });
+            groups.push(Group::new(Arc::clone(&home), partition, open, replicas));
         }
-        Ok(table)
+        Ok(Table {
+            name: entry.name.clone(),
+            key_schema: entry.key_schema(),
+            created_at_ms: entry.created_at_ms,
+            home,
+            groups,
+        })
     }
 
     /// Writes that waited because background flushing or compaction fell behind, or
@@ -299,7 +282,7 @@ impl Database {
     pub fn create_table(&self, schema: TableSchema) -> Result<TableDescription> {
         validate_table_name(&schema.name)?;
         validate_key_schema(&schema.key_schema)?;
-        let mut catalog = self.catalog.lock();
+        let mut catalog = self.groups.catalog.lock();
         if catalog.tables.contains_key(&schema.name) {
             return Err(Error::ResourceInUse { table: schema.name });
         }
@@ -339,7 +322,7 @@ impl Database {
         // and partition creation takes an entry lock before the catalog lock.
         let description = self.describe_table(name)?;
         let table = {
-            let mut catalog = self.catalog.lock();
+            let mut catalog = self.groups.catalog.lock();
             if !catalog.tables.contains_key(name) {
                 return Err(Error::ResourceNotFound { table: name.to_owned() });
             }
@@ -347,7 +330,12 @@ impl Database {
             next.tables.remove(name);
             next.save(self.fs.as_ref(), &self.dir)?;
             *catalog = next;
-            self.tables.write().remove(name)
+            let table = self.tables.write().remove(name);
+            // Under the CATALOG's lock: a writer creating a partition checks it there.
+            if let Some(table) = &table {
+                table.home.deleted.store(true, Ordering::Release);
+            }
+            table
         };
         let Some(table) = table else {
             return Ok(description);
@@ -355,9 +343,8 @@ impl Database {
         // No flush, compaction or replica repair may write into the directory once it is
         // removed. This takes partition locks, so the catalog lock must not be held (lock
         // order). A repair under way finishes first; later ones see the table deleted.
-        table.deleted.store(true, Ordering::Release);
-        for slot in &table.slots {
-            (0..slot.repairing.len()).for_each(|index| drop(slot.repairing_at(index)));
+        for group in &table.groups {
+            (0..group.repairing.len()).for_each(|index| drop(group.repairing_at(index)));
         }
         for set in table.replica_sets() {
             set.halt();
@@ -368,7 +355,7 @@ impl Database {
         drop(table);
         // Under the catalog lock again: if a table of this name was created meanwhile, the
         // directories are the new table's (its creation removed the old one's leftovers).
-        let catalog = self.catalog.lock();
+        let catalog = self.groups.catalog.lock();
         if !catalog.tables.contains_key(name) {
             self.remove_table_dirs(name)?;
         }
@@ -396,92 +383,29 @@ impl Database {
             .ok_or_else(|| Error::ResourceNotFound { table: name.to_owned() })
     }
 
-    /// The partition holding `hash`, created (catalog first, then its directory) if
-    /// `create` and it does not exist yet.
-    pub(crate) fn partition(&self, table: &Table, hash: u64, create: bool) -> Result<Option<Arc<Partition>>> {
-        let slot = table.slot(hash).ok_or_else(|| Error::Corruption {
+    /// The group of the partition holding `hash`.
+    ///
+    /// Errors: [`Error::Corruption`] if no partition covers it (the CATALOG's ranges must
+    /// cover the whole hash space).
+    pub(crate) fn group<'t>(&self, table: &'t Table, hash: u64) -> Result<&'t Group> {
+        table.group(hash).ok_or_else(|| Error::Corruption {
             file: self.dir.join(crate::catalog::CATALOG_FILE),
             offset: 0,
             reason: format!("no partition of table {} covers hash {hash:#018x}", table.name),
-        })?;
-        if let Some(partition) = slot.open.read().as_ref() {
-            return Ok(Some(Arc::clone(partition)));
-        }
-        if !create {
-            return Ok(None);
-        }
-        let mut open = slot.open.write();
-        if let Some(partition) = open.as_ref() {
-            return Ok(Some(Arc::clone(partition)));
-        }
-        let mut entry = slot.entry.lock();
-        if !entry.created {
-            let mut catalog = self.catalog.lock();
-            // A writer holding a table that was deleted (and maybe recreated under the same
-            // name) must not create a partition in the live table's directory.
-            let live = self
-                .tables
-                .read()
-                .get(&table.name)
-                .is_some_and(|t| std::ptr::eq(&**t, table));
-            if !live {
-                return Err(Error::ResourceNotFound {
-                    table: table.name.clone(),
-                });
-            }
-            let mut next = catalog.clone();
-            let recorded = next
-                .tables
-                .get_mut(&table.name)
-                .and_then(|t| t.partitions.iter_mut().find(|p| p.id == entry.id))
-                .ok_or_else(|| Error::ResourceNotFound {
-                    table: table.name.clone(),
-                })?;
-            recorded.created = true;
-            // A new partition's primary is its group's first AZ that is not failed: it holds
-            // nothing yet, so choosing another changes no history.
-            let failed = self.failed_azs.read().clone();
-            if failed.contains(&recorded.group.primary)
-                && let Some(healthy) = recorded.group.azs.iter().find(|az| !failed.contains(*az))
-            {
-                recorded.group.primary = healthy.clone();
-            }
-            let group = recorded.group.clone();
-            next.save(self.fs.as_ref(), &self.dir)?;
-            *catalog = next;
-            entry.created = true;
-            entry.group = group;
-        }
-        let primary = self
-            .copies
-            .open_partition(&table.partition_dir(&entry.group.primary, &entry), &entry.group)?;
-        // The replicas are created by the repairer threads: a replica AZ whose disk is
-        // slow or failed must not hold up (or fail) this write.
-        let (partition, replicas) = self.open_group(table, &entry, primary, ReplicaCopies::Later)?;
-        *slot.replicas.write() = replicas;
-        *open = Some(Arc::clone(&partition));
-        self.copies.repairs.request();
-        Ok(Some(partition))
+        })
+    }
+
+    /// The primary of the partition holding `hash`, created (catalog first, then its
+    /// directory) if `create` and it does not exist yet.
+    pub(crate) fn partition(&self, table: &Table, hash: u64, create: bool) -> Result<Option<Arc<Partition>>> {
+        self.groups.primary(self.group(table, hash)?, create)
     }
 
     /// Writes `writes` (all in the partition holding `hash`) as one record, retrying on a
     /// new primary as [`Database::write_key`] does. `create`: whether to create the
     /// partition if it does not exist (deletes alone need not: nothing to delete).
     pub(crate) fn write_group(&self, table: &Table, hash: u64, writes: &[KeyWrite], create: bool) -> Result<()> {
-        let mut attempt = 0;
-        loop {
-            let Some(partition) = self.partition(table, hash, create)? else {
-                return Ok(());
-            };
-            let failure = match partition.write_batch_attempt(writes.to_vec()) {
-                Ok(()) => return Ok(()),
-                Err(failure) => failure,
-            };
-            match self.recover(table, hash, &partition, failure, &mut attempt)? {
-                Recovery::Done(_) => return Ok(()),
-                Recovery::Retry => {}
-            }
-        }
+        self.groups.write_batch(self.group(table, hash)?, writes, create)
     }
 
     /// Writes under `key` what `compute` derives from the current item, on the partition's
@@ -492,25 +416,24 @@ impl Database {
         table: &Table,
         key: Vec<u8>,
         read_old: bool,
-        mut compute: impl FnMut(Option<&Item>) -> Result<Option<Item>>,
+        compute: impl FnMut(Option<&Item>) -> Result<Option<Item>>,
     ) -> Result<Option<Item>> {
-        let hash = hash_of(&key);
-        let mut attempt = 0;
-        loop {
-            let partition = self
-                .partition(table, hash, true)?
-                .ok_or_else(|| Error::ResourceNotFound {
-                    table: table.name.clone(),
-                })?;
-            let failure = match partition.write_attempt(key.clone(), read_old, &mut compute) {
-                Ok(old) => return Ok(old),
-                Err(failure) => failure,
-            };
-            match self.recover(table, hash, &partition, failure, &mut attempt)? {
-                Recovery::Done(old) => return Ok(old),
-                Recovery::Retry => {}
-            }
-        }
+        self.groups
+            .write(self.group(table, hash_of(&key))?, key, read_old, compute)
+    }
+
+    /// Runs `read` on the copy of the partition holding `hash` that a read goes to (the
+    /// primary if `consistent_read`); `None` if the partition was never written. A copy
+    /// found damaged is taken out of service and the read done again on a sound copy
+    /// (see [`GroupContext::read`]).
+    pub(crate) fn read<T>(
+        &self,
+        table: &Table,
+        hash: u64,
+        consistent_read: bool,
+        read: impl FnMut(&Partition) -> Result<T>,
+    ) -> Result<Option<T>> {
+        self.groups.read(self.group(table, hash)?, consistent_read, read)
     }
 
     /// Makes every write so far durable (useful with `Buffered` durability) as the ack
@@ -526,34 +449,10 @@ impl Database {
     /// serve.
     pub fn sync(&self) -> Result<()> {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
-        for table in &tables {
-            for hash in table.range_ends() {
-                self.sync_partition(table, hash)?;
-            }
+        for group in tables.iter().flat_map(|table| &table.groups) {
+            self.groups.sync(group)?;
         }
         Ok(())
-    }
-
-    /// [`Database::sync`] for the partition holding `hash`, if it was created.
-    fn sync_partition(&self, table: &Table, hash: u64) -> Result<()> {
-        let Some(partition) = self.partition(table, hash, false)? else {
-            return Ok(());
-        };
-        let Err(failure) = partition.sync_attempt() else {
-            return Ok(());
-        };
-        let cause = failure.error.to_string();
-        match self.recover(table, hash, &partition, failure, &mut 0)? {
-            Recovery::Done(_) => Ok(()),
-            // Records past what the new primary was handed are gone: unlike a write in
-            // `write_key`, they cannot be made again on the new primary.
-            Recovery::Retry => Err(Error::LostInFailover {
-                table: table.name.clone(),
-                partition: table.slot(hash).map_or(0, |slot| slot.entry.lock().id),
-                handed_over: partition.deposed_at().map_or(0, |lsn| lsn.0),
-                cause,
-            }),
-        }
     }
 
     /// Makes every write so far durable in every copy's log, waiting for no replica (what

@@ -35,8 +35,9 @@ pub use storage::{PartitionStats, SsTableStats};
 /// the documented API.
 #[doc(hidden)]
 pub use storage::{compaction, manifest, sstable};
-mod repairer;
-mod shipper;
+
+mod group;
+mod options;
 pub mod verify;
 
 pub use api::batch::{BatchGetInput, BatchGetOutput, BatchWriteOutput, KeysAndAttributes, WriteRequest};

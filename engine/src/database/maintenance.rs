@@ -52,7 +52,7 @@ impl Database {
     pub(super) fn az_mark(&self, az: &str) -> AzMark {
         // The failed set first: `fail_az` counts a failure after adding the AZ to it, so a
         // failure that began before this look is seen in one or the other.
-        let failed = self.failed_azs.read().contains(az);
+        let failed = self.groups.failed_azs.read().contains(az);
         let failures = self.az_failures.lock().get(az).copied().unwrap_or(0);
         AzMark { failed, failures }
     }
@@ -63,15 +63,15 @@ impl Database {
     pub fn stats(&self) -> Result<Vec<TableStats>> {
         let mut tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         tables.sort_by(|a, b| a.name.cmp(&b.name));
-        let failed = self.failed_azs.read().clone();
+        let failed = self.groups.failed_azs.read().clone();
         let mut out = Vec::with_capacity(tables.len());
         for table in tables {
-            let mut partitions = Vec::with_capacity(table.slots.len());
-            for slot in &table.slots {
-                let entry = slot.entry.lock().clone();
-                let open = slot.open.read().clone();
+            let mut partitions = Vec::with_capacity(table.groups.len());
+            for group in &table.groups {
+                let entry = group.entry.lock().clone();
+                let open = group.open.read().clone();
                 let stats = open.as_ref().map(|partition| partition.stats()).transpose()?;
-                let replicas = match (open, slot.replicas.read().clone()) {
+                let replicas = match (open, group.replicas.read().clone()) {
                     (Some(primary), Some(set)) => replica_reports(&primary, &set, &failed),
                     _ => Vec::new(),
                 };

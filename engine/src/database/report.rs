@@ -46,36 +46,6 @@ pub enum TableStatus {
     Active,
 }
 
-/// Where a replica stands (its state in [`ReplicaReport`]); displayed as `stats` prints
-/// it: `live`, `joining`, `failed: <reason>`, `out of service`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ReplicaStatus {
-    /// In service: it takes every record and counts toward acknowledgements.
-    Live,
-    /// Its copy is being created or caught up to rejoin.
-    Joining,
-    /// It failed on its own (an I/O error on its disk, say); it is brought back into
-    /// service by itself once its disk works.
-    Failed {
-        /// What failed.
-        reason: String,
-    },
-    /// Its AZ was failed with [`Database::fail_az`]: out of service until `restore_az`.
-    OutOfService,
-}
-
-impl std::fmt::Display for ReplicaStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReplicaStatus::Live => f.write_str("live"),
-            ReplicaStatus::Joining => f.write_str("joining"),
-            ReplicaStatus::Failed { reason } => write!(f, "failed: {reason}"),
-            ReplicaStatus::OutOfService => f.write_str("out of service"),
-        }
-    }
-}
-
 /// One table's numbers, from [`Database::stats`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableStats {
@@ -97,29 +67,12 @@ pub struct PartitionReport {
     pub replicas: Vec<ReplicaReport>,
 }
 
-/// One replica of a partition, as [`Database::stats`] sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplicaReport {
-    /// Its AZ.
-    pub az: String,
-    /// Whether it is in service (see [`ReplicaStatus`]).
-    pub state: ReplicaStatus,
-    /// Every record up to this LSN is durable in its log.
-    pub durable_lsn: u64,
-    /// Every record up to this LSN is in its memtable or tables (readable there).
-    pub applied_lsn: u64,
-    /// Records durable on the primary that it does not hold yet.
-    pub lag_records: u64,
-    /// Those records' approximate size (at the primary log's average record size).
-    pub lag_bytes: u64,
-}
-
 /// A table's description, its item count and size estimated from its primaries' own
 /// numbers (see [`TableDescription::item_count`]).
 pub(super) fn describe(table: &Table) -> TableDescription {
     let (mut item_count, mut table_size_bytes) = (0, 0);
-    for slot in &table.slots {
-        if let Some(primary) = slot.open.read().as_ref() {
+    for group in &table.groups {
+        if let Some(primary) = group.open.read().as_ref() {
             let (items, bytes) = primary.approximate_size();
             item_count += items;
             table_size_bytes += bytes;
@@ -129,7 +82,7 @@ pub(super) fn describe(table: &Table) -> TableDescription {
     TableDescription {
         name: table.name.clone(),
         key_schema: table.key_schema.clone(),
-        partitions: table.slots.iter().map(|slot| slot.entry.lock().clone()).collect(),
+        partitions: table.groups.iter().map(|group| group.entry.lock().clone()).collect(),
         status: TableStatus::Active,
         creation_date_time,
         item_count,

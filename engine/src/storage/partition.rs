@@ -13,7 +13,7 @@
 //! the memtable keeps the newest, whatever order writers finish in. The protocol, and why
 //! no version is ever applied behind a newer one, is [`crate::storage::write_order`]'s.
 //!
-//! The parts, one job each: [`record`] (the WAL payload of a write), [`read`] (gets and
+//! The parts, one job each: [`record`](super::record) (the WAL payload of a write), [`read`] (gets and
 //! range reads), [`flush`] (durability and memtable flushes), [`compact`] (merging
 //! SSTables), [`replica`] (applying shipped records), [`role`] (what a primary does: its
 //! epoch, its replicas' acknowledgements, being deposed) and [`copy`] (seeding a copy).

@@ -56,7 +56,7 @@ impl Partition {
     /// flush here. A hold on this log keeps the records the copy needs until `open` has
     /// run (and put the copy in service, where shipping keeps them).
     ///
-    /// Errors: [`Error::Io`], [`Error::Wal`], and `open`'s.
+    /// Errors: [`Error::Io`](crate::Error::Io), [`Error::Wal`](crate::Error::Wal), and `open`'s.
     pub(crate) fn seed_copy<R>(&self, dir: &Path, open: impl FnOnce(&Path) -> Result<R>) -> Result<R> {
         let fs = self.fs.as_ref();
         let (mut manifest, tables, _hold) = {

@@ -37,7 +37,7 @@ impl Partition {
     /// segments it covers. Writers wait only while the memtable is frozen, not while the
     /// table is written.
     ///
-    /// Errors: [`Error::Io`], [`Error::Wal`]; after an error the frozen memtable stays
+    /// Errors: [`Error::Io`](crate::Error::Io), [`Error::Wal`](crate::Error::Wal); after an error the frozen memtable stays
     /// readable and the next flush writes it. None once the partition is out of service
     /// (a flush under way when a replica copy is closed or a primary deposed fails on
     /// the fenced log: nothing is lost, the files are reopened or discarded), so that

@@ -1,6 +1,10 @@
 //! How a database is opened: its [`Options`] and [`Replication`], with their defaults.
 
-use super::*;
+use crate::catalog::DEFAULT_AZ;
+use crate::storage::compaction::CompactionStyle;
+use dynastore_replication::AckMode;
+use dynastore_wal::{Durability, WalOptions};
+use std::time::Duration;
 
 /// The AZ directory every partition of an unreplicated database lives in.
 pub const PRIMARY_AZ: &str = DEFAULT_AZ;
@@ -20,7 +24,7 @@ pub struct Replication {
     /// wait for replicas; shipping follows the primary's syncs.)
     pub ack: AckMode,
     /// How long a write waits for its acknowledgements before failing with
-    /// [`Error::Replication`].
+    /// [`Error::Replication`](crate::Error::Replication).
     pub ack_timeout: Duration,
     /// How many records the replicas `ack` counts may lag a partition's newest record
     /// before `Buffered` writes to it wait for them (a write stall, as when flushing falls
@@ -52,7 +56,7 @@ impl Default for Replication {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// When a write counts as done: `Sync` (default) acknowledges after fsync (shared by
-    /// concurrent writers); `Buffered` syncs on an interval (see [`Database::sync`]).
+    /// concurrent writers); `Buffered` syncs on an interval (see [`Database::sync`](crate::Database::sync)).
     pub durability: Durability,
     /// How many hash ranges (partitions) a new table's hash space is cut into.
     pub initial_partitions: u32,
@@ -67,8 +71,8 @@ pub struct Options {
     /// How SSTables are merged in the background (default: leveled, size ratio 10).
     pub compaction: CompactionStyle,
     /// Whether a background thread merges SSTables as [`Options::compaction`] asks
-    /// (default true). Without it merges happen only in [`Database::compact_pending`] and
-    /// [`Database::compact`] (as RocksDB's `disable_auto_compactions`, e.g. for a bulk
+    /// (default true). Without it merges happen only in [`Database::compact_pending`](crate::Database::compact_pending) and
+    /// [`Database::compact`](crate::Database::compact) (as RocksDB's `disable_auto_compactions`, e.g. for a bulk
     /// load compacted once at the end); reads slow down as tables pile up meanwhile.
     pub auto_compaction: bool,
     /// Copies of every new table's partitions in several AZs, and when writes count as
@@ -93,7 +97,7 @@ impl Default for Options {
 }
 
 impl Options {
-    pub(super) fn wal_options(&self) -> WalOptions {
+    pub(crate) fn wal_options(&self) -> WalOptions {
         WalOptions {
             segment_bytes_max: self.wal_segment_bytes,
             durability: self.durability,

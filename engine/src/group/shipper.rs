@@ -20,7 +20,7 @@
 //!   of milliseconds behind (p99 lag 207-416 ms; with the pool alone, 37-92 ms).
 //!
 //! Bringing replicas into service (new, or failed on their own) is not these threads'
-//! work but the repairer's (see [`crate::repairer`]): a hung disk there must not hold up
+//! work but the repairer's (see [`crate::group::repairer`]): a hung disk there must not hold up
 //! shipping.
 
 use crate::storage::{Partition, Shipping};

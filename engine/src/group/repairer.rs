@@ -12,7 +12,7 @@
 //! up its own AZ's copies only: a `Quorum` write to a new partition waits for the first
 //! replica that joins, not for the slowest.
 
-use crate::shipper::ShipSignal;
+use crate::group::shipper::ShipSignal;
 use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::thread::JoinHandle;

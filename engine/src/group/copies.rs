@@ -1,28 +1,22 @@
 //! Opening, seeding and repairing a partition's copies: what the database and its
-//! repairer threads share ([`Copies`]). Reopening a copy drops a tail its primary never
+//! repairer threads share ([`GroupContext`]). Reopening a copy drops a tail its primary never
 //! had; a copy the primary's log no longer reaches is rebuilt from the primary's tables.
 
-use super::*;
-use crate::repairer::AzFilter;
-use crate::shipper::{ReplicaSet, TakenOut};
+use super::repairer::AzFilter;
+use super::shipper::{ReplicaSet, TakenOut};
+use super::{Group, GroupContext, TableHome};
+use crate::catalog::{PartitionEntry, ReplicationGroup};
+use crate::error::{Result, io_error};
+use crate::storage::{Partition, PartitionOptions};
+use dynastore_replication::ReplicaState;
+use dynastore_wal::{Epoch, Lsn};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-/// What opening and repairing a partition's copies takes. The database and its repairer
-/// threads share it: the threads bring new and failed replicas into service by
-/// themselves (see [`Copies::repair_in`]).
-#[derive(Debug)]
-pub(crate) struct Copies {
-    pub(super) fs: SharedFs,
-    pub(super) options: Options,
-    pub(super) flush: crate::storage::flush_signal::FlushSignal,
-    /// The AZs failed by [`Database::fail_az`]: no copy there is repaired.
-    pub(super) failed_azs: FailedAzs,
-    /// Wakes the repairer threads.
-    pub(crate) repairs: RepairSignal,
-}
-
-impl Copies {
+impl GroupContext {
     /// Opens (or creates) the partition copy in `path`, in `group`'s epoch.
-    pub(super) fn open_partition(&self, path: &Path, group: &ReplicationGroup) -> Result<Partition> {
+    pub(crate) fn open_partition(&self, path: &Path, group: &ReplicationGroup) -> Result<Partition> {
         let options = &self.options;
         let epoch_first_lsn = group.history.last().map_or(1, |start| start.first_lsn);
         Partition::open(
@@ -43,9 +37,9 @@ impl Copies {
     /// Opens the copy of `entry` in replica AZ `az`, bringing it in line with `primary`'s
     /// history; `install` runs once it is ready (when it was rebuilt, while the primary's
     /// log is held for it, so that the primary keeps every log record the copy lacks).
-    pub(super) fn open_replica(
+    pub(crate) fn open_replica(
         &self,
-        table: &Table,
+        table: &TableHome,
         entry: &PartitionEntry,
         az: &str,
         primary: &Partition,
@@ -92,12 +86,11 @@ impl Copies {
     /// failed, or if the primary's log no longer reaches it, unless its AZ is failed:
     /// reopened (dropping a tail the primary never had) or rebuilt from the primary's
     /// tables, then fed from the primary's log. Returns whether it put a copy in service.
-    /// Holds the slot's repair lock for the member's AZ throughout; a failure leaves the
+    /// Holds the group's repair lock for the member's AZ throughout; a failure leaves the
     /// member failed, with the reason.
-    pub(super) fn repair_member(
+    pub(crate) fn repair_member(
         &self,
-        table: &Table,
-        slot: &PartitionSlot,
+        group: &Group,
         primary: &Arc<Partition>,
         set: &ReplicaSet,
         index: usize,
@@ -105,8 +98,8 @@ impl Copies {
         let Some(member) = set.members.get(index) else {
             return Ok(false);
         };
-        let _repairing = slot.repairing(&member.az);
-        if table.deleted.load(Ordering::Acquire) {
+        let _repairing = group.repairing(&member.az);
+        if group.table.deleted.load(Ordering::Acquire) {
             return Ok(false);
         }
         if self.failed_azs.read().contains(&member.az) {
@@ -140,9 +133,9 @@ impl Copies {
                 TakenOut::Stopped => return Ok(false),
             }
         }
-        let entry = slot.entry.lock().clone();
+        let entry = group.entry.lock().clone();
         let mut in_service = false;
-        match self.open_replica(table, &entry, &member.az, primary, |copy| {
+        match self.open_replica(&group.table, &entry, &member.az, primary, |copy| {
             // Its AZ may have been failed meanwhile, or the partition failed over (then
             // `set` is stopped, and the copy was brought in line with a deposed primary):
             // then the copy is not put in service. (Should `fail_az` come between this
@@ -164,21 +157,21 @@ impl Copies {
         }
     }
 
-    /// Brings into service the replicas of `table`'s partitions that `azs` covers and
+    /// Brings into service the replicas of the partitions of `groups` that `azs` covers and
     /// that are joining (new), or failed on their own (an I/O error on their disk, say),
     /// in AZs that are not failed: what a repairer thread runs. Returns how many it put
     /// in service; a failure is tried again next time.
-    pub(crate) fn repair_in(&self, table: &Table, azs: &AzFilter) -> usize {
+    pub(crate) fn repair_in(&self, groups: &[Group], azs: &AzFilter) -> usize {
         let mut repaired = 0;
-        for slot in &table.slots {
+        for group in groups {
             // Copies taken out by `fail_az` are closed here, in the AZ's own thread.
-            for az in slot.azs.iter().filter(|az| azs.covers(az)) {
-                slot.close_taken_out(az);
+            for az in group.azs.iter().filter(|az| azs.covers(az)) {
+                group.close_taken_out(az);
             }
-            // Not under the slot's lock: a failover of this partition must not wait for a
+            // Not under the group's lock: a failover of this partition must not wait for a
             // repair (on a slow disk, a rebuild takes long). One that comes meanwhile
             // stops `set`, and the repaired copy is not put in service.
-            let Some((primary, set)) = slot.primary_and_replicas() else {
+            let Some((primary, set)) = group.primary_and_replicas() else {
                 continue;
             };
             let primary = &primary;
@@ -187,7 +180,7 @@ impl Copies {
                 let wanted = matches!(state, ReplicaState::Failed(..) | ReplicaState::Joining(_));
                 if wanted
                     && azs.covers(&member.az)
-                    && let Ok(true) = self.repair_member(table, slot, primary, &set, index)
+                    && let Ok(true) = self.repair_member(group, primary, &set, index)
                 {
                     repaired += 1;
                 }

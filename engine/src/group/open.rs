@@ -2,17 +2,32 @@
 //! (replaced by the replica holding the most history if it is lost or damaged) and its
 //! replicas (opened now, or left to the repairer threads).
 
-use super::*;
-use crate::shipper::ReplicaSet;
+use super::shipper::ReplicaSet;
+use super::{GroupContext, TableHome};
+use crate::catalog::{PartitionEntry, ReplicationGroup};
+use crate::error::{Error, Result, io_error};
+use crate::storage::Partition;
+use dynastore_wal::Lsn;
+use std::sync::Arc;
 
-impl Database {
+/// When [`GroupContext::open_group`] brings a partition's replica copies into service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplicaCopies {
+    /// In the calling thread (opening the database, where most copies exist already).
+    OpenNow,
+    /// In the repairer threads (a new partition: its first write must not wait for every
+    /// replica AZ's disk).
+    Later,
+}
+
+impl GroupContext {
     /// Opens the primary copy of partition `entry` at open. A copy found damaged (a
     /// checksum or record that does not hold) is not served: a replica takes over, as for
     /// a lost copy, and the damaged one is rebuilt as a replica. Without a replica, the
     /// damage is reported.
-    pub(super) fn open_primary(&self, table: &Table, entry: &mut PartitionEntry) -> Result<Partition> {
+    pub(crate) fn open_primary(&self, table: &TableHome, entry: &mut PartitionEntry) -> Result<Partition> {
         let dir = table.partition_dir(&entry.group.primary, entry);
-        let error = match self.copies.open_partition(&dir, &entry.group) {
+        let error = match self.open_partition(&dir, &entry.group) {
             Ok(primary) => return Ok(primary),
             Err(error @ (Error::Corruption { .. } | Error::Wal(dynastore_wal::Error::Corruption { .. }))) => error,
             Err(error) => return Err(error),
@@ -22,8 +37,7 @@ impl Database {
             return Err(error);
         }
         entry.group = promoted;
-        self.copies
-            .open_partition(&table.partition_dir(&entry.group.primary, entry), &entry.group)
+        self.open_partition(&table.partition_dir(&entry.group.primary, entry), &entry.group)
     }
 
     /// Opens (or creates) every copy of partition `entry`: `primary`, then each replica
@@ -32,9 +46,9 @@ impl Database {
     /// With [`ReplicaCopies::Later`], the replicas are left joining for the repairer
     /// threads to bring into service. A replica that cannot be opened now is left out of
     /// service (the repairer threads try again): the partition is served all the same.
-    pub(super) fn open_group(
+    pub(crate) fn open_group(
         &self,
-        table: &Table,
+        table: &TableHome,
         entry: &PartitionEntry,
         primary: Partition,
         replicas: ReplicaCopies,
@@ -52,7 +66,7 @@ impl Database {
             let (copy, reason) = match (failed.contains(az), replicas) {
                 (true, _) => (None, None),
                 (false, ReplicaCopies::Later) => (None, None),
-                (false, ReplicaCopies::OpenNow) => match self.copies.open_replica(table, entry, az, &primary, |_| {}) {
+                (false, ReplicaCopies::OpenNow) => match self.open_replica(table, entry, az, &primary, |_| {}) {
                     Ok(copy) => (Some(copy), None),
                     Err(error) => (None, Some(format!("opening its copy failed: {error}"))),
                 },
@@ -79,7 +93,7 @@ impl Database {
 
     /// Whether a replicated partition's primary copy is gone (its AZ's disk was lost):
     /// its directory is missing while a replica's is there.
-    pub(super) fn primary_lost(&self, table: &Table, entry: &PartitionEntry) -> Result<bool> {
+    pub(crate) fn primary_lost(&self, table: &TableHome, entry: &PartitionEntry) -> Result<bool> {
         let group = &entry.group;
         let exists = |az: &str| {
             let dir = table.partition_dir(az, entry);
@@ -104,7 +118,7 @@ impl Database {
     /// began (a former primary's tail the next primary never had does not count, and is
     /// cut from the chosen copy's log before it takes writes). A replica that does not
     /// open is passed over (and rebuilt later); if none opens, its error is returned.
-    pub(super) fn promote_at_open(&self, table: &Table, entry: &PartitionEntry) -> Result<ReplicationGroup> {
+    pub(crate) fn promote_at_open(&self, table: &TableHome, entry: &PartitionEntry) -> Result<ReplicationGroup> {
         let group = &entry.group;
         let mut best: Option<(&str, Lsn)> = None;
         let mut unopened = None;
@@ -115,7 +129,7 @@ impl Database {
             }
             // A copy that does not open (its rebuild was cut short, or it is damaged) is no
             // candidate: it is rebuilt from whichever copy is promoted.
-            let copy = match self.copies.open_partition(&dir, group) {
+            let copy = match self.open_partition(&dir, group) {
                 Ok(copy) => copy,
                 Err(error) => {
                     unopened.get_or_insert(error);
@@ -137,7 +151,7 @@ impl Database {
             // Not one replica opens: report why, rather than open without the history.
             return unopened.map_or_else(|| Ok(group.clone()), Err);
         };
-        let copy = self.copies.open_partition(&table.partition_dir(az, entry), group)?;
+        let copy = self.open_partition(&table.partition_dir(az, entry), group)?;
         copy.wal().truncate_after(history)?;
         drop(copy);
         let promoted = group.promoted(az, history.0);
