@@ -28,12 +28,9 @@ fn header_prefix(kind: &str) -> String {
 ///
 /// Errors: [`Error::Corruption`], [`Error::Io`].
 pub(crate) fn read(fs: &dyn FileSystem, dir: &Path, name: &str, kind: &str) -> Result<Option<String>> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    if fs.exists(&tmp).map_err(io_error("checking", &tmp))? {
-        fs.remove_file(&tmp).map_err(io_error("removing", &tmp))?;
-        fs.sync_dir(dir).map_err(io_error("syncing", dir))?;
-    }
     let path = dir.join(name);
+    fs::discard_unfinished_replacement(fs, &path)
+        .map_err(io_error("discarding the unfinished replacement of", &path))?;
     if !fs.exists(&path).map_err(io_error("checking", &path))? {
         return Ok(None);
     }
@@ -60,17 +57,8 @@ pub(crate) fn write(fs: &dyn FileSystem, dir: &Path, name: &str, kind: &str, bod
         header_prefix(kind),
         crc32fast::hash(body.as_bytes())
     );
-    let tmp = dir.join(format!("{name}.tmp"));
-    if fs.exists(&tmp).map_err(io_error("checking", &tmp))? {
-        fs.remove_file(&tmp).map_err(io_error("removing", &tmp))?;
-    }
-    let file = fs.create_new(&tmp).map_err(io_error("creating", &tmp))?;
-    file.write_all_at(text.as_bytes(), 0)
-        .map_err(io_error("writing", &tmp))?;
-    file.sync_data().map_err(io_error("syncing", &tmp))?;
     let path = dir.join(name);
-    fs.rename(&tmp, &path).map_err(io_error("renaming", &tmp))?;
-    fs.sync_dir(dir).map_err(io_error("syncing", dir))
+    fs::replace_durable(fs, &path, text.as_bytes()).map_err(io_error("replacing", &path))
 }
 
 /// Reads `dir/name` and parses its body as JSON; `None` if the file does not exist.

@@ -21,10 +21,9 @@
 //! any tail the new primary never had; replicas that fail on their own are repaired in the
 //! background. The replication side lives in the `replication` submodule.
 
-use crate::az_fs::{AzFs, FailedAzs};
+use crate::background::flusher::{Flusher, OpenCopies};
 use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, TableEntry};
 use crate::error::{Error, Result, io_error};
-use crate::flusher::{Flusher, OpenCopies};
 use crate::group::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
 use crate::group::shipper::{ReplicaSet, ReplicaSets, Shipper};
 use crate::group::{Group, GroupContext, ReplicaCopies, TableHome};
@@ -32,6 +31,7 @@ use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError};
 use crate::item::{AttributeValue, Item};
 use crate::storage::{KeyWrite, Partition, PartitionStats};
+use dynastore_wal::fs::{AzFs, FailedAzs};
 
 mod drills;
 mod maintenance;

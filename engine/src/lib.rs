@@ -19,14 +19,13 @@
 //! - [`expr`]: document paths and conditions on items.
 
 pub mod api;
-mod az_fs;
+mod background;
 pub mod catalog;
 mod checked_file;
 pub mod database;
 pub mod device_writes;
 pub mod error;
 pub mod expr;
-mod flusher;
 pub mod item;
 pub mod lag;
 pub(crate) mod storage;

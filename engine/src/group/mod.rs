@@ -24,11 +24,11 @@ pub(crate) mod report;
 pub(crate) mod shipper;
 pub(crate) mod write;
 
-use crate::az_fs::FailedAzs;
 use crate::catalog::{Catalog, PartitionEntry};
 use crate::options::Options;
 use crate::storage::Partition;
 use crate::storage::flush_signal::FlushSignal;
+use dynastore_wal::fs::FailedAzs;
 use parking_lot::{Mutex, RwLock};
 use repairer::RepairSignal;
 use shipper::{ReplicaSet, ShipSignal};

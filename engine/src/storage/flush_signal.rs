@@ -1,6 +1,6 @@
 //! How partitions ask the background threads for work: a flush once a memtable passes
 //! its budget (or all memtables together pass theirs), a merge once tables pile up. The
-//! threads themselves are [`crate::flusher`]'s; this module sits below the partitions,
+//! threads themselves are [`crate::background::flusher`]'s; this module sits below the partitions,
 //! which hold a [`FlushSignal`].
 
 use parking_lot::{Condvar, Mutex};

@@ -4,17 +4,23 @@
 //! file system for tests that can fail chosen operations and simulate power loss by dropping
 //! everything that was not made durable (file bytes not fsynced, directory entries whose
 //! directory was not fsynced). [`GatedFs`] wraps either to make chosen files' syncs hang
-//! on demand, and (optionally) to refuse hard links, as across devices. Crash-safety arguments in this project are stated against
+//! on demand, and (optionally) to refuse hard links, as across devices; [`AzFs`] makes
+//! whole availability-zone directories fail (the engine's `fail_az`). The durable
+//! file-tree operations every layer above uses are here too: [`create_dir_durable`],
+//! [`remove_tree`], [`replace_durable`] (atomic file replacement), [`copy_file`].
+//! Crash-safety arguments in this project are stated against
 //! the durability rules `FaultyFs` enforces, which are the POSIX ones:
 //!
 //! - bytes written to a file are durable only after [`FsFile::sync_data`] on that file;
 //! - a created, renamed or removed directory entry is durable only after
 //!   [`FileSystem::sync_dir`] on the directory that holds it.
 
+mod az;
 mod faulty;
 mod gated;
 mod std_fs;
 
+pub use az::{AzFs, FailedAzs};
 pub use faulty::{FaultKind, FaultyFs, OpKind};
 pub use gated::{GatedFs, SyncGate};
 pub use std_fs::StdFs;
@@ -135,6 +141,49 @@ pub fn remove_tree(fs: &dyn FileSystem, path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Where [`replace_durable`] writes the new contents of `path` before renaming them over
+/// it: `path` with `.tmp` appended.
+pub fn replacement_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
+}
+
+/// Replaces the file at `path` by one holding `bytes`, atomically and durably: the bytes go
+/// to [`replacement_path`], are synced, renamed over `path`, and the directory is synced.
+/// After a crash at any point `path` holds the old bytes or the new ones, whole (a
+/// leftover replacement is for [`discard_unfinished_replacement`]). An error names the
+/// step it failed at.
+pub fn replace_durable(fs: &dyn FileSystem, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let at = |op: &'static str| move |error: io::Error| io::Error::new(error.kind(), format!("{op}: {error}"));
+    let tmp = replacement_path(path);
+    if fs.exists(&tmp)? {
+        fs.remove_file(&tmp).map_err(at("removing an unfinished replacement"))?;
+    }
+    let file = fs.create_new(&tmp).map_err(at("creating the replacement"))?;
+    file.write_all_at(bytes, 0).map_err(at("writing the replacement"))?;
+    file.sync_data().map_err(at("syncing the replacement"))?;
+    fs.rename(&tmp, path).map_err(at("renaming the replacement"))?;
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => fs.sync_dir(dir).map_err(at("syncing the directory")),
+        _ => fs.sync_dir(Path::new(".")).map_err(at("syncing the directory")),
+    }
+}
+
+/// Removes what a [`replace_durable`] of `path` cut short by a crash left (its
+/// replacement, never renamed), durably. Returns whether there was one.
+pub fn discard_unfinished_replacement(fs: &dyn FileSystem, path: &Path) -> io::Result<bool> {
+    let tmp = replacement_path(path);
+    if !fs.exists(&tmp)? {
+        return Ok(false);
+    }
+    fs.remove_file(&tmp)?;
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        fs.sync_dir(dir)?;
+    }
+    Ok(true)
+}
+
 /// How much [`copy_file`] reads and writes at a time.
 const COPY_CHUNK: usize = 1 << 20;
 
@@ -202,6 +251,37 @@ mod tests {
         fs.restart();
         assert!(!fs.exists(Path::new("/data/az-a/Orders")).unwrap());
         assert!(fs.exists(Path::new("/data/az-a")).unwrap());
+    }
+
+    /// A replacement cut short at every mutating step by a power loss leaves the old
+    /// contents or the new ones, whole, and discarding what it left makes the next
+    /// replacement succeed.
+    #[test]
+    fn replace_durable_leaves_old_or_new_contents_whole_at_every_crash_point() {
+        let path = Path::new("/d/CATALOG");
+        let (old, new) = (b"old contents".to_vec(), b"the new, longer contents".to_vec());
+        let mut crash_point = 1;
+        loop {
+            let fs = FaultyFs::new();
+            create_dir_durable(&fs, Path::new("/d")).unwrap();
+            replace_durable(&fs, path, &old).unwrap();
+            fs.crash_after(crash_point);
+            let finished = replace_durable(&fs, path, &new).is_ok();
+            fs.restart();
+            let held = read_file(&fs, path).unwrap();
+            assert!(held == old || held == new, "crash point {crash_point}: {held:?}");
+            if finished {
+                assert_eq!(held, new, "a finished replacement is durable");
+                break;
+            }
+            discard_unfinished_replacement(&fs, path).unwrap();
+            assert!(!fs.exists(&replacement_path(path)).unwrap());
+            replace_durable(&fs, path, &new).unwrap();
+            assert_eq!(read_file(&fs, path).unwrap(), new);
+            crash_point += 1;
+        }
+        // Create, write, sync, rename and the directory sync each crashed once.
+        assert_eq!(crash_point, 6, "every step was crashed at");
     }
 
     #[test]

@@ -1,24 +1,24 @@
 //! A file system that can make whole availability zones unusable: the fault injection
-//! behind `Database::fail_az`, for tests and failover drills.
+//! behind the engine's `Database::fail_az`, for tests and failover drills.
 //!
 //! Every path under `<data>/<az>/` of a failed AZ fails with an I/O error, and so does
 //! every operation on a file opened there before the AZ failed, exactly as if the AZ's
 //! disks had gone away. (SSTables already mapped into memory stay readable: the engine
 //! stops reading them anyway once a replica took over.)
 
-use dynastore_wal::fs::{FileLock, FileSystem, FsFile, MappedBytes, SharedFs};
+use super::{FileLock, FileSystem, FsFile, MappedBytes, SharedFs};
 use parking_lot::RwLock;
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
-/// The AZs currently failed, shared by the file system and the database.
-pub(crate) type FailedAzs = Arc<RwLock<BTreeSet<String>>>;
+/// The AZs currently failed, shared by the file system and whoever fails them.
+pub type FailedAzs = Arc<RwLock<BTreeSet<String>>>;
 
 /// Wraps a file system, failing everything under the data directory's failed AZs.
 #[derive(Debug)]
-pub(crate) struct AzFs {
+pub struct AzFs {
     inner: SharedFs,
     data: PathBuf,
     failed: FailedAzs,
@@ -26,7 +26,7 @@ pub(crate) struct AzFs {
 
 impl AzFs {
     /// `inner`, with the AZ directories of `data` failing while named in `failed`.
-    pub(crate) fn new(inner: SharedFs, data: &Path, failed: FailedAzs) -> AzFs {
+    pub fn new(inner: SharedFs, data: &Path, failed: FailedAzs) -> AzFs {
         AzFs {
             inner,
             data: data.to_path_buf(),
@@ -162,7 +162,7 @@ impl FileSystem for AzFs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dynastore_wal::fs::FaultyFs;
+    use crate::fs::FaultyFs;
 
     #[test]
     fn a_failed_az_fails_paths_and_open_files_until_restored() {
