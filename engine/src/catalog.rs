@@ -20,6 +20,8 @@
 use crate::checked_file;
 use crate::error::Result;
 use crate::item::{KeyAttribute, KeySchema, ScalarType};
+use dynastore_replication::epochs;
+use dynastore_wal::Lsn;
 use dynastore_wal::fs::FileSystem;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -61,16 +63,7 @@ impl HashRange {
 /// AZ, the first primary, of a replicated one by default).
 pub const DEFAULT_AZ: &str = "az-a";
 
-/// Where an epoch's primary began writing: records from `first_lsn` on belong to `epoch`
-/// (or a later one), so a replica still holding records of an older epoch at or past
-/// `first_lsn` holds a tail the new primary never had.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EpochStart {
-    /// The epoch.
-    pub epoch: u64,
-    /// The first LSN its primary wrote.
-    pub first_lsn: u64,
-}
+pub use dynastore_replication::epochs::EpochStart;
 
 /// A partition's replication group: the AZs holding a copy, which one is the primary, and
 /// the primary's epoch (raised, durably, at every promotion).
@@ -123,11 +116,7 @@ impl ReplicationGroup {
     /// after it were never part of the history the later epochs continued. `None` if it
     /// may keep everything (its epoch is the current one).
     pub fn last_lsn_of_epoch(&self, epoch: u64) -> Option<u64> {
-        self.history
-            .iter()
-            .filter(|start| start.epoch > epoch)
-            .map(|start| start.first_lsn.saturating_sub(1))
-            .min()
+        epochs::last_lsn_of_epoch(&self.history, epoch).map(|lsn| lsn.0)
     }
 
     /// This group after promoting `az`, whose log ends at `last_lsn`: the next epoch
@@ -135,11 +124,9 @@ impl ReplicationGroup {
     pub fn promoted(&self, az: &str, last_lsn: u64) -> ReplicationGroup {
         let mut next = self.clone();
         next.primary = az.to_owned();
-        next.epoch += 1;
-        next.history.push(EpochStart {
-            epoch: next.epoch,
-            first_lsn: last_lsn + 1,
-        });
+        let start = epochs::next_epoch(self.epoch, Lsn(last_lsn));
+        next.epoch = start.epoch;
+        next.history.push(start);
         next.failovers += 1;
         next
     }

@@ -19,9 +19,18 @@
 //! different replicas at once ([`ShipStream::pump_replica`]) while one replica's records
 //! still go out in order.
 //!
+//! The decisions of failover and rejoining are pure functions here, each with
+//! table-driven tests: which copy to promote ([`promotion`]), whether a rejoining copy
+//! keeps its files, has a tail cut or is rebuilt ([`rejoin`]), and the epoch history that
+//! tells which records a later epoch never had ([`epochs`]).
+//!
 //! The engine drives this crate: its replica partitions are the sinks (they apply what
-//! they receive), its shipper threads pump every stream, and promotion and rejoining are
-//! the engine's (they need the CATALOG).
+//! they receive), its shipper threads pump every stream, and it carries out the decisions
+//! (it holds the CATALOG, where every promotion is recorded first).
+
+pub mod epochs;
+pub mod promotion;
+pub mod rejoin;
 
 use dynastore_wal::{Lsn, TailChunk, Tailer, Wal};
 use parking_lot::{Condvar, Mutex};

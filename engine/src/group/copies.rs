@@ -9,6 +9,8 @@ use crate::catalog::{PartitionEntry, ReplicationGroup};
 use crate::error::{Result, io_error};
 use crate::storage::{Partition, PartitionOptions};
 use dynastore_replication::ReplicaState;
+use dynastore_replication::epochs::current_epoch_first_lsn;
+use dynastore_replication::rejoin::{CopyState, Rejoin, log_reaches, rejoin};
 use dynastore_wal::{Epoch, Lsn};
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +20,7 @@ impl GroupContext {
     /// Opens (or creates) the partition copy in `path`, in `group`'s epoch.
     pub(crate) fn open_partition(&self, path: &Path, group: &ReplicationGroup) -> Result<Partition> {
         let options = &self.options;
-        let epoch_first_lsn = group.history.last().map_or(1, |start| start.first_lsn);
+
         Partition::open(
             self.fs.clone(),
             path,
@@ -28,7 +30,7 @@ impl GroupContext {
                 compaction: options.compaction,
                 auto_compaction: options.auto_compaction,
                 epoch: Epoch(group.epoch),
-                epoch_first_lsn: Lsn(epoch_first_lsn),
+                epoch_first_lsn: current_epoch_first_lsn(&group.history),
             },
             Some(self.flush.clone()),
         )
@@ -53,26 +55,25 @@ impl GroupContext {
             false => None,
         };
         if let Some(copy) = existing {
-            let last = copy.wal().last_lsn();
-            let keep = group.last_lsn_of_epoch(copy.last_epoch().0).map(Lsn);
-            let diverged = keep.filter(|keep| last > *keep);
-            // The primary's log must still hold the next record this copy needs (once its
-            // tail is cut, if it has one).
-            let reachable = diverged.unwrap_or(last).next() >= primary.wal().first_lsn();
-            match diverged {
-                None if reachable => {
+            let state = CopyState {
+                last_lsn: copy.wal().last_lsn(),
+                last_epoch: copy.last_epoch().0,
+                flushed_lsn: Lsn(copy.flushed_lsn()),
+            };
+            match rejoin(state, &group.history, primary.wal().first_lsn()) {
+                Rejoin::Keep => {
                     let copy = Arc::new(copy);
                     install(&copy);
                     return Ok(copy);
                 }
-                // Drop the tail the new history never had, if only the log holds it.
-                Some(keep) if reachable && copy.flushed_lsn() <= keep.0 && copy.wal().truncate_after(keep).is_ok() => {
+                // Drop the tail the new history never had (only the log holds it).
+                Rejoin::CutAfter(keep) if copy.wal().truncate_after(keep).is_ok() => {
                     drop(copy);
                     let copy = Arc::new(self.open_partition(&dir, group)?);
                     install(&copy);
                     return Ok(copy);
                 }
-                _ => drop(copy),
+                Rejoin::CutAfter(_) | Rejoin::Rebuild => drop(copy),
             }
         }
         primary.seed_copy(&dir, |copy_dir| {
@@ -117,7 +118,7 @@ impl GroupContext {
             .partition
             .read()
             .as_ref()
-            .is_some_and(|copy| copy.wal().durable_lsn().next() >= primary.wal().first_lsn());
+            .is_some_and(|copy| log_reaches(copy.wal().durable_lsn(), primary.wal().first_lsn()));
         if set.acks.is_live(index) && reachable {
             return Ok(false);
         }

@@ -10,8 +10,12 @@ use crate::error::{Error, Result, io_error};
 use crate::item::Item;
 use crate::options::Replication;
 use crate::storage::{AckWait, Partition, WriteFailure};
+use dynastore_replication::epochs::current_epoch_first_lsn;
+use dynastore_replication::promotion::{self, Refusal};
+use dynastore_replication::rejoin::log_reaches;
 use dynastore_replication::{AckError, ReplicaState};
 use dynastore_wal::{Epoch, Lsn};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,7 +37,6 @@ const SHIPMENT_WAIT: Duration = Duration::from_millis(100);
 const REJOIN_PAUSE: Duration = Duration::from_millis(10);
 
 /// A replica copy a failover may promote.
-#[derive(Clone)]
 struct Candidate {
     /// Its member's index in the replica set.
     index: usize,
@@ -43,6 +46,66 @@ struct Candidate {
     durable: Lsn,
     /// Whether it was left out of the handover with a shipment under way.
     shipping: bool,
+}
+
+impl Candidate {
+    /// What the promotion decision sees of it.
+    fn view(&self) -> promotion::Candidate<'_> {
+        promotion::Candidate {
+            az: &self.az,
+            durable: self.durable,
+            shipping: self.shipping,
+        }
+    }
+}
+
+/// Every copy of `set` in service outside the `failed` AZs, those left out with a
+/// shipment under way too (`left_out`), at their durable LSN now: every record a replica
+/// acknowledged is in it. A copy whose log failed is none: it cannot take writes until
+/// it is reopened.
+fn candidates(set: &ReplicaSet, left_out: &[bool], failed: &BTreeSet<String>) -> Vec<Candidate> {
+    set.members
+        .iter()
+        .enumerate()
+        .filter(|(_, member)| !failed.contains(&member.az))
+        .filter_map(|(index, member)| {
+            let partition = member.partition.read().clone()?;
+            if partition.wal().poisoned().is_some() {
+                return None;
+            }
+            Some(Candidate {
+                index,
+                az: member.az.clone(),
+                durable: partition.wal().durable_lsn(),
+                copy: partition,
+                shipping: left_out.get(index).copied().unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+/// The candidate to promote and the last LSN of the history it takes over (see
+/// [`promotion`]). A chosen copy with a shipment under way has it end first (it may add
+/// records, none acknowledged), and is handed the rest. `planned_from`: a planned
+/// promotion's healthy primary, all of whose durable records must be handed over.
+///
+/// Errors: the [`Refusal`] that stops the promotion.
+fn successor<'c>(
+    set: &ReplicaSet,
+    candidates: &'c [Candidate],
+    target: Option<&str>,
+    planned_from: Option<&Partition>,
+) -> std::result::Result<(&'c Candidate, Lsn), Refusal> {
+    let views: Vec<promotion::Candidate<'_>> = candidates.iter().map(Candidate::view).collect();
+    let chosen = &candidates[promotion::choose(&views, target)?];
+    let mut handover = chosen.durable;
+    if chosen.shipping {
+        set.finish_member(chosen.index);
+        handover = chosen.copy.wal().durable_lsn();
+    }
+    let healthy_primary = planned_from.map(|primary| primary.wal().durable_lsn());
+    promotion::check_handover(&chosen.az, handover, &views, healthy_primary)?;
+    Ok((chosen, handover))
 }
 
 /// Takes `group`'s copy in the failed `az` out of service and leaves it to be closed under
@@ -250,123 +313,27 @@ impl GroupContext {
         }
         let left_out = set.stop(SHIPMENT_WAIT);
         let failed = self.failed_azs.read().clone();
-        // Every copy in service is a candidate, those left out with a shipment under way
-        // too, at their durable LSN now: every record a replica acknowledged is in it.
-        let candidates: Vec<Candidate> = set
-            .members
-            .iter()
-            .enumerate()
-            .filter(|(_, member)| !failed.contains(&member.az))
-            .filter_map(|(index, member)| {
-                let partition = member.partition.read().clone()?;
-                // A copy whose log failed cannot take writes until it is reopened.
-                if partition.wal().poisoned().is_some() {
-                    return None;
-                }
-                Some(Candidate {
-                    index,
-                    az: member.az.clone(),
-                    durable: partition.wal().durable_lsn(),
-                    copy: partition,
-                    shipping: left_out.get(index).copied().unwrap_or(false),
-                })
-            })
-            .collect();
-        let best = candidates.iter().map(|c| c.durable).max();
-        // Of the copies holding the most, one with no shipment under way if there is one.
-        let chosen = match target {
-            Some(az) => candidates.iter().find(|c| c.az == az),
-            None => candidates
-                .iter()
-                .filter(|c| Some(c.durable) == best)
-                .min_by_key(|c| c.shipping),
-        };
-        let Some(Candidate {
-            index,
-            az: new_az,
-            copy: new_primary,
-            durable: mut handover,
-            shipping,
-        }) = chosen.cloned()
-        else {
-            return abort(unavailable(match target {
-                Some(az) => format!("{az} holds no copy in service"),
-                None => "no replica is in service".into(),
-            }));
-        };
-        if shipping {
-            // The chosen copy's shipment under way ends first (it may add records, none
-            // acknowledged), and it is handed the rest.
-            set.finish_member(index);
-            handover = new_primary.wal().durable_lsn();
-        }
-        if Some(handover) < best {
-            return abort(unavailable(format!(
-                "{new_az} is behind another replica (LSN {handover} of {})",
-                best.unwrap_or(Lsn::ZERO)
-            )));
-        }
+        let candidates = candidates(&set, &left_out, &failed);
         // A planned promotion hands over everything durable on a healthy primary: a
         // chosen copy that did not get it all (it failed, or is still catching up) would
         // lose writes the primary made durable (`Buffered` and `Primary`-mode writes
         // that no replica holds).
-        let primary_durable = primary.wal().durable_lsn();
         let healthy = !failed.contains(&entry.group.primary) && primary.wal().poisoned().is_none();
-        if target.is_some() && healthy && handover < primary_durable {
-            return abort(unavailable(format!(
-                "{new_az} is behind the primary (LSN {handover} of {primary_durable})"
-            )));
-        }
+        let planned_from = (target.is_some() && healthy).then_some(&**primary);
+        let (chosen, handover) = match successor(&set, &candidates, target, planned_from) {
+            Ok(chosen) => chosen,
+            Err(refusal) => return abort(unavailable(refusal.to_string())),
+        };
+        let new_primary = Arc::clone(&chosen.copy);
         // The CATALOG first: once it names the new primary and epoch, a crash reopens
         // with them.
-        let promoted = entry.group.promoted(&new_az, handover.0);
+        let promoted = entry.group.promoted(&chosen.az, handover.0);
         if let Err(error) = self.record_group(&group.table, entry.id, &promoted) {
             return abort(error);
         }
         let former_az = std::mem::replace(&mut entry.group, promoted.clone()).primary;
-        let epoch = (Epoch(promoted.epoch), handover.next());
         primary.depose(handover);
-        new_primary.set_epoch(epoch.0, epoch.1);
-        let members = promoted
-            .replica_azs()
-            .map(|az| {
-                let partition = set
-                    .index_of(az)
-                    .and_then(|index| set.members[index].partition.read().clone());
-                if let Some(partition) = &partition {
-                    partition.set_epoch(epoch.0, epoch.1);
-                }
-                (az.to_owned(), partition)
-            })
-            .collect();
-        let next = Arc::new(ReplicaSet::new(
-            new_primary.wal(),
-            members,
-            &self.paused_azs.read(),
-            &failed,
-        ));
-        // The former primary (if its AZ is up) and replicas the new primary's log cannot
-        // bring up to date rejoin in the repairer threads, not here: a failover happens in
-        // a writer's thread, and a replica disk that is slow or hung (a rebuild copies
-        // tables) must hold up neither that writer nor the new primary's first write.
-        // Meanwhile they count as joining (shipped nothing), so a `Quorum` write waits for
-        // the first that comes back instead of failing. A copy the log cannot reach stays
-        // in its member until the repairer takes it out: closing it waits for a flush
-        // under way on its disk. The others follow the stream.
-        let first_needed = new_primary.wal().first_lsn();
-        for (index, member) in next.members.iter().enumerate() {
-            let behind = member
-                .partition
-                .read()
-                .as_ref()
-                .is_none_or(|copy| copy.wal().durable_lsn().next() < first_needed);
-            // A copy left out with a shipment under way may get records past the
-            // handover: it is reopened (cutting them) before it rejoins.
-            let shipping = candidates.iter().any(|c| c.shipping && c.az == member.az);
-            if (behind || shipping) && !failed.contains(&member.az) {
-                next.acks.join(index);
-            }
-        }
+        let next = self.follow(&set, &promoted, &new_primary, &candidates, &failed);
         drop(entry);
         // A damaged former primary's files are not to be trusted: they are removed, so
         // that its copy is rebuilt from the new primary. Its AZ's repair lock is taken
@@ -395,6 +362,61 @@ impl GroupContext {
         }
         self.repairs.request();
         removed.map(|()| handover)
+    }
+
+    /// The replica set that follows `new_primary` after a promotion to group `promoted`:
+    /// the new primary and the replicas move to the new epoch; the former primary (if its
+    /// AZ is up) and replicas the new primary's log cannot bring up to date rejoin in the
+    /// repairer threads, not here: a failover happens in a writer's thread, and a replica
+    /// disk that is slow or hung (a rebuild copies tables) must hold up neither that
+    /// writer nor the new primary's first write. Meanwhile they count as joining (shipped
+    /// nothing), so a `Quorum` write waits for the first that comes back instead of
+    /// failing. A copy the log cannot reach stays in its member until the repairer takes
+    /// it out: closing it waits for a flush under way on its disk. The others follow the
+    /// stream.
+    fn follow(
+        &self,
+        set: &ReplicaSet,
+        promoted: &ReplicationGroup,
+        new_primary: &Arc<Partition>,
+        candidates: &[Candidate],
+        failed: &BTreeSet<String>,
+    ) -> Arc<ReplicaSet> {
+        let epoch = (Epoch(promoted.epoch), current_epoch_first_lsn(&promoted.history));
+        new_primary.set_epoch(epoch.0, epoch.1);
+        let members = promoted
+            .replica_azs()
+            .map(|az| {
+                let partition = set
+                    .index_of(az)
+                    .and_then(|index| set.members[index].partition.read().clone());
+                if let Some(partition) = &partition {
+                    partition.set_epoch(epoch.0, epoch.1);
+                }
+                (az.to_owned(), partition)
+            })
+            .collect();
+        let next = Arc::new(ReplicaSet::new(
+            new_primary.wal(),
+            members,
+            &self.paused_azs.read(),
+            failed,
+        ));
+        let first_needed = new_primary.wal().first_lsn();
+        for (index, member) in next.members.iter().enumerate() {
+            let behind = member
+                .partition
+                .read()
+                .as_ref()
+                .is_none_or(|copy| !log_reaches(copy.wal().durable_lsn(), first_needed));
+            // A copy left out with a shipment under way may get records past the
+            // handover: it is reopened (cutting them) before it rejoins.
+            let shipping = candidates.iter().any(|c| c.shipping && c.az == member.az);
+            if (behind || shipping) && !failed.contains(&member.az) {
+                next.acks.join(index);
+            }
+        }
+        next
     }
 
     /// Records partition `id`'s new replication group in the CATALOG, durably.

@@ -7,6 +7,7 @@ use super::{GroupContext, TableHome};
 use crate::catalog::{PartitionEntry, ReplicationGroup};
 use crate::error::{Error, Result, io_error};
 use crate::storage::Partition;
+use dynastore_replication::rejoin::history_held;
 use dynastore_wal::Lsn;
 use std::sync::Arc;
 
@@ -136,12 +137,14 @@ impl GroupContext {
                     continue;
                 }
             };
-            let durable = copy.wal().durable_lsn();
-            let history = match group.last_lsn_of_epoch(copy.last_epoch().0).map(Lsn) {
-                // A tail already in the copy's tables cannot be cut: not a candidate.
-                Some(keep) if durable > keep && copy.flushed_lsn() > keep.0 => continue,
-                Some(keep) => durable.min(keep),
-                None => durable,
+            // A tail already in the copy's tables cannot be cut: not a candidate.
+            let Some(history) = history_held(
+                copy.wal().durable_lsn(),
+                copy.last_epoch().0,
+                Lsn(copy.flushed_lsn()),
+                &group.history,
+            ) else {
+                continue;
             };
             if best.is_none_or(|(_, most)| history > most) {
                 best = Some((az, history));

@@ -257,53 +257,7 @@ impl Partition {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let wal_dir = dir.join("wal");
-        let mut memtable = Memtable::new();
-        let mut memtable_bytes = 0;
-        let mut bad_record = None;
-        let replay_from = Lsn(manifest.flushed_lsn + 1);
-        let (wal, _report) =
-            Wal::open_and_replay(
-                fs.clone(),
-                &wal_dir,
-                wal_options,
-                replay_from,
-                |frame| match decode_writes(frame.payload) {
-                    Ok(writes) => {
-                        for (key, value) in writes {
-                            let version = Version {
-                                lsn: frame.lsn,
-                                value: value.map(Arc::from),
-                            };
-                            memtable_bytes +=
-                                memtable::apply(&mut memtable, MemKey::new(key.to_vec()), version).unwrap_or(0);
-                        }
-                    }
-                    Err(reason) => {
-                        bad_record.get_or_insert((frame.lsn, reason));
-                    }
-                },
-            )?;
-        if let Some((lsn, reason)) = bad_record {
-            return Err(Error::Corruption {
-                file: wal_dir,
-                offset: lsn.0,
-                reason: format!("WAL record at LSN {lsn} does not decode: {reason}"),
-            });
-        }
-        // The log must reach back to the first record the tables do not hold (a copy
-        // whose seeding was cut short has a log but no MANIFEST yet).
-        if wal.first_lsn() > replay_from {
-            return Err(Error::Corruption {
-                file: wal_dir,
-                offset: 0,
-                reason: format!(
-                    "the log starts at LSN {} but the tables hold only up to {}",
-                    wal.first_lsn(),
-                    manifest.flushed_lsn
-                ),
-            });
-        }
+        let (wal, memtable, memtable_bytes) = replay_log(&fs, &dir.join("wal"), wal_options, &manifest)?;
         let applied_lsn = AtomicU64::new(wal.last_lsn().0);
         Ok(Partition {
             fs,
@@ -676,6 +630,65 @@ impl Drop for Partition {
             signal.memtables_grew(-(self.memtable_bytes() as isize));
         }
     }
+}
+
+/// Opens the log in `wal_dir` and replays into a new memtable every record after the
+/// tables' flushed LSN; returns the log, the memtable and its size.
+///
+/// Errors: [`Error::Wal`]; [`Error::Corruption`] for a record that passes its checksum
+/// but does not decode, or a log that does not reach back to the first record the tables
+/// lack.
+fn replay_log(
+    fs: &SharedFs,
+    wal_dir: &Path,
+    wal_options: WalOptions,
+    manifest: &Manifest,
+) -> Result<(Wal, Memtable, usize)> {
+    let mut memtable = Memtable::new();
+    let mut memtable_bytes = 0;
+    let mut bad_record = None;
+    let replay_from = Lsn(manifest.flushed_lsn + 1);
+    let (wal, _report) = Wal::open_and_replay(
+        fs.clone(),
+        wal_dir,
+        wal_options,
+        replay_from,
+        |frame| match decode_writes(frame.payload) {
+            Ok(writes) => {
+                for (key, value) in writes {
+                    let version = Version {
+                        lsn: frame.lsn,
+                        value: value.map(Arc::from),
+                    };
+                    memtable_bytes += memtable::apply(&mut memtable, MemKey::new(key.to_vec()), version).unwrap_or(0);
+                }
+            }
+            Err(reason) => {
+                bad_record.get_or_insert((frame.lsn, reason));
+            }
+        },
+    )?;
+    if let Some((lsn, reason)) = bad_record {
+        return Err(Error::Corruption {
+            file: wal_dir.to_path_buf(),
+            offset: lsn.0,
+            reason: format!("WAL record at LSN {lsn} does not decode: {reason}"),
+        });
+    }
+    // The log must reach back to the first record the tables do not hold (a copy whose
+    // seeding was cut short has a log but no MANIFEST yet).
+    if wal.first_lsn() > replay_from {
+        return Err(Error::Corruption {
+            file: wal_dir.to_path_buf(),
+            offset: 0,
+            reason: format!(
+                "the log starts at LSN {} but the tables hold only up to {}",
+                wal.first_lsn(),
+                manifest.flushed_lsn
+            ),
+        });
+    }
+    Ok((wal, memtable, memtable_bytes))
 }
 
 /// Deletes SSTable files the MANIFEST does not list: a crash between writing a table and
