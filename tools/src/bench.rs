@@ -130,6 +130,47 @@ pub fn run(data: &Path, workload: &Workload, out: &mut dyn Write) -> Result<(), 
         return Err(format!("a put failed: {error}").into());
     }
 
+    report(
+        out,
+        &Measured {
+            latencies,
+            lags,
+            elapsed,
+            item_bytes,
+            stalls,
+            written,
+            replicated: workload.replication != ReplicationArg::None,
+        },
+        device.as_ref(),
+    )?;
+    writeln!(out, "  data:     {} (see `dynastore --data {0} stats`)", dir.display())?;
+    Ok(())
+}
+
+/// What a run measured, for [`report`].
+struct Measured {
+    latencies: Vec<Duration>,
+    lags: Vec<Duration>,
+    elapsed: Duration,
+    item_bytes: u64,
+    stalls: u64,
+    written: Written,
+    replicated: bool,
+}
+
+/// Prints what a run measured: puts per second, latency percentiles, bytes written per
+/// item byte, stalls and (replicated) the replicas' lag.
+fn report(out: &mut dyn Write, measured: &Measured, device: Option<&DeviceWrites>) -> Result<(), Box<dyn Error>> {
+    let Measured {
+        latencies,
+        lags,
+        elapsed,
+        item_bytes,
+        stalls,
+        written,
+        replicated,
+    } = measured;
+    let (mut latencies, mut lags, elapsed, item_bytes) = (latencies.clone(), lags.clone(), *elapsed, *item_bytes);
     latencies.sort_unstable();
     let puts = latencies.len() as u64;
     writeln!(
@@ -141,7 +182,7 @@ pub fn run(data: &Path, workload: &Workload, out: &mut dyn Write) -> Result<(), 
     writeln!(out, "  latency:  {}", percentiles(&latencies))?;
     let per_item_byte = |bytes: u64| bytes as f64 / item_bytes.max(1) as f64;
     let mb = |bytes: u64| bytes as f64 / 1e6;
-    match (written.device, device.as_ref()) {
+    match (written.device, device) {
         (Some(bytes), Some(device)) => writeln!(
             out,
             "  written:  {:.1} MB to {} for {:.1} MB of items: {:.1} bytes per byte (every copy's log, SSTables and compactions; the device's count, so other processes' writes to it count too)",
@@ -167,7 +208,7 @@ pub fn run(data: &Path, workload: &Workload, out: &mut dyn Write) -> Result<(), 
         out,
         "  stalls:   {stalls} (writes that waited for flushing, compaction or replication)"
     )?;
-    if workload.replication != ReplicationArg::None {
+    if *replicated {
         lags.sort_unstable();
         writeln!(
             out,
@@ -176,7 +217,6 @@ pub fn run(data: &Path, workload: &Workload, out: &mut dyn Write) -> Result<(), 
             LAG_SAMPLE_EVERY.as_millis()
         )?;
     }
-    writeln!(out, "  data:     {} (see `dynastore --data {0} stats`)", dir.display())?;
     Ok(())
 }
 
