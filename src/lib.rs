@@ -1,12 +1,15 @@
 //! dynastore: an embeddable, DynamoDB-style storage engine.
 //!
 //! This facade re-exports the public API of the workspace's crates:
-//! - the engine: [`Database`] with tables, hash partitions, PutItem, GetItem, UpdateItem,
-//!   DeleteItem (with conditions and return values), Query, Scan, BatchWriteItem and
-//!   BatchGetItem; the data model ([`item`]), conditions and updates ([`expr`]);
-//! - the write-ahead log ([`wal`]).
+//! - the engine: [`Database`] with tables, hash partitions replicated across AZs, and
+//!   DynamoDB's operations, an input and an output type each ([`api`]): PutItem,
+//!   GetItem, UpdateItem, DeleteItem (with conditions and return values), Query, Scan,
+//!   BatchWriteItem, BatchGetItem, ListTables, DescribeTable; the data model ([`item`]),
+//!   conditions and updates ([`expr`]); checking a data directory ([`verify`]);
+//! - the write-ahead log and the file-system seam every file goes through ([`wal`]).
 //!
-//! SSTables, compaction and replication fill in as they land.
+//! The `drills` feature adds fault injections for tests and failover drills
+//! (`Database::fail_az`, `restore_az`, `pause_shipping`).
 //!
 //! # Example
 //!
@@ -49,7 +52,13 @@ pub use dynastore_engine::{
     SetValue, SortKeyCondition, TableDescription, TableSchema, TableStatus, UpdateAction, UpdateItemInput,
     UpdateItemOutput, UpdateOperand, ValidationError, WriteRequest,
 };
-pub use dynastore_engine::{catalog, compaction, device_writes, expr, item, lag, manifest, sstable, verify};
+pub use dynastore_engine::{api, expr, item, verify};
+
+/// Internals the `dynastore` tool reads (the CATALOG, MANIFESTs, SSTables, the compaction
+/// policy, device write counts, replication lag): not part of the documented API, and
+/// free to change.
+#[doc(hidden)]
+pub use dynastore_engine::{catalog, compaction, device_writes, lag, manifest, sstable};
 
 /// The numbers `Database::stats` reports.
 pub mod engine_stats {

@@ -12,12 +12,12 @@
 //! copy takes writes; shipper threads stream its log, byte for byte, to the others, which
 //! apply it as their own writes. A `Sync` write is acknowledged (and becomes readable)
 //! once the [`AckMode`] is met. When the primary fails (an I/O error on its log,
-//! [`Database::fail_az`], a copy lost or damaged at open) or on request
+//! `Database::fail_az` (the `drills` feature), a copy lost or damaged at open) or on request
 //! ([`Database::promote`]), the replica holding the most of the partition's history is
 //! promoted: the CATALOG records the new primary and a raised epoch (durably, first), the
 //! old primary is fenced, and writes in flight are retried on the new primary (a write
 //! whose record the new primary already holds is acknowledged, not repeated). A former
-//! primary rejoins as a replica ([`Database::restore_az`], or at the next open), dropping
+//! primary rejoins as a replica (`Database::restore_az`, or at the next open), dropping
 //! any tail the new primary never had; replicas that fail on their own are repaired in the
 //! background. The replication side lives in the `replication` submodule.
 
@@ -33,6 +33,7 @@ use crate::item::{AttributeValue, Item};
 use crate::storage::{KeyWrite, Partition, PartitionStats};
 use dynastore_wal::fs::{AzFs, FailedAzs};
 
+#[cfg(feature = "drills")]
 mod drills;
 mod maintenance;
 
@@ -86,7 +87,7 @@ pub struct Database {
     groups: Arc<GroupContext>,
     /// Streams primaries' logs to replicas, if any table is replicated. Dropped (stopped
     /// and joined) first.
-    shipper: Option<Shipper>,
+    _shipper: Option<Shipper>,
     /// Brings replica copies into service (new ones, and failed ones), if any table is
     /// replicated.
     _repairer: Option<Repairer>,
@@ -177,7 +178,7 @@ impl Database {
             groups,
             tables,
             az_failures: Mutex::new(HashMap::new()),
-            shipper,
+            _shipper: shipper,
             _repairer: repairer,
             _flusher: flusher,
             _lock: lock,
@@ -472,6 +473,42 @@ impl Database {
     /// Errors: [`Error::Wal`].
     pub fn close(self) -> Result<()> {
         self.sync_logs()
+    }
+
+    /// Promotes the copy of partition `partition` of `table` in `az` to primary (a planned
+    /// failover): the current primary hands over everything durable first, so nothing
+    /// acknowledged is lost, and rejoins as a replica.
+    ///
+    /// Errors: [`Error::ResourceNotFound`]; [`Error::Validation`] for a partition id that
+    /// does not exist; [`Error::Unavailable`] if the partition was never written, has no
+    /// copy in service in `az`, or that copy is behind another replica or did not get
+    /// every record durable on the primary (it failed, or is still catching up);
+    /// [`Error::Io`].
+    pub fn promote(&self, table: &str, partition: u32, az: &str) -> Result<()> {
+        let table = self.table(table)?;
+        let group = table
+            .groups
+            .iter()
+            .find(|group| group.entry.lock().id == partition)
+            .ok_or_else(|| {
+                Error::Validation(ValidationError::InvalidParameter(format!(
+                    "table {} has no partition {partition}",
+                    table.name
+                )))
+            })?;
+        let entry = group.entry.lock().clone();
+        let primary = group.open.read().clone();
+        let Some(primary) = primary else {
+            return Err(Error::Unavailable {
+                table: table.name.clone(),
+                partition,
+                reason: "it holds no data yet".into(),
+            });
+        };
+        if entry.group.primary == az {
+            return Ok(());
+        }
+        self.groups.fail_over(group, &primary, Some(az), false).map(|_| ())
     }
 
     /// The data directory.

@@ -1,5 +1,5 @@
-//! Fault injections and drills: failing and restoring an AZ, cutting shipping to one,
-//! and promoting a replica on request.
+//! Fault injections for tests and failover drills (the `drills` cargo feature): failing
+//! and restoring an AZ, and cutting shipping to one.
 
 use super::*;
 use crate::group::failover::take_out_failed_copy;
@@ -60,9 +60,7 @@ impl Database {
         for set in tables.iter().flat_map(|table| table.replica_sets()) {
             set.pause(az, paused);
         }
-        if let Some(shipper) = &self.shipper {
-            shipper.signal().notify();
-        }
+        self.groups.ship.notify();
         Ok(())
     }
 
@@ -91,42 +89,6 @@ impl Database {
             }
         }
         Ok(())
-    }
-
-    /// Promotes the copy of partition `partition` of `table` in `az` to primary (a planned
-    /// failover): the current primary hands over everything durable first, so nothing
-    /// acknowledged is lost, and rejoins as a replica.
-    ///
-    /// Errors: [`Error::ResourceNotFound`]; [`Error::Validation`] for a partition id that
-    /// does not exist; [`Error::Unavailable`] if the partition was never written, has no
-    /// copy in service in `az`, or that copy is behind another replica or did not get
-    /// every record durable on the primary (it failed, or is still catching up);
-    /// [`Error::Io`].
-    pub fn promote(&self, table: &str, partition: u32, az: &str) -> Result<()> {
-        let table = self.table(table)?;
-        let group = table
-            .groups
-            .iter()
-            .find(|group| group.entry.lock().id == partition)
-            .ok_or_else(|| {
-                Error::Validation(ValidationError::InvalidParameter(format!(
-                    "table {} has no partition {partition}",
-                    table.name
-                )))
-            })?;
-        let entry = group.entry.lock().clone();
-        let primary = group.open.read().clone();
-        let Some(primary) = primary else {
-            return Err(Error::Unavailable {
-                table: table.name.clone(),
-                partition,
-                reason: "it holds no data yet".into(),
-            });
-        };
-        if entry.group.primary == az {
-            return Ok(());
-        }
-        self.groups.fail_over(group, &primary, Some(az), false).map(|_| ())
     }
 
     pub(super) fn check_az(&self, az: &str) -> Result<()> {

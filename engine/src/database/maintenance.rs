@@ -18,7 +18,7 @@ impl Database {
     /// MANIFEST, and drops the WAL segments the tables now cover. Writers wait only while
     /// a memtable is frozen, not while its table is written. A copy that a repair or a
     /// failover takes out of service meanwhile, or whose AZ is failed
-    /// ([`Database::fail_az`]) before or during its flush, is left as it is, without an
+    /// (`Database::fail_az`) before or during its flush, is left as it is, without an
     /// error: its log still holds what it did not flush.
     ///
     /// Errors: [`Error::Io`], [`Error::Wal`], [`Error::Corruption`].

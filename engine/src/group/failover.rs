@@ -3,7 +3,9 @@
 //! retried on the new primary, or its error), and replicas rejoining. Opening a group is
 //! [`super::open`]'s, and opening, seeding and repairing copies [`super::copies`]'.
 
-use super::shipper::{ReplicaSet, ShipToSet, TakenOut};
+#[cfg(feature = "drills")]
+use super::shipper::TakenOut;
+use super::shipper::{ReplicaSet, ShipToSet};
 use super::{FAILOVER_RETRIES, Group, GroupContext, TableHome};
 use crate::catalog::ReplicationGroup;
 use crate::error::{Error, Result, io_error};
@@ -114,6 +116,7 @@ fn successor<'c>(
 /// promotion is replacing refuses (see [`ReplicaSet::take_out`]): the promotion is waited
 /// for (it holds the group's lock until its set is in place), and the copy is taken out of
 /// the set it put in place.
+#[cfg(feature = "drills")]
 pub(crate) fn take_out_failed_copy(group: &Group, az: &str) {
     let mut waited_for: Option<Arc<ReplicaSet>> = None;
     loop {

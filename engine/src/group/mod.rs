@@ -130,6 +130,7 @@ impl Group {
         self.azs.iter().position(|a| a == az).unwrap_or(0)
     }
 
+    #[cfg(feature = "drills")]
     /// Leaves `copy`, taken out of service in `az`, to be closed under that AZ's repair
     /// lock (by its repairer thread, or the next repair of the copy), not in this thread.
     pub(crate) fn close_later(&self, az: &str, copy: Arc<Partition>) {

@@ -439,17 +439,20 @@ impl ReplicaSet {
         false
     }
 
+    #[cfg(feature = "drills")]
     /// Holds member `index` out of service while its AZ is failed: see
     /// [`ShipStream::hold_out`]. [`ReplicaSet::readmit`] ends it.
     pub(crate) fn hold_out(&self, index: usize, reason: &str) {
         self.stream.hold_out(index, reason);
     }
 
+    #[cfg(feature = "drills")]
     /// Ends [`ReplicaSet::hold_out`] (its AZ is back); a repair puts a copy in service.
     pub(crate) fn readmit(&self, index: usize) {
         self.stream.readmit(index);
     }
 
+    #[cfg(feature = "drills")]
     /// Holds back (or resumes) shipping to the member in `az`, if there is one.
     pub(crate) fn pause(&self, az: &str, paused: bool) {
         if let Some(index) = self.index_of(az) {
