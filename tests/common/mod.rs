@@ -7,24 +7,9 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-/// The run's seed: `DYNASTORE_SEED` if set (to replay a run), else the clock; printed
-/// either way, so that a failing run names the seed that replays its choices (the kill
-/// times; the interleavings of threads are the OS's).
-pub fn seed() -> u64 {
-    let seed = std::env::var("DYNASTORE_SEED")
-        .ok()
-        .and_then(|seed| seed.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
-    println!("seed {seed} (DYNASTORE_SEED={seed} replays it)");
-    seed
-}
+pub use dynastore_testkit::seed;
 
 /// The newest acknowledged `seq` per `(thread, key)`, from acknowledgements printed as
 /// `ack thread key seq`.

@@ -113,7 +113,7 @@ fn sync_round(seed: u64) {
 
 #[test]
 fn sync_appends_survive_power_loss_at_random_points() {
-    for seed in 0..150 {
+    for seed in seeds(0..150) {
         sync_round(seed);
     }
 }
@@ -155,7 +155,7 @@ fn buffered_round(seed: u64) {
 
 #[test]
 fn buffered_appends_survive_power_loss_up_to_their_last_sync() {
-    for seed in 0..150 {
+    for seed in seeds(0..150) {
         buffered_round(seed);
     }
 }
@@ -202,28 +202,28 @@ fn fault_round(seed: u64, kinds: &[OpKind], kind: FaultKind) {
 
 #[test]
 fn failed_sync_is_reported_and_never_counted_durable() {
-    for seed in 0..50 {
+    for seed in seeds(0..50) {
         fault_round(seed, &[OpKind::Sync], FaultKind::Io);
     }
 }
 
 #[test]
 fn failed_write_is_reported_and_never_counted_durable() {
-    for seed in 0..50 {
+    for seed in seeds(0..50) {
         fault_round(seed, &[OpKind::Write], FaultKind::Io);
     }
 }
 
 #[test]
 fn full_disk_is_reported_and_never_counted_durable() {
-    for seed in 0..50 {
+    for seed in seeds(0..50) {
         fault_round(seed, &[OpKind::Write, OpKind::Create], FaultKind::NoSpace);
     }
 }
 
 #[test]
 fn failed_directory_sync_during_rotation_is_reported() {
-    for seed in 0..30 {
+    for seed in seeds(0..30) {
         fault_round(seed, &[OpKind::SyncDir], FaultKind::Io);
     }
 }

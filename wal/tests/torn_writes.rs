@@ -93,7 +93,7 @@ fn assert_prefix(records: &[Record], payloads: &[Vec<u8>], expected_len: usize) 
 
 #[test]
 fn torn_tail_is_truncated_to_last_whole_record_at_every_cut() {
-    for seed in 0..4 {
+    for seed in seeds(0..4) {
         let fixture = fixture(seed, 30);
         let SegmentFile {
             path,

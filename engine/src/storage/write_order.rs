@@ -443,29 +443,15 @@ mod tests {
         assert_eq!(model.read(&blind).as_ref().map(number_of), newest, "not the newest put");
     }
 
-    /// The seed of a randomised run: `DYNASTORE_SEED` to replay one, else the clock;
-    /// printed either way.
-    fn seed() -> u64 {
-        let seed = std::env::var("DYNASTORE_SEED")
-            .ok()
-            .and_then(|seed| seed.parse().ok())
-            .unwrap_or_else(|| {
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-                now.map_or(1, |since| since.as_nanos() as u64)
-            });
-        println!("seed {seed} (DYNASTORE_SEED={seed} replays it)");
-        seed
-    }
-
     #[test]
     fn no_acknowledged_write_is_lost_or_shadowed_under_random_schedules() {
-        let scheduler = RandomScheduler::new_from_seed(seed(), 10_000);
+        let scheduler = RandomScheduler::new_from_seed(dynastore_testkit::seed(), 10_000);
         shuttle::Runner::new(scheduler, shuttle::Config::default()).run(writers_and_a_flusher);
     }
 
     #[test]
     fn no_acknowledged_write_is_lost_or_shadowed_under_pct_schedules() {
-        let scheduler = PctScheduler::new_from_seed(seed(), 3, 10_000);
+        let scheduler = PctScheduler::new_from_seed(dynastore_testkit::seed(), 3, 10_000);
         shuttle::Runner::new(scheduler, shuttle::Config::default()).run(writers_and_a_flusher);
     }
 }

@@ -2,6 +2,8 @@
 //! replicas.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
+pub mod replication;
+
 use dynastore_engine::item::{AttributeValue, Number};
 use proptest::prelude::*;
 

@@ -1,31 +1,12 @@
 //! Helpers shared by the WAL's integration tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use dynastore_wal::fs::{FaultyFs, SharedFs};
 use dynastore_wal::{Durability, Epoch, Lsn, Record, Wal, WalOptions};
 use std::path::Path;
 use std::time::Duration;
 
-/// SplitMix64: a tiny deterministic generator, so every failing seed can be replayed.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
+pub use dynastore_testkit::{Rng, seeds};
 
 /// The payload writer `writer` appends as its `seq`-th record: its identity in the first
 /// 16 bytes, then `len - 16` bytes derived from it, so any payload read back can be checked
