@@ -3,6 +3,7 @@
 //! retried on the new primary, or its error), and replicas rejoining. Opening a group is
 //! [`super::open`]'s, and opening, seeding and repairing copies [`super::copies`]'.
 
+use super::primary::{AckWait, PrimaryRole};
 #[cfg(feature = "drills")]
 use super::shipper::TakenOut;
 use super::shipper::{ReplicaSet, ShipToSet};
@@ -11,7 +12,7 @@ use crate::catalog::ReplicationGroup;
 use crate::error::{Error, Result, io_error};
 use crate::item::Item;
 use crate::options::Replication;
-use crate::storage::{AckWait, Partition, WriteFailure};
+use crate::storage::{Partition, WriteFailure, WriteGate};
 use dynastore_replication::epochs::current_epoch_first_lsn;
 use dynastore_replication::promotion::{self, Refusal};
 use dynastore_replication::rejoin::log_reaches;
@@ -143,15 +144,17 @@ pub(crate) fn take_out_failed_copy(group: &Group, az: &str) {
 }
 
 impl GroupContext {
-    pub(crate) fn ack_wait(&self, set: &Arc<ReplicaSet>) -> Arc<AckWait> {
+    /// The role of a primary whose replicas are `set`: its writers wait for them as the
+    /// replication options say.
+    pub(crate) fn primary_role(&self, set: &Arc<ReplicaSet>) -> Arc<PrimaryRole> {
         let replication = self.options.replication.clone().unwrap_or_default();
-        Arc::new(AckWait {
+        Arc::new(PrimaryRole::new(AckWait {
             acks: Arc::clone(&set.acks),
             mode: replication.ack,
             timeout: replication.ack_timeout,
             max_lag_records: replication.max_lag_records,
-            shipping: Arc::new(ShipToSet::new(set, self.ship.clone())),
-        })
+            shipping: ShipToSet::new(set, self.ship.clone()),
+        }))
     }
 
     /// What a failed write attempt on `partition` comes to: done after all, to be retried
@@ -295,7 +298,7 @@ impl GroupContext {
         if !open.as_ref().is_some_and(|current| Arc::ptr_eq(current, primary)) {
             return Err(unavailable("its primary changed while failing over".into()));
         }
-        let Some(set) = group.replicas.read().clone() else {
+        let (Some(set), Some(role)) = (group.replicas.read().clone(), group.role.read().clone()) else {
             return Err(unavailable("it has no replica to promote".into()));
         };
         // New writes wait for the new primary. A healthy primary then makes durable what
@@ -303,10 +306,10 @@ impl GroupContext {
         // promotion loses nothing (a failed one cannot, and those are lost as in a crash);
         // then shipping stops, after handing the replicas everything durable that can
         // still be read.
-        primary.stop_writes();
+        role.stop_writes(primary);
         let abort = |error: Error| {
             set.resume();
-            primary.resume_writes();
+            role.resume_writes();
             Err(error)
         };
         if !self.failed_azs.read().contains(&entry.group.primary) {
@@ -335,7 +338,7 @@ impl GroupContext {
             return abort(error);
         }
         let former_az = std::mem::replace(&mut entry.group, promoted.clone()).primary;
-        primary.depose(handover);
+        role.depose(primary, handover);
         let next = self.follow(&set, &promoted, &new_primary, &candidates, &failed);
         drop(entry);
         // A damaged former primary's files are not to be trusted: they are removed, so
@@ -344,7 +347,9 @@ impl GroupContext {
         // removed once the new primary is, so that an error here leaves the partition
         // served (and is reported).
         let damaged_files = damaged.then(|| group.repairing(&former_az));
-        new_primary.set_ack_wait(Some(self.ack_wait(&next)));
+        let next_role = self.primary_role(&next);
+        new_primary.set_gate(Arc::clone(&next_role) as Arc<dyn WriteGate>);
+        *group.role.write() = Some(next_role);
         *group.replicas.write() = Some(Arc::clone(&next));
         *open = Some(Arc::clone(&new_primary));
         drop(open);

@@ -18,6 +18,7 @@
 pub(crate) mod copies;
 pub(crate) mod failover;
 pub(crate) mod open;
+pub(crate) mod primary;
 pub(crate) mod read;
 pub(crate) mod repairer;
 pub(crate) mod report;
@@ -30,6 +31,7 @@ use crate::storage::Partition;
 use crate::storage::flush_signal::FlushSignal;
 use dynastore_wal::fs::FailedAzs;
 use parking_lot::{Mutex, RwLock};
+use primary::PrimaryRole;
 use repairer::RepairSignal;
 use shipper::{ReplicaSet, ShipSignal};
 use std::path::PathBuf;
@@ -72,6 +74,9 @@ pub(crate) struct Group {
     pub(crate) open: RwLock<Option<Arc<Partition>>>,
     /// The replica copies and their stream, once created, if the group has several AZs.
     pub(crate) replicas: RwLock<Option<Arc<ReplicaSet>>>,
+    /// The primary's role (the gate its writes pass), with `replicas`: both are replaced
+    /// together, under the `open` lock.
+    pub(crate) role: RwLock<Option<Arc<PrimaryRole>>>,
     /// One per AZ of the partition's group (in the group's order, which never changes):
     /// held while that AZ's copy is brought into service, so that one copy is rebuilt by
     /// one thread at a time, and a hung disk in one AZ holds up no other AZ's repair.
@@ -93,8 +98,9 @@ impl Group {
         table: Arc<TableHome>,
         entry: PartitionEntry,
         open: Option<Arc<Partition>>,
-        replicas: Option<Arc<ReplicaSet>>,
+        replicated: Option<Replicated>,
     ) -> Group {
+        let (replicas, role) = replicated.map(|r| (r.set, r.role)).unzip();
         Group {
             table,
             range_end: entry.range.end,
@@ -104,13 +110,21 @@ impl Group {
             entry: Mutex::new(entry),
             open: RwLock::new(open),
             replicas: RwLock::new(replicas),
+            role: RwLock::new(role),
         }
+    }
+
+    /// Puts a newly opened primary's replicas and role in place (the `open` lock held).
+    pub(crate) fn install(&self, replicated: Option<Replicated>) {
+        let (replicas, role) = replicated.map(|r| (r.set, r.role)).unzip();
+        *self.replicas.write() = replicas;
+        *self.role.write() = role;
     }
 
     /// The repair lock of the copy in `az` (see `repairing`; an AZ outside the group,
     /// which no copy is in, shares the first AZ's lock).
     ///
-    /// Once held, the copies taken out in `az` and left to close ([`Self::close_later`])
+    /// Once held, the copies taken out in `az` and left to close (`Self::close_later`)
     /// are closed.
     pub(crate) fn repairing(&self, az: &str) -> parking_lot::MutexGuard<'_, ()> {
         self.repairing_at(self.az_index(az))
@@ -168,6 +182,13 @@ impl Group {
     pub(crate) fn id(&self) -> u32 {
         self.entry.lock().id
     }
+}
+
+/// A primary's replicas and its role, as opening a group makes them.
+#[derive(Debug)]
+pub(crate) struct Replicated {
+    pub(crate) set: Arc<ReplicaSet>,
+    pub(crate) role: Arc<PrimaryRole>,
 }
 
 /// What every group of a database shares: what opening and repairing copies takes, the

@@ -3,10 +3,10 @@
 //! replicas (opened now, or left to the repairer threads).
 
 use super::shipper::ReplicaSet;
-use super::{GroupContext, TableHome};
+use super::{GroupContext, Replicated, TableHome};
 use crate::catalog::{PartitionEntry, ReplicationGroup};
 use crate::error::{Error, Result, io_error};
-use crate::storage::Partition;
+use crate::storage::{Partition, WriteGate};
 use dynastore_replication::rejoin::history_held;
 use dynastore_wal::Lsn;
 use std::sync::Arc;
@@ -53,7 +53,7 @@ impl GroupContext {
         entry: &PartitionEntry,
         primary: Partition,
         replicas: ReplicaCopies,
-    ) -> Result<(Arc<Partition>, Option<Arc<ReplicaSet>>)> {
+    ) -> Result<(Arc<Partition>, Option<Replicated>)> {
         let group = &entry.group;
         let primary = Arc::new(primary);
         if group.azs.len() < 2 {
@@ -88,8 +88,9 @@ impl GroupContext {
                 None => {}
             }
         }
-        primary.set_ack_wait(Some(self.ack_wait(&set)));
-        Ok((primary, Some(set)))
+        let role = self.primary_role(&set);
+        primary.set_gate(Arc::clone(&role) as Arc<dyn WriteGate>);
+        Ok((primary, Some(Replicated { set, role })))
     }
 
     /// Whether a replicated partition's primary copy is gone (its AZ's disk was lost):

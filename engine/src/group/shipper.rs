@@ -23,7 +23,7 @@
 //! work but the repairer's (see [`crate::group::repairer`]): a hung disk there must not hold up
 //! shipping.
 
-use crate::storage::{Partition, Shipping};
+use crate::storage::Partition;
 use dynastore_replication::{AckError, AckMode, Acks, ReplicaSink, ReplicaState, ShipStream};
 use dynastore_wal::{Lsn, Wal};
 use parking_lot::{Condvar, Mutex, RwLock};
@@ -199,7 +199,7 @@ pub(crate) struct ReplicaSet {
     ack_nanos: AtomicU64,
 }
 
-/// [`Shipping`] for a primary with replica set `set`: records go out through the shipper
+/// Shipping for a primary with replica set `set`: records go out through the shipper
 /// pool (see [`ReplicaSet::acknowledge`]). Once the set is gone (the partition's group
 /// changed), a writer still waiting only wakes the shipper and waits on the acks.
 #[derive(Debug)]
@@ -220,8 +220,12 @@ impl ShipToSet {
     }
 }
 
-impl Shipping for ShipToSet {
-    fn acknowledge(&self, lsn: Lsn, mode: AckMode, timeout: Duration) -> Result<(), AckError> {
+impl ShipToSet {
+    /// Has record `lsn` shipped and waits until the replicas `mode` counts hold it, at
+    /// most `timeout`.
+    ///
+    /// Errors: [`AckError`] (too few replicas, timed out, the primary failed).
+    pub(crate) fn acknowledge(&self, lsn: Lsn, mode: AckMode, timeout: Duration) -> Result<(), AckError> {
         match self.set.upgrade() {
             Some(set) => set.acknowledge(&self.signal, lsn, mode, timeout),
             None => {
@@ -231,7 +235,8 @@ impl Shipping for ShipToSet {
         }
     }
 
-    fn wake(&self) {
+    /// Asks for shipping soon, without waiting.
+    pub(crate) fn wake(&self) {
         self.signal.notify();
     }
 }
@@ -413,7 +418,7 @@ impl ReplicaSet {
     /// Puts `partition` in service as the copy of member `index` and ships to it from its
     /// own durable LSN on, unless this set is stopped (a promotion is replacing it: the
     /// copy was brought in line with a primary that is being deposed) or the member is
-    /// held out (its AZ failed, however late: see [`ReplicaSet::hold_out`]). Returns
+    /// held out (its AZ failed, however late: see `ReplicaSet::hold_out`). Returns
     /// whether it did. A promotion stops the set only once no copy is being put in
     /// service, so it sees every copy this put in service.
     pub(crate) fn replace(&self, index: usize, partition: Arc<Partition>) -> bool {

@@ -66,8 +66,8 @@ impl GroupContext {
         let primary = self.open_partition(&table.partition_dir(&entry.group.primary, &entry), &entry.group)?;
         // The replicas are created by the repairer threads: a replica AZ whose disk is
         // slow or failed must not hold up (or fail) this write.
-        let (partition, replicas) = self.open_group(table, &entry, primary, ReplicaCopies::Later)?;
-        *group.replicas.write() = replicas;
+        let (partition, replicated) = self.open_group(table, &entry, primary, ReplicaCopies::Later)?;
+        group.install(replicated);
         *open = Some(Arc::clone(&partition));
         self.repairs.request();
         Ok(Some(partition))

@@ -1,10 +1,11 @@
 //! Storage: ONE copy of a partition, with no notion of role. A copy opens and recovers
 //! from its files, writes (one WAL record per write, in the order [`write_order`] keeps),
 //! applies records shipped from a primary, reads (memtable, frozen memtables, SSTables,
-//! merged), flushes and merges. It talks upward only through small traits it defines:
-//! [`partition::Shipping`] (wait for the replicas' acknowledgement of a record) and
-//! [`flush_signal::FlushSignal`] (ask for a flush or a merge); what the copy is to its
-//! replication group (primary, replica, deposed) is the group's business.
+//! merged), flushes and merges. It talks upward only through what it defines: a
+//! [`WriteGate`] the replication group sets on a copy it makes primary (may a write enter
+//! the log, wait for its acknowledgement, hold a `Buffered` writer back, is the copy
+//! deposed) and [`flush_signal::FlushSignal`] (ask for a flush or a merge). What the copy
+//! is to its group (primary, replica, deposed) is the group's business.
 //!
 //! - [`partition`]: the copy itself.
 //! - [`record`]: the WAL payload of a write, field by field (`docs/format/wal-payload.md`).
@@ -22,5 +23,5 @@ pub(crate) mod record;
 pub mod sstable;
 pub(crate) mod write_order;
 
-pub(crate) use partition::{AckWait, KeyWrite, Partition, PartitionOptions, Shipping, WriteFailure};
+pub(crate) use partition::{KeyWrite, Partition, PartitionOptions, Refusal, WriteFailure, WriteGate};
 pub use partition::{PartitionStats, SsTableStats};

@@ -15,24 +15,26 @@
 //!
 //! The parts, one job each: [`record`](super::record) (the WAL payload of a write), [`read`] (gets and
 //! range reads), [`flush`] (durability and memtable flushes), [`compact`] (merging
-//! SSTables), [`replica`] (applying shipped records), [`role`] (what a primary does: its
-//! epoch, its replicas' acknowledgements, being deposed) and [`copy`] (seeding a copy).
+//! SSTables), [`replica`] (applying shipped records), [`gate`] (what the replication
+//! group decides of the copy's writes, through the [`WriteGate`] it sets: whether a write
+//! may enter the log, waiting for its acknowledgement, being deposed) and [`copy`]
+//! (seeding a copy). The copy knows no role: being a primary, and being deposed, is the
+//! group's (`group::primary`).
 
 mod compact;
 mod copy;
 mod flush;
 mod read;
 
+mod gate;
 mod replica;
-mod role;
 #[cfg(test)]
 mod test_support;
 
-pub(crate) use role::{AckWait, Shipping, WriteFailure};
+pub(crate) use gate::{OpenGate, Refusal, WriteFailure, WriteGate};
 
 use super::record::{decode_writes, encode_batch, encode_record};
 use read::decode_in_memory;
-use role::NOT_DEPOSED;
 
 use crate::error::{Error, Result, io_error};
 use crate::item::Item;
@@ -161,15 +163,9 @@ pub(crate) struct Partition {
     /// record up to it is applied; as a primary, every write a read can see is at or
     /// below it.
     applied_lsn: AtomicU64,
-    /// As a primary with replicas: how writers wait for them.
-    ack_wait: RwLock<Option<Arc<AckWait>>>,
-    /// Set when a replica took over as primary: the last LSN of this partition's history
-    /// the new primary holds. Nothing more is written here.
-    /// (`NOT_DEPOSED` until then: an atomic, as every write checks it.)
-    deposed: AtomicU64,
-    /// Set while a promotion hands this primary's history over: new writes are turned
-    /// away (to retry on whichever copy ends up primary).
-    handing_over: AtomicBool,
+    /// What its replication group decides of its writes (see [`gate`]): [`OpenGate`]
+    /// unless the group made it a primary with replicas.
+    gate: RwLock<Arc<dyn WriteGate>>,
     /// The first LSN each copy being seeded from this partition needs from its log: no
     /// flush drops them until the copy is in service (see [`Partition::seed_copy`]).
     log_holds: Mutex<Vec<Lsn>>,
@@ -291,9 +287,7 @@ impl Partition {
             epoch: AtomicU64::new(options.epoch.0),
             epoch_first_lsn: AtomicU64::new(options.epoch_first_lsn.0),
             applied_lsn,
-            ack_wait: RwLock::new(None),
-            deposed: AtomicU64::new(NOT_DEPOSED),
-            handing_over: AtomicBool::new(false),
+            gate: RwLock::new(Arc::new(OpenGate)),
         })
         .inspect(|partition: &Partition| {
             if let Some(signal) = &partition.flush_signal {
@@ -460,7 +454,7 @@ impl Partition {
     ) -> std::result::Result<Option<Item>, WriteFailure> {
         let key = MemKey::new(key);
         let mut lock = self.lock_pending();
-        self.check_primary()?;
+        self.check_gate()?;
         let old = match lock.newest(&key) {
             _ if !read_old => None,
             Some(version) => version
@@ -562,6 +556,20 @@ impl Partition {
         self.manifest.lock().flushed_lsn
     }
 
+    /// The epoch this copy's records carry.
+    pub fn epoch(&self) -> Epoch {
+        Epoch(self.epoch.load(Ordering::Relaxed))
+    }
+
+    /// Moves the copy to a newer epoch whose primary began writing at `first_lsn` (a
+    /// promotion): as a primary its records carry it; as a replica it refuses, from
+    /// `first_lsn` on, shipped records of older epochs (a deposed primary's).
+    pub fn set_epoch(&self, epoch: Epoch, first_lsn: Lsn) {
+        if self.epoch.fetch_max(epoch.0, Ordering::Relaxed) < epoch.0 {
+            self.epoch_first_lsn.store(first_lsn.0, Ordering::Relaxed);
+        }
+    }
+
     /// The epoch of this copy's newest record: from its log, or from its MANIFEST when the
     /// log holds no record past the tables (it was emptied by a flush). `Epoch(0)` if
     /// unknown (a MANIFEST written before epochs were recorded), which rejoining treats
@@ -591,7 +599,7 @@ impl Partition {
             .map(|(key, item)| (MemKey::new(key), item.as_ref().map(encode)))
             .collect();
         let mut lock = self.lock_pending();
-        self.check_primary()?;
+        self.check_gate()?;
         let lsn = self
             .wal
             .enqueue(self.epoch(), &encode_batch(&writes))

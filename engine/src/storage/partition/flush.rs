@@ -126,16 +126,9 @@ impl Partition {
     /// `flushed_next`: a live replica still to be shipped records holds it back, and so
     /// does a copy being seeded.
     pub(super) fn retain_from(&self, flushed_next: Lsn) -> Lsn {
-        let shipped = self
-            .ack_wait
-            .read()
-            .as_ref()
-            .and_then(|wait| wait.acks.min_live_durable());
+        let shipped = self.gate().log_needed_from();
         let held = self.log_holds.lock().iter().min().copied();
-        [shipped.map(Lsn::next), held]
-            .into_iter()
-            .flatten()
-            .fold(flushed_next, Lsn::min)
+        [shipped, held].into_iter().flatten().fold(flushed_next, Lsn::min)
     }
 
     /// Sets the memtable aside once no write is between enqueue and apply.
