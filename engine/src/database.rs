@@ -46,17 +46,17 @@ pub use crate::options::{DEFAULT_AZS, DEFAULT_MAX_LAG_RECORDS, Options, PRIMARY_
 pub use dynastore_replication::AckMode;
 use dynastore_wal::fs::{self, FileLock, SharedFs};
 use parking_lot::{Mutex, RwLock};
-use report::describe;
-pub use report::{PartitionReport, TableDescription, TableSchema, TableStats, TableStatus};
+pub use report::{PartitionReport, TableStats};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 pub(crate) use table::Table;
 use table::TableRepairs;
-use validate::*;
-pub(crate) use validate::{LIST_TABLES_LIMIT_MAX, hash_of, out_of_range, table_key, validate_name_at};
+pub(crate) use validate::{
+    LIST_TABLES_LIMIT_MAX, hash_of, out_of_range, table_key, validate_key_schema, validate_name_at, validate_table_name,
+};
 
 /// The lock file's name in the data directory.
 pub const LOCK_FILE: &str = "LOCK";
@@ -276,52 +276,41 @@ impl Database {
             .sum()
     }
 
-    /// Creates a table. Its partitions' directories appear as writes land in them.
+    /// Creates table `name` keyed by `key_schema` (both valid) in the CATALOG, durably, and
+    /// opens it. Its partitions' directories appear as writes land in them.
     ///
-    /// Errors: [`Error::Validation`] for a bad name or key schema,
-    /// [`Error::ResourceInUse`] if the table exists, [`Error::Io`].
-    pub fn create_table(&self, schema: TableSchema) -> Result<TableDescription> {
-        validate_table_name(&schema.name)?;
-        validate_key_schema(&schema.key_schema)?;
+    /// Errors: [`Error::ResourceInUse`] if the table exists, [`Error::Io`].
+    pub(crate) fn add_table(&self, name: &str, key_schema: &KeySchema) -> Result<Arc<Table>> {
         let mut catalog = self.groups.catalog.lock();
-        if catalog.tables.contains_key(&schema.name) {
-            return Err(Error::ResourceInUse { table: schema.name });
+        if catalog.tables.contains_key(name) {
+            return Err(Error::ResourceInUse { table: name.to_owned() });
         }
         // A directory of a table by this name that the catalog does not hold is a leftover
         // (of a crash during delete_table); its data must not become the new table's.
-        self.remove_table_dirs(&schema.name)?;
+        self.remove_table_dirs(name)?;
         let azs = self.options.replication.as_ref().map_or(&[][..], |r| &r.azs[..]);
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_millis() as u64);
-        let entry = TableEntry::new(
-            &schema.name,
-            &schema.key_schema,
-            self.options.initial_partitions,
-            azs,
-            now_ms,
-        );
+        let entry = TableEntry::new(name, key_schema, self.options.initial_partitions, azs, now_ms);
         let mut next = catalog.clone();
-        next.tables.insert(schema.name.clone(), entry.clone());
+        next.tables.insert(name.to_owned(), entry.clone());
         next.save(self.fs.as_ref(), &self.dir)?;
         *catalog = next;
         let table = Arc::new(self.open_table(&entry)?);
-        // Described before it is published: the CATALOG's lock is held here, and a writer
-        // creating a partition of the published table takes the partition's entry lock
-        // before the CATALOG's (describing it afterwards deadlocked with such a writer).
-        let description = describe(&table);
-        self.tables.write().insert(schema.name.clone(), table);
-        Ok(description)
+        self.tables.write().insert(name.to_owned(), Arc::clone(&table));
+        // Nothing may describe the table (which locks its partitions' entries) while the
+        // CATALOG's lock is held: a writer creating a partition of the published table
+        // takes the partition's entry lock before the CATALOG's.
+        drop(catalog);
+        Ok(table)
     }
 
-    /// Deletes a table and all its items: the catalog forgets it first (durably), then
-    /// its directories are removed.
+    /// Deletes table `name` and all its items: the catalog forgets it first (durably),
+    /// then its directories are removed.
     ///
     /// Errors: [`Error::ResourceNotFound`], [`Error::Io`].
-    pub fn delete_table(&self, name: &str) -> Result<TableDescription> {
-        // Described before the catalog lock is taken: describing locks partition entries,
-        // and partition creation takes an entry lock before the catalog lock.
-        let description = self.describe_table(name)?;
+    pub(crate) fn remove_table(&self, name: &str) -> Result<()> {
         let table = {
             let mut catalog = self.groups.catalog.lock();
             if !catalog.tables.contains_key(name) {
@@ -339,7 +328,7 @@ impl Database {
             table
         };
         let Some(table) = table else {
-            return Ok(description);
+            return Ok(());
         };
         // No flush, compaction or replica repair may write into the directory once it is
         // removed. This takes partition locks, so the catalog lock must not be held (lock
@@ -361,7 +350,7 @@ impl Database {
             self.remove_table_dirs(name)?;
         }
         drop(catalog);
-        Ok(description)
+        Ok(())
     }
 
     /// The open tables' names, in no order.
@@ -369,13 +358,9 @@ impl Database {
         self.tables.read().keys().cloned().collect()
     }
 
-    /// A table's schema and partitions.
+    /// The open table `name`.
     ///
     /// Errors: [`Error::ResourceNotFound`].
-    pub fn describe_table(&self, name: &str) -> Result<TableDescription> {
-        Ok(describe(self.table(name)?.as_ref()))
-    }
-
     pub(crate) fn table(&self, name: &str) -> Result<Arc<Table>> {
         self.tables
             .read()

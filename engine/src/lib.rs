@@ -45,9 +45,8 @@ pub use api::operations::{
     PutItemOutput, ReturnValues, UpdateItemInput, UpdateItemOutput,
 };
 pub use api::query::{QueryInput, QueryOutput, ScanInput, ScanOutput, Select, SortKeyCondition};
-pub use database::{
-    AckMode, Database, Options, ReplicaReport, ReplicaStatus, Replication, TableDescription, TableSchema, TableStatus,
-};
+pub use api::tables::{TableDescription, TableSchema, TableStatus};
+pub use database::{AckMode, Database, Options, ReplicaReport, ReplicaStatus, Replication};
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};

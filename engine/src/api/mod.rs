@@ -6,9 +6,10 @@
 //! - [`operations`]: PutItem, GetItem, DeleteItem, UpdateItem and ListTables's types.
 //! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`query`]: Query and Scan with DynamoDB's paging.
+//! - [`tables`]: CreateTable, DeleteTable, DescribeTable and ListTables, and their types.
 
 pub mod batch;
 mod items;
 pub mod operations;
 pub mod query;
-mod tables;
+pub mod tables;

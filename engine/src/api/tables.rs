@@ -1,10 +1,92 @@
-//! ListTables, with DynamoDB's paging and messages.
+//! The table operations (DynamoDB's CreateTable, DeleteTable, DescribeTable and
+//! ListTables, the last with DynamoDB's paging and messages) and their types.
 
 use super::operations::{ListTablesInput, ListTablesOutput};
-use crate::database::{Database, LIST_TABLES_LIMIT_MAX, out_of_range, validate_name_at};
+use crate::catalog::PartitionEntry;
+use crate::database::{
+    Database, LIST_TABLES_LIMIT_MAX, Table, out_of_range, validate_key_schema, validate_name_at, validate_table_name,
+};
 use crate::error::Result;
+use crate::item::KeySchema;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A table to create: its name and primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSchema {
+    /// The table's name: 3 to 255 characters of `[A-Za-z0-9_.-]`.
+    pub name: String,
+    /// Its partition key and optional sort key.
+    pub key_schema: KeySchema,
+}
+
+/// What [`Database::describe_table`] tells about a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableDescription {
+    /// The table's name.
+    pub name: String,
+    /// Its primary key.
+    pub key_schema: KeySchema,
+    /// Its partitions, in hash order.
+    pub partitions: Vec<PartitionEntry>,
+    /// Whether it can be used (DynamoDB's `TableStatus`).
+    pub status: TableStatus,
+    /// When it was created (DynamoDB's `CreationDateTime`); `None` for a table created
+    /// before creation times were recorded.
+    pub creation_date_time: Option<SystemTime>,
+    /// About how many items it holds (DynamoDB's `ItemCount`, which DynamoDB refreshes
+    /// about every six hours): from each partition's memtables and SSTables, counting an
+    /// item once per table that holds a version of it until a merge brings the versions
+    /// together, so exact after [`Database::flush`] and then [`Database::compact`].
+    pub item_count: u64,
+    /// About how many bytes it holds (DynamoDB's `TableSizeBytes`): each partition's
+    /// memtable budget use and SSTable bytes, estimated as the item count is.
+    pub table_size_bytes: u64,
+}
+
+/// A table's state (DynamoDB's `TableStatus`). Tables are created and deleted at once,
+/// so a table that can be described is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TableStatus {
+    /// It can be read and written.
+    Active,
+}
 
 impl Database {
+    /// Creates a table. Its partitions' directories appear as writes land in them.
+    ///
+    /// Errors: [`Error::Validation`](crate::Error::Validation) for a bad name or key
+    /// schema, [`Error::ResourceInUse`](crate::Error::ResourceInUse) if the table exists,
+    /// [`Error::Io`](crate::Error::Io).
+    pub fn create_table(&self, schema: TableSchema) -> Result<TableDescription> {
+        validate_table_name(&schema.name)?;
+        validate_key_schema(&schema.key_schema)?;
+        let table = self.add_table(&schema.name, &schema.key_schema)?;
+        Ok(describe(&table))
+    }
+
+    /// Deletes a table and all its items: the catalog forgets it first (durably), then
+    /// its directories are removed. Returns its description as it was.
+    ///
+    /// Errors: [`Error::ResourceNotFound`](crate::Error::ResourceNotFound),
+    /// [`Error::Io`](crate::Error::Io).
+    pub fn delete_table(&self, name: &str) -> Result<TableDescription> {
+        // Described before the catalog lock is taken: describing locks partition entries,
+        // and partition creation takes an entry lock before the catalog lock.
+        let description = self.describe_table(name)?;
+        self.remove_table(name)?;
+        Ok(description)
+    }
+
+    /// A table's schema, partitions, status, creation time, and approximate item count
+    /// and size.
+    ///
+    /// Errors: [`Error::ResourceNotFound`](crate::Error::ResourceNotFound).
+    pub fn describe_table(&self, name: &str) -> Result<TableDescription> {
+        Ok(describe(&*self.table(name)?))
+    }
+
     /// The names of the tables, sorted, one page at a time (DynamoDB's ListTables): at
     /// most `limit` names (100 by default) after `exclusive_start_table_name`, and the
     /// last of them as `last_evaluated_table_name` when more follow.
@@ -36,5 +118,28 @@ impl Database {
             last_evaluated_table_name: more.then(|| page.last().cloned()).flatten(),
             table_names: page,
         })
+    }
+}
+
+/// A table's description, its item count and size estimated from its primaries' own
+/// numbers (see [`TableDescription::item_count`]).
+fn describe(table: &Table) -> TableDescription {
+    let (mut item_count, mut table_size_bytes) = (0, 0);
+    for group in &table.groups {
+        if let Some(primary) = group.open.read().as_ref() {
+            let (items, bytes) = primary.approximate_size();
+            item_count += items;
+            table_size_bytes += bytes;
+        }
+    }
+    let creation_date_time = (table.created_at_ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(table.created_at_ms));
+    TableDescription {
+        name: table.name.clone(),
+        key_schema: table.key_schema.clone(),
+        partitions: table.groups.iter().map(|group| group.entry.lock().clone()).collect(),
+        status: TableStatus::Active,
+        creation_date_time,
+        item_count,
+        table_size_bytes,
     }
 }

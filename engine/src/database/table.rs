@@ -8,7 +8,7 @@ pub(crate) struct Table {
     pub(crate) name: String,
     pub(crate) key_schema: KeySchema,
     /// When it was created, in milliseconds since the Unix epoch (0: unknown).
-    pub(super) created_at_ms: u64,
+    pub(crate) created_at_ms: u64,
     /// Its name, where its copies live, and whether it was deleted, as its groups see them.
     pub(crate) home: Arc<TableHome>,
     /// Its partitions' replication groups, in hash order.

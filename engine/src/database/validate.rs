@@ -26,7 +26,7 @@ pub(crate) fn hash_of(storage_key: &[u8]) -> u64 {
     u64::from_be_bytes(hash)
 }
 
-pub(super) fn validate_table_name(name: &str) -> Result<()> {
+pub(crate) fn validate_table_name(name: &str) -> Result<()> {
     validate_name_at(name, "tableName")
 }
 
@@ -62,7 +62,7 @@ pub(crate) fn validate_name_at(name: &str, field: &str) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn validate_key_schema(schema: &KeySchema) -> Result<()> {
+pub(crate) fn validate_key_schema(schema: &KeySchema) -> Result<()> {
     let keys = std::iter::once(&schema.partition_key).chain(schema.sort_key.as_ref());
     for key in keys {
         if key.name.is_empty() || key.name.len() > KEY_NAME_BYTES_MAX {

@@ -65,7 +65,8 @@ impl Candidate {
 /// Every copy of `set` in service outside the `failed` AZs, those left out with a
 /// shipment under way too (`left_out`), at their durable LSN now: every record a replica
 /// acknowledged is in it. A copy whose log failed is none: it cannot take writes until
-/// it is reopened.
+/// it is reopened; nor is a copy that was a primary before (its role, the gate its writes
+/// pass, is set once: a former primary rejoins as a freshly opened copy).
 fn candidates(set: &ReplicaSet, left_out: &[bool], failed: &BTreeSet<String>) -> Vec<Candidate> {
     set.members
         .iter()
@@ -73,7 +74,7 @@ fn candidates(set: &ReplicaSet, left_out: &[bool], failed: &BTreeSet<String>) ->
         .filter(|(_, member)| !failed.contains(&member.az))
         .filter_map(|(index, member)| {
             let partition = member.partition.read().clone()?;
-            if partition.wal().poisoned().is_some() {
+            if partition.wal().poisoned().is_some() || partition.has_gate() {
                 return None;
             }
             Some(Candidate {
@@ -348,7 +349,11 @@ impl GroupContext {
         // served (and is reported).
         let damaged_files = damaged.then(|| group.repairing(&former_az));
         let next_role = self.primary_role(&next);
-        new_primary.set_gate(Arc::clone(&next_role) as Arc<dyn WriteGate>);
+        // No gate was set on it: only copies that never were primary are candidates.
+        let fresh = new_primary
+            .set_gate(Arc::clone(&next_role) as Arc<dyn WriteGate>)
+            .is_ok();
+        debug_assert!(fresh, "a copy made primary twice");
         *group.role.write() = Some(next_role);
         *group.replicas.write() = Some(Arc::clone(&next));
         *open = Some(Arc::clone(&new_primary));

@@ -89,7 +89,8 @@ impl GroupContext {
             }
         }
         let role = self.primary_role(&set);
-        primary.set_gate(Arc::clone(&role) as Arc<dyn WriteGate>);
+        // A copy just opened: no gate is set on it yet.
+        let _ = primary.set_gate(Arc::clone(&role) as Arc<dyn WriteGate>);
         Ok((primary, Some(Replicated { set, role })))
     }
 

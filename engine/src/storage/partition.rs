@@ -31,7 +31,7 @@ mod replica;
 #[cfg(test)]
 mod test_support;
 
-pub(crate) use gate::{OpenGate, Refusal, WriteFailure, WriteGate};
+pub(crate) use gate::{Refusal, WriteFailure, WriteGate};
 
 use super::record::{decode_writes, encode_batch, encode_record};
 use read::decode_in_memory;
@@ -163,9 +163,10 @@ pub(crate) struct Partition {
     /// record up to it is applied; as a primary, every write a read can see is at or
     /// below it.
     applied_lsn: AtomicU64,
-    /// What its replication group decides of its writes (see [`gate`]): [`OpenGate`]
-    /// unless the group made it a primary with replicas.
-    gate: RwLock<Arc<dyn WriteGate>>,
+    /// What its replication group decides of its writes (see [`gate`]): none (every
+    /// write admitted, none waited for) unless the group made it a primary with
+    /// replicas; set at most once.
+    gate: std::sync::OnceLock<Arc<dyn WriteGate>>,
     /// The first LSN each copy being seeded from this partition needs from its log: no
     /// flush drops them until the copy is in service (see [`Partition::seed_copy`]).
     log_holds: Mutex<Vec<Lsn>>,
@@ -287,7 +288,7 @@ impl Partition {
             epoch: AtomicU64::new(options.epoch.0),
             epoch_first_lsn: AtomicU64::new(options.epoch_first_lsn.0),
             applied_lsn,
-            gate: RwLock::new(Arc::new(OpenGate)),
+            gate: std::sync::OnceLock::new(),
         })
         .inspect(|partition: &Partition| {
             if let Some(signal) = &partition.flush_signal {

@@ -126,7 +126,7 @@ impl Partition {
     /// `flushed_next`: a live replica still to be shipped records holds it back, and so
     /// does a copy being seeded.
     pub(super) fn retain_from(&self, flushed_next: Lsn) -> Lsn {
-        let shipped = self.gate().log_needed_from();
+        let shipped = self.gate().and_then(|gate| gate.log_needed_from());
         let held = self.log_holds.lock().iter().min().copied();
         [shipped, held].into_iter().flatten().fold(flushed_next, Lsn::min)
     }

@@ -3,6 +3,10 @@
 //! the write path asks it whether a write may enter the log, waits on it before a `Sync`
 //! write is applied, and lets it hold a `Buffered` writer back. A copy with no gate set
 //! (a replica, or the only copy) admits every write and waits for nothing.
+//!
+//! A copy's gate is set at most once (a primary keeps its role until it is deposed, and
+//! a deposed copy is never made primary again: it rejoins as a freshly opened copy), so
+//! it is read without a lock: every write asks it, from every writer thread.
 
 use super::Partition;
 use crate::error::Error;
@@ -47,32 +51,6 @@ pub(crate) enum Refusal {
     HandingOver,
 }
 
-/// The gate of a copy no group set one on: every write is admitted, nothing is waited for.
-#[derive(Debug)]
-pub(crate) struct OpenGate;
-
-impl WriteGate for OpenGate {
-    fn admit(&self) -> std::result::Result<(), Refusal> {
-        Ok(())
-    }
-
-    fn acknowledge(&self, _lsn: Lsn) -> Result<()> {
-        Ok(())
-    }
-
-    fn keep_within_reach(&self, _lsn: Lsn, _stalled: &dyn Fn()) -> Result<()> {
-        Ok(())
-    }
-
-    fn deposed_at(&self) -> Option<Lsn> {
-        None
-    }
-
-    fn log_needed_from(&self) -> Option<Lsn> {
-        None
-    }
-}
-
 /// Why a write attempt failed, with what the engine needs to retry it after a failover.
 #[derive(Debug)]
 pub(crate) struct WriteFailure {
@@ -108,18 +86,26 @@ impl Partition {
         self.retired.load(Ordering::Relaxed) || self.deposed_at().is_some()
     }
 
-    /// Sets the gate this copy's writes pass (see [`WriteGate`]).
-    pub(crate) fn set_gate(&self, gate: Arc<dyn WriteGate>) {
-        *self.gate.write() = gate;
+    /// Sets the gate this copy's writes pass (see [`WriteGate`]), once: the group makes
+    /// the copy its primary. A second gate is refused (returned): a copy is made primary
+    /// once.
+    pub(crate) fn set_gate(&self, gate: Arc<dyn WriteGate>) -> std::result::Result<(), Arc<dyn WriteGate>> {
+        self.gate.set(gate)
     }
 
-    pub(super) fn gate(&self) -> Arc<dyn WriteGate> {
-        Arc::clone(&self.gate.read())
+    /// Whether the group set a gate on this copy (made it a primary).
+    pub(crate) fn has_gate(&self) -> bool {
+        self.gate.get().is_some()
+    }
+
+    /// The gate the group set, if it set one.
+    pub(super) fn gate(&self) -> Option<&dyn WriteGate> {
+        self.gate.get().map(|gate| &**gate)
     }
 
     /// The last LSN of this copy's history a successor took over, if its group deposed it.
     pub(crate) fn deposed_at(&self) -> Option<Lsn> {
-        self.gate.read().deposed_at()
+        self.gate().and_then(|gate| gate.deposed_at())
     }
 
     /// Runs `change` under the write lock: no write is between its gate check and its
@@ -136,9 +122,9 @@ impl Partition {
     }
 
     pub(super) fn check_gate(&self) -> std::result::Result<(), WriteFailure> {
-        let refusal = match self.gate.read().admit() {
-            Ok(()) => return Ok(()),
-            Err(refusal) => refusal,
+        let refusal = match self.gate().map(|gate| gate.admit()) {
+            None | Some(Ok(())) => return Ok(()),
+            Some(Err(refusal)) => refusal,
         };
         Err(WriteFailure {
             error: Error::Wal(dynastore_wal::Error::Poisoned {
@@ -167,7 +153,7 @@ impl Partition {
 
     /// Waits until the group acknowledges record `lsn` (at once without a gate).
     pub(crate) fn await_replicas(&self, lsn: Lsn) -> Result<()> {
-        self.gate().acknowledge(lsn)
+        self.gate().map_or(Ok(()), |gate| gate.acknowledge(lsn))
     }
 
     /// Holds a `Buffered` write (record `lsn`, applied) back while the group's replicas
@@ -177,7 +163,10 @@ impl Partition {
     /// timeout; the record stays in the log's history, applied, as a `Sync` write's whose
     /// acknowledgements time out.
     pub(super) fn keep_replicas_within_reach(&self, lsn: Lsn) -> Result<()> {
-        self.gate().keep_within_reach(lsn, &|| {
+        let Some(gate) = self.gate() else {
+            return Ok(());
+        };
+        gate.keep_within_reach(lsn, &|| {
             self.stalls.fetch_add(1, Ordering::Relaxed);
         })
     }
