@@ -10,6 +10,10 @@ pub enum Error {
     /// The input is not valid (DynamoDB's `ValidationException`); nothing was changed.
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    /// An expression string DynamoDB refuses (a `ValidationException`), with DynamoDB's
+    /// message; nothing was changed.
+    #[error(transparent)]
+    Expression(#[from] crate::expr::parse::ExpressionError),
     /// A write's condition was false; nothing was written (DynamoDB's
     /// `ConditionalCheckFailedException`).
     #[error("The conditional request failed")]
@@ -103,7 +107,7 @@ impl Error {
     /// The name of the DynamoDB exception this error corresponds to.
     pub fn exception_name(&self) -> &'static str {
         match self {
-            Error::Validation(_) => "ValidationException",
+            Error::Validation(_) | Error::Expression(_) => "ValidationException",
             Error::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
             Error::ResourceNotFound { .. } => "ResourceNotFoundException",
             Error::ResourceInUse { .. } => "ResourceInUseException",

@@ -11,6 +11,7 @@
 
 use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::Result;
+pub use crate::expr::SortKeyCondition;
 use crate::expr::update::project;
 use crate::expr::{Condition, Path};
 use crate::item::key::{encode_key_value, partition_hash, storage_key};
@@ -22,25 +23,6 @@ use std::ops::Bound;
 pub const PAGE_BYTES_MAX: usize = 1 << 20;
 /// The most segments a parallel scan can be cut into.
 pub const TOTAL_SEGMENTS_MAX: u32 = 1_000_000;
-
-/// A condition on the sort key of a query (DynamoDB's key condition operators).
-#[derive(Debug, Clone, PartialEq)]
-pub enum SortKeyCondition {
-    /// `sk = v`
-    Eq(AttributeValue),
-    /// `sk < v`
-    Lt(AttributeValue),
-    /// `sk <= v`
-    Le(AttributeValue),
-    /// `sk > v`
-    Gt(AttributeValue),
-    /// `sk >= v`
-    Ge(AttributeValue),
-    /// `sk BETWEEN low AND high` (both included)
-    Between(AttributeValue, AttributeValue),
-    /// `begins_with(sk, v)`, for S and B sort keys
-    BeginsWith(AttributeValue),
-}
 
 /// The input of [`Database::query`].
 #[derive(Debug, Clone, PartialEq)]

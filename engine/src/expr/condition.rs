@@ -247,3 +247,23 @@ pub fn values_equal(a: &AttributeValue, b: &AttributeValue) -> bool {
         _ => a == b,
     }
 }
+
+/// A condition on a key attribute in a query (DynamoDB's key condition operators: the
+/// partition key is tested with `Eq`, the sort key with any).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SortKeyCondition {
+    /// `sk = v`
+    Eq(AttributeValue),
+    /// `sk < v`
+    Lt(AttributeValue),
+    /// `sk <= v`
+    Le(AttributeValue),
+    /// `sk > v`
+    Gt(AttributeValue),
+    /// `sk >= v`
+    Ge(AttributeValue),
+    /// `sk BETWEEN low AND high` (both included)
+    Between(AttributeValue, AttributeValue),
+    /// `begins_with(sk, v)`, for S and B sort keys
+    BeginsWith(AttributeValue),
+}

@@ -1,10 +1,11 @@
-//! Expressions on items, as typed trees: document paths and conditions. (Parsing
-//! DynamoDB's expression strings into these comes later.)
+//! Expressions on items, as typed trees (document paths, conditions, updates), and
+//! DynamoDB's expression strings parsed into them ([`parse`]).
 
 pub mod condition;
+pub mod parse;
 pub mod path;
 pub mod update;
 
-pub use condition::{Comparator, Condition, Operand};
+pub use condition::{Comparator, Condition, Operand, SortKeyCondition};
 pub use path::{Path, PathElement};
 pub use update::{SetValue, UpdateAction, UpdateOperand};

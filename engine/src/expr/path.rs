@@ -22,6 +22,11 @@ impl Path {
         Path(vec![PathElement::Name(name.into())])
     }
 
+    /// The path of `elements`, if it starts with a name (`None` otherwise).
+    pub fn from_elements(elements: Vec<PathElement>) -> Option<Path> {
+        matches!(elements.first(), Some(PathElement::Name(_))).then_some(Path(elements))
+    }
+
     /// Parses `a.b[2].c`: names separated by `.`, list indexes in `[]`. Names are taken
     /// literally (placeholders like `#n` belong to the expression parser).
     ///
