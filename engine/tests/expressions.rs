@@ -581,3 +581,152 @@ proptest! {
         prop_assert_eq!(placeholders.finish(), Ok(()));
     }
 }
+
+mod operations {
+    //! The item operations take expression strings as DynamoDB's API does.
+
+    use super::common::{order_key, orders_schema};
+    use dynastore_engine::expr::parse::ExpressionError;
+    use dynastore_engine::{
+        AttributeValue, Database, DeleteItemInput, Error, GetItemInput, Item, Options, PutItemInput, ReturnValues,
+        UpdateItemInput,
+    };
+    use std::collections::HashMap;
+
+    fn db() -> Database {
+        let fs = dynastore_wal::fs::FaultyFs::new().shared();
+        let db = Database::open(fs, "/data", Options::default()).unwrap();
+        db.create_table(orders_schema("Orders")).unwrap();
+        db
+    }
+
+    fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn values(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    }
+
+    fn get(db: &Database) -> Option<Item> {
+        db.get_item(GetItemInput::new("Orders", order_key("User123", 1)))
+            .unwrap()
+            .item
+    }
+
+    fn create_only(item: Item) -> PutItemInput {
+        let mut put = PutItemInput::new("Orders", item);
+        put.condition_expression = Some("attribute_not_exists(pk)".into());
+        put
+    }
+
+    fn counter_update() -> UpdateItemInput {
+        let mut update = UpdateItemInput::new("Orders", order_key("User123", 1), vec![]);
+        update.update_expression = Some("SET #n = if_not_exists(#n, :zero) + :one ADD tags :t REMOVE gone".into());
+        update.expression_attribute_names = names(&[("#n", "count")]);
+        update.expression_attribute_values = values(&[
+            (":zero", 0.into()),
+            (":one", 1.into()),
+            (":t", AttributeValue::Ss(vec!["a".into()])),
+        ]);
+        update.return_values = ReturnValues::UpdatedNew;
+        update
+    }
+
+    #[test]
+    fn puts_updates_deletes_and_gets_take_expression_strings() {
+        let db = db();
+        let item = order_key("User123", 1).with("gone", "x");
+        db.put_item(create_only(item.clone())).unwrap();
+        let again = db.put_item(create_only(order_key("User123", 1).with("other", 1)));
+        assert!(matches!(again, Err(Error::ConditionalCheckFailed { .. })), "{again:?}");
+        assert_eq!(get(&db), Some(item));
+
+        for expected in 1..=3i64 {
+            let output = db.update_item(counter_update()).unwrap();
+            assert_eq!(
+                output.attributes.and_then(|a| a.get("count").cloned()),
+                Some(AttributeValue::from(expected))
+            );
+        }
+        let updated = get(&db).unwrap();
+        assert_eq!(updated.get("count"), Some(&AttributeValue::from(3)));
+        assert_eq!(updated.get("gone"), None);
+
+        let mut projected = GetItemInput::new("Orders", order_key("User123", 1));
+        projected.projection_expression = Some("#n, tags".into());
+        projected.expression_attribute_names = names(&[("#n", "count")]);
+        let item = db.get_item(projected).unwrap().item.unwrap();
+        assert_eq!(item.len(), 2, "{item:?}");
+
+        let delete_if = |count: i64| {
+            let mut delete = DeleteItemInput::new("Orders", order_key("User123", 1));
+            delete.condition_expression = Some("#n = :c".into());
+            delete.expression_attribute_names = names(&[("#n", "count")]);
+            delete.expression_attribute_values = values(&[(":c", count.into())]);
+            db.delete_item(delete)
+        };
+        assert!(matches!(delete_if(2), Err(Error::ConditionalCheckFailed { .. })));
+        assert!(get(&db).is_some());
+        delete_if(3).unwrap();
+        assert_eq!(get(&db), None);
+    }
+
+    /// A refused expression is a ValidationException with DynamoDB's message, checked
+    /// before the table is looked up, and nothing is written.
+    #[test]
+    fn a_refused_expression_changes_nothing() {
+        let db = db();
+        db.put_item(PutItemInput::new("Orders", order_key("User123", 1).with("count", 7)))
+            .unwrap();
+        let before = get(&db);
+        let mut malformed = counter_update();
+        malformed.update_expression = Some("SET count = count + :one".into());
+        let mut both = counter_update();
+        both.actions = vec![dynastore_engine::UpdateAction::Remove(
+            dynastore_engine::Path::attribute("x"),
+        )];
+        let mut unused = counter_update();
+        unused.expression_attribute_values.insert(":extra".into(), 1.into());
+        let mut no_table = counter_update();
+        no_table.table_name = "Missing".into();
+        no_table.update_expression = Some("SET a = = :one".into());
+        let mut without = PutItemInput::new("Orders", order_key("User123", 1));
+        without.expression_attribute_values = values(&[(":v", 1.into())]);
+        let cases: Vec<(Result<(), Error>, &str)> = vec![
+            (
+                db.update_item(malformed).map(|_| ()),
+                "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: count",
+            ),
+            (
+                db.update_item(both).map(|_| ()),
+                "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {actions} Expression parameters: {UpdateExpression}",
+            ),
+            (
+                db.update_item(unused).map(|_| ()),
+                "Value provided in ExpressionAttributeValues unused in expressions: keys: {:extra}",
+            ),
+            (
+                db.update_item(no_table).map(|_| ()),
+                "Invalid UpdateExpression: Syntax error; token: \"=\", near: \"= = :one\"",
+            ),
+            (
+                db.put_item(without).map(|_| ()),
+                "ExpressionAttributeValues can only be specified when using expressions",
+            ),
+        ];
+        for (result, message) in cases {
+            let error = result.unwrap_err();
+            assert!(matches!(error, Error::Expression(_)), "{error:?}");
+            assert_eq!(error.exception_name(), "ValidationException");
+            assert_eq!(error.to_string(), message);
+        }
+        assert_eq!(get(&db), before);
+        let mut names_alone = GetItemInput::new("Orders", order_key("User123", 1));
+        names_alone.expression_attribute_names = names(&[("#n", "count")]);
+        assert!(matches!(
+            db.get_item(names_alone),
+            Err(Error::Expression(ExpressionError::NamesWithoutExpression))
+        ));
+    }
+}

@@ -2,6 +2,7 @@
 //! validates its input in DynamoDB's order, then writes through the partition's group
 //! ([`Database::write_key`]) or reads from one of its copies.
 
+use super::expressions::{resolve_delete, resolve_get, resolve_put, resolve_update};
 use super::operations::{
     DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, PutItemInput, PutItemOutput, ReturnValues,
     UpdateItemInput, UpdateItemOutput,
@@ -16,9 +17,11 @@ use crate::item::validate::{ValidationError, validate_item, validate_key};
 impl Database {
     /// Writes an item, replacing any item with the same key (DynamoDB's PutItem).
     ///
-    /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`] (the item breaks a
+    /// Errors: [`Error::Expression`] for a malformed or inconsistent expression (checked
+    /// first), [`Error::ResourceNotFound`], [`Error::Validation`] (the item breaks a
     /// limit: nothing is written), [`Error::Wal`] / [`Error::Io`].
-    pub fn put_item(&self, input: PutItemInput) -> Result<PutItemOutput> {
+    pub fn put_item(&self, mut input: PutItemInput) -> Result<PutItemOutput> {
+        resolve_put(&mut input)?;
         let table = self.table(&input.table_name)?;
         validate_item(&input.item, &table.key_schema)?;
         check_condition(input.condition.as_ref())?;
@@ -37,9 +40,11 @@ impl Database {
 
     /// Reads the item under a key (DynamoDB's GetItem, strongly consistent).
     ///
-    /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`] (the key does not match
+    /// Errors: [`Error::Expression`] (checked first), [`Error::ResourceNotFound`],
+    /// [`Error::Validation`] (the key does not match
     /// the schema).
-    pub fn get_item(&self, input: GetItemInput) -> Result<GetItemOutput> {
+    pub fn get_item(&self, mut input: GetItemInput) -> Result<GetItemOutput> {
+        resolve_get(&mut input)?;
         let table = self.table(&input.table_name)?;
         validate_key(&input.key, &table.key_schema)?;
         let key = table_key(&input.key, &table.key_schema)?;
@@ -58,9 +63,11 @@ impl Database {
     /// Deletes the item under a key; deleting a missing item succeeds (DynamoDB's
     /// DeleteItem).
     ///
-    /// Errors: [`Error::ResourceNotFound`], [`Error::Validation`], [`Error::Wal`] /
+    /// Errors: [`Error::Expression`] (checked first), [`Error::ResourceNotFound`],
+    /// [`Error::Validation`], [`Error::Wal`] /
     /// [`Error::Io`].
-    pub fn delete_item(&self, input: DeleteItemInput) -> Result<DeleteItemOutput> {
+    pub fn delete_item(&self, mut input: DeleteItemInput) -> Result<DeleteItemOutput> {
+        resolve_delete(&mut input)?;
         let table = self.table(&input.table_name)?;
         validate_key(&input.key, &table.key_schema)?;
         check_condition(input.condition.as_ref())?;
@@ -82,12 +89,14 @@ impl Database {
     /// Changes an item by `actions` as one atomic write, creating it if it does not exist
     /// (DynamoDB's UpdateItem), and returns what `return_values` asks for.
     ///
-    /// Errors: [`Error::ResourceNotFound`]; [`Error::Validation`] for a bad key, no
+    /// Errors: [`Error::Expression`] (checked first); [`Error::ResourceNotFound`];
+    /// [`Error::Validation`] for a bad key, no
     /// actions, overlapping paths, an update of a key attribute, an operand of the wrong
     /// type or missing, an invalid path, arithmetic out of range, or a result over 400 KB;
     /// [`Error::ConditionalCheckFailed`]; [`Error::Wal`] / [`Error::Io`]. On any error
     /// nothing is written.
-    pub fn update_item(&self, input: UpdateItemInput) -> Result<UpdateItemOutput> {
+    pub fn update_item(&self, mut input: UpdateItemInput) -> Result<UpdateItemOutput> {
+        resolve_update(&mut input)?;
         let table = self.table(&input.table_name)?;
         let schema = &table.key_schema;
         validate_key(&input.key, schema)?;

@@ -9,6 +9,7 @@
 //! - [`tables`]: CreateTable, DeleteTable, DescribeTable and ListTables, and their types.
 
 pub mod batch;
+mod expressions;
 mod items;
 pub mod operations;
 pub mod query;

@@ -5,7 +5,9 @@
 //! its `new` and set the fields that differ from DynamoDB's defaults.
 
 use crate::expr::{Condition, UpdateAction};
+use crate::item::AttributeValue;
 use crate::item::Item;
+use std::collections::HashMap;
 
 /// What a write returns of the item it changed (DynamoDB's `ReturnValues`). Puts and
 /// deletes take `None` or `AllOld`; updates take all five.
@@ -41,6 +43,16 @@ pub struct UpdateItemInput {
     pub return_values: ReturnValues,
     /// `AllOld`: a failed condition's error carries the current item.
     pub return_values_on_condition_check_failure: ReturnValues,
+    /// The changes as DynamoDB's `UpdateExpression` (instead of `actions`, which must then
+    /// be empty).
+    pub update_expression: Option<String>,
+    /// The condition as DynamoDB's `ConditionExpression` (instead of `condition`).
+    pub condition_expression: Option<String>,
+    /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
+    pub expression_attribute_names: HashMap<String, String>,
+    /// The `:value` placeholders of its expressions (DynamoDB's
+    /// `ExpressionAttributeValues`).
+    pub expression_attribute_values: HashMap<String, AttributeValue>,
 }
 
 impl UpdateItemInput {
@@ -53,6 +65,10 @@ impl UpdateItemInput {
             condition: None,
             return_values: ReturnValues::None,
             return_values_on_condition_check_failure: ReturnValues::None,
+            update_expression: None,
+            condition_expression: None,
+            expression_attribute_names: HashMap::new(),
+            expression_attribute_values: HashMap::new(),
         }
     }
 }
@@ -71,6 +87,13 @@ pub struct PutItemInput {
     pub condition: Option<Condition>,
     /// `AllOld`: a failed condition's error carries the current item.
     pub return_values_on_condition_check_failure: ReturnValues,
+    /// The condition as DynamoDB's `ConditionExpression` (instead of `condition`).
+    pub condition_expression: Option<String>,
+    /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
+    pub expression_attribute_names: HashMap<String, String>,
+    /// The `:value` placeholders of its expressions (DynamoDB's
+    /// `ExpressionAttributeValues`).
+    pub expression_attribute_values: HashMap<String, AttributeValue>,
 }
 
 impl PutItemInput {
@@ -82,6 +105,9 @@ impl PutItemInput {
             return_values: ReturnValues::None,
             condition: None,
             return_values_on_condition_check_failure: ReturnValues::None,
+            condition_expression: None,
+            expression_attribute_names: HashMap::new(),
+            expression_attribute_values: HashMap::new(),
         }
     }
 }
@@ -101,6 +127,11 @@ pub struct GetItemInput {
     /// primary, so no read returns an item older than an acknowledged write, nor a write
     /// the primary did not make durable.
     pub consistent_read: bool,
+    /// The projection as DynamoDB's `ProjectionExpression` (instead of `projection`).
+    pub projection_expression: Option<String>,
+    /// The `#name` placeholders of its projection expression (DynamoDB's
+    /// `ExpressionAttributeNames`).
+    pub expression_attribute_names: HashMap<String, String>,
 }
 
 impl GetItemInput {
@@ -111,6 +142,8 @@ impl GetItemInput {
             key,
             projection: None,
             consistent_read: false,
+            projection_expression: None,
+            expression_attribute_names: HashMap::new(),
         }
     }
 }
@@ -138,6 +171,13 @@ pub struct DeleteItemInput {
     pub return_values: ReturnValues,
     /// `AllOld`: a failed condition's error carries the current item.
     pub return_values_on_condition_check_failure: ReturnValues,
+    /// The condition as DynamoDB's `ConditionExpression` (instead of `condition`).
+    pub condition_expression: Option<String>,
+    /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
+    pub expression_attribute_names: HashMap<String, String>,
+    /// The `:value` placeholders of its expressions (DynamoDB's
+    /// `ExpressionAttributeValues`).
+    pub expression_attribute_values: HashMap<String, AttributeValue>,
 }
 
 impl DeleteItemInput {
@@ -149,6 +189,9 @@ impl DeleteItemInput {
             condition: None,
             return_values: ReturnValues::None,
             return_values_on_condition_check_failure: ReturnValues::None,
+            condition_expression: None,
+            expression_attribute_names: HashMap::new(),
+            expression_attribute_values: HashMap::new(),
         }
     }
 }

@@ -177,6 +177,23 @@ pub enum ExpressionError {
         /// The placeholder.
         placeholder: String,
     },
+    /// A request giving a condition (or update, or projection) both as an expression and
+    /// in another form.
+    #[error(
+        "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{non_expression}}} Expression parameters: {{{expression}}}"
+    )]
+    MixedParameters {
+        /// The other form's parameter.
+        non_expression: &'static str,
+        /// The expression's parameter.
+        expression: &'static str,
+    },
+    /// `ExpressionAttributeNames` in a request without expressions.
+    #[error("ExpressionAttributeNames can only be specified when using expressions")]
+    NamesWithoutExpression,
+    /// `ExpressionAttributeValues` in a request without expressions.
+    #[error("ExpressionAttributeValues can only be specified when using expressions")]
+    ValuesWithoutExpression,
     /// An operator a key condition cannot use (OR, NOT, IN, `<>`, functions but
     /// `begins_with`).
     #[error("Invalid operator used in KeyConditionExpression: {operator}")]
