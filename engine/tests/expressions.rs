@@ -588,8 +588,8 @@ mod operations {
     use super::common::{order_key, orders_schema};
     use dynastore_engine::expr::parse::ExpressionError;
     use dynastore_engine::{
-        AttributeValue, Database, DeleteItemInput, Error, GetItemInput, Item, Options, PutItemInput, ReturnValues,
-        UpdateItemInput,
+        AttributeValue, Database, DeleteItemInput, Error, GetItemInput, Item, Options, PutItemInput, QueryInput,
+        ReturnValues, ScanInput, UpdateItemInput,
     };
     use std::collections::HashMap;
 
@@ -728,5 +728,90 @@ mod operations {
             db.get_item(names_alone),
             Err(Error::Expression(ExpressionError::NamesWithoutExpression))
         ));
+    }
+
+    fn load(db: &Database) {
+        for sk in 1..=10i64 {
+            let item = order_key("User123", sk).with("count", sk * 10).with("note", "n");
+            db.put_item(PutItemInput::new("Orders", item)).unwrap();
+        }
+        db.put_item(PutItemInput::new("Orders", order_key("Other", 1))).unwrap();
+    }
+
+    fn key_query(expression: &str, pairs: &[(&str, AttributeValue)]) -> QueryInput {
+        let mut query = QueryInput::with_key_condition("Orders", expression);
+        query.expression_attribute_values = values(pairs);
+        query
+    }
+
+    #[test]
+    fn queries_and_scans_take_key_condition_filter_and_projection_expressions() {
+        let db = db();
+        load(&db);
+        let mut query = key_query(
+            "pk = :pk AND sk BETWEEN :lo AND :hi",
+            &[
+                (":pk", "User123".into()),
+                (":lo", 3.into()),
+                (":hi", 8.into()),
+                (":min", 50.into()),
+            ],
+        );
+        query.filter_expression = Some("#n > :min".into());
+        query.projection_expression = Some("sk, #n".into());
+        query.expression_attribute_names = names(&[("#n", "count")]);
+        let page = db.query(query).unwrap();
+        let sort_keys: Vec<AttributeValue> = page.items.iter().filter_map(|item| item.get("sk").cloned()).collect();
+        assert_eq!(sort_keys, [6i64, 7, 8].map(AttributeValue::from));
+        assert!(
+            page.items
+                .iter()
+                .all(|item| item.len() == 2 && item.get("note").is_none())
+        );
+
+        let mut scan = ScanInput::new("Orders");
+        scan.filter_expression = Some("attribute_not_exists(#n) OR #n = :ten".into());
+        scan.expression_attribute_names = names(&[("#n", "count")]);
+        scan.expression_attribute_values = values(&[(":ten", 10.into())]);
+        let scanned = db.scan(scan).unwrap();
+        assert_eq!(scanned.items.len(), 2, "{:?}", scanned.items);
+    }
+
+    #[test]
+    fn a_key_condition_must_test_the_keys_as_dynamodb_allows() {
+        let db = db();
+        load(&db);
+        let pk = || (":pk", AttributeValue::from("User123"));
+        let v = || (":v", AttributeValue::from(1));
+        let cases = [
+            (
+                key_query("sk = :v", &[v()]),
+                "Query condition missed key schema element: pk",
+            ),
+            (
+                key_query("pk = :pk AND note = :v", &[pk(), v()]),
+                "Query key condition not supported",
+            ),
+            (key_query("pk > :pk", &[pk()]), "Query key condition not supported"),
+            (
+                key_query("pk = :pk AND sk > :v AND sk < :v", &[pk(), v()]),
+                "KeyConditionExpressions must only contain one condition per key",
+            ),
+            (
+                key_query("pk = :pk OR sk = :v", &[pk(), v()]),
+                "Invalid operator used in KeyConditionExpression: OR",
+            ),
+        ];
+        for (query, message) in cases {
+            let error = db.query(query).unwrap_err();
+            assert_eq!(error.exception_name(), "ValidationException");
+            assert_eq!(error.to_string(), message);
+        }
+        let mut neither = key_query("pk = :pk", &[]);
+        neither.key_condition_expression = None;
+        assert_eq!(
+            db.query(neither).unwrap_err().to_string(),
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
+        );
     }
 }

@@ -255,7 +255,7 @@ fn invalid_queries_and_scans_are_refused_with_dynamodbs_messages() {
         "One or more parameter values were invalid: Condition parameter type does not match schema type"
     );
     assert_eq!(
-        query(&|i| i.partition_key = 1.into()),
+        query(&|i| i.partition_key = Some(1.into())),
         "One or more parameter values were invalid: Condition parameter type does not match schema type"
     );
     assert_eq!(

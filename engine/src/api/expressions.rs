@@ -6,12 +6,14 @@
 //! need an expression, and every placeholder they define must be used.
 
 use super::operations::{DeleteItemInput, GetItemInput, PutItemInput, UpdateItemInput};
+use super::query::{QueryInput, ScanInput};
 use crate::error::Result;
 use crate::expr::parse::{
-    ExpressionError, ExpressionKind, Placeholders, parse_condition, parse_projection, parse_update,
+    ExpressionError, ExpressionKind, KeyTest, Placeholders, parse_condition, parse_key_condition, parse_projection,
+    parse_update,
 };
-use crate::expr::{Condition, Path};
-use crate::item::AttributeValue;
+use crate::expr::{Condition, Path, SortKeyCondition};
+use crate::item::{AttributeValue, KeySchema};
 use std::collections::HashMap;
 
 /// Refuses a form given both ways.
@@ -133,9 +135,127 @@ pub(super) fn resolve_get(input: &mut GetItemInput) -> Result<()> {
     let names = std::mem::take(&mut input.expression_attribute_names);
     let no_values = HashMap::new();
     let mut placeholders = placeholders(&names, &no_values, expression.is_some())?;
-    if let Some(text) = &expression {
-        let paths: Vec<Path> = parse_projection(text, &mut placeholders)?;
-        input.projection = Some(paths);
+    projection(expression.as_deref(), &mut placeholders, &mut input.projection)?;
+    Ok(placeholders.finish()?)
+}
+
+/// `expression`, if given, parsed as a projection into `projection`.
+fn projection(
+    expression: Option<&str>,
+    placeholders: &mut Placeholders<'_>,
+    projection: &mut Option<Vec<Path>>,
+) -> Result<()> {
+    if let Some(text) = expression {
+        *projection = Some(parse_projection(text, placeholders)?);
     }
+    Ok(())
+}
+
+/// A Query's filter and projection expressions into its typed forms, and its key
+/// condition expression parsed into the tests [`apply_key_tests`] checks against the
+/// table's key schema once the table is known.
+///
+/// Errors: [`crate::Error::Expression`].
+pub(super) fn resolve_query(input: &mut QueryInput) -> Result<Option<Vec<KeyTest>>> {
+    let key_condition = input.key_condition_expression.take();
+    let filter = input.filter_expression.take();
+    let projected = input.projection_expression.take();
+    let typed_key = input.partition_key.is_some() || input.sort_key_condition.is_some();
+    one_way(
+        typed_key,
+        key_condition.is_some(),
+        "partition_key",
+        "KeyConditionExpression",
+    )?;
+    one_way(input.filter.is_some(), filter.is_some(), "filter", "FilterExpression")?;
+    one_way(
+        input.projection.is_some(),
+        projected.is_some(),
+        "projection",
+        "ProjectionExpression",
+    )?;
+    let names = std::mem::take(&mut input.expression_attribute_names);
+    let values = std::mem::take(&mut input.expression_attribute_values);
+    let any = key_condition.is_some() || filter.is_some() || projected.is_some();
+    let mut placeholders = placeholders(&names, &values, any)?;
+    let tests = match &key_condition {
+        Some(text) => Some(parse_key_condition(text, &mut placeholders)?),
+        None => None,
+    };
+    if let Some(text) = &filter {
+        input.filter = Some(parse_condition(ExpressionKind::Filter, text, &mut placeholders)?);
+    }
+    projection(projected.as_deref(), &mut placeholders, &mut input.projection)?;
+    placeholders.finish()?;
+    Ok(tests)
+}
+
+/// Sets a Query's partition key and sort key condition from its key condition's `tests`
+/// (if it had one), checked against the table's key `schema`; returns the partition key.
+///
+/// Errors: [`ExpressionError::KeyConditionMissing`] without any key condition;
+/// [`ExpressionError::MissingKeyElement`] without the partition key's equality;
+/// [`ExpressionError::KeyConditionNotSupported`] for a test of another attribute or of the
+/// partition key but equality; [`ExpressionError::OneConditionPerKey`] for two tests of
+/// one key.
+pub(super) fn apply_key_tests(
+    input: &mut QueryInput,
+    tests: Option<Vec<KeyTest>>,
+    schema: &KeySchema,
+) -> Result<AttributeValue> {
+    if let Some(tests) = tests {
+        let mut partition_key = None;
+        let mut sort_key_condition = None;
+        for test in tests {
+            let sort_key = schema.sort_key.as_ref().is_some_and(|k| k.name == test.attribute);
+            let repeated = if test.attribute == schema.partition_key.name {
+                match test.comparison {
+                    SortKeyCondition::Eq(value) => partition_key.replace(value).is_some(),
+                    _ => return Err(ExpressionError::KeyConditionNotSupported.into()),
+                }
+            } else if sort_key {
+                sort_key_condition.replace(test.comparison).is_some()
+            } else {
+                return Err(ExpressionError::KeyConditionNotSupported.into());
+            };
+            if repeated {
+                return Err(ExpressionError::OneConditionPerKey.into());
+            }
+        }
+        let Some(partition_key) = partition_key else {
+            return Err(ExpressionError::MissingKeyElement {
+                name: schema.partition_key.name.clone(),
+            }
+            .into());
+        };
+        input.partition_key = Some(partition_key);
+        input.sort_key_condition = sort_key_condition;
+    }
+    input
+        .partition_key
+        .clone()
+        .ok_or_else(|| ExpressionError::KeyConditionMissing.into())
+}
+
+/// A Scan's filter and projection expressions into its typed forms.
+///
+/// Errors: [`crate::Error::Expression`].
+pub(super) fn resolve_scan(input: &mut ScanInput) -> Result<()> {
+    let filter = input.filter_expression.take();
+    let projected = input.projection_expression.take();
+    one_way(input.filter.is_some(), filter.is_some(), "filter", "FilterExpression")?;
+    one_way(
+        input.projection.is_some(),
+        projected.is_some(),
+        "projection",
+        "ProjectionExpression",
+    )?;
+    let names = std::mem::take(&mut input.expression_attribute_names);
+    let values = std::mem::take(&mut input.expression_attribute_values);
+    let mut placeholders = placeholders(&names, &values, filter.is_some() || projected.is_some())?;
+    if let Some(text) = &filter {
+        input.filter = Some(parse_condition(ExpressionKind::Filter, text, &mut placeholders)?);
+    }
+    projection(projected.as_deref(), &mut placeholders, &mut input.projection)?;
     Ok(placeholders.finish()?)
 }

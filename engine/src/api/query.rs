@@ -9,6 +9,7 @@
 //! Because the key encoding sorts like the values, every sort-key condition is a range of
 //! storage keys (`begins_with` a prefix of them), so a query reads exactly its items.
 
+use super::expressions::{apply_key_tests, resolve_query, resolve_scan};
 use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::Result;
 pub use crate::expr::SortKeyCondition;
@@ -17,6 +18,7 @@ use crate::expr::{Condition, Path};
 use crate::item::key::{encode_key_value, partition_hash, storage_key};
 use crate::item::validate::{KeySchema, ScalarType, ValidationError, validate_key};
 use crate::item::{AttributeType, AttributeValue, Item};
+use std::collections::HashMap;
 use std::ops::Bound;
 
 /// The most bytes of items one page reads (DynamoDB's 1 MB).
@@ -30,8 +32,9 @@ pub const TOTAL_SEGMENTS_MAX: u32 = 1_000_000;
 pub struct QueryInput {
     /// The table.
     pub table_name: String,
-    /// The partition key value (equality).
-    pub partition_key: AttributeValue,
+    /// The partition key value (equality); `None` when a `key_condition_expression` gives
+    /// it.
+    pub partition_key: Option<AttributeValue>,
     /// An optional condition on the sort key.
     pub sort_key_condition: Option<SortKeyCondition>,
     /// `true` (default) for ascending sort-key order, `false` for descending.
@@ -50,14 +53,41 @@ pub struct QueryInput {
     /// Read from the primary (true), or from any copy (false, the default, as DynamoDB's
     /// `ConsistentRead`; see [`crate::GetItemInput::consistent_read`]).
     pub consistent_read: bool,
+    /// The key condition as DynamoDB's `KeyConditionExpression` (instead of
+    /// `partition_key` and `sort_key_condition`).
+    pub key_condition_expression: Option<String>,
+    /// The filter as DynamoDB's `FilterExpression` (instead of `filter`).
+    pub filter_expression: Option<String>,
+    /// The projection as DynamoDB's `ProjectionExpression` (instead of `projection`).
+    pub projection_expression: Option<String>,
+    /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
+    pub expression_attribute_names: HashMap<String, String>,
+    /// The `:value` placeholders of its expressions (DynamoDB's
+    /// `ExpressionAttributeValues`).
+    pub expression_attribute_values: HashMap<String, AttributeValue>,
 }
 
 impl QueryInput {
     /// A query of every item under `partition_key`, ascending.
     pub fn new(table_name: impl Into<String>, partition_key: impl Into<AttributeValue>) -> Self {
+        QueryInput::of(table_name.into(), Some(partition_key.into()), None)
+    }
+
+    /// A query of `table_name` by DynamoDB's `KeyConditionExpression` (its placeholders
+    /// go into `expression_attribute_names` and `_values`), ascending.
+    pub fn with_key_condition(table_name: impl Into<String>, key_condition_expression: impl Into<String>) -> Self {
+        QueryInput::of(table_name.into(), None, Some(key_condition_expression.into()))
+    }
+
+    fn of(table_name: String, partition_key: Option<AttributeValue>, key_condition_expression: Option<String>) -> Self {
         QueryInput {
-            table_name: table_name.into(),
-            partition_key: partition_key.into(),
+            table_name,
+            partition_key,
+            key_condition_expression,
+            filter_expression: None,
+            projection_expression: None,
+            expression_attribute_names: HashMap::new(),
+            expression_attribute_values: HashMap::new(),
             sort_key_condition: None,
             scan_index_forward: true,
             limit: None,
@@ -92,6 +122,15 @@ pub struct ScanInput {
     /// Read from the primaries (true), or from any copy (false, the default, as DynamoDB's
     /// `ConsistentRead`; see [`crate::GetItemInput::consistent_read`]).
     pub consistent_read: bool,
+    /// The filter as DynamoDB's `FilterExpression` (instead of `filter`).
+    pub filter_expression: Option<String>,
+    /// The projection as DynamoDB's `ProjectionExpression` (instead of `projection`).
+    pub projection_expression: Option<String>,
+    /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
+    pub expression_attribute_names: HashMap<String, String>,
+    /// The `:value` placeholders of its expressions (DynamoDB's
+    /// `ExpressionAttributeValues`).
+    pub expression_attribute_values: HashMap<String, AttributeValue>,
 }
 
 impl ScanInput {
@@ -292,11 +331,11 @@ fn successor(prefix: &[u8]) -> Bound<Vec<u8>> {
     }
 }
 
-fn query_range(schema: &KeySchema, input: &QueryInput) -> Result<KeyRange> {
-    if scalar_type(&input.partition_key) != Some(schema.partition_key.scalar_type) {
+fn query_range(schema: &KeySchema, partition_key: &AttributeValue, input: &QueryInput) -> Result<KeyRange> {
+    if scalar_type(partition_key) != Some(schema.partition_key.scalar_type) {
         return Err(type_mismatch().into());
     }
-    let partition_prefix = storage_key(&input.partition_key, None);
+    let partition_prefix = storage_key(partition_key, None);
     let with = |encoded: Vec<u8>| [partition_prefix.as_slice(), &encoded].concat();
     let whole = KeyRange {
         lower: Bound::Included(partition_prefix.clone()),
@@ -482,16 +521,18 @@ impl Database {
     /// partition key or operand of the wrong type, `begins_with` on a number, BETWEEN
     /// bounds in the wrong order, a sort-key condition on a table without sort key, a
     /// limit of 0, or an `exclusive_start_key` that is not a key of this query.
-    pub fn query(&self, input: QueryInput) -> Result<QueryOutput> {
+    pub fn query(&self, mut input: QueryInput) -> Result<QueryOutput> {
+        let key_tests = resolve_query(&mut input)?;
         let count_only = check_select(input.select, input.projection.is_some(), QUERY_PREFIX)?;
         let table = self.table(&input.table_name)?;
+        let partition_key = apply_key_tests(&mut input, key_tests, &table.key_schema)?;
         let limit = check_limit(input.limit)?;
         check_filter_names(input.filter.as_ref(), &table.key_schema)?;
-        let mut range = query_range(&table.key_schema, &input)?;
+        let mut range = query_range(&table.key_schema, &partition_key, &input)?;
         if let Some(start) = &input.exclusive_start_key {
             validate_key(start, &table.key_schema).map_err(|_| start_key_error())?;
             let start_key = table_key(start, &table.key_schema)?;
-            if !start_key.starts_with(&storage_key(&input.partition_key, None)) {
+            if !start_key.starts_with(&storage_key(&partition_key, None)) {
                 return Err(invalid(
                     "The provided starting key is outside query boundaries based on provided conditions",
                 )
@@ -512,7 +553,7 @@ impl Database {
                 count_only,
             )
         };
-        let hash = partition_hash(&input.partition_key);
+        let hash = partition_hash(&partition_key);
         // A copy found damaged part way is replaced and the page read again from scratch.
         let page = self.read(&table, hash, input.consistent_read, |copy| {
             let mut page = new_page();
@@ -536,7 +577,8 @@ impl Database {
     /// Errors: [`crate::Error::ResourceNotFound`]; [`crate::Error::Validation`] for a limit
     /// of 0, a bad segment, or an `exclusive_start_key` that is not a key of the table or
     /// not in the segment.
-    pub fn scan(&self, input: ScanInput) -> Result<ScanOutput> {
+    pub fn scan(&self, mut input: ScanInput) -> Result<ScanOutput> {
+        resolve_scan(&mut input)?;
         let count_only = check_select(input.select, input.projection.is_some(), "")?;
         let table = self.table(&input.table_name)?;
         let limit = check_limit(input.limit)?;

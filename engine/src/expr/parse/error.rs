@@ -194,6 +194,22 @@ pub enum ExpressionError {
     /// `ExpressionAttributeValues` in a request without expressions.
     #[error("ExpressionAttributeValues can only be specified when using expressions")]
     ValuesWithoutExpression,
+    /// A Query with neither a key condition expression nor a partition key.
+    #[error("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")]
+    KeyConditionMissing,
+    /// A key condition without an equality on the partition key.
+    #[error("Query condition missed key schema element: {name}")]
+    MissingKeyElement {
+        /// The partition key's name.
+        name: String,
+    },
+    /// A key condition on an attribute that is not a key, or on the partition key other
+    /// than by equality.
+    #[error("Query key condition not supported")]
+    KeyConditionNotSupported,
+    /// A key condition with two tests of one key.
+    #[error("KeyConditionExpressions must only contain one condition per key")]
+    OneConditionPerKey,
     /// An operator a key condition cannot use (OR, NOT, IN, `<>`, functions but
     /// `begins_with`).
     #[error("Invalid operator used in KeyConditionExpression: {operator}")]
