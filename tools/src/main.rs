@@ -1,6 +1,8 @@
-//! The `dynastore` command: inspect data directories and tour the engine.
+//! The `dynastore` command: tables and items from the shell, inspecting data
+//! directories, benchmarks, and the tour of the engine.
 
 mod bench;
+mod client;
 mod demo;
 mod dump;
 mod stats;
@@ -24,6 +26,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Client(client::ClientCommand),
     /// Print on-disk structures for humans (or machines, with --json).
     Dump {
         #[command(subcommand)]
@@ -103,6 +107,7 @@ enum DumpCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Client(command) => client::run(&cli.data, command, &mut std::io::stdout().lock()),
         Command::Dump {
             what: DumpCommand::Wal { path, json },
         } => dump::wal(&path, json, &mut std::io::stdout().lock()),

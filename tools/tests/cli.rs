@@ -378,3 +378,196 @@ fn bench_refuses_a_workload_it_cannot_run() {
     }
     assert!(!tmp.path().join("bench").exists(), "nothing was created");
 }
+
+/// Runs `dynastore --data <data> <args>` and returns (stdout, stderr, success).
+fn client(data: &Path, args: &[&str]) -> (String, String, bool) {
+    let mut all = vec!["--data", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let output = dynastore(&all);
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+        output.status.success(),
+    )
+}
+
+#[test]
+fn tables_and_items_from_the_shell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let (out, _, ok) = client(
+        data,
+        &[
+            "create-table",
+            "Orders",
+            "--pk",
+            "pk:S",
+            "--sk",
+            "sk:N",
+            "--partitions",
+            "2",
+        ],
+    );
+    assert!(
+        ok && out.contains(r#""TableName":"Orders""#) && out.contains(r#""Partitions":2"#),
+        "{out}"
+    );
+    assert_eq!(client(data, &["list-tables"]).0, "Orders\n");
+    let order =
+        |sk: u32, total: u32| format!(r#"{{"pk":{{"S":"User123"}},"sk":{{"N":"{sk}"}},"total":{{"N":"{total}"}}}}"#);
+    for sk in 1..=3 {
+        let (_, err, ok) = client(
+            data,
+            &[
+                "put",
+                "Orders",
+                &order(sk, sk * 10),
+                "--condition",
+                "attribute_not_exists(pk)",
+            ],
+        );
+        assert!(ok, "{err}");
+    }
+    let (out, err, ok) = client(
+        data,
+        &[
+            "update",
+            "Orders",
+            r#"{"pk":{"S":"User123"},"sk":{"N":"2"}}"#,
+            "--update",
+            "SET #t = #t + :n",
+            "--names",
+            r##"{"#t":"total"}"##,
+            "--values",
+            r#"{":n":{"N":"5"}}"#,
+            "--return-values",
+            "UPDATED_NEW",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "{\"total\":{\"N\":\"25\"}}\n");
+    let (out, _, ok) = client(
+        data,
+        &[
+            "get",
+            "Orders",
+            r#"{"pk":{"S":"User123"},"sk":{"N":"2"}}"#,
+            "--consistent",
+        ],
+    );
+    assert!(ok);
+    assert_eq!(out.trim(), order(2, 25));
+    let (out, _, ok) = client(
+        data,
+        &[
+            "query",
+            "Orders",
+            "--key-condition",
+            "pk = :pk AND sk >= :lo",
+            "--values",
+            r#"{":pk":{"S":"User123"},":lo":{"N":"2"}}"#,
+            "--reverse",
+        ],
+    );
+    assert!(ok);
+    assert_eq!(out, format!("{}\n{}\n", order(3, 30), order(2, 25)));
+    let (out, err, ok) = client(data, &["scan", "Orders", "--limit", "1"]);
+    assert!(
+        ok && out.lines().count() == 1 && err.contains("more: --start"),
+        "{out}{err}"
+    );
+    let (out, _, ok) = client(
+        data,
+        &[
+            "scan",
+            "Orders",
+            "--limit",
+            "1",
+            "--all",
+            "--filter",
+            "#t > :x",
+            "--names",
+            r##"{"#t":"total"}"##,
+            "--values",
+            r#"{":x":{"N":"10"}}"#,
+        ],
+    );
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let (out, _, ok) = client(
+        data,
+        &[
+            "delete",
+            "Orders",
+            r#"{"pk":{"S":"User123"},"sk":{"N":"1"}}"#,
+            "--return-values",
+            "ALL_OLD",
+        ],
+    );
+    assert!(ok);
+    assert_eq!(out.trim(), order(1, 10));
+    let (out, _, ok) = client(data, &["describe-table", "Orders"]);
+    assert!(ok && out.contains(r#""KeyType":"RANGE""#), "{out}");
+    assert!(client(data, &["delete-table", "Orders"]).2);
+    assert_eq!(client(data, &["list-tables"]).0, "");
+}
+
+/// Bad input fails the command with DynamoDB's exception name and message on stderr,
+/// and changes nothing.
+#[test]
+fn bad_input_fails_with_dynamodbs_exception_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    assert!(client(data, &["create-table", "Orders", "--pk", "pk:S"]).2);
+    let key = r#"{"pk":{"S":"a"}}"#;
+    assert!(client(data, &["put", "Orders", key]).2);
+    let files = tempfile::tempdir().unwrap();
+    let big_file = files.path().join("big.json");
+    std::fs::write(
+        &big_file,
+        format!(r#"{{"pk":{{"S":"b"}},"blob":{{"S":"{}"}}}}"#, "x".repeat(409_600)),
+    )
+    .unwrap();
+    let big = format!("file://{}", big_file.display());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["put", "Orders", "{not json"],
+            "ValidationException: the item is not DynamoDB JSON",
+        ),
+        (
+            vec!["get", "Missing", key],
+            "ResourceNotFoundException: Requested resource not found: Table: Missing not found",
+        ),
+        (
+            vec!["put", "Orders", key, "--condition", "attribute_not_exists(pk)"],
+            "ConditionalCheckFailedException: The conditional request failed",
+        ),
+        (
+            vec!["put", "Orders", &big],
+            "ValidationException: Item size has exceeded the maximum allowed size",
+        ),
+        (
+            vec![
+                "update",
+                "Orders",
+                key,
+                "--update",
+                "SET status = :v",
+                "--values",
+                r#"{":v":{"N":"1"}}"#,
+            ],
+            "ValidationException: Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: status",
+        ),
+        (
+            vec!["create-table", "T1", "--pk", "pk:X"],
+            "ValidationException: a key is NAME:TYPE with TYPE S, N or B: pk:X",
+        ),
+    ];
+    for (args, message) in cases {
+        let (out, err, ok) = client(data, &args);
+        assert!(!ok, "{args:?} succeeded: {out}");
+        assert!(err.starts_with(&format!("dynastore: {message}")), "{args:?}: {err}");
+    }
+    let (out, _, _) = client(data, &["scan", "Orders"]);
+    assert_eq!(out, format!("{key}\n"), "nothing changed");
+}
