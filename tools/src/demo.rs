@@ -3,14 +3,15 @@
 //! It tours the write-ahead log, laid out where a partition's log lives
 //! (`<data>/demo/<az>/<table>/<partition>/wal`) ([`wal`]), then a database: the data
 //! model, tables and partitions, queries and updates ([`items`]), flushes and compaction
-//! ([`lsm`]), replication and failover ([`replication`]), and counters racing flushes
-//! ([`counters`]). Every step checks its own result and the demo fails loudly if
-//! anything is off.
+//! ([`lsm`]), replication and failover ([`replication`]), counters racing flushes
+//! ([`counters`]), and the seed's story told with the `dynastore` command ([`shell`]).
+//! Every step checks its own result and the demo fails loudly if anything is off.
 
 mod counters;
 mod items;
 mod lsm;
 mod replication;
+mod shell;
 mod wal;
 
 use dynastore::wal::fs::StdFs;
@@ -96,6 +97,7 @@ pub fn run(data: &Path, out: &mut dyn Write) -> DemoResult {
     replication::replication_and_failover(&root.join("replicated"), out)?;
     replication::replication_backpressure(&root.join("backpressure"), out)?;
     counters::counter_updates_racing_flushes(&root.join("counters"), out)?;
+    shell::orders_from_the_shell(&root.join("shell"), out)?;
     writeln!(out, "\nEvery step checked its own result: the demo passed.")?;
     Ok(())
 }

@@ -16,16 +16,16 @@ use std::time::Duration;
 /// dynastore: an embeddable, DynamoDB-style storage engine.
 #[derive(Debug, Parser)]
 #[command(name = "dynastore", version, about)]
-struct Cli {
+pub(crate) struct Cli {
     /// The data directory.
     #[arg(long, global = true, default_value = "dynastore-data")]
     data: PathBuf,
     #[command(subcommand)]
-    command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {
+pub(crate) enum Command {
     #[command(flatten)]
     Client(client::ClientCommand),
     /// Print on-disk structures for humans (or machines, with --json).
