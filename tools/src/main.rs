@@ -5,6 +5,7 @@ mod bench;
 mod client;
 mod demo;
 mod dump;
+mod load;
 mod stats;
 mod verify;
 
@@ -28,6 +29,26 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     #[command(flatten)]
     Client(client::ClientCommand),
+    /// Load items into a table: one per line as DynamoDB JSON (or DynamoDB's S3 export
+    /// lines, or `aws dynamodb scan` output), from FILE or `-` (stdin), 25 per batch,
+    /// durable when it returns.
+    Load {
+        /// The table.
+        table: String,
+        /// The file, or `-` for stdin.
+        file: String,
+        /// What a bad line does: stop the load (the lines before it are loaded), or is
+        /// skipped and counted.
+        #[arg(long, value_enum, default_value = "stop")]
+        on_error: load::OnError,
+    },
+    /// Every item of a table, one per line as DynamoDB JSON, to FILE or stdout.
+    Export {
+        /// The table.
+        table: String,
+        /// The file (stdout without one).
+        file: Option<PathBuf>,
+    },
     /// Print on-disk structures for humans (or machines, with --json).
     Dump {
         #[command(subcommand)]
@@ -108,6 +129,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Client(command) => client::run(&cli.data, command, &mut std::io::stdout().lock()),
+        Command::Load { table, file, on_error } => {
+            load::load(&cli.data, &table, &file, on_error, &mut std::io::stdout().lock())
+        }
+        Command::Export { table, file } => {
+            load::export(&cli.data, &table, file.as_deref(), &mut std::io::stdout().lock())
+        }
         Command::Dump {
             what: DumpCommand::Wal { path, json },
         } => dump::wal(&path, json, &mut std::io::stdout().lock()),

@@ -571,3 +571,130 @@ fn bad_input_fails_with_dynamodbs_exception_and_changes_nothing() {
     let (out, _, _) = client(data, &["scan", "Orders"]);
     assert_eq!(out, format!("{key}\n"), "nothing changed");
 }
+
+/// Runs `dynastore --data <data> <args>` with `input` on stdin.
+fn client_with_stdin(data: &Path, args: &[&str], input: &str) -> (String, String, bool) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dynastore"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+        output.status.success(),
+    )
+}
+
+/// Sorted lines of DynamoDB JSON, each normalised (key order), for comparing item sets.
+fn normalised(lines: &str) -> Vec<String> {
+    let mut items: Vec<String> = lines
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap().to_string())
+        .collect();
+    items.sort();
+    items
+}
+
+#[test]
+fn load_then_export_round_trips_every_item() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    assert!(client(&data, &["create-table", "Orders", "--pk", "pk:S", "--sk", "sk:N"]).2);
+    let lines: String = (0..600)
+        .map(|i| {
+            format!(
+                "{{\"pk\":{{\"S\":\"u{}\"}},\"sk\":{{\"N\":\"{i}\"}},\"tags\":{{\"SS\":[\"a\",\"b{i}\"]}},\"n\":{{\"N\":\"{}.5\"}}}}\n",
+                i % 7,
+                i * 3
+            )
+        })
+        .collect();
+    // A key given twice: the later line wins, as a put would.
+    let input = format!("{lines}{{\"pk\":{{\"S\":\"u0\"}},\"sk\":{{\"N\":\"0\"}},\"again\":{{\"BOOL\":true}}}}\n");
+    let file = tmp.path().join("items.jsonl");
+    std::fs::write(&file, &input).unwrap();
+    let (out, err, ok) = client(&data, &["load", "Orders", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("loaded 601 items into Orders") && out.contains("0 bad line(s)"),
+        "{out}"
+    );
+    let exported = tmp.path().join("out.jsonl");
+    assert!(client(&data, &["export", "Orders", exported.to_str().unwrap()]).2);
+    let mut expected = normalised(&lines);
+    expected.retain(|line| !line.contains(r#""sk":{"N":"0"}"#) || !line.contains(r#""u0""#));
+    expected.push(
+        serde_json::from_str::<serde_json::Value>(r#"{"pk":{"S":"u0"},"sk":{"N":"0"},"again":{"BOOL":true}}"#)
+            .unwrap()
+            .to_string(),
+    );
+    expected.sort();
+    assert_eq!(normalised(&std::fs::read_to_string(&exported).unwrap()), expected);
+    let (stdout_export, _, ok) = client(&data, &["export", "Orders"]);
+    assert!(ok);
+    assert_eq!(normalised(&stdout_export), expected);
+}
+
+#[test]
+fn load_reads_exports_and_scan_output_and_reports_bad_lines_by_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    assert!(client(&data, &["create-table", "Orders", "--pk", "pk:S"]).2);
+    let s3_export = "{\"Item\":{\"pk\":{\"S\":\"a\"}}}\n{\"Item\":{\"pk\":{\"S\":\"b\"}}}\n";
+    let (out, err, ok) = client_with_stdin(&data, &["load", "Orders", "-"], s3_export);
+    assert!(ok && out.starts_with("loaded 2 items"), "{out}{err}");
+    let scan_output = r#"{"Items":[{"pk":{"S":"c"}},{"pk":{"S":"d"}}],"Count":2,"ScannedCount":2}"#;
+    assert!(client_with_stdin(&data, &["load", "Orders", "-"], scan_output).2);
+
+    let bad = "{\"pk\":{\"S\":\"e\"}}\nnot json\n{\"sk\":{\"S\":\"no key\"}}\n{\"pk\":{\"S\":\"f\"}}\n";
+    let (out, err, ok) = client_with_stdin(&data, &["load", "Orders", "-"], bad);
+    assert!(!ok, "a bad line stops the load by default");
+    assert!(err.contains("line 2: not JSON"), "{err}");
+    assert!(
+        err.contains("line 2 is not loaded, and the load stopped there"),
+        "{err}"
+    );
+    assert!(
+        out.starts_with("loaded 1 items") && out.contains("1 bad line(s)"),
+        "{out}"
+    );
+    let keys = |data: &Path| -> Vec<String> {
+        let mut keys: Vec<String> = client(data, &["scan", "Orders", "--all"])
+            .0
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(
+        keys(&data).len(),
+        5,
+        "the lines before the bad one are loaded, none after"
+    );
+
+    let (out, err, ok) = client_with_stdin(&data, &["load", "Orders", "-", "--on-error", "skip"], bad);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains(
+            "line 3: ValidationException: One or more parameter values were invalid: Missing the key pk in the item"
+        ),
+        "{err}"
+    );
+    assert!(
+        out.starts_with("loaded 2 items") && out.contains("2 bad line(s), the first line 2"),
+        "{out}"
+    );
+    assert_eq!(keys(&data).len(), 6);
+    let (_, err, ok) = client(&data, &["load", "Missing", "-"]);
+    assert!(!ok && err.contains("ResourceNotFoundException"), "{err}");
+}
