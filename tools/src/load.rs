@@ -16,7 +16,6 @@ use dynastore::wal::fs::StdFs;
 use dynastore::{Database, Item, Options, PutItemInput, ScanInput, WriteRequest};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
-use std::collections::HashSet;
 use std::error::Error;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -48,19 +47,18 @@ struct BadLine {
     reason: String,
 }
 
-/// Items of one batch, with their line numbers and key identities (a batch may not hold
-/// one key twice).
+/// Items of one batch, with their line numbers. (A batch holding one key twice is
+/// refused, and then written item by item, in line order: the later line wins, as a put
+/// would.)
 #[derive(Default)]
 struct Batch {
     items: Vec<(usize, Item)>,
-    keys: HashSet<String>,
 }
 
 /// A load in progress: its table, counts and bad lines.
 struct Load<'a> {
     db: &'a Database,
     table: String,
-    key_names: Vec<String>,
     on_error: OnError,
     loaded: u64,
     bad: Vec<BadLine>,
@@ -68,17 +66,6 @@ struct Load<'a> {
 }
 
 impl Load<'_> {
-    /// The identity of an item's key (its key attributes as JSON).
-    fn key_of(&self, item: &Item) -> String {
-        let key: Item = self
-            .key_names
-            .iter()
-            .filter_map(|name| item.get(name).map(|value| (name.clone(), value.clone())))
-            .collect::<std::collections::BTreeMap<_, _>>()
-            .into();
-        key.to_json().to_string()
-    }
-
     /// Records a bad line; an error if the load is to stop.
     fn bad_line(&mut self, line: usize, reason: String) -> CommandResult {
         self.progress.suspend(|| eprintln!("line {line}: {reason}"));
@@ -89,14 +76,11 @@ impl Load<'_> {
         }
     }
 
-    /// Adds `item` (line `line`) to `batch`, writing the batch first if it is full or
-    /// already holds the item's key.
+    /// Adds `item` (line `line`) to `batch`, writing the batch first if it is full.
     fn add(&mut self, batch: &mut Batch, line: usize, item: Item) -> CommandResult {
-        let key = self.key_of(&item);
-        if batch.items.len() == BATCH || batch.keys.contains(&key) {
+        if batch.items.len() == BATCH {
             self.write(batch)?;
         }
-        batch.keys.insert(key);
         batch.items.push((line, item));
         Ok(())
     }
@@ -104,7 +88,6 @@ impl Load<'_> {
     /// Writes `batch` as one BatchWriteItem; if the table refuses it (an item breaks a
     /// limit, say), item by item, so that each refused item is reported with its line.
     fn write(&mut self, batch: &mut Batch) -> CommandResult {
-        batch.keys.clear();
         let items = std::mem::take(&mut batch.items);
         if items.is_empty() {
             return Ok(());
@@ -139,6 +122,52 @@ impl Load<'_> {
     }
 }
 
+/// A line's number and what it holds.
+type ParsedLine = (usize, Parsed);
+
+/// What a line holds.
+enum Parsed {
+    /// Items.
+    Items(Vec<Item>),
+    /// No item: why (a bad line, reported, stopping or skipped).
+    Bad(String),
+    /// It could not be read (an I/O error): the load stops, whatever `--on-error` says.
+    Unreadable(String),
+}
+
+/// Lines per message from the reading thread, and how many messages it may be ahead.
+const LINES_PER_CHUNK: usize = 512;
+const CHUNKS_AHEAD: usize = 8;
+
+/// Reads `reader`'s lines and sends them parsed, in chunks, until the end, a read error
+/// (sent as that line's error) or the receiver is gone.
+fn read_and_parse(reader: Box<dyn Read + Send>, parsed: &std::sync::mpsc::SyncSender<Vec<ParsedLine>>) {
+    let mut chunk = Vec::with_capacity(LINES_PER_CHUNK);
+    for (index, line) in BufReader::new(reader).lines().enumerate() {
+        let line_number = index + 1;
+        let (stop, entry) = match line {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => match items_of(&text) {
+                Ok(items) => (false, Parsed::Items(items)),
+                Err(reason) => (false, Parsed::Bad(reason)),
+            },
+            Err(error) => (
+                true,
+                Parsed::Unreadable(format!("reading line {line_number} failed: {error}")),
+            ),
+        };
+        chunk.push((line_number, entry));
+        if stop || chunk.len() == LINES_PER_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(LINES_PER_CHUNK));
+            // Stopped after an unreadable line, or the writer is gone.
+            if parsed.send(full).is_err() || stop {
+                return;
+            }
+        }
+    }
+    let _ = parsed.send(chunk);
+}
+
 /// The items of one line: an item, an S3 export line's item, or a scan output's items.
 fn items_of(text: &str) -> Result<Vec<Item>, String> {
     let json: Value = serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))?;
@@ -162,11 +191,8 @@ pub fn load(data: &Path, table: &str, source: &str, on_error: OnError, out: &mut
         ..Options::default()
     };
     let db = Database::open(StdFs::shared(), data, options).map_err(engine)?;
-    let schema = db.describe_table(table).map_err(engine)?.key_schema;
-    let key_names = std::iter::once(schema.partition_key.name)
-        .chain(schema.sort_key.map(|k| k.name))
-        .collect();
-    let reader: Box<dyn Read> = match source {
+    db.describe_table(table).map_err(engine)?;
+    let reader: Box<dyn Read + Send> = match source {
         "-" => Box::new(std::io::stdin()),
         path => Box::new(std::fs::File::open(path).map_err(|error| format!("cannot read {path}: {error}"))?),
     };
@@ -178,7 +204,6 @@ pub fn load(data: &Path, table: &str, source: &str, on_error: OnError, out: &mut
     let mut load = Load {
         db: &db,
         table: table.to_owned(),
-        key_names,
         on_error,
         loaded: 0,
         bad: Vec::new(),
@@ -187,23 +212,28 @@ pub fn load(data: &Path, table: &str, source: &str, on_error: OnError, out: &mut
     let started = Instant::now();
     let mut batch = Batch::default();
     let mut outcome = Ok(());
-    for (index, line) in BufReader::new(reader).lines().enumerate() {
-        let line_number = index + 1;
-        let text = line.map_err(|error| format!("reading line {line_number}: {error}"))?;
-        if text.trim().is_empty() {
-            continue;
+    // Lines are read and parsed in a thread of their own while this one writes: parsing
+    // JSON costs about as much as writing the items does.
+    std::thread::scope(|scope| {
+        let (parsed, chunks) = std::sync::mpsc::sync_channel::<Vec<ParsedLine>>(CHUNKS_AHEAD);
+        scope.spawn(move || read_and_parse(reader, &parsed));
+        'chunks: for chunk in chunks {
+            for (line_number, parsed) in chunk {
+                let added = match parsed {
+                    Parsed::Items(items) => items
+                        .into_iter()
+                        .try_for_each(|item| load.add(&mut batch, line_number, item)),
+                    Parsed::Bad(reason) => load.bad_line(line_number, reason),
+                    Parsed::Unreadable(reason) => Err(reason.into()),
+                };
+                if let Err(error) = added {
+                    outcome = Err(error);
+                    // Dropping the receiver stops the reading thread.
+                    break 'chunks;
+                }
+            }
         }
-        let added = match items_of(&text) {
-            Ok(items) => items
-                .into_iter()
-                .try_for_each(|item| load.add(&mut batch, line_number, item)),
-            Err(reason) => load.bad_line(line_number, reason),
-        };
-        if let Err(error) = added {
-            outcome = Err(error);
-            break;
-        }
-    }
+    });
     // What was read before a stop is loaded, and said so.
     let written = load.write(&mut batch);
     let synced = db.sync().map_err(engine);
