@@ -55,7 +55,8 @@ fn is_word_char(c: char) -> bool {
 /// The tokens of `source`, ending with one [`Kind::End`]. Never fails: a character no
 /// token starts with is a [`Kind::Unknown`] token, which the parser reports.
 pub(super) fn tokens(source: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
+    // About a token per two bytes: one allocation for most expressions.
+    let mut tokens = Vec::with_capacity(source.len() / 2 + 2);
     let mut chars = source.char_indices().peekable();
     while let Some((start, c)) = chars.next() {
         if c.is_whitespace() {

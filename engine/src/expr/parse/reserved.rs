@@ -579,13 +579,22 @@ const RESERVED: &[&str] = &[
     "ZONE",
 ];
 
+/// The length of the longest reserved word (`LOCALTIMESTAMP`).
+const LONGEST: usize = 14;
+
 /// Whether `word` is reserved (in any case).
 pub(super) fn is_reserved(word: &str) -> bool {
-    if word.len() > 20 || !word.is_ascii() {
+    // Upper-cased on the stack: every bare name of every expression is looked up.
+    let mut upper = [0u8; LONGEST];
+    let Some(buffer) = upper.get_mut(..word.len()) else {
         return false;
-    }
-    let upper = word.to_ascii_uppercase();
-    RESERVED.binary_search(&upper.as_str()).is_ok()
+    };
+    buffer.copy_from_slice(word.as_bytes());
+    buffer.make_ascii_uppercase();
+    let Ok(upper) = std::str::from_utf8(buffer) else {
+        return false;
+    };
+    RESERVED.binary_search(&upper).is_ok()
 }
 
 #[cfg(test)]
@@ -596,10 +605,21 @@ mod tests {
     fn the_list_is_the_guides_and_is_searched_in_any_case() {
         assert_eq!(RESERVED.len(), 573);
         assert!(RESERVED.windows(2).all(|pair| pair[0] < pair[1]), "sorted and distinct");
+        assert_eq!(RESERVED.iter().map(|word| word.len()).max(), Some(LONGEST));
         for word in ["status", "Name", "DATA", "size", "ttl", "zone", "abort"] {
             assert!(is_reserved(word), "{word}");
         }
-        for word in ["pk", "sk", "price", "customer", "orders", "statuses", ""] {
+        for word in [
+            "pk",
+            "sk",
+            "price",
+            "customer",
+            "orders",
+            "statuses",
+            "",
+            "localtimestamps",
+            "é",
+        ] {
             assert!(!is_reserved(word), "{word}");
         }
     }
