@@ -278,6 +278,35 @@ fn print_item(out: &mut dyn Write, item: &Item) -> CommandResult {
     Ok(())
 }
 
+/// Sets a write input's condition, placeholders and return values from `WriteArgs`
+/// (PutItem, DeleteItem and UpdateItem have these fields alike).
+macro_rules! with_write_args {
+    ($input:ident, $write:ident) => {
+        $input.condition_expression = $write.condition;
+        $input.expression_attribute_names = names($write.names.as_deref())?;
+        $input.expression_attribute_values = values($write.values.as_deref())?;
+        $input.return_values = $write.return_values.into();
+    };
+}
+
+/// Sets a Query's or Scan's filter, projection, placeholders, limit and consistency from
+/// `ReadArgs`; evaluates to the key to start after, if given.
+macro_rules! with_read_args {
+    ($input:ident, $read:ident) => {{
+        $input.filter_expression = $read.filter.clone();
+        $input.projection_expression = $read.projection.clone();
+        $input.expression_attribute_names = names($read.names.as_deref())?;
+        $input.expression_attribute_values = values($read.values.as_deref())?;
+        $input.limit = $read.limit;
+        $input.consistent_read = $read.consistent;
+        $read
+            .start
+            .as_deref()
+            .map(|json| item(json, "--start is not DynamoDB JSON"))
+            .transpose()?
+    }};
+}
+
 /// Runs `command` on the database in `data`, printing to `out`.
 pub fn run(data: &Path, command: ClientCommand, out: &mut dyn Write) -> CommandResult {
     let mut options = Options::default();
@@ -329,10 +358,7 @@ fn run_on(db: &Database, command: ClientCommand, out: &mut dyn Write) -> Command
             write,
         } => {
             let mut input = PutItemInput::new(table, item(&json, "the item is not DynamoDB JSON")?);
-            input.condition_expression = write.condition;
-            input.expression_attribute_names = names(write.names.as_deref())?;
-            input.expression_attribute_values = values(write.values.as_deref())?;
-            input.return_values = write.return_values.into();
+            with_write_args!(input, write);
             if let Some(old) = db.put_item(input).map_err(dynamodb)?.attributes {
                 print_item(out, &old)?;
             }
@@ -354,10 +380,7 @@ fn run_on(db: &Database, command: ClientCommand, out: &mut dyn Write) -> Command
         }
         ClientCommand::Delete { table, key, write } => {
             let mut input = DeleteItemInput::new(table, item(&key, "the key is not DynamoDB JSON")?);
-            input.condition_expression = write.condition;
-            input.expression_attribute_names = names(write.names.as_deref())?;
-            input.expression_attribute_values = values(write.values.as_deref())?;
-            input.return_values = write.return_values.into();
+            with_write_args!(input, write);
             if let Some(old) = db.delete_item(input).map_err(dynamodb)?.attributes {
                 print_item(out, &old)?;
             }
@@ -370,10 +393,7 @@ fn run_on(db: &Database, command: ClientCommand, out: &mut dyn Write) -> Command
         } => {
             let mut input = UpdateItemInput::new(table, item(&key, "the key is not DynamoDB JSON")?, Vec::new());
             input.update_expression = Some(update);
-            input.condition_expression = write.condition;
-            input.expression_attribute_names = names(write.names.as_deref())?;
-            input.expression_attribute_values = values(write.values.as_deref())?;
-            input.return_values = write.return_values.into();
+            with_write_args!(input, write);
             if let Some(attributes) = db.update_item(input).map_err(dynamodb)?.attributes {
                 print_item(out, &attributes)?;
             }
@@ -418,25 +438,18 @@ fn query(
     out: &mut dyn Write,
 ) -> CommandResult {
     let mut input = QueryInput::with_key_condition(table, key_condition);
-    input.filter_expression = read.filter;
-    input.projection_expression = read.projection;
-    input.expression_attribute_names = names(read.names.as_deref())?;
-    input.expression_attribute_values = values(read.values.as_deref())?;
-    input.limit = read.limit;
     input.scan_index_forward = !reverse;
-    input.consistent_read = read.consistent;
-    input.exclusive_start_key = read
-        .start
-        .as_deref()
-        .map(|json| item(json, "--start is not DynamoDB JSON"))
-        .transpose()?;
-    loop {
-        let output = db.query(input.clone()).map_err(dynamodb)?;
-        match page(&output.items, output.last_evaluated_key, read.all, out)? {
-            Some(last) => input.exclusive_start_key = Some(last),
-            None => return Ok(()),
-        }
-    }
+    let start = with_read_args!(input, read);
+    follow_pages(
+        read.all,
+        out,
+        |start| {
+            input.exclusive_start_key = start;
+            let output = db.query(input.clone()).map_err(dynamodb)?;
+            Ok((output.items, output.last_evaluated_key))
+        },
+        start,
+    )
 }
 
 fn scan(
@@ -447,22 +460,34 @@ fn scan(
     out: &mut dyn Write,
 ) -> CommandResult {
     let mut input = ScanInput::new(table);
-    input.filter_expression = read.filter;
-    input.projection_expression = read.projection;
-    input.expression_attribute_names = names(read.names.as_deref())?;
-    input.expression_attribute_values = values(read.values.as_deref())?;
-    input.limit = read.limit;
     input.segment = segment;
-    input.consistent_read = read.consistent;
-    input.exclusive_start_key = read
-        .start
-        .as_deref()
-        .map(|json| item(json, "--start is not DynamoDB JSON"))
-        .transpose()?;
+    let start = with_read_args!(input, read);
+    follow_pages(
+        read.all,
+        out,
+        |start| {
+            input.exclusive_start_key = start;
+            let output = db.scan(input.clone()).map_err(dynamodb)?;
+            Ok((output.items, output.last_evaluated_key))
+        },
+        start,
+    )
+}
+
+/// Reads pages with `read_page` (given where to start: the input's own start first, then
+/// each page's last key) and prints their items; without `all`, only the first page,
+/// and where the next would start goes to stderr.
+fn follow_pages(
+    all: bool,
+    out: &mut dyn Write,
+    mut read_page: impl FnMut(Option<Item>) -> Result<(Vec<Item>, Option<Item>), Box<dyn Error>>,
+    start: Option<Item>,
+) -> CommandResult {
+    let mut start = start;
     loop {
-        let output = db.scan(input.clone()).map_err(dynamodb)?;
-        match page(&output.items, output.last_evaluated_key, read.all, out)? {
-            Some(last) => input.exclusive_start_key = Some(last),
+        let (items, last) = read_page(start)?;
+        match page(&items, last, all, out)? {
+            Some(last) => start = Some(last),
             None => return Ok(()),
         }
     }

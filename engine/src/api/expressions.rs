@@ -55,40 +55,47 @@ fn condition(
     Ok(())
 }
 
-/// A PutItem's `ConditionExpression` into its `condition`.
-///
-/// Errors: [`crate::Error::Expression`].
-pub(super) fn resolve_put(input: &mut PutItemInput) -> Result<()> {
-    let expression = input.condition_expression.take();
+/// A ConditionExpression (the request's only expression) into `condition`, with the
+/// request's placeholders.
+fn resolve_condition(
+    expression: Option<String>,
+    typed: &mut Option<Condition>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+) -> Result<()> {
     one_way(
-        input.condition.is_some(),
+        typed.is_some(),
         expression.is_some(),
         "condition",
         "ConditionExpression",
     )?;
-    let names = std::mem::take(&mut input.expression_attribute_names);
-    let values = std::mem::take(&mut input.expression_attribute_values);
     let mut placeholders = placeholders(&names, &values, expression.is_some())?;
-    condition(expression.as_deref(), &mut placeholders, &mut input.condition)?;
+    condition(expression.as_deref(), &mut placeholders, typed)?;
     Ok(placeholders.finish()?)
+}
+
+/// A PutItem's `ConditionExpression` into its `condition`.
+///
+/// Errors: [`crate::Error::Expression`].
+pub(super) fn resolve_put(input: &mut PutItemInput) -> Result<()> {
+    resolve_condition(
+        input.condition_expression.take(),
+        &mut input.condition,
+        std::mem::take(&mut input.expression_attribute_names),
+        std::mem::take(&mut input.expression_attribute_values),
+    )
 }
 
 /// A DeleteItem's `ConditionExpression` into its `condition`.
 ///
 /// Errors: [`crate::Error::Expression`].
 pub(super) fn resolve_delete(input: &mut DeleteItemInput) -> Result<()> {
-    let expression = input.condition_expression.take();
-    one_way(
-        input.condition.is_some(),
-        expression.is_some(),
-        "condition",
-        "ConditionExpression",
-    )?;
-    let names = std::mem::take(&mut input.expression_attribute_names);
-    let values = std::mem::take(&mut input.expression_attribute_values);
-    let mut placeholders = placeholders(&names, &values, expression.is_some())?;
-    condition(expression.as_deref(), &mut placeholders, &mut input.condition)?;
-    Ok(placeholders.finish()?)
+    resolve_condition(
+        input.condition_expression.take(),
+        &mut input.condition,
+        std::mem::take(&mut input.expression_attribute_names),
+        std::mem::take(&mut input.expression_attribute_values),
+    )
 }
 
 /// An UpdateItem's `UpdateExpression` into its `actions`, and its `ConditionExpression`
