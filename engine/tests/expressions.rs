@@ -814,4 +814,31 @@ mod operations {
             "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request."
         );
     }
+
+    #[test]
+    fn a_batch_get_takes_a_projection_expression_per_table() {
+        let db = db();
+        load(&db);
+        let mut request =
+            dynastore_engine::KeysAndAttributes::new(vec![order_key("User123", 1), order_key("User123", 2)]);
+        request.projection_expression = Some("sk, #n".into());
+        request.expression_attribute_names = names(&[("#n", "count")]);
+        let mut input = dynastore_engine::BatchGetInput::default();
+        input.request_items.insert("Orders".into(), request);
+        let output = db.batch_get(input).unwrap();
+        let items = &output.responses["Orders"];
+        assert_eq!(items.len(), 2);
+        assert!(
+            items.iter().all(|item| item.len() == 2 && item.get("note").is_none()),
+            "{items:?}"
+        );
+        let mut refused = dynastore_engine::KeysAndAttributes::new(vec![order_key("User123", 1)]);
+        refused.projection_expression = Some("sk, #unknown".into());
+        let mut input = dynastore_engine::BatchGetInput::default();
+        input.request_items.insert("Orders".into(), refused);
+        assert_eq!(
+            db.batch_get(input).unwrap_err().to_string(),
+            "Invalid ProjectionExpression: An expression attribute name used in the document path is not defined; attribute name: #unknown"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 //! requests of each partition as one WAL record: within a partition the batch is all or
 //! nothing, even across a crash. (Across partitions, as in DynamoDB, it is not atomic.)
 
+use super::expressions::resolve_keys_and_attributes;
 use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::{Error, Result};
 use crate::expr::Path;
@@ -52,6 +53,11 @@ pub struct KeysAndAttributes {
     /// Read from the primary (true), or from any copy that holds every write durable on
     /// the primary (false, the default, as DynamoDB's `ConsistentRead`).
     pub consistent_read: bool,
+    /// The projection as DynamoDB's `ProjectionExpression` (instead of `projection`).
+    pub projection_expression: Option<String>,
+    /// The `#name` placeholders of the projection expression (DynamoDB's
+    /// `ExpressionAttributeNames`).
+    pub expression_attribute_names: std::collections::HashMap<String, String>,
 }
 
 impl KeysAndAttributes {
@@ -193,9 +199,13 @@ impl Database {
     /// with its projection and consistency. Missing items are left out; keys past 16 MB of
     /// items come back unprocessed.
     ///
-    /// Errors: [`Error::Validation`] for no keys (or a table with none), over 100 keys, a
+    /// Errors: [`Error::Expression`] for a refused projection expression;
+    /// [`Error::Validation`] for no keys (or a table with none), over 100 keys, a
     /// key asked for twice, or an invalid key; [`Error::ResourceNotFound`].
-    pub fn batch_get(&self, input: BatchGetInput) -> Result<BatchGetOutput> {
+    pub fn batch_get(&self, mut input: BatchGetInput) -> Result<BatchGetOutput> {
+        for request in input.request_items.values_mut() {
+            resolve_keys_and_attributes(request)?;
+        }
         let total: usize = input.request_items.values().map(|request| request.keys.len()).sum();
         if input.request_items.is_empty() || input.request_items.values().any(|request| request.keys.is_empty()) {
             return Err(count_error(BATCH_GET_KEYS_MAX));

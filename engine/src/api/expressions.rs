@@ -5,6 +5,7 @@
 //! may give each only one way; `ExpressionAttributeNames` and `ExpressionAttributeValues`
 //! need an expression, and every placeholder they define must be used.
 
+use super::batch::KeysAndAttributes;
 use super::operations::{DeleteItemInput, GetItemInput, PutItemInput, UpdateItemInput};
 use super::query::{QueryInput, ScanInput};
 use crate::error::Result;
@@ -128,22 +129,45 @@ pub(super) fn resolve_update(input: &mut UpdateItemInput) -> Result<()> {
     Ok(placeholders.finish()?)
 }
 
-/// A GetItem's `ProjectionExpression` into its `projection`.
-///
-/// Errors: [`crate::Error::Expression`].
-pub(super) fn resolve_get(input: &mut GetItemInput) -> Result<()> {
-    let expression = input.projection_expression.take();
+/// A ProjectionExpression (the request's only expression) into `projection`, with the
+/// request's `#name` placeholders.
+fn resolve_projection(
+    expression: Option<String>,
+    typed: &mut Option<Vec<Path>>,
+    names: HashMap<String, String>,
+) -> Result<()> {
     one_way(
-        input.projection.is_some(),
+        typed.is_some(),
         expression.is_some(),
         "projection",
         "ProjectionExpression",
     )?;
-    let names = std::mem::take(&mut input.expression_attribute_names);
     let no_values = HashMap::new();
     let mut placeholders = placeholders(&names, &no_values, expression.is_some())?;
-    projection(expression.as_deref(), &mut placeholders, &mut input.projection)?;
+    projection(expression.as_deref(), &mut placeholders, typed)?;
     Ok(placeholders.finish()?)
+}
+
+/// A GetItem's `ProjectionExpression` into its `projection`.
+///
+/// Errors: [`crate::Error::Expression`].
+pub(super) fn resolve_get(input: &mut GetItemInput) -> Result<()> {
+    resolve_projection(
+        input.projection_expression.take(),
+        &mut input.projection,
+        std::mem::take(&mut input.expression_attribute_names),
+    )
+}
+
+/// One table's `ProjectionExpression` of a BatchGetItem into its `projection`.
+///
+/// Errors: [`crate::Error::Expression`].
+pub(super) fn resolve_keys_and_attributes(request: &mut KeysAndAttributes) -> Result<()> {
+    resolve_projection(
+        request.projection_expression.take(),
+        &mut request.projection,
+        std::mem::take(&mut request.expression_attribute_names),
+    )
 }
 
 /// `expression`, if given, parsed as a projection into `projection`.
