@@ -18,9 +18,10 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "dynastore", version, about)]
 pub(crate) struct Cli {
-    /// The data directory.
-    #[arg(long, global = true, default_value = "dynastore-data")]
-    data: PathBuf,
+    /// The data directory [default: dynastore-data; `bench` without it uses a temporary
+    /// one].
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -63,29 +64,47 @@ pub(crate) enum Command {
     /// Per table and partition: memtable, SSTables per level, WAL size, flushed LSN,
     /// flush and compaction counts, write stalls (opens the database).
     Stats,
-    /// A timed PutItem workload on a fresh database under `<data>/bench` (which it
-    /// replaces): puts per second, latency percentiles, bytes written to storage per byte
-    /// of items, write stalls and, replicated, each replica's lag.
+    /// A db_bench-like load generator: workloads run in turn on one database, each
+    /// reporting ops/s, MB/s, latency percentiles and bytes on disk, and for writes the
+    /// bytes written to storage per byte of items, write stalls and, replicated, each
+    /// replica's lag. With --data the database is `<data>/bench` and stays (so a later
+    /// run can read what a fill wrote); without, a temporary one.
     Bench {
-        /// Writer threads.
+        /// Workloads, comma-separated, run in order: fillseq, fillrandom (each into an
+        /// emptied table), readrandom, readmissing, query, scan, update, mixed.
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "fillrandom")]
+        workload: Vec<bench::WorkloadKind>,
+        /// Items in the table's key space (ten per partition key).
+        #[arg(long, default_value_t = 100_000)]
+        items: u64,
+        /// Operations per workload [default: --items]; a scan reads the table once.
+        #[arg(long)]
+        ops: Option<u64>,
+        /// Bytes of each written item's payload attribute.
+        #[arg(long, alias = "value-bytes", default_value_t = 100)]
+        value_size: usize,
+        /// Threads.
         #[arg(long, default_value_t = 8)]
         threads: usize,
-        /// How long to write, in seconds.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// When a put returns: once durable (`sync`), or at once with the log synced
+        /// When a write returns: once durable (`sync`), or at once with the log synced
         /// every 10 ms (`buffered`).
         #[arg(long, value_enum, default_value = "sync")]
         durability: bench::DurabilityArg,
         /// Replication over three AZs and its acknowledgement mode, or `none`.
         #[arg(long, value_enum, default_value = "quorum")]
         replication: bench::ReplicationArg,
-        /// Puts per second over all writers (default: as fast as they go).
+        /// Operations per second over all threads (default: as fast as they go).
         #[arg(long)]
         rate: Option<f64>,
-        /// Bytes of each item's payload attribute.
-        #[arg(long, default_value_t = 100)]
-        value_bytes: usize,
+        /// The most seconds a workload runs; it stops early, counting what it did.
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// The seed of the fill order and the random choices.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// One JSON object per workload on stdout instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -127,14 +146,13 @@ enum DumpCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let data = cli.data.clone().unwrap_or_else(|| PathBuf::from("dynastore-data"));
     let result = match cli.command {
-        Command::Client(command) => client::run(&cli.data, command, &mut std::io::stdout().lock()),
+        Command::Client(command) => client::run(&data, command, &mut std::io::stdout().lock()),
         Command::Load { table, file, on_error } => {
-            load::load(&cli.data, &table, &file, on_error, &mut std::io::stdout().lock())
+            load::load(&data, &table, &file, on_error, &mut std::io::stdout().lock())
         }
-        Command::Export { table, file } => {
-            load::export(&cli.data, &table, file.as_deref(), &mut std::io::stdout().lock())
-        }
+        Command::Export { table, file } => load::export(&data, &table, file.as_deref(), &mut std::io::stdout().lock()),
         Command::Dump {
             what: DumpCommand::Wal { path, json },
         } => dump::wal(&path, json, &mut std::io::stdout().lock()),
@@ -146,28 +164,38 @@ fn main() -> ExitCode {
         } => dump::manifest(&path, json, &mut std::io::stdout().lock()),
         Command::Dump {
             what: DumpCommand::Catalog { json },
-        } => dump::catalog(&cli.data, json, &mut std::io::stdout().lock()),
-        Command::Demo => demo::run(&cli.data, &mut std::io::stdout().lock()),
-        Command::Verify => verify::run(&cli.data, &mut std::io::stdout().lock()),
-        Command::Stats => stats::run(&cli.data, &mut std::io::stdout().lock()),
+        } => dump::catalog(&data, json, &mut std::io::stdout().lock()),
+        Command::Demo => demo::run(&data, &mut std::io::stdout().lock()),
+        Command::Verify => verify::run(&data, &mut std::io::stdout().lock()),
+        Command::Stats => stats::run(&data, &mut std::io::stdout().lock()),
         Command::Bench {
+            workload,
+            items,
+            ops,
+            value_size,
             threads,
-            seconds,
             durability,
             replication,
             rate,
-            value_bytes,
-        } => match Duration::try_from_secs_f64(seconds) {
+            seconds,
+            seed,
+            json,
+        } => match seconds.map(Duration::try_from_secs_f64).transpose() {
             Ok(duration) => {
-                let workload = bench::Workload {
+                let settings = bench::Settings {
+                    workloads: workload,
+                    items,
+                    ops,
+                    value_size,
                     threads,
-                    duration,
                     durability,
                     replication,
                     rate,
-                    value_bytes,
+                    duration,
+                    seed,
+                    json,
                 };
-                bench::run(&cli.data, &workload, &mut std::io::stdout().lock())
+                bench::run(cli.data.as_deref(), &settings, &mut std::io::stdout().lock())
             }
             Err(_) => Err("--seconds must be a non-negative number".into()),
         },
