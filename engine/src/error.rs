@@ -14,6 +14,10 @@ pub enum Error {
     /// message; nothing was changed.
     #[error(transparent)]
     Expression(#[from] crate::expr::parse::ExpressionError),
+    /// A legacy parameter (`Expected`, `KeyConditions`, ...) DynamoDB refuses (a
+    /// `ValidationException`), with DynamoDB's message; nothing was changed.
+    #[error(transparent)]
+    LegacyParameter(#[from] crate::expr::legacy::LegacyError),
     /// A write's condition was false; nothing was written (DynamoDB's
     /// `ConditionalCheckFailedException`).
     #[error("The conditional request failed")]
@@ -107,7 +111,7 @@ impl Error {
     /// The name of the DynamoDB exception this error corresponds to.
     pub fn exception_name(&self) -> &'static str {
         match self {
-            Error::Validation(_) | Error::Expression(_) => "ValidationException",
+            Error::Validation(_) | Error::Expression(_) | Error::LegacyParameter(_) => "ValidationException",
             Error::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
             Error::ResourceNotFound { .. } => "ResourceNotFoundException",
             Error::ResourceInUse { .. } => "ResourceInUseException",

@@ -58,6 +58,8 @@ pub struct KeysAndAttributes {
     /// The `#name` placeholders of the projection expression (DynamoDB's
     /// `ExpressionAttributeNames`).
     pub expression_attribute_names: std::collections::HashMap<String, String>,
+    /// The projection as DynamoDB's legacy `AttributesToGet`: top-level attribute names.
+    pub attributes_to_get: Option<Vec<String>>,
 }
 
 impl KeysAndAttributes {

@@ -3,12 +3,16 @@
 //! it looks the table up): a `ConditionExpression` becomes the input's `condition`, an
 //! `UpdateExpression` its `actions`, a `ProjectionExpression` its `projection`. A request
 //! may give each only one way; `ExpressionAttributeNames` and `ExpressionAttributeValues`
-//! need an expression, and every placeholder they define must be used.
+//! need an expression, and every placeholder they define must be used. DynamoDB's legacy
+//! parameters (`Expected`, `AttributeUpdates`, `AttributesToGet`, `KeyConditions`,
+//! `QueryFilter`, `ScanFilter`, `ConditionalOperator`) are translated here too; a request
+//! giving any of them with any expression is refused.
 
 use super::batch::KeysAndAttributes;
 use super::operations::{DeleteItemInput, GetItemInput, PutItemInput, UpdateItemInput};
 use super::query::{QueryInput, ScanInput};
 use crate::error::Result;
+use crate::expr::legacy::{self, ConditionalOperator, ExpectedAttributeValue};
 use crate::expr::parse::{
     ExpressionError, ExpressionKind, KeyTest, Placeholders, parse_condition, parse_key_condition, parse_projection,
     parse_update,
@@ -21,10 +25,54 @@ use std::collections::HashMap;
 fn one_way(typed: bool, expression: bool, non_expression: &'static str, name: &'static str) -> Result<()> {
     if typed && expression {
         return Err(ExpressionError::MixedParameters {
-            non_expression,
-            expression: name,
+            non_expression: non_expression.to_owned(),
+            expression: name.to_owned(),
         }
         .into());
+    }
+    Ok(())
+}
+
+/// Refuses a request giving any of the `legacy` parameters with any of the `expressions`
+/// (each a name and whether the request gives it), naming those it gives.
+fn refuse_mixing(legacy: &[(&str, bool)], expressions: &[(&str, bool)]) -> Result<()> {
+    let given = |list: &[(&str, bool)]| {
+        list.iter()
+            .filter(|(_, given)| *given)
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (non_expression, expression) = (given(legacy), given(expressions));
+    if !non_expression.is_empty() && !expression.is_empty() {
+        return Err(ExpressionError::MixedParameters {
+            non_expression,
+            expression,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// A legacy `Expected` map (with its `ConditionalOperator`), if given, into `condition`.
+fn expected(
+    expected: &HashMap<String, ExpectedAttributeValue>,
+    operator: Option<ConditionalOperator>,
+    condition: &mut Option<Condition>,
+) -> Result<()> {
+    if expected.is_empty() && operator.is_none() {
+        return Ok(());
+    }
+    one_way(condition.is_some(), true, "condition", "Expected")?;
+    *condition = legacy::expected(expected, operator)?;
+    Ok(())
+}
+
+/// A legacy `AttributesToGet`, if given, into `projection`.
+fn attributes_to_get(names: Option<Vec<String>>, projection: &mut Option<Vec<Path>>) -> Result<()> {
+    if let Some(names) = names {
+        one_way(projection.is_some(), true, "projection", "AttributesToGet")?;
+        *projection = Some(legacy::attributes_to_get(&names));
     }
     Ok(())
 }
@@ -75,10 +123,19 @@ fn resolve_condition(
     Ok(placeholders.finish()?)
 }
 
-/// A PutItem's `ConditionExpression` into its `condition`.
+/// A PutItem's `ConditionExpression`, or legacy `Expected`, into its `condition`.
 ///
-/// Errors: [`crate::Error::Expression`].
+/// Errors: [`crate::Error::Expression`], [`crate::Error::LegacyParameter`].
 pub(super) fn resolve_put(input: &mut PutItemInput) -> Result<()> {
+    let legacy = std::mem::take(&mut input.expected);
+    refuse_mixing(
+        &[
+            ("Expected", !legacy.is_empty()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
+        &[("ConditionExpression", input.condition_expression.is_some())],
+    )?;
+    expected(&legacy, input.conditional_operator.take(), &mut input.condition)?;
     resolve_condition(
         input.condition_expression.take(),
         &mut input.condition,
@@ -87,10 +144,19 @@ pub(super) fn resolve_put(input: &mut PutItemInput) -> Result<()> {
     )
 }
 
-/// A DeleteItem's `ConditionExpression` into its `condition`.
+/// A DeleteItem's `ConditionExpression`, or legacy `Expected`, into its `condition`.
 ///
-/// Errors: [`crate::Error::Expression`].
+/// Errors: [`crate::Error::Expression`], [`crate::Error::LegacyParameter`].
 pub(super) fn resolve_delete(input: &mut DeleteItemInput) -> Result<()> {
+    let legacy = std::mem::take(&mut input.expected);
+    refuse_mixing(
+        &[
+            ("Expected", !legacy.is_empty()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
+        &[("ConditionExpression", input.condition_expression.is_some())],
+    )?;
+    expected(&legacy, input.conditional_operator.take(), &mut input.condition)?;
     resolve_condition(
         input.condition_expression.take(),
         &mut input.condition,
@@ -99,13 +165,33 @@ pub(super) fn resolve_delete(input: &mut DeleteItemInput) -> Result<()> {
     )
 }
 
-/// An UpdateItem's `UpdateExpression` into its `actions`, and its `ConditionExpression`
-/// into its `condition`.
+/// An UpdateItem's `UpdateExpression` (or legacy `AttributeUpdates`) into its `actions`,
+/// and its `ConditionExpression` (or legacy `Expected`) into its `condition`.
 ///
-/// Errors: [`crate::Error::Expression`].
+/// Errors: [`crate::Error::Expression`], [`crate::Error::LegacyParameter`].
 pub(super) fn resolve_update(input: &mut UpdateItemInput) -> Result<()> {
     let update = input.update_expression.take();
     let condition_expression = input.condition_expression.take();
+    let (updates, expectations) = (
+        std::mem::take(&mut input.attribute_updates),
+        std::mem::take(&mut input.expected),
+    );
+    refuse_mixing(
+        &[
+            ("AttributeUpdates", !updates.is_empty()),
+            ("Expected", !expectations.is_empty()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ],
+        &[
+            ("UpdateExpression", update.is_some()),
+            ("ConditionExpression", condition_expression.is_some()),
+        ],
+    )?;
+    if !updates.is_empty() {
+        one_way(!input.actions.is_empty(), true, "actions", "AttributeUpdates")?;
+        input.actions = legacy::attribute_updates(&updates)?;
+    }
+    expected(&expectations, input.conditional_operator.take(), &mut input.condition)?;
     one_way(
         !input.actions.is_empty(),
         update.is_some(),
@@ -148,10 +234,15 @@ fn resolve_projection(
     Ok(placeholders.finish()?)
 }
 
-/// A GetItem's `ProjectionExpression` into its `projection`.
+/// A GetItem's `ProjectionExpression`, or legacy `AttributesToGet`, into its `projection`.
 ///
 /// Errors: [`crate::Error::Expression`].
 pub(super) fn resolve_get(input: &mut GetItemInput) -> Result<()> {
+    refuse_mixing(
+        &[("AttributesToGet", input.attributes_to_get.is_some())],
+        &[("ProjectionExpression", input.projection_expression.is_some())],
+    )?;
+    attributes_to_get(input.attributes_to_get.take(), &mut input.projection)?;
     resolve_projection(
         input.projection_expression.take(),
         &mut input.projection,
@@ -159,10 +250,16 @@ pub(super) fn resolve_get(input: &mut GetItemInput) -> Result<()> {
     )
 }
 
-/// One table's `ProjectionExpression` of a BatchGetItem into its `projection`.
+/// One table's `ProjectionExpression` (or legacy `AttributesToGet`) of a BatchGetItem
+/// into its `projection`.
 ///
 /// Errors: [`crate::Error::Expression`].
 pub(super) fn resolve_keys_and_attributes(request: &mut KeysAndAttributes) -> Result<()> {
+    refuse_mixing(
+        &[("AttributesToGet", request.attributes_to_get.is_some())],
+        &[("ProjectionExpression", request.projection_expression.is_some())],
+    )?;
+    attributes_to_get(request.attributes_to_get.take(), &mut request.projection)?;
     resolve_projection(
         request.projection_expression.take(),
         &mut request.projection,
@@ -182,16 +279,43 @@ fn projection(
     Ok(())
 }
 
-/// A Query's filter and projection expressions into its typed forms, and its key
-/// condition expression parsed into the tests [`apply_key_tests`] checks against the
-/// table's key schema once the table is known.
+/// A Query's filter and projection expressions (or legacy `QueryFilter` and
+/// `AttributesToGet`) into its typed forms, and its key condition expression (or legacy
+/// `KeyConditions`) into the tests [`apply_key_tests`] checks against the table's key
+/// schema once the table is known.
 ///
-/// Errors: [`crate::Error::Expression`].
+/// Errors: [`crate::Error::Expression`], [`crate::Error::LegacyParameter`].
 pub(super) fn resolve_query(input: &mut QueryInput) -> Result<Option<Vec<KeyTest>>> {
     let key_condition = input.key_condition_expression.take();
     let filter = input.filter_expression.take();
     let projected = input.projection_expression.take();
     let typed_key = input.partition_key.is_some() || input.sort_key_condition.is_some();
+    let (key_conditions, query_filter) = (
+        std::mem::take(&mut input.key_conditions),
+        std::mem::take(&mut input.query_filter),
+    );
+    refuse_mixing(
+        &[
+            ("KeyConditions", !key_conditions.is_empty()),
+            ("QueryFilter", !query_filter.is_empty()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+        ],
+        &[
+            ("KeyConditionExpression", key_condition.is_some()),
+            ("FilterExpression", filter.is_some()),
+            ("ProjectionExpression", projected.is_some()),
+        ],
+    )?;
+    legacy_filter(&query_filter, input.conditional_operator.take(), &mut input.filter)?;
+    attributes_to_get(input.attributes_to_get.take(), &mut input.projection)?;
+    let legacy_tests = match key_conditions.is_empty() {
+        true => None,
+        false => {
+            one_way(typed_key, true, "partition_key", "KeyConditions")?;
+            Some(legacy::key_conditions(&key_conditions)?)
+        }
+    };
     one_way(
         typed_key,
         key_condition.is_some(),
@@ -218,7 +342,7 @@ pub(super) fn resolve_query(input: &mut QueryInput) -> Result<Option<Vec<KeyTest
     }
     projection(projected.as_deref(), &mut placeholders, &mut input.projection)?;
     placeholders.finish()?;
-    Ok(tests)
+    Ok(legacy_tests.or(tests))
 }
 
 /// Sets a Query's partition key and sort key condition from its key condition's `tests`
@@ -268,12 +392,27 @@ pub(super) fn apply_key_tests(
         .ok_or_else(|| ExpressionError::KeyConditionMissing.into())
 }
 
-/// A Scan's filter and projection expressions into its typed forms.
+/// A Scan's filter and projection expressions (or legacy `ScanFilter` and
+/// `AttributesToGet`) into its typed forms.
 ///
-/// Errors: [`crate::Error::Expression`].
+/// Errors: [`crate::Error::Expression`], [`crate::Error::LegacyParameter`].
 pub(super) fn resolve_scan(input: &mut ScanInput) -> Result<()> {
     let filter = input.filter_expression.take();
     let projected = input.projection_expression.take();
+    let scan_filter = std::mem::take(&mut input.scan_filter);
+    refuse_mixing(
+        &[
+            ("ScanFilter", !scan_filter.is_empty()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+            ("AttributesToGet", input.attributes_to_get.is_some()),
+        ],
+        &[
+            ("FilterExpression", filter.is_some()),
+            ("ProjectionExpression", projected.is_some()),
+        ],
+    )?;
+    legacy_filter(&scan_filter, input.conditional_operator.take(), &mut input.filter)?;
+    attributes_to_get(input.attributes_to_get.take(), &mut input.projection)?;
     one_way(input.filter.is_some(), filter.is_some(), "filter", "FilterExpression")?;
     one_way(
         input.projection.is_some(),
@@ -289,4 +428,19 @@ pub(super) fn resolve_scan(input: &mut ScanInput) -> Result<()> {
     }
     projection(projected.as_deref(), &mut placeholders, &mut input.projection)?;
     Ok(placeholders.finish()?)
+}
+
+/// A legacy `QueryFilter` or `ScanFilter` (with its `ConditionalOperator`), if given, into
+/// `filter`.
+fn legacy_filter(
+    conditions: &HashMap<String, legacy::AttributeCondition>,
+    operator: Option<ConditionalOperator>,
+    filter: &mut Option<Condition>,
+) -> Result<()> {
+    if conditions.is_empty() && operator.is_none() {
+        return Ok(());
+    }
+    one_way(filter.is_some(), true, "filter", "QueryFilter/ScanFilter")?;
+    *filter = legacy::filter(conditions, operator)?;
+    Ok(())
 }

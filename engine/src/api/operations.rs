@@ -4,6 +4,7 @@
 //! type without breaking callers. Every type is `#[non_exhaustive]`: build an input with
 //! its `new` and set the fields that differ from DynamoDB's defaults.
 
+use crate::expr::legacy::{AttributeValueUpdate, ConditionalOperator, ExpectedAttributeValue};
 use crate::expr::{Condition, UpdateAction};
 use crate::item::AttributeValue;
 use crate::item::Item;
@@ -48,6 +49,14 @@ pub struct UpdateItemInput {
     pub update_expression: Option<String>,
     /// The condition as DynamoDB's `ConditionExpression` (instead of `condition`).
     pub condition_expression: Option<String>,
+    /// The changes as DynamoDB's legacy `AttributeUpdates` (instead of `actions` or
+    /// `update_expression`).
+    pub attribute_updates: HashMap<String, AttributeValueUpdate>,
+    /// The condition as DynamoDB's legacy `Expected` (instead of `condition` or
+    /// `condition_expression`).
+    pub expected: HashMap<String, ExpectedAttributeValue>,
+    /// How `expected`'s entries combine (DynamoDB's legacy `ConditionalOperator`).
+    pub conditional_operator: Option<ConditionalOperator>,
     /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
     pub expression_attribute_names: HashMap<String, String>,
     /// The `:value` placeholders of its expressions (DynamoDB's
@@ -69,6 +78,9 @@ impl UpdateItemInput {
             condition_expression: None,
             expression_attribute_names: HashMap::new(),
             expression_attribute_values: HashMap::new(),
+            expected: HashMap::new(),
+            conditional_operator: None,
+            attribute_updates: HashMap::new(),
         }
     }
 }
@@ -89,6 +101,11 @@ pub struct PutItemInput {
     pub return_values_on_condition_check_failure: ReturnValues,
     /// The condition as DynamoDB's `ConditionExpression` (instead of `condition`).
     pub condition_expression: Option<String>,
+    /// The condition as DynamoDB's legacy `Expected` (instead of `condition` or
+    /// `condition_expression`).
+    pub expected: HashMap<String, ExpectedAttributeValue>,
+    /// How `expected`'s entries combine (DynamoDB's legacy `ConditionalOperator`).
+    pub conditional_operator: Option<ConditionalOperator>,
     /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
     pub expression_attribute_names: HashMap<String, String>,
     /// The `:value` placeholders of its expressions (DynamoDB's
@@ -108,6 +125,8 @@ impl PutItemInput {
             condition_expression: None,
             expression_attribute_names: HashMap::new(),
             expression_attribute_values: HashMap::new(),
+            expected: HashMap::new(),
+            conditional_operator: None,
         }
     }
 }
@@ -129,6 +148,8 @@ pub struct GetItemInput {
     pub consistent_read: bool,
     /// The projection as DynamoDB's `ProjectionExpression` (instead of `projection`).
     pub projection_expression: Option<String>,
+    /// The projection as DynamoDB's legacy `AttributesToGet`: top-level attribute names.
+    pub attributes_to_get: Option<Vec<String>>,
     /// The `#name` placeholders of its projection expression (DynamoDB's
     /// `ExpressionAttributeNames`).
     pub expression_attribute_names: HashMap<String, String>,
@@ -144,6 +165,7 @@ impl GetItemInput {
             consistent_read: false,
             projection_expression: None,
             expression_attribute_names: HashMap::new(),
+            attributes_to_get: None,
         }
     }
 }
@@ -173,6 +195,11 @@ pub struct DeleteItemInput {
     pub return_values_on_condition_check_failure: ReturnValues,
     /// The condition as DynamoDB's `ConditionExpression` (instead of `condition`).
     pub condition_expression: Option<String>,
+    /// The condition as DynamoDB's legacy `Expected` (instead of `condition` or
+    /// `condition_expression`).
+    pub expected: HashMap<String, ExpectedAttributeValue>,
+    /// How `expected`'s entries combine (DynamoDB's legacy `ConditionalOperator`).
+    pub conditional_operator: Option<ConditionalOperator>,
     /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
     pub expression_attribute_names: HashMap<String, String>,
     /// The `:value` placeholders of its expressions (DynamoDB's
@@ -192,6 +219,8 @@ impl DeleteItemInput {
             condition_expression: None,
             expression_attribute_names: HashMap::new(),
             expression_attribute_values: HashMap::new(),
+            expected: HashMap::new(),
+            conditional_operator: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use super::expressions::{apply_key_tests, resolve_query, resolve_scan};
 use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::Result;
 pub use crate::expr::SortKeyCondition;
+use crate::expr::legacy::{AttributeCondition, ConditionalOperator};
 use crate::expr::update::project;
 use crate::expr::{Condition, Path};
 use crate::item::key::{encode_key_value, partition_hash, storage_key};
@@ -65,6 +66,16 @@ pub struct QueryInput {
     /// The `:value` placeholders of its expressions (DynamoDB's
     /// `ExpressionAttributeValues`).
     pub expression_attribute_values: HashMap<String, AttributeValue>,
+    /// The key condition as DynamoDB's legacy `KeyConditions` (instead of the typed key
+    /// or `key_condition_expression`).
+    pub key_conditions: HashMap<String, AttributeCondition>,
+    /// The filter as DynamoDB's legacy `QueryFilter` (instead of `filter` or
+    /// `filter_expression`).
+    pub query_filter: HashMap<String, AttributeCondition>,
+    /// How the legacy filter's conditions combine (DynamoDB's `ConditionalOperator`).
+    pub conditional_operator: Option<ConditionalOperator>,
+    /// The projection as DynamoDB's legacy `AttributesToGet`: top-level attribute names.
+    pub attributes_to_get: Option<Vec<String>>,
 }
 
 impl QueryInput {
@@ -77,6 +88,17 @@ impl QueryInput {
     /// go into `expression_attribute_names` and `_values`), ascending.
     pub fn with_key_condition(table_name: impl Into<String>, key_condition_expression: impl Into<String>) -> Self {
         QueryInput::of(table_name.into(), None, Some(key_condition_expression.into()))
+    }
+
+    /// A query of `table_name` by DynamoDB's legacy `KeyConditions`, ascending.
+    pub fn with_key_conditions(
+        table_name: impl Into<String>,
+        key_conditions: HashMap<String, AttributeCondition>,
+    ) -> Self {
+        QueryInput {
+            key_conditions,
+            ..QueryInput::of(table_name.into(), None, None)
+        }
     }
 
     fn of(table_name: String, partition_key: Option<AttributeValue>, key_condition_expression: Option<String>) -> Self {
@@ -96,6 +118,10 @@ impl QueryInput {
             projection: None,
             select: None,
             consistent_read: false,
+            key_conditions: HashMap::new(),
+            query_filter: HashMap::new(),
+            conditional_operator: None,
+            attributes_to_get: None,
         }
     }
 }
@@ -131,6 +157,13 @@ pub struct ScanInput {
     /// The `:value` placeholders of its expressions (DynamoDB's
     /// `ExpressionAttributeValues`).
     pub expression_attribute_values: HashMap<String, AttributeValue>,
+    /// The filter as DynamoDB's legacy `ScanFilter` (instead of `filter` or
+    /// `filter_expression`).
+    pub scan_filter: HashMap<String, AttributeCondition>,
+    /// How the legacy filter's conditions combine (DynamoDB's `ConditionalOperator`).
+    pub conditional_operator: Option<ConditionalOperator>,
+    /// The projection as DynamoDB's legacy `AttributesToGet`: top-level attribute names.
+    pub attributes_to_get: Option<Vec<String>>,
 }
 
 impl ScanInput {

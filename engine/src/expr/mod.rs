@@ -1,7 +1,9 @@
 //! Expressions on items, as typed trees (document paths, conditions, updates), and
-//! DynamoDB's expression strings parsed into them ([`parse`]).
+//! DynamoDB's expression strings parsed into them ([`parse`]), as are its legacy
+//! parameters ([`legacy`]).
 
 pub mod condition;
+pub mod legacy;
 pub mod parse;
 pub mod path;
 pub mod update;

@@ -183,10 +183,10 @@ pub enum ExpressionError {
         "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{non_expression}}} Expression parameters: {{{expression}}}"
     )]
     MixedParameters {
-        /// The other form's parameter.
-        non_expression: &'static str,
-        /// The expression's parameter.
-        expression: &'static str,
+        /// The other forms' parameters given, comma-separated.
+        non_expression: String,
+        /// The expression parameters given, comma-separated.
+        expression: String,
     },
     /// `ExpressionAttributeNames` in a request without expressions.
     #[error("ExpressionAttributeNames can only be specified when using expressions")]
