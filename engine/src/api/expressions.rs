@@ -14,8 +14,8 @@ use super::query::{QueryInput, ScanInput};
 use crate::error::Result;
 use crate::expr::legacy::{self, ConditionalOperator, ExpectedAttributeValue};
 use crate::expr::parse::{
-    ExpressionError, ExpressionKind, KeyTest, Placeholders, parse_condition, parse_key_condition, parse_projection,
-    parse_update,
+    ExpressionError, ExpressionKind, KeyTest, Placeholders, parse_condition_cached, parse_key_condition,
+    parse_projection, parse_update,
 };
 use crate::expr::{Condition, Path, SortKeyCondition};
 use crate::item::{AttributeValue, KeySchema};
@@ -99,7 +99,7 @@ fn condition(
     condition: &mut Option<Condition>,
 ) -> Result<()> {
     if let Some(text) = expression {
-        *condition = Some(parse_condition(ExpressionKind::Condition, text, placeholders)?);
+        *condition = Some(parse_condition_cached(ExpressionKind::Condition, text, placeholders)?);
     }
     Ok(())
 }
@@ -338,7 +338,7 @@ pub(super) fn resolve_query(input: &mut QueryInput) -> Result<Option<Vec<KeyTest
         None => None,
     };
     if let Some(text) = &filter {
-        input.filter = Some(parse_condition(ExpressionKind::Filter, text, &mut placeholders)?);
+        input.filter = Some(parse_condition_cached(ExpressionKind::Filter, text, &mut placeholders)?);
     }
     projection(projected.as_deref(), &mut placeholders, &mut input.projection)?;
     placeholders.finish()?;
@@ -424,7 +424,7 @@ pub(super) fn resolve_scan(input: &mut ScanInput) -> Result<()> {
     let values = std::mem::take(&mut input.expression_attribute_values);
     let mut placeholders = placeholders(&names, &values, filter.is_some() || projected.is_some())?;
     if let Some(text) = &filter {
-        input.filter = Some(parse_condition(ExpressionKind::Filter, text, &mut placeholders)?);
+        input.filter = Some(parse_condition_cached(ExpressionKind::Filter, text, &mut placeholders)?);
     }
     projection(projected.as_deref(), &mut placeholders, &mut input.projection)?;
     Ok(placeholders.finish()?)

@@ -11,6 +11,7 @@
 //! not be a reserved word (the Developer Guide's list). Every refusal is an [`ExpressionError`] with
 //! DynamoDB's message; parsing changes nothing.
 
+mod cache;
 mod condition;
 mod error;
 mod lexer;
@@ -18,6 +19,7 @@ mod print;
 mod reserved;
 mod update;
 
+pub use cache::{ENTRIES_MAX as CACHED_EXPRESSIONS_MAX, cached, parse_condition_cached};
 pub use error::{EXPRESSION_BYTES_MAX, ExpressionError, ExpressionKind, OPERATORS_MAX, PLACEHOLDER_BYTES_MAX};
 pub use print::{Printed, print_condition, print_update};
 
@@ -45,6 +47,11 @@ impl<'m> Placeholders<'m> {
             used_names: BTreeSet::new(),
             used_values: BTreeSet::new(),
         }
+    }
+
+    /// Whether the request gives no placeholder at all.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty() && self.values.is_empty()
     }
 
     /// Checks, once every expression of the request is parsed, that each name and value
