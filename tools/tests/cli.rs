@@ -634,3 +634,42 @@ fn load_reads_exports_and_scan_output_and_reports_bad_lines_by_number() {
     let (_, err, ok) = client(&data, &["load", "Missing", "-"]);
     assert!(!ok && err.contains("ResourceNotFoundException"), "{err}");
 }
+
+#[test]
+fn client_commands_on_a_damaged_data_directory_fail_instead_of_answering_wrongly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    let partition = database_with_a_flushed_table(data);
+    let key = r#"{"pk":{"S":"k3"}}"#;
+    let (out, _, ok) = client(data, &["get", "Orders", key]);
+    assert!(ok && out.contains("k3"), "sound before the damage: {out}");
+
+    // One bit flipped inside the SSTable's data: a read that touches it must fail.
+    let sstable = std::fs::read_dir(partition.join("sst"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "sst"))
+        .expect("the flush wrote an SSTable");
+    let mut bytes = std::fs::read(&sstable).unwrap();
+    bytes[20] ^= 0x01;
+    std::fs::write(&sstable, &bytes).unwrap();
+    for args in [vec!["get", "Orders", key], vec!["scan", "Orders"]] {
+        let (out, err, ok) = client(data, &args);
+        assert!(!ok, "{args:?} answered from a damaged table: {out}");
+        let expected = format!("dynastore: InternalServerError: corrupt {}", sstable.display());
+        assert!(err.starts_with(&expected), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+
+    // A damaged CATALOG: the database does not open, and says why.
+    let catalog = data.join("CATALOG");
+    let mut bytes = std::fs::read(&catalog).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&catalog, &bytes).unwrap();
+    let (out, err, ok) = client(data, &["list-tables"]);
+    assert!(!ok, "list-tables answered from a damaged catalog: {out}");
+    let expected = format!("dynastore: InternalServerError: corrupt {}", catalog.display());
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
