@@ -3,9 +3,11 @@
 
 mod bench;
 mod client;
+mod database_options;
 mod demo;
 mod dump;
 mod load;
+mod serve;
 mod stats;
 mod verify;
 
@@ -61,6 +63,10 @@ pub(crate) enum Command {
     /// Check every checksum and invariant of the data directory (read-only); exits
     /// non-zero and lists the problems if there are any.
     Verify,
+    /// Serve the database over DynamoDB's wire protocol (JSON 1.0 over HTTP), so the AWS
+    /// SDKs and CLI work with it: point them at `--endpoint-url http://127.0.0.1:8000`
+    /// with any credentials. Stops cleanly on SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
     /// Per table and partition: memtable, SSTables per level, WAL size, flushed LSN,
     /// flush and compaction counts, write stalls (opens the database).
     Stats,
@@ -168,6 +174,7 @@ fn main() -> ExitCode {
         Command::Demo => demo::run(&data, &mut std::io::stdout().lock()),
         Command::Verify => verify::run(&data, &mut std::io::stdout().lock()),
         Command::Stats => stats::run(&data, &mut std::io::stdout().lock()),
+        Command::Serve(args) => serve::run(&data, args, &mut std::io::stdout()),
         Command::Bench {
             workload,
             items,

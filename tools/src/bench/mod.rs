@@ -15,9 +15,10 @@ mod workers;
 
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::lag::LagClock;
-use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
-use dynastore::{AckMode, Database, KeySchema, Options, Replication, TableSchema};
+pub use crate::database_options::{DurabilityArg, ReplicationArg};
+use crate::database_options::database_options;
+use dynastore::{Database, KeySchema, Options, TableSchema};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keys::KeySpace;
 use report::{Measured, Written};
@@ -87,28 +88,6 @@ impl WorkloadKind {
     fn reads(self) -> bool {
         !self.fills() && self != WorkloadKind::Update
     }
-}
-
-/// When a write returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DurabilityArg {
-    /// Once its record is durable (fsynced), and replicated as the ack mode asks.
-    Sync,
-    /// At once; the log is synced every 10 ms.
-    Buffered,
-}
-
-/// Replication over the three default AZs, and when a `sync` write is acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReplicationArg {
-    /// One copy, no replicas.
-    None,
-    /// Durable on the primary.
-    Primary,
-    /// Durable on the primary and one replica.
-    Quorum,
-    /// Durable on every copy.
-    All,
 }
 
 /// What to run.
@@ -317,25 +296,7 @@ fn measure(db: &Database, dir: &Path, kind: WorkloadKind, settings: &Settings) -
 }
 
 fn options(settings: &Settings) -> Options {
-    let ack = match settings.replication {
-        ReplicationArg::None => None,
-        ReplicationArg::Primary => Some(AckMode::Primary),
-        ReplicationArg::Quorum => Some(AckMode::Quorum),
-        ReplicationArg::All => Some(AckMode::All),
-    };
-    Options {
-        durability: match settings.durability {
-            DurabilityArg::Sync => Durability::Sync,
-            DurabilityArg::Buffered => Durability::Buffered {
-                interval: Duration::from_millis(10),
-            },
-        },
-        replication: ack.map(|ack| Replication {
-            ack,
-            ..Replication::default()
-        }),
-        ..Options::default()
-    }
+    database_options(settings.durability, settings.replication)
 }
 
 fn describe(settings: &Settings) -> String {

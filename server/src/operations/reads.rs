@@ -1,0 +1,130 @@
+//! Query and Scan on the wire.
+
+use super::items::reports;
+use super::legacy;
+use crate::error::ApiError;
+use crate::input::Fields;
+use dynastore::{Database, Item, QueryInput, ScanInput, Select};
+use serde_json::{Value, json};
+
+/// `Select`.
+fn select(fields: &mut Fields<'_>) -> Result<Option<Select>, ApiError> {
+    let allowed = ["SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"];
+    Ok(match fields.enumerated("Select", &allowed)? {
+        Some("SPECIFIC_ATTRIBUTES") => Some(Select::SpecificAttributes),
+        Some("COUNT") => Some(Select::Count),
+        Some("ALL_ATTRIBUTES") => Some(Select::AllAttributes),
+        Some("ALL_PROJECTED_ATTRIBUTES") => Some(Select::AllProjectedAttributes),
+        _ => None,
+    })
+}
+
+/// `Limit`, at least 1.
+fn limit(fields: &mut Fields<'_>) -> Result<Option<u32>, ApiError> {
+    let Some(limit) = fields.integer("Limit")? else {
+        return Ok(None);
+    };
+    if limit < 1 {
+        fields.violation(
+            "Limit",
+            Some(&limit.to_string()),
+            "Member must have value greater than or equal to 1",
+        );
+        return Ok(None);
+    }
+    Ok(Some(u32::try_from(limit).unwrap_or(u32::MAX)))
+}
+
+/// An index was named: there are no secondary indexes yet.
+fn no_index(fields: &Fields<'_>) -> Result<(), ApiError> {
+    match fields.string("IndexName")? {
+        Some(index) => Err(ApiError::Validation(format!(
+            "The table does not have the specified index: {index}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A page as DynamoDB answers it: `Items` (unless only counting), `Count`,
+/// `ScannedCount`, and `LastEvaluatedKey` when more follow.
+fn page(items: Vec<Item>, count: usize, scanned: usize, last: Option<Item>, counting: bool) -> Value {
+    let mut out = json!({ "Count": count, "ScannedCount": scanned });
+    if !counting {
+        out["Items"] = Value::Array(items.iter().map(Item::to_json).collect());
+    }
+    if let Some(last) = last {
+        out["LastEvaluatedKey"] = last.to_json();
+    }
+    out
+}
+
+/// Query.
+pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
+    fields.require("TableName");
+    let table = fields.string("TableName")?.unwrap_or_default();
+    let mut input = QueryInput::with_key_conditions(table, legacy::conditions(&mut fields, "KeyConditions")?);
+    input.key_condition_expression = fields.string("KeyConditionExpression")?.map(str::to_owned);
+    input.filter_expression = fields.string("FilterExpression")?.map(str::to_owned);
+    input.projection_expression = fields.string("ProjectionExpression")?.map(str::to_owned);
+    input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
+    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
+    input.scan_index_forward = fields.boolean("ScanIndexForward")?.unwrap_or(true);
+    input.limit = limit(&mut fields)?;
+    input.exclusive_start_key = fields.item("ExclusiveStartKey")?;
+    input.select = select(&mut fields)?;
+    input.consistent_read = fields.boolean("ConsistentRead")?.unwrap_or(false);
+    input.query_filter = legacy::conditions(&mut fields, "QueryFilter")?;
+    input.conditional_operator = legacy::conditional_operator(&mut fields)?;
+    input.attributes_to_get = fields.strings("AttributesToGet")?;
+    reports(&mut fields)?;
+    no_index(&fields)?;
+    fields.finish()?;
+    let counting = input.select == Some(Select::Count);
+    let out = db.query(input)?;
+    Ok(page(out.items, out.count, out.scanned_count, out.last_evaluated_key, counting))
+}
+
+/// Scan.
+pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
+    fields.require("TableName");
+    let mut input = ScanInput::new(fields.string("TableName")?.unwrap_or_default());
+    input.filter_expression = fields.string("FilterExpression")?.map(str::to_owned);
+    input.projection_expression = fields.string("ProjectionExpression")?.map(str::to_owned);
+    input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
+    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
+    input.limit = limit(&mut fields)?;
+    input.exclusive_start_key = fields.item("ExclusiveStartKey")?;
+    input.select = select(&mut fields)?;
+    input.consistent_read = fields.boolean("ConsistentRead")?.unwrap_or(false);
+    input.scan_filter = legacy::conditions(&mut fields, "ScanFilter")?;
+    input.conditional_operator = legacy::conditional_operator(&mut fields)?;
+    input.attributes_to_get = fields.strings("AttributesToGet")?;
+    let segment = fields.integer("Segment")?;
+    let total = fields.integer("TotalSegments")?;
+    reports(&mut fields)?;
+    no_index(&fields)?;
+    fields.finish()?;
+    input.segment = match (segment, total) {
+        (None, None) => None,
+        (Some(segment), Some(total)) => Some((clamp_u32(segment), clamp_u32(total))),
+        (Some(_), None) => {
+            return Err(ApiError::Validation(
+                "The TotalSegments parameter is required but was not present in the request when Segment parameter is present".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::Validation(
+                "The Segment parameter is required but was not present in the request when parameter TotalSegments is present".into(),
+            ));
+        }
+    };
+    let counting = input.select == Some(Select::Count);
+    let out = db.scan(input)?;
+    Ok(page(out.items, out.count, out.scanned_count, out.last_evaluated_key, counting))
+}
+
+/// A wire integer as the engine's `u32`; values outside it become its ends, which the
+/// engine refuses with DynamoDB's messages.
+fn clamp_u32(value: i64) -> u32 {
+    u32::try_from(value.clamp(0, i64::from(u32::MAX))).unwrap_or(u32::MAX)
+}
