@@ -65,10 +65,14 @@ pub fn parse(header: Option<&str>, has_date: bool) -> Result<Authorization, ApiE
         missing.push_str("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
     }
     let (Some(credential), Some(signed_headers), Some(signature)) = (credential, signed_headers, signature) else {
-        return Err(ApiError::IncompleteSignature(format!("{missing}Authorization={header}")));
+        return Err(ApiError::IncompleteSignature(format!(
+            "{missing}Authorization={header}"
+        )));
     };
     if !missing.is_empty() {
-        return Err(ApiError::IncompleteSignature(format!("{missing}Authorization={header}")));
+        return Err(ApiError::IncompleteSignature(format!(
+            "{missing}Authorization={header}"
+        )));
     }
     let scope: Vec<&str> = credential.trim_end_matches('/').split('/').collect();
     let [access_key, date, region, service, _terminator] = scope.as_slice() else {
@@ -99,14 +103,20 @@ mod tests {
         assert_eq!(auth.access_key, "AKID");
         assert_eq!(auth.region, "us-west-2");
         assert_eq!(auth.service, "dynamodb");
-        assert_eq!(auth.signed_headers, ["content-type", "host", "x-amz-date", "x-amz-target"]);
+        assert_eq!(
+            auth.signed_headers,
+            ["content-type", "host", "x-amz-date", "x-amz-target"]
+        );
         assert_eq!(auth.signature, "abc123");
     }
 
     #[test]
     fn refusals_carry_dynamodbs_messages() {
         assert!(matches!(parse(None, true), Err(ApiError::MissingAuthenticationToken)));
-        assert!(matches!(parse(Some("Basic abc"), true), Err(ApiError::MissingAuthenticationToken)));
+        assert!(matches!(
+            parse(Some("Basic abc"), true),
+            Err(ApiError::MissingAuthenticationToken)
+        ));
         let Err(ApiError::IncompleteSignature(message)) = parse(Some("AWS4-HMAC-SHA256 Signature=b"), false) else {
             panic!("an incomplete header is refused");
         };
@@ -116,9 +126,10 @@ mod tests {
              Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. \
              Authorization=AWS4-HMAC-SHA256 Signature=b"
         );
-        let Err(ApiError::IncompleteSignature(message)) =
-            parse(Some("AWS4-HMAC-SHA256 Credential=a/b/c/d, SignedHeaders=host, Signature=x"), true)
-        else {
+        let Err(ApiError::IncompleteSignature(message)) = parse(
+            Some("AWS4-HMAC-SHA256 Credential=a/b/c/d, SignedHeaders=host, Signature=x"),
+            true,
+        ) else {
             panic!("a short scope is refused");
         };
         assert_eq!(

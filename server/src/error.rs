@@ -108,7 +108,11 @@ impl ApiError {
         body.insert("__type".into(), Value::String(self.type_name()));
         if let Some(message) = self.message() {
             // The framework's serialization errors spell it `Message`.
-            let key = if matches!(self, ApiError::Serialization(_)) { "Message" } else { "message" };
+            let key = if matches!(self, ApiError::Serialization(_)) {
+                "Message"
+            } else {
+                "message"
+            };
             body.insert(key.into(), Value::String(message));
         }
         if let ApiError::Engine(dynastore::Error::ConditionalCheckFailed { item: Some(item) }) = self {

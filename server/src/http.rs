@@ -102,11 +102,23 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Res
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<usize>().ok());
     if declared.is_some_and(|length| length > REQUEST_BYTES_MAX) {
-        return Ok(respond(&state, StatusCode::PAYLOAD_TOO_LARGE, "text/plain", Bytes::new()));
+        return Ok(respond(
+            &state,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text/plain",
+            Bytes::new(),
+        ));
     }
     let body = match Limited::new(body, REQUEST_BYTES_MAX).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Ok(respond(&state, StatusCode::PAYLOAD_TOO_LARGE, "text/plain", Bytes::new())),
+        Err(_) => {
+            return Ok(respond(
+                &state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text/plain",
+                Bytes::new(),
+            ));
+        }
     };
     if parts.method == Method::GET {
         let health = format!("healthy: dynamodb.{DEFAULT_REGION}.amazonaws.com ");

@@ -3,20 +3,36 @@
 
 use crate::error::ApiError;
 use crate::input::{Fields, attribute_value};
+use dynastore::AttributeValue;
 use dynastore::expr::legacy::{
     AttributeAction, AttributeCondition, AttributeValueUpdate, ComparisonOperator, ConditionalOperator,
     ExpectedAttributeValue,
 };
-use dynastore::AttributeValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// Every comparison operator's name, as DynamoDB lists them in its enum message.
 const OPERATORS: &[&str] = &[
-    "IN", "NULL", "BETWEEN", "LT", "NOT_CONTAINS", "EQ", "GT", "NOT_NULL", "NE", "LE", "BEGINS_WITH", "GE", "CONTAINS",
+    "IN",
+    "NULL",
+    "BETWEEN",
+    "LT",
+    "NOT_CONTAINS",
+    "EQ",
+    "GT",
+    "NOT_NULL",
+    "NE",
+    "LE",
+    "BEGINS_WITH",
+    "GE",
+    "CONTAINS",
 ];
 
-fn entries<'a>(map: Option<&'a Map<String, Value>>, parent: &Fields<'a>, name: &str) -> Result<Vec<(String, Fields<'a>)>, ApiError> {
+fn entries<'a>(
+    map: Option<&'a Map<String, Value>>,
+    parent: &Fields<'a>,
+    name: &str,
+) -> Result<Vec<(String, Fields<'a>)>, ApiError> {
     let Some(map) = map else {
         return Ok(Vec::new());
     };
@@ -59,11 +75,12 @@ pub fn conditional_operator(fields: &mut Fields<'_>) -> Result<Option<Conditiona
 pub fn expected(fields: &mut Fields<'_>) -> Result<HashMap<String, ExpectedAttributeValue>, ApiError> {
     let mut expected = HashMap::new();
     for (attribute, mut entry) in entries(fields.map("Expected")?, fields, "Expected")? {
-        let mut value = ExpectedAttributeValue::default();
-        value.value = entry.attribute("Value")?;
-        value.exists = entry.boolean("Exists")?;
-        value.comparison_operator = operator(&mut entry)?;
-        value.attribute_value_list = value_list(&entry)?;
+        let value = ExpectedAttributeValue {
+            value: entry.attribute("Value")?,
+            exists: entry.boolean("Exists")?,
+            comparison_operator: operator(&mut entry)?,
+            attribute_value_list: value_list(&entry)?,
+        };
         fields.absorb(entry);
         expected.insert(attribute, value);
     }
@@ -93,13 +110,14 @@ pub fn conditions(fields: &mut Fields<'_>, name: &str) -> Result<HashMap<String,
 pub fn attribute_updates(fields: &mut Fields<'_>) -> Result<HashMap<String, AttributeValueUpdate>, ApiError> {
     let mut updates = HashMap::new();
     for (attribute, mut entry) in entries(fields.map("AttributeUpdates")?, fields, "AttributeUpdates")? {
-        let mut update = AttributeValueUpdate::default();
-        update.action = match entry.enumerated("Action", &["ADD", "PUT", "DELETE"])? {
-            Some("ADD") => AttributeAction::Add,
-            Some("DELETE") => AttributeAction::Delete,
-            _ => AttributeAction::Put,
+        let update = AttributeValueUpdate {
+            action: match entry.enumerated("Action", &["ADD", "PUT", "DELETE"])? {
+                Some("ADD") => AttributeAction::Add,
+                Some("DELETE") => AttributeAction::Delete,
+                _ => AttributeAction::Put,
+            },
+            value: entry.attribute("Value")?,
         };
-        update.value = entry.attribute("Value")?;
         fields.absorb(entry);
         updates.insert(attribute, update);
     }

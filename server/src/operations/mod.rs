@@ -97,8 +97,9 @@ impl Context {
     pub fn table_id(&self, table: &str, created: f64) -> String {
         let text = format!("{table}/{created}");
         let fnv = |seed: u64| {
-            text.bytes()
-                .fold(seed, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3))
+            text.bytes().fold(seed, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x100_0000_01b3)
+            })
         };
         let (high, low) = (fnv(0xcbf2_9ce4_8422_2325), fnv(0x84222325_cbf29ce4));
         format!(

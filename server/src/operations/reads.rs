@@ -9,7 +9,12 @@ use serde_json::{Value, json};
 
 /// `Select`.
 fn select(fields: &mut Fields<'_>) -> Result<Option<Select>, ApiError> {
-    let allowed = ["SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"];
+    let allowed = [
+        "SPECIFIC_ATTRIBUTES",
+        "COUNT",
+        "ALL_ATTRIBUTES",
+        "ALL_PROJECTED_ATTRIBUTES",
+    ];
     Ok(match fields.enumerated("Select", &allowed)? {
         Some("SPECIFIC_ATTRIBUTES") => Some(Select::SpecificAttributes),
         Some("COUNT") => Some(Select::Count),
@@ -81,7 +86,13 @@ pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     fields.finish()?;
     let counting = input.select == Some(Select::Count);
     let out = db.query(input)?;
-    Ok(page(out.items, out.count, out.scanned_count, out.last_evaluated_key, counting))
+    Ok(page(
+        out.items,
+        out.count,
+        out.scanned_count,
+        out.last_evaluated_key,
+        counting,
+    ))
 }
 
 /// Scan.
@@ -120,7 +131,13 @@ pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     };
     let counting = input.select == Some(Select::Count);
     let out = db.scan(input)?;
-    Ok(page(out.items, out.count, out.scanned_count, out.last_evaluated_key, counting))
+    Ok(page(
+        out.items,
+        out.count,
+        out.scanned_count,
+        out.last_evaluated_key,
+        counting,
+    ))
 }
 
 /// A wire integer as the engine's `u32`; values outside it become its ends, which the

@@ -97,9 +97,17 @@ pub fn create_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
     if let Some(list) = fields.list("KeySchema")? {
         let shown = Value::Array(list.clone()).to_string();
         if list.is_empty() {
-            fields.violation("KeySchema", Some(&shown), "Member must have length greater than or equal to 1");
+            fields.violation(
+                "KeySchema",
+                Some(&shown),
+                "Member must have length greater than or equal to 1",
+            );
         } else if list.len() > 2 {
-            fields.violation("KeySchema", Some(&shown), "Member must have length less than or equal to 2");
+            fields.violation(
+                "KeySchema",
+                Some(&shown),
+                "Member must have length less than or equal to 2",
+            );
         }
     }
     let billing_mode = fields.enumerated("BillingMode", &["PROVISIONED", "PAY_PER_REQUEST"])?;
@@ -126,7 +134,9 @@ pub fn create_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
             Some((Some(read), Some(write))) if read >= 1 && write >= 1 => {
                 for (value, what) in [(read, "ReadCapacityUnits"), (write, "WriteCapacityUnits")] {
                     if value > 1_000_000_000_000 {
-                        return Err(ApiError::Validation(format!("Given value {value} for {what} is out of bounds")));
+                        return Err(ApiError::Validation(format!(
+                            "Given value {value} for {what} is out of bounds"
+                        )));
                     }
                 }
             }
@@ -213,11 +223,10 @@ pub fn describe_table(db: &Database, fields: Fields<'_>, context: &Context) -> R
 pub fn list_tables(db: &Database, fields: Fields<'_>) -> Result<Value, ApiError> {
     let mut input = ListTablesInput::default();
     input.exclusive_start_table_name = fields.string("ExclusiveStartTableName")?.map(str::to_owned);
-    input.limit = match fields.integer("Limit")? {
-        // Out-of-range limits are the engine's to refuse, with DynamoDB's message.
-        Some(limit) => Some(u32::try_from(limit.clamp(0, i64::from(u32::MAX))).unwrap_or(u32::MAX)),
-        None => None,
-    };
+    // Out-of-range limits are the engine's to refuse, with DynamoDB's message.
+    input.limit = fields
+        .integer("Limit")?
+        .map(|limit| u32::try_from(limit.clamp(0, i64::from(u32::MAX))).unwrap_or(u32::MAX));
     fields.finish()?;
     let page = db.list_tables(input)?;
     let mut out = json!({ "TableNames": page.table_names });

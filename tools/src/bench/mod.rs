@@ -13,11 +13,11 @@ mod keys;
 mod report;
 mod workers;
 
+use crate::database_options::database_options;
+pub use crate::database_options::{DurabilityArg, ReplicationArg};
 use dynastore::item::{KeyAttribute, ScalarType};
 use dynastore::lag::LagClock;
 use dynastore::wal::fs::StdFs;
-pub use crate::database_options::{DurabilityArg, ReplicationArg};
-use crate::database_options::database_options;
 use dynastore::{Database, KeySchema, Options, TableSchema};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keys::KeySpace;

@@ -1,0 +1,451 @@
+//! The server driven end to end by the official AWS SDK for Rust, as a user's program
+//! would: tables, items, conditions, updates, paging, batches, and the SDK's own typed
+//! errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes, PutRequest,
+    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select, TableStatus, WriteRequest,
+};
+use common::TestServer;
+use dynastore::Options;
+use std::collections::HashMap;
+
+fn s(text: &str) -> AttributeValue {
+    AttributeValue::S(text.to_owned())
+}
+
+fn n(number: i64) -> AttributeValue {
+    AttributeValue::N(number.to_string())
+}
+
+/// Creates `name` with partition key `pk` (S) and sort key `sk` (N).
+async fn create_orders(client: &Client, name: &str) {
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("a key element")
+    };
+    let definition = |name: &str, kind: ScalarAttributeType| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(kind)
+            .build()
+            .expect("a definition")
+    };
+    let created = client
+        .create_table()
+        .table_name(name)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(definition("pk", ScalarAttributeType::S))
+        .attribute_definitions(definition("sk", ScalarAttributeType::N))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("CreateTable");
+    let description = created.table_description().expect("a description");
+    assert_eq!(description.table_name(), Some(name));
+    assert_eq!(description.table_status(), Some(&TableStatus::Active));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_are_created_described_listed_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    for name in ["Alpha", "Beta", "Gamma"] {
+        create_orders(&client, name).await;
+    }
+    let again = client
+        .create_table()
+        .table_name("Alpha")
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect_err("the table exists");
+    assert_eq!(again.code(), Some("ResourceInUseException"));
+
+    let described = client.describe_table().table_name("Beta").send().await.unwrap();
+    let table = described.table().unwrap();
+    assert_eq!(
+        table.table_arn(),
+        Some("arn:aws:dynamodb:us-east-1:000000000000:table/Beta")
+    );
+    let keys: Vec<(&str, &KeyType)> = table
+        .key_schema()
+        .iter()
+        .map(|key| (key.attribute_name(), key.key_type()))
+        .collect();
+    assert_eq!(keys, [("pk", &KeyType::Hash), ("sk", &KeyType::Range)]);
+    assert_eq!(table.item_count(), Some(0));
+
+    let first = client.list_tables().limit(2).send().await.unwrap();
+    assert_eq!(first.table_names(), ["Alpha", "Beta"]);
+    assert_eq!(first.last_evaluated_table_name(), Some("Beta"));
+    let rest = client
+        .list_tables()
+        .exclusive_start_table_name("Beta")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.table_names(), ["Gamma"]);
+    assert_eq!(rest.last_evaluated_table_name(), None);
+
+    client.delete_table().table_name("Beta").send().await.unwrap();
+    let gone = client
+        .describe_table()
+        .table_name("Beta")
+        .send()
+        .await
+        .expect_err("deleted");
+    assert_eq!(gone.code(), Some("ResourceNotFoundException"));
+    assert_eq!(
+        gone.message(),
+        Some("Requested resource not found: Table: Beta not found")
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_are_written_read_updated_and_deleted_with_conditions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    create_orders(&client, "Orders").await;
+
+    client
+        .put_item()
+        .table_name("Orders")
+        .item("pk", s("User123"))
+        .item("sk", n(1))
+        .item("status", s("new"))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await
+        .expect("a create-only put of a new item");
+
+    // The same create-only put fails with the SDK's own error type, carrying the item.
+    let failed = client
+        .put_item()
+        .table_name("Orders")
+        .item("pk", s("User123"))
+        .item("sk", n(1))
+        .condition_expression("attribute_not_exists(pk)")
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await
+        .expect_err("the item exists");
+    match failed.into_service_error() {
+        PutItemError::ConditionalCheckFailedException(error) => {
+            assert_eq!(error.message(), Some("The conditional request failed"));
+            assert_eq!(error.item().and_then(|item| item.get("status")), Some(&s("new")));
+        }
+        other => panic!("expected ConditionalCheckFailedException, got {other:?}"),
+    }
+
+    let updated = client
+        .update_item()
+        .table_name("Orders")
+        .key("pk", s("User123"))
+        .key("sk", n(1))
+        .update_expression("SET #s = :shipped, orderTotal = if_not_exists(orderTotal, :zero) + :amount ADD tags :tag")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(":shipped", s("shipped"))
+        .expression_attribute_values(":zero", n(0))
+        .expression_attribute_values(":amount", n(42))
+        .expression_attribute_values(":tag", AttributeValue::Ss(vec!["gift".into()]))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await
+        .unwrap();
+    let item = updated.attributes().unwrap();
+    assert_eq!(item.get("status"), Some(&s("shipped")));
+    assert_eq!(item.get("orderTotal"), Some(&n(42)));
+    assert_eq!(item.get("tags"), Some(&AttributeValue::Ss(vec!["gift".into()])));
+
+    let read = client
+        .get_item()
+        .table_name("Orders")
+        .key("pk", s("User123"))
+        .key("sk", n(1))
+        .projection_expression("orderTotal, #s")
+        .expression_attribute_names("#s", "status")
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let expected: HashMap<String, AttributeValue> =
+        [("orderTotal".to_owned(), n(42)), ("status".to_owned(), s("shipped"))].into();
+    assert_eq!(read.item(), Some(&expected));
+
+    let reserved = client
+        .update_item()
+        .table_name("Orders")
+        .key("pk", s("User123"))
+        .key("sk", n(1))
+        .update_expression("SET status = :v")
+        .expression_attribute_values(":v", s("lost"))
+        .send()
+        .await
+        .expect_err("a reserved word");
+    assert_eq!(reserved.code(), Some("ValidationException"));
+    assert_eq!(
+        reserved.message(),
+        Some("Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: status")
+    );
+
+    let deleted = client
+        .delete_item()
+        .table_name("Orders")
+        .key("pk", s("User123"))
+        .key("sk", n(1))
+        .condition_expression("orderTotal > :min")
+        .expression_attribute_values(":min", n(10))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deleted.attributes().and_then(|item| item.get("status")),
+        Some(&s("shipped"))
+    );
+    let missing = client
+        .get_item()
+        .table_name("Orders")
+        .key("pk", s("User123"))
+        .key("sk", n(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.item(), None);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_and_scans_page_through_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    create_orders(&client, "Orders").await;
+    for customer in ["a", "b"] {
+        for order in 0..25 {
+            client
+                .put_item()
+                .table_name("Orders")
+                .item("pk", s(customer))
+                .item("sk", n(order))
+                .item("odd", AttributeValue::Bool(order % 2 == 1))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    // Pages of 10, followed by LastEvaluatedKey, descending.
+    let mut orders = Vec::new();
+    let mut start = None;
+    let mut pages = 0;
+    loop {
+        let page = client
+            .query()
+            .table_name("Orders")
+            .key_condition_expression("pk = :p AND sk >= :from")
+            .expression_attribute_values(":p", s("a"))
+            .expression_attribute_values(":from", n(5))
+            .scan_index_forward(false)
+            .limit(10)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        pages += 1;
+        for item in page.items() {
+            let AttributeValue::N(order) = &item["sk"] else {
+                panic!("sk is a number")
+            };
+            orders.push(order.parse::<i64>().unwrap());
+        }
+        match page.last_evaluated_key() {
+            Some(key) => start = Some(key.clone()),
+            None => break,
+        }
+    }
+    assert_eq!(orders, (5..25).rev().collect::<Vec<_>>());
+    assert!(pages >= 2, "{pages} pages");
+
+    // The SDK's paginator, with a filter: Count after it, ScannedCount before.
+    let filtered: Vec<_> = client
+        .query()
+        .table_name("Orders")
+        .key_condition_expression("pk = :p")
+        .filter_expression("odd = :t")
+        .expression_attribute_values(":p", s("b"))
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .limit(7)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    let count: i32 = filtered.iter().map(|page| page.count()).sum();
+    let scanned: i32 = filtered.iter().map(|page| page.scanned_count()).sum();
+    assert_eq!((count, scanned), (12, 25));
+
+    let counted = client
+        .scan()
+        .table_name("Orders")
+        .select(Select::Count)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(counted.count(), 50);
+    assert!(counted.items().is_empty());
+
+    // Two parallel segments together see every item once.
+    let mut seen = 0;
+    for segment in 0..2 {
+        let pages: Vec<_> = client
+            .scan()
+            .table_name("Orders")
+            .segment(segment)
+            .total_segments(2)
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .unwrap();
+        seen += pages.iter().map(|page| page.items().len()).sum::<usize>();
+    }
+    assert_eq!(seen, 50);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_write_and_read_and_refuse_too_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    create_orders(&client, "Orders").await;
+    let put = |order: i64| {
+        WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .item("pk", s("batch"))
+                    .item("sk", n(order))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let written = client
+        .batch_write_item()
+        .request_items("Orders", (0..25).map(put).collect())
+        .send()
+        .await
+        .unwrap();
+    assert!(written.unprocessed_items().is_none_or(HashMap::is_empty));
+
+    let too_many = client
+        .batch_write_item()
+        .request_items("Orders", (0..26).map(put).collect())
+        .send()
+        .await
+        .expect_err("26 requests");
+    assert_eq!(too_many.code(), Some("ValidationException"));
+
+    let keys = (0..30)
+        .map(|order| HashMap::from([("pk".to_owned(), s("batch")), ("sk".to_owned(), n(order))]))
+        .collect::<Vec<_>>();
+    let read = client
+        .batch_get_item()
+        .request_items(
+            "Orders",
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .projection_expression("sk")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut found: Vec<i64> = read.responses().unwrap()["Orders"]
+        .iter()
+        .map(|item| match &item["sk"] {
+            AttributeValue::N(n) => n.parse().unwrap(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        (0..25).collect::<Vec<_>>(),
+        "the 25 written; 5 keys have no item"
+    );
+    assert!(read.unprocessed_keys().is_none_or(HashMap::is_empty));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_write_is_served_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    create_orders(&client, "Orders").await;
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let client = client.clone();
+        writers.push(tokio::spawn(async move {
+            for order in 0..40 {
+                client
+                    .put_item()
+                    .table_name("Orders")
+                    .item("pk", s(&format!("w{writer}")))
+                    .item("sk", n(order))
+                    .send()
+                    .await
+                    .expect("a put");
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    server.stop().await;
+
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    let pages: Vec<_> = client
+        .scan()
+        .table_name("Orders")
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap();
+    let items: usize = pages.iter().map(|page| page.items().len()).sum();
+    assert_eq!(items, 8 * 40);
+    server.stop().await;
+}
