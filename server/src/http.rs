@@ -31,15 +31,20 @@ const DEFAULT_REGION: &str = "us-east-1";
 pub struct State {
     /// The database the operations run on.
     pub db: Arc<Database>,
+    /// With `--auth`: the clients whose signatures are verified; `None` accepts any
+    /// well-formed credentials, as DynamoDB Local does.
+    credentials: Option<auth::Credentials>,
     /// Numbers the request ids.
     requests: AtomicU64,
 }
 
 impl State {
-    /// The shared state of a server over `db`.
-    pub fn new(db: Arc<Database>) -> State {
+    /// The shared state of a server over `db`, verifying signatures against
+    /// `credentials` if there are any.
+    pub fn new(db: Arc<Database>, credentials: Option<auth::Credentials>) -> State {
         State {
             db,
+            credentials,
             requests: AtomicU64::new(0),
         }
     }
@@ -158,6 +163,16 @@ async fn answer(state: &Arc<State>, parts: &hyper::http::request::Parts, body: &
         .ok_or(ApiError::UnknownOperation)?;
     let has_date = header("x-amz-date").is_some() || header("date").is_some();
     let authorization = auth::parse(header("authorization"), has_date)?;
+    if let Some(credentials) = &state.credentials {
+        let request = auth::SignedRequest {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &parts.headers,
+            body,
+        };
+        auth::verify(&authorization, &request, credentials, std::time::SystemTime::now())?;
+    }
     let json = json.ok_or(ApiError::Serialization(None))?;
     let context = Context {
         region: authorization.region,

@@ -32,14 +32,22 @@ pub use operations::{Context, Operation};
 /// How long a shutdown waits for the requests in flight before it gives up on them.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// How a server answers, beyond its database.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// The clients whose signatures are verified (`--auth`); `None` accepts any
+    /// well-formed credentials, as DynamoDB Local does.
+    pub credentials: Option<auth::Credentials>,
+}
+
 /// Serves `db` on `listener` until `shutdown` resolves; then stops accepting, waits (at
 /// most [`SHUTDOWN_GRACE`]) for the requests in flight to be answered, and returns.
 /// Idle keep-alive connections are closed.
 ///
 /// Errors: none of a connection's (a broken connection ends only itself); accepting
 /// errors are retried.
-pub async fn serve(db: Arc<Database>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
-    let state = Arc::new(http::State::new(db));
+pub async fn serve(db: Arc<Database>, listener: TcpListener, config: ServerConfig, shutdown: impl Future<Output = ()>) {
+    let state = Arc::new(http::State::new(db, config.credentials));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

@@ -449,3 +449,51 @@ async fn every_acknowledged_write_is_served_after_a_restart() {
     assert_eq!(items, 8 * 40);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_credentials_only_correct_signatures_pass() {
+    use dynastore_server::ServerConfig;
+    use dynastore_server::auth::Credentials;
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        credentials: Some(Credentials::single("AKIDGOOD", "the-secret")),
+    };
+    let server = TestServer::start_with(dir.path(), Options::default(), config).await;
+    let good = common::client_with(&server.endpoint(), "AKIDGOOD", "the-secret");
+    create_orders(&good, "Orders").await;
+    good.put_item()
+        .table_name("Orders")
+        .item("pk", s("a"))
+        .item("sk", n(1))
+        .send()
+        .await
+        .expect("a correctly signed put");
+
+    let wrong_secret = common::client_with(&server.endpoint(), "AKIDGOOD", "not-the-secret");
+    let refused = wrong_secret
+        .put_item()
+        .table_name("Orders")
+        .item("pk", s("b"))
+        .item("sk", n(1))
+        .send()
+        .await
+        .expect_err("a wrong secret");
+    assert_eq!(refused.code(), Some("InvalidSignatureException"));
+    assert_eq!(
+        refused.message(),
+        Some(
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+        )
+    );
+    let stranger = common::client_with(&server.endpoint(), "AKIDWHO", "the-secret");
+    let refused = stranger.list_tables().send().await.expect_err("an unknown key");
+    assert_eq!(refused.code(), Some("UnrecognizedClientException"));
+    assert_eq!(
+        refused.message(),
+        Some("The security token included in the request is invalid.")
+    );
+
+    let scan = good.scan().table_name("Orders").send().await.unwrap();
+    assert_eq!(scan.count(), 1, "only the signed put was written");
+    server.stop().await;
+}

@@ -5,10 +5,12 @@ use crate::database_options::{DurabilityArg, ReplicationArg, database_options};
 use clap::Args;
 use dynastore::Database;
 use dynastore::wal::fs::StdFs;
+use dynastore_server::ServerConfig;
+use dynastore_server::auth::Credentials;
 use std::error::Error;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The flags of `serve`.
@@ -27,6 +29,11 @@ pub struct ServeArgs {
     /// default on a laptop) keeps one copy.
     #[arg(long, value_enum, default_value = "none")]
     replication: ReplicationArg,
+    /// Verify every request's signature against this file's clients: one
+    /// `ACCESS_KEY_ID SECRET_ACCESS_KEY` pair per line (`#` starts a comment). Without it,
+    /// any well-formed credentials are accepted, as DynamoDB Local does.
+    #[arg(long)]
+    auth: Option<PathBuf>,
 }
 
 /// Serves the database in `data` until SIGINT or SIGTERM. Prints `listening on ADDR`
@@ -34,6 +41,18 @@ pub struct ServeArgs {
 ///
 /// Errors: the database cannot be opened or closed; the address cannot be bound.
 pub fn run(data: &Path, args: ServeArgs, out: &mut dyn Write) -> Result<(), Box<dyn Error>> {
+    let credentials = match &args.auth {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let credentials = Credentials::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            if credentials.is_empty() {
+                return Err(format!("{}: no credentials in it", path.display()).into());
+            }
+            Some(credentials)
+        }
+        None => None,
+    };
+    let config = ServerConfig { credentials };
     let db = Arc::new(Database::open(
         StdFs::shared(),
         data,
@@ -44,7 +63,7 @@ pub fn run(data: &Path, args: ServeArgs, out: &mut dyn Write) -> Result<(), Box<
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         writeln!(out, "listening on {}", listener.local_addr()?)?;
         out.flush()?;
-        dynastore_server::serve(Arc::clone(&db), listener, shutdown_signal()).await;
+        dynastore_server::serve(Arc::clone(&db), listener, config, shutdown_signal()).await;
         Ok::<(), Box<dyn Error>>(())
     })?;
     // Every request thread has ended with the runtime, so the database is ours alone.

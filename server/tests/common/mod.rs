@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use dynastore::wal::fs::StdFs;
 use dynastore::{Database, Options};
+use dynastore_server::ServerConfig;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,8 +22,14 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Opens the database in `dir` with `options` and serves it.
+    /// Opens the database in `dir` with `options` and serves it, accepting any
+    /// well-formed credentials.
     pub async fn start(dir: &Path, options: Options) -> TestServer {
+        TestServer::start_with(dir, options, ServerConfig::default()).await
+    }
+
+    /// Opens the database in `dir` with `options` and serves it as `config` says.
+    pub async fn start_with(dir: &Path, options: Options, config: ServerConfig) -> TestServer {
         let db = Arc::new(Database::open(StdFs::shared(), dir, options).expect("the database opens"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -31,7 +38,7 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let served = Arc::clone(&db);
         let task = tokio::spawn(async move {
-            dynastore_server::serve(served, listener, async {
+            dynastore_server::serve(served, listener, config, async {
                 let _ = stopped.await;
             })
             .await;
@@ -72,11 +79,16 @@ impl TestServer {
 
 /// The SDK's client for `endpoint`, region us-east-1, dummy credentials, plain HTTP.
 pub fn client_for(endpoint: &str) -> Client {
+    client_with(endpoint, "AKIDTEST", "secret")
+}
+
+/// The SDK's client for `endpoint` signing with `access_key` and `secret`.
+pub fn client_with(endpoint: &str, access_key: &str, secret: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "tests"))
+        .credentials_provider(Credentials::new(access_key, secret, None, None, "tests"))
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .build();
     Client::from_conf(config)
