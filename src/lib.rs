@@ -46,11 +46,11 @@
 
 pub use dynastore_engine::{
     AckMode, AttributeValue, BatchGetInput, BatchGetOutput, BatchWriteOutput, CompactionStyle, Comparator, Condition,
-    Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema,
+    ConsumedCapacity, Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema,
     KeysAndAttributes, ListTablesInput, ListTablesOutput, Number, Operand, Options, Path, PutItemInput, PutItemOutput,
-    QueryInput, QueryOutput, ReplicaReport, ReplicaStatus, Replication, ReturnValues, ScanInput, ScanOutput, Select,
-    SetValue, SortKeyCondition, TableDescription, TableSchema, TableStatus, UpdateAction, UpdateItemInput,
-    UpdateItemOutput, UpdateOperand, ValidationError, WriteRequest,
+    QueryInput, QueryOutput, ReplicaReport, ReplicaStatus, Replication, ReturnConsumedCapacity, ReturnValues,
+    ScanInput, ScanOutput, Select, SetValue, SortKeyCondition, TableDescription, TableSchema, TableStatus,
+    UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand, ValidationError, WriteRequest,
 };
 pub use dynastore_engine::{api, expr, item, verify};
 

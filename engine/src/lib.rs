@@ -40,6 +40,7 @@ mod options;
 pub mod verify;
 
 pub use api::batch::{BatchGetInput, BatchGetOutput, BatchWriteOutput, KeysAndAttributes, WriteRequest};
+pub use api::capacity::{ConsumedCapacity, ReturnConsumedCapacity};
 pub use api::operations::{
     DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, ListTablesInput, ListTablesOutput, PutItemInput,
     PutItemOutput, ReturnValues, UpdateItemInput, UpdateItemOutput,

@@ -497,3 +497,137 @@ async fn with_credentials_only_correct_signatures_pass() {
     assert_eq!(scan.count(), 1, "only the signed put was written");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumed_capacity_follows_dynamodbs_rules() {
+    use aws_sdk_dynamodb::types::ReturnConsumedCapacity as Report;
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    create_orders(&client, "Orders").await;
+    // About 3 KB each: "payload" (7) + 3000 characters, plus the key.
+    let blob = s(&"x".repeat(3000));
+    let put = client
+        .put_item()
+        .table_name("Orders")
+        .item("pk", s("cap"))
+        .item("sk", n(1))
+        .item("payload", blob.clone())
+        .return_consumed_capacity(Report::Total)
+        .send()
+        .await
+        .unwrap();
+    let consumed = put.consumed_capacity().unwrap();
+    assert_eq!(consumed.table_name(), Some("Orders"));
+    assert_eq!(consumed.capacity_units(), Some(3.0), "3 KB written: 3 write units");
+    assert!(consumed.table().is_none(), "TOTAL gives no per-table share");
+
+    let get = |consistent: bool| {
+        client
+            .get_item()
+            .table_name("Orders")
+            .key("pk", s("cap"))
+            .key("sk", n(1))
+            .projection_expression("pk")
+            .consistent_read(consistent)
+            .return_consumed_capacity(Report::Indexes)
+            .send()
+    };
+    let eventual = get(false).await.unwrap();
+    let consumed = eventual.consumed_capacity().unwrap();
+    assert_eq!(consumed.capacity_units(), Some(0.5), "one 4 KB unit, halved");
+    assert_eq!(consumed.table().and_then(|table| table.capacity_units()), Some(0.5));
+    let strong = get(true).await.unwrap();
+    assert_eq!(strong.consumed_capacity().unwrap().capacity_units(), Some(1.0));
+
+    let update = client
+        .update_item()
+        .table_name("Orders")
+        .key("pk", s("cap"))
+        .key("sk", n(1))
+        .update_expression("REMOVE payload")
+        .return_consumed_capacity(Report::Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        update.consumed_capacity().unwrap().capacity_units(),
+        Some(3.0),
+        "the larger of before and after"
+    );
+
+    let put = |order: i64| {
+        WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .item("pk", s("cap"))
+                    .item("sk", n(order))
+                    .item("payload", blob.clone())
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let batch = client
+        .batch_write_item()
+        .request_items("Orders", vec![put(2), put(3), put(4)])
+        .return_consumed_capacity(Report::Total)
+        .send()
+        .await
+        .unwrap();
+    let consumed = batch.consumed_capacity();
+    assert_eq!(consumed.len(), 1);
+    assert_eq!(consumed[0].capacity_units(), Some(9.0));
+
+    // Three 3 KB items read by one query: 9 KB, three 4 KB units (1.5 eventually consistent).
+    let query = client
+        .query()
+        .table_name("Orders")
+        .key_condition_expression("pk = :p AND sk >= :two")
+        .expression_attribute_values(":p", s("cap"))
+        .expression_attribute_values(":two", n(2))
+        .select(Select::Count)
+        .return_consumed_capacity(Report::Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query.count(), 3);
+    assert_eq!(query.consumed_capacity().unwrap().capacity_units(), Some(1.5));
+
+    // Each key of a batch read on its own: three 3 KB items, 0.5 each.
+    let keys = (2..5)
+        .map(|order| HashMap::from([("pk".to_owned(), s("cap")), ("sk".to_owned(), n(order))]))
+        .collect::<Vec<_>>();
+    let read = client
+        .batch_get_item()
+        .request_items(
+            "Orders",
+            KeysAndAttributes::builder().set_keys(Some(keys)).build().unwrap(),
+        )
+        .return_consumed_capacity(Report::Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.consumed_capacity()[0].capacity_units(), Some(1.5));
+
+    let delete = client
+        .delete_item()
+        .table_name("Orders")
+        .key("pk", s("cap"))
+        .key("sk", n(2))
+        .return_consumed_capacity(Report::Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.consumed_capacity().unwrap().capacity_units(), Some(3.0));
+    let none = client
+        .delete_item()
+        .table_name("Orders")
+        .key("pk", s("cap"))
+        .key("sk", n(2))
+        .send()
+        .await
+        .unwrap();
+    assert!(none.consumed_capacity().is_none(), "only when asked");
+    server.stop().await;
+}

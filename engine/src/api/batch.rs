@@ -4,6 +4,7 @@
 //! requests of each partition as one WAL record: within a partition the batch is all or
 //! nothing, even across a crash. (Across partitions, as in DynamoDB, it is not atomic.)
 
+use super::capacity::{ConsumedCapacity, ReturnConsumedCapacity, read_units, write_units};
 use super::expressions::resolve_keys_and_attributes;
 use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::{Error, Result};
@@ -40,6 +41,10 @@ pub struct BatchWriteOutput {
     /// again; a batch has no conditions, so a request that did land after all is
     /// harmless to repeat.
     pub unprocessed_items: Vec<(String, WriteRequest)>,
+    /// Per table, in name order, the write units of the requests written (DynamoDB's
+    /// `ConsumedCapacity`): a put's item per 1 KB; a delete, which reads nothing, the
+    /// minimum of one.
+    pub consumed_capacity: Vec<ConsumedCapacity>,
 }
 
 /// The keys to read from one table, and how (DynamoDB's `KeysAndAttributes`).
@@ -78,6 +83,8 @@ impl KeysAndAttributes {
 pub struct BatchGetInput {
     /// Per table, the keys to read and how (DynamoDB's `RequestItems`).
     pub request_items: BTreeMap<String, KeysAndAttributes>,
+    /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
+    pub return_consumed_capacity: ReturnConsumedCapacity,
 }
 
 impl BatchGetInput {
@@ -103,6 +110,10 @@ pub struct BatchGetOutput {
     /// Per table, the keys not read because the response reached 16 MB, with the table's
     /// projection and consistency: send them again (DynamoDB's `UnprocessedKeys`).
     pub unprocessed_keys: BTreeMap<String, KeysAndAttributes>,
+    /// Per table, in name order, the read units consumed, when the input asked: each key
+    /// read counts its item per 4 KB on its own (a missing one the minimum), halved for
+    /// eventually consistent reads.
+    pub consumed_capacity: Vec<ConsumedCapacity>,
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -192,7 +203,23 @@ impl Database {
                     .into_iter()
                     .filter_map(|index| requests.get_mut(index).and_then(Option::take))
                     .collect();
-                Ok(BatchWriteOutput { unprocessed_items })
+                // What is left in `requests` was written.
+                let mut units: BTreeMap<String, f64> = BTreeMap::new();
+                for (table, request) in requests.iter().flatten() {
+                    let bytes = match request {
+                        WriteRequest::Put(item) => item.size_bytes(),
+                        WriteRequest::Delete(_) => 0,
+                    };
+                    *units.entry(table.clone()).or_default() += write_units(bytes);
+                }
+                let consumed_capacity = units
+                    .into_iter()
+                    .map(|(table, units)| ConsumedCapacity::writes(&table, units))
+                    .collect();
+                Ok(BatchWriteOutput {
+                    unprocessed_items,
+                    consumed_capacity,
+                })
             }
         }
     }
@@ -231,8 +258,10 @@ impl Database {
             resolved.push((table_name, table, request, keys));
         }
         let mut output = BatchGetOutput::default();
+        let counting = input.return_consumed_capacity.wanted();
         let mut bytes = 0;
         for (table_name, table, request, storage_keys) in resolved {
+            let mut units = 0.0;
             let projection: Option<Vec<&Path>> = request.projection.as_ref().map(|paths| paths.iter().collect());
             let mut found = Vec::new();
             let mut unprocessed = Vec::new();
@@ -245,7 +274,9 @@ impl Database {
                 let item = self.read(&table, hash_of(&storage_key), request.consistent_read, |copy| {
                     copy.get(storage_key.clone())
                 })?;
-                if let Some(item) = item.flatten() {
+                let item = item.flatten();
+                units += read_units(item.as_ref().map_or(0, Item::size_bytes), request.consistent_read);
+                if let Some(item) = item {
                     let item = match &projection {
                         Some(paths) => project(&item, paths),
                         None => item,
@@ -259,6 +290,11 @@ impl Database {
                 keys.projection = request.projection.clone();
                 keys.consistent_read = request.consistent_read;
                 output.unprocessed_keys.insert(table_name.clone(), keys);
+            }
+            if counting {
+                output
+                    .consumed_capacity
+                    .push(ConsumedCapacity::reads(&table_name, units));
             }
             output.responses.insert(table_name, found);
         }

@@ -2,6 +2,7 @@
 //! validates its input in DynamoDB's order, then writes through the partition's group
 //! ([`Database::write_key`]) or reads from one of its copies.
 
+use super::capacity::ConsumedCapacity;
 use super::expressions::{resolve_delete, resolve_get, resolve_put, resolve_update};
 use super::operations::{
     DeleteItemInput, DeleteItemOutput, GetItemInput, GetItemOutput, PutItemInput, PutItemOutput, ReturnValues,
@@ -27,14 +28,21 @@ impl Database {
         check_condition(input.condition.as_ref())?;
         check_put_delete_return_values(input.return_values)?;
         let key = table_key(&input.item, &table.key_schema)?;
-        let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
+        let counting = input.return_consumed_capacity.wanted();
+        // The old item is read only when something needs it: a put is a blind write otherwise.
+        let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some() || counting;
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         let item = input.item;
         let old = self.write_key(&table, key, read_old, |current| {
             check(current).map(|()| Some(item.clone()))
         })?;
+        let consumed_capacity = counting.then(|| {
+            let bytes = old.as_ref().map_or(0, Item::size_bytes).max(item.size_bytes());
+            ConsumedCapacity::write(&input.table_name, bytes)
+        });
         Ok(PutItemOutput {
             attributes: returned(old, input.return_values),
+            consumed_capacity,
         })
     }
 
@@ -53,11 +61,19 @@ impl Database {
                 copy.get(key.clone())
             })?
             .flatten();
+        // The whole item counts, whatever the projection returns of it.
+        let consumed_capacity = input.return_consumed_capacity.wanted().then(|| {
+            let bytes = item.as_ref().map_or(0, Item::size_bytes);
+            ConsumedCapacity::read(&input.table_name, bytes, input.consistent_read)
+        });
         let item = match &input.projection {
             Some(paths) => item.map(|item| project(&item, &paths.iter().collect::<Vec<_>>())),
             None => item,
         };
-        Ok(GetItemOutput { item })
+        Ok(GetItemOutput {
+            item,
+            consumed_capacity,
+        })
     }
 
     /// Deletes the item under a key; deleting a missing item succeeds (DynamoDB's
@@ -74,14 +90,22 @@ impl Database {
         check_put_delete_return_values(input.return_values)?;
         let key = table_key(&input.key, &table.key_schema)?;
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
+        let counting = input.return_consumed_capacity.wanted();
+        let consumed = |old: Option<&Item>| {
+            counting.then(|| ConsumedCapacity::write(&input.table_name, old.map_or(0, Item::size_bytes)))
+        };
         // No partition yet means no item: only the condition is left to check.
         if self.partition(&table, hash_of(&key), false)?.is_none() {
             check(None)?;
-            return Ok(DeleteItemOutput::default());
+            return Ok(DeleteItemOutput {
+                attributes: None,
+                consumed_capacity: consumed(None),
+            });
         }
-        let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some();
+        let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some() || counting;
         let old = self.write_key(&table, key, read_old, |current| check(current).map(|()| None))?;
         Ok(DeleteItemOutput {
+            consumed_capacity: consumed(old.as_ref()),
             attributes: returned(old, input.return_values),
         })
     }
@@ -119,6 +143,11 @@ impl Database {
             new_item = Some(updated.clone());
             Ok(Some(updated))
         })?;
+        let consumed_capacity = input.return_consumed_capacity.wanted().then(|| {
+            let size = |item: Option<&Item>| item.map_or(0, Item::size_bytes);
+            let bytes = size(old.as_ref()).max(size(new_item.as_ref()));
+            ConsumedCapacity::write(&input.table_name, bytes)
+        });
         let paths: Vec<_> = input.actions.iter().map(UpdateAction::path).collect();
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);
         let attributes = match input.return_values {
@@ -128,7 +157,10 @@ impl Database {
             ReturnValues::AllNew => new_item,
             ReturnValues::UpdatedNew => new_item.and_then(|item| non_empty(project(&item, &paths))),
         };
-        Ok(UpdateItemOutput { attributes })
+        Ok(UpdateItemOutput {
+            attributes,
+            consumed_capacity,
+        })
     }
 }
 

@@ -6,9 +6,11 @@
 //! - [`operations`]: PutItem, GetItem, DeleteItem, UpdateItem and ListTables's types.
 //! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
 //! - [`query`]: Query and Scan with DynamoDB's paging.
+//! - [`capacity`]: the capacity units an operation consumed, as DynamoDB counts them.
 //! - [`tables`]: CreateTable, DeleteTable, DescribeTable and ListTables, and their types.
 
 pub mod batch;
+pub mod capacity;
 mod expressions;
 mod items;
 pub mod operations;

@@ -4,6 +4,7 @@
 //! type without breaking callers. Every type is `#[non_exhaustive]`: build an input with
 //! its `new` and set the fields that differ from DynamoDB's defaults.
 
+use super::capacity::{ConsumedCapacity, ReturnConsumedCapacity};
 use crate::expr::legacy::{AttributeValueUpdate, ConditionalOperator, ExpectedAttributeValue};
 use crate::expr::{Condition, UpdateAction};
 use crate::item::AttributeValue;
@@ -62,6 +63,8 @@ pub struct UpdateItemInput {
     /// The `:value` placeholders of its expressions (DynamoDB's
     /// `ExpressionAttributeValues`).
     pub expression_attribute_values: HashMap<String, AttributeValue>,
+    /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
+    pub return_consumed_capacity: ReturnConsumedCapacity,
 }
 
 impl UpdateItemInput {
@@ -81,6 +84,7 @@ impl UpdateItemInput {
             expected: HashMap::new(),
             conditional_operator: None,
             attribute_updates: HashMap::new(),
+            return_consumed_capacity: ReturnConsumedCapacity::None,
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct PutItemInput {
     /// The `:value` placeholders of its expressions (DynamoDB's
     /// `ExpressionAttributeValues`).
     pub expression_attribute_values: HashMap<String, AttributeValue>,
+    /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
+    pub return_consumed_capacity: ReturnConsumedCapacity,
 }
 
 impl PutItemInput {
@@ -127,6 +133,7 @@ impl PutItemInput {
             expression_attribute_values: HashMap::new(),
             expected: HashMap::new(),
             conditional_operator: None,
+            return_consumed_capacity: ReturnConsumedCapacity::None,
         }
     }
 }
@@ -153,6 +160,8 @@ pub struct GetItemInput {
     /// The `#name` placeholders of its projection expression (DynamoDB's
     /// `ExpressionAttributeNames`).
     pub expression_attribute_names: HashMap<String, String>,
+    /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
+    pub return_consumed_capacity: ReturnConsumedCapacity,
 }
 
 impl GetItemInput {
@@ -166,6 +175,7 @@ impl GetItemInput {
             projection_expression: None,
             expression_attribute_names: HashMap::new(),
             attributes_to_get: None,
+            return_consumed_capacity: ReturnConsumedCapacity::None,
         }
     }
 }
@@ -177,6 +187,8 @@ pub struct GetItemOutput {
     /// The item, or `None` if there is no item under the key (DynamoDB then returns no
     /// `Item` at all).
     pub item: Option<Item>,
+    /// The capacity consumed, when the input asked for it.
+    pub consumed_capacity: Option<ConsumedCapacity>,
 }
 
 /// The input of [`crate::Database::delete_item`] (DynamoDB's DeleteItem).
@@ -205,6 +217,8 @@ pub struct DeleteItemInput {
     /// The `:value` placeholders of its expressions (DynamoDB's
     /// `ExpressionAttributeValues`).
     pub expression_attribute_values: HashMap<String, AttributeValue>,
+    /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
+    pub return_consumed_capacity: ReturnConsumedCapacity,
 }
 
 impl DeleteItemInput {
@@ -221,6 +235,7 @@ impl DeleteItemInput {
             expression_attribute_values: HashMap::new(),
             expected: HashMap::new(),
             conditional_operator: None,
+            return_consumed_capacity: ReturnConsumedCapacity::None,
         }
     }
 }
@@ -231,6 +246,8 @@ impl DeleteItemInput {
 pub struct PutItemOutput {
     /// The item the put replaced, if `return_values` was `AllOld` and there was one.
     pub attributes: Option<Item>,
+    /// The capacity consumed, when the input asked for it.
+    pub consumed_capacity: Option<ConsumedCapacity>,
 }
 
 /// The output of [`crate::Database::update_item`].
@@ -240,6 +257,8 @@ pub struct UpdateItemOutput {
     /// What `return_values` asked for: the whole item before or after, or the updated
     /// attributes before or after (`None` when that is nothing).
     pub attributes: Option<Item>,
+    /// The capacity consumed, when the input asked for it.
+    pub consumed_capacity: Option<ConsumedCapacity>,
 }
 
 /// The output of [`crate::Database::delete_item`].
@@ -248,6 +267,8 @@ pub struct UpdateItemOutput {
 pub struct DeleteItemOutput {
     /// The deleted item, if `return_values` was `AllOld` and there was one.
     pub attributes: Option<Item>,
+    /// The capacity consumed, when the input asked for it.
+    pub consumed_capacity: Option<ConsumedCapacity>,
 }
 
 /// The input of [`crate::Database::list_tables`] (DynamoDB's ListTables).

@@ -9,6 +9,7 @@
 //! Because the key encoding sorts like the values, every sort-key condition is a range of
 //! storage keys (`begins_with` a prefix of them), so a query reads exactly its items.
 
+use super::capacity::{ConsumedCapacity, ReturnConsumedCapacity};
 use super::expressions::{apply_key_tests, resolve_query, resolve_scan};
 use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::Result;
@@ -76,6 +77,8 @@ pub struct QueryInput {
     pub conditional_operator: Option<ConditionalOperator>,
     /// The projection as DynamoDB's legacy `AttributesToGet`: top-level attribute names.
     pub attributes_to_get: Option<Vec<String>>,
+    /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
+    pub return_consumed_capacity: ReturnConsumedCapacity,
 }
 
 impl QueryInput {
@@ -122,6 +125,7 @@ impl QueryInput {
             query_filter: HashMap::new(),
             conditional_operator: None,
             attributes_to_get: None,
+            return_consumed_capacity: ReturnConsumedCapacity::None,
         }
     }
 }
@@ -164,6 +168,8 @@ pub struct ScanInput {
     pub conditional_operator: Option<ConditionalOperator>,
     /// The projection as DynamoDB's legacy `AttributesToGet`: top-level attribute names.
     pub attributes_to_get: Option<Vec<String>>,
+    /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
+    pub return_consumed_capacity: ReturnConsumedCapacity,
 }
 
 impl ScanInput {
@@ -204,6 +210,8 @@ pub struct QueryOutput {
     pub scanned_count: usize,
     /// Where the next page starts, if this one stopped at its limit or at 1 MB.
     pub last_evaluated_key: Option<Item>,
+    /// The capacity consumed, when the input asked for it.
+    pub consumed_capacity: Option<ConsumedCapacity>,
 }
 
 /// The output of [`Database::scan`]: one page.
@@ -218,6 +226,8 @@ pub struct ScanOutput {
     pub scanned_count: usize,
     /// Where the next page starts, if this one stopped at its limit or at 1 MB.
     pub last_evaluated_key: Option<Item>,
+    /// The capacity consumed, when the input asked for it.
+    pub consumed_capacity: Option<ConsumedCapacity>,
 }
 
 /// One page as it is built, for either operation.
@@ -236,6 +246,7 @@ impl From<Page> for QueryOutput {
             count: page.count,
             scanned_count: page.scanned_count,
             last_evaluated_key: page.last_evaluated_key,
+            consumed_capacity: None,
         }
     }
 }
@@ -247,6 +258,7 @@ impl From<Page> for ScanOutput {
             count: page.count,
             scanned_count: page.scanned_count,
             last_evaluated_key: page.last_evaluated_key,
+            consumed_capacity: None,
         }
     }
 }
@@ -599,9 +611,15 @@ impl Database {
                     page.push(item)
                 },
             )?;
-            Ok(page.page)
+            Ok((page.page, page.bytes))
         })?;
-        Ok(page.unwrap_or_else(|| new_page().page).into())
+        let (page, bytes) = page.unwrap_or_else(|| (new_page().page, 0));
+        let mut output = QueryOutput::from(page);
+        output.consumed_capacity = input
+            .return_consumed_capacity
+            .wanted()
+            .then(|| ConsumedCapacity::read(&input.table_name, bytes, input.consistent_read));
+        Ok(output)
     }
 
     /// Reads a whole table, or one segment of a parallel scan, in hash order (DynamoDB's
@@ -648,7 +666,13 @@ impl Database {
             input.consistent_read,
             &mut page,
         )?;
-        Ok(page.page.into())
+        let bytes = page.bytes;
+        let mut output = ScanOutput::from(page.page);
+        output.consumed_capacity = input
+            .return_consumed_capacity
+            .wanted()
+            .then(|| ConsumedCapacity::read(&input.table_name, bytes, input.consistent_read));
+        Ok(output)
     }
 }
 

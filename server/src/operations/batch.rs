@@ -1,9 +1,11 @@
 //! BatchWriteItem and BatchGetItem on the wire.
 
-use super::items::reports;
+use super::items::{capacity, capacity_json, reports};
 use crate::error::ApiError;
 use crate::input::Fields;
-use dynastore::{BatchGetInput, Database, Item, KeysAndAttributes, WriteRequest};
+use dynastore::{
+    BatchGetInput, ConsumedCapacity, Database, Item, KeysAndAttributes, ReturnConsumedCapacity, WriteRequest,
+};
 use serde_json::{Map, Value, json};
 
 /// BatchWriteItem: `RequestItems` of tables to lists of `PutRequest`/`DeleteRequest`;
@@ -47,7 +49,7 @@ pub fn batch_write_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, 
             }
         }
     }
-    reports(&mut fields)?;
+    let mode = reports(&mut fields)?;
     fields.finish()?;
     let out = db.batch_write(requests)?;
     let mut unprocessed: Map<String, Value> = Map::new();
@@ -60,7 +62,11 @@ pub fn batch_write_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, 
             list.push(json);
         }
     }
-    Ok(json!({ "UnprocessedItems": unprocessed }))
+    let mut json = json!({ "UnprocessedItems": unprocessed });
+    if mode.wanted() {
+        json["ConsumedCapacity"] = consumed_json(&out.consumed_capacity, mode);
+    }
+    Ok(json)
 }
 
 /// BatchGetItem: `RequestItems` of tables to `KeysAndAttributes`; answers `Responses`
@@ -90,8 +96,9 @@ pub fn batch_get_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, Ap
         fields.absorb(request);
         input = input.with(table.clone(), wanted);
     }
-    fields.enumerated("ReturnConsumedCapacity", &["INDEXES", "TOTAL", "NONE"])?;
+    input.return_consumed_capacity = capacity(&mut fields)?;
     fields.finish()?;
+    let mode = input.return_consumed_capacity;
     let out = db.batch_get(input)?;
     let responses: Map<String, Value> = out
         .responses
@@ -105,5 +112,14 @@ pub fn batch_get_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, Ap
         again["Keys"] = Value::Array(keys.keys.iter().map(Item::to_json).collect());
         unprocessed.insert(table, again);
     }
-    Ok(json!({ "Responses": responses, "UnprocessedKeys": unprocessed }))
+    let mut json = json!({ "Responses": responses, "UnprocessedKeys": unprocessed });
+    if mode.wanted() {
+        json["ConsumedCapacity"] = consumed_json(&out.consumed_capacity, mode);
+    }
+    Ok(json)
+}
+
+/// A batch's `ConsumedCapacity`: one entry per table.
+fn consumed_json(consumed: &[ConsumedCapacity], mode: ReturnConsumedCapacity) -> Value {
+    Value::Array(consumed.iter().map(|table| capacity_json(table, mode)).collect())
 }

@@ -3,7 +3,10 @@
 use super::legacy;
 use crate::error::ApiError;
 use crate::input::Fields;
-use dynastore::{Database, DeleteItemInput, GetItemInput, Item, PutItemInput, ReturnValues, UpdateItemInput};
+use dynastore::{
+    ConsumedCapacity, Database, DeleteItemInput, GetItemInput, Item, PutItemInput, ReturnConsumedCapacity,
+    ReturnValues, UpdateItemInput,
+};
 use serde_json::{Value, json};
 
 /// The `ReturnValues` field, of the values an operation allows.
@@ -32,20 +35,49 @@ fn on_condition_failure(fields: &mut Fields<'_>) -> Result<ReturnValues, ApiErro
     )
 }
 
-/// The fields every operation accepts and this server answers without acting on:
-/// capacity and item collection reports are not kept yet.
-pub fn reports(fields: &mut Fields<'_>) -> Result<(), ApiError> {
-    fields.enumerated("ReturnConsumedCapacity", &["INDEXES", "TOTAL", "NONE"])?;
-    fields.enumerated("ReturnItemCollectionMetrics", &["SIZE", "NONE"])?;
-    Ok(())
+/// `ReturnConsumedCapacity`.
+///
+/// Errors: [`ApiError::Serialization`] if it is not a string (an unknown value is noted
+/// as a violation).
+pub fn capacity(fields: &mut Fields<'_>) -> Result<ReturnConsumedCapacity, ApiError> {
+    Ok(
+        match fields.enumerated("ReturnConsumedCapacity", &["INDEXES", "TOTAL", "NONE"])? {
+            Some("INDEXES") => ReturnConsumedCapacity::Indexes,
+            Some("TOTAL") => ReturnConsumedCapacity::Total,
+            _ => ReturnConsumedCapacity::None,
+        },
+    )
 }
 
-/// `{"Attributes": item}` when there is one, else `{}`.
-fn attributes(item: Option<Item>) -> Value {
-    match item {
-        Some(item) => json!({ "Attributes": item.to_json() }),
-        None => json!({}),
+/// `ReturnConsumedCapacity`, and `ReturnItemCollectionMetrics`, which is accepted (an
+/// item collection belongs to local secondary indexes, which tables do not have yet, so
+/// there are no metrics to return).
+pub fn reports(fields: &mut Fields<'_>) -> Result<ReturnConsumedCapacity, ApiError> {
+    let mode = capacity(fields)?;
+    fields.enumerated("ReturnItemCollectionMetrics", &["SIZE", "NONE"])?;
+    Ok(mode)
+}
+
+/// One table's `ConsumedCapacity`: its total, and with `INDEXES` the table's share.
+pub fn capacity_json(consumed: &ConsumedCapacity, mode: ReturnConsumedCapacity) -> Value {
+    let mut json = json!({ "TableName": consumed.table_name, "CapacityUnits": consumed.capacity_units });
+    if mode == ReturnConsumedCapacity::Indexes {
+        json["Table"] = json!({ "CapacityUnits": consumed.capacity_units });
     }
+    json
+}
+
+/// A response of `attributes` (as `Attributes`, when there are some) and the capacity
+/// consumed (when asked for).
+fn written(attributes: Option<Item>, consumed: Option<ConsumedCapacity>, mode: ReturnConsumedCapacity) -> Value {
+    let mut out = json!({});
+    if let Some(item) = attributes {
+        out["Attributes"] = item.to_json();
+    }
+    if let Some(consumed) = consumed {
+        out["ConsumedCapacity"] = capacity_json(&consumed, mode);
+    }
+    out
 }
 
 /// The table name every item operation needs.
@@ -66,9 +98,11 @@ pub fn put_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError
     input.return_values_on_condition_check_failure = on_condition_failure(&mut fields)?;
     input.expected = legacy::expected(&mut fields)?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
-    reports(&mut fields)?;
+    input.return_consumed_capacity = reports(&mut fields)?;
     fields.finish()?;
-    Ok(attributes(db.put_item(input)?.attributes))
+    let mode = input.return_consumed_capacity;
+    let out = db.put_item(input)?;
+    Ok(written(out.attributes, out.consumed_capacity, mode))
 }
 
 /// GetItem.
@@ -80,12 +114,18 @@ pub fn get_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
     input.consistent_read = fields.boolean("ConsistentRead")?.unwrap_or(false);
     input.attributes_to_get = fields.strings("AttributesToGet")?;
-    fields.enumerated("ReturnConsumedCapacity", &["INDEXES", "TOTAL", "NONE"])?;
+    input.return_consumed_capacity = capacity(&mut fields)?;
     fields.finish()?;
-    Ok(match db.get_item(input)?.item {
-        Some(item) => json!({ "Item": item.to_json() }),
-        None => json!({}),
-    })
+    let mode = input.return_consumed_capacity;
+    let out = db.get_item(input)?;
+    let mut json = json!({});
+    if let Some(item) = out.item {
+        json["Item"] = item.to_json();
+    }
+    if let Some(consumed) = out.consumed_capacity {
+        json["ConsumedCapacity"] = capacity_json(&consumed, mode);
+    }
+    Ok(json)
 }
 
 /// UpdateItem.
@@ -102,9 +142,11 @@ pub fn update_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiEr
     input.attribute_updates = legacy::attribute_updates(&mut fields)?;
     input.expected = legacy::expected(&mut fields)?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
-    reports(&mut fields)?;
+    input.return_consumed_capacity = reports(&mut fields)?;
     fields.finish()?;
-    Ok(attributes(db.update_item(input)?.attributes))
+    let mode = input.return_consumed_capacity;
+    let out = db.update_item(input)?;
+    Ok(written(out.attributes, out.consumed_capacity, mode))
 }
 
 /// DeleteItem.
@@ -119,7 +161,9 @@ pub fn delete_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiEr
     input.return_values_on_condition_check_failure = on_condition_failure(&mut fields)?;
     input.expected = legacy::expected(&mut fields)?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
-    reports(&mut fields)?;
+    input.return_consumed_capacity = reports(&mut fields)?;
     fields.finish()?;
-    Ok(attributes(db.delete_item(input)?.attributes))
+    let mode = input.return_consumed_capacity;
+    let out = db.delete_item(input)?;
+    Ok(written(out.attributes, out.consumed_capacity, mode))
 }

@@ -1,10 +1,10 @@
 //! Query and Scan on the wire.
 
-use super::items::reports;
+use super::items::{capacity, capacity_json};
 use super::legacy;
 use crate::error::ApiError;
 use crate::input::Fields;
-use dynastore::{Database, Item, QueryInput, ScanInput, Select};
+use dynastore::{ConsumedCapacity, Database, Item, QueryInput, ReturnConsumedCapacity, ScanInput, Select};
 use serde_json::{Value, json};
 
 /// `Select`.
@@ -50,15 +50,27 @@ fn no_index(fields: &Fields<'_>) -> Result<(), ApiError> {
     }
 }
 
+/// One page of a query or scan.
+struct Page {
+    items: Vec<Item>,
+    count: usize,
+    scanned: usize,
+    last: Option<Item>,
+    consumed: Option<ConsumedCapacity>,
+}
+
 /// A page as DynamoDB answers it: `Items` (unless only counting), `Count`,
-/// `ScannedCount`, and `LastEvaluatedKey` when more follow.
-fn page(items: Vec<Item>, count: usize, scanned: usize, last: Option<Item>, counting: bool) -> Value {
-    let mut out = json!({ "Count": count, "ScannedCount": scanned });
+/// `ScannedCount`, `LastEvaluatedKey` when more follow, `ConsumedCapacity` when asked.
+fn page(page: Page, counting: bool, mode: ReturnConsumedCapacity) -> Value {
+    let mut out = json!({ "Count": page.count, "ScannedCount": page.scanned });
     if !counting {
-        out["Items"] = Value::Array(items.iter().map(Item::to_json).collect());
+        out["Items"] = Value::Array(page.items.iter().map(Item::to_json).collect());
     }
-    if let Some(last) = last {
+    if let Some(last) = page.last {
         out["LastEvaluatedKey"] = last.to_json();
+    }
+    if let Some(consumed) = page.consumed {
+        out["ConsumedCapacity"] = capacity_json(&consumed, mode);
     }
     out
 }
@@ -81,18 +93,20 @@ pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     input.query_filter = legacy::conditions(&mut fields, "QueryFilter")?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
     input.attributes_to_get = fields.strings("AttributesToGet")?;
-    reports(&mut fields)?;
+    input.return_consumed_capacity = capacity(&mut fields)?;
     no_index(&fields)?;
     fields.finish()?;
     let counting = input.select == Some(Select::Count);
+    let mode = input.return_consumed_capacity;
     let out = db.query(input)?;
-    Ok(page(
-        out.items,
-        out.count,
-        out.scanned_count,
-        out.last_evaluated_key,
-        counting,
-    ))
+    let out = Page {
+        items: out.items,
+        count: out.count,
+        scanned: out.scanned_count,
+        last: out.last_evaluated_key,
+        consumed: out.consumed_capacity,
+    };
+    Ok(page(out, counting, mode))
 }
 
 /// Scan.
@@ -112,7 +126,7 @@ pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     input.attributes_to_get = fields.strings("AttributesToGet")?;
     let segment = fields.integer("Segment")?;
     let total = fields.integer("TotalSegments")?;
-    reports(&mut fields)?;
+    input.return_consumed_capacity = capacity(&mut fields)?;
     no_index(&fields)?;
     fields.finish()?;
     input.segment = match (segment, total) {
@@ -130,14 +144,16 @@ pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
         }
     };
     let counting = input.select == Some(Select::Count);
+    let mode = input.return_consumed_capacity;
     let out = db.scan(input)?;
-    Ok(page(
-        out.items,
-        out.count,
-        out.scanned_count,
-        out.last_evaluated_key,
-        counting,
-    ))
+    let out = Page {
+        items: out.items,
+        count: out.count,
+        scanned: out.scanned_count,
+        last: out.last_evaluated_key,
+        consumed: out.consumed_capacity,
+    };
+    Ok(page(out, counting, mode))
 }
 
 /// A wire integer as the engine's `u32`; values outside it become its ends, which the
