@@ -45,12 +45,13 @@
 //! ```
 
 pub use dynastore_engine::{
-    AckMode, AttributeValue, BatchGetInput, BatchGetOutput, BatchWriteOutput, CompactionStyle, Comparator, Condition,
-    ConsumedCapacity, Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item, KeySchema,
-    KeysAndAttributes, ListTablesInput, ListTablesOutput, Number, Operand, Options, Path, PutItemInput, PutItemOutput,
-    QueryInput, QueryOutput, ReplicaReport, ReplicaStatus, Replication, ReturnConsumedCapacity, ReturnValues,
-    ScanInput, ScanOutput, Select, SetValue, SortKeyCondition, TableDescription, TableSchema, TableStatus,
-    UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand, ValidationError, WriteRequest,
+    AckMode, AttributeValue, BatchGetInput, BatchGetOutput, BatchWriteOutput, BillingMode, CompactionStyle, Comparator,
+    Condition, ConsumedCapacity, Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item,
+    KeySchema, KeysAndAttributes, ListTablesInput, ListTablesOutput, Number, Operand, Options, Path, PutItemInput,
+    PutItemOutput, QueryInput, QueryOutput, ReplicaReport, ReplicaStatus, Replication, ReturnConsumedCapacity,
+    ReturnValues, ScanInput, ScanOutput, Select, SetValue, SortKeyCondition, TableDescription, TableSchema,
+    TableSettings, TableStatus, UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand, ValidationError,
+    WriteRequest,
 };
 pub use dynastore_engine::{api, expr, item, verify};
 

@@ -182,6 +182,39 @@ pub struct TableEntry {
     /// written before creation times were recorded: unknown).
     #[serde(default)]
     pub created_at_ms: u64,
+    /// Its billing mode, throughput and tags (the defaults in catalogs written before
+    /// they were kept).
+    #[serde(default)]
+    pub settings: TableSettings,
+}
+
+/// How a table is billed (DynamoDB's `BillingMode`). dynastore meters nothing: the mode
+/// and throughput are kept and reported, as DynamoDB's clients expect.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BillingMode {
+    /// Provisioned read and write capacity units.
+    Provisioned,
+    /// On demand (the default).
+    #[default]
+    PayPerRequest,
+}
+
+/// A table's settings that do not change its data: billing, throughput and tags.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSettings {
+    /// How it is billed.
+    pub billing_mode: BillingMode,
+    /// Provisioned read capacity units (0 when on demand).
+    pub read_capacity_units: u64,
+    /// Provisioned write capacity units (0 when on demand).
+    pub write_capacity_units: u64,
+    /// When the billing mode last became on demand, in milliseconds since the Unix epoch
+    /// (0: at creation, or never).
+    #[serde(default)]
+    pub pay_per_request_since_ms: u64,
+    /// Its tags (DynamoDB's TagResource), by key.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 fn key_entry(key: &KeyAttribute) -> KeyEntry {
@@ -226,6 +259,7 @@ impl TableEntry {
                 })
                 .collect(),
             created_at_ms,
+            settings: TableSettings::default(),
         }
     }
 

@@ -22,7 +22,7 @@
 //! background. The replication side lives in the `replication` submodule.
 
 use crate::background::flusher::{Flusher, OpenCopies};
-use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, TableEntry};
+use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, TableEntry, TableSettings};
 use crate::error::{Error, Result, io_error};
 use crate::group::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
 use crate::group::shipper::{ReplicaSet, ReplicaSets, Shipper};
@@ -259,6 +259,7 @@ impl Database {
             name: entry.name.clone(),
             key_schema: entry.key_schema(),
             created_at_ms: entry.created_at_ms,
+            settings: Mutex::new(entry.settings.clone()),
             home,
             groups,
         })
@@ -280,7 +281,7 @@ impl Database {
     /// opens it. Its partitions' directories appear as writes land in them.
     ///
     /// Errors: [`Error::ResourceInUse`] if the table exists, [`Error::Io`].
-    pub(crate) fn add_table(&self, name: &str, key_schema: &KeySchema) -> Result<Arc<Table>> {
+    pub(crate) fn add_table(&self, name: &str, key_schema: &KeySchema, settings: TableSettings) -> Result<Arc<Table>> {
         let mut catalog = self.groups.catalog.lock();
         if catalog.tables.contains_key(name) {
             return Err(Error::ResourceInUse { table: name.to_owned() });
@@ -292,7 +293,8 @@ impl Database {
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_millis() as u64);
-        let entry = TableEntry::new(name, key_schema, self.options.initial_partitions, azs, now_ms);
+        let mut entry = TableEntry::new(name, key_schema, self.options.initial_partitions, azs, now_ms);
+        entry.settings = settings;
         let mut next = catalog.clone();
         next.tables.insert(name.to_owned(), entry.clone());
         next.save(self.fs.as_ref(), &self.dir)?;
@@ -303,6 +305,33 @@ impl Database {
         // CATALOG's lock is held: a writer creating a partition of the published table
         // takes the partition's entry lock before the CATALOG's.
         drop(catalog);
+        Ok(table)
+    }
+
+    /// Changes table `name`'s settings by `change` (which may refuse), durably in the
+    /// CATALOG first, then in the open table; returns the table.
+    ///
+    /// Errors: [`Error::ResourceNotFound`]; what `change` returns (nothing changed);
+    /// [`Error::Io`] (the CATALOG is unchanged).
+    pub(crate) fn change_table_settings(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut TableSettings) -> Result<()>,
+    ) -> Result<Arc<Table>> {
+        let mut catalog = self.groups.catalog.lock();
+        let Some(entry) = catalog.tables.get(name) else {
+            return Err(Error::ResourceNotFound { table: name.to_owned() });
+        };
+        let mut settings = entry.settings.clone();
+        change(&mut settings)?;
+        let mut next = catalog.clone();
+        if let Some(entry) = next.tables.get_mut(name) {
+            entry.settings = settings.clone();
+        }
+        next.save(self.fs.as_ref(), &self.dir)?;
+        *catalog = next;
+        let table = self.table(name)?;
+        *table.settings.lock() = settings;
         Ok(table)
     }
 

@@ -46,7 +46,7 @@ pub use api::operations::{
     PutItemOutput, ReturnValues, UpdateItemInput, UpdateItemOutput,
 };
 pub use api::query::{QueryInput, QueryOutput, ScanInput, ScanOutput, Select, SortKeyCondition};
-pub use api::tables::{TableDescription, TableSchema, TableStatus};
+pub use api::tables::{BillingMode, TableDescription, TableSchema, TableSettings, TableStatus};
 pub use database::{AckMode, Database, Options, ReplicaReport, ReplicaStatus, Replication};
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};

@@ -35,6 +35,14 @@ pub enum ApiError {
     /// A signature that does not verify, or is out of its date window (HTTP 400).
     #[error("InvalidSignatureException: {0}")]
     InvalidSignature(String),
+    /// A request for a resource outside what the caller may reach, such as an ARN that is
+    /// not one (HTTP 400, `AccessDeniedException`).
+    #[error("AccessDeniedException: {0}")]
+    AccessDenied(String),
+    /// A resource named by ARN that does not exist (HTTP 400,
+    /// `ResourceNotFoundException`, worded for the ARN).
+    #[error("ResourceNotFoundException: {0}")]
+    ResourceNotFound(String),
     /// An access key this server does not know (HTTP 400).
     #[error("UnrecognizedClientException: The security token included in the request is invalid.")]
     UnrecognizedClient,
@@ -70,6 +78,8 @@ impl ApiError {
             ApiError::IncompleteSignature(_) => "IncompleteSignatureException",
             ApiError::InvalidSignature(_) => "InvalidSignatureException",
             ApiError::UnrecognizedClient => "UnrecognizedClientException",
+            ApiError::AccessDenied(_) => "AccessDeniedException",
+            ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
             ApiError::Engine(error) => error.exception_name(),
             ApiError::Internal(_) => "InternalServerError",
         }
@@ -80,7 +90,10 @@ impl ApiError {
         let namespace = match self {
             ApiError::Validation(_) => VALIDATE,
             ApiError::Engine(error) if error.exception_name() == "ValidationException" => VALIDATE,
-            ApiError::Engine(_) | ApiError::Internal(_) | ApiError::UnrecognizedClient => DYNAMODB,
+            ApiError::Engine(_)
+            | ApiError::Internal(_)
+            | ApiError::UnrecognizedClient
+            | ApiError::ResourceNotFound(_) => DYNAMODB,
             _ => SERVICE,
         };
         format!("{namespace}#{}", self.name())
@@ -94,6 +107,8 @@ impl ApiError {
             ApiError::Validation(message)
             | ApiError::IncompleteSignature(message)
             | ApiError::InvalidSignature(message)
+            | ApiError::AccessDenied(message)
+            | ApiError::ResourceNotFound(message)
             | ApiError::Internal(message) => Some(message.clone()),
             ApiError::MissingAuthenticationToken => Some("Request is missing Authentication Token".into()),
             ApiError::UnrecognizedClient => Some("The security token included in the request is invalid.".into()),

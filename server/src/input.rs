@@ -97,6 +97,11 @@ impl<'a> Fields<'a> {
         self.object.get(name).filter(|value| !value.is_null())
     }
 
+    /// Whether field `name` is given (and not null).
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
     /// A string field.
     ///
     /// Errors: [`ApiError::Serialization`] if it is not a JSON string.

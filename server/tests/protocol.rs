@@ -198,6 +198,34 @@ async fn bad_requests_get_dynamodbs_errors_and_change_nothing() {
             Some("The conditional request failed"),
         ),
         (
+            signed("TagResource"),
+            json!({"ResourceArn": "not-an-arn", "Tags": [{"Key": "k", "Value": "v"}]}).to_string(),
+            "com.amazon.coral.service#AccessDeniedException",
+            Some(
+                "User: arn:aws:iam::000000000000:user/dynastore is not authorized to perform: dynamodb:TagResource on resource: not-an-arn",
+            ),
+        ),
+        (
+            signed("TagResource"),
+            json!({"ResourceArn": "arn:aws:s3:::bucket/key", "Tags": [{"Key": "k", "Value": "v"}]}).to_string(),
+            "com.amazon.coral.validate#ValidationException",
+            Some("Invalid TableArn: Invalid ResourceArn provided as input arn:aws:s3:::bucket/key"),
+        ),
+        (
+            signed("TagResource"),
+            json!({"ResourceArn": "arn:aws:dynamodb:us-east-1:000000000000:table/Orders", "Tags": []}).to_string(),
+            "com.amazon.coral.validate#ValidationException",
+            Some("Atleast one Tag needs to be provided as Input."),
+        ),
+        (
+            signed("UpdateTable"),
+            json!({"TableName": "Orders"}).to_string(),
+            "com.amazon.coral.validate#ValidationException",
+            Some(
+                "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
+            ),
+        ),
+        (
             signed("DescribeTable"),
             "{}".into(),
             "com.amazon.coral.validate#ValidationException",

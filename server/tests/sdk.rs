@@ -631,3 +631,97 @@ async fn consumed_capacity_follows_dynamodbs_rules() {
     assert!(none.consumed_capacity().is_none(), "only when asked");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn billing_throughput_and_tags_are_kept_across_restarts() {
+    use aws_sdk_dynamodb::types::{ProvisionedThroughput, Tag};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    let throughput = |read: i64, write: i64| {
+        ProvisionedThroughput::builder()
+            .read_capacity_units(read)
+            .write_capacity_units(write)
+            .build()
+            .unwrap()
+    };
+    let created = client
+        .create_table()
+        .table_name("Billed")
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .provisioned_throughput(throughput(5, 7))
+        .tags(Tag::builder().key("team").value("orders").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let description = created.table_description().unwrap();
+    let units = description.provisioned_throughput().unwrap();
+    assert_eq!((units.read_capacity_units(), units.write_capacity_units()), (Some(5), Some(7)));
+    assert!(description.billing_mode_summary().is_none(), "provisioned, as DynamoDB's default");
+
+    let arn = description.table_arn().unwrap().to_owned();
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("env").value("dev").build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    client.untag_resource().resource_arn(&arn).tag_keys("team").send().await.unwrap();
+
+    let same = client
+        .update_table()
+        .table_name("Billed")
+        .provisioned_throughput(throughput(5, 7))
+        .send()
+        .await
+        .expect_err("no change");
+    assert!(
+        same.message().unwrap().starts_with("The provisioned throughput for the table will not change."),
+        "{same:?}"
+    );
+    let updated = client
+        .update_table()
+        .table_name("Billed")
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let description = updated.table_description().unwrap();
+    assert_eq!(
+        description.billing_mode_summary().and_then(|summary| summary.billing_mode()),
+        Some(&BillingMode::PayPerRequest)
+    );
+    assert_eq!(description.provisioned_throughput().unwrap().read_capacity_units(), Some(0));
+
+    let missing = client
+        .list_tags_of_resource()
+        .resource_arn("arn:aws:dynamodb:us-east-1:000000000000:table/Nope")
+        .send()
+        .await
+        .expect_err("no such table");
+    assert_eq!(missing.code(), Some("ResourceNotFoundException"));
+    server.stop().await;
+
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    let tags = client.list_tags_of_resource().resource_arn(&arn).send().await.unwrap();
+    let tags: Vec<(&str, &str)> = tags.tags().iter().map(|tag| (tag.key(), tag.value())).collect();
+    assert_eq!(tags, [("env", "dev")]);
+    let described = client.describe_table().table_name("Billed").send().await.unwrap();
+    assert_eq!(
+        described
+            .table()
+            .and_then(|table| table.billing_mode_summary())
+            .and_then(|summary| summary.billing_mode()),
+        Some(&BillingMode::PayPerRequest)
+    );
+    server.stop().await;
+}

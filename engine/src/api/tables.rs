@@ -3,6 +3,7 @@
 
 use super::operations::{ListTablesInput, ListTablesOutput};
 use crate::catalog::PartitionEntry;
+pub use crate::catalog::{BillingMode, TableSettings};
 use crate::database::{
     Database, LIST_TABLES_LIMIT_MAX, Table, out_of_range, validate_key_schema, validate_name_at, validate_table_name,
 };
@@ -42,6 +43,8 @@ pub struct TableDescription {
     /// About how many bytes it holds (DynamoDB's `TableSizeBytes`): each partition's
     /// memtable budget use and SSTable bytes, estimated as the item count is.
     pub table_size_bytes: u64,
+    /// Its billing mode, throughput and tags.
+    pub settings: TableSettings,
 }
 
 /// A table's state (DynamoDB's `TableStatus`). Tables are created and deleted at once,
@@ -60,9 +63,33 @@ impl Database {
     /// schema, [`Error::ResourceInUse`](crate::Error::ResourceInUse) if the table exists,
     /// [`Error::Io`](crate::Error::Io).
     pub fn create_table(&self, schema: TableSchema) -> Result<TableDescription> {
+        self.create_table_with(schema, TableSettings::default())
+    }
+
+    /// Creates a table with `settings` (billing mode, throughput, tags), kept in the
+    /// CATALOG with its schema.
+    ///
+    /// Errors: as [`Database::create_table`].
+    pub fn create_table_with(&self, schema: TableSchema, settings: TableSettings) -> Result<TableDescription> {
         validate_table_name(&schema.name)?;
         validate_key_schema(&schema.key_schema)?;
-        let table = self.add_table(&schema.name, &schema.key_schema)?;
+        let table = self.add_table(&schema.name, &schema.key_schema, settings)?;
+        Ok(describe(&table))
+    }
+
+    /// Changes a table's settings (DynamoDB's UpdateTable of billing and throughput,
+    /// TagResource, UntagResource) by `change`, durably, and returns its description.
+    /// `change` sees the current settings and may refuse; then nothing changes.
+    ///
+    /// Errors: [`Error::ResourceNotFound`](crate::Error::ResourceNotFound), what `change`
+    /// returns, [`Error::Io`](crate::Error::Io).
+    pub fn update_table_settings(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut TableSettings) -> Result<()>,
+    ) -> Result<TableDescription> {
+        validate_table_name(name)?;
+        let table = self.change_table_settings(name, change)?;
         Ok(describe(&table))
     }
 
@@ -141,5 +168,6 @@ fn describe(table: &Table) -> TableDescription {
         creation_date_time,
         item_count,
         table_size_bytes,
+        settings: table.settings.lock().clone(),
     }
 }

@@ -9,6 +9,8 @@ pub(crate) struct Table {
     pub(crate) key_schema: KeySchema,
     /// When it was created, in milliseconds since the Unix epoch (0: unknown).
     pub(crate) created_at_ms: u64,
+    /// Its billing mode, throughput and tags, as the CATALOG holds them.
+    pub(crate) settings: Mutex<crate::catalog::TableSettings>,
     /// Its name, where its copies live, and whether it was deleted, as its groups see them.
     pub(crate) home: Arc<TableHome>,
     /// Its partitions' replication groups, in hash order.

@@ -43,6 +43,14 @@ pub enum Operation {
     BatchWriteItem,
     /// BatchGetItem.
     BatchGetItem,
+    /// UpdateTable (billing mode and throughput).
+    UpdateTable,
+    /// TagResource.
+    TagResource,
+    /// UntagResource.
+    UntagResource,
+    /// ListTagsOfResource.
+    ListTagsOfResource,
     /// DescribeEndpoints.
     DescribeEndpoints,
     /// DescribeLimits.
@@ -67,6 +75,10 @@ impl Operation {
             "Scan" => Operation::Scan,
             "BatchWriteItem" => Operation::BatchWriteItem,
             "BatchGetItem" => Operation::BatchGetItem,
+            "UpdateTable" => Operation::UpdateTable,
+            "TagResource" => Operation::TagResource,
+            "UntagResource" => Operation::UntagResource,
+            "ListTagsOfResource" => Operation::ListTagsOfResource,
             "DescribeEndpoints" => Operation::DescribeEndpoints,
             "DescribeLimits" => Operation::DescribeLimits,
             _ => return None,
@@ -125,6 +137,10 @@ pub fn run(db: &Database, operation: Operation, body: &Value, context: &Context)
         Operation::DeleteTable => tables::delete_table(db, fields, context),
         Operation::DescribeTable => tables::describe_table(db, fields, context),
         Operation::ListTables => tables::list_tables(db, fields),
+        Operation::UpdateTable => tables::update_table(db, fields, context),
+        Operation::TagResource => tables::tag_resource(db, fields),
+        Operation::UntagResource => tables::untag_resource(db, fields),
+        Operation::ListTagsOfResource => tables::list_tags_of_resource(db, fields),
         Operation::PutItem => items::put_item(db, fields),
         Operation::GetItem => items::get_item(db, fields),
         Operation::UpdateItem => items::update_item(db, fields),

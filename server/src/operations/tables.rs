@@ -4,7 +4,7 @@ use super::Context;
 use crate::error::ApiError;
 use crate::input::Fields;
 use dynastore::item::{KeyAttribute, ScalarType};
-use dynastore::{Database, KeySchema, ListTablesInput, TableDescription, TableSchema};
+use dynastore::{BillingMode, Database, KeySchema, ListTablesInput, TableDescription, TableSchema, TableSettings};
 use serde_json::{Value, json};
 use std::time::UNIX_EPOCH;
 
@@ -41,7 +41,8 @@ pub fn description_json(description: &TableDescription, context: &Context) -> Va
         .creation_date_time
         .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
         .map_or(0.0, |since| since.as_millis() as f64 / 1000.0);
-    json!({
+    let settings = &description.settings;
+    let mut json = json!({
         "TableName": description.name,
         "TableStatus": "ACTIVE",
         "TableArn": context.table_arn(&description.name),
@@ -54,10 +55,88 @@ pub fn description_json(description: &TableDescription, context: &Context) -> Va
             .iter()
             .map(|(key, _)| json!({"AttributeName": key.name, "AttributeType": scalar_name(key.scalar_type)}))
             .collect::<Vec<_>>(),
-        "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": created},
-        "ProvisionedThroughput": {"NumberOfDecreasesToday": 0, "ReadCapacityUnits": 0, "WriteCapacityUnits": 0},
+        "ProvisionedThroughput": {
+            "NumberOfDecreasesToday": 0,
+            "ReadCapacityUnits": settings.read_capacity_units,
+            "WriteCapacityUnits": settings.write_capacity_units,
+        },
         "DeletionProtectionEnabled": false,
-    })
+    });
+    // A provisioned table carries no summary, as DynamoDB's created without a mode do.
+    if settings.billing_mode == BillingMode::PayPerRequest {
+        let since = match settings.pay_per_request_since_ms {
+            0 => created,
+            ms => ms as f64 / 1000.0,
+        };
+        json["BillingModeSummary"] =
+            json!({"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": since});
+    }
+    json
+}
+
+/// `ProvisionedThroughput`, if given: both units, each at least 1 (violations noted).
+fn throughput(fields: &mut Fields<'_>) -> Result<Option<(i64, i64)>, ApiError> {
+    let Some(mut throughput) = fields.structure("ProvisionedThroughput")? else {
+        return Ok(None);
+    };
+    throughput.require("ReadCapacityUnits");
+    throughput.require("WriteCapacityUnits");
+    let read = throughput.integer("ReadCapacityUnits")?;
+    let write = throughput.integer("WriteCapacityUnits")?;
+    for (name, value) in [("ReadCapacityUnits", read), ("WriteCapacityUnits", write)] {
+        if let Some(value) = value.filter(|value| *value < 1) {
+            throughput.violation(
+                name,
+                Some(&value.to_string()),
+                "Member must have value greater than or equal to 1",
+            );
+        }
+    }
+    fields.absorb(throughput);
+    Ok(read.zip(write))
+}
+
+/// DynamoDB's refusal of units over its bound.
+fn check_bounds(read: i64, write: i64) -> Result<(), ApiError> {
+    for (value, what) in [(read, "ReadCapacityUnits"), (write, "WriteCapacityUnits")] {
+        if value > 1_000_000_000_000 {
+            return Err(ApiError::Validation(format!(
+                "Given value {value} for {what} is out of bounds"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `Tags`: a list of `{Key, Value}`, keys 1 to 128 characters, values up to 256.
+fn tags(fields: &mut Fields<'_>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut tags = Vec::new();
+    for mut tag in fields.structures("Tags")? {
+        tag.require("Key");
+        tag.require("Value");
+        let key = tag.string("Key")?;
+        let value = tag.string("Value")?;
+        if let Some(key) = key.filter(|key| !(1..=128).contains(&key.chars().count())) {
+            let rule = if key.is_empty() {
+                "Member must have length greater than or equal to 1"
+            } else {
+                "Member must have length less than or equal to 128"
+            };
+            tag.violation("Key", Some(key), rule);
+        }
+        if let Some(value) = value.filter(|value| value.chars().count() > 256) {
+            tag.violation(
+                "Value",
+                Some(value),
+                "Member must have length less than or equal to 256",
+            );
+        }
+        fields.absorb(tag);
+        if let (Some(key), Some(value)) = (key, value) {
+            tags.push((key.to_owned(), value.to_owned()));
+        }
+    }
+    Ok(tags)
 }
 
 /// One `KeySchemaElement` or `AttributeDefinition`: a name and a kind.
@@ -111,42 +190,33 @@ pub fn create_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
         }
     }
     let billing_mode = fields.enumerated("BillingMode", &["PROVISIONED", "PAY_PER_REQUEST"])?;
-    let throughput = fields.structure("ProvisionedThroughput")?;
-    let capacity = match &throughput {
-        Some(throughput) => Some((
-            throughput.integer("ReadCapacityUnits")?,
-            throughput.integer("WriteCapacityUnits")?,
-        )),
-        None => None,
-    };
+    let capacity = throughput(&mut fields)?;
+    let given_throughput = fields.structure("ProvisionedThroughput")?.is_some();
+    let tags = tags(&mut fields)?;
     fields.string("TableClass")?;
     fields.finish()?;
 
     let invalid = |message: &str| ApiError::Validation(format!("One or more parameter values were invalid: {message}"));
+    let mut settings = TableSettings::default();
     if billing_mode == Some("PAY_PER_REQUEST") {
-        if capacity.is_some() {
+        if given_throughput {
             return Err(invalid(
                 "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
             ));
         }
     } else {
-        match capacity {
-            Some((Some(read), Some(write))) if read >= 1 && write >= 1 => {
-                for (value, what) in [(read, "ReadCapacityUnits"), (write, "WriteCapacityUnits")] {
-                    if value > 1_000_000_000_000 {
-                        return Err(ApiError::Validation(format!(
-                            "Given value {value} for {what} is out of bounds"
-                        )));
-                    }
-                }
-            }
-            _ => {
-                return Err(invalid(
-                    "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
-                ));
-            }
-        }
+        // PROVISIONED is DynamoDB's default mode.
+        let Some((read, write)) = capacity else {
+            return Err(invalid(
+                "ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+            ));
+        };
+        check_bounds(read, write)?;
+        settings.billing_mode = BillingMode::Provisioned;
+        settings.read_capacity_units = read.unsigned_abs();
+        settings.write_capacity_units = write.unsigned_abs();
     }
+    settings.tags = tags.into_iter().collect();
     let defined: Vec<&str> = definitions.iter().map(|d| d.name).collect();
     let key_names: Vec<&str> = keys.iter().map(|k| k.name).collect();
     if key_names.len() > defined.len() {
@@ -197,7 +267,7 @@ pub fn create_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
             sort_key: keys.get(1).map(|key| attribute(key.name)),
         },
     };
-    let description = db.create_table(schema)?;
+    let description = db.create_table_with(schema, settings)?;
     Ok(json!({ "TableDescription": description_json(&description, context) }))
 }
 
@@ -234,4 +304,176 @@ pub fn list_tables(db: &Database, fields: Fields<'_>) -> Result<Value, ApiError>
         out["LastEvaluatedTableName"] = Value::from(last);
     }
     Ok(out)
+}
+
+/// UpdateTable: the billing mode and throughput.
+pub fn update_table(db: &Database, mut fields: Fields<'_>, context: &Context) -> Result<Value, ApiError> {
+    let name = table_name(&fields)?;
+    let billing_mode = fields.enumerated("BillingMode", &["PROVISIONED", "PAY_PER_REQUEST"])?;
+    let capacity = throughput(&mut fields)?;
+    let given_throughput = fields.structure("ProvisionedThroughput")?.is_some();
+    let others = [
+        "UpdateStreamEnabled",
+        "GlobalSecondaryIndexUpdates",
+        "SSESpecification",
+        "ReplicaUpdates",
+    ]
+    .iter()
+    .any(|other| fields.has(other));
+    fields.finish()?;
+    if billing_mode.is_none() && !given_throughput && !others {
+        return Err(ApiError::Validation(
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required".into(),
+        ));
+    }
+    let invalid = |message: &str| ApiError::Validation(format!("One or more parameter values were invalid: {message}"));
+    if billing_mode == Some("PROVISIONED") && !given_throughput {
+        return Err(invalid(
+            "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+        ));
+    }
+    if let Some((read, write)) = capacity {
+        check_bounds(read, write)?;
+    }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    let description = db.update_table_settings(name, |settings| {
+        let mode = match billing_mode {
+            Some("PAY_PER_REQUEST") => BillingMode::PayPerRequest,
+            Some(_) => BillingMode::Provisioned,
+            None => settings.billing_mode,
+        };
+        if given_throughput && mode == BillingMode::PayPerRequest {
+            return Err(dynastore::ValidationError::InvalidParameter(
+                "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST".into(),
+            )
+            .into());
+        }
+        if let Some((read, write)) = capacity {
+            let (read, write) = (read.unsigned_abs(), write.unsigned_abs());
+            if settings.billing_mode == BillingMode::Provisioned
+                && read == settings.read_capacity_units
+                && write == settings.write_capacity_units
+            {
+                return Err(dynastore::ValidationError::InvalidParameter(format!(
+                    "The provisioned throughput for the table will not change. The requested value equals the current value. \
+                     Current ReadCapacityUnits provisioned for the table: {}. Requested ReadCapacityUnits: {read}. \
+                     Current WriteCapacityUnits provisioned for the table: {}. Requested WriteCapacityUnits: {write}. \
+                     Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits.",
+                    settings.read_capacity_units, settings.write_capacity_units
+                ))
+                .into());
+            }
+            settings.read_capacity_units = read;
+            settings.write_capacity_units = write;
+        }
+        if mode == BillingMode::PayPerRequest && settings.billing_mode != BillingMode::PayPerRequest {
+            settings.read_capacity_units = 0;
+            settings.write_capacity_units = 0;
+            settings.pay_per_request_since_ms = now_ms;
+        }
+        settings.billing_mode = mode;
+        Ok(())
+    })?;
+    Ok(json!({ "TableDescription": description_json(&description, context) }))
+}
+
+/// The table an ARN names, refused as DynamoDB refuses a malformed one.
+///
+/// Errors: `AccessDeniedException` for text that is no ARN at all, a
+/// `ValidationException` for an ARN that is not a table's, for `operation`.
+fn table_of_arn<'a>(arn: Option<&'a str>, operation: &str) -> Result<&'a str, ApiError> {
+    let arn = arn.ok_or_else(|| ApiError::Validation("Invalid TableArn".into()))?;
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, _, _, _, resource] = parts.as_slice() else {
+        return Err(ApiError::AccessDenied(format!(
+            "User: arn:aws:iam::000000000000:user/dynastore is not authorized to perform: dynamodb:{operation} on resource: {arn}"
+        )));
+    };
+    let table = resource
+        .strip_prefix("table/")
+        .filter(|name| name.len() >= 3 && !name.contains('/'));
+    match (parts[0], parts[1], parts[2], table) {
+        ("arn", "aws", "dynamodb", Some(table)) if parts[4].bytes().all(|b| b.is_ascii_digit()) => Ok(table),
+        _ => Err(ApiError::Validation(format!(
+            "Invalid TableArn: Invalid ResourceArn provided as input {arn}"
+        ))),
+    }
+}
+
+/// The engine's not-found as DynamoDB words it for a resource ARN.
+fn arn_not_found(arn: &str) -> impl Fn(dynastore::Error) -> ApiError + '_ {
+    move |error| match error {
+        dynastore::Error::ResourceNotFound { .. } => {
+            ApiError::ResourceNotFound(format!("Requested resource not found: ResourcArn: {arn} not found"))
+        }
+        other => ApiError::Engine(other),
+    }
+}
+
+/// TagResource.
+pub fn tag_resource(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
+    let arn = fields.string("ResourceArn")?;
+    let given = fields.list("Tags")?.map(Vec::len);
+    let tags = tags(&mut fields)?;
+    let table = table_of_arn(arn, "TagResource")?;
+    if given.is_none() {
+        fields.require("Tags");
+    }
+    fields.finish()?;
+    if tags.is_empty() {
+        return Err(ApiError::Validation(
+            "Atleast one Tag needs to be provided as Input.".into(),
+        ));
+    }
+    let arn = arn.unwrap_or_default();
+    db.update_table_settings(table, |settings| {
+        settings.tags.extend(tags);
+        Ok(())
+    })
+    .map_err(arn_not_found(arn))?;
+    Ok(json!({}))
+}
+
+/// UntagResource.
+pub fn untag_resource(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
+    let arn = fields.string("ResourceArn")?;
+    let keys = fields.strings("TagKeys")?;
+    let table = table_of_arn(arn, "UntagResource")?;
+    fields.require("TagKeys");
+    fields.finish()?;
+    let keys = keys.unwrap_or_default();
+    if keys.is_empty() {
+        return Err(ApiError::Validation(
+            "Atleast one Tag Key needs to be provided as Input.".into(),
+        ));
+    }
+    let arn = arn.unwrap_or_default();
+    db.update_table_settings(table, |settings| {
+        for key in &keys {
+            settings.tags.remove(key);
+        }
+        Ok(())
+    })
+    .map_err(arn_not_found(arn))?;
+    Ok(json!({}))
+}
+
+/// ListTagsOfResource: every tag, in key order, in one page.
+pub fn list_tags_of_resource(db: &Database, fields: Fields<'_>) -> Result<Value, ApiError> {
+    let arn = fields.string("ResourceArn")?;
+    fields.string("NextToken")?;
+    let table = table_of_arn(arn, "ListTagsOfResource")?;
+    fields.finish()?;
+    let description = db
+        .describe_table(table)
+        .map_err(arn_not_found(arn.unwrap_or_default()))?;
+    let tags: Vec<Value> = description
+        .settings
+        .tags
+        .iter()
+        .map(|(key, value)| json!({"Key": key, "Value": value}))
+        .collect();
+    Ok(json!({ "Tags": tags }))
 }
