@@ -1,4 +1,5 @@
-//! Process crash of the engine: a child process writes items with `Sync` durability from 4
+//! Process crash of the engine: a child process writes items with `Sync` durability (and,
+//! in a second test, `Written`: handed to the OS, synced only on an interval) from 4
 //! threads, flushing memtables to SSTables and compacting them every few milliseconds,
 //! and prints each
 //! acknowledged write; the parent SIGKILLs it at random moments, several times over one
@@ -9,6 +10,7 @@
 
 mod common;
 
+use dynastore::wal::Durability;
 use dynastore::wal::fs::StdFs;
 use dynastore::{Database, GetItemInput, Item, Options, PutItemInput};
 use std::collections::BTreeMap;
@@ -18,12 +20,28 @@ use std::time::Duration;
 
 const CHILD_ENV: &str = "DYNASTORE_ENGINE_CHILD";
 const KEYS_PER_THREAD: u64 = 50;
+/// `written` makes the child write with [`Durability::Written`].
+const DURABILITY_ENV: &str = "DYNASTORE_ENGINE_DURABILITY";
 
 fn options() -> Options {
     Options {
         // Small segments, so kills also land during rotation.
         wal_segment_bytes: 32 << 10,
         ..Options::default()
+    }
+}
+
+/// The child's options: `Written` with a sync interval far longer than a child lives, so
+/// that only the writes to the OS carry its acknowledged items over the kill.
+fn child_options() -> Options {
+    match std::env::var(DURABILITY_ENV).as_deref() {
+        Ok("written") => Options {
+            durability: Durability::Written {
+                interval: Duration::from_secs(3600),
+            },
+            ..options()
+        },
+        _ => options(),
     }
 }
 
@@ -46,7 +64,7 @@ fn engine_crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options()).unwrap());
+    let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, child_options()).unwrap());
     common::create_table_once(&db, "Items", true);
     let start: u64 = std::env::var("DYNASTORE_ENGINE_SEQ").unwrap().parse().unwrap();
     let out = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
@@ -85,16 +103,26 @@ fn engine_crash_child() {
 }
 
 /// One child life: returns the acknowledged `(thread, k) -> seq`, the newest per key.
-fn run_child_and_kill(dir: &Path, start: u64, run_for: Duration) -> BTreeMap<(u64, u64), u64> {
+fn run_child_and_kill(dir: &Path, start: u64, run_for: Duration, durability: &str) -> BTreeMap<(u64, u64), u64> {
     let env = [
         (CHILD_ENV, dir.display().to_string()),
         ("DYNASTORE_ENGINE_SEQ", start.to_string()),
+        (DURABILITY_ENV, durability.to_owned()),
     ];
     common::newest_per_key(common::run_child_and_kill("engine_crash_child", &env, run_for))
 }
 
 #[test]
 fn every_acknowledged_item_survives_sigkill() {
+    kill_and_check("sync");
+}
+
+#[test]
+fn every_written_item_survives_sigkill_without_a_sync() {
+    kill_and_check("written");
+}
+
+fn kill_and_check(durability: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let seed = common::seed();
     let mut acked: BTreeMap<(u64, u64), u64> = BTreeMap::new();
@@ -102,7 +130,7 @@ fn every_acknowledged_item_survives_sigkill() {
         let run_for = Duration::from_millis(5 + (seed.rotate_left(round as u32 * 9) % 150));
         // Each life writes higher sequence numbers than any before it.
         let start = (round + 1) * 1_000_000;
-        let mine = run_child_and_kill(tmp.path(), start, run_for);
+        let mine = run_child_and_kill(tmp.path(), start, run_for, durability);
         assert!(!mine.is_empty(), "round {round}: the child acknowledged nothing");
         println!(
             "round {round}: killed after {run_for:?}, {} keys acknowledged",

@@ -1,6 +1,8 @@
-//! Process crash: a child process appends with `Sync` durability and prints every LSN it
-//! was acknowledged; the parent SIGKILLs it at a random moment, several times over the
-//! same log, and checks that every acknowledged record is there, whole, after reopen.
+//! Process crash: a child process appends with `Sync` durability (and, in a second test,
+//! `Written`, which hands every record to the OS before it returns but syncs only on an
+//! interval) and prints every LSN it was acknowledged; the parent SIGKILLs it at a random
+//! moment, several times over the same log, and checks that every acknowledged record is
+//! there, whole, after reopen.
 //!
 //! The child is this same test binary, re-run with `DYNASTORE_CRASH_CHILD` set so that only
 //! `crash_child` does anything.
@@ -16,13 +18,23 @@ use std::path::Path;
 use std::time::Duration;
 
 const CHILD_ENV: &str = "DYNASTORE_CRASH_CHILD";
+/// `written` makes the child append with [`Durability::Written`].
+const DURABILITY_ENV: &str = "DYNASTORE_CRASH_DURABILITY";
 
-fn options() -> WalOptions {
+fn options(durability: Durability) -> WalOptions {
     WalOptions {
         // Small segments, so kills also land during rotation.
         segment_bytes_max: 64 << 10,
-        durability: Durability::Sync,
+        durability,
         ..WalOptions::default()
+    }
+}
+
+/// `Written` with an interval far longer than a child lives: only the writes to the OS
+/// can carry its records over the kill.
+fn written() -> Durability {
+    Durability::Written {
+        interval: Duration::from_secs(3600),
     }
 }
 
@@ -43,7 +55,11 @@ fn crash_child() {
         return;
     };
     let round: u64 = round.parse().unwrap();
-    let (wal, _) = Wal::open(StdFs::shared(), &dir, options()).unwrap();
+    let durability = match std::env::var(DURABILITY_ENV).as_deref() {
+        Ok("written") => written(),
+        _ => Durability::Sync,
+    };
+    let (wal, _) = Wal::open(StdFs::shared(), &dir, options(durability)).unwrap();
     let wal = std::sync::Arc::new(wal);
     let out = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
     let threads: Vec<_> = (0..4u64)
@@ -66,10 +82,11 @@ fn crash_child() {
 }
 
 /// Runs one child life for about `run_for`, kills it, returns what it acknowledged.
-fn run_child_and_kill(dir: &Path, round: u64, run_for: Duration) -> BTreeMap<Lsn, (u64, u64)> {
+fn run_child_and_kill(dir: &Path, round: u64, run_for: Duration, durability: &str) -> BTreeMap<Lsn, (u64, u64)> {
     let env = [
         (CHILD_ENV, dir.display().to_string()),
         ("DYNASTORE_CRASH_ROUND", round.to_string()),
+        (DURABILITY_ENV, durability.to_owned()),
     ];
     common::run_child_and_kill("crash_child", &env, run_for)
         .into_iter()
@@ -82,6 +99,15 @@ fn run_child_and_kill(dir: &Path, round: u64, run_for: Duration) -> BTreeMap<Lsn
 
 #[test]
 fn every_acknowledged_record_survives_sigkill() {
+    kill_and_check("sync");
+}
+
+#[test]
+fn every_written_record_survives_sigkill_without_a_sync() {
+    kill_and_check("written");
+}
+
+fn kill_and_check(durability: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("wal");
     let seed = common::seed();
@@ -89,12 +115,12 @@ fn every_acknowledged_record_survives_sigkill() {
     for round in 0..6u64 {
         // Kill after 5 to 155 ms of writing: a different point of the write path each time.
         let run_for = Duration::from_millis(5 + (seed.rotate_left(round as u32 * 7) % 150));
-        let mine = run_child_and_kill(&dir, round, run_for);
+        let mine = run_child_and_kill(&dir, round, run_for, durability);
         assert!(!mine.is_empty(), "round {round}: the child acknowledged nothing");
         println!("round {round}: killed after {run_for:?}, {} acknowledged", mine.len());
         acked.extend(mine);
 
-        let (wal, report) = Wal::open(StdFs::shared(), &dir, options()).unwrap();
+        let (wal, report) = Wal::open(StdFs::shared(), &dir, options(Durability::Sync)).unwrap();
         let records: BTreeMap<Lsn, Vec<u8>> = wal
             .read_from(Lsn(1))
             .unwrap()

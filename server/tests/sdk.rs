@@ -648,7 +648,13 @@ async fn billing_throughput_and_tags_are_kept_across_restarts() {
     let created = client
         .create_table()
         .table_name("Billed")
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
         .attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name("pk")
@@ -663,8 +669,14 @@ async fn billing_throughput_and_tags_are_kept_across_restarts() {
         .unwrap();
     let description = created.table_description().unwrap();
     let units = description.provisioned_throughput().unwrap();
-    assert_eq!((units.read_capacity_units(), units.write_capacity_units()), (Some(5), Some(7)));
-    assert!(description.billing_mode_summary().is_none(), "provisioned, as DynamoDB's default");
+    assert_eq!(
+        (units.read_capacity_units(), units.write_capacity_units()),
+        (Some(5), Some(7))
+    );
+    assert!(
+        description.billing_mode_summary().is_none(),
+        "provisioned, as DynamoDB's default"
+    );
 
     let arn = description.table_arn().unwrap().to_owned();
     client
@@ -674,7 +686,13 @@ async fn billing_throughput_and_tags_are_kept_across_restarts() {
         .send()
         .await
         .unwrap();
-    client.untag_resource().resource_arn(&arn).tag_keys("team").send().await.unwrap();
+    client
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
 
     let same = client
         .update_table()
@@ -684,7 +702,9 @@ async fn billing_throughput_and_tags_are_kept_across_restarts() {
         .await
         .expect_err("no change");
     assert!(
-        same.message().unwrap().starts_with("The provisioned throughput for the table will not change."),
+        same.message()
+            .unwrap()
+            .starts_with("The provisioned throughput for the table will not change."),
         "{same:?}"
     );
     let updated = client
@@ -696,10 +716,15 @@ async fn billing_throughput_and_tags_are_kept_across_restarts() {
         .unwrap();
     let description = updated.table_description().unwrap();
     assert_eq!(
-        description.billing_mode_summary().and_then(|summary| summary.billing_mode()),
+        description
+            .billing_mode_summary()
+            .and_then(|summary| summary.billing_mode()),
         Some(&BillingMode::PayPerRequest)
     );
-    assert_eq!(description.provisioned_throughput().unwrap().read_capacity_units(), Some(0));
+    assert_eq!(
+        description.provisioned_throughput().unwrap().read_capacity_units(),
+        Some(0)
+    );
 
     let missing = client
         .list_tags_of_resource()

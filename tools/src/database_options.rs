@@ -10,7 +10,10 @@ use std::time::Duration;
 pub enum DurabilityArg {
     /// Once its record is durable (fsynced), and replicated as the ack mode asks.
     Sync,
-    /// At once; the log is synced every 10 ms.
+    /// Once its record is written to the OS (survives a process crash, not a power
+    /// loss); the log is synced every 10 ms.
+    Written,
+    /// At once; the log is written and synced every 10 ms.
     Buffered,
 }
 
@@ -39,6 +42,9 @@ pub fn database_options(durability: DurabilityArg, replication: ReplicationArg) 
     Options {
         durability: match durability {
             DurabilityArg::Sync => Durability::Sync,
+            DurabilityArg::Written => Durability::Written {
+                interval: Duration::from_millis(10),
+            },
             DurabilityArg::Buffered => Durability::Buffered {
                 interval: Duration::from_millis(10),
             },

@@ -30,8 +30,10 @@
 //!
 //! With [`Durability::Sync`], [`Wal::append`] returns once its record is fsynced;
 //! concurrent appenders share writes and fsyncs (group commit). With
-//! [`Durability::Buffered`], records are written and synced by a background thread on an
-//! interval and by [`Wal::sync`]. Every create, rename and delete of a segment is followed
+//! [`Durability::Written`], it returns once its record is written to the file (handed to
+//! the OS: a process crash loses nothing returned), and a background thread syncs on an
+//! interval. With [`Durability::Buffered`], records are written and synced by a
+//! background thread on an interval and by [`Wal::sync`]. Every create, rename and delete of a segment is followed
 //! by an fsync of the directory. A failed write or sync poisons the log (see
 //! [`Error::Poisoned`]).
 //!

@@ -77,6 +77,22 @@ pub enum Durability {
         /// How often the background thread syncs.
         interval: Duration,
     },
+    /// `append` returns once the record is written to its segment file, that is, handed
+    /// to the operating system (concurrent appenders share one `write`), and a background
+    /// thread syncs every `interval`. A process crash (`kill -9`) loses no returned
+    /// record; a power loss may lose those of the last interval, never corrupt earlier
+    /// ones. The level of fjall's and RocksDB's defaults.
+    Written {
+        /// How often the background thread syncs.
+        interval: Duration,
+    },
+}
+
+impl Durability {
+    /// Whether an append returns before its record is durable (`Buffered`, `Written`).
+    pub fn acknowledges_before_durable(self) -> bool {
+        !matches!(self, Durability::Sync)
+    }
 }
 
 /// How a log is written.
@@ -301,7 +317,7 @@ impl Wal {
         });
         let flusher = match options.durability {
             Durability::Sync => None,
-            Durability::Buffered { interval } => {
+            Durability::Buffered { interval } | Durability::Written { interval } => {
                 let shared = Arc::clone(&shared);
                 let thread = std::thread::Builder::new()
                     .name("dynastore-wal-flusher".to_owned())
@@ -356,8 +372,8 @@ impl Wal {
     }
 
     /// The second half of [`Wal::append`] for a record [`Wal::enqueue`] returned: under
-    /// `Sync` durability, waits until it is durable; under `Buffered`, writes the buffer
-    /// out if it is full.
+    /// `Sync` durability, waits until it is durable; under `Written`, until it is written
+    /// to the file; under `Buffered`, writes the buffer out if it is full.
     ///
     /// Errors: [`Error::Io`] / [`Error::Poisoned`] if a write or sync failed.
     pub fn commit(&self, lsn: Lsn) -> Result<()> {

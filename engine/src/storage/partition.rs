@@ -266,7 +266,7 @@ impl Partition {
                 tables,
             }),
             order: WriteOrder::default(),
-            apply_on_enqueue: matches!(wal_options.durability, dynastore_wal::Durability::Buffered { .. }),
+            apply_on_enqueue: wal_options.durability.acknowledges_before_durable(),
             manifest_flushed_lsn: AtomicU64::new(manifest.flushed_lsn),
             manifest: Mutex::new(manifest),
             compacting: Mutex::new(()),

@@ -9,6 +9,7 @@ impl Shared {
     pub(super) fn finish_append(&self, mut state: MutexGuard<'_, State>, lsn: Lsn, gather: Gather) -> Result<()> {
         match self.options.durability {
             Durability::Sync => self.wait_durable(&mut state, lsn, gather),
+            Durability::Written { .. } => self.wait_written(&mut state, lsn),
             Durability::Buffered { .. } => {
                 let buffer = self.options.buffer_bytes.max(1);
                 while state.pending_bytes >= buffer {
@@ -42,6 +43,25 @@ impl Shared {
                 self.changed.wait(state);
             } else {
                 self.lead_io(state, true, gather)?;
+            }
+        }
+    }
+
+    /// Waits until `lsn` is written to its file (not synced), leading write rounds
+    /// whenever none is running: whoever leads writes everything pending, so concurrent
+    /// appenders share one `write`.
+    pub(super) fn wait_written(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn) -> Result<()> {
+        loop {
+            if state.written_lsn >= lsn {
+                return Ok(());
+            }
+            if let Some(cause) = &state.poisoned {
+                return Err(Error::Poisoned { cause: cause.clone() });
+            }
+            if state.io_busy {
+                self.changed.wait(state);
+            } else {
+                self.lead_io(state, false, Gather::Alone)?;
             }
         }
     }
@@ -258,7 +278,7 @@ impl Shared {
         Ok(offset_after(&bytes, &path, lsn)?.1.unwrap_or(Epoch(0)))
     }
 
-    /// The background sync of `Buffered` logs.
+    /// The background sync of `Buffered` and `Written` logs.
     pub(super) fn run_flusher(&self, interval: Duration) {
         let mut state = self.state.lock();
         loop {
