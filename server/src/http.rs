@@ -125,9 +125,19 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Res
             ));
         }
     };
+    Ok(respond_to(&state, &parts, &body).await)
+}
+
+/// Answers a request whose body has been read (at most [`REQUEST_BYTES_MAX`]): everything
+/// the server does for a request but the network, so that it can be measured alone.
+pub async fn respond_to(
+    state: &Arc<State>,
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+) -> Response<Full<Bytes>> {
     if parts.method == Method::GET {
         let health = format!("healthy: dynamodb.{DEFAULT_REGION}.amazonaws.com ");
-        return Ok(respond(&state, StatusCode::OK, "text/plain", Bytes::from(health)));
+        return respond(state, StatusCode::OK, "text/plain", Bytes::from(health));
     }
     let content_type = parts
         .headers
@@ -137,17 +147,17 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Res
         .unwrap_or_default();
     let json_content = content_type == "application/x-amz-json-1.0" || content_type == "application/json";
     if parts.method != Method::POST || (!body.is_empty() && !json_content) {
-        return Ok(respond(
-            &state,
+        return respond(
+            state,
             StatusCode::NOT_FOUND,
             "text/plain",
             Bytes::from_static(b"<UnknownOperationException/>\n"),
-        ));
+        );
     }
-    Ok(match answer(&state, &parts, &body).await {
-        Ok(value) => json_response(&state, StatusCode::OK, &value),
-        Err(error) => error_response(&state, &error),
-    })
+    match answer(state, parts, body).await {
+        Ok(value) => json_response(state, StatusCode::OK, &value),
+        Err(error) => error_response(state, &error),
+    }
 }
 
 /// The checks after the transport's, then the operation.
@@ -178,6 +188,14 @@ async fn answer(state: &Arc<State>, parts: &hyper::http::request::Parts, body: &
         region: authorization.region,
         host: header("host").unwrap_or("localhost").to_owned(),
     };
+    // The engine blocks (a `Sync` write waits for its fsync). On a multi-threaded runtime
+    // `block_in_place` lets this worker block while its other connections move to another
+    // worker: no hand-off to a second thread and back, which cost about 40 µs a request
+    // here (`benches/overhead.rs`). A current-thread runtime cannot do that (it would
+    // panic), so there the call goes to the blocking pool.
+    if tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        return tokio::task::block_in_place(|| operations::run(&state.db, operation, &json, &context));
+    }
     let state = Arc::clone(state);
     tokio::task::spawn_blocking(move || operations::run(&state.db, operation, &json, &context))
         .await

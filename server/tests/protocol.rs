@@ -317,3 +317,14 @@ async fn create_table_checks_its_key_schema_as_dynamodb_does() {
     assert_eq!(listed["TableNames"], json!([]), "no refused table was created");
     server.stop().await;
 }
+
+/// A server embedded in a current-thread runtime still answers (its engine calls go to
+/// the blocking pool there).
+#[tokio::test(flavor = "current_thread")]
+async fn a_current_thread_runtime_serves_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let (status, body) = call(&server, "ListTables", &json!({})).await;
+    assert_eq!((status, &body["TableNames"]), (200, &json!([])));
+    server.stop().await;
+}
