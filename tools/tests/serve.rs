@@ -27,8 +27,13 @@ impl Drop for Served {
 }
 
 fn serve(data: &Path) -> Served {
+    serve_with(data, &["--listen", "127.0.0.1:0"])
+}
+
+fn serve_with(data: &Path, flags: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dynastore"))
-        .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+        .args(["--data", data.to_str().unwrap(), "serve"])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -195,4 +200,47 @@ fn kill_9_loses_no_acknowledged_write() {
         lost.len(),
         &lost[..lost.len().min(10)]
     );
+}
+
+#[test]
+fn a_config_file_sets_what_flags_do_and_a_bad_one_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("serve.json");
+    std::fs::write(
+        &config,
+        r#"{"listen": "127.0.0.1:0", "durability": "written", "memtable_bytes": 1048576}"#,
+    )
+    .unwrap();
+    let data = tmp.path().join("data");
+    let served = serve_with(&data, &["--config", config.to_str().unwrap()]);
+    assert_eq!(served.addr.ip().to_string(), "127.0.0.1");
+    create_orders(served.addr);
+    assert!(put(served.addr, "configured").unwrap());
+    drop(served);
+
+    for (text, expected) in [
+        (
+            r#"{"listen": "127.0.0.1:0", "colour": "blue"}"#,
+            "unknown field `colour`",
+        ),
+        (
+            r#"{"durability": "eventually"}"#,
+            "config: durability \"eventually\" is not one of the flag's values",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_dynastore"))
+            .args([
+                "--data",
+                data.to_str().unwrap(),
+                "serve",
+                "--config",
+                config.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
 }
