@@ -525,6 +525,11 @@ impl Database {
         self.groups.fail_over(group, &primary, Some(az), false).map(|_| ())
     }
 
+    /// The options it was opened with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -6,7 +6,7 @@
 //! cores). With `LOAD_ENDPOINTS=name=http://host:port,...` it measures those servers
 //! instead, in turn and in the same run: `dynastore serve` and a peer, each started
 //! outside this program, each with a fresh table per run. `LOAD_SECONDS` sets each
-//! phase's length (default 5).
+//! phase's length (default 5), `LOAD_CLIENTS` the number of clients (default 16).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use aws_sdk_dynamodb::Client;
@@ -22,7 +22,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const CLIENTS: u64 = 16;
+/// How many clients run at once: 16, or `LOAD_CLIENTS`.
+fn client_count() -> u64 {
+    std::env::var("LOAD_CLIENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16)
+}
 
 fn client(endpoint: &str) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
@@ -68,7 +74,7 @@ async fn puts(endpoint: &str, table: &str, seconds: f64) -> (f64, u64) {
     let next = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
-    let tasks: Vec<_> = (0..CLIENTS)
+    let tasks: Vec<_> = (0..client_count())
         .map(|_| {
             let (client, next, stop, table) = (client(endpoint), next.clone(), stop.clone(), table.to_owned());
             tokio::spawn(async move {
@@ -98,7 +104,7 @@ async fn puts(endpoint: &str, table: &str, seconds: f64) -> (f64, u64) {
 /// 16 clients getting random written items for `seconds`; returns the latencies, sorted.
 async fn gets(endpoint: &str, table: &str, items: u64, seconds: f64) -> Vec<Duration> {
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks: Vec<_> = (0..CLIENTS)
+    let tasks: Vec<_> = (0..client_count())
         .map(|c| {
             let (client, stop, table) = (client(endpoint), stop.clone(), table.to_owned());
             tokio::spawn(async move {
@@ -167,7 +173,7 @@ fn load(_: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    println!("\n{CLIENTS} SDK clients over loopback, {seconds} s per phase:");
+    println!("\n{} SDK clients over loopback, {seconds} s per phase:", client_count());
     if let Ok(endpoints) = std::env::var("LOAD_ENDPOINTS") {
         for entry in endpoints.split(',') {
             let (name, endpoint) = entry.split_once('=').expect("name=url");

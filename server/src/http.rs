@@ -36,16 +36,22 @@ pub struct State {
     credentials: Option<auth::Credentials>,
     /// Numbers the request ids.
     requests: AtomicU64,
+    /// Whether an item write waits for a disk or a replica (`Sync` durability, or
+    /// replication), so that it must not hold an async worker while it waits.
+    writes_wait: bool,
 }
 
 impl State {
     /// The shared state of a server over `db`, verifying signatures against
     /// `credentials` if there are any.
     pub fn new(db: Arc<Database>, credentials: Option<auth::Credentials>) -> State {
+        let options = db.options();
+        let writes_wait = !options.durability.acknowledges_before_durable() || options.replication.is_some();
         State {
             db,
             credentials,
             requests: AtomicU64::new(0),
+            writes_wait,
         }
     }
 
@@ -188,11 +194,18 @@ async fn answer(state: &Arc<State>, parts: &hyper::http::request::Parts, body: &
         region: authorization.region,
         host: header("host").unwrap_or("localhost").to_owned(),
     };
-    // The engine blocks (a `Sync` write waits for its fsync). On a multi-threaded runtime
-    // `block_in_place` lets this worker block while its other connections move to another
-    // worker: no hand-off to a second thread and back, which cost about 40 µs a request
-    // here (`benches/overhead.rs`). A current-thread runtime cannot do that (it would
-    // panic), so there the call goes to the blocking pool.
+    // Reads and writes that do not wait for a disk or a replica take microseconds: they
+    // run right here, on the async worker. Anything that waits (a `Sync` write's fsync,
+    // a replica's acknowledgement, a CATALOG change) must not hold the worker: on a
+    // multi-threaded runtime `block_in_place` hands the worker's other connections to
+    // another thread while it blocks (no hand-off of the call itself: `spawn_blocking`
+    // cost about 40 µs a request, `benches/overhead.rs`); a current-thread runtime cannot
+    // do that, so there such calls go to the blocking pool. Running every call under
+    // `block_in_place` spent a third of a loaded server's CPU in thread switches.
+    let waits = operation.changes_catalog() || (operation.writes_items() && state.writes_wait);
+    if !waits {
+        return operations::run(&state.db, operation, &json, &context);
+    }
     if tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
         return tokio::task::block_in_place(|| operations::run(&state.db, operation, &json, &context));
     }

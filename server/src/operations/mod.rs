@@ -86,6 +86,29 @@ impl Operation {
     }
 }
 
+impl Operation {
+    /// Whether it changes a table's items (and so, under `Sync` durability or
+    /// replication, waits for an fsync or a replica).
+    pub fn writes_items(self) -> bool {
+        matches!(
+            self,
+            Operation::PutItem | Operation::UpdateItem | Operation::DeleteItem | Operation::BatchWriteItem
+        )
+    }
+
+    /// Whether it changes the CATALOG (always made durable before it answers).
+    pub fn changes_catalog(self) -> bool {
+        matches!(
+            self,
+            Operation::CreateTable
+                | Operation::DeleteTable
+                | Operation::UpdateTable
+                | Operation::TagResource
+                | Operation::UntagResource
+        )
+    }
+}
+
 /// What a request tells about where it was sent, for the parts of responses that name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
