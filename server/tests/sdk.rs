@@ -113,6 +113,12 @@ async fn tables_are_created_described_listed_and_deleted() {
     assert_eq!(rest.table_names(), ["Gamma"]);
     assert_eq!(rest.last_evaluated_table_name(), None);
 
+    let endpoints = client.describe_endpoints().send().await.unwrap();
+    assert_eq!(endpoints.endpoints().len(), 1);
+    assert_eq!(endpoints.endpoints()[0].address(), server.addr.to_string());
+    let limits = client.describe_limits().send().await.unwrap();
+    assert_eq!(limits.table_max_write_capacity_units(), Some(40000));
+
     client.delete_table().table_name("Beta").send().await.unwrap();
     let gone = client
         .describe_table()
@@ -430,8 +436,46 @@ async fn every_acknowledged_write_is_served_after_a_restart() {
             }
         }));
     }
+    // Readers at the same time: every item a reader finds is whole.
+    let mut readers = Vec::new();
+    for reader in 0..4 {
+        let client = client.clone();
+        readers.push(tokio::spawn(async move {
+            let mut found = 0;
+            for order in 0..40 {
+                let read = client
+                    .get_item()
+                    .table_name("Orders")
+                    .key("pk", s(&format!("w{reader}")))
+                    .key("sk", n(order))
+                    .send()
+                    .await
+                    .expect("a get");
+                if let Some(item) = read.item() {
+                    assert_eq!(item.get("sk"), Some(&n(order)));
+                    found += 1;
+                }
+            }
+            found
+        }));
+    }
     for writer in writers {
         writer.await.unwrap();
+    }
+    for reader in readers {
+        assert!(reader.await.unwrap() <= 40);
+    }
+    // Once the writers are done, every acknowledged write is readable.
+    for writer in 0..8 {
+        let page = client
+            .query()
+            .table_name("Orders")
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", s(&format!("w{writer}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.count(), 40, "writer {writer}");
     }
     server.stop().await;
 
