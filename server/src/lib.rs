@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod input;
 pub mod operations;
+pub mod plain_client;
 
 use dynastore::Database;
 use hyper::server::conn::http1;

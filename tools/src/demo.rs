@@ -4,7 +4,8 @@
 //! (`<data>/demo/<az>/<table>/<partition>/wal`) ([`wal`]), then a database: the data
 //! model, tables and partitions, queries and updates ([`items`]), flushes and compaction
 //! ([`lsm`]), replication and failover ([`replication`]), counters racing flushes
-//! ([`counters`]), and the seed's story told with the `dynastore` command ([`shell`]).
+//! ([`counters`]), the seed's story told with the `dynastore` command ([`shell`]), and
+//! the database served over DynamoDB's wire protocol ([`wire`]).
 //! Every step checks its own result and the demo fails loudly if anything is off.
 
 mod counters;
@@ -13,6 +14,7 @@ mod lsm;
 mod replication;
 mod shell;
 mod wal;
+mod wire;
 
 use dynastore::wal::fs::StdFs;
 use dynastore::wal::{Durability, Epoch, Lsn, Wal, WalOptions};
@@ -98,6 +100,7 @@ pub fn run(data: &Path, out: &mut dyn Write) -> DemoResult {
     replication::replication_backpressure(&root.join("backpressure"), out)?;
     counters::counter_updates_racing_flushes(&root.join("counters"), out)?;
     shell::orders_from_the_shell(&root.join("shell"), out)?;
+    wire::served_over_dynamodbs_protocol(&root.join("wire"), out)?;
     writeln!(out, "\nEvery step checked its own result: the demo passed.")?;
     Ok(())
 }

@@ -98,6 +98,10 @@ fn demo_runs_end_to_end_and_checks_itself() {
         "{text}"
     );
     assert!(text.contains("reopened: n = 2000, 2000 tags"), "{text}");
+    assert!(
+        text.contains(r#"< 200 {"Attributes":{"Plays":{"N":"2"}}}"#),
+        "the wire step's update: {text}"
+    );
     assert!(text.contains("the demo passed"), "{text}");
     // A second run replaces the first one's directory.
     let again = dynastore(&["--data", tmp.path().to_str().unwrap(), "demo"]);

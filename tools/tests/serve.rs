@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,27 +52,7 @@ fn serve_with(data: &Path, flags: &[&str]) -> Served {
 
 /// One request; returns the HTTP status and the JSON body.
 fn call(addr: SocketAddr, operation: &str, body: &Value) -> std::io::Result<(u16, Value)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let body = body.to_string();
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.0\r\n\
-         X-Amz-Target: DynamoDB_20120810.{operation}\r\nX-Amz-Date: 20261206T120000Z\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=AKID/20261206/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status in {response:?}")))?;
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    let json = serde_json::from_str(body).map_err(|_| std::io::Error::other(format!("not JSON: {body:?}")))?;
-    Ok((status, json))
+    dynastore_server::plain_client::call(addr, operation, body)
 }
 
 fn create_orders(addr: SocketAddr) {
