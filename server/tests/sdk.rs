@@ -25,21 +25,23 @@ fn n(number: i64) -> AttributeValue {
 }
 
 /// Creates `name` with partition key `pk` (S) and sort key `sk` (N).
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("a key element")
+}
+
+fn definition(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(kind)
+        .build()
+        .expect("a definition")
+}
+
 async fn create_orders(client: &Client, name: &str) {
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("a key element")
-    };
-    let definition = |name: &str, kind: ScalarAttributeType| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(kind)
-            .build()
-            .expect("a definition")
-    };
     let created = client
         .create_table()
         .table_name(name)
@@ -67,20 +69,8 @@ async fn tables_are_created_described_listed_and_deleted() {
     let again = client
         .create_table()
         .table_name("Alpha")
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(definition("pk", ScalarAttributeType::S))
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -692,20 +682,8 @@ async fn billing_throughput_and_tags_are_kept_across_restarts() {
     let created = client
         .create_table()
         .table_name("Billed")
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(definition("pk", ScalarAttributeType::S))
         .provisioned_throughput(throughput(5, 7))
         .tags(Tag::builder().key("team").value("orders").build().unwrap())
         .send()

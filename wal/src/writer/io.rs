@@ -32,27 +32,22 @@ impl Shared {
 
     /// Waits until `lsn` is durable, leading I/O rounds whenever none is running.
     pub(super) fn wait_durable(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn, gather: Gather) -> Result<()> {
-        loop {
-            if state.durable_lsn >= lsn {
-                return Ok(());
-            }
-            if let Some(cause) = &state.poisoned {
-                return Err(Error::Poisoned { cause: cause.clone() });
-            }
-            if state.io_busy {
-                self.changed.wait(state);
-            } else {
-                self.lead_io(state, true, gather)?;
-            }
-        }
+        self.wait_for(state, lsn, true, gather)
     }
 
     /// Waits until `lsn` is written to its file (not synced), leading write rounds
     /// whenever none is running: whoever leads writes everything pending, so concurrent
     /// appenders share one `write`.
     pub(super) fn wait_written(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn) -> Result<()> {
+        self.wait_for(state, lsn, false, Gather::Alone)
+    }
+
+    /// Waits until `lsn` is durable (`sync`) or written, leading rounds of that kind
+    /// whenever no I/O is running.
+    fn wait_for(&self, state: &mut MutexGuard<'_, State>, lsn: Lsn, sync: bool, gather: Gather) -> Result<()> {
         loop {
-            if state.written_lsn >= lsn {
+            let reached = if sync { state.durable_lsn } else { state.written_lsn };
+            if reached >= lsn {
                 return Ok(());
             }
             if let Some(cause) = &state.poisoned {
@@ -61,7 +56,7 @@ impl Shared {
             if state.io_busy {
                 self.changed.wait(state);
             } else {
-                self.lead_io(state, false, Gather::Alone)?;
+                self.lead_io(state, sync, gather)?;
             }
         }
     }
