@@ -13,8 +13,10 @@ use serde_json::{Map, Value, json};
 pub fn batch_write_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     fields.require("RequestItems");
     let mut requests = Vec::new();
-    let tables = fields.map("RequestItems")?.cloned().unwrap_or_default();
-    for (table, list) in &tables {
+    let empty = Map::new();
+    // The request's own map: its lifetime is the body's, not `fields`'s.
+    let tables = fields.map("RequestItems")?.unwrap_or(&empty);
+    for (table, list) in tables {
         let path = format!("{}.{table}", fields.path_of("RequestItems"));
         let Value::Array(list) = list else {
             return Err(ApiError::Serialization(Some("Unexpected field type".into())));
@@ -73,9 +75,10 @@ pub fn batch_write_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, 
 /// and `UnprocessedKeys` (each with the table's projection and consistency as asked).
 pub fn batch_get_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     fields.require("RequestItems");
-    let tables = fields.map("RequestItems")?.cloned().unwrap_or_default();
+    let empty = Map::new();
+    let tables = fields.map("RequestItems")?.unwrap_or(&empty);
     let mut input = BatchGetInput::default();
-    for (table, request) in &tables {
+    for (table, request) in tables {
         let mut request = Fields::nested(request, format!("{}.{table}.member", fields.path_of("RequestItems")))?;
         request.require("Keys");
         let keys = match request.list("Keys")? {
