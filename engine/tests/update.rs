@@ -250,10 +250,6 @@ fn invalid_updates_are_refused_with_dynamodbs_messages_and_change_nothing() {
         refused(&db, vec![set("nothing.deeper", json!({"N": "1"}))]),
         "The document path provided in the update expression is invalid for update"
     );
-    assert_eq!(
-        refused(&db, vec![]),
-        "Invalid UpdateExpression: The expression can not be empty;"
-    );
     let big = "x".repeat(409_600);
     assert_eq!(
         refused(&db, vec![set("big", json!({"S": big}))]),
@@ -305,4 +301,29 @@ fn concurrent_adds_land_exactly_once_each() {
         thread.join().unwrap();
     }
     assert_eq!(current(&db)["count"], json!({"N": "400"}));
+}
+
+/// An update with no changes (DynamoDB's UpdateItem with neither `UpdateExpression` nor
+/// `AttributeUpdates`) writes the key alone where there is no item, and leaves an item
+/// that exists as it is; an empty expression string is still refused.
+#[test]
+fn an_update_without_changes_touches_the_key() {
+    let db = database();
+    assert_eq!(update(&db, vec![]).unwrap(), None);
+    assert_eq!(current(&db), json!({"pk": {"S": "k"}}), "the key-only item");
+    seed(&db);
+    let before = current(&db);
+    let mut all_new = UpdateItemInput::new("Things", key(), vec![]);
+    all_new.return_values = dynastore_engine::ReturnValues::AllNew;
+    let returned = db.update_item(all_new).unwrap().attributes.unwrap();
+    assert_eq!(returned.to_json(), before);
+    assert_eq!(current(&db), before, "an existing item is unchanged");
+    let mut empty = UpdateItemInput::new("Things", key(), vec![]);
+    empty.update_expression = Some(String::new());
+    let error = db.update_item(empty).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "Invalid UpdateExpression: The expression can not be empty;"
+    );
+    assert_eq!(current(&db), before);
 }

@@ -236,6 +236,26 @@ async fn items_are_written_read_updated_and_deleted_with_conditions() {
         .await
         .unwrap();
     assert_eq!(missing.item(), None);
+
+    // An UpdateItem with no update at all writes the key alone, as DynamoDB does.
+    client
+        .update_item()
+        .table_name("Orders")
+        .key("pk", s("Touched"))
+        .key("sk", n(7))
+        .send()
+        .await
+        .unwrap();
+    let touched = client
+        .get_item()
+        .table_name("Orders")
+        .key("pk", s("Touched"))
+        .key("sk", n(7))
+        .send()
+        .await
+        .unwrap();
+    let key_only: HashMap<String, AttributeValue> = [("pk".to_owned(), s("Touched")), ("sk".to_owned(), n(7))].into();
+    assert_eq!(touched.item(), Some(&key_only));
     server.stop().await;
 }
 

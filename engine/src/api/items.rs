@@ -111,11 +111,11 @@ impl Database {
     }
 
     /// Changes an item by `actions` as one atomic write, creating it if it does not exist
-    /// (DynamoDB's UpdateItem), and returns what `return_values` asks for.
+    /// (DynamoDB's UpdateItem), and returns what `return_values` asks for. No actions (and
+    /// no expression) writes the key alone where there is no item, as DynamoDB does.
     ///
     /// Errors: [`Error::Expression`] (checked first); [`Error::ResourceNotFound`];
-    /// [`Error::Validation`] for a bad key, no
-    /// actions, overlapping paths, an update of a key attribute, an operand of the wrong
+    /// [`Error::Validation`] for a bad key, overlapping paths, an update of a key attribute, an operand of the wrong
     /// type or missing, an invalid path, arithmetic out of range, or a result over 400 KB;
     /// [`Error::ConditionalCheckFailed`]; [`Error::Wal`] / [`Error::Io`]. On any error
     /// nothing is written.

@@ -86,13 +86,13 @@ fn show(path: &Path) -> String {
     format!("[{}]", parts.join(", "))
 }
 
-/// Checks the actions themselves: not empty, no key attribute, no overlapping paths.
+/// Checks the actions themselves: no key attribute, no overlapping paths. No actions at
+/// all is an update that changes nothing (DynamoDB's UpdateItem with neither
+/// `UpdateExpression` nor `AttributeUpdates`, which writes the key alone if there is no
+/// item); an empty expression *string* is refused by the parser.
 ///
 /// Errors: [`ValidationError::InvalidParameter`] with DynamoDB's message.
 pub fn validate_actions(actions: &[UpdateAction], key_names: &[&str]) -> Result<(), ValidationError> {
-    if actions.is_empty() {
-        return Err(invalid("Invalid UpdateExpression: The expression can not be empty;"));
-    }
     for (i, action) in actions.iter().enumerate() {
         let path = action.path();
         if let Some(key) = key_names.iter().find(|k| **k == path.root()) {
