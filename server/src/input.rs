@@ -269,6 +269,55 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// An item operation's `TableName`, its constraints noted as DynamoDB lists them
+    /// (missing; not `[a-zA-Z0-9_.-]+`; shorter than 3 or longer than 255); `""` when
+    /// missing.
+    ///
+    /// Errors: [`ApiError::Serialization`] if it is not a string.
+    pub fn table_name(&mut self) -> Result<&'a str, ApiError> {
+        let Some(name) = self.string("TableName")? else {
+            self.require("TableName");
+            return Ok("");
+        };
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) || name.is_empty() {
+            self.violation(
+                "TableName",
+                Some(name),
+                "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+            );
+        }
+        if name.chars().count() < 3 {
+            self.violation(
+                "TableName",
+                Some(name),
+                "Member must have length greater than or equal to 3",
+            );
+        }
+        if name.chars().count() > 255 {
+            self.violation(
+                "TableName",
+                Some(name),
+                "Member must have length less than or equal to 255",
+            );
+        }
+        Ok(name)
+    }
+
+    /// `AttributesToGet`: a list of names, at least one when given.
+    ///
+    /// Errors: [`ApiError::Serialization`] if it is not a list of strings.
+    pub fn attributes_to_get(&mut self) -> Result<Option<Vec<String>>, ApiError> {
+        let names = self.strings("AttributesToGet")?;
+        if names.as_ref().is_some_and(Vec::is_empty) {
+            self.violation(
+                "AttributesToGet",
+                Some("[]"),
+                "Member must have length greater than or equal to 1",
+            );
+        }
+        Ok(names)
+    }
+
     /// Checks a string field against DynamoDB's enumeration of its values, and returns it.
     ///
     /// Errors: [`ApiError::Serialization`] if it is not a string.

@@ -328,3 +328,68 @@ async fn a_current_thread_runtime_serves_too() {
     assert_eq!((status, &body["TableNames"]), (200, &json!([])));
     server.stop().await;
 }
+
+/// The violations DynamoDB lists together, in any order (the order is DynamoDB's own
+/// business): each expected entry must be one of the message's.
+fn assert_violations(body: &Value, expected: &[&str]) {
+    let (kind, message) = error_of(body);
+    assert_eq!(kind, "com.amazon.coral.validate#ValidationException", "{body}");
+    let message = message.unwrap_or_default();
+    let plural = if expected.len() == 1 { "" } else { "s" };
+    let prefix = format!("{} validation error{plural} detected: ", expected.len());
+    let listed: Vec<&str> = message
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{message}"))
+        .split("; ")
+        .collect();
+    for entry in expected {
+        assert!(listed.contains(entry), "{entry:?} not in {listed:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_operations_list_every_violation_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let (_, body) = call(&server, "GetItem", &json!({})).await;
+    assert_violations(
+        &body,
+        &[
+            "Value null at 'key' failed to satisfy constraint: Member must not be null",
+            "Value null at 'tableName' failed to satisfy constraint: Member must not be null",
+        ],
+    );
+    let (_, body) = call(&server, "GetItem", &json!({"TableName": "a;"})).await;
+    assert_violations(
+        &body,
+        &[
+            "Value 'a;' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+            "Value 'a;' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 3",
+            "Value null at 'key' failed to satisfy constraint: Member must not be null",
+        ],
+    );
+    let (_, body) = call(
+        &server,
+        "GetItem",
+        &json!({"TableName": "abc;", "ReturnConsumedCapacity": "hi", "AttributesToGet": []}),
+    )
+    .await;
+    assert_violations(
+        &body,
+        &[
+            "Value '[]' at 'attributesToGet' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            "Value 'hi' at 'returnConsumedCapacity' failed to satisfy constraint: Member must satisfy enum value set: [INDEXES, TOTAL, NONE]",
+            "Value null at 'key' failed to satisfy constraint: Member must not be null",
+            "Value 'abc;' at 'tableName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+        ],
+    );
+    let long = "a".repeat(256);
+    let (_, body) = call(&server, "Query", &json!({"TableName": long})).await;
+    assert_violations(
+        &body,
+        &[&format!(
+            "Value '{long}' at 'tableName' failed to satisfy constraint: Member must have length less than or equal to 255"
+        )],
+    );
+    server.stop().await;
+}

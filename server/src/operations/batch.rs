@@ -95,7 +95,7 @@ pub fn batch_get_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, Ap
         wanted.projection_expression = request.string("ProjectionExpression")?.map(str::to_owned);
         wanted.expression_attribute_names = request.names("ExpressionAttributeNames")?;
         wanted.consistent_read = request.boolean("ConsistentRead")?.unwrap_or(false);
-        wanted.attributes_to_get = request.strings("AttributesToGet")?;
+        wanted.attributes_to_get = request.attributes_to_get()?;
         fields.absorb(request);
         input = input.with(table.clone(), wanted);
     }

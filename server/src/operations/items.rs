@@ -80,10 +80,9 @@ fn written(attributes: Option<Item>, consumed: Option<ConsumedCapacity>, mode: R
     out
 }
 
-/// The table name every item operation needs.
+/// The table name every item operation needs (its violations noted).
 fn table(fields: &mut Fields<'_>) -> Result<String, ApiError> {
-    fields.require("TableName");
-    Ok(fields.string("TableName")?.unwrap_or_default().to_owned())
+    Ok(fields.table_name()?.to_owned())
 }
 
 /// PutItem.
@@ -113,7 +112,7 @@ pub fn get_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError
     input.projection_expression = fields.string("ProjectionExpression")?.map(str::to_owned);
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
     input.consistent_read = fields.boolean("ConsistentRead")?.unwrap_or(false);
-    input.attributes_to_get = fields.strings("AttributesToGet")?;
+    input.attributes_to_get = fields.attributes_to_get()?;
     input.return_consumed_capacity = capacity(&mut fields)?;
     fields.finish()?;
     let mode = input.return_consumed_capacity;

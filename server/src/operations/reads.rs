@@ -77,8 +77,7 @@ fn page(page: Page, counting: bool, mode: ReturnConsumedCapacity) -> Value {
 
 /// Query.
 pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
-    fields.require("TableName");
-    let table = fields.string("TableName")?.unwrap_or_default();
+    let table = fields.table_name()?;
     let mut input = QueryInput::with_key_conditions(table, legacy::conditions(&mut fields, "KeyConditions")?);
     input.key_condition_expression = fields.string("KeyConditionExpression")?.map(str::to_owned);
     input.filter_expression = fields.string("FilterExpression")?.map(str::to_owned);
@@ -92,7 +91,7 @@ pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     input.consistent_read = fields.boolean("ConsistentRead")?.unwrap_or(false);
     input.query_filter = legacy::conditions(&mut fields, "QueryFilter")?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
-    input.attributes_to_get = fields.strings("AttributesToGet")?;
+    input.attributes_to_get = fields.attributes_to_get()?;
     input.return_consumed_capacity = capacity(&mut fields)?;
     no_index(&fields)?;
     fields.finish()?;
@@ -111,8 +110,7 @@ pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
 
 /// Scan.
 pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
-    fields.require("TableName");
-    let mut input = ScanInput::new(fields.string("TableName")?.unwrap_or_default());
+    let mut input = ScanInput::new(fields.table_name()?);
     input.filter_expression = fields.string("FilterExpression")?.map(str::to_owned);
     input.projection_expression = fields.string("ProjectionExpression")?.map(str::to_owned);
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
@@ -123,7 +121,7 @@ pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     input.consistent_read = fields.boolean("ConsistentRead")?.unwrap_or(false);
     input.scan_filter = legacy::conditions(&mut fields, "ScanFilter")?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
-    input.attributes_to_get = fields.strings("AttributesToGet")?;
+    input.attributes_to_get = fields.attributes_to_get()?;
     let segment = fields.integer("Segment")?;
     let total = fields.integer("TotalSegments")?;
     input.return_consumed_capacity = capacity(&mut fields)?;
