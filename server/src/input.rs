@@ -337,6 +337,57 @@ impl<'a> Fields<'a> {
         self.violations.extend(nested.violations);
     }
 
+    /// The checks DynamoDB makes after the fields' types and before their attribute
+    /// values: every constraint violation noted so far (one `ValidationException`
+    /// listing them), then the rules for `expressions` beside the `legacy` parameters
+    /// that do the same job: not both kinds, and no placeholders without an expression.
+    ///
+    /// Errors: [`ApiError::Validation`] with DynamoDB's message.
+    pub fn check_parameters(&self, expressions: &[&str], legacy: &[&str]) -> Result<(), ApiError> {
+        if !self.violations.is_empty() {
+            return Err(validation_errors(&self.violations));
+        }
+        let given_expressions: Vec<&str> = expressions.iter().copied().filter(|name| self.has(name)).collect();
+        if !given_expressions.is_empty() {
+            // KeyConditions with a FilterExpression alone is refused later, by the engine.
+            let key_conditions_alone = self.has("KeyConditions") && !self.has("KeyConditionExpression");
+            let given_legacy: Vec<&str> = legacy
+                .iter()
+                .copied()
+                .filter(|name| self.has(name) && !(key_conditions_alone && *name == "KeyConditions"))
+                .collect();
+            if !given_legacy.is_empty() {
+                return Err(ApiError::Validation(format!(
+                    "Can not use both expression and non-expression parameters in the same request: \
+                     Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
+                    given_legacy.join(", "),
+                    given_expressions.join(", ")
+                )));
+            }
+        }
+        if self.has("ExpressionAttributeNames") && given_expressions.is_empty() {
+            return Err(ApiError::Validation(
+                "ExpressionAttributeNames can only be specified when using expressions".into(),
+            ));
+        }
+        let value_expressions: Vec<&str> = expressions
+            .iter()
+            .copied()
+            .filter(|name| *name != "ProjectionExpression")
+            .collect();
+        if !value_expressions.is_empty()
+            && self.has("ExpressionAttributeValues")
+            && value_expressions.iter().all(|name| !self.has(name))
+        {
+            let verb = if value_expressions.len() > 1 { "are" } else { "is" };
+            return Err(ApiError::Validation(format!(
+                "ExpressionAttributeValues can only be specified when using expressions: {} {verb} null",
+                value_expressions.join(" and ")
+            )));
+        }
+        Ok(())
+    }
+
     /// Ends the reading: one `ValidationException` listing every violation noted, if any.
     ///
     /// Errors: [`ApiError::Validation`] when something was noted.

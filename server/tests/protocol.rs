@@ -393,3 +393,63 @@ async fn item_operations_list_every_violation_together() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expression_parameters_are_checked_before_attribute_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let cases = [
+        (
+            "PutItem",
+            json!({"TableName": "abc", "Item": {"a": {}}, "Expected": {"a": {}}, "ExpressionAttributeNames": {},
+                   "ExpressionAttributeValues": {}, "ConditionExpression": ""}),
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {Expected} Expression parameters: {ConditionExpression}",
+        ),
+        (
+            "PutItem",
+            json!({"TableName": "abc", "Item": {"a": {}}, "Expected": {"a": {}}, "ExpressionAttributeNames": {},
+                   "ExpressionAttributeValues": {}}),
+            "ExpressionAttributeNames can only be specified when using expressions",
+        ),
+        (
+            "PutItem",
+            json!({"TableName": "abc", "Item": {"a": {}}, "Expected": {"a": {}}, "ExpressionAttributeValues": {}}),
+            "ExpressionAttributeValues can only be specified when using expressions: ConditionExpression is null",
+        ),
+        (
+            "UpdateItem",
+            json!({"TableName": "abc", "Key": {"a": {}}, "ExpressionAttributeValues": {}}),
+            "ExpressionAttributeValues can only be specified when using expressions: UpdateExpression and ConditionExpression are null",
+        ),
+        (
+            "GetItem",
+            json!({"TableName": "abc", "Key": {"a": {}}, "AttributesToGet": ["a"], "ExpressionAttributeNames": {},
+                   "ProjectionExpression": ""}),
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}",
+        ),
+        (
+            "Query",
+            json!({"TableName": "abc", "KeyConditions": {}, "KeyConditionExpression": "a = :a", "QueryFilter": {},
+                   "FilterExpression": "b = :b"}),
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {QueryFilter, KeyConditions} Expression parameters: {FilterExpression, KeyConditionExpression}",
+        ),
+        (
+            "PutItem",
+            json!({"TableName": "abc", "Item": {"a": {}}}),
+            "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+        ),
+    ];
+    for (operation, request, expected) in cases {
+        let (status, body) = call(&server, operation, &request).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            error_of(&body),
+            (
+                "com.amazon.coral.validate#ValidationException".to_owned(),
+                Some(expected.to_owned())
+            ),
+            "{operation} {request}"
+        );
+    }
+    server.stop().await;
+}

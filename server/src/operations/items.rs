@@ -89,15 +89,17 @@ fn table(fields: &mut Fields<'_>) -> Result<String, ApiError> {
 pub fn put_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let table = table(&mut fields)?;
     fields.require("Item");
-    let mut input = PutItemInput::new(table, fields.item("Item")?.unwrap_or_default());
+    let mut input = PutItemInput::new(table, Item::new());
     input.condition_expression = fields.string("ConditionExpression")?.map(str::to_owned);
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
-    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     input.return_values = return_values(&mut fields, "ReturnValues")?;
     input.return_values_on_condition_check_failure = on_condition_failure(&mut fields)?;
     input.expected = legacy::expected(&mut fields)?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
     input.return_consumed_capacity = reports(&mut fields)?;
+    fields.check_parameters(&["ConditionExpression"], &["Expected"])?;
+    input.item = fields.item("Item")?.unwrap_or_default();
+    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     fields.finish()?;
     let mode = input.return_consumed_capacity;
     let out = db.put_item(input)?;
@@ -108,12 +110,14 @@ pub fn put_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError
 pub fn get_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let table = table(&mut fields)?;
     fields.require("Key");
-    let mut input = GetItemInput::new(table, fields.item("Key")?.unwrap_or_default());
+    let mut input = GetItemInput::new(table, Item::new());
     input.projection_expression = fields.string("ProjectionExpression")?.map(str::to_owned);
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
     input.consistent_read = fields.boolean("ConsistentRead")?.unwrap_or(false);
     input.attributes_to_get = fields.attributes_to_get()?;
     input.return_consumed_capacity = capacity(&mut fields)?;
+    fields.check_parameters(&["ProjectionExpression"], &["AttributesToGet"])?;
+    input.key = fields.item("Key")?.unwrap_or_default();
     fields.finish()?;
     let mode = input.return_consumed_capacity;
     let out = db.get_item(input)?;
@@ -131,17 +135,22 @@ pub fn get_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError
 pub fn update_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let table = table(&mut fields)?;
     fields.require("Key");
-    let mut input = UpdateItemInput::new(table, fields.item("Key")?.unwrap_or_default(), Vec::new());
+    let mut input = UpdateItemInput::new(table, Item::new(), Vec::new());
     input.update_expression = fields.string("UpdateExpression")?.map(str::to_owned);
     input.condition_expression = fields.string("ConditionExpression")?.map(str::to_owned);
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
-    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     input.return_values = return_values(&mut fields, "ReturnValues")?;
     input.return_values_on_condition_check_failure = on_condition_failure(&mut fields)?;
     input.attribute_updates = legacy::attribute_updates(&mut fields)?;
     input.expected = legacy::expected(&mut fields)?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
     input.return_consumed_capacity = reports(&mut fields)?;
+    fields.check_parameters(
+        &["UpdateExpression", "ConditionExpression"],
+        &["AttributeUpdates", "Expected"],
+    )?;
+    input.key = fields.item("Key")?.unwrap_or_default();
+    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     fields.finish()?;
     let mode = input.return_consumed_capacity;
     let out = db.update_item(input)?;
@@ -152,15 +161,17 @@ pub fn update_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiEr
 pub fn delete_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let table = table(&mut fields)?;
     fields.require("Key");
-    let mut input = DeleteItemInput::new(table, fields.item("Key")?.unwrap_or_default());
+    let mut input = DeleteItemInput::new(table, Item::new());
     input.condition_expression = fields.string("ConditionExpression")?.map(str::to_owned);
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
-    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     input.return_values = return_values(&mut fields, "ReturnValues")?;
     input.return_values_on_condition_check_failure = on_condition_failure(&mut fields)?;
     input.expected = legacy::expected(&mut fields)?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
     input.return_consumed_capacity = reports(&mut fields)?;
+    fields.check_parameters(&["ConditionExpression"], &["Expected"])?;
+    input.key = fields.item("Key")?.unwrap_or_default();
+    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     fields.finish()?;
     let mode = input.return_consumed_capacity;
     let out = db.delete_item(input)?;

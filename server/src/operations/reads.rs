@@ -83,16 +83,20 @@ pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     input.filter_expression = fields.string("FilterExpression")?.map(str::to_owned);
     input.projection_expression = fields.string("ProjectionExpression")?.map(str::to_owned);
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
-    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     input.scan_index_forward = fields.boolean("ScanIndexForward")?.unwrap_or(true);
     input.limit = limit(&mut fields)?;
-    input.exclusive_start_key = fields.item("ExclusiveStartKey")?;
     input.select = select(&mut fields)?;
     input.consistent_read = fields.boolean("ConsistentRead")?.unwrap_or(false);
     input.query_filter = legacy::conditions(&mut fields, "QueryFilter")?;
     input.conditional_operator = legacy::conditional_operator(&mut fields)?;
     input.attributes_to_get = fields.attributes_to_get()?;
     input.return_consumed_capacity = capacity(&mut fields)?;
+    fields.check_parameters(
+        &["ProjectionExpression", "FilterExpression", "KeyConditionExpression"],
+        &["AttributesToGet", "QueryFilter", "ConditionalOperator", "KeyConditions"],
+    )?;
+    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
+    input.exclusive_start_key = fields.item("ExclusiveStartKey")?;
     no_index(&fields)?;
     fields.finish()?;
     let counting = input.select == Some(Select::Count);
@@ -114,9 +118,7 @@ pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     input.filter_expression = fields.string("FilterExpression")?.map(str::to_owned);
     input.projection_expression = fields.string("ProjectionExpression")?.map(str::to_owned);
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
-    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     input.limit = limit(&mut fields)?;
-    input.exclusive_start_key = fields.item("ExclusiveStartKey")?;
     input.select = select(&mut fields)?;
     input.consistent_read = fields.boolean("ConsistentRead")?.unwrap_or(false);
     input.scan_filter = legacy::conditions(&mut fields, "ScanFilter")?;
@@ -125,6 +127,12 @@ pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let segment = fields.integer("Segment")?;
     let total = fields.integer("TotalSegments")?;
     input.return_consumed_capacity = capacity(&mut fields)?;
+    fields.check_parameters(
+        &["ProjectionExpression", "FilterExpression"],
+        &["AttributesToGet", "ScanFilter", "ConditionalOperator"],
+    )?;
+    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
+    input.exclusive_start_key = fields.item("ExclusiveStartKey")?;
     no_index(&fields)?;
     fields.finish()?;
     input.segment = match (segment, total) {
