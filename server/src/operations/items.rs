@@ -3,11 +3,13 @@
 use super::legacy;
 use crate::error::ApiError;
 use crate::input::Fields;
+use dynastore::expr::legacy::{ConditionalOperator, ExpectedAttributeValue};
 use dynastore::{
-    ConsumedCapacity, Database, DeleteItemInput, GetItemInput, Item, PutItemInput, ReturnConsumedCapacity,
-    ReturnValues, UpdateItemInput,
+    AttributeValue, ConsumedCapacity, Database, DeleteItemInput, GetItemInput, Item, PutItemInput,
+    ReturnConsumedCapacity, ReturnValues, UpdateItemInput,
 };
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// The `ReturnValues` field, of the values an operation allows.
 ///
@@ -85,25 +87,61 @@ fn table(fields: &mut Fields<'_>) -> Result<String, ApiError> {
     Ok(fields.table_name()?.to_owned())
 }
 
+/// The fields PutItem, UpdateItem and DeleteItem share, read in DynamoDB's order: the
+/// expression parameters checked against the legacy ones (`expressions`, `legacy`)
+/// before any attribute value is read.
+struct WriteFields {
+    condition_expression: Option<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+    return_values: ReturnValues,
+    on_condition_check_failure: ReturnValues,
+    expected: HashMap<String, ExpectedAttributeValue>,
+    conditional_operator: Option<ConditionalOperator>,
+    capacity: ReturnConsumedCapacity,
+}
+
+impl WriteFields {
+    /// Reads them; `fields` must already hold every other field's violations.
+    fn read(fields: &mut Fields<'_>, expressions: &[&str], legacy: &[&str]) -> Result<WriteFields, ApiError> {
+        let condition_expression = fields.string("ConditionExpression")?.map(str::to_owned);
+        let names = fields.names("ExpressionAttributeNames")?;
+        let return_values = return_values(fields, "ReturnValues")?;
+        let on_condition_check_failure = on_condition_failure(fields)?;
+        let expected = legacy::expected(fields)?;
+        let conditional_operator = legacy::conditional_operator(fields)?;
+        let capacity = reports(fields)?;
+        fields.check_parameters(expressions, legacy)?;
+        Ok(WriteFields {
+            condition_expression,
+            names,
+            values: fields.values("ExpressionAttributeValues")?,
+            return_values,
+            on_condition_check_failure,
+            expected,
+            conditional_operator,
+            capacity,
+        })
+    }
+}
+
 /// PutItem.
 pub fn put_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let table = table(&mut fields)?;
     fields.require("Item");
-    let mut input = PutItemInput::new(table, Item::new());
-    input.condition_expression = fields.string("ConditionExpression")?.map(str::to_owned);
-    input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
-    input.return_values = return_values(&mut fields, "ReturnValues")?;
-    input.return_values_on_condition_check_failure = on_condition_failure(&mut fields)?;
-    input.expected = legacy::expected(&mut fields)?;
-    input.conditional_operator = legacy::conditional_operator(&mut fields)?;
-    input.return_consumed_capacity = reports(&mut fields)?;
-    fields.check_parameters(&["ConditionExpression"], &["Expected"])?;
-    input.item = fields.item("Item")?.unwrap_or_default();
-    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
+    let common = WriteFields::read(&mut fields, &["ConditionExpression"], &["Expected"])?;
+    let mut input = PutItemInput::new(table, fields.item("Item")?.unwrap_or_default());
+    input.condition_expression = common.condition_expression;
+    input.expression_attribute_names = common.names;
+    input.expression_attribute_values = common.values;
+    input.return_values = common.return_values;
+    input.return_values_on_condition_check_failure = common.on_condition_check_failure;
+    input.expected = common.expected;
+    input.conditional_operator = common.conditional_operator;
+    input.return_consumed_capacity = common.capacity;
     fields.finish()?;
-    let mode = input.return_consumed_capacity;
     let out = db.put_item(input)?;
-    Ok(written(out.attributes, out.consumed_capacity, mode))
+    Ok(written(out.attributes, out.consumed_capacity, common.capacity))
 }
 
 /// GetItem.
@@ -135,45 +173,44 @@ pub fn get_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError
 pub fn update_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let table = table(&mut fields)?;
     fields.require("Key");
-    let mut input = UpdateItemInput::new(table, Item::new(), Vec::new());
-    input.update_expression = fields.string("UpdateExpression")?.map(str::to_owned);
-    input.condition_expression = fields.string("ConditionExpression")?.map(str::to_owned);
-    input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
-    input.return_values = return_values(&mut fields, "ReturnValues")?;
-    input.return_values_on_condition_check_failure = on_condition_failure(&mut fields)?;
-    input.attribute_updates = legacy::attribute_updates(&mut fields)?;
-    input.expected = legacy::expected(&mut fields)?;
-    input.conditional_operator = legacy::conditional_operator(&mut fields)?;
-    input.return_consumed_capacity = reports(&mut fields)?;
-    fields.check_parameters(
+    let update_expression = fields.string("UpdateExpression")?.map(str::to_owned);
+    let attribute_updates = legacy::attribute_updates(&mut fields)?;
+    let common = WriteFields::read(
+        &mut fields,
         &["UpdateExpression", "ConditionExpression"],
         &["AttributeUpdates", "Expected"],
     )?;
-    input.key = fields.item("Key")?.unwrap_or_default();
-    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
+    let mut input = UpdateItemInput::new(table, fields.item("Key")?.unwrap_or_default(), Vec::new());
+    input.update_expression = update_expression;
+    input.attribute_updates = attribute_updates;
+    input.condition_expression = common.condition_expression;
+    input.expression_attribute_names = common.names;
+    input.expression_attribute_values = common.values;
+    input.return_values = common.return_values;
+    input.return_values_on_condition_check_failure = common.on_condition_check_failure;
+    input.expected = common.expected;
+    input.conditional_operator = common.conditional_operator;
+    input.return_consumed_capacity = common.capacity;
     fields.finish()?;
-    let mode = input.return_consumed_capacity;
     let out = db.update_item(input)?;
-    Ok(written(out.attributes, out.consumed_capacity, mode))
+    Ok(written(out.attributes, out.consumed_capacity, common.capacity))
 }
 
 /// DeleteItem.
 pub fn delete_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let table = table(&mut fields)?;
     fields.require("Key");
-    let mut input = DeleteItemInput::new(table, Item::new());
-    input.condition_expression = fields.string("ConditionExpression")?.map(str::to_owned);
-    input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
-    input.return_values = return_values(&mut fields, "ReturnValues")?;
-    input.return_values_on_condition_check_failure = on_condition_failure(&mut fields)?;
-    input.expected = legacy::expected(&mut fields)?;
-    input.conditional_operator = legacy::conditional_operator(&mut fields)?;
-    input.return_consumed_capacity = reports(&mut fields)?;
-    fields.check_parameters(&["ConditionExpression"], &["Expected"])?;
-    input.key = fields.item("Key")?.unwrap_or_default();
-    input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
+    let common = WriteFields::read(&mut fields, &["ConditionExpression"], &["Expected"])?;
+    let mut input = DeleteItemInput::new(table, fields.item("Key")?.unwrap_or_default());
+    input.condition_expression = common.condition_expression;
+    input.expression_attribute_names = common.names;
+    input.expression_attribute_values = common.values;
+    input.return_values = common.return_values;
+    input.return_values_on_condition_check_failure = common.on_condition_check_failure;
+    input.expected = common.expected;
+    input.conditional_operator = common.conditional_operator;
+    input.return_consumed_capacity = common.capacity;
     fields.finish()?;
-    let mode = input.return_consumed_capacity;
     let out = db.delete_item(input)?;
-    Ok(written(out.attributes, out.consumed_capacity, mode))
+    Ok(written(out.attributes, out.consumed_capacity, common.capacity))
 }
