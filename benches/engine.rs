@@ -28,6 +28,7 @@ fn open(dir: &std::path::Path, durability: Durability) -> Database {
         sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
     };
     db.create_table(TableSchema {
+        indexes: Vec::new(),
         name: "Bench".into(),
         key_schema,
     })

@@ -24,6 +24,7 @@
 //! let dir = tempfile::tempdir()?;
 //! let db = Database::open(StdFs::shared(), dir.path(), Options::default())?;
 //! db.create_table(TableSchema {
+//! indexes: Vec::new(),
 //!     name: "Orders".into(),
 //!     key_schema: KeySchema {
 //!         partition_key: KeyAttribute::new("pk", ScalarType::S),

@@ -68,6 +68,7 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 /// Creates table `Bench` (pk: S, sk: N).
 pub fn create_bench_table(db: &Database) {
     db.create_table(TableSchema {
+        indexes: Vec::new(),
         name: "Bench".into(),
         key_schema: KeySchema {
             partition_key: KeyAttribute::new("pk", ScalarType::S),

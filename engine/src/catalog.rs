@@ -19,6 +19,7 @@
 
 use crate::checked_file;
 use crate::error::Result;
+use crate::index::{IndexKind, IndexSchema, Projection};
 use crate::item::{KeyAttribute, KeySchema, ScalarType};
 use dynastore_replication::epochs;
 use dynastore_wal::Lsn;
@@ -186,6 +187,60 @@ pub struct TableEntry {
     /// they were kept).
     #[serde(default)]
     pub settings: TableSettings,
+    /// Its secondary indexes (none in catalogs written before there were any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<IndexEntry>,
+}
+
+/// One secondary index of a table in the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// The index's name.
+    pub name: String,
+    /// Its number within the table, never reused: a local index's entries carry it in
+    /// their keys.
+    pub ordinal: u8,
+    /// Local or global.
+    pub kind: IndexKind,
+    partition_key: KeyEntry,
+    sort_key: Option<KeyEntry>,
+    /// What it holds of each item.
+    pub projection: Projection,
+    /// A global index's provisioned read and write capacity units (0 when on demand).
+    #[serde(default)]
+    pub read_capacity_units: u64,
+    /// See `read_capacity_units`.
+    #[serde(default)]
+    pub write_capacity_units: u64,
+}
+
+impl IndexEntry {
+    /// The entry of `schema` with number `ordinal`.
+    pub fn new(schema: &IndexSchema, ordinal: u8) -> IndexEntry {
+        IndexEntry {
+            name: schema.name.clone(),
+            ordinal,
+            kind: schema.kind,
+            partition_key: key_entry(&schema.key_schema.partition_key),
+            sort_key: schema.key_schema.sort_key.as_ref().map(key_entry),
+            projection: schema.projection.clone(),
+            read_capacity_units: 0,
+            write_capacity_units: 0,
+        }
+    }
+
+    /// The index's schema.
+    pub fn schema(&self) -> IndexSchema {
+        IndexSchema {
+            name: self.name.clone(),
+            kind: self.kind,
+            key_schema: KeySchema {
+                partition_key: key_attribute(&self.partition_key),
+                sort_key: self.sort_key.as_ref().map(key_attribute),
+            },
+            projection: self.projection.clone(),
+        }
+    }
 }
 
 /// How a table is billed (DynamoDB's `BillingMode`). dynastore meters nothing: the mode
@@ -260,6 +315,7 @@ impl TableEntry {
                 .collect(),
             created_at_ms,
             settings: TableSettings::default(),
+            indexes: Vec::new(),
         }
     }
 

@@ -22,11 +22,13 @@
 //! background. The replication side lives in the `replication` submodule.
 
 use crate::background::flusher::{Flusher, OpenCopies};
-use crate::catalog::{Catalog, DEFAULT_AZ, PartitionEntry, TableEntry, TableSettings};
+use crate::catalog::{Catalog, DEFAULT_AZ, IndexEntry, PartitionEntry, TableEntry, TableSettings};
 use crate::error::{Error, Result, io_error};
 use crate::group::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
 use crate::group::shipper::{ReplicaSet, ReplicaSets, Shipper};
 use crate::group::{Group, GroupContext, ReplicaCopies, TableHome};
+use crate::index::local::LocalIndexes;
+use crate::index::{IndexKind, IndexSchema};
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError};
 use crate::item::{AttributeValue, Item};
@@ -262,6 +264,17 @@ impl Database {
             settings: Mutex::new(entry.settings.clone()),
             home,
             groups,
+            indexes: entry.indexes.clone(),
+            index_schemas: entry.indexes.iter().map(IndexEntry::schema).collect(),
+            local_indexes: LocalIndexes::new(
+                entry.key_schema(),
+                entry
+                    .indexes
+                    .iter()
+                    .filter(|index| index.kind == IndexKind::Local)
+                    .map(|index| (index.ordinal, index.schema()))
+                    .collect(),
+            ),
         })
     }
 
@@ -281,7 +294,13 @@ impl Database {
     /// opens it. Its partitions' directories appear as writes land in them.
     ///
     /// Errors: [`Error::ResourceInUse`] if the table exists, [`Error::Io`].
-    pub(crate) fn add_table(&self, name: &str, key_schema: &KeySchema, settings: TableSettings) -> Result<Arc<Table>> {
+    pub(crate) fn add_table(
+        &self,
+        name: &str,
+        key_schema: &KeySchema,
+        indexes: &[IndexSchema],
+        settings: TableSettings,
+    ) -> Result<Arc<Table>> {
         let mut catalog = self.groups.catalog.lock();
         if catalog.tables.contains_key(name) {
             return Err(Error::ResourceInUse { table: name.to_owned() });
@@ -295,6 +314,11 @@ impl Database {
             .map_or(0, |since| since.as_millis() as u64);
         let mut entry = TableEntry::new(name, key_schema, self.options.initial_partitions, azs, now_ms);
         entry.settings = settings;
+        entry.indexes = indexes
+            .iter()
+            .enumerate()
+            .map(|(ordinal, index)| IndexEntry::new(index, ordinal as u8))
+            .collect();
         let mut next = catalog.clone();
         next.tables.insert(name.to_owned(), entry.clone());
         next.save(self.fs.as_ref(), &self.dir)?;
@@ -420,7 +444,8 @@ impl Database {
     /// new primary as [`Database::write_key`] does. `create`: whether to create the
     /// partition if it does not exist (deletes alone need not: nothing to delete).
     pub(crate) fn write_group(&self, table: &Table, hash: u64, writes: &[KeyWrite], create: bool) -> Result<()> {
-        self.groups.write_batch(self.group(table, hash)?, writes, create)
+        self.groups
+            .write_batch(self.group(table, hash)?, writes, table.derived_writes(), create)
     }
 
     /// Writes under `key` what `compute` derives from the current item, on the partition's
@@ -433,8 +458,13 @@ impl Database {
         read_old: bool,
         compute: impl FnMut(Option<&Item>) -> Result<Option<Item>>,
     ) -> Result<Option<Item>> {
-        self.groups
-            .write(self.group(table, hash_of(&key))?, key, read_old, compute)
+        self.groups.write(
+            self.group(table, hash_of(&key))?,
+            key,
+            read_old,
+            table.derived_writes(),
+            compute,
+        )
     }
 
     /// Runs `read` on the copy of the partition holding `hash` that a read goes to (the

@@ -17,6 +17,7 @@
 //!   benchmarks' bytes-written figures.
 //! - [`verify`]: every checksum and invariant of a data directory.
 //! - [`expr`]: document paths and conditions on items.
+//! - [`index`]: secondary indexes: schemas, DynamoDB's rules, entry keys.
 
 pub mod api;
 mod background;
@@ -26,6 +27,7 @@ pub mod database;
 pub mod device_writes;
 pub mod error;
 pub mod expr;
+pub mod index;
 pub mod item;
 pub mod lag;
 pub(crate) mod storage;
@@ -50,5 +52,6 @@ pub use api::tables::{BillingMode, TableDescription, TableSchema, TableSettings,
 pub use database::{AckMode, Database, Options, ReplicaReport, ReplicaStatus, Replication};
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};
+pub use index::{IndexKind, IndexSchema, Projection};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};
 pub use storage::compaction::CompactionStyle;

@@ -24,6 +24,7 @@ fn database(fs: &SharedFs, partitions: u32) -> Database {
         sort_key: None,
     };
     db.create_table(TableSchema {
+        indexes: Vec::new(),
         name: "Items".into(),
         key_schema,
     })
@@ -118,6 +119,7 @@ fn batch_get_reads_each_table_with_its_projection_and_consistency() {
     let fs = FaultyFs::new().shared();
     let db = database(&fs, 4);
     db.create_table(TableSchema {
+        indexes: Vec::new(),
         name: "Other".into(),
         key_schema: KeySchema {
             partition_key: KeyAttribute::new("pk", ScalarType::S),

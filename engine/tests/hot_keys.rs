@@ -43,6 +43,7 @@ fn open(dir: &std::path::Path, replicated: bool) -> Arc<Database> {
     let db = Database::open(StdFs::shared(), dir, options(replicated)).unwrap();
     if db.describe_table(TABLE).is_err() {
         db.create_table(TableSchema {
+            indexes: Vec::new(),
             name: TABLE.into(),
             key_schema: KeySchema {
                 partition_key: KeyAttribute::new("pk", ScalarType::S),

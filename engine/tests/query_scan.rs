@@ -18,6 +18,7 @@ fn database(sort_type: ScalarType) -> Database {
         sort_key: Some(KeyAttribute::new("sk", sort_type)),
     };
     db.create_table(TableSchema {
+        indexes: Vec::new(),
         name: "Tbl".into(),
         key_schema,
     })
@@ -289,6 +290,7 @@ fn a_sort_key_condition_on_a_table_without_sort_key_is_refused() {
         sort_key: None,
     };
     db.create_table(TableSchema {
+        indexes: Vec::new(),
         name: "Hash".into(),
         key_schema,
     })

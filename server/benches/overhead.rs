@@ -30,6 +30,7 @@ fn database() -> (tempfile::TempDir, Arc<Database>) {
     };
     let db = Database::open(StdFs::shared(), dir.path(), options).unwrap();
     db.create_table(dynastore::TableSchema {
+        indexes: Vec::new(),
         name: "Bench".into(),
         key_schema: dynastore::KeySchema {
             partition_key: dynastore::item::KeyAttribute::new("pk", dynastore::item::ScalarType::S),

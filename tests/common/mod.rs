@@ -109,6 +109,7 @@ pub fn create_table_once(db: &dynastore::Database, name: &str, with_sort_key: bo
         return;
     }
     db.create_table(dynastore::TableSchema {
+        indexes: Vec::new(),
         name: name.into(),
         key_schema: dynastore::KeySchema {
             partition_key: KeyAttribute::new("pk", ScalarType::S),

@@ -330,7 +330,13 @@ fn run_on(db: &Database, command: ClientCommand, out: &mut dyn Write) -> Command
                 partition_key: key_attribute(&pk)?,
                 sort_key: sk.as_deref().map(key_attribute).transpose()?,
             };
-            let description = db.create_table(TableSchema { name, key_schema }).map_err(dynamodb)?;
+            let description = db
+                .create_table(TableSchema {
+                    name,
+                    key_schema,
+                    indexes: Vec::new(),
+                })
+                .map_err(dynamodb)?;
             writeln!(out, "{}", describe_json(&description))?;
         }
         ClientCommand::ListTables => {

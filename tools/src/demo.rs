@@ -55,6 +55,7 @@ fn options() -> WalOptions {
 fn orders_schema() -> dynastore::TableSchema {
     use dynastore::item::{KeyAttribute, ScalarType};
     dynastore::TableSchema {
+        indexes: Vec::new(),
         name: "Orders".into(),
         key_schema: dynastore::KeySchema {
             partition_key: KeyAttribute::new("pk", ScalarType::S),

@@ -182,6 +182,7 @@ fn database_with_a_flushed_table(data: &Path) -> std::path::PathBuf {
         sort_key: None,
     };
     db.create_table(TableSchema {
+        indexes: Vec::new(),
         name: "Orders".into(),
         key_schema,
     })
@@ -281,6 +282,7 @@ fn stats_dump_and_verify_show_every_replica() {
     };
     let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
     db.create_table(TableSchema {
+        indexes: Vec::new(),
         name: "Orders".into(),
         key_schema: KeySchema {
             partition_key: KeyAttribute::new("pk", ScalarType::S),

@@ -10,6 +10,7 @@ use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::{Error, Result};
 use crate::expr::Path;
 use crate::expr::update::project;
+use crate::index::schema::validate_index_keys;
 use crate::item::Item;
 use crate::item::validate::{ValidationError, validate_item, validate_key};
 use crate::storage::KeyWrite;
@@ -162,6 +163,7 @@ impl Database {
             let (key, item) = match request {
                 WriteRequest::Put(item) => {
                     validate_item(item, &table.key_schema)?;
+                    validate_index_keys(item, &table.index_schemas)?;
                     (table_key(item, &table.key_schema)?, Some(item.clone()))
                 }
                 WriteRequest::Delete(key) => {

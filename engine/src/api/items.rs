@@ -12,6 +12,7 @@ use crate::database::{Database, hash_of, table_key};
 use crate::error::{Error, Result};
 use crate::expr::update::{apply, project, validate_actions};
 use crate::expr::{Condition, UpdateAction};
+use crate::index::schema::validate_index_keys;
 use crate::item::Item;
 use crate::item::validate::{ValidationError, validate_item, validate_key};
 
@@ -25,6 +26,7 @@ impl Database {
         resolve_put(&mut input)?;
         let table = self.table(&input.table_name)?;
         validate_item(&input.item, &table.key_schema)?;
+        validate_index_keys(&input.item, &table.index_schemas)?;
         check_condition(input.condition.as_ref())?;
         check_put_delete_return_values(input.return_values)?;
         let key = table_key(&input.item, &table.key_schema)?;
@@ -140,6 +142,7 @@ impl Database {
                 ValidationError::ItemTooLarge { size, max } => ValidationError::UpdatedItemTooLarge { size, max },
                 other => other,
             })?;
+            validate_index_keys(&updated, &table.index_schemas)?;
             new_item = Some(updated.clone());
             Ok(Some(updated))
         })?;

@@ -16,3 +16,4 @@ mod items;
 pub mod operations;
 pub mod query;
 pub mod tables;
+mod target;

@@ -11,15 +11,17 @@
 
 use super::capacity::{ConsumedCapacity, ReturnConsumedCapacity};
 use super::expressions::{apply_key_tests, resolve_query, resolve_scan};
-use crate::database::{Database, Table, hash_of, table_key};
+use super::target::Target;
+use crate::database::{Database, Table, hash_of};
 use crate::error::Result;
 pub use crate::expr::SortKeyCondition;
 use crate::expr::legacy::{AttributeCondition, ConditionalOperator};
 use crate::expr::update::project;
 use crate::expr::{Condition, Path};
-use crate::item::key::{encode_key_value, partition_hash, storage_key};
-use crate::item::validate::{KeySchema, ScalarType, ValidationError, validate_key};
+use crate::item::key::{encode_key_value, partition_hash};
+use crate::item::validate::{KeySchema, ScalarType, ValidationError};
 use crate::item::{AttributeType, AttributeValue, Item};
+use crate::storage::Partition;
 use std::collections::HashMap;
 use std::ops::Bound;
 
@@ -34,6 +36,9 @@ pub const TOTAL_SEGMENTS_MAX: u32 = 1_000_000;
 pub struct QueryInput {
     /// The table.
     pub table_name: String,
+    /// Query this index of the table instead (DynamoDB's `IndexName`): the key condition
+    /// is on the index's key, items come in its sort key's order.
+    pub index_name: Option<String>,
     /// The partition key value (equality); `None` when a `key_condition_expression` gives
     /// it.
     pub partition_key: Option<AttributeValue>,
@@ -107,6 +112,7 @@ impl QueryInput {
     fn of(table_name: String, partition_key: Option<AttributeValue>, key_condition_expression: Option<String>) -> Self {
         QueryInput {
             table_name,
+            index_name: None,
             partition_key,
             key_condition_expression,
             filter_expression: None,
@@ -136,6 +142,8 @@ impl QueryInput {
 pub struct ScanInput {
     /// The table.
     pub table_name: String,
+    /// Scan this index of the table instead (DynamoDB's `IndexName`).
+    pub index_name: Option<String>,
     /// The most items to read in this page.
     pub limit: Option<u32>,
     /// Continue after this key (a previous page's `last_evaluated_key`).
@@ -193,8 +201,8 @@ pub enum Select {
     SpecificAttributes,
     /// Only how many items there are (`COUNT`): no items, the counts and paging as usual.
     Count,
-    /// The attributes an index projects (`ALL_PROJECTED_ATTRIBUTES`): only for a query or
-    /// scan of an index, which there are none of yet, so always refused.
+    /// The attributes an index projects (`ALL_PROJECTED_ATTRIBUTES`; the default for a
+    /// read of an index without a projection): only for a query or scan of an index.
     AllProjectedAttributes,
 }
 
@@ -271,8 +279,8 @@ const QUERY_PREFIX: &str = "1 validation error detected: ";
 ///
 /// Errors: [`ValidationError::InvalidParameter`] for a projection with `AllAttributes`,
 /// `AllProjectedAttributes` or `Count`, `SpecificAttributes` without one, and
-/// `AllProjectedAttributes` (there are no indexes to query).
-fn check_select(select: Option<Select>, has_projection: bool, prefix: &str) -> Result<bool> {
+/// `AllProjectedAttributes` without an index.
+fn check_select(select: Option<Select>, has_projection: bool, has_index: bool, prefix: &str) -> Result<bool> {
     let refuse = |message: &str| Err(invalid(format!("{prefix}{message}")).into());
     let getting = match select {
         Some(Select::AllAttributes) => Some("ALL_ATTRIBUTES"),
@@ -289,7 +297,7 @@ fn check_select(select: Option<Select>, has_projection: bool, prefix: &str) -> R
         Some(Select::SpecificAttributes) if !has_projection => {
             refuse("Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES")
         }
-        Some(Select::AllProjectedAttributes) => {
+        Some(Select::AllProjectedAttributes) if !has_index => {
             refuse("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")
         }
         _ => Ok(select == Some(Select::Count)),
@@ -310,11 +318,11 @@ fn check_limit(limit: Option<u32>) -> Result<Option<usize>> {
     }
 }
 
-/// The key attributes of `item`: what `last_evaluated_key` holds.
-fn key_of(item: &Item, schema: &KeySchema) -> Item {
-    std::iter::once(&schema.partition_key)
-        .chain(schema.sort_key.as_ref())
-        .filter_map(|key| item.get(&key.name).map(|v| (key.name.clone(), v.clone())))
+/// The attributes `names` of `item`: what `last_evaluated_key` holds.
+fn key_of(item: &Item, names: &[String]) -> Item {
+    names
+        .iter()
+        .filter_map(|name| item.get(name).map(|v| (name.clone(), v.clone())))
         .collect()
 }
 
@@ -357,11 +365,10 @@ fn between_order_error(low: &AttributeValue, high: &AttributeValue) -> Validatio
     ))
 }
 
-/// The storage-key bounds of a query, and for `begins_with` the prefix every key must have.
+/// The storage-key bounds of a query.
 struct KeyRange {
     lower: Bound<Vec<u8>>,
     upper: Bound<Vec<u8>>,
-    prefix: Vec<u8>,
 }
 
 /// The first key after every key that starts with `prefix` (`None` if there is none).
@@ -376,16 +383,16 @@ fn successor(prefix: &[u8]) -> Bound<Vec<u8>> {
     }
 }
 
-fn query_range(schema: &KeySchema, partition_key: &AttributeValue, input: &QueryInput) -> Result<KeyRange> {
+fn query_range(target: &Target<'_>, partition_key: &AttributeValue, input: &QueryInput) -> Result<KeyRange> {
+    let schema = target.key_schema();
     if scalar_type(partition_key) != Some(schema.partition_key.scalar_type) {
         return Err(type_mismatch().into());
     }
-    let partition_prefix = storage_key(partition_key, None);
+    let partition_prefix = target.partition_prefix(partition_key);
     let with = |encoded: Vec<u8>| [partition_prefix.as_slice(), &encoded].concat();
     let whole = KeyRange {
-        lower: Bound::Included(partition_prefix.clone()),
+        lower: Bound::Included(target.first_key(partition_key)),
         upper: successor(&partition_prefix),
-        prefix: partition_prefix.clone(),
     };
     let Some(condition) = &input.sort_key_condition else {
         return Ok(whole);
@@ -394,13 +401,13 @@ fn query_range(schema: &KeySchema, partition_key: &AttributeValue, input: &Query
         return Err(invalid("Query key condition not supported").into());
     };
     let sort_type = sort_key.scalar_type;
-    Ok(match condition {
+    let first = target.first_key(partition_key);
+    let mut range = match condition {
         SortKeyCondition::Eq(v) => {
             let key = with(operand(v, sort_type)?);
             KeyRange {
                 lower: Bound::Included(key.clone()),
                 upper: Bound::Included(key),
-                ..whole
             }
         }
         SortKeyCondition::Lt(v) => KeyRange {
@@ -427,7 +434,6 @@ fn query_range(schema: &KeySchema, partition_key: &AttributeValue, input: &Query
             KeyRange {
                 lower: Bound::Included(low_key),
                 upper: Bound::Included(high_key),
-                ..whole
             }
         }
         SortKeyCondition::BeginsWith(v) => {
@@ -444,16 +450,26 @@ fn query_range(schema: &KeySchema, partition_key: &AttributeValue, input: &Query
             KeyRange {
                 lower: Bound::Included(prefix.clone()),
                 upper: successor(&prefix),
-                prefix,
             }
         }
-    })
+    };
+    // No condition reaches below the partition key's first item: the keys below it are
+    // local index entries (an empty operand's encoding sorts there).
+    let below_first = match &range.lower {
+        Bound::Included(key) | Bound::Excluded(key) => *key < first,
+        Bound::Unbounded => true,
+    };
+    if below_first {
+        range.lower = Bound::Included(first);
+    }
+    Ok(range)
 }
 
 /// Collects a page while visiting items: stops at the limit or once 1 MB was read, both
 /// counted before the filter, as DynamoDB counts them.
 struct PageBuilder<'a> {
-    schema: &'a KeySchema,
+    /// The attributes of `last_evaluated_key`.
+    key_names: Vec<String>,
     limit: Option<usize>,
     filter: Option<&'a Condition>,
     projection: Option<Vec<&'a Path>>,
@@ -465,7 +481,7 @@ struct PageBuilder<'a> {
 
 impl<'a> PageBuilder<'a> {
     fn new(
-        schema: &'a KeySchema,
+        key_names: Vec<String>,
         limit: Option<usize>,
         filter: Option<&'a Condition>,
         projection: Option<&'a Vec<Path>>,
@@ -473,7 +489,7 @@ impl<'a> PageBuilder<'a> {
     ) -> Self {
         let projection = projection.map(|paths| paths.iter().collect());
         PageBuilder {
-            schema,
+            key_names,
             limit,
             filter,
             projection,
@@ -499,13 +515,21 @@ impl<'a> PageBuilder<'a> {
         }
         let full = self.limit.is_some_and(|l| self.page.scanned_count >= l) || self.bytes >= PAGE_BYTES_MAX;
         if full {
-            self.page.last_evaluated_key = Some(key_of(item, self.schema));
+            self.page.last_evaluated_key = Some(key_of(item, &self.key_names));
         }
         !full
     }
 
     fn is_full(&self) -> bool {
         self.page.last_evaluated_key.is_some()
+    }
+
+    /// How many more items, and about how many more bytes, the page can read.
+    fn room(&self) -> (usize, usize) {
+        let items = self
+            .limit
+            .map_or(usize::MAX, |limit| limit.saturating_sub(self.page.scanned_count));
+        (items, PAGE_BYTES_MAX.saturating_sub(self.bytes))
     }
 
     /// Where the page stands, to come back to with [`PageBuilder::rewind`].
@@ -554,10 +578,6 @@ fn check_filter_names(filter: Option<&Condition>, schema: &KeySchema) -> Result<
     Ok(())
 }
 
-fn start_key_error() -> ValidationError {
-    invalid("The provided starting key is invalid: The provided key element does not match the schema")
-}
-
 impl Database {
     /// Reads the items of one partition key, in sort-key order (DynamoDB's Query), one
     /// page at a time.
@@ -568,16 +588,18 @@ impl Database {
     /// limit of 0, or an `exclusive_start_key` that is not a key of this query.
     pub fn query(&self, mut input: QueryInput) -> Result<QueryOutput> {
         let key_tests = resolve_query(&mut input)?;
-        let count_only = check_select(input.select, input.projection.is_some(), QUERY_PREFIX)?;
+        let has_index = input.index_name.is_some();
+        let count_only = check_select(input.select, input.projection.is_some(), has_index, QUERY_PREFIX)?;
         let table = self.table(&input.table_name)?;
-        let partition_key = apply_key_tests(&mut input, key_tests, &table.key_schema)?;
+        let target = Target::of(&table, input.index_name.as_deref())?;
+        let key_schema = target.key_schema();
+        let partition_key = apply_key_tests(&mut input, key_tests, key_schema)?;
         let limit = check_limit(input.limit)?;
-        check_filter_names(input.filter.as_ref(), &table.key_schema)?;
-        let mut range = query_range(&table.key_schema, &partition_key, &input)?;
+        check_filter_names(input.filter.as_ref(), key_schema)?;
+        let mut range = query_range(&target, &partition_key, &input)?;
         if let Some(start) = &input.exclusive_start_key {
-            validate_key(start, &table.key_schema).map_err(|_| start_key_error())?;
-            let start_key = table_key(start, &table.key_schema)?;
-            if !start_key.starts_with(&storage_key(&partition_key, None)) {
+            let start_key = target.start_key(start)?;
+            if !start_key.starts_with(&target.partition_prefix(&partition_key)) {
                 return Err(invalid(
                     "The provided starting key is outside query boundaries based on provided conditions",
                 )
@@ -589,9 +611,19 @@ impl Database {
                 range.upper = Bound::Excluded(start_key);
             }
         }
+        let read = ReadPlan {
+            target: &target,
+            fetch: target.fetches(
+                input.select == Some(Select::AllAttributes),
+                input.projection.as_deref(),
+                input.filter.as_ref(),
+            ),
+            // A query's range holds only the target's keys.
+            skip_others: false,
+        };
         let new_page = || {
             PageBuilder::new(
-                &table.key_schema,
+                target.key_names(),
                 limit,
                 input.filter.as_ref(),
                 input.projection.as_ref(),
@@ -602,15 +634,7 @@ impl Database {
         // A copy found damaged part way is replaced and the page read again from scratch.
         let page = self.read(&table, hash, input.consistent_read, |copy| {
             let mut page = new_page();
-            copy.visit_range(
-                as_ref(&range.lower),
-                as_ref(&range.upper),
-                !input.scan_index_forward,
-                |key, item| {
-                    debug_assert!(key.starts_with(&range.prefix), "a query range holds only its own keys");
-                    page.push(item)
-                },
-            )?;
+            read.range(copy, (&range.lower, &range.upper), !input.scan_index_forward, &mut page)?;
             Ok((page.page, page.bytes))
         })?;
         let (page, bytes) = page.unwrap_or_else(|| (new_page().page, 0));
@@ -626,18 +650,19 @@ impl Database {
     /// Scan), one page at a time.
     ///
     /// Errors: [`crate::Error::ResourceNotFound`]; [`crate::Error::Validation`] for a limit
-    /// of 0, a bad segment, or an `exclusive_start_key` that is not a key of the table or
-    /// not in the segment.
+    /// of 0, a bad segment, an unknown index, or an `exclusive_start_key` that is not a key
+    /// of the table (or index) or not in the segment.
     pub fn scan(&self, mut input: ScanInput) -> Result<ScanOutput> {
         resolve_scan(&mut input)?;
-        let count_only = check_select(input.select, input.projection.is_some(), "")?;
+        let has_index = input.index_name.is_some();
+        let count_only = check_select(input.select, input.projection.is_some(), has_index, "")?;
         let table = self.table(&input.table_name)?;
+        let target = Target::of(&table, input.index_name.as_deref())?;
         let limit = check_limit(input.limit)?;
         let (first_hash, last_hash) = segment_hashes(input.segment)?;
         let mut lower = Bound::Included(first_hash.to_be_bytes().to_vec());
         if let Some(start) = &input.exclusive_start_key {
-            validate_key(start, &table.key_schema).map_err(|_| start_key_error())?;
-            let start_key = table_key(start, &table.key_schema)?;
+            let start_key = target.start_key(start)?;
             let hash = hash_of(&start_key);
             if hash < first_hash || hash > last_hash {
                 return Err(invalid("The provided Exclusive start key does not map to the provided segment").into());
@@ -651,8 +676,17 @@ impl Database {
         if let Some(filter) = &input.filter {
             filter.validate()?;
         }
+        let read = ReadPlan {
+            target: &target,
+            fetch: target.fetches(
+                input.select == Some(Select::AllAttributes),
+                input.projection.as_deref(),
+                input.filter.as_ref(),
+            ),
+            skip_others: true,
+        };
         let mut page = PageBuilder::new(
-            &table.key_schema,
+            target.key_names(),
             limit,
             input.filter.as_ref(),
             input.projection.as_ref(),
@@ -661,6 +695,7 @@ impl Database {
         scan_partitions(
             self,
             &table,
+            &read,
             (first_hash, last_hash),
             (&lower, &upper),
             input.consistent_read,
@@ -673,6 +708,57 @@ impl Database {
             .wanted()
             .then(|| ConsumedCapacity::read(&input.table_name, bytes, input.consistent_read));
         Ok(output)
+    }
+}
+
+/// How a read visits a copy's keys for its target.
+struct ReadPlan<'a, 't> {
+    target: &'a Target<'t>,
+    /// Whether each entry's item is fetched from the table (see [`Target::fetches`]).
+    fetch: bool,
+    /// Whether the range may hold keys of other targets (a scan's does; a query's is the
+    /// target's alone).
+    skip_others: bool,
+}
+
+impl ReadPlan<'_, '_> {
+    /// Reads the keys of `range` in `copy` that belong to the target into `page`, in key
+    /// order or reversed, until the page is full.
+    ///
+    /// Errors: [`crate::Error::Corruption`] if a damaged SSTable is read.
+    fn range(
+        &self,
+        copy: &Partition,
+        (lower, upper): (&Bound<Vec<u8>>, &Bound<Vec<u8>>),
+        reverse: bool,
+        page: &mut PageBuilder<'_>,
+    ) -> Result<()> {
+        let holds = |key: &[u8]| !self.skip_others || self.target.holds(key);
+        if !self.fetch {
+            return copy.visit_range(as_ref(lower), as_ref(upper), reverse, |key, item| {
+                !holds(key) || page.push(item)
+            });
+        }
+        // The entries first, as many as the page can take: fetching reads the copy again,
+        // which must not happen while a visit holds its read state.
+        let (items_left, bytes_left) = page.room();
+        let (mut entries, mut bytes) = (Vec::new(), 0);
+        copy.visit_range(as_ref(lower), as_ref(upper), reverse, |key, entry| {
+            if !holds(key) {
+                return true;
+            }
+            bytes += entry.size_bytes();
+            entries.push(entry.clone());
+            entries.len() < items_left && bytes < bytes_left
+        })?;
+        for entry in entries {
+            // The entry and its item were written in one record: the item is there.
+            let item = copy.get(self.target.item_key(&entry)?)?.unwrap_or(entry);
+            if !page.push(&item) {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -714,6 +800,7 @@ fn segment_hashes(segment: Option<(u32, u32)>) -> Result<(u64, u64)> {
 fn scan_partitions(
     db: &Database,
     table: &Table,
+    read: &ReadPlan<'_, '_>,
     (first, last): (u64, u64),
     (lower, upper): (&Bound<Vec<u8>>, &Bound<Vec<u8>>),
     consistent_read: bool,
@@ -727,7 +814,7 @@ fn scan_partitions(
             let mark = page.mark();
             db.read(table, range_start.max(first), consistent_read, |copy| {
                 page.rewind(mark);
-                copy.visit_range(as_ref(lower), as_ref(upper), false, |_, item| page.push(item))
+                read.range(copy, (lower, upper), false, page)
             })?;
         }
         match range_end.checked_add(1) {

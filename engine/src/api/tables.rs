@@ -7,8 +7,11 @@ pub use crate::catalog::{BillingMode, TableSettings};
 use crate::database::{
     Database, LIST_TABLES_LIMIT_MAX, Table, out_of_range, validate_key_schema, validate_name_at, validate_table_name,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::index::schema::validate_indexes;
+use crate::index::{IndexKind, IndexSchema};
 use crate::item::KeySchema;
+use crate::item::ValidationError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A table to create: its name and primary key.
@@ -18,6 +21,9 @@ pub struct TableSchema {
     pub name: String,
     /// Its partition key and optional sort key.
     pub key_schema: KeySchema,
+    /// Its secondary indexes (DynamoDB's LocalSecondaryIndexes and
+    /// GlobalSecondaryIndexes).
+    pub indexes: Vec<IndexSchema>,
 }
 
 /// What [`Database::describe_table`] tells about a table.
@@ -45,6 +51,8 @@ pub struct TableDescription {
     pub table_size_bytes: u64,
     /// Its billing mode, throughput and tags.
     pub settings: TableSettings,
+    /// Its secondary indexes, in the order they were created.
+    pub indexes: Vec<IndexSchema>,
 }
 
 /// A table's state (DynamoDB's `TableStatus`). Tables are created and deleted at once,
@@ -73,7 +81,14 @@ impl Database {
     pub fn create_table_with(&self, schema: TableSchema, settings: TableSettings) -> Result<TableDescription> {
         validate_table_name(&schema.name)?;
         validate_key_schema(&schema.key_schema)?;
-        let table = self.add_table(&schema.name, &schema.key_schema, settings)?;
+        validate_indexes(&schema.key_schema, &schema.indexes)?;
+        if let Some(global) = schema.indexes.iter().find(|index| index.kind == IndexKind::Global) {
+            return Err(Error::Validation(ValidationError::InvalidParameter(format!(
+                "One or more parameter values were invalid: global secondary indexes are not supported yet (index {})",
+                global.name
+            ))));
+        }
+        let table = self.add_table(&schema.name, &schema.key_schema, &schema.indexes, settings)?;
         Ok(describe(&table))
     }
 
@@ -169,5 +184,6 @@ fn describe(table: &Table) -> TableDescription {
         item_count,
         table_size_bytes,
         settings: table.settings.lock().clone(),
+        indexes: table.index_schemas.clone(),
     }
 }

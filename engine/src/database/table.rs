@@ -2,6 +2,10 @@
 //! threads see of them.
 
 use super::*;
+use crate::catalog::IndexEntry;
+use crate::index::IndexSchema;
+use crate::index::local::LocalIndexes;
+use crate::storage::{DerivedWrites, NoDerivedWrites};
 
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -15,6 +19,12 @@ pub(crate) struct Table {
     pub(crate) home: Arc<TableHome>,
     /// Its partitions' replication groups, in hash order.
     pub(crate) groups: Vec<Group>,
+    /// Its secondary indexes, as the CATALOG holds them.
+    pub(crate) indexes: Vec<IndexEntry>,
+    /// Their schemas, in the same order.
+    pub(crate) index_schemas: Vec<IndexSchema>,
+    /// Its local indexes, whose entries go into the items' records.
+    pub(crate) local_indexes: LocalIndexes,
 }
 
 /// Open tables by name, as the database and its background threads share them.
@@ -58,6 +68,16 @@ impl Repairs for TableRepairs {
 }
 
 impl Table {
+    /// The writes that go into an item's record besides the item's own: its local index
+    /// entries.
+    pub(crate) fn derived_writes(&self) -> &dyn DerivedWrites {
+        if self.local_indexes.is_empty() {
+            &NoDerivedWrites
+        } else {
+            &self.local_indexes
+        }
+    }
+
     /// Every copy of the partitions created so far, primaries and replicas: each flushes
     /// and compacts on its own.
     pub(crate) fn open_partitions(&self) -> Vec<Arc<Partition>> {

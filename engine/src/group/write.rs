@@ -7,7 +7,7 @@ use super::failover::Recovery;
 use super::{Group, GroupContext, ReplicaCopies};
 use crate::error::{Error, Result};
 use crate::item::Item;
-use crate::storage::{KeyWrite, Partition};
+use crate::storage::{DerivedWrites, KeyWrite, Partition};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -76,13 +76,19 @@ impl GroupContext {
     /// Writes `writes` (all in `group`'s partition) as one record, retrying on a new
     /// primary as [`GroupContext::write`] does. `create`: whether to create the partition
     /// if it does not exist (deletes alone need not: nothing to delete).
-    pub(crate) fn write_batch(&self, group: &Group, writes: &[KeyWrite], create: bool) -> Result<()> {
+    pub(crate) fn write_batch(
+        &self,
+        group: &Group,
+        writes: &[KeyWrite],
+        derived: &dyn DerivedWrites,
+        create: bool,
+    ) -> Result<()> {
         let mut attempt = 0;
         loop {
             let Some(partition) = self.primary(group, create)? else {
                 return Ok(());
             };
-            let failure = match partition.write_batch_attempt(writes.to_vec()) {
+            let failure = match partition.write_batch_attempt(writes.to_vec(), derived) {
                 Ok(()) => return Ok(()),
                 Err(failure) => failure,
             };
@@ -101,6 +107,7 @@ impl GroupContext {
         group: &Group,
         key: Vec<u8>,
         read_old: bool,
+        derived: &dyn DerivedWrites,
         mut compute: impl FnMut(Option<&Item>) -> Result<Option<Item>>,
     ) -> Result<Option<Item>> {
         let mut attempt = 0;
@@ -108,7 +115,7 @@ impl GroupContext {
             let partition = self.primary(group, true)?.ok_or_else(|| Error::ResourceNotFound {
                 table: group.table.name.clone(),
             })?;
-            let failure = match partition.write_attempt(key.clone(), read_old, &mut compute) {
+            let failure = match partition.write_attempt(key.clone(), read_old, derived, &mut compute) {
                 Ok(old) => return Ok(old),
                 Err(failure) => failure,
             };

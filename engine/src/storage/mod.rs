@@ -8,6 +8,7 @@
 //! is to its group (primary, replica, deposed) is the group's business.
 //!
 //! - [`partition`]: the copy itself.
+//! - [`derived`]: the writes a layer above adds to an item's record (index entries).
 //! - [`record`]: the WAL payload of a write, field by field (`docs/format/wal-payload.md`).
 //! - [`memtable`]: versions in memory, newest LSN wins.
 //! - [`write_order`]: writers' order between enqueue and apply, and freezing.
@@ -15,6 +16,7 @@
 //! - [`compaction`]: which tables to merge (a pure policy).
 
 pub mod compaction;
+pub(crate) mod derived;
 pub(crate) mod flush_signal;
 pub mod manifest;
 pub(crate) mod memtable;
@@ -23,5 +25,6 @@ pub(crate) mod record;
 pub mod sstable;
 pub(crate) mod write_order;
 
+pub(crate) use derived::{DerivedWrites, NoDerivedWrites};
 pub(crate) use partition::{KeyWrite, Partition, PartitionOptions, Refusal, WriteFailure, WriteGate};
 pub use partition::{PartitionStats, SsTableStats};

@@ -39,6 +39,7 @@ use read::decode_in_memory;
 use crate::error::{Error, Result, io_error};
 use crate::item::Item;
 use crate::storage::compaction::{CompactionStyle, LEVEL0_TABLES_STOP, TableShape};
+use crate::storage::derived::DerivedWrites;
 use crate::storage::flush_signal::FlushSignal;
 use crate::storage::manifest::{Manifest, parse_table_name, table_path};
 use crate::storage::memtable::{self, Encoded, MemKey, Memtable, Version, encode};
@@ -220,6 +221,13 @@ pub struct PartitionStats {
     /// Writes that waited because flushing, compaction or (`Buffered`) replication fell
     /// behind.
     pub write_stalls: u64,
+}
+
+/// Encodes writes' items as the memtable and the log hold them.
+fn encode_writes(writes: Vec<KeyWrite>) -> impl Iterator<Item = (MemKey, Option<Encoded>)> {
+    writes
+        .into_iter()
+        .map(|(key, item)| (MemKey::new(key), item.as_ref().map(encode)))
 }
 
 /// Writers wait (a write stall) while this many frozen memtables wait to be flushed.
@@ -430,7 +438,7 @@ impl Partition {
         read_old: bool,
         compute: impl FnOnce(Option<&Item>) -> Result<Option<Item>>,
     ) -> Result<Option<Item>> {
-        self.write_attempt(key, read_old, compute)
+        self.write_attempt(key, read_old, &crate::storage::NoDerivedWrites, compute)
             .map_err(|failure| failure.error)
     }
 
@@ -451,41 +459,55 @@ impl Partition {
         &self,
         key: Vec<u8>,
         read_old: bool,
+        derived: &dyn DerivedWrites,
         compute: impl FnOnce(Option<&Item>) -> Result<Option<Item>>,
     ) -> std::result::Result<Option<Item>, WriteFailure> {
         let key = MemKey::new(key);
         let mut lock = self.lock_pending();
         self.check_gate()?;
-        let old = match lock.newest(&key) {
-            _ if !read_old => None,
-            Some(version) => version
-                .value
-                .as_deref()
-                .map(decode_in_memory)
-                .transpose()
-                .map_err(WriteFailure::before_log)?,
-            None => self.get_key(&key).map_err(WriteFailure::before_log)?,
+        let old = if read_old || derived.needs_old() {
+            self.current(&lock, &key).map_err(WriteFailure::before_log)?
+        } else {
+            None
         };
-        let new = compute(old.as_ref())
-            .map_err(WriteFailure::before_log)?
-            .as_ref()
-            .map(encode);
+        let new_item = compute(old.as_ref()).map_err(WriteFailure::before_log)?;
+        let mut extra = Vec::new();
+        derived.derive(old.as_ref(), new_item.as_ref(), &mut extra);
+        let old = if read_old { old } else { None };
+        let mut writes = Vec::with_capacity(1 + extra.len());
+        writes.push((key, new_item.as_ref().map(encode)));
+        writes.extend(encode_writes(extra));
+        let record = match &writes[..] {
+            [(key, value)] => encode_record(&key.bytes, value.as_deref()),
+            writes => encode_batch(writes),
+        };
         let lsn = self
             .wal
-            .enqueue(self.epoch(), &encode_record(&key.bytes, new.as_deref()))
+            .enqueue(self.epoch(), &record)
             .map_err(|error| self.failure(error.into(), None))?;
         let written = if self.apply_on_enqueue {
-            self.apply_versions([(key, Version { lsn, value: new })]);
+            self.apply_versions(writes.into_iter().map(|(key, value)| (key, Version { lsn, value })));
             drop(lock);
             self.commit_buffered(lsn)
         } else {
-            let in_flight = lock.enqueued(lsn, vec![(key, new)]);
+            let in_flight = lock.enqueued(lsn, writes);
             drop(lock);
             self.complete(in_flight)
         };
         match written {
             Ok(()) => Ok(old),
             Err(error) => Err(self.failure(error, Some((lsn, old)))),
+        }
+    }
+
+    /// The item under `key` as the next write of it sees it: its newest pending version
+    /// (enqueued, maybe not yet durable), else what reads see.
+    ///
+    /// Errors: [`Error::Corruption`] if a damaged SSTable or record is read.
+    fn current(&self, lock: &WriteLock<'_>, key: &MemKey) -> Result<Option<Item>> {
+        match lock.newest(key) {
+            Some(version) => version.value.as_deref().map(decode_in_memory).transpose(),
+            None => self.get_key(key),
         }
     }
 
@@ -594,13 +616,27 @@ impl Partition {
     /// Writes several items (or deletions) under distinct keys as one WAL record: after a
     /// crash all of them are there or none. On failure, tells what
     /// [`Partition::write_attempt`] tells.
-    pub(crate) fn write_batch_attempt(&self, writes: Vec<KeyWrite>) -> std::result::Result<(), WriteFailure> {
-        let writes: Vec<(MemKey, Option<Encoded>)> = writes
-            .into_iter()
-            .map(|(key, item)| (MemKey::new(key), item.as_ref().map(encode)))
-            .collect();
+    pub(crate) fn write_batch_attempt(
+        &self,
+        writes: Vec<KeyWrite>,
+        derived: &dyn DerivedWrites,
+    ) -> std::result::Result<(), WriteFailure> {
         let mut lock = self.lock_pending();
         self.check_gate()?;
+        let writes = if derived.needs_old() {
+            let mut all = Vec::with_capacity(writes.len() * 2);
+            for (key, item) in writes {
+                let key = MemKey::new(key);
+                let old = self.current(&lock, &key).map_err(WriteFailure::before_log)?;
+                let mut extra = Vec::new();
+                derived.derive(old.as_ref(), item.as_ref(), &mut extra);
+                all.push((key, item.as_ref().map(encode)));
+                all.extend(encode_writes(extra));
+            }
+            all
+        } else {
+            encode_writes(writes).collect()
+        };
         let lsn = self
             .wal
             .enqueue(self.epoch(), &encode_batch(&writes))

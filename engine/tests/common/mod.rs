@@ -36,6 +36,7 @@ pub fn value() -> impl Strategy<Value = AttributeValue> {
 pub fn orders_schema(name: &str) -> dynastore_engine::TableSchema {
     use dynastore_engine::item::{KeyAttribute, ScalarType};
     dynastore_engine::TableSchema {
+        indexes: Vec::new(),
         name: name.to_owned(),
         key_schema: dynastore_engine::KeySchema {
             partition_key: KeyAttribute::new("pk", ScalarType::S),
@@ -55,6 +56,7 @@ pub fn database_with_hash_keyed_table(name: &str) -> dynastore_engine::Database 
     let fs = dynastore_wal::fs::FaultyFs::new().shared();
     let db = dynastore_engine::Database::open(fs, "/data", dynastore_engine::Options::default()).unwrap();
     db.create_table(dynastore_engine::TableSchema {
+        indexes: Vec::new(),
         name: name.to_owned(),
         key_schema: dynastore_engine::KeySchema {
             partition_key: KeyAttribute::new("pk", ScalarType::S),

@@ -261,6 +261,7 @@ pub fn create_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
         KeyAttribute::new(name, scalar)
     };
     let schema = TableSchema {
+        indexes: Vec::new(),
         name: name.to_owned(),
         key_schema: KeySchema {
             partition_key: attribute(keys[0].name),

@@ -205,6 +205,7 @@ fn prepare(db: &Database, kind: WorkloadKind, dir: &Path) -> Result<(), Box<dyn 
         db.delete_table(TABLE)?;
     }
     db.create_table(TableSchema {
+        indexes: Vec::new(),
         name: TABLE.into(),
         key_schema: KeySchema {
             partition_key: KeyAttribute::new("pk", ScalarType::S),

@@ -1,0 +1,573 @@
+//! Local secondary indexes: queries and scans of an index against a model of the
+//! table, projections, paging, sparse items, DynamoDB's refusals, and the index staying
+//! exactly its table's across reopens, flushes, compactions, replication and power loss.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+mod common;
+
+use dynastore_engine::item::{KeyAttribute, ScalarType};
+use dynastore_engine::{
+    AckMode, Database, DeleteItemInput, Error, IndexSchema, Item, KeySchema, Options, Path, Projection, PutItemInput,
+    QueryInput, Replication, ScanInput, Select, SortKeyCondition, TableSchema, UpdateAction, UpdateItemInput,
+};
+use dynastore_wal::fs::{FaultyFs, SharedFs};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+const DIR: &str = "/data";
+const TABLE: &str = "Games";
+
+fn table_keys() -> KeySchema {
+    KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+    }
+}
+
+/// `Games` keyed by player (`pk`) and game (`sk`), with a KEYS_ONLY index by `score`
+/// (N), an INCLUDE index by `city` (S) holding `level`, and an ALL index by `when` (S).
+fn schema() -> TableSchema {
+    let keys = table_keys();
+    TableSchema {
+        name: TABLE.into(),
+        indexes: vec![
+            IndexSchema::local(
+                "by_score",
+                &keys,
+                KeyAttribute::new("score", ScalarType::N),
+                Projection::KeysOnly,
+            ),
+            IndexSchema::local(
+                "by_city",
+                &keys,
+                KeyAttribute::new("city", ScalarType::S),
+                Projection::Include(vec!["level".into()]),
+            ),
+            IndexSchema::local(
+                "by_when",
+                &keys,
+                KeyAttribute::new("when", ScalarType::S),
+                Projection::All,
+            ),
+        ],
+        key_schema: keys,
+    }
+}
+
+fn open(fs: &SharedFs, options: &Options) -> Database {
+    Database::open(fs.clone(), DIR, options.clone()).unwrap()
+}
+
+fn new_database(options: &Options) -> (FaultyFs, SharedFs, Database) {
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let db = open(&fs, options);
+    db.create_table(schema()).unwrap();
+    (faulty, fs, db)
+}
+
+/// Every page of `input`, with `limit` items per page.
+fn query_pages(db: &Database, mut input: QueryInput, limit: u32) -> Vec<Item> {
+    input.limit = Some(limit);
+    let mut items = Vec::new();
+    loop {
+        let page = db.query(input.clone()).unwrap();
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(key) => input.exclusive_start_key = Some(key),
+            None => return items,
+        }
+    }
+}
+
+fn scan_pages(db: &Database, mut input: ScanInput, limit: u32) -> Vec<Item> {
+    input.limit = Some(limit);
+    let mut items = Vec::new();
+    loop {
+        let page = db.scan(input.clone()).unwrap();
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(key) => input.exclusive_start_key = Some(key),
+            None => return items,
+        }
+    }
+}
+
+fn index_query(pk: &str, index: &str) -> QueryInput {
+    let mut input = QueryInput::new(TABLE, pk);
+    input.index_name = Some(index.into());
+    input
+}
+
+fn set_action(name: &str, value: dynastore_engine::AttributeValue) -> UpdateAction {
+    UpdateAction::Set(Path::attribute(name), dynastore_engine::SetValue::from(value))
+}
+
+fn game(pk: &str, sk: i64) -> Item {
+    Item::new().with("pk", pk).with("sk", sk)
+}
+
+/// What index `index` should hold of `items` for one partition key, in its order: the
+/// items that have its sort key, sorted by it and then by the table's sort key, projected.
+fn expected_entries(items: &[Item], index: &IndexSchema) -> Vec<Item> {
+    let sort_key = &index.key_schema.sort_key.as_ref().unwrap().name;
+    let mut indexed: Vec<&Item> = items.iter().filter(|item| item.get(sort_key).is_some()).collect();
+    let order = |item: &Item| {
+        let mut key = Vec::new();
+        dynastore_engine::item::key::encode_key_value(item.get(sort_key).unwrap(), &mut key);
+        dynastore_engine::item::key::encode_key_value(item.get("sk").unwrap(), &mut key);
+        key
+    };
+    indexed.sort_by_key(|item| order(item));
+    indexed
+        .into_iter()
+        .map(|item| index.project(item, &table_keys()))
+        .collect()
+}
+
+/// Checks every index of the table against the table's own items: each partition key's
+/// query of each index (in pages of 2) and a scan of each index return exactly what the
+/// items give, and a scan of the table returns no entry.
+fn assert_indexes_match_table(db: &Database, context: &str) {
+    let items = scan_pages(db, ScanInput::new(TABLE), 3);
+    let mut by_pk: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+    for item in &items {
+        let pk = match item.get("pk") {
+            Some(dynastore_engine::AttributeValue::S(pk)) => pk.clone(),
+            other => panic!("{context}: an item without its key: {other:?}"),
+        };
+        assert!(
+            item.get("sk").is_some(),
+            "{context}: an entry read as an item: {item:?}"
+        );
+        by_pk.entry(pk).or_default().push(item.clone());
+    }
+    for index in &schema().indexes {
+        let mut all_entries = 0;
+        for (pk, items) in &by_pk {
+            let expected = expected_entries(items, index);
+            let found = query_pages(db, index_query(pk, &index.name), 2);
+            assert_eq!(found, expected, "{context}: index {} of {pk}", index.name);
+            all_entries += expected.len();
+        }
+        let mut scan = ScanInput::new(TABLE);
+        scan.index_name = Some(index.name.clone());
+        assert_eq!(
+            scan_pages(db, scan, 2).len(),
+            all_entries,
+            "{context}: scan of index {}",
+            index.name
+        );
+    }
+}
+
+#[test]
+fn an_index_query_returns_its_items_in_index_order_with_its_projection() {
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    let items = [
+        game("ann", 1)
+            .with("score", 30)
+            .with("city", "Oslo")
+            .with("level", 3)
+            .with("note", "a"),
+        game("ann", 2)
+            .with("score", 10)
+            .with("city", "Bergen")
+            .with("note", "b"),
+        game("ann", 3).with("score", 20).with("when", "2024"),
+        game("ann", 4).with("note", "outside every index"),
+        game("bob", 1).with("score", 5),
+    ];
+    for item in &items {
+        db.put_item(PutItemInput::new(TABLE, item.clone())).unwrap();
+    }
+    let by_score = query_pages(&db, index_query("ann", "by_score"), 10);
+    assert_eq!(
+        by_score,
+        vec![
+            game("ann", 2).with("score", 10),
+            game("ann", 3).with("score", 20),
+            game("ann", 1).with("score", 30),
+        ]
+    );
+    // Reversed, narrowed by the index's sort key, paged one by one.
+    let mut input = index_query("ann", "by_score");
+    input.scan_index_forward = false;
+    input.sort_key_condition = Some(SortKeyCondition::Ge(15.into()));
+    let scores: Vec<_> = query_pages(&db, input, 1)
+        .iter()
+        .map(|item| item.get("sk").cloned())
+        .collect();
+    assert_eq!(scores, vec![Some(1.into()), Some(3.into())]);
+    // INCLUDE holds `level`; ALL_ATTRIBUTES fetches the whole item from the table.
+    assert_eq!(
+        query_pages(&db, index_query("ann", "by_city"), 10),
+        vec![
+            game("ann", 2).with("city", "Bergen"),
+            game("ann", 1).with("city", "Oslo").with("level", 3),
+        ]
+    );
+    let mut all = index_query("ann", "by_city");
+    all.select = Some(Select::AllAttributes);
+    assert_eq!(query_pages(&db, all, 1), vec![items[1].clone(), items[0].clone()]);
+    // A projection of an attribute the index does not hold fetches it too.
+    let mut projected = index_query("ann", "by_score");
+    projected.projection = Some(vec![Path::attribute("note")]);
+    let notes = query_pages(&db, projected, 10);
+    assert_eq!(
+        notes,
+        vec![
+            Item::new().with("note", "b"),
+            Item::new(),
+            Item::new().with("note", "a")
+        ]
+    );
+    // The table's own reads see no entry.
+    assert_eq!(query_pages(&db, QueryInput::new(TABLE, "ann"), 2), items[..4].to_vec());
+    assert_eq!(scan_pages(&db, ScanInput::new(TABLE), 2).len(), items.len());
+    assert_indexes_match_table(&db, "after puts");
+}
+
+#[test]
+fn updates_and_deletes_move_and_remove_entries() {
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    db.put_item(PutItemInput::new(
+        TABLE,
+        game("ann", 1).with("score", 1).with("city", "Oslo"),
+    ))
+    .unwrap();
+    let set = |name: &str, value: dynastore_engine::AttributeValue| set_action(name, value);
+    db.update_item(UpdateItemInput::new(
+        TABLE,
+        game("ann", 1),
+        vec![set("score", 9.into())],
+    ))
+    .unwrap();
+    db.update_item(UpdateItemInput::new(
+        TABLE,
+        game("ann", 1),
+        vec![UpdateAction::Remove(Path::attribute("city"))],
+    ))
+    .unwrap();
+    assert_eq!(
+        query_pages(&db, index_query("ann", "by_score"), 5),
+        vec![game("ann", 1).with("score", 9)]
+    );
+    assert!(query_pages(&db, index_query("ann", "by_city"), 5).is_empty());
+    assert_indexes_match_table(&db, "after updates");
+    db.delete_item(DeleteItemInput::new(TABLE, game("ann", 1))).unwrap();
+    assert!(query_pages(&db, index_query("ann", "by_score"), 5).is_empty());
+    assert_indexes_match_table(&db, "after the delete");
+}
+
+fn message<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
+    match result {
+        Err(Error::Validation(error)) => error.to_string(),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn writes_with_index_keys_of_the_wrong_type_are_refused_and_change_nothing() {
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    let refused = db.put_item(PutItemInput::new(TABLE, game("ann", 1).with("score", "high")));
+    assert_eq!(
+        message(refused),
+        "One or more parameter values were invalid: Type mismatch for Index Key score Expected: N Actual: S IndexName: by_score"
+    );
+    let empty = db.put_item(PutItemInput::new(TABLE, game("ann", 1).with("city", "")));
+    assert_eq!(
+        message(empty),
+        "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: by_city, IndexKey: city"
+    );
+    db.put_item(PutItemInput::new(TABLE, game("ann", 1).with("score", 1)))
+        .unwrap();
+    let update = UpdateItemInput::new(TABLE, game("ann", 1), vec![set_action("score", "x".into())]);
+    assert!(message(db.update_item(update)).contains("Type mismatch for Index Key score"));
+    assert_eq!(
+        query_pages(&db, index_query("ann", "by_score"), 5),
+        vec![game("ann", 1).with("score", 1)]
+    );
+}
+
+#[test]
+fn reads_of_an_index_are_checked_as_dynamodb_checks_them() {
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    db.put_item(PutItemInput::new(TABLE, game("ann", 1).with("score", 1)))
+        .unwrap();
+    assert_eq!(
+        message(db.query(index_query("ann", "nope"))),
+        "The table does not have the specified index: nope"
+    );
+    let mut scan = ScanInput::new(TABLE);
+    scan.index_name = Some("nope".into());
+    assert_eq!(
+        message(db.scan(scan)),
+        "The table does not have the specified index: nope"
+    );
+    // The index's own sort key is the one a key condition may name.
+    let mut wrong_type = index_query("ann", "by_score");
+    wrong_type.sort_key_condition = Some(SortKeyCondition::Eq("x".into()));
+    assert_eq!(
+        message(db.query(wrong_type)),
+        "One or more parameter values were invalid: Condition parameter type does not match schema type"
+    );
+    // A start key of an index holds the table's key and the index's.
+    let mut start = index_query("ann", "by_score");
+    start.exclusive_start_key = Some(game("ann", 1));
+    assert_eq!(
+        message(db.query(start)),
+        "The provided starting key is invalid: The provided key element does not match the schema"
+    );
+    let mut projected = index_query("ann", "by_score");
+    projected.select = Some(Select::AllProjectedAttributes);
+    assert_eq!(
+        db.query(projected).unwrap().items,
+        vec![game("ann", 1).with("score", 1)]
+    );
+}
+
+#[test]
+fn a_table_with_invalid_indexes_is_refused_with_dynamodbs_messages() {
+    let db = Database::open(FaultyFs::new().shared(), DIR, Options::default()).unwrap();
+    let keys = table_keys();
+    let local = |name: &str, sort: &str| {
+        IndexSchema::local(name, &keys, KeyAttribute::new(sort, ScalarType::S), Projection::All)
+    };
+    let with = |indexes: Vec<IndexSchema>, key_schema: KeySchema| TableSchema {
+        name: "Bad".into(),
+        key_schema,
+        indexes,
+    };
+    let hash_only = KeySchema {
+        partition_key: keys.partition_key.clone(),
+        sort_key: None,
+    };
+    let mut other_hash = local("other_hash", "a");
+    other_hash.key_schema.partition_key = KeyAttribute::new("player", ScalarType::S);
+    let mut no_range = local("no_range", "a");
+    no_range.key_schema.sort_key = None;
+    let cases = [
+        (
+            with(vec![local("idx", "a")], hash_only),
+            "One or more parameter values were invalid: Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+        ),
+        (
+            with(vec![other_hash], keys.clone()),
+            "One or more parameter values were invalid: Index KeySchema does not have the same leading hash key as table KeySchema for index: other_hash. index hash key: player, table hash key: pk",
+        ),
+        (
+            with(vec![no_range], keys.clone()),
+            "One or more parameter values were invalid: Index KeySchema does not have a range key for index: no_range",
+        ),
+        (
+            with(vec![local("twice", "a"), local("twice", "b")], keys.clone()),
+            "One or more parameter values were invalid: Duplicate index name: twice",
+        ),
+        (
+            with((0..6).map(|i| local(&format!("idx{i}"), "a")).collect(), keys.clone()),
+            "One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds per-table limit of 5",
+        ),
+    ];
+    for (schema, expected) in cases {
+        assert_eq!(message(db.create_table(schema)), expected);
+    }
+    assert!(db.list_tables(Default::default()).unwrap().table_names.is_empty());
+}
+
+/// One step of the model test.
+#[derive(Debug, Clone)]
+enum Step {
+    Put {
+        pk: u8,
+        sk: u8,
+        score: Option<u8>,
+        city: Option<u8>,
+    },
+    SetScore {
+        pk: u8,
+        sk: u8,
+        score: u8,
+    },
+    RemoveScore {
+        pk: u8,
+        sk: u8,
+    },
+    Delete {
+        pk: u8,
+        sk: u8,
+    },
+    Flush,
+    Compact,
+    Reopen,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => (0u8..3, 0u8..6, proptest::option::of(0u8..5), proptest::option::of(0u8..3))
+            .prop_map(|(pk, sk, score, city)| Step::Put { pk, sk, score, city }),
+        3 => (0u8..3, 0u8..6, 0u8..5).prop_map(|(pk, sk, score)| Step::SetScore { pk, sk, score }),
+        2 => (0u8..3, 0u8..6).prop_map(|(pk, sk)| Step::RemoveScore { pk, sk }),
+        2 => (0u8..3, 0u8..6).prop_map(|(pk, sk)| Step::Delete { pk, sk }),
+        1 => Just(Step::Flush),
+        1 => Just(Step::Compact),
+        1 => Just(Step::Reopen),
+    ]
+}
+
+fn run_model(steps: &[Step], options: &Options) {
+    let (_faulty, fs, mut db) = new_database(options);
+    let mut model: BTreeMap<(u8, u8), Item> = BTreeMap::new();
+    let pk_name = |pk: u8| format!("p{pk}");
+    for step in steps {
+        match *step {
+            Step::Put { pk, sk, score, city } => {
+                let mut item = game(&pk_name(pk), i64::from(sk)).with("body", "x".repeat(usize::from(sk) * 7));
+                if let Some(score) = score {
+                    item = item.with("score", i64::from(score));
+                }
+                if let Some(city) = city {
+                    item = item.with("city", format!("c{city}")).with("level", i64::from(city));
+                }
+                db.put_item(PutItemInput::new(TABLE, item.clone())).unwrap();
+                model.insert((pk, sk), item);
+            }
+            Step::SetScore { pk, sk, score } => {
+                let key = game(&pk_name(pk), i64::from(sk));
+                let action = set_action("score", i64::from(score).into());
+                db.update_item(UpdateItemInput::new(TABLE, key.clone(), vec![action]))
+                    .unwrap();
+                let item = model.remove(&(pk, sk)).unwrap_or(key);
+                model.insert((pk, sk), item.with("score", i64::from(score)));
+            }
+            Step::RemoveScore { pk, sk } => {
+                let key = game(&pk_name(pk), i64::from(sk));
+                let action = UpdateAction::Remove(Path::attribute("score"));
+                db.update_item(UpdateItemInput::new(TABLE, key.clone(), vec![action]))
+                    .unwrap();
+                let mut item = model.remove(&(pk, sk)).unwrap_or(key);
+                item.remove("score");
+                model.insert((pk, sk), item);
+            }
+            Step::Delete { pk, sk } => {
+                db.delete_item(DeleteItemInput::new(TABLE, game(&pk_name(pk), i64::from(sk))))
+                    .unwrap();
+                model.remove(&(pk, sk));
+            }
+            Step::Flush => db.flush().unwrap(),
+            Step::Compact => {
+                db.flush().unwrap();
+                db.compact().unwrap();
+            }
+            Step::Reopen => {
+                db.sync().unwrap();
+                db.close().unwrap();
+                db = open(&fs, options);
+            }
+        }
+    }
+    for pk in 0..3u8 {
+        let items: Vec<Item> = model
+            .range((pk, 0)..(pk + 1, 0))
+            .map(|(_, item)| item.clone())
+            .collect();
+        for index in &schema().indexes {
+            let mut input = index_query(&pk_name(pk), &index.name);
+            input.consistent_read = true;
+            assert_eq!(
+                query_pages(&db, input, 2),
+                expected_entries(&items, index),
+                "index {} of p{pk}",
+                index.name
+            );
+        }
+        let mut table = QueryInput::new(TABLE, pk_name(pk));
+        table.consistent_read = true;
+        assert_eq!(query_pages(&db, table, 3), items, "table items of p{pk}");
+    }
+    db.close().unwrap();
+}
+
+fn durability_options(buffered: bool, replicated: bool) -> Options {
+    let mut options = Options {
+        memtable_bytes: 2048,
+        ..Options::default()
+    };
+    if buffered {
+        options.durability = dynastore_wal::Durability::Buffered {
+            interval: std::time::Duration::from_millis(5),
+        };
+    }
+    if replicated {
+        options.replication = Some(Replication {
+            ack: AckMode::Quorum,
+            ..Replication::default()
+        });
+    }
+    options
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Random puts, updates and deletes (adding, changing and removing index keys) with
+    /// flushes, compactions and reopens among them: every index query equals the model's.
+    #[test]
+    fn index_queries_match_a_model_of_the_table(
+        steps in proptest::collection::vec(step(), 1..80),
+        buffered in any::<bool>(),
+        replicated in any::<bool>(),
+    ) {
+        run_model(&steps, &durability_options(buffered, replicated));
+    }
+}
+
+/// Power loss at a point chosen by the seed, during writes that move items in and out of
+/// the indexes, with flushes among them: after recovery every index is exactly its
+/// table's, and every acknowledged write is there.
+#[test]
+fn after_power_loss_every_index_is_exactly_its_table() {
+    let options = Options {
+        memtable_bytes: 1024,
+        ..Options::default()
+    };
+    for seed in 0..60u64 {
+        let (faulty, fs, db) = new_database(&options);
+        faulty.crash_after(1 + (seed * 7919) % 250);
+        let mut acked: BTreeMap<(String, i64), Option<Item>> = BTreeMap::new();
+        for i in 0..150i64 {
+            let pk = format!("p{}", (i * 7 + seed as i64) % 4);
+            let sk = i % 5;
+            let result = if i % 6 == 5 {
+                db.delete_item(DeleteItemInput::new(TABLE, game(&pk, sk))).map(|_| None)
+            } else {
+                let mut item = game(&pk, sk).with("n", i);
+                if i % 3 != 0 {
+                    item = item.with("score", (i * 13) % 7).with("city", format!("c{}", i % 4));
+                }
+                db.put_item(PutItemInput::new(TABLE, item.clone())).map(|_| Some(item))
+            };
+            match result {
+                Ok(value) => {
+                    acked.insert((pk, sk), value);
+                }
+                Err(_) => break,
+            }
+            if (i + seed as i64) % 23 == 0 && db.flush().is_err() {
+                break;
+            }
+        }
+        drop(db);
+        faulty.restart();
+        let db = open(&fs, &options);
+        assert_indexes_match_table(&db, &format!("seed {seed}"));
+        // Every write was acknowledged under Sync, so every one is there.
+        for ((pk, sk), value) in &acked {
+            let found = db
+                .get_item(dynastore_engine::GetItemInput::new(TABLE, game(pk, *sk)))
+                .unwrap()
+                .item;
+            assert_eq!(&found, value, "seed {seed}: {pk}/{sk}");
+        }
+    }
+}
