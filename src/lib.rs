@@ -47,14 +47,14 @@
 
 pub use dynastore_engine::{
     AckMode, AttributeValue, BatchGetInput, BatchGetOutput, BatchWriteOutput, BillingMode, CompactionStyle, Comparator,
-    Condition, ConsumedCapacity, Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput, Item,
-    KeySchema, KeysAndAttributes, ListTablesInput, ListTablesOutput, Number, Operand, Options, Path, PutItemInput,
-    PutItemOutput, QueryInput, QueryOutput, ReplicaReport, ReplicaStatus, Replication, ReturnConsumedCapacity,
-    ReturnValues, ScanInput, ScanOutput, Select, SetValue, SortKeyCondition, TableDescription, TableSchema,
-    TableSettings, TableStatus, UpdateAction, UpdateItemInput, UpdateItemOutput, UpdateOperand, ValidationError,
-    WriteRequest,
+    Condition, ConsumedCapacity, Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput,
+    IndexKind, IndexSchema, Item, KeySchema, KeysAndAttributes, ListTablesInput, ListTablesOutput, Number, Operand,
+    Options, Path, Projection, PutItemInput, PutItemOutput, QueryInput, QueryOutput, ReplicaReport, ReplicaStatus,
+    Replication, ReturnConsumedCapacity, ReturnValues, ScanInput, ScanOutput, Select, SetValue, SortKeyCondition,
+    TableDescription, TableSchema, TableSettings, TableStatus, UpdateAction, UpdateItemInput, UpdateItemOutput,
+    UpdateOperand, ValidationError, WriteRequest,
 };
-pub use dynastore_engine::{api, expr, item, verify};
+pub use dynastore_engine::{api, expr, index, item, verify};
 
 /// Internals the `dynastore` tool reads (the CATALOG, MANIFESTs, SSTables, the compaction
 /// policy, device write counts, replication lag): not part of the documented API, and

@@ -224,8 +224,8 @@ impl IndexEntry {
             partition_key: key_entry(&schema.key_schema.partition_key),
             sort_key: schema.key_schema.sort_key.as_ref().map(key_entry),
             projection: schema.projection.clone(),
-            read_capacity_units: 0,
-            write_capacity_units: 0,
+            read_capacity_units: schema.throughput.0,
+            write_capacity_units: schema.throughput.1,
         }
     }
 
@@ -239,6 +239,7 @@ impl IndexEntry {
                 sort_key: self.sort_key.as_ref().map(key_attribute),
             },
             projection: self.projection.clone(),
+            throughput: (self.read_capacity_units, self.write_capacity_units),
         }
     }
 }

@@ -481,11 +481,79 @@ fn run_model(steps: &[Step], options: &Options) {
                 index.name
             );
         }
+        check_sort_key_conditions(&db, &pk_name(pk), &items);
         let mut table = QueryInput::new(TABLE, pk_name(pk));
         table.consistent_read = true;
         assert_eq!(query_pages(&db, table, 3), items, "table items of p{pk}");
     }
     db.close().unwrap();
+}
+
+/// Each kind of sort-key condition on the indexes' sort keys, against the model: entries
+/// whose index sort key ties are all in or all out.
+fn check_sort_key_conditions(db: &Database, pk: &str, items: &[Item]) {
+    use dynastore_engine::AttributeValue;
+    let n = |v: i64| AttributeValue::from(v);
+    let s = |v: &str| AttributeValue::from(v);
+    type Keeps = Box<dyn Fn(&AttributeValue) -> bool>;
+    let cases: Vec<(&str, SortKeyCondition, Keeps)> = vec![
+        ("by_score", SortKeyCondition::Eq(n(2)), Box::new(move |v| *v == n(2))),
+        (
+            "by_score",
+            SortKeyCondition::Lt(n(2)),
+            Box::new(move |v| *v == n(0) || *v == n(1)),
+        ),
+        (
+            "by_score",
+            SortKeyCondition::Le(n(2)),
+            Box::new(move |v| *v != n(3) && *v != n(4)),
+        ),
+        (
+            "by_score",
+            SortKeyCondition::Gt(n(2)),
+            Box::new(move |v| *v == n(3) || *v == n(4)),
+        ),
+        (
+            "by_score",
+            SortKeyCondition::Ge(n(2)),
+            Box::new(move |v| *v != n(0) && *v != n(1)),
+        ),
+        (
+            "by_score",
+            SortKeyCondition::Between(n(1), n(3)),
+            Box::new(move |v| *v != n(0) && *v != n(4)),
+        ),
+        (
+            "by_city",
+            SortKeyCondition::BeginsWith(s("c1")),
+            Box::new(move |v| *v == s("c1")),
+        ),
+        (
+            "by_city",
+            SortKeyCondition::Between(s("c0"), s("c1")),
+            Box::new(move |v| *v != s("c2")),
+        ),
+    ];
+    let indexes = schema().indexes;
+    for (name, condition, keeps) in cases {
+        let index = indexes.iter().find(|index| index.name == name).unwrap();
+        let sort_key = &index.key_schema.sort_key.as_ref().unwrap().name;
+        let expected: Vec<Item> = expected_entries(items, index)
+            .into_iter()
+            .filter(|entry| keeps(entry.get(sort_key).unwrap()))
+            .collect();
+        for forward in [true, false] {
+            let mut input = index_query(pk, name);
+            input.sort_key_condition = Some(condition.clone());
+            input.scan_index_forward = forward;
+            input.consistent_read = true;
+            let mut found = query_pages(db, input, 2);
+            if !forward {
+                found.reverse();
+            }
+            assert_eq!(found, expected, "{name} {condition:?} forward {forward} of {pk}");
+        }
+    }
 }
 
 fn durability_options(buffered: bool, replicated: bool) -> Options {

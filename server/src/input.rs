@@ -269,9 +269,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An item operation's `TableName`, its constraints noted as DynamoDB lists them
-    /// (missing; not `[a-zA-Z0-9_.-]+`; shorter than 3 or longer than 255); `""` when
-    /// missing.
+    /// `TableName`, required: its violations (pattern, 3 to 255 characters) noted.
     ///
     /// Errors: [`ApiError::Serialization`] if it is not a string.
     pub fn table_name(&mut self) -> Result<&'a str, ApiError> {
@@ -279,28 +277,38 @@ impl<'a> Fields<'a> {
             self.require("TableName");
             return Ok("");
         };
+        self.check_name("TableName", name);
+        Ok(name)
+    }
+
+    /// An optional table or index name, `IndexName`: its violations noted as
+    /// [`Fields::table_name`]'s are.
+    ///
+    /// Errors: [`ApiError::Serialization`] if it is not a string.
+    pub fn name(&mut self, field: &str) -> Result<Option<&'a str>, ApiError> {
+        let name = self.string(field)?;
+        if let Some(name) = name {
+            self.check_name(field, name);
+        }
+        Ok(name)
+    }
+
+    /// Notes the violations of a table or index name: the pattern `[a-zA-Z0-9_.-]+`, 3
+    /// to 255 characters.
+    fn check_name(&mut self, field: &str, name: &str) {
         if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) || name.is_empty() {
             self.violation(
-                "TableName",
+                field,
                 Some(name),
                 "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
             );
         }
         if name.chars().count() < 3 {
-            self.violation(
-                "TableName",
-                Some(name),
-                "Member must have length greater than or equal to 3",
-            );
+            self.violation(field, Some(name), "Member must have length greater than or equal to 3");
         }
         if name.chars().count() > 255 {
-            self.violation(
-                "TableName",
-                Some(name),
-                "Member must have length less than or equal to 255",
-            );
+            self.violation(field, Some(name), "Member must have length less than or equal to 255");
         }
-        Ok(name)
     }
 
     /// `AttributesToGet`: a list of names, at least one when given.

@@ -318,6 +318,112 @@ async fn create_table_checks_its_key_schema_as_dynamodb_does() {
     server.stop().await;
 }
 
+/// CreateTable's checks of secondary indexes, with DynamoDB's messages (dynalite's
+/// expectations, written against DynamoDB), and nothing created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_table_checks_its_indexes_as_dynamodb_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let key = |name: &str, kind: &str| json!({"AttributeName": name, "KeyType": kind});
+    let definition = |name: &str, kind: &str| json!({"AttributeName": name, "AttributeType": kind});
+    let table = |indexes: Value| {
+        let mut request = json!({
+            "TableName": "Tab1", "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [key("pk", "HASH"), key("sk", "RANGE")],
+            "AttributeDefinitions": [definition("pk", "S"), definition("sk", "N"), definition("lsk", "S"), definition("g", "S")],
+        });
+        for (list, value) in indexes.as_object().unwrap() {
+            request[list] = value.clone();
+        }
+        request
+    };
+    let local = |name: &str, sort: &str| json!({"IndexName": name, "KeySchema": [key("pk", "HASH"), key(sort, "RANGE")], "Projection": {"ProjectionType": "ALL"}});
+    let global = |name: &str| json!({"IndexName": name, "KeySchema": [key("g", "HASH")], "Projection": {"ProjectionType": "KEYS_ONLY"}});
+    let cases = vec![
+        (
+            table(json!({"LocalSecondaryIndexes": []})),
+            "One or more parameter values were invalid: List of LocalSecondaryIndexes is empty",
+        ),
+        (
+            table(json!({"LocalSecondaryIndexes": [local("idx", "nope")], "GlobalSecondaryIndexes": [global("gidx")]})),
+            "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [pk, nope], AttributeDefinitions: [pk, sk, lsk, g]",
+        ),
+        (
+            table(
+                json!({"LocalSecondaryIndexes": [{"IndexName": "idx", "KeySchema": [key("g", "HASH"), key("lsk", "RANGE")], "Projection": {"ProjectionType": "ALL"}}], "GlobalSecondaryIndexes": [global("gidx")]}),
+            ),
+            "One or more parameter values were invalid: Index KeySchema does not have the same leading hash key as table KeySchema for index: idx. index hash key: g, table hash key: pk",
+        ),
+        (
+            table(
+                json!({"LocalSecondaryIndexes": [{"IndexName": "idx", "KeySchema": [key("pk", "HASH")], "Projection": {"ProjectionType": "ALL"}}], "GlobalSecondaryIndexes": [global("gidx")]}),
+            ),
+            "One or more parameter values were invalid: Index KeySchema does not have a range key for index: idx",
+        ),
+        (
+            table(
+                json!({"LocalSecondaryIndexes": [{"IndexName": "idx", "KeySchema": [key("pk", "HASH"), key("lsk", "RANGE")], "Projection": {"ProjectionType": "ALL", "NonKeyAttributes": ["a"]}}], "GlobalSecondaryIndexes": [global("gidx")]}),
+            ),
+            "One or more parameter values were invalid: ProjectionType is ALL, but NonKeyAttributes is specified",
+        ),
+        (
+            table(
+                json!({"LocalSecondaryIndexes": [{"IndexName": "idx", "KeySchema": [key("pk", "HASH"), key("lsk", "RANGE")], "Projection": {}}], "GlobalSecondaryIndexes": [global("gidx")]}),
+            ),
+            "One or more parameter values were invalid: Unknown ProjectionType: null",
+        ),
+        (
+            table(
+                json!({"LocalSecondaryIndexes": [local("idx", "lsk"), local("idx", "lsk")], "GlobalSecondaryIndexes": [global("gidx")]}),
+            ),
+            "One or more parameter values were invalid: Duplicate index name: idx",
+        ),
+        (
+            table(
+                json!({"LocalSecondaryIndexes": (0..6).map(|i| local(&format!("idx{i}"), "lsk")).collect::<Vec<_>>(), "GlobalSecondaryIndexes": [global("gidx")]}),
+            ),
+            "One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds per-table limit of 5",
+        ),
+        (
+            table(
+                json!({"LocalSecondaryIndexes": [local("idx", "lsk")], "GlobalSecondaryIndexes": [{"IndexName": "gidx", "KeySchema": [key("g", "HASH")], "Projection": {"ProjectionType": "ALL"}, "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}]}),
+            ),
+            "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: gidx when BillingMode is PAY_PER_REQUEST",
+        ),
+        (
+            table(
+                json!({"LocalSecondaryIndexes": [local("idx", "lsk")], "GlobalSecondaryIndexes": (0..21).map(|i| global(&format!("gidx{i}"))).collect::<Vec<_>>()}),
+            ),
+            "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of 20",
+        ),
+        (
+            table(json!({"LocalSecondaryIndexes": [local("idx", "lsk")]})),
+            "One or more parameter values were invalid: Some AttributeDefinitions are not used. AttributeDefinitions: [pk, sk, lsk, g], keys used: [pk, sk, lsk]",
+        ),
+        (
+            table(
+                json!({"LocalSecondaryIndexes": [{"IndexName": "i", "KeySchema": [key("pk", "HASH"), key("lsk", "RANGE")], "Projection": {"ProjectionType": "ALL"}}]}),
+            ),
+            "1 validation error detected: Value 'i' at 'localSecondaryIndexes.1.member.indexName' failed to satisfy constraint: Member must have length greater than or equal to 3",
+        ),
+    ];
+    for (request, expected) in cases {
+        let (status, body) = call(&server, "CreateTable", &request).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            error_of(&body),
+            (
+                "com.amazon.coral.validate#ValidationException".to_owned(),
+                Some(expected.to_owned())
+            ),
+            "{request}"
+        );
+    }
+    let (_, listed) = call(&server, "ListTables", &json!({})).await;
+    assert_eq!(listed["TableNames"], json!([]), "no refused table was created");
+    server.stop().await;
+}
+
 /// A server embedded in a current-thread runtime still answers (its engine calls go to
 /// the blocking pool there).
 #[tokio::test(flavor = "current_thread")]

@@ -792,3 +792,154 @@ async fn billing_throughput_and_tags_are_kept_across_restarts() {
     );
     server.stop().await;
 }
+
+/// A table with a local secondary index, as the SDK creates, describes and queries it:
+/// the index's order and projection, paging with the index's keys, fetching attributes
+/// it does not hold, and a write whose index key has the wrong type refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_indexes_are_created_described_and_queried() {
+    use aws_sdk_dynamodb::types::{LocalSecondaryIndex, Projection, ProjectionType};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    let index = LocalSecondaryIndex::builder()
+        .index_name("by_cost")
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("cost", KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .non_key_attributes("status")
+                .build(),
+        )
+        .build()
+        .unwrap();
+    client
+        .create_table()
+        .table_name("Orders")
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(definition("pk", ScalarAttributeType::S))
+        .attribute_definitions(definition("sk", ScalarAttributeType::N))
+        .attribute_definitions(definition("cost", ScalarAttributeType::N))
+        .local_secondary_indexes(index)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("CreateTable with a local index");
+    let described = client.describe_table().table_name("Orders").send().await.unwrap();
+    let table = described.table().unwrap();
+    let locals = table.local_secondary_indexes();
+    assert_eq!(locals.len(), 1);
+    assert_eq!(locals[0].index_name(), Some("by_cost"));
+    assert_eq!(locals[0].key_schema()[1].attribute_name(), "cost");
+    assert_eq!(
+        locals[0].projection().and_then(|p| p.projection_type()),
+        Some(&ProjectionType::Include)
+    );
+    assert!(locals[0].index_arn().unwrap().ends_with("table/Orders/index/by_cost"));
+    assert_eq!(table.attribute_definitions().len(), 3);
+
+    for order in 0..12 {
+        let mut put = client
+            .put_item()
+            .table_name("Orders")
+            .item("pk", s("ann"))
+            .item("sk", n(order))
+            .item("status", s(if order % 2 == 0 { "open" } else { "shipped" }))
+            .item("note", s("not projected"));
+        // Every third order has no total: it is not in the index.
+        if order % 3 != 0 {
+            put = put.item("cost", n(100 - order * 7));
+        }
+        put.send().await.unwrap();
+    }
+    // The index's order (total ascending) in pages of 3, each LastEvaluatedKey holding the
+    // table's key and the index's.
+    let mut totals = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .query()
+            .table_name("Orders")
+            .index_name("by_cost")
+            .key_condition_expression("pk = :p AND cost > :t")
+            .expression_attribute_values(":p", s("ann"))
+            .expression_attribute_values(":t", n(30))
+            .limit(3)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            assert!(item.contains_key("status") && !item.contains_key("note"), "{item:?}");
+            totals.push(item["cost"].as_n().unwrap().parse::<i64>().unwrap());
+        }
+        match page.last_evaluated_key() {
+            Some(last) => {
+                let mut names: Vec<&String> = last.keys().collect();
+                names.sort();
+                assert_eq!(names, ["cost", "pk", "sk"]);
+                start = Some(last.clone());
+            }
+            None => break,
+        }
+    }
+    let mut expected: Vec<i64> = (0..12)
+        .filter(|o| o % 3 != 0)
+        .map(|o| 100 - o * 7)
+        .filter(|t| *t > 30)
+        .collect();
+    expected.sort();
+    assert_eq!(totals, expected);
+    // ALL_ATTRIBUTES fetches what the index does not hold.
+    let all = client
+        .query()
+        .table_name("Orders")
+        .index_name("by_cost")
+        .key_condition_expression("pk = :p")
+        .expression_attribute_values(":p", s("ann"))
+        .select(Select::AllAttributes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.count(), 8);
+    assert!(all.items().iter().all(|item| item.contains_key("note")));
+    // A scan of the index, and an index that does not exist.
+    let scanned = client
+        .scan()
+        .table_name("Orders")
+        .index_name("by_cost")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scanned.count(), 8);
+    let missing = client
+        .scan()
+        .table_name("Orders")
+        .index_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing.message(),
+        Some("The table does not have the specified index: nope")
+    );
+    let mismatch = client
+        .put_item()
+        .table_name("Orders")
+        .item("pk", s("ann"))
+        .item("sk", n(99))
+        .item("cost", s("lots"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(mismatch.code(), Some("ValidationException"));
+    assert_eq!(
+        mismatch.message(),
+        Some(
+            "One or more parameter values were invalid: Type mismatch for Index Key cost Expected: N Actual: S IndexName: by_cost"
+        )
+    );
+    server.stop().await;
+}

@@ -7,7 +7,9 @@
 //! `last_evaluated_key`, which the next call passes as `exclusive_start_key`.
 //!
 //! Because the key encoding sorts like the values, every sort-key condition is a range of
-//! storage keys (`begins_with` a prefix of them), so a query reads exactly its items.
+//! storage keys, so a query reads exactly its items. The bounds are on key prefixes (the
+//! keys that start with a value's encoding, or come before or after all of them): a local
+//! index entry's key goes on past its sort key with the table's sort key.
 
 use super::capacity::{ConsumedCapacity, ReturnConsumedCapacity};
 use super::expressions::{apply_key_tests, resolve_query, resolve_scan};
@@ -371,7 +373,17 @@ struct KeyRange {
     upper: Bound<Vec<u8>>,
 }
 
-/// The first key after every key that starts with `prefix` (`None` if there is none).
+/// The lower bound past every key that starts with `prefix`.
+fn past(prefix: &[u8]) -> Bound<Vec<u8>> {
+    match successor(prefix) {
+        Bound::Excluded(next) => Bound::Included(next),
+        // Only keys of 0xFF bytes have no successor; nothing is past them but longer ones.
+        _ => Bound::Excluded(prefix.to_vec()),
+    }
+}
+
+/// The upper bound below which are all keys that start with `prefix`: the first key
+/// after them (unbounded if there is none).
 fn successor(prefix: &[u8]) -> Bound<Vec<u8>> {
     match prefix.iter().rposition(|&b| b != 0xFF) {
         Some(i) => {
@@ -406,8 +418,8 @@ fn query_range(target: &Target<'_>, partition_key: &AttributeValue, input: &Quer
         SortKeyCondition::Eq(v) => {
             let key = with(operand(v, sort_type)?);
             KeyRange {
-                lower: Bound::Included(key.clone()),
-                upper: Bound::Included(key),
+                upper: successor(&key),
+                lower: Bound::Included(key),
             }
         }
         SortKeyCondition::Lt(v) => KeyRange {
@@ -415,11 +427,11 @@ fn query_range(target: &Target<'_>, partition_key: &AttributeValue, input: &Quer
             ..whole
         },
         SortKeyCondition::Le(v) => KeyRange {
-            upper: Bound::Included(with(operand(v, sort_type)?)),
+            upper: successor(&with(operand(v, sort_type)?)),
             ..whole
         },
         SortKeyCondition::Gt(v) => KeyRange {
-            lower: Bound::Excluded(with(operand(v, sort_type)?)),
+            lower: past(&with(operand(v, sort_type)?)),
             ..whole
         },
         SortKeyCondition::Ge(v) => KeyRange {
@@ -433,7 +445,7 @@ fn query_range(target: &Target<'_>, partition_key: &AttributeValue, input: &Quer
             }
             KeyRange {
                 lower: Bound::Included(low_key),
-                upper: Bound::Included(high_key),
+                upper: successor(&high_key),
             }
         }
         SortKeyCondition::BeginsWith(v) => {

@@ -68,6 +68,9 @@ pub struct IndexSchema {
     pub key_schema: KeySchema,
     /// The attributes it holds.
     pub projection: Projection,
+    /// A global index's provisioned read and write capacity units (`(0, 0)` when on
+    /// demand, and for a local index, which uses the table's).
+    pub throughput: (u64, u64),
 }
 
 impl IndexSchema {
@@ -82,6 +85,7 @@ impl IndexSchema {
                 sort_key: Some(sort_key),
             },
             projection,
+            throughput: (0, 0),
         }
     }
 
@@ -92,6 +96,7 @@ impl IndexSchema {
             kind: IndexKind::Global,
             key_schema,
             projection,
+            throughput: (0, 0),
         }
     }
 

@@ -3,6 +3,7 @@
 //! response. Everything here blocks (it calls the engine): run it off the async threads.
 
 mod batch;
+mod indexes;
 mod items;
 mod legacy;
 mod reads;

@@ -40,16 +40,6 @@ fn limit(fields: &mut Fields<'_>) -> Result<Option<u32>, ApiError> {
     Ok(Some(u32::try_from(limit).unwrap_or(u32::MAX)))
 }
 
-/// An index was named: there are no secondary indexes yet.
-fn no_index(fields: &Fields<'_>) -> Result<(), ApiError> {
-    match fields.string("IndexName")? {
-        Some(index) => Err(ApiError::Validation(format!(
-            "The table does not have the specified index: {index}"
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// One page of a query or scan.
 struct Page {
     items: Vec<Item>,
@@ -79,6 +69,7 @@ fn page(page: Page, counting: bool, mode: ReturnConsumedCapacity) -> Value {
 pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let table = fields.table_name()?;
     let mut input = QueryInput::with_key_conditions(table, legacy::conditions(&mut fields, "KeyConditions")?);
+    input.index_name = fields.name("IndexName")?.map(str::to_owned);
     input.key_condition_expression = fields.string("KeyConditionExpression")?.map(str::to_owned);
     input.filter_expression = fields.string("FilterExpression")?.map(str::to_owned);
     input.projection_expression = fields.string("ProjectionExpression")?.map(str::to_owned);
@@ -97,7 +88,6 @@ pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     )?;
     input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     input.exclusive_start_key = fields.item("ExclusiveStartKey")?;
-    no_index(&fields)?;
     fields.finish()?;
     let counting = input.select == Some(Select::Count);
     let mode = input.return_consumed_capacity;
@@ -115,6 +105,7 @@ pub fn query(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
 /// Scan.
 pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     let mut input = ScanInput::new(fields.table_name()?);
+    input.index_name = fields.name("IndexName")?.map(str::to_owned);
     input.filter_expression = fields.string("FilterExpression")?.map(str::to_owned);
     input.projection_expression = fields.string("ProjectionExpression")?.map(str::to_owned);
     input.expression_attribute_names = fields.names("ExpressionAttributeNames")?;
@@ -133,7 +124,6 @@ pub fn scan(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError> {
     )?;
     input.expression_attribute_values = fields.values("ExpressionAttributeValues")?;
     input.exclusive_start_key = fields.item("ExclusiveStartKey")?;
-    no_index(&fields)?;
     fields.finish()?;
     input.segment = match (segment, total) {
         (None, None) => None,

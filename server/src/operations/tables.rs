@@ -1,10 +1,14 @@
 //! CreateTable, DeleteTable, DescribeTable and ListTables on the wire.
 
 use super::Context;
+use super::indexes;
 use crate::error::ApiError;
 use crate::input::Fields;
 use dynastore::item::{KeyAttribute, ScalarType};
-use dynastore::{BillingMode, Database, KeySchema, ListTablesInput, TableDescription, TableSchema, TableSettings};
+use dynastore::{
+    BillingMode, Database, IndexKind, IndexSchema, KeySchema, ListTablesInput, TableDescription, TableSchema,
+    TableSettings,
+};
 use serde_json::{Value, json};
 use std::time::UNIX_EPOCH;
 
@@ -34,9 +38,17 @@ fn scalar_name(scalar: ScalarType) -> &'static str {
 /// A table's description as DynamoDB's `TableDescription`.
 pub fn description_json(description: &TableDescription, context: &Context) -> Value {
     let schema = &description.key_schema;
-    let keys: Vec<(&KeyAttribute, &str)> = std::iter::once((&schema.partition_key, "HASH"))
-        .chain(schema.sort_key.as_ref().map(|key| (key, "RANGE")))
-        .collect();
+    // Every attribute the table's or an index's key names, once.
+    let mut defined: Vec<&KeyAttribute> = Vec::new();
+    let index_keys = description.indexes.iter().flat_map(IndexSchema::key_attributes);
+    for key in std::iter::once(&schema.partition_key)
+        .chain(&schema.sort_key)
+        .chain(index_keys)
+    {
+        if defined.iter().all(|other| other.name != key.name) {
+            defined.push(key);
+        }
+    }
     let created = description
         .creation_date_time
         .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
@@ -50,10 +62,10 @@ pub fn description_json(description: &TableDescription, context: &Context) -> Va
         "CreationDateTime": created,
         "ItemCount": description.item_count,
         "TableSizeBytes": description.table_size_bytes,
-        "KeySchema": keys.iter().map(|(key, kind)| json!({"AttributeName": key.name, "KeyType": kind})).collect::<Vec<_>>(),
-        "AttributeDefinitions": keys
+        "KeySchema": indexes::key_schema_json(schema),
+        "AttributeDefinitions": defined
             .iter()
-            .map(|(key, _)| json!({"AttributeName": key.name, "AttributeType": scalar_name(key.scalar_type)}))
+            .map(|key| json!({"AttributeName": key.name, "AttributeType": scalar_name(key.scalar_type)}))
             .collect::<Vec<_>>(),
         "ProvisionedThroughput": {
             "NumberOfDecreasesToday": 0,
@@ -71,11 +83,12 @@ pub fn description_json(description: &TableDescription, context: &Context) -> Va
         json["BillingModeSummary"] =
             json!({"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": since});
     }
+    indexes::describe(&mut json, &description.name, &description.indexes, context);
     json
 }
 
 /// `ProvisionedThroughput`, if given: both units, each at least 1 (violations noted).
-fn throughput(fields: &mut Fields<'_>) -> Result<Option<(i64, i64)>, ApiError> {
+pub(super) fn throughput(fields: &mut Fields<'_>) -> Result<Option<(i64, i64)>, ApiError> {
     let Some(mut throughput) = fields.structure("ProvisionedThroughput")? else {
         return Ok(None);
     };
@@ -140,9 +153,11 @@ fn tags(fields: &mut Fields<'_>) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 /// One `KeySchemaElement` or `AttributeDefinition`: a name and a kind.
-struct Named<'a> {
-    name: &'a str,
-    kind: &'a str,
+pub(super) struct Named<'a> {
+    /// `AttributeName`.
+    pub name: &'a str,
+    /// `KeyType` or `AttributeType`.
+    pub kind: &'a str,
 }
 
 /// Reads a list of `{AttributeName, <kind_field>}` elements, noting their violations.
@@ -193,6 +208,8 @@ pub fn create_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
     let capacity = throughput(&mut fields)?;
     let given_throughput = fields.structure("ProvisionedThroughput")?.is_some();
     let tags = tags(&mut fields)?;
+    let locals = indexes::read(&mut fields, IndexKind::Local)?;
+    let globals = indexes::read(&mut fields, IndexKind::Global)?;
     fields.string("TableClass")?;
     fields.finish()?;
 
@@ -246,27 +263,26 @@ pub fn create_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
             "Invalid KeySchema: The second KeySchemaElement is not a RANGE key type".into(),
         ));
     }
-    if keys.len() != definitions.len() {
+    if locals.is_none() && globals.is_none() && keys.len() != definitions.len() {
         return Err(invalid(
             "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
         ));
     }
-    let attribute = |name: &str| -> KeyAttribute {
-        let kind = definitions.iter().find(|d| d.name == name).map_or("S", |d| d.kind);
-        let scalar = match kind {
-            "N" => ScalarType::N,
-            "B" => ScalarType::B,
-            _ => ScalarType::S,
-        };
-        KeyAttribute::new(name, scalar)
+    let attribute = |name: &str| KeyAttribute::new(name, indexes::definition_type(&definitions, name));
+    let key_schema = KeySchema {
+        partition_key: attribute(keys[0].name),
+        sort_key: keys.get(1).map(|key| attribute(key.name)),
     };
+    let table_keys = indexes::TableKeys {
+        definitions: &definitions,
+        key_schema: &key_schema,
+        pay_per_request: billing_mode == Some("PAY_PER_REQUEST"),
+    };
+    let indexes = indexes::check(&table_keys, locals.as_deref(), globals.as_deref())?;
     let schema = TableSchema {
-        indexes: Vec::new(),
+        indexes,
         name: name.to_owned(),
-        key_schema: KeySchema {
-            partition_key: attribute(keys[0].name),
-            sort_key: keys.get(1).map(|key| attribute(key.name)),
-        },
+        key_schema,
     };
     let description = db.create_table_with(schema, settings)?;
     Ok(json!({ "TableDescription": description_json(&description, context) }))
