@@ -206,6 +206,13 @@ pub struct IndexEntry {
     sort_key: Option<KeyEntry>,
     /// What it holds of each item.
     pub projection: Projection,
+    /// A global index's partitions, as a table's (none for a local index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<PartitionEntry>,
+    /// For a global index: for each of the table's partitions (by id), the LSN through
+    /// which the index holds the effects of its log's records, durably.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub applied: BTreeMap<u32, u64>,
     /// A global index's provisioned read and write capacity units (0 when on demand).
     #[serde(default)]
     pub read_capacity_units: u64,
@@ -224,6 +231,8 @@ impl IndexEntry {
             partition_key: key_entry(&schema.key_schema.partition_key),
             sort_key: schema.key_schema.sort_key.as_ref().map(key_entry),
             projection: schema.projection.clone(),
+            partitions: Vec::new(),
+            applied: BTreeMap::new(),
             read_capacity_units: schema.throughput.0,
             write_capacity_units: schema.throughput.1,
         }
@@ -304,20 +313,26 @@ impl TableEntry {
             name: name.to_owned(),
             partition_key: key_entry(&key_schema.partition_key),
             sort_key: key_schema.sort_key.as_ref().map(key_entry),
-            partitions: HashRange::split_evenly(partitions)
-                .into_iter()
-                .enumerate()
-                .map(|(id, range)| PartitionEntry {
-                    id: id as u32,
-                    range,
-                    created: false,
-                    group: ReplicationGroup::new(azs),
-                })
-                .collect(),
+            partitions: TableEntry::new_partitions(partitions, azs),
             created_at_ms,
             settings: TableSettings::default(),
             indexes: Vec::new(),
         }
+    }
+
+    /// Partitions laid out as a new table's (`count` ranges, none created, each
+    /// replicated over `azs`).
+    pub fn new_partitions(count: u32, azs: &[String]) -> Vec<PartitionEntry> {
+        HashRange::split_evenly(count)
+            .into_iter()
+            .enumerate()
+            .map(|(id, range)| PartitionEntry {
+                id: id as u32,
+                range,
+                created: false,
+                group: ReplicationGroup::new(azs),
+            })
+            .collect()
     }
 
     /// The table's key schema.
@@ -337,6 +352,16 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// Partition `id` of table `table`, or of its global index `index`.
+    pub fn partition_mut(&mut self, table: &str, index: Option<&str>, id: u32) -> Option<&mut PartitionEntry> {
+        let table = self.tables.get_mut(table)?;
+        let partitions = match index {
+            None => &mut table.partitions,
+            Some(name) => &mut table.indexes.iter_mut().find(|entry| entry.name == name)?.partitions,
+        };
+        partitions.iter_mut().find(|p| p.id == id)
+    }
+
     /// Reads the catalog of the data directory `dir`; an empty one if there is none yet.
     /// Removes a `CATALOG.tmp` left by a crash.
     ///

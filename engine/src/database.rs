@@ -27,7 +27,7 @@ use crate::error::{Error, Result, io_error};
 use crate::group::repairer::{AzFilter, RepairSignal, Repairer, Repairs};
 use crate::group::shipper::{ReplicaSet, ReplicaSets, Shipper};
 use crate::group::{Group, GroupContext, ReplicaCopies, TableHome};
-use crate::index::local::LocalIndexes;
+use crate::index::local::IndexWrites;
 use crate::index::{IndexKind, IndexSchema};
 use crate::item::key::storage_key;
 use crate::item::validate::{KeyAttribute, KeySchema, ValidationError};
@@ -37,6 +37,7 @@ use dynastore_wal::fs::{AzFs, FailedAzs};
 
 #[cfg(feature = "drills")]
 mod drills;
+mod index_applier;
 mod maintenance;
 
 mod report;
@@ -47,6 +48,7 @@ pub use crate::group::report::{ReplicaReport, ReplicaStatus};
 pub use crate::options::{DEFAULT_AZS, DEFAULT_MAX_LAG_RECORDS, Options, PRIMARY_AZ, Replication};
 pub use dynastore_replication::AckMode;
 use dynastore_wal::fs::{self, FileLock, SharedFs};
+use index_applier::{AppliedPositions, IndexApplier};
 use parking_lot::{Mutex, RwLock};
 pub use report::{PartitionReport, TableStats};
 use std::collections::{BTreeSet, HashMap};
@@ -54,8 +56,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-pub(crate) use table::Table;
-use table::TableRepairs;
+pub(crate) use table::{GlobalIndex, Table};
+use table::{TableRepairs, Tables};
 pub(crate) use validate::{
     LIST_TABLES_LIMIT_MAX, hash_of, out_of_range, table_key, validate_key_schema, validate_name_at, validate_table_name,
 };
@@ -87,8 +89,13 @@ pub struct Database {
     /// What every partition's replication group shares (the CATALOG, the AZs failed or
     /// cut off); shared with the repairer threads.
     groups: Arc<GroupContext>,
+    /// Keeps the global indexes from the tables' logs. Dropped (stopped and joined)
+    /// first: it writes to index partitions.
+    _index_applier: Option<IndexApplier>,
+    /// How far the applier got, by table partition.
+    index_positions: Arc<AppliedPositions>,
     /// Streams primaries' logs to replicas, if any table is replicated. Dropped (stopped
-    /// and joined) first.
+    /// and joined) before the flusher.
     _shipper: Option<Shipper>,
     /// Brings replica copies into service (new ones, and failed ones), if any table is
     /// replicated.
@@ -173,13 +180,16 @@ impl Database {
             })
             .transpose()
             .map_err(io_error("starting the repairer for", &dir))?;
-        let db = Database {
+        let index_positions = Arc::new(AppliedPositions::default());
+        let mut db = Database {
             fs,
             dir,
             options,
             groups,
             tables,
             az_failures: Mutex::new(HashMap::new()),
+            _index_applier: None,
+            index_positions,
             _shipper: shipper,
             _repairer: repairer,
             _flusher: flusher,
@@ -194,6 +204,14 @@ impl Database {
             tables.insert(entry.name.clone(), Arc::new(db.open_table(entry)?));
         }
         *db.tables.write() = tables;
+        db._index_applier = Some(
+            IndexApplier::start(
+                Arc::clone(&db.tables),
+                Arc::clone(&db.groups),
+                Arc::clone(&db.index_positions),
+            )
+            .map_err(io_error("starting the index applier for", &db.dir))?,
+        );
         Ok(db)
     }
 
@@ -235,38 +253,50 @@ impl Database {
     }
 
     fn open_table(&self, entry: &TableEntry) -> Result<Table> {
-        let home = Arc::new(TableHome {
-            name: entry.name.clone(),
-            data: self.dir.clone(),
-            deleted: AtomicBool::new(false),
-        });
-        let mut groups = Vec::with_capacity(entry.partitions.len());
-        for partition in &entry.partitions {
-            let mut partition = partition.clone();
-            let (open, replicas) = if partition.created {
-                if self.groups.primary_lost(&home, &partition)? {
-                    partition.group = self.groups.promote_at_open(&home, &partition)?;
+        let has_globals = entry.indexes.iter().any(|index| index.kind == IndexKind::Global);
+        let home = |index: Option<(String, u8)>| {
+            Arc::new(TableHome {
+                name: entry.name.clone(),
+                indexed: AtomicBool::new(index.is_none() && has_globals),
+                index,
+                data: self.dir.clone(),
+                deleted: AtomicBool::new(false),
+            })
+        };
+        let table_home = home(None);
+        let groups = self.open_groups(&table_home, &entry.partitions)?;
+        // Every copy keeps the records the global indexes may still need.
+        let globals_of = || entry.indexes.iter().filter(|index| index.kind == IndexKind::Global);
+        if globals_of().next().is_some() {
+            for group in &groups {
+                let id = group.id();
+                let applied = globals_of()
+                    .map(|index| index.applied.get(&id).copied().unwrap_or(0))
+                    .min();
+                for copy in group.copies() {
+                    copy.hold_log_from(dynastore_wal::Lsn(applied.unwrap_or(0) + 1));
                 }
-                let primary = self.groups.open_primary(&home, &mut partition)?;
-                let (primary, replicas) = self
-                    .groups
-                    .open_group(&home, &partition, primary, ReplicaCopies::OpenNow)?;
-                (Some(primary), replicas)
-            } else {
-                (None, None)
-            };
-            groups.push(Group::new(Arc::clone(&home), partition, open, replicas));
+            }
+        }
+        let mut globals = Vec::new();
+        for index in entry.indexes.iter().filter(|index| index.kind == IndexKind::Global) {
+            let home = home(Some((index.name.clone(), index.ordinal)));
+            globals.push(GlobalIndex {
+                schema: index.schema(),
+                groups: self.open_groups(&home, &index.partitions)?,
+                home,
+            });
         }
         Ok(Table {
             name: entry.name.clone(),
             key_schema: entry.key_schema(),
             created_at_ms: entry.created_at_ms,
             settings: Mutex::new(entry.settings.clone()),
-            home,
+            home: table_home,
             groups,
             indexes: entry.indexes.clone(),
             index_schemas: entry.indexes.iter().map(IndexEntry::schema).collect(),
-            local_indexes: LocalIndexes::new(
+            index_writes: IndexWrites::new(
                 entry.key_schema(),
                 entry
                     .indexes
@@ -274,8 +304,33 @@ impl Database {
                     .filter(|index| index.kind == IndexKind::Local)
                     .map(|index| (index.ordinal, index.schema()))
                     .collect(),
+                globals.iter().map(|index| index.schema.clone()).collect(),
             ),
+            globals,
         })
+    }
+
+    /// Opens the replication groups of `partitions` (a table's or a global index's), each
+    /// one's copies if it was created.
+    fn open_groups(&self, home: &Arc<TableHome>, partitions: &[PartitionEntry]) -> Result<Vec<Group>> {
+        let mut groups = Vec::with_capacity(partitions.len());
+        for partition in partitions {
+            let mut partition = partition.clone();
+            let (open, replicas) = if partition.created {
+                if self.groups.primary_lost(home, &partition)? {
+                    partition.group = self.groups.promote_at_open(home, &partition)?;
+                }
+                let primary = self.groups.open_primary(home, &mut partition)?;
+                let (primary, replicas) = self
+                    .groups
+                    .open_group(home, &partition, primary, ReplicaCopies::OpenNow)?;
+                (Some(primary), replicas)
+            } else {
+                (None, None)
+            };
+            groups.push(Group::new(Arc::clone(home), partition, open, replicas));
+        }
+        Ok(groups)
     }
 
     /// Writes that waited because background flushing or compaction fell behind, or
@@ -317,7 +372,13 @@ impl Database {
         entry.indexes = indexes
             .iter()
             .enumerate()
-            .map(|(ordinal, index)| IndexEntry::new(index, ordinal as u8))
+            .map(|(ordinal, index)| {
+                let mut entry = IndexEntry::new(index, ordinal as u8);
+                if index.kind == IndexKind::Global {
+                    entry.partitions = TableEntry::new_partitions(self.options.initial_partitions, azs);
+                }
+                entry
+            })
             .collect();
         let mut next = catalog.clone();
         next.tables.insert(name.to_owned(), entry.clone());
@@ -377,6 +438,9 @@ impl Database {
             // Under the CATALOG's lock: a writer creating a partition checks it there.
             if let Some(table) = &table {
                 table.home.deleted.store(true, Ordering::Release);
+                for index in &table.globals {
+                    index.home.deleted.store(true, Ordering::Release);
+                }
             }
             table
         };
@@ -386,7 +450,7 @@ impl Database {
         // No flush, compaction or replica repair may write into the directory once it is
         // removed. This takes partition locks, so the catalog lock must not be held (lock
         // order). A repair under way finishes first; later ones see the table deleted.
-        for group in &table.groups {
+        for group in table.all_groups() {
             (0..group.repairing.len()).for_each(|index| drop(group.repairing_at(index)));
         }
         for set in table.replica_sets() {
@@ -481,6 +545,27 @@ impl Database {
         self.groups.read(self.group(table, hash)?, consistent_read, read)
     }
 
+    /// Runs `read` as [`Database::read`] does, on the group of `groups` (a table's or a
+    /// global index's, in hash order) whose range holds `hash`.
+    ///
+    /// Errors: [`Error::Corruption`] if none does; what [`Database::read`] returns.
+    pub(crate) fn read_in<T>(
+        &self,
+        groups: &[Group],
+        hash: u64,
+        consistent_read: bool,
+        read: impl FnMut(&Partition) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let group = groups
+            .get(groups.partition_point(|group| group.range_end < hash))
+            .ok_or_else(|| Error::Corruption {
+                file: self.dir.join(crate::catalog::CATALOG_FILE),
+                offset: 0,
+                reason: format!("no partition covers hash {hash:#018x}"),
+            })?;
+        self.groups.read(group, consistent_read, read)
+    }
+
     /// Makes every write so far durable (useful with `Buffered` durability) as the ack
     /// mode counts it: on every primary and, with replication, on as many replicas as a
     /// `Sync` write waits for (under `Quorum`, one), so that losing a primary's AZ
@@ -494,7 +579,7 @@ impl Database {
     /// serve.
     pub fn sync(&self) -> Result<()> {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
-        for group in tables.iter().flat_map(|table| &table.groups) {
+        for group in tables.iter().flat_map(|table| table.all_groups()) {
             self.groups.sync(group)?;
         }
         Ok(())

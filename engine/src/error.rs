@@ -94,6 +94,21 @@ pub enum Error {
         /// What failed on the former primary.
         cause: String,
     },
+    /// The global indexes did not catch up with a table partition's log in the time
+    /// [`Database::wait_for_indexes`](crate::Database::wait_for_indexes) was given.
+    #[error(
+        "the global indexes of table {table} hold partition {partition}'s log up to LSN {applied}, not yet {target}"
+    )]
+    IndexesBehind {
+        /// The table.
+        table: String,
+        /// The table partition's id.
+        partition: u32,
+        /// The last LSN applied to the indexes.
+        applied: u64,
+        /// The LSN waited for.
+        target: u64,
+    },
     /// The operating system failed an operation.
     #[error("I/O error while {op} {}: {source}", path.display())]
     Io {
@@ -121,6 +136,7 @@ impl Error {
             | Error::Corruption { .. }
             | Error::Wal(_)
             | Error::Io { .. }
+            | Error::IndexesBehind { .. }
             | Error::Replication(_) => "InternalServerError",
         }
     }

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{query_pages, scan_pages};
+
 use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::{
     AckMode, Database, DeleteItemInput, Error, IndexSchema, Item, KeySchema, Options, Path, Projection, PutItemInput,
@@ -64,33 +66,6 @@ fn new_database(options: &Options) -> (FaultyFs, SharedFs, Database) {
     let db = open(&fs, options);
     db.create_table(schema()).unwrap();
     (faulty, fs, db)
-}
-
-/// Every page of `input`, with `limit` items per page.
-fn query_pages(db: &Database, mut input: QueryInput, limit: u32) -> Vec<Item> {
-    input.limit = Some(limit);
-    let mut items = Vec::new();
-    loop {
-        let page = db.query(input.clone()).unwrap();
-        items.extend(page.items);
-        match page.last_evaluated_key {
-            Some(key) => input.exclusive_start_key = Some(key),
-            None => return items,
-        }
-    }
-}
-
-fn scan_pages(db: &Database, mut input: ScanInput, limit: u32) -> Vec<Item> {
-    input.limit = Some(limit);
-    let mut items = Vec::new();
-    loop {
-        let page = db.scan(input.clone()).unwrap();
-        items.extend(page.items);
-        match page.last_evaluated_key {
-            Some(key) => input.exclusive_start_key = Some(key),
-            None => return items,
-        }
-    }
 }
 
 fn index_query(pk: &str, index: &str) -> QueryInput {

@@ -14,12 +14,13 @@
 use super::capacity::{ConsumedCapacity, ReturnConsumedCapacity};
 use super::expressions::{apply_key_tests, resolve_query, resolve_scan};
 use super::target::Target;
-use crate::database::{Database, Table, hash_of};
+use crate::database::{Database, hash_of};
 use crate::error::Result;
 pub use crate::expr::SortKeyCondition;
 use crate::expr::legacy::{AttributeCondition, ConditionalOperator};
 use crate::expr::update::project;
 use crate::expr::{Condition, Path};
+use crate::group::Group;
 use crate::item::key::{encode_key_value, partition_hash};
 use crate::item::validate::{KeySchema, ScalarType, ValidationError};
 use crate::item::{AttributeType, AttributeValue, Item};
@@ -604,6 +605,7 @@ impl Database {
         let count_only = check_select(input.select, input.projection.is_some(), has_index, QUERY_PREFIX)?;
         let table = self.table(&input.table_name)?;
         let target = Target::of(&table, input.index_name.as_deref())?;
+        check_global_read(&target, input.consistent_read, input.select)?;
         let key_schema = target.key_schema();
         let partition_key = apply_key_tests(&mut input, key_tests, key_schema)?;
         let limit = check_limit(input.limit)?;
@@ -644,7 +646,7 @@ impl Database {
         };
         let hash = partition_hash(&partition_key);
         // A copy found damaged part way is replaced and the page read again from scratch.
-        let page = self.read(&table, hash, input.consistent_read, |copy| {
+        let page = self.read_in(target.groups(), hash, input.consistent_read, |copy| {
             let mut page = new_page();
             read.range(copy, (&range.lower, &range.upper), !input.scan_index_forward, &mut page)?;
             Ok((page.page, page.bytes))
@@ -670,6 +672,7 @@ impl Database {
         let count_only = check_select(input.select, input.projection.is_some(), has_index, "")?;
         let table = self.table(&input.table_name)?;
         let target = Target::of(&table, input.index_name.as_deref())?;
+        check_global_read(&target, input.consistent_read, input.select)?;
         let limit = check_limit(input.limit)?;
         let (first_hash, last_hash) = segment_hashes(input.segment)?;
         let mut lower = Bound::Included(first_hash.to_be_bytes().to_vec());
@@ -706,7 +709,7 @@ impl Database {
         );
         scan_partitions(
             self,
-            &table,
+            target.groups(),
             &read,
             (first_hash, last_hash),
             (&lower, &upper),
@@ -721,6 +724,27 @@ impl Database {
             .then(|| ConsumedCapacity::read(&input.table_name, bytes, input.consistent_read));
         Ok(output)
     }
+}
+
+/// A global index is read as DynamoDB reads one: never strongly consistently, and all
+/// attributes only if it projects them all.
+///
+/// Errors: DynamoDB's `ValidationException`s.
+fn check_global_read(target: &Target<'_>, consistent_read: bool, select: Option<Select>) -> Result<()> {
+    let Some(index) = target.global() else {
+        return Ok(());
+    };
+    if consistent_read {
+        return Err(invalid("Consistent reads are not supported on global secondary indexes").into());
+    }
+    if select == Some(Select::AllAttributes) && index.projection != crate::index::Projection::All {
+        return Err(invalid(format!(
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",
+            index.name
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// How a read visits a copy's keys for its target.
@@ -811,7 +835,7 @@ fn segment_hashes(segment: Option<(u32, u32)>) -> Result<(u64, u64)> {
 /// Visits, in hash order, every partition overlapping `first..=last` until the page fills.
 fn scan_partitions(
     db: &Database,
-    table: &Table,
+    groups: &[Group],
     read: &ReadPlan<'_, '_>,
     (first, last): (u64, u64),
     (lower, upper): (&Bound<Vec<u8>>, &Bound<Vec<u8>>),
@@ -819,12 +843,12 @@ fn scan_partitions(
     page: &mut PageBuilder<'_>,
 ) -> Result<()> {
     let mut range_start = 0u64;
-    for range_end in table.range_ends().collect::<Vec<_>>() {
+    for range_end in groups.iter().map(|group| group.range_end) {
         let overlaps = range_end >= first && range_start <= last;
         if overlaps && !page.is_full() {
             // A copy found damaged part way is replaced, and its partition read again.
             let mark = page.mark();
-            db.read(table, range_start.max(first), consistent_read, |copy| {
+            db.read_in(groups, range_start.max(first), consistent_read, |copy| {
                 page.rewind(mark);
                 read.range(copy, (lower, upper), false, page)
             })?;

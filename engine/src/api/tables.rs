@@ -7,11 +7,10 @@ pub use crate::catalog::{BillingMode, TableSettings};
 use crate::database::{
     Database, LIST_TABLES_LIMIT_MAX, Table, out_of_range, validate_key_schema, validate_name_at, validate_table_name,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::index::IndexSchema;
 use crate::index::schema::validate_indexes;
-use crate::index::{IndexKind, IndexSchema};
 use crate::item::KeySchema;
-use crate::item::ValidationError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A table to create: its name and primary key.
@@ -82,12 +81,6 @@ impl Database {
         validate_table_name(&schema.name)?;
         validate_key_schema(&schema.key_schema)?;
         validate_indexes(&schema.key_schema, &schema.indexes)?;
-        if let Some(global) = schema.indexes.iter().find(|index| index.kind == IndexKind::Global) {
-            return Err(Error::Validation(ValidationError::InvalidParameter(format!(
-                "One or more parameter values were invalid: global secondary indexes are not supported yet (index {})",
-                global.name
-            ))));
-        }
         let table = self.add_table(&schema.name, &schema.key_schema, &schema.indexes, settings)?;
         Ok(describe(&table))
     }

@@ -6,10 +6,12 @@
 //! reads only its own.
 
 use crate::catalog::IndexEntry;
-use crate::database::{Table, table_key};
+use crate::database::{GlobalIndex, Table, table_key};
 use crate::error::Result;
 use crate::expr::{Condition, Path};
+use crate::group::Group;
 use crate::index::entry::{StoredKey, classify, local_entries_prefix, local_entry_key};
+use crate::index::global::global_entry_key;
 use crate::index::{IndexKind, IndexSchema};
 use crate::item::key::storage_key;
 use crate::item::validate::{KeySchema, ValidationError, validate_key};
@@ -19,6 +21,8 @@ use crate::item::{AttributeValue, Item};
 pub(super) struct Target<'t> {
     table: &'t Table,
     index: Option<(&'t IndexEntry, &'t IndexSchema)>,
+    /// A global index's partitions.
+    global: Option<&'t GlobalIndex>,
 }
 
 impl<'t> Target<'t> {
@@ -27,7 +31,11 @@ impl<'t> Target<'t> {
     /// Errors: DynamoDB's `ValidationException` if the table has no such index.
     pub(super) fn of(table: &'t Table, index_name: Option<&str>) -> Result<Target<'t>> {
         let Some(name) = index_name else {
-            return Ok(Target { table, index: None });
+            return Ok(Target {
+                table,
+                index: None,
+                global: None,
+            });
         };
         let found = table
             .indexes
@@ -38,12 +46,26 @@ impl<'t> Target<'t> {
             Some(index) => Ok(Target {
                 table,
                 index: Some(index),
+                global: table.globals.iter().find(|global| global.schema.name == name),
             }),
             None => Err(ValidationError::InvalidParameter(format!(
                 "The table does not have the specified index: {name}"
             ))
             .into()),
         }
+    }
+
+    /// The partitions read, in hash order: a global index's own, or the table's.
+    pub(super) fn groups(&self) -> &'t [Group] {
+        match self.global {
+            Some(global) => &global.groups,
+            None => &self.table.groups,
+        }
+    }
+
+    /// The global index read, if it is one.
+    pub(super) fn global(&self) -> Option<&'t IndexSchema> {
+        self.global.map(|global| &global.schema)
     }
 
     /// The key a query's key condition names: the index's, or the table's.
@@ -57,9 +79,9 @@ impl<'t> Target<'t> {
     /// The prefix of every key read under `partition_key`, to which a sort key's encoding
     /// is appended.
     pub(super) fn partition_prefix(&self, partition_key: &AttributeValue) -> Vec<u8> {
-        match self.index {
-            Some((entry, _)) => local_entries_prefix(partition_key, entry.ordinal),
-            None => storage_key(partition_key, None),
+        match (self.index, self.global) {
+            (Some((entry, _)), None) => local_entries_prefix(partition_key, entry.ordinal),
+            _ => storage_key(partition_key, None),
         }
     }
 
@@ -88,6 +110,12 @@ impl<'t> Target<'t> {
             && names.iter().all(|name| start.get(name).is_some())
             && key_types_match(start, table_schema)
             && key_types_match(start, &schema.key_schema);
+        if self.global.is_some() {
+            return matches
+                .then(|| global_entry_key(table_schema, &schema.key_schema, start))
+                .flatten()
+                .ok_or_else(|| start_key_error().into());
+        }
         let sort_key = schema.key_schema.sort_key.as_ref().map(|key| key.name.as_str());
         match (matches, sort_key) {
             (true, Some(sort_key)) => {
@@ -113,7 +141,10 @@ impl<'t> Target<'t> {
     /// Whether a key a scan meets belongs to the target (an item for the table, an entry
     /// of its own for an index).
     pub(super) fn holds(&self, key: &[u8]) -> bool {
-        if self.table.local_indexes.is_empty() {
+        if self.global.is_some() {
+            return true;
+        }
+        if !self.table.index_writes.has_local() {
             return self.index.is_none();
         }
         let kind = classify(key, self.table.key_schema.partition_key.scalar_type);

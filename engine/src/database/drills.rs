@@ -21,7 +21,7 @@ impl Database {
         let mut first_error = None;
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         for table in &tables {
-            for group in &table.groups {
+            for group in table.all_groups() {
                 take_out_failed_copy(group, az);
                 let primary = group.open.read().clone();
                 let primary_here = group.entry.lock().group.primary == az;
@@ -77,7 +77,7 @@ impl Database {
         self.groups.failed_azs.write().remove(az);
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         for table in &tables {
-            for group in &table.groups {
+            for group in table.all_groups() {
                 let Some((primary, set)) = group.primary_and_replicas() else {
                     continue;
                 };

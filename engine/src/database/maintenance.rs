@@ -14,6 +14,44 @@ pub(super) struct AzMark {
 }
 
 impl Database {
+    /// Waits until every global index holds the effects of every write to its table
+    /// acknowledged before the call (DynamoDB updates global indexes asynchronously; this
+    /// is for tests and tools that need them caught up).
+    ///
+    /// Errors: [`Error::IndexesBehind`] if they did not catch up within `timeout`;
+    /// [`Error::Wal`] if a log could not be synced.
+    pub fn wait_for_indexes(&self, timeout: std::time::Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + timeout;
+        let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
+        for table in tables.iter().filter(|table| !table.globals.is_empty()) {
+            for group in &table.groups {
+                let Some(primary) = group.open.read().clone() else {
+                    continue;
+                };
+                // The applier reads durable records only: acknowledged `Buffered` writes
+                // become durable now rather than at the next interval.
+                primary.wal().sync()?;
+                let target = primary.wal().last_lsn().0;
+                loop {
+                    let applied = self.index_positions.applied(&table.name, group.id());
+                    if applied >= target {
+                        break;
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        return Err(Error::IndexesBehind {
+                            table: table.name.clone(),
+                            partition: group.id(),
+                            applied,
+                            target,
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Flushes every partition's memtable to an SSTable, records it in the partition's
     /// MANIFEST, and drops the WAL segments the tables now cover. Writers wait only while
     /// a memtable is frozen, not while its table is written. A copy that a repair or a

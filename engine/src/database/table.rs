@@ -4,7 +4,7 @@
 use super::*;
 use crate::catalog::IndexEntry;
 use crate::index::IndexSchema;
-use crate::index::local::LocalIndexes;
+use crate::index::local::IndexWrites;
 use crate::storage::{DerivedWrites, NoDerivedWrites};
 
 #[derive(Debug)]
@@ -23,8 +23,23 @@ pub(crate) struct Table {
     pub(crate) indexes: Vec<IndexEntry>,
     /// Their schemas, in the same order.
     pub(crate) index_schemas: Vec<IndexSchema>,
-    /// Its local indexes, whose entries go into the items' records.
-    pub(crate) local_indexes: LocalIndexes,
+    /// What its indexes add to its items' records: local index entries, and notes for
+    /// the global ones.
+    pub(crate) index_writes: IndexWrites,
+    /// Its global indexes, each with partitions of its own.
+    pub(crate) globals: Vec<GlobalIndex>,
+}
+
+/// A global secondary index of an open table: its partitions' replication groups, kept
+/// from the table's logs by the index applier.
+#[derive(Debug)]
+pub(crate) struct GlobalIndex {
+    /// Its schema.
+    pub(crate) schema: IndexSchema,
+    /// Where its copies live, and whether its table was deleted.
+    pub(crate) home: Arc<TableHome>,
+    /// Its partitions' groups, in hash order.
+    pub(crate) groups: Vec<Group>,
 }
 
 /// Open tables by name, as the database and its background threads share them.
@@ -62,7 +77,14 @@ impl Repairs for TableRepairs {
         let tables: Vec<Arc<Table>> = self.tables.read().values().cloned().collect();
         tables
             .iter()
-            .map(|table| self.groups.repair_in(&table.groups, mine))
+            .map(|table| {
+                let indexes: usize = table
+                    .globals
+                    .iter()
+                    .map(|index| self.groups.repair_in(&index.groups, mine))
+                    .sum();
+                self.groups.repair_in(&table.groups, mine) + indexes
+            })
             .sum()
     }
 }
@@ -71,17 +93,24 @@ impl Table {
     /// The writes that go into an item's record besides the item's own: its local index
     /// entries.
     pub(crate) fn derived_writes(&self) -> &dyn DerivedWrites {
-        if self.local_indexes.is_empty() {
-            &NoDerivedWrites
+        if self.index_writes.needs_old() {
+            &self.index_writes
         } else {
-            &self.local_indexes
+            &NoDerivedWrites
         }
     }
 
-    /// Every copy of the partitions created so far, primaries and replicas: each flushes
-    /// and compacts on its own.
+    /// Every copy of the partitions created so far, primaries and replicas, the global
+    /// indexes' too: each flushes and compacts on its own.
     pub(crate) fn open_partitions(&self) -> Vec<Arc<Partition>> {
-        self.groups.iter().flat_map(Group::copies).collect()
+        self.all_groups().flat_map(Group::copies).collect()
+    }
+
+    /// The groups of its partitions and of its global indexes' partitions.
+    pub(crate) fn all_groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups
+            .iter()
+            .chain(self.globals.iter().flat_map(|index| &index.groups))
     }
 
     /// The AZ whose directory holds `partition` (`<data>/<az>/<table>/...`), if it is one
@@ -94,15 +123,9 @@ impl Table {
 
     /// The replica sets of the partitions created so far.
     pub(crate) fn replica_sets(&self) -> Vec<Arc<ReplicaSet>> {
-        self.groups
-            .iter()
+        self.all_groups()
             .filter_map(|group| group.replicas.read().clone())
             .collect()
-    }
-
-    /// The last hash of each partition's range, in hash order.
-    pub(crate) fn range_ends(&self) -> impl Iterator<Item = u64> + '_ {
-        self.groups.iter().map(|group| group.range_end)
     }
 
     /// The index of the partition holding `hash`.

@@ -17,11 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 impl GroupContext {
-    /// Opens (or creates) the partition copy in `path`, in `group`'s epoch.
-    pub(crate) fn open_partition(&self, path: &Path, group: &ReplicationGroup) -> Result<Partition> {
+    /// Opens (or creates) the partition copy of `table` in `path`, in `group`'s epoch. A
+    /// copy of a table with global indexes keeps its whole log until the index applier
+    /// says how far it applied it.
+    pub(crate) fn open_partition(&self, table: &TableHome, path: &Path, group: &ReplicationGroup) -> Result<Partition> {
         let options = &self.options;
-
-        Partition::open(
+        let partition = Partition::open(
             self.fs.clone(),
             path,
             PartitionOptions {
@@ -33,7 +34,11 @@ impl GroupContext {
                 epoch_first_lsn: current_epoch_first_lsn(&group.history),
             },
             Some(self.flush.clone()),
-        )
+        )?;
+        if table.indexed.load(Ordering::Acquire) {
+            partition.hold_log_from(Lsn::FIRST);
+        }
+        Ok(partition)
     }
 
     /// Opens the copy of `entry` in replica AZ `az`, bringing it in line with `primary`'s
@@ -51,7 +56,7 @@ impl GroupContext {
         let dir = table.partition_dir(az, entry);
         // A copy that does not open (damaged, or its seeding was cut short) is rebuilt.
         let existing = match self.fs.exists(&dir).map_err(io_error("checking", &dir))? {
-            true => self.open_partition(&dir, group).ok(),
+            true => self.open_partition(table, &dir, group).ok(),
             false => None,
         };
         if let Some(copy) = existing {
@@ -69,7 +74,7 @@ impl GroupContext {
                 // Drop the tail the new history never had (only the log holds it).
                 Rejoin::CutAfter(keep) if copy.wal().truncate_after(keep).is_ok() => {
                     drop(copy);
-                    let copy = Arc::new(self.open_partition(&dir, group)?);
+                    let copy = Arc::new(self.open_partition(table, &dir, group)?);
                     install(&copy);
                     return Ok(copy);
                 }
@@ -77,7 +82,7 @@ impl GroupContext {
             }
         }
         primary.seed_copy(&dir, |copy_dir| {
-            let copy = Arc::new(self.open_partition(copy_dir, group)?);
+            let copy = Arc::new(self.open_partition(table, copy_dir, group)?);
             install(&copy);
             Ok(copy)
         })

@@ -436,13 +436,9 @@ impl GroupContext {
     pub(crate) fn record_group(&self, table: &TableHome, id: u32, group: &ReplicationGroup) -> Result<()> {
         let mut catalog = self.catalog.lock();
         let mut next = catalog.clone();
-        let recorded = next
-            .tables
-            .get_mut(&table.name)
-            .and_then(|t| t.partitions.iter_mut().find(|p| p.id == id))
-            .ok_or_else(|| Error::ResourceNotFound {
-                table: table.name.clone(),
-            })?;
+        let recorded = table.entry_in(&mut next, id).ok_or_else(|| Error::ResourceNotFound {
+            table: table.name.clone(),
+        })?;
         recorded.group = group.clone();
         next.save(self.fs.as_ref(), &self.dir)?;
         *catalog = next;

@@ -48,6 +48,12 @@ const FAILOVER_RETRIES: usize = 3;
 #[derive(Debug)]
 pub(crate) struct TableHome {
     pub(crate) name: String,
+    /// For a global index's partitions: the index's name and ordinal (its partitions live
+    /// in `<data>/<az>/<table>/gsi-<ordinal>/`).
+    pub(crate) index: Option<(String, u8)>,
+    /// Whether the table has global indexes: its copies then keep their logs for the
+    /// index applier (see [`crate::storage::Partition::hold_log_from`]).
+    pub(crate) indexed: AtomicBool,
     /// The data directory (each AZ holds the table under `<data>/<az>/<name>`).
     pub(crate) data: PathBuf,
     /// Set (under the CATALOG's lock) when the table is deleted: no partition of it is
@@ -58,7 +64,16 @@ pub(crate) struct TableHome {
 impl TableHome {
     /// The directory of partition `entry`'s copy in `az`.
     pub(crate) fn partition_dir(&self, az: &str, entry: &PartitionEntry) -> PathBuf {
-        self.data.join(az).join(&self.name).join(entry.dir_name())
+        let table = self.data.join(az).join(&self.name);
+        match &self.index {
+            Some((_, ordinal)) => table.join(format!("gsi-{ordinal}")).join(entry.dir_name()),
+            None => table.join(entry.dir_name()),
+        }
+    }
+
+    /// Its partition `id`'s entry in `catalog` (a table's, or a global index's).
+    pub(crate) fn entry_in<'c>(&self, catalog: &'c mut Catalog, id: u32) -> Option<&'c mut PartitionEntry> {
+        catalog.partition_mut(&self.name, self.index.as_ref().map(|(name, _)| name.as_str()), id)
     }
 }
 

@@ -28,7 +28,7 @@ impl GroupContext {
     /// damage is reported.
     pub(crate) fn open_primary(&self, table: &TableHome, entry: &mut PartitionEntry) -> Result<Partition> {
         let dir = table.partition_dir(&entry.group.primary, entry);
-        let error = match self.open_partition(&dir, &entry.group) {
+        let error = match self.open_partition(table, &dir, &entry.group) {
             Ok(primary) => return Ok(primary),
             Err(error @ (Error::Corruption { .. } | Error::Wal(dynastore_wal::Error::Corruption { .. }))) => error,
             Err(error) => return Err(error),
@@ -38,7 +38,7 @@ impl GroupContext {
             return Err(error);
         }
         entry.group = promoted;
-        self.open_partition(&table.partition_dir(&entry.group.primary, entry), &entry.group)
+        self.open_partition(table, &table.partition_dir(&entry.group.primary, entry), &entry.group)
     }
 
     /// Opens (or creates) every copy of partition `entry`: `primary`, then each replica
@@ -132,7 +132,7 @@ impl GroupContext {
             }
             // A copy that does not open (its rebuild was cut short, or it is damaged) is no
             // candidate: it is rebuilt from whichever copy is promoted.
-            let copy = match self.open_partition(&dir, group) {
+            let copy = match self.open_partition(table, &dir, group) {
                 Ok(copy) => copy,
                 Err(error) => {
                     unopened.get_or_insert(error);
@@ -156,7 +156,7 @@ impl GroupContext {
             // Not one replica opens: report why, rather than open without the history.
             return unopened.map_or_else(|| Ok(group.clone()), Err);
         };
-        let copy = self.open_partition(&table.partition_dir(az, entry), group)?;
+        let copy = self.open_partition(table, &table.partition_dir(az, entry), group)?;
         copy.wal().truncate_after(history)?;
         drop(copy);
         let promoted = group.promoted(az, history.0);

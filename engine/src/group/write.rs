@@ -41,10 +41,8 @@ impl GroupContext {
                 });
             }
             let mut next = catalog.clone();
-            let recorded = next
-                .tables
-                .get_mut(&table.name)
-                .and_then(|t| t.partitions.iter_mut().find(|p| p.id == entry.id))
+            let recorded = table
+                .entry_in(&mut next, entry.id)
                 .ok_or_else(|| Error::ResourceNotFound {
                     table: table.name.clone(),
                 })?;
@@ -63,7 +61,7 @@ impl GroupContext {
             entry.created = true;
             entry.group = replication_group;
         }
-        let primary = self.open_partition(&table.partition_dir(&entry.group.primary, &entry), &entry.group)?;
+        let primary = self.open_partition(table, &table.partition_dir(&entry.group.primary, &entry), &entry.group)?;
         // The replicas are created by the repairer threads: a replica AZ whose disk is
         // slow or failed must not hold up (or fail) this write.
         let (partition, replicated) = self.open_group(table, &entry, primary, ReplicaCopies::Later)?;

@@ -1,7 +1,9 @@
-//! The entries a write of an item derives for its table's local indexes: written in the
-//! item's own WAL record (see [`crate::storage::DerivedWrites`]).
+//! What a write of an item adds to its own WAL record (see
+//! [`crate::storage::DerivedWrites`]): its local index entries, and a note of what the
+//! item it replaces was keyed by in the global indexes.
 
 use super::entry::local_entry_key;
+use super::global::{note_of, noted_attributes};
 use super::schema::IndexSchema;
 use crate::item::Item;
 use crate::item::validate::KeySchema;
@@ -58,6 +60,47 @@ impl DerivedWrites for LocalIndexes {
                 out.push((key, Some(entry)));
             }
         }
+    }
+}
+
+/// Everything a table's indexes add to an item's record.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexWrites {
+    local: LocalIndexes,
+    globals: Vec<IndexSchema>,
+    /// The attributes a note keeps (see [`noted_attributes`]).
+    noted: Vec<String>,
+}
+
+impl IndexWrites {
+    /// The writes of a table keyed by `table` with `local` indexes (ordinal and schema)
+    /// and `globals`.
+    pub(crate) fn new(table: KeySchema, local: Vec<(u8, IndexSchema)>, globals: Vec<IndexSchema>) -> Self {
+        let noted = noted_attributes(&table, &globals);
+        IndexWrites {
+            local: LocalIndexes::new(table, local),
+            globals,
+            noted,
+        }
+    }
+
+    /// Whether the table has local indexes (whose entries share its partitions).
+    pub(crate) fn has_local(&self) -> bool {
+        !self.local.is_empty()
+    }
+}
+
+impl DerivedWrites for IndexWrites {
+    fn needs_old(&self) -> bool {
+        self.has_local() || !self.globals.is_empty()
+    }
+
+    fn derive(&self, old: Option<&Item>, new: Option<&Item>, out: &mut Vec<KeyWrite>) {
+        self.local.derive(old, new, out);
+    }
+
+    fn note(&self, old: Option<&Item>) -> Option<Item> {
+        note_of(old, &self.noted, &self.globals)
     }
 }
 

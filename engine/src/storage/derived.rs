@@ -14,6 +14,12 @@ pub(crate) trait DerivedWrites: Send + Sync {
     /// Appends to `out` the writes that go with replacing `old` by `new` (`None`: no item),
     /// each under a key no item write of the record has.
     fn derive(&self, old: Option<&Item>, new: Option<&Item>, out: &mut Vec<KeyWrite>);
+
+    /// What the record notes of the item being replaced (`old`): a note goes into the
+    /// record without being applied (see [`crate::storage::record`]); `None` for none.
+    fn note(&self, _old: Option<&Item>) -> Option<Item> {
+        None
+    }
 }
 
 /// No derived writes: a table without local indexes.

@@ -171,6 +171,9 @@ pub(crate) struct Partition {
     /// The first LSN each copy being seeded from this partition needs from its log: no
     /// flush drops them until the copy is in service (see [`Partition::seed_copy`]).
     log_holds: Mutex<Vec<Lsn>>,
+    /// The first LSN the global index applier may still need from this copy's log (0:
+    /// none): records it has not durably applied (see [`Partition::hold_log_from`]).
+    index_hold: AtomicU64,
     /// Points where tests hold a thread to force an interleaving.
     #[cfg(test)]
     hooks: test_support::Hooks,
@@ -291,6 +294,7 @@ impl Partition {
             compacted_bytes: AtomicU64::new(0),
             retired: AtomicBool::new(false),
             log_holds: Mutex::new(Vec::new()),
+            index_hold: AtomicU64::new(0),
             #[cfg(test)]
             hooks: test_support::Hooks::default(),
             epoch: AtomicU64::new(options.epoch.0),
@@ -473,13 +477,18 @@ impl Partition {
         let new_item = compute(old.as_ref()).map_err(WriteFailure::before_log)?;
         let mut extra = Vec::new();
         derived.derive(old.as_ref(), new_item.as_ref(), &mut extra);
+        let notes: Vec<(Vec<u8>, Vec<u8>)> = derived
+            .note(old.as_ref())
+            .map(|note| (key.bytes.clone(), encode(&note).to_vec()))
+            .into_iter()
+            .collect();
         let old = if read_old { old } else { None };
         let mut writes = Vec::with_capacity(1 + extra.len());
         writes.push((key, new_item.as_ref().map(encode)));
         writes.extend(encode_writes(extra));
-        let record = match &writes[..] {
-            [(key, value)] => encode_record(&key.bytes, value.as_deref()),
-            writes => encode_batch(writes),
+        let record = match (&writes[..], notes.is_empty()) {
+            ([(key, value)], true) => encode_record(&key.bytes, value.as_deref()),
+            (writes, _) => encode_batch(writes, &notes),
         };
         let lsn = self
             .wal
@@ -623,6 +632,7 @@ impl Partition {
     ) -> std::result::Result<(), WriteFailure> {
         let mut lock = self.lock_pending();
         self.check_gate()?;
+        let mut notes = Vec::new();
         let writes = if derived.needs_old() {
             let mut all = Vec::with_capacity(writes.len() * 2);
             for (key, item) in writes {
@@ -630,6 +640,9 @@ impl Partition {
                 let old = self.current(&lock, &key).map_err(WriteFailure::before_log)?;
                 let mut extra = Vec::new();
                 derived.derive(old.as_ref(), item.as_ref(), &mut extra);
+                if let Some(note) = derived.note(old.as_ref()) {
+                    notes.push((key.bytes.clone(), encode(&note).to_vec()));
+                }
                 all.push((key, item.as_ref().map(encode)));
                 all.extend(encode_writes(extra));
             }
@@ -639,7 +652,7 @@ impl Partition {
         };
         let lsn = self
             .wal
-            .enqueue(self.epoch(), &encode_batch(&writes))
+            .enqueue(self.epoch(), &encode_batch(&writes, &notes))
             .map_err(|error| self.failure(error.into(), None))?;
         let written = if self.apply_on_enqueue {
             self.apply_versions(writes.into_iter().map(|(key, value)| (key, Version { lsn, value })));
@@ -651,6 +664,13 @@ impl Partition {
             self.complete(in_flight)
         };
         written.map_err(|error| self.failure(error, Some((lsn, None))))
+    }
+
+    /// Keeps every record from `lsn` on in the log (flushes truncate nothing at or after
+    /// it): the global index applier has not durably applied them, and may read them from
+    /// this copy should it become the primary.
+    pub(crate) fn hold_log_from(&self, lsn: Lsn) {
+        self.index_hold.store(lsn.0, Ordering::Release);
     }
 
     /// Stops all background writing to the partition's files, waiting for a flush or

@@ -3,11 +3,15 @@
 //! ```text
 //! op u8 (1 = put)    | key_len u32 LE | storage key | item (the item codec)
 //! op u8 (2 = delete) | key_len u32 LE | storage key
-//! op u8 (3 = batch)  | count u32 LE   | count × (write_len u32 LE | a put or delete as above)
+//! op u8 (3 = batch)  | count u32 LE   | count × (write_len u32 LE | a put, delete or note)
+//! op u8 (4 = note)   | key_len u32 LE | storage key | item (the item codec)
 //! ```
 //!
 //! A batch record carries several writes of one partition, so recovery keeps all of them
-//! or none (BatchWriteItem never half-applies within a partition).
+//! or none (BatchWriteItem never half-applies within a partition, and an item's local
+//! index entries are written with it). A note, only ever inside a batch, is never
+//! applied: it tells the global index applier what the item under its key was keyed by
+//! in the global indexes before the record (see `docs/format/wal-payload.md`).
 
 use crate::item::codec::decode_item;
 use crate::storage::memtable::Encoded;
@@ -18,6 +22,8 @@ pub(super) const OP_PUT: u8 = 1;
 pub(super) const OP_DELETE: u8 = 2;
 
 pub(super) const OP_BATCH: u8 = 3;
+
+pub(super) const OP_NOTE: u8 = 4;
 
 pub(super) fn encode_record(key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
     let mut record = Vec::with_capacity(1 + 4 + key.len() + value.map_or(0, <[u8]>::len));
@@ -30,13 +36,24 @@ pub(super) fn encode_record(key: &[u8], value: Option<&[u8]>) -> Vec<u8> {
     record
 }
 
-pub(super) fn encode_batch(writes: &[(MemKey, Option<Encoded>)]) -> Vec<u8> {
+/// A batch record of `writes`, then `notes` (each a storage key and an encoded item).
+pub(super) fn encode_batch(writes: &[(MemKey, Option<Encoded>)], notes: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     let mut record = vec![OP_BATCH];
-    record.extend_from_slice(&(writes.len() as u32).to_le_bytes());
-    for (key, value) in writes {
-        let write = encode_record(&key.bytes, value.as_deref());
+    record.extend_from_slice(&((writes.len() + notes.len()) as u32).to_le_bytes());
+    let mut push = |write: Vec<u8>| {
         record.extend_from_slice(&(write.len() as u32).to_le_bytes());
         record.extend_from_slice(&write);
+    };
+    for (key, value) in writes {
+        push(encode_record(&key.bytes, value.as_deref()));
+    }
+    for (key, item) in notes {
+        let mut note = Vec::with_capacity(5 + key.len() + item.len());
+        note.push(OP_NOTE);
+        note.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        note.extend_from_slice(key);
+        note.extend_from_slice(item);
+        push(note);
     }
     record
 }
@@ -45,10 +62,38 @@ pub(super) fn encode_batch(writes: &[(MemKey, Option<Encoded>)]) -> Vec<u8> {
 pub(super) type RecordWrite<'a> = (&'a [u8], Option<&'a [u8]>);
 
 /// Decodes a record into its writes (one, or several for a batch), checking that every
-/// item decodes.
+/// item decodes; notes are left out.
 pub(super) fn decode_writes(bytes: &[u8]) -> std::result::Result<Vec<RecordWrite<'_>>, String> {
+    Ok(decode_parts(bytes)?
+        .into_iter()
+        .filter_map(|(op, key, value)| (op != OP_NOTE).then_some((key, value)))
+        .collect())
+}
+
+/// A record's writes and its notes: each note a storage key and the encoded item noted.
+pub(crate) type RecordParts<'a> = (Vec<RecordWrite<'a>>, Vec<(&'a [u8], &'a [u8])>);
+
+/// Decodes a record into its writes and its notes (for the global index applier).
+pub(crate) fn decode_with_notes(bytes: &[u8]) -> std::result::Result<RecordParts<'_>, String> {
+    let mut writes = Vec::new();
+    let mut notes = Vec::new();
+    for (op, key, value) in decode_parts(bytes)? {
+        match (op, value) {
+            (OP_NOTE, Some(item)) => notes.push((key, item)),
+            _ => writes.push((key, value)),
+        }
+    }
+    Ok((writes, notes))
+}
+
+/// One part of a record: its operation, its key, and its item if it has one.
+type RecordPart<'a> = (u8, &'a [u8], Option<&'a [u8]>);
+
+/// Every part of a record with its operation: one write, or a batch's writes and notes.
+fn decode_parts(bytes: &[u8]) -> std::result::Result<Vec<RecordPart<'_>>, String> {
     if bytes.first() != Some(&OP_BATCH) {
-        return Ok(vec![decode_record(bytes)?]);
+        let (key, value) = decode_record(bytes)?;
+        return Ok(vec![(bytes[0], key, value)]);
     }
     let u32_at = |at: usize| -> std::result::Result<usize, String> {
         let b: [u8; 4] = bytes
@@ -63,7 +108,8 @@ pub(super) fn decode_writes(bytes: &[u8]) -> std::result::Result<Vec<RecordWrite
     for _ in 0..count {
         let len = u32_at(pos)?;
         let write = bytes.get(pos + 4..pos + 4 + len).ok_or("batch record cut in a write")?;
-        writes.push(decode_record(write)?);
+        let (key, value) = decode_record(write)?;
+        writes.push((write[0], key, value));
         pos += 4 + len;
     }
     if pos != bytes.len() {
@@ -82,7 +128,7 @@ pub(super) fn decode_record(bytes: &[u8]) -> std::result::Result<RecordWrite<'_>
     let key = rest.get(4..4 + len).ok_or("record cut in its key")?;
     let body = &rest[4 + len..];
     match op {
-        OP_PUT => {
+        OP_PUT | OP_NOTE => {
             decode_item(body).map_err(|e| e.to_string())?;
             Ok((key, Some(body)))
         }
@@ -105,12 +151,19 @@ mod tests {
             (MemKey::new(b"key-one".to_vec()), Some(encode(&item))),
             (MemKey::new(b"key-two".to_vec()), None),
         ];
-        let record = encode_batch(&writes);
+        let record = encode_batch(&writes, &[(b"key-one".to_vec(), encode(&item).to_vec())]);
         let decoded = decode_writes(&record).unwrap();
         assert_eq!(decoded.len(), 2);
         assert_eq!(decoded[0].0, b"key-one");
-        assert_eq!(decoded[0].1.map(|bytes| decode_item(bytes).unwrap()), Some(item));
+        assert_eq!(
+            decoded[0].1.map(|bytes| decode_item(bytes).unwrap()),
+            Some(item.clone())
+        );
         assert_eq!(decoded[1], (&b"key-two"[..], None));
+        let (writes, notes) = decode_with_notes(&record).unwrap();
+        assert_eq!(writes, decoded);
+        assert_eq!(notes.len(), 1);
+        assert_eq!(decode_item(notes[0].1).unwrap(), item);
         for cut in 0..record.len() {
             assert!(decode_writes(&record[..cut]).is_err(), "cut at {cut}");
         }

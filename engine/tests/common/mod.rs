@@ -114,3 +114,39 @@ pub fn join_within<T: Send + 'static>(thread: std::thread::JoinHandle<T>, limit:
         Err(_) => panic!("{what} was still running {limit:?} after it was asked to stop: hung"),
     }
 }
+
+/// Every page of `input`, with `limit` items per page.
+pub fn query_pages(
+    db: &dynastore_engine::Database,
+    mut input: dynastore_engine::QueryInput,
+    limit: u32,
+) -> Vec<dynastore_engine::Item> {
+    input.limit = Some(limit);
+    let mut items = Vec::new();
+    loop {
+        let page = db.query(input.clone()).unwrap();
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(key) => input.exclusive_start_key = Some(key),
+            None => return items,
+        }
+    }
+}
+
+/// Every page of a scan, with `limit` items per page.
+pub fn scan_pages(
+    db: &dynastore_engine::Database,
+    mut input: dynastore_engine::ScanInput,
+    limit: u32,
+) -> Vec<dynastore_engine::Item> {
+    input.limit = Some(limit);
+    let mut items = Vec::new();
+    loop {
+        let page = db.scan(input.clone()).unwrap();
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(key) => input.exclusive_start_key = Some(key),
+            None => return items,
+        }
+    }
+}

@@ -128,7 +128,11 @@ impl Partition {
     pub(super) fn retain_from(&self, flushed_next: Lsn) -> Lsn {
         let shipped = self.gate().and_then(|gate| gate.log_needed_from());
         let held = self.log_holds.lock().iter().min().copied();
-        [shipped, held].into_iter().flatten().fold(flushed_next, Lsn::min)
+        let indexed = Some(Lsn(self.index_hold.load(Ordering::Acquire))).filter(|lsn| lsn.0 > 0);
+        [shipped, held, indexed]
+            .into_iter()
+            .flatten()
+            .fold(flushed_next, Lsn::min)
     }
 
     /// Sets the memtable aside once no write is between enqueue and apply.

@@ -126,7 +126,7 @@ mod tests {
         assert_eq!(reopened.wal.last_lsn().next(), next, "nothing landed");
         // A good record is reported durable before it is applied, then applied.
         let writes = vec![(MemKey::new(key(7).to_vec()), Some(encode(&Item::new().with("a", 77))))];
-        let record = dynastore_wal::record::frame(next, Epoch(1), &encode_batch(&writes));
+        let record = dynastore_wal::record::frame(next, Epoch(1), &encode_batch(&writes, &[]));
         let mut seen = None;
         let durable = ReplicaSink::append_framed(&reopened, next, &record, &mut |lsn| {
             seen = Some((lsn, reopened.wal.durable_lsn(), reopened.applied_lsn()));

@@ -1,0 +1,426 @@
+//! Global secondary indexes: kept from the tables' logs by the index applier, queried and
+//! scanned with DynamoDB's rules, and converging to exactly their table's contents after
+//! reopens, flushes, compactions, replication and power loss.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::expect_used)]
+
+mod common;
+
+use common::{query_pages, scan_pages};
+use dynastore_engine::item::key::encode_key_value;
+use dynastore_engine::item::{KeyAttribute, ScalarType};
+use dynastore_engine::{
+    AckMode, AttributeValue, Database, DeleteItemInput, Error, IndexSchema, Item, KeySchema, Options, Path, Projection,
+    PutItemInput, QueryInput, Replication, ScanInput, Select, SetValue, SortKeyCondition, TableSchema, UpdateAction,
+    UpdateItemInput,
+};
+use dynastore_wal::fs::{FaultyFs, SharedFs};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const DIR: &str = "/data";
+const TABLE: &str = "Games";
+const CAUGHT_UP: Duration = Duration::from_secs(20);
+
+fn table_keys() -> KeySchema {
+    KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+    }
+}
+
+/// `Games` keyed by player (`pk`) and game (`sk`), with a KEYS_ONLY index by `city` (S)
+/// and `score` (N), an ALL index by `score` alone, and a local index by `score` too.
+fn schema() -> TableSchema {
+    let keys = table_keys();
+    TableSchema {
+        name: TABLE.into(),
+        indexes: vec![
+            IndexSchema::global(
+                "by_city",
+                KeySchema {
+                    partition_key: KeyAttribute::new("city", ScalarType::S),
+                    sort_key: Some(KeyAttribute::new("score", ScalarType::N)),
+                },
+                Projection::KeysOnly,
+            ),
+            IndexSchema::global(
+                "by_score",
+                KeySchema {
+                    partition_key: KeyAttribute::new("score", ScalarType::N),
+                    sort_key: None,
+                },
+                Projection::All,
+            ),
+            IndexSchema::local(
+                "local_score",
+                &keys,
+                KeyAttribute::new("score", ScalarType::N),
+                Projection::KeysOnly,
+            ),
+        ],
+        key_schema: keys,
+    }
+}
+
+fn globals() -> Vec<IndexSchema> {
+    schema()
+        .indexes
+        .into_iter()
+        .filter(|index| index.kind == dynastore_engine::IndexKind::Global)
+        .collect()
+}
+
+fn open(fs: &SharedFs, options: &Options) -> Database {
+    Database::open(fs.clone(), DIR, options.clone()).unwrap()
+}
+
+fn new_database(options: &Options) -> (FaultyFs, SharedFs, Database) {
+    let faulty = FaultyFs::new();
+    let fs = faulty.shared();
+    let db = open(&fs, options);
+    db.create_table(schema()).unwrap();
+    (faulty, fs, db)
+}
+
+fn game(pk: &str, sk: i64) -> Item {
+    Item::new().with("pk", pk).with("sk", sk)
+}
+
+fn index_query(index: &str, partition_key: impl Into<AttributeValue>) -> QueryInput {
+    let mut input = QueryInput::new(TABLE, partition_key);
+    input.index_name = Some(index.into());
+    input
+}
+
+fn encoded(values: &[&AttributeValue]) -> Vec<u8> {
+    let mut key = Vec::new();
+    for value in values {
+        encode_key_value(value, &mut key);
+    }
+    key
+}
+
+/// What `index` holds of `items`, by index partition key, each in the index's order.
+fn expected_index(items: &[Item], index: &IndexSchema) -> BTreeMap<Vec<u8>, Vec<Item>> {
+    let keys = &index.key_schema;
+    let mut entries: Vec<(Vec<u8>, Vec<u8>, Item)> = Vec::new();
+    for item in items {
+        let Some(partition) = item.get(&keys.partition_key.name) else {
+            continue;
+        };
+        let sort = keys.sort_key.as_ref().map(|key| item.get(&key.name));
+        if sort == Some(None) {
+            continue;
+        }
+        let mut order: Vec<&AttributeValue> = sort.flatten().into_iter().collect();
+        order.push(item.get("pk").unwrap());
+        order.push(item.get("sk").unwrap());
+        entries.push((
+            encoded(&[partition]),
+            encoded(&order),
+            index.project(item, &table_keys()),
+        ));
+    }
+    entries.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let mut by_partition: BTreeMap<Vec<u8>, Vec<Item>> = BTreeMap::new();
+    for (partition, _, entry) in entries {
+        by_partition.entry(partition).or_default().push(entry);
+    }
+    by_partition
+}
+
+/// Checks every global index against `items` (the table's contents): each index
+/// partition key's query (in pages of 2) and a scan of the index (in pages of 3).
+fn assert_indexes_hold(db: &Database, items: &[Item], context: &str) {
+    for index in globals() {
+        let expected = expected_index(items, &index);
+        let partition_name = &index.key_schema.partition_key.name;
+        let mut total = 0;
+        for entries in expected.values() {
+            let partition_key = entries[0].get(partition_name).unwrap().clone();
+            let found = query_pages(db, index_query(&index.name, partition_key.clone()), 2);
+            assert_eq!(&found, entries, "{context}: index {} at {partition_key:?}", index.name);
+            total += entries.len();
+        }
+        let mut scan = ScanInput::new(TABLE);
+        scan.index_name = Some(index.name.clone());
+        let scanned = scan_pages(db, scan, 3);
+        assert_eq!(
+            scanned.len(),
+            total,
+            "{context}: scan of index {}: {scanned:?}",
+            index.name
+        );
+    }
+}
+
+fn table_items(db: &Database) -> Vec<Item> {
+    let mut scan = ScanInput::new(TABLE);
+    scan.consistent_read = true;
+    scan_pages(db, scan, 5)
+}
+
+fn message<T: std::fmt::Debug>(result: Result<T, Error>) -> String {
+    match result {
+        Err(Error::Validation(error)) => error.to_string(),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_global_index_is_queried_by_its_own_key_once_caught_up() {
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    let items = [
+        game("ann", 1).with("city", "Oslo").with("score", 30).with("note", "a"),
+        game("ann", 2).with("city", "Bergen").with("score", 10),
+        game("bob", 1).with("city", "Oslo").with("score", 20),
+        game("bob", 2).with("city", "Oslo"),
+        game("cid", 1).with("score", 10).with("note", "only a score"),
+    ];
+    for item in &items {
+        db.put_item(PutItemInput::new(TABLE, item.clone())).unwrap();
+    }
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    assert_eq!(
+        query_pages(&db, index_query("by_city", "Oslo"), 1),
+        vec![
+            game("bob", 1).with("city", "Oslo").with("score", 20),
+            game("ann", 1).with("city", "Oslo").with("score", 30),
+        ]
+    );
+    let mut high = index_query("by_city", "Oslo");
+    high.sort_key_condition = Some(SortKeyCondition::Gt(20.into()));
+    assert_eq!(query_pages(&db, high, 5).len(), 1);
+    // ALL projects everything; two items share the index key 10.
+    assert_eq!(
+        query_pages(&db, index_query("by_score", 10), 1),
+        vec![items[1].clone(), items[4].clone()]
+    );
+    assert_indexes_hold(&db, &items, "after puts");
+
+    // Moving, leaving and deleting.
+    let set = UpdateAction::Set(Path::attribute("city"), SetValue::from(AttributeValue::from("Bergen")));
+    db.update_item(UpdateItemInput::new(TABLE, game("ann", 1), vec![set]))
+        .unwrap();
+    let remove = UpdateAction::Remove(Path::attribute("score"));
+    db.update_item(UpdateItemInput::new(TABLE, game("bob", 1), vec![remove]))
+        .unwrap();
+    db.delete_item(DeleteItemInput::new(TABLE, game("cid", 1))).unwrap();
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    assert!(query_pages(&db, index_query("by_city", "Oslo"), 5).is_empty());
+    assert_indexes_hold(&db, &table_items(&db), "after updates and a delete");
+}
+
+#[test]
+fn global_index_reads_are_refused_as_dynamodb_refuses_them() {
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    let mut consistent = index_query("by_city", "Oslo");
+    consistent.consistent_read = true;
+    assert_eq!(
+        message(db.query(consistent)),
+        "Consistent reads are not supported on global secondary indexes"
+    );
+    let mut scan = ScanInput::new(TABLE);
+    scan.index_name = Some("by_city".into());
+    scan.consistent_read = true;
+    assert_eq!(
+        message(db.scan(scan)),
+        "Consistent reads are not supported on global secondary indexes"
+    );
+    let mut all = index_query("by_city", "Oslo");
+    all.select = Some(Select::AllAttributes);
+    assert_eq!(
+        message(db.query(all)),
+        "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index by_city because its projection type is not ALL"
+    );
+    let mut wrong_type = index_query("by_city", 5);
+    wrong_type.sort_key_condition = None;
+    assert_eq!(
+        message(db.query(wrong_type)),
+        "One or more parameter values were invalid: Condition parameter type does not match schema type"
+    );
+    let refused = db.put_item(PutItemInput::new(TABLE, game("ann", 1).with("city", 7)));
+    assert_eq!(
+        message(refused),
+        "One or more parameter values were invalid: Type mismatch for Index Key city Expected: S Actual: N IndexName: by_city"
+    );
+}
+
+/// One step of the model test.
+#[derive(Debug, Clone)]
+enum Step {
+    Put {
+        pk: u8,
+        sk: u8,
+        city: Option<u8>,
+        score: Option<u8>,
+    },
+    SetCity {
+        pk: u8,
+        sk: u8,
+        city: u8,
+    },
+    RemoveScore {
+        pk: u8,
+        sk: u8,
+    },
+    Delete {
+        pk: u8,
+        sk: u8,
+    },
+    Flush,
+    Compact,
+    Reopen,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => (0u8..3, 0u8..5, proptest::option::of(0u8..3), proptest::option::of(0u8..4))
+            .prop_map(|(pk, sk, city, score)| Step::Put { pk, sk, city, score }),
+        3 => (0u8..3, 0u8..5, 0u8..3).prop_map(|(pk, sk, city)| Step::SetCity { pk, sk, city }),
+        2 => (0u8..3, 0u8..5).prop_map(|(pk, sk)| Step::RemoveScore { pk, sk }),
+        2 => (0u8..3, 0u8..5).prop_map(|(pk, sk)| Step::Delete { pk, sk }),
+        1 => Just(Step::Flush),
+        1 => Just(Step::Compact),
+        1 => Just(Step::Reopen),
+    ]
+}
+
+fn run_model(steps: &[Step], options: &Options) {
+    let (_faulty, fs, mut db) = new_database(options);
+    let mut model: BTreeMap<(u8, u8), Item> = BTreeMap::new();
+    let pk_name = |pk: u8| format!("p{pk}");
+    for step in steps {
+        match *step {
+            Step::Put { pk, sk, city, score } => {
+                let mut item = game(&pk_name(pk), i64::from(sk)).with("body", "x".repeat(usize::from(sk) * 9));
+                if let Some(city) = city {
+                    item = item.with("city", format!("c{city}"));
+                }
+                if let Some(score) = score {
+                    item = item.with("score", i64::from(score));
+                }
+                db.put_item(PutItemInput::new(TABLE, item.clone())).unwrap();
+                model.insert((pk, sk), item);
+            }
+            Step::SetCity { pk, sk, city } => {
+                let key = game(&pk_name(pk), i64::from(sk));
+                let city = format!("c{city}");
+                let action = UpdateAction::Set(
+                    Path::attribute("city"),
+                    SetValue::from(AttributeValue::from(city.as_str())),
+                );
+                db.update_item(UpdateItemInput::new(TABLE, key.clone(), vec![action]))
+                    .unwrap();
+                let item = model.remove(&(pk, sk)).unwrap_or(key);
+                model.insert((pk, sk), item.with("city", city));
+            }
+            Step::RemoveScore { pk, sk } => {
+                let key = game(&pk_name(pk), i64::from(sk));
+                let action = UpdateAction::Remove(Path::attribute("score"));
+                db.update_item(UpdateItemInput::new(TABLE, key.clone(), vec![action]))
+                    .unwrap();
+                let mut item = model.remove(&(pk, sk)).unwrap_or(key);
+                item.remove("score");
+                model.insert((pk, sk), item);
+            }
+            Step::Delete { pk, sk } => {
+                db.delete_item(DeleteItemInput::new(TABLE, game(&pk_name(pk), i64::from(sk))))
+                    .unwrap();
+                model.remove(&(pk, sk));
+            }
+            Step::Flush => db.flush().unwrap(),
+            Step::Compact => {
+                db.flush().unwrap();
+                db.compact().unwrap();
+            }
+            Step::Reopen => {
+                db.close().unwrap();
+                db = open(&fs, options);
+            }
+        }
+    }
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    let items: Vec<Item> = model.values().cloned().collect();
+    assert_indexes_hold(&db, &items, "model");
+    // And again after a reopen, from what the applier recorded.
+    db.close().unwrap();
+    let db = open(&fs, options);
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    assert_indexes_hold(&db, &items, "model, reopened");
+    db.close().unwrap();
+}
+
+fn options(buffered: bool, replicated: bool) -> Options {
+    let mut options = Options {
+        memtable_bytes: 2048,
+        ..Options::default()
+    };
+    if buffered {
+        options.durability = dynastore_wal::Durability::Buffered {
+            interval: Duration::from_millis(5),
+        };
+    }
+    if replicated {
+        options.replication = Some(Replication {
+            ack: AckMode::Quorum,
+            ..Replication::default()
+        });
+    }
+    options
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Random puts, updates and deletes (adding, moving and removing index keys) with
+    /// flushes, compactions and reopens among them: once caught up, every global index
+    /// query equals the model's.
+    #[test]
+    fn global_indexes_converge_to_a_model_of_the_table(
+        steps in proptest::collection::vec(step(), 1..60),
+        buffered in any::<bool>(),
+        replicated in any::<bool>(),
+    ) {
+        run_model(&steps, &options(buffered, replicated));
+    }
+}
+
+/// Power loss at a point chosen by the seed, during writes that move items between
+/// index keys, with flushes among them: after recovery every global index converges to
+/// exactly the table (no entry lost, none stale, none twice).
+#[test]
+fn after_power_loss_every_global_index_converges_to_its_table() {
+    let options = Options {
+        memtable_bytes: 1024,
+        ..Options::default()
+    };
+    for seed in 0..40u64 {
+        let (faulty, fs, db) = new_database(&options);
+        faulty.crash_after(1 + (seed * 7919) % 300);
+        for i in 0..150i64 {
+            let pk = format!("p{}", (i * 7 + seed as i64) % 4);
+            let sk = i % 5;
+            let result = if i % 6 == 5 {
+                db.delete_item(DeleteItemInput::new(TABLE, game(&pk, sk))).map(|_| ())
+            } else {
+                let mut item = game(&pk, sk).with("n", i);
+                if i % 3 != 0 {
+                    item = item.with("score", (i * 13) % 7).with("city", format!("c{}", i % 4));
+                }
+                db.put_item(PutItemInput::new(TABLE, item)).map(|_| ())
+            };
+            if result.is_err() || ((i + seed as i64) % 23 == 0 && db.flush().is_err()) {
+                break;
+            }
+        }
+        drop(db);
+        faulty.restart();
+        let db = open(&fs, &options);
+        db.wait_for_indexes(CAUGHT_UP)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let items = table_items(&db);
+        assert_indexes_hold(&db, &items, &format!("seed {seed}"));
+    }
+}
