@@ -424,3 +424,109 @@ fn after_power_loss_every_global_index_converges_to_its_table() {
         assert_indexes_hold(&db, &items, &format!("seed {seed}"));
     }
 }
+
+fn replicated(ack: AckMode) -> Options {
+    Options {
+        memtable_bytes: 16 << 10,
+        wal_segment_bytes: 16 << 10,
+        replication: Some(Replication {
+            ack,
+            ..Replication::default()
+        }),
+        ..Options::default()
+    }
+}
+
+/// Writers move items between index keys while the primaries' AZs fail, come back and are
+/// promoted away from: once caught up, every global index is exactly the table on
+/// whichever copies are primaries now.
+#[test]
+fn global_indexes_converge_on_new_primaries_after_failovers_under_load() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (_faulty, _fs, db) = new_database(&replicated(AckMode::Quorum));
+    let db = Arc::new(db);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2i64)
+        .map(|thread| {
+            let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut i = 0i64;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = game(&format!("p{}", (i + thread) % 5), i % 7);
+                    let result = match i % 4 {
+                        3 => db.delete_item(DeleteItemInput::new(TABLE, key)).map(|_| ()),
+                        _ => {
+                            let item = key.with("city", format!("c{}", i % 3)).with("score", (i * 7) % 5);
+                            db.put_item(PutItemInput::new(TABLE, item)).map(|_| ())
+                        }
+                    };
+                    if let Err(error) = result {
+                        panic!("write {thread}/{i}: {error}");
+                    }
+                    i += 1;
+                }
+                i
+            })
+        })
+        .collect();
+    let azs = ["az-a", "az-b", "az-c"];
+    for round in 0..6usize {
+        std::thread::sleep(Duration::from_millis(30));
+        let partitions = common::partitions(&db);
+        let Some(first) = partitions.first() else { continue };
+        let primary = first.entry.group.primary.clone();
+        if round % 2 == 1 {
+            for partition in &partitions {
+                match db.promote(TABLE, partition.entry.id, azs[(round / 2) % 3]) {
+                    Ok(()) | Err(Error::Unavailable { .. }) => {}
+                    Err(error) => panic!("promoting: {error}"),
+                }
+            }
+        } else {
+            db.fail_az(&primary).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+            db.restore_az(&primary).unwrap();
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let written: i64 = writers
+        .into_iter()
+        .map(|writer| common::join_within(writer, Duration::from_secs(120), "a writer"))
+        .sum();
+    assert!(written > 50, "only {written} writes");
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    assert_indexes_hold(&db, &table_items(&db), "after failovers");
+}
+
+/// In `Primary` mode a write the primary alone holds is acknowledged, and lost if the
+/// primary's AZ fails: its index entry must never have been made. The applier applies
+/// only records a replica holds too.
+#[test]
+fn a_write_lost_in_a_failover_leaves_no_index_entry() {
+    let (_faulty, _fs, db) = new_database(&replicated(AckMode::Primary));
+    db.put_item(PutItemInput::new(
+        TABLE,
+        game("ann", 1).with("city", "Oslo").with("score", 1),
+    ))
+    .unwrap();
+    common::wait_caught_up(&db);
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    db.pause_shipping("az-b", true).unwrap();
+    db.pause_shipping("az-c", true).unwrap();
+    for sk in 2..6 {
+        let item = game("ann", sk).with("city", "Lost").with("score", sk);
+        db.put_item(PutItemInput::new(TABLE, item)).unwrap();
+    }
+    // Time enough for an applier that did not wait for a replica to apply them.
+    std::thread::sleep(Duration::from_millis(100));
+    db.fail_az("az-a").unwrap();
+    db.pause_shipping("az-b", false).unwrap();
+    db.pause_shipping("az-c", false).unwrap();
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    let items = table_items(&db);
+    assert_eq!(items.len(), 1, "the unshipped writes are lost: {items:?}");
+    assert!(query_pages(&db, index_query("by_city", "Lost"), 5).is_empty());
+    assert_indexes_hold(&db, &items, "after losing unshipped writes");
+    db.restore_az("az-a").unwrap();
+}

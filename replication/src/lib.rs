@@ -367,6 +367,24 @@ impl Acks {
         true
     }
 
+    /// The newest LSN that enough live replicas hold durably for `mode` to count it
+    /// acknowledged (every record up to it then survives a failover to the most
+    /// up-to-date replica); `None` if `mode` needs no replica.
+    pub fn acknowledged_through(&self, mode: AckMode) -> Option<Lsn> {
+        let replicas = self.replicas.lock();
+        let needed = mode.replicas_needed(replicas.len());
+        if needed == 0 {
+            return None;
+        }
+        let mut durable: Vec<Lsn> = replicas
+            .iter()
+            .filter(|r| r.is_live())
+            .map(ReplicaState::durable_lsn)
+            .collect();
+        durable.sort_unstable_by(|a, b| b.cmp(a));
+        Some(durable.get(needed - 1).copied().unwrap_or(Lsn(0)))
+    }
+
     /// Whether `mode` counts record `lsn` acknowledged by the replicas now (its
     /// durability on the primary is the caller's to know): [`Acks::wait`] without
     /// waiting.

@@ -121,6 +121,8 @@ struct Cursor {
     /// The primary copy whose log it follows.
     primary: Arc<Partition>,
     tailer: Tailer,
+    /// A run of records read but not applied yet: not all of them held by a replica.
+    pending: Option<TailChunk>,
     /// The last LSN applied, and the last one recorded in the CATALOG.
     applied: u64,
     recorded: u64,
@@ -192,6 +194,7 @@ impl Worker {
                     table: Arc::clone(table),
                     tailer: primary.wal().tail(Lsn(from + 1)),
                     primary,
+                    pending: None,
                     applied: from,
                     recorded,
                 },
@@ -200,16 +203,29 @@ impl Worker {
         let Some(cursor) = self.cursors.get_mut(&key) else {
             return false;
         };
-        let chunk = match cursor.tailer.next_chunk(Duration::ZERO) {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => return false,
-            Err(_) => {
-                // A log cut back (a failover) or a read error: start again from the point
-                // last applied, on whatever copy is primary then.
-                self.cursors.remove(&key);
-                return false;
-            }
+        let chunk = match cursor.pending.take() {
+            Some(chunk) => chunk,
+            None => match cursor.tailer.next_chunk(Duration::ZERO) {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return false,
+                Err(_) => {
+                    // A log cut back (a failover) or a read error: start again from the
+                    // point last applied, on whatever copy is primary then.
+                    self.cursors.remove(&key);
+                    return false;
+                }
+            },
         };
+        // Only records a failover cannot take back: the index must never hold a write
+        // the table loses.
+        if cursor
+            .primary
+            .replicated_through()
+            .is_some_and(|held| held < chunk.last_lsn)
+        {
+            cursor.pending = Some(chunk);
+            return false;
+        }
         match apply_chunk(&self.groups, table, &chunk) {
             Ok(()) => {
                 cursor.applied = chunk.last_lsn.0;
@@ -219,6 +235,7 @@ impl Worker {
             Err(_) => {
                 // Nothing is recorded past what was applied: the next round starts there.
                 let applied = cursor.applied;
+                cursor.pending = None;
                 cursor.tailer = cursor.primary.wal().tail(Lsn(applied + 1));
                 false
             }

@@ -132,4 +132,12 @@ impl WriteGate for PrimaryRole {
     fn log_needed_from(&self) -> Option<Lsn> {
         self.wait.acks.min_live_durable().map(Lsn::next)
     }
+
+    fn replicated_through(&self) -> Option<Lsn> {
+        // A quorum's worth of replicas, whatever the writers' ack mode: a record only the
+        // primary holds may be gone after a failover.
+        self.wait
+            .acks
+            .acknowledged_through(dynastore_replication::AckMode::Quorum)
+    }
 }

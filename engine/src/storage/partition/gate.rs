@@ -40,6 +40,11 @@ pub(crate) trait WriteGate: Send + Sync + std::fmt::Debug {
     /// The oldest LSN the log must keep for the group (the next record a live replica
     /// still lacks), if it needs any: a flush drops no record from it on.
     fn log_needed_from(&self) -> Option<Lsn>;
+    /// The newest record no failover can lose: held durably by a replica as well, when
+    /// the copy has replicas; `None` if every durable record counts (no replica).
+    fn replicated_through(&self) -> Option<Lsn> {
+        None
+    }
 }
 
 /// Why a gate turned a write away before it entered the log.
@@ -101,6 +106,12 @@ impl Partition {
     /// The gate the group set, if it set one.
     pub(super) fn gate(&self) -> Option<&dyn WriteGate> {
         self.gate.get().map(|gate| &**gate)
+    }
+
+    /// The newest record of this copy's log that no failover can lose (see
+    /// [`WriteGate::replicated_through`]); `None` if every durable one counts.
+    pub(crate) fn replicated_through(&self) -> Option<Lsn> {
+        self.gate().and_then(|gate| gate.replicated_through())
     }
 
     /// The last LSN of this copy's history a successor took over, if its group deposed it.
