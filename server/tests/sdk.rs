@@ -943,3 +943,87 @@ async fn local_indexes_are_created_described_and_queried() {
     );
     server.stop().await;
 }
+
+/// A table with a global secondary index, as the SDK creates, describes and queries it:
+/// DynamoDB updates such an index asynchronously, so the test waits for it as a client
+/// would, then checks its order, its paging key and its refusals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn global_indexes_are_created_described_and_queried() {
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    let index = GlobalSecondaryIndex::builder()
+        .index_name("by_city")
+        .key_schema(key("city", KeyType::Hash))
+        .key_schema(key("rank", KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .unwrap();
+    client
+        .create_table()
+        .table_name("People")
+        .key_schema(key("pk", KeyType::Hash))
+        .attribute_definitions(definition("pk", ScalarAttributeType::S))
+        .attribute_definitions(definition("city", ScalarAttributeType::S))
+        .attribute_definitions(definition("rank", ScalarAttributeType::N))
+        .global_secondary_indexes(index)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("CreateTable with a global index");
+    let described = client.describe_table().table_name("People").send().await.unwrap();
+    let globals = described.table().unwrap().global_secondary_indexes();
+    assert_eq!(globals.len(), 1);
+    assert_eq!(globals[0].index_name(), Some("by_city"));
+    assert_eq!(
+        globals[0].index_status(),
+        Some(&aws_sdk_dynamodb::types::IndexStatus::Active)
+    );
+    for person in 0..20 {
+        client
+            .put_item()
+            .table_name("People")
+            .item("pk", s(&format!("person-{person}")))
+            .item("city", s(if person % 2 == 0 { "Oslo" } else { "Bergen" }))
+            .item("rank", n(100 - person))
+            .item("bio", s("not projected"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let query = || {
+        client
+            .query()
+            .table_name("People")
+            .index_name("by_city")
+            .key_condition_expression("city = :c AND #r < :r")
+            .expression_attribute_names("#r", "rank")
+            .expression_attribute_values(":c", s("Oslo"))
+            .expression_attribute_values(":r", n(95))
+    };
+    // Eventually consistent: poll until the index has caught up, as a client would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let count = query().send().await.unwrap().count();
+        if count == 7 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the index has {count} of 7");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let page = query().limit(3).send().await.unwrap();
+    let ranks: Vec<&str> = page.items().iter().map(|item| item["rank"].as_n().unwrap().as_str()).collect();
+    assert_eq!(ranks, ["82", "84", "86"]);
+    assert!(page.items().iter().all(|item| !item.contains_key("bio")));
+    let last = page.last_evaluated_key().unwrap();
+    let mut names: Vec<&String> = last.keys().collect();
+    names.sort();
+    assert_eq!(names, ["city", "pk", "rank"]);
+    let consistent = query().consistent_read(true).send().await.unwrap_err();
+    assert_eq!(
+        consistent.message(),
+        Some("Consistent reads are not supported on global secondary indexes")
+    );
+    server.stop().await;
+}
