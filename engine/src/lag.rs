@@ -128,7 +128,9 @@ mod tests {
                 },
                 stats: Some(stats),
                 replicas,
+                index_lag_records: None,
             }],
+            global_indexes: Vec::new(),
         }]
     }
 

@@ -208,6 +208,18 @@ fn a_global_index_is_queried_by_its_own_key_once_caught_up() {
         .unwrap();
     db.delete_item(DeleteItemInput::new(TABLE, game("cid", 1))).unwrap();
     db.wait_for_indexes(CAUGHT_UP).unwrap();
+    // `stats` shows the indexes' lag (none now) and their own partitions.
+    let stats = db.stats().unwrap();
+    let lags: Vec<Option<u64>> = stats[0]
+        .partitions
+        .iter()
+        .filter(|p| p.stats.is_some())
+        .map(|p| p.index_lag_records)
+        .collect();
+    assert!(!lags.is_empty() && lags.iter().all(|lag| *lag == Some(0)), "{lags:?}");
+    let names: Vec<&str> = stats[0].global_indexes.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["by_city", "by_score"]);
+    assert!(stats[0].global_indexes[0].1.iter().any(|p| p.stats.is_some()));
     assert!(query_pages(&db, index_query("by_city", "Oslo"), 5).is_empty());
     assert_indexes_hold(&db, &table_items(&db), "after updates and a delete");
 }

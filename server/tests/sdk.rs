@@ -1013,7 +1013,11 @@ async fn global_indexes_are_created_described_and_queried() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let page = query().limit(3).send().await.unwrap();
-    let ranks: Vec<&str> = page.items().iter().map(|item| item["rank"].as_n().unwrap().as_str()).collect();
+    let ranks: Vec<&str> = page
+        .items()
+        .iter()
+        .map(|item| item["rank"].as_n().unwrap().as_str())
+        .collect();
     assert_eq!(ranks, ["82", "84", "86"]);
     assert!(page.items().iter().all(|item| !item.contains_key("bio")));
     let last = page.last_evaluated_key().unwrap();

@@ -104,20 +104,42 @@ impl Database {
         let failed = self.groups.failed_azs.read().clone();
         let mut out = Vec::with_capacity(tables.len());
         for table in tables {
-            let mut partitions = Vec::with_capacity(table.groups.len());
-            for group in &table.groups {
-                let entry = group.entry.lock().clone();
-                let open = group.open.read().clone();
-                let stats = open.as_ref().map(|partition| partition.stats()).transpose()?;
-                let replicas = match (open, group.replicas.read().clone()) {
-                    (Some(primary), Some(set)) => replica_reports(&primary, &set, &failed),
-                    _ => Vec::new(),
-                };
-                partitions.push(PartitionReport { entry, stats, replicas });
+            let report = |groups: &[Group], lag_of: &dyn Fn(&Group, &Partition) -> Option<u64>| -> Result<_> {
+                let mut partitions = Vec::with_capacity(groups.len());
+                for group in groups {
+                    let entry = group.entry.lock().clone();
+                    let open = group.open.read().clone();
+                    let stats = open.as_ref().map(|partition| partition.stats()).transpose()?;
+                    let index_lag_records = open.as_ref().and_then(|primary| lag_of(group, primary));
+                    let replicas = match (open, group.replicas.read().clone()) {
+                        (Some(primary), Some(set)) => replica_reports(&primary, &set, &failed),
+                        _ => Vec::new(),
+                    };
+                    partitions.push(PartitionReport {
+                        entry,
+                        stats,
+                        replicas,
+                        index_lag_records,
+                    });
+                }
+                Ok(partitions)
+            };
+            let indexed = !table.globals.is_empty();
+            let lag = |group: &Group, primary: &Partition| {
+                indexed.then(|| {
+                    let applied = self.index_positions.applied(&table.name, group.id());
+                    primary.wal().last_lsn().0.saturating_sub(applied)
+                })
+            };
+            let partitions = report(&table.groups, &lag)?;
+            let mut global_indexes = Vec::with_capacity(table.globals.len());
+            for index in &table.globals {
+                global_indexes.push((index.schema.name.clone(), report(&index.groups, &|_, _| None)?));
             }
             out.push(TableStats {
                 name: table.name.clone(),
                 partitions,
+                global_indexes,
             });
         }
         Ok(out)

@@ -9,6 +9,8 @@ pub struct TableStats {
     pub name: String,
     /// Its partitions, in hash order.
     pub partitions: Vec<PartitionReport>,
+    /// Its global indexes' partitions, by index name.
+    pub global_indexes: Vec<(String, Vec<PartitionReport>)>,
 }
 
 /// One partition's catalog entry and, once it is created, its numbers.
@@ -21,4 +23,7 @@ pub struct PartitionReport {
     pub stats: Option<PartitionStats>,
     /// Each replica's progress (empty without replication).
     pub replicas: Vec<ReplicaReport>,
+    /// For a table partition whose table has global indexes: how many records of its log
+    /// the index applier has still to apply to them (the indexes' lag).
+    pub index_lag_records: Option<u64>,
 }
