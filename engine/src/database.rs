@@ -48,19 +48,51 @@ pub use crate::group::report::{ReplicaReport, ReplicaStatus};
 pub use crate::options::{DEFAULT_AZS, DEFAULT_MAX_LAG_RECORDS, Options, PRIMARY_AZ, Replication};
 pub use dynastore_replication::AckMode;
 use dynastore_wal::fs::{self, FileLock, SharedFs};
-use index_applier::{AppliedPositions, IndexApplier};
+use index_applier::IndexApplier;
 use parking_lot::{Mutex, RwLock};
 pub use report::{PartitionReport, TableStats};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 pub(crate) use table::{GlobalIndex, Table};
 use table::{TableRepairs, Tables};
 pub(crate) use validate::{
     LIST_TABLES_LIMIT_MAX, hash_of, out_of_range, table_key, validate_key_schema, validate_name_at, validate_table_name,
 };
+
+/// The most records of a table partition's log its global indexes may lack before its
+/// writers wait for the index applier, as DynamoDB throttles the writes of a table whose
+/// global index falls behind: the indexes' lag stays bounded (at 100,000 writes a second,
+/// 4,096 records are 41 ms).
+const INDEX_LAG_RECORDS_MAX: u64 = 4096;
+
+/// The longest one write waits for the index applier: an applier that cannot go on (a
+/// global index partition with no copy left) slows writes down but never stops them.
+const INDEX_LAG_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits while `group`'s partition log holds more than [`INDEX_LAG_RECORDS_MAX`] records
+/// its table's global indexes lack, at most [`INDEX_LAG_WAIT_MAX`].
+fn keep_indexes_within_reach(table: &Table, group: &Group) {
+    if table.globals.is_empty() {
+        return;
+    }
+    let Some(primary) = group.open.read().clone() else {
+        return;
+    };
+    let behind = || {
+        let applied = group.index_applied.load(Ordering::Acquire);
+        primary.wal().last_lsn().0.saturating_sub(applied) > INDEX_LAG_RECORDS_MAX
+    };
+    if !behind() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    while behind() && started.elapsed() < INDEX_LAG_WAIT_MAX {
+        std::thread::sleep(std::time::Duration::from_micros(100));
+    }
+}
 
 /// The lock file's name in the data directory.
 pub const LOCK_FILE: &str = "LOCK";
@@ -92,8 +124,6 @@ pub struct Database {
     /// Keeps the global indexes from the tables' logs. Dropped (stopped and joined)
     /// first: it writes to index partitions.
     _index_applier: Option<IndexApplier>,
-    /// How far the applier got, by table partition.
-    index_positions: Arc<AppliedPositions>,
     /// Streams primaries' logs to replicas, if any table is replicated. Dropped (stopped
     /// and joined) before the flusher.
     _shipper: Option<Shipper>,
@@ -180,7 +210,6 @@ impl Database {
             })
             .transpose()
             .map_err(io_error("starting the repairer for", &dir))?;
-        let index_positions = Arc::new(AppliedPositions::default());
         let mut db = Database {
             fs,
             dir,
@@ -189,7 +218,6 @@ impl Database {
             tables,
             az_failures: Mutex::new(HashMap::new()),
             _index_applier: None,
-            index_positions,
             _shipper: shipper,
             _repairer: repairer,
             _flusher: flusher,
@@ -205,12 +233,8 @@ impl Database {
         }
         *db.tables.write() = tables;
         db._index_applier = Some(
-            IndexApplier::start(
-                Arc::clone(&db.tables),
-                Arc::clone(&db.groups),
-                Arc::clone(&db.index_positions),
-            )
-            .map_err(io_error("starting the index applier for", &db.dir))?,
+            IndexApplier::start(Arc::clone(&db.tables), Arc::clone(&db.groups))
+                .map_err(io_error("starting the index applier for", &db.dir))?,
         );
         Ok(db)
     }
@@ -307,6 +331,7 @@ impl Database {
                 globals.iter().map(|index| index.schema.clone()).collect(),
             ),
             globals,
+            index_failovers_seen: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -508,6 +533,7 @@ impl Database {
     /// new primary as [`Database::write_key`] does. `create`: whether to create the
     /// partition if it does not exist (deletes alone need not: nothing to delete).
     pub(crate) fn write_group(&self, table: &Table, hash: u64, writes: &[KeyWrite], create: bool) -> Result<()> {
+        keep_indexes_within_reach(table, self.group(table, hash)?);
         self.groups
             .write_batch(self.group(table, hash)?, writes, table.derived_writes(), create)
     }
@@ -522,6 +548,7 @@ impl Database {
         read_old: bool,
         compute: impl FnMut(Option<&Item>) -> Result<Option<Item>>,
     ) -> Result<Option<Item>> {
+        keep_indexes_within_reach(table, self.group(table, hash_of(&key))?);
         self.groups.write(
             self.group(table, hash_of(&key))?,
             key,

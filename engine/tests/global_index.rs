@@ -437,6 +437,40 @@ fn after_power_loss_every_global_index_converges_to_its_table() {
     }
 }
 
+/// Waits until every created partition, the global indexes' too, has both replicas in
+/// service (a failover needs one to promote).
+fn wait_replicas_live(db: &Database) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let stats = db.stats().unwrap();
+        let reports: Vec<_> = stats
+            .iter()
+            .flat_map(|table| {
+                table
+                    .partitions
+                    .iter()
+                    .chain(table.global_indexes.iter().flat_map(|(_, partitions)| partitions))
+            })
+            .filter(|report| report.stats.is_some())
+            .collect();
+        let live = reports.iter().all(|report| {
+            report.replicas.len() == 2
+                && report
+                    .replicas
+                    .iter()
+                    .all(|replica| replica.state == dynastore_engine::ReplicaStatus::Live)
+        });
+        if live {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replicas not in service: {reports:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn replicated(ack: AckMode) -> Options {
     Options {
         memtable_bytes: 16 << 10,
@@ -485,6 +519,9 @@ fn global_indexes_converge_on_new_primaries_after_failovers_under_load() {
     let azs = ["az-a", "az-b", "az-c"];
     for round in 0..6usize {
         std::thread::sleep(Duration::from_millis(30));
+        // Every copy, the index partitions' too (created by the first index write), in
+        // service: a failover needs a replica to promote.
+        wait_replicas_live(&db);
         let partitions = common::partitions(&db);
         let Some(first) = partitions.first() else { continue };
         let primary = first.entry.group.primary.clone();

@@ -3,14 +3,16 @@
 //! global indexes, using what the record notes of the items it replaced (see
 //! [`crate::index::global`]).
 //!
-//! It applies a record only once it is durable on the partition's primary; index writes
+//! It applies a record only once it is durable on the partition's primary (and, with
+//! replicas, on one of them too: a failover cannot take it back); index writes
 //! are idempotent in log order (a record applied twice leaves what applying it once
 //! does, once the later records are applied again too), so after a crash the applier
 //! simply starts again from the last point it recorded. That point is kept per table
 //! partition in the CATALOG (each global index's `applied`), written only once the index
 //! writes up to it are durable; every copy of the partition keeps its log from there on
 //! ([`Partition::hold_log_from`]), so the records are still there after a restart or on a
-//! promoted replica.
+//! promoted replica. A second thread, the recorder, does the recording (index partitions
+//! synced, CATALOG saved), so the applier never waits for it.
 
 use super::*;
 use crate::index::entry::{StoredKey, classify};
@@ -21,10 +23,10 @@ use crate::storage::record::decode_with_notes;
 use dynastore_wal::{Lsn, TailChunk, Tailer};
 use std::collections::BTreeMap;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// How often the applier records how far it got (and makes the index writes up to there
-/// durable first, under `Buffered` durability).
+/// How often the recorder records how far the applier got (and makes the index writes up
+/// to there durable first, under `Buffered` durability).
 const RECORD_EVERY: Duration = Duration::from_millis(100);
 
 /// How long the applier sleeps when no log has a record for it (this bounds the lag it
@@ -32,49 +34,30 @@ const RECORD_EVERY: Duration = Duration::from_millis(100);
 const IDLE_WAIT: Duration = Duration::from_millis(1);
 const NOTHING_TO_FOLLOW_WAIT: Duration = Duration::from_millis(20);
 
-/// What the applier thread and the database share.
-#[derive(Debug, Default)]
-pub(crate) struct AppliedPositions {
-    /// By table name and partition id: the last LSN applied to the indexes (not
-    /// necessarily durable yet).
-    applied: Mutex<HashMap<(String, u32), u64>>,
-}
-
-impl AppliedPositions {
-    /// The last LSN of partition `id` of `table` applied to its global indexes.
-    pub(crate) fn applied(&self, table: &str, id: u32) -> u64 {
-        self.applied.lock().get(&(table.to_owned(), id)).copied().unwrap_or(0)
-    }
-
-    fn set(&self, table: &str, id: u32, lsn: u64) {
-        self.applied.lock().insert((table.to_owned(), id), lsn);
-    }
-}
-
-/// The applier thread; dropping it stops and joins it.
+/// The applier thread, and the thread that records how far it got; dropping this stops
+/// both (the recorder records once more on its way out, so a reopen starts there).
 #[derive(Debug)]
 pub(super) struct IndexApplier {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    applier: Option<JoinHandle<()>>,
+    recorder: Option<JoinHandle<()>>,
 }
 
 impl IndexApplier {
-    /// Starts the thread over the database's `tables`.
-    pub(super) fn start(
-        tables: Arc<Tables>,
-        groups: Arc<GroupContext>,
-        positions: Arc<AppliedPositions>,
-    ) -> std::io::Result<IndexApplier> {
+    /// Starts the applier and recorder threads over the database's `tables`.
+    pub(super) fn start(tables: Arc<Tables>, groups: Arc<GroupContext>) -> std::io::Result<IndexApplier> {
         let stop = Arc::new(AtomicBool::new(false));
+        let recorder = Recorder {
+            tables: Arc::clone(&tables),
+            groups: Arc::clone(&groups),
+        };
         let mut worker = Worker {
             tables,
             groups,
-            positions,
             cursors: HashMap::new(),
-            last_recorded: Instant::now(),
         };
         let stopped = Arc::clone(&stop);
-        let thread = std::thread::Builder::new()
+        let applier = std::thread::Builder::new()
             .name("dynastore-index-applier".into())
             .spawn(move || {
                 while !stopped.load(Ordering::Acquire) {
@@ -84,12 +67,22 @@ impl IndexApplier {
                         Round::NothingToFollow => std::thread::park_timeout(NOTHING_TO_FOLLOW_WAIT),
                     }
                 }
-                // What was applied is recorded on the way out, so a reopen starts there.
-                worker.record_all();
+            })?;
+        let stopped = Arc::clone(&stop);
+        let recording = std::thread::Builder::new()
+            .name("dynastore-index-recorder".into())
+            .spawn(move || {
+                while !stopped.load(Ordering::Acquire) {
+                    std::thread::park_timeout(RECORD_EVERY);
+                    recorder.record();
+                }
+                // Once more, after the applier stopped: a reopen starts from there.
+                recorder.record();
             })?;
         Ok(IndexApplier {
             stop,
-            thread: Some(thread),
+            applier: Some(applier),
+            recorder: Some(recording),
         })
     }
 }
@@ -97,7 +90,11 @@ impl IndexApplier {
 impl Drop for IndexApplier {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(thread) = self.thread.take() {
+        if let Some(thread) = self.applier.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+        if let Some(thread) = self.recorder.take() {
             thread.thread().unpark();
             let _ = thread.join();
         }
@@ -123,17 +120,14 @@ struct Cursor {
     tailer: Tailer,
     /// A run of records read but not applied yet: not all of them held by a replica.
     pending: Option<TailChunk>,
-    /// The last LSN applied, and the last one recorded in the CATALOG.
+    /// The last LSN applied.
     applied: u64,
-    recorded: u64,
 }
 
 struct Worker {
     tables: Arc<Tables>,
     groups: Arc<GroupContext>,
-    positions: Arc<AppliedPositions>,
     cursors: HashMap<(String, u32), Cursor>,
-    last_recorded: Instant,
 }
 
 impl Worker {
@@ -153,17 +147,27 @@ impl Worker {
         });
         let mut worked = false;
         for table in &tables {
+            self.rewind_after_index_failover(table);
             for group in &table.groups {
                 worked |= self.follow(table, group);
             }
-        }
-        if self.last_recorded.elapsed() >= RECORD_EVERY {
-            self.record_all();
         }
         match (worked, tables.is_empty()) {
             (true, _) => Round::Applied,
             (false, false) => Round::Idle,
             (false, true) => Round::NothingToFollow,
+        }
+    }
+
+    /// A global index partition that failed over may have lost index writes its replicas
+    /// did not hold yet (under the `Primary` ack mode): the table's cursors then start
+    /// again from the points recorded, which only ever cover index writes a replica holds
+    /// (see [`Recorder::record`]).
+    fn rewind_after_index_failover(&mut self, table: &Arc<Table>) {
+        let failovers = table.index_failovers();
+        let seen = table.index_failovers_seen.swap(failovers, Ordering::AcqRel);
+        if seen != u64::MAX && seen != failovers {
+            self.cursors.retain(|(name, _), _| *name != table.name);
         }
     }
 
@@ -180,14 +184,11 @@ impl Worker {
         if stale {
             // A first look starts from the point last recorded; a new primary (a
             // failover) from the point last applied, which its log goes on from.
-            let (from, recorded) = match self.cursors.get(&key) {
-                Some(cursor) => (cursor.applied, cursor.recorded),
-                None => {
-                    let recorded = recorded_lsn(&self.groups.catalog.lock(), &table.name, group.id());
-                    (recorded, recorded)
-                }
+            let from = match self.cursors.get(&key) {
+                Some(cursor) => cursor.applied,
+                None => recorded_lsn(&self.groups.catalog.lock(), &table.name, group.id()),
             };
-            self.positions.set(&table.name, group.id(), from);
+            group.index_applied.store(from, Ordering::Release);
             self.cursors.insert(
                 key.clone(),
                 Cursor {
@@ -196,7 +197,6 @@ impl Worker {
                     primary,
                     pending: None,
                     applied: from,
-                    recorded,
                 },
             );
         }
@@ -229,7 +229,7 @@ impl Worker {
         match apply_chunk(&self.groups, table, &chunk) {
             Ok(()) => {
                 cursor.applied = chunk.last_lsn.0;
-                self.positions.set(&table.name, group.id(), chunk.last_lsn.0);
+                group.index_applied.store(chunk.last_lsn.0, Ordering::Release);
                 true
             }
             Err(_) => {
@@ -241,41 +241,69 @@ impl Worker {
             }
         }
     }
+}
 
-    /// Records, for every partition that got further, how far its indexes are applied:
-    /// the index writes made durable first, then the CATALOG, then the copies' logs
-    /// released up to there.
-    fn record_all(&mut self) {
-        self.last_recorded = Instant::now();
-        let moved: Vec<(String, u32)> = self
-            .cursors
-            .iter()
-            .filter(|(_, cursor)| cursor.applied > cursor.recorded)
-            .map(|(key, _)| key.clone())
+/// Records how far the applier got, off its thread: a sync of the index partitions and a
+/// CATALOG save take milliseconds, which the applier spends applying meanwhile.
+struct Recorder {
+    tables: Arc<Tables>,
+    groups: Arc<GroupContext>,
+}
+
+impl Recorder {
+    /// For every table partition whose indexes got further than the CATALOG says: makes
+    /// the index writes durable (they were all made before the applied LSN was noted),
+    /// then records the LSN in the CATALOG, then lets the partition's copies drop their
+    /// log up to it.
+    fn record(&self) {
+        let tables: Vec<Arc<Table>> = self
+            .tables
+            .read()
+            .values()
+            .filter(|table| !table.globals.is_empty())
+            .cloned()
             .collect();
+        let mut moved: Vec<(&Arc<Table>, &Group, u64)> = Vec::new();
+        {
+            let catalog = self.groups.catalog.lock();
+            for table in &tables {
+                for group in &table.groups {
+                    let applied = group.index_applied.load(Ordering::Acquire);
+                    if applied > recorded_lsn(&catalog, &table.name, group.id()) {
+                        moved.push((table, group, applied));
+                    }
+                }
+            }
+        }
         if moved.is_empty() {
             return;
         }
-        if !matches!(self.groups.options.durability, dynastore_wal::Durability::Sync) {
-            for key in &moved {
-                let Some(cursor) = self.cursors.get(key) else { continue };
-                for index in &cursor.table.globals {
-                    for group in &index.groups {
-                        if self.groups.sync(group).is_err() {
-                            return;
-                        }
-                    }
+        let mut done: Vec<&Arc<Table>> = Vec::new();
+        for (table, _, _) in &moved {
+            if done.iter().any(|other| Arc::ptr_eq(other, table)) {
+                continue;
+            }
+            done.push(table);
+            for group in table.globals.iter().flat_map(|index| &index.groups) {
+                if !self.make_safe(group) {
+                    return;
                 }
             }
         }
         let mut catalog = self.groups.catalog.lock();
         let mut next = catalog.clone();
-        for key in &moved {
-            let (Some(cursor), Some(entry)) = (self.cursors.get(key), next.tables.get_mut(&key.0)) else {
+        for (table, group, applied) in &moved {
+            // A table of that name created since is another table.
+            let Some(entry) = next
+                .tables
+                .get_mut(&table.name)
+                .filter(|entry| entry.created_at_ms == table.created_at_ms)
+            else {
                 continue;
             };
             for index in entry.indexes.iter_mut().filter(|index| index.kind == IndexKind::Global) {
-                index.applied.insert(key.1, cursor.applied);
+                let recorded = index.applied.entry(group.id()).or_insert(0);
+                *recorded = (*recorded).max(*applied);
             }
         }
         if next.save(self.groups.fs.as_ref(), &self.groups.dir).is_err() {
@@ -283,15 +311,33 @@ impl Worker {
         }
         *catalog = next;
         drop(catalog);
-        for key in &moved {
-            let Some(cursor) = self.cursors.get_mut(key) else {
-                continue;
-            };
-            cursor.recorded = cursor.applied;
-            if let Some(group) = cursor.table.groups.iter().find(|group| group.id() == key.1) {
-                for copy in group.copies() {
-                    copy.hold_log_from(Lsn(cursor.applied + 1));
-                }
+        for (_, group, applied) in &moved {
+            for copy in group.copies() {
+                copy.hold_log_from(Lsn(applied + 1));
+            }
+        }
+    }
+}
+
+impl Recorder {
+    /// Makes every write so far to index partition `group` durable and held by a replica
+    /// too (if it has replicas), whatever the writers' ack mode: what is recorded must
+    /// survive an index partition's failover. Returns whether it is, within a second.
+    fn make_safe(&self, group: &Group) -> bool {
+        let Some(primary) = group.open.read().clone() else {
+            return true;
+        };
+        if self.groups.sync(group).is_err() {
+            return false;
+        }
+        let target = primary.wal().last_lsn();
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        loop {
+            match primary.replicated_through() {
+                None => return true,
+                Some(held) if held >= target => return true,
+                Some(_) if std::time::Instant::now() >= deadline => return false,
+                Some(_) => std::thread::sleep(Duration::from_millis(1)),
             }
         }
     }

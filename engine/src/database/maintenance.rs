@@ -33,8 +33,11 @@ impl Database {
                 primary.wal().sync()?;
                 let target = primary.wal().last_lsn().0;
                 loop {
-                    let applied = self.index_positions.applied(&table.name, group.id());
-                    if applied >= target {
+                    let applied = group.index_applied.load(Ordering::Acquire);
+                    // An index partition's failover not yet taken into account may have
+                    // lost writes the applier is to make again.
+                    let rewound = table.index_failovers_seen.load(Ordering::Acquire) == table.index_failovers();
+                    if applied >= target && rewound {
                         break;
                     }
                     if std::time::Instant::now() >= deadline {
@@ -127,7 +130,7 @@ impl Database {
             let indexed = !table.globals.is_empty();
             let lag = |group: &Group, primary: &Partition| {
                 indexed.then(|| {
-                    let applied = self.index_positions.applied(&table.name, group.id());
+                    let applied = group.index_applied.load(Ordering::Acquire);
                     primary.wal().last_lsn().0.saturating_sub(applied)
                 })
             };

@@ -28,6 +28,9 @@ pub(crate) struct Table {
     pub(crate) index_writes: IndexWrites,
     /// Its global indexes, each with partitions of its own.
     pub(crate) globals: Vec<GlobalIndex>,
+    /// The failovers of its global index partitions the index applier has taken into
+    /// account (`u64::MAX` until it looked): see [`Table::index_failovers`].
+    pub(crate) index_failovers_seen: AtomicU64,
 }
 
 /// A global secondary index of an open table: its partitions' replication groups, kept
@@ -104,6 +107,16 @@ impl Table {
     /// indexes' too: each flushes and compacts on its own.
     pub(crate) fn open_partitions(&self) -> Vec<Arc<Partition>> {
         self.all_groups().flat_map(Group::copies).collect()
+    }
+
+    /// How many failovers its global index partitions went through (each may have lost
+    /// index writes no replica held, which the index applier then writes again).
+    pub(crate) fn index_failovers(&self) -> u64 {
+        self.globals
+            .iter()
+            .flat_map(|index| &index.groups)
+            .map(|group| group.entry.lock().group.failovers)
+            .sum()
     }
 
     /// The groups of its partitions and of its global indexes' partitions.

@@ -36,7 +36,7 @@ use repairer::RepairSignal;
 use shipper::{ReplicaSet, ShipSignal};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 
 pub(crate) use open::ReplicaCopies;
 
@@ -105,6 +105,9 @@ pub(crate) struct Group {
     /// The group's AZs, in the order of `repairing` (the entry's, which never change,
     /// copied so that finding a repair lock takes no other lock).
     pub(crate) azs: Vec<String>,
+    /// For a table partition whose table has global indexes: the last LSN of its log the
+    /// index applier applied to them (not necessarily durably yet).
+    pub(crate) index_applied: AtomicU64,
 }
 
 impl Group {
@@ -126,6 +129,7 @@ impl Group {
             open: RwLock::new(open),
             replicas: RwLock::new(replicas),
             role: RwLock::new(role),
+            index_applied: AtomicU64::new(0),
         }
     }
 
