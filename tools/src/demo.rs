@@ -4,11 +4,13 @@
 //! (`<data>/demo/<az>/<table>/<partition>/wal`) ([`wal`]), then a database: the data
 //! model, tables and partitions, queries and updates ([`items`]), flushes and compaction
 //! ([`lsm`]), replication and failover ([`replication`]), counters racing flushes
-//! ([`counters`]), the seed's story told with the `dynastore` command ([`shell`]), and
-//! the database served over DynamoDB's wire protocol ([`wire`]).
+//! ([`counters`]), the seed's story told with the `dynastore` command ([`shell`]), the
+//! database served over DynamoDB's wire protocol ([`wire`]), and secondary indexes
+//! ([`indexes`]).
 //! Every step checks its own result and the demo fails loudly if anything is off.
 
 mod counters;
+mod indexes;
 mod items;
 mod lsm;
 mod replication;
@@ -102,6 +104,7 @@ pub fn run(data: &Path, out: &mut dyn Write) -> DemoResult {
     counters::counter_updates_racing_flushes(&root.join("counters"), out)?;
     shell::orders_from_the_shell(&root.join("shell"), out)?;
     wire::served_over_dynamodbs_protocol(&root.join("wire"), out)?;
+    indexes::local_and_global_indexes(&root.join("indexes"), out)?;
     writeln!(out, "\nEvery step checked its own result: the demo passed.")?;
     Ok(())
 }
