@@ -24,12 +24,12 @@
 //! let dir = tempfile::tempdir()?;
 //! let db = Database::open(StdFs::shared(), dir.path(), Options::default())?;
 //! db.create_table(TableSchema {
-//! indexes: Vec::new(),
 //!     name: "Orders".into(),
 //!     key_schema: KeySchema {
 //!         partition_key: KeyAttribute::new("pk", ScalarType::S),
 //!         sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
 //!     },
+//!     indexes: Vec::new(),
 //! })?;
 //! let mut put = PutItemInput::new("Orders", Item::new().with("pk", "c#1").with("sk", 1).with("total", 10));
 //! put.condition = Some(Condition::AttributeNotExists(Path::attribute("pk"))); // create only
