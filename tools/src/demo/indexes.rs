@@ -87,7 +87,10 @@ fn index_counts(db: &Database) -> Result<Vec<usize>, Box<dyn std::error::Error>>
 }
 
 pub(super) fn local_and_global_indexes(dir: &std::path::Path, out: &mut dyn Write) -> DemoResult {
-    writeln!(out, "\n17. Secondary indexes: a local one by year, a global one by genre and plays")?;
+    writeln!(
+        out,
+        "\n17. Secondary indexes: a local one by year, a global one by genre and plays"
+    )?;
     let db = Database::open(StdFs::shared(), dir, Options::default())?;
     db.create_table(schema())?;
     for track in 0..30i64 {
@@ -123,25 +126,41 @@ pub(super) fn local_and_global_indexes(dir: &std::path::Path, out: &mut dyn Writ
     most_played.scan_index_forward = false;
     most_played.limit = Some(3);
     let top = db.query(most_played)?.items;
-    writeln!(out, "   ByGenre (global): jazz, most played first: {}", titles(&top).join(", "))?;
+    writeln!(
+        out,
+        "   ByGenre (global): jazz, most played first: {}",
+        titles(&top).join(", ")
+    )?;
     check(top.len() == 3, "three jazz tracks in the page")?;
 
     // A track changes genre and another is deleted: the index drops the old entries.
     let moved = Item::new().with("Artist", "artist-0").with("Title", "track-00");
-    let to_rock = UpdateAction::Set(Path::attribute("Genre"), SetValue::from(dynastore::AttributeValue::from("rock")));
+    let to_rock = UpdateAction::Set(
+        Path::attribute("Genre"),
+        SetValue::from(dynastore::AttributeValue::from("rock")),
+    );
     db.update_item(UpdateItemInput::new("Tracks", moved, vec![to_rock]))?;
     let gone = Item::new().with("Artist", "artist-1").with("Title", "track-01");
     db.delete_item(DeleteItemInput::new("Tracks", gone))?;
     db.wait_for_indexes(Duration::from_secs(10))?;
     let (table, index) = (genre_counts(&db)?, index_counts(&db)?);
-    writeln!(out, "   jazz/rock/folk tracks: {table:?} in the table, {index:?} in ByGenre")?;
-    check(table == index && table == vec![9, 10, 10], "the global index counts what the table holds")?;
+    writeln!(
+        out,
+        "   jazz/rock/folk tracks: {table:?} in the table, {index:?} in ByGenre"
+    )?;
+    check(
+        table == index && table == vec![9, 10, 10],
+        "the global index counts what the table holds",
+    )?;
     let lag: u64 = db.stats()?[0]
         .partitions
         .iter()
         .filter_map(|partition| partition.index_lag_records)
         .sum();
-    writeln!(out, "   stats: the global index is {lag} record(s) behind the table's log")?;
+    writeln!(
+        out,
+        "   stats: the global index is {lag} record(s) behind the table's log"
+    )?;
     check(lag == 0, "caught up")?;
 
     // Reopened, both indexes answer as before.

@@ -1,0 +1,244 @@
+//! Process crash with secondary indexes: a child process writes items of a table with a
+//! global and a local index from 3 threads (`Sync`), moving each item between index keys
+//! on every write and deleting some, flushing and compacting every few milliseconds, and
+//! prints each acknowledged write; the parent SIGKILLs it at random moments, several times
+//! over one data directory. After each kill: every acknowledged write is there, and once
+//! the global index caught up, both indexes hold exactly what the table holds (no entry
+//! lost, none stale, none twice).
+//!
+//! The child is this test binary re-run with `DYNASTORE_INDEX_CHILD` set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use dynastore::item::{KeyAttribute, ScalarType};
+use dynastore::wal::fs::StdFs;
+use dynastore::{
+    AttributeValue, Database, DeleteItemInput, Error, IndexSchema, Item, KeySchema, Options, Projection, PutItemInput,
+    QueryInput, ScanInput, TableSchema,
+};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+const CHILD_ENV: &str = "DYNASTORE_INDEX_CHILD";
+const KEYS_PER_THREAD: u64 = 40;
+const CITIES: u64 = 5;
+
+fn options() -> Options {
+    Options {
+        wal_segment_bytes: 32 << 10,
+        memtable_bytes: 32 << 10,
+        ..Options::default()
+    }
+}
+
+fn schema() -> TableSchema {
+    let key_schema = KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+    };
+    TableSchema {
+        name: "People".into(),
+        indexes: vec![
+            IndexSchema::global(
+                "by_city",
+                KeySchema {
+                    partition_key: KeyAttribute::new("city", ScalarType::S),
+                    sort_key: Some(KeyAttribute::new("seq", ScalarType::N)),
+                },
+                Projection::KeysOnly,
+            ),
+            IndexSchema::local(
+                "by_seq",
+                &key_schema,
+                KeyAttribute::new("seq", ScalarType::N),
+                Projection::All,
+            ),
+        ],
+        key_schema,
+    }
+}
+
+fn key(thread: u64, k: u64) -> Item {
+    Item::new().with("pk", format!("t{thread}")).with("sk", k as i64)
+}
+
+/// The item a thread writes as its `seq`-th write of key `k`: in city `seq % CITIES`.
+fn item(thread: u64, k: u64, seq: u64) -> Item {
+    key(thread, k)
+        .with("seq", seq as i64)
+        .with("city", format!("city-{}", seq % CITIES))
+        .with("body", "x".repeat((seq % 200) as usize))
+}
+
+/// The child: each thread writes its keys in turn (every seventh write a delete), printing
+/// `ack thread k seq` once a put is acknowledged (`ack thread k 0` for a delete).
+#[test]
+#[ignore = "the child process of the crash test, run by it"]
+fn index_crash_child() {
+    let Ok(dir) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let db = std::sync::Arc::new(Database::open(StdFs::shared(), &dir, options()).unwrap());
+    match db.create_table(schema()) {
+        Ok(_) | Err(Error::ResourceInUse { .. }) => {}
+        Err(error) => panic!("{error}"),
+    }
+    let start: u64 = std::env::var("DYNASTORE_INDEX_SEQ").unwrap().parse().unwrap();
+    let out = std::sync::Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let threads: Vec<_> = (0..3u64)
+        .map(|thread| {
+            let (db, out) = (db.clone(), out.clone());
+            std::thread::spawn(move || {
+                for seq in start.. {
+                    let k = seq % KEYS_PER_THREAD;
+                    let acked = if seq % 7 == 0 {
+                        db.delete_item(DeleteItemInput::new("People", key(thread, k))).unwrap();
+                        0
+                    } else {
+                        db.put_item(PutItemInput::new("People", item(thread, k, seq))).unwrap();
+                        seq
+                    };
+                    let mut out = out.lock().unwrap();
+                    writeln!(out, "ack {thread} {k} {acked}").unwrap();
+                    out.flush().unwrap();
+                }
+            })
+        })
+        .collect();
+    let flusher = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            for round in 1.. {
+                std::thread::sleep(Duration::from_millis(15));
+                db.flush().unwrap();
+                if round % 3 == 0 {
+                    db.compact().unwrap();
+                }
+            }
+        })
+    };
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    flusher.join().unwrap();
+}
+
+/// Every page of `input`.
+fn all_pages(db: &Database, mut input: QueryInput) -> Vec<Item> {
+    let mut items = Vec::new();
+    loop {
+        let page = db.query(input.clone()).unwrap();
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(key) => input.exclusive_start_key = Some(key),
+            None => return items,
+        }
+    }
+}
+
+fn number(item: &Item, name: &str) -> i64 {
+    match item.get(name) {
+        Some(AttributeValue::N(n)) => n.to_string().parse().unwrap(),
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+/// Both indexes against the table's items.
+fn assert_indexes_match(db: &Database, seed: u64) {
+    let mut items = Vec::new();
+    let mut scan = ScanInput::new("People");
+    loop {
+        let page = db.scan(scan.clone()).unwrap();
+        items.extend(page.items);
+        match page.last_evaluated_key {
+            Some(key) => scan.exclusive_start_key = Some(key),
+            None => break,
+        }
+    }
+    for city in 0..CITIES {
+        let city = format!("city-{city}");
+        // The index's order: its sort key, then the table's key.
+        let mut expected: Vec<((i64, String, i64), Item)> = items
+            .iter()
+            .filter(|item| item.get("city") == Some(&city.as_str().into()))
+            .map(|item| {
+                let entry: Item = ["pk", "sk", "city", "seq"]
+                    .iter()
+                    .map(|name| (name.to_string(), item.get(name).unwrap().clone()))
+                    .collect();
+                let pk = match item.get("pk") {
+                    Some(AttributeValue::S(pk)) => pk.clone(),
+                    other => panic!("pk: {other:?}"),
+                };
+                ((number(item, "seq"), pk, number(item, "sk")), entry)
+            })
+            .collect();
+        expected.sort_by(|a, b| a.0.cmp(&b.0));
+        let expected: Vec<Item> = expected.into_iter().map(|(_, entry)| entry).collect();
+        let mut query = QueryInput::new("People", city.as_str());
+        query.index_name = Some("by_city".into());
+        assert_eq!(all_pages(db, query), expected, "seed {seed}: by_city {city}");
+    }
+    for thread in 0..3u64 {
+        let mut expected: Vec<Item> = items
+            .iter()
+            .filter(|item| item.get("pk") == Some(&format!("t{thread}").into()))
+            .cloned()
+            .collect();
+        expected.sort_by_key(|item| number(item, "seq"));
+        let mut query = QueryInput::new("People", format!("t{thread}"));
+        query.index_name = Some("by_seq".into());
+        query.consistent_read = true;
+        assert_eq!(all_pages(db, query), expected, "seed {seed}: by_seq t{thread}");
+    }
+}
+
+#[test]
+fn indexes_converge_to_their_table_after_sigkills() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed = common::seed();
+    let mut acked: BTreeMap<(u64, u64), u64> = BTreeMap::new();
+    for round in 0..5u64 {
+        let run_for = Duration::from_millis(5 + (seed.rotate_left(round as u32 * 11) % 150));
+        let start = (round + 1) * 1_000_000 + 1;
+        let env = [
+            (CHILD_ENV, tmp.path().display().to_string()),
+            ("DYNASTORE_INDEX_SEQ", start.to_string()),
+        ];
+        let acks = common::run_child_and_kill("index_crash_child", &env, run_for);
+        assert!(!acks.is_empty(), "round {round}: the child acknowledged nothing");
+        // The last acknowledged write per key, in print order (a delete prints seq 0).
+        for fields in acks {
+            if let [thread, k, seq] = fields[..] {
+                acked.insert((thread, k), seq);
+            }
+        }
+        println!("round {round}: killed after {run_for:?}");
+        let db = Database::open(StdFs::shared(), tmp.path(), options()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        db.wait_for_indexes(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        for (&(thread, k), &seq) in &acked {
+            let stored = db
+                .get_item(dynastore::GetItemInput::new("People", key(thread, k)))
+                .unwrap()
+                .item;
+            // The last acknowledged write, or the thread's next write of the key (a put or,
+            // every seventh, a delete), in flight at the kill.
+            match (seq, &stored) {
+                (0, None) => {}
+                (_, Some(found)) => assert!(
+                    number(found, "seq") as u64 >= seq,
+                    "seed {seed}: t{thread}-{k} went back from {seq}: {found:?}"
+                ),
+                (_, None) => assert!(
+                    (seq + KEYS_PER_THREAD).is_multiple_of(7),
+                    "seed {seed}: acknowledged t{thread}-{k} seq {seq} lost"
+                ),
+            }
+        }
+        assert_indexes_match(&db, seed);
+        db.close().unwrap();
+    }
+}
