@@ -625,16 +625,14 @@ impl Database {
                 range.upper = Bound::Excluded(start_key);
             }
         }
-        let read = ReadPlan {
-            target: &target,
-            fetch: target.fetches(
-                input.select == Some(Select::AllAttributes),
-                input.projection.as_deref(),
-                input.filter.as_ref(),
-            ),
-            // A query's range holds only the target's keys.
-            skip_others: false,
-        };
+        // A query's range holds only the target's keys.
+        let read = ReadPlan::new(
+            &target,
+            input.select,
+            input.projection.as_deref(),
+            input.filter.as_ref(),
+            false,
+        );
         let new_page = || {
             PageBuilder::new(
                 target.key_names(),
@@ -691,15 +689,13 @@ impl Database {
         if let Some(filter) = &input.filter {
             filter.validate()?;
         }
-        let read = ReadPlan {
-            target: &target,
-            fetch: target.fetches(
-                input.select == Some(Select::AllAttributes),
-                input.projection.as_deref(),
-                input.filter.as_ref(),
-            ),
-            skip_others: true,
-        };
+        let read = ReadPlan::new(
+            &target,
+            input.select,
+            input.projection.as_deref(),
+            input.filter.as_ref(),
+            true,
+        );
         let mut page = PageBuilder::new(
             target.key_names(),
             limit,
@@ -757,7 +753,23 @@ struct ReadPlan<'a, 't> {
     skip_others: bool,
 }
 
-impl ReadPlan<'_, '_> {
+impl<'a, 't> ReadPlan<'a, 't> {
+    /// The plan of a read of `target` with these `select`, `projection` and `filter`;
+    /// `skip_others` as the field says.
+    fn new(
+        target: &'a Target<'t>,
+        select: Option<Select>,
+        projection: Option<&[Path]>,
+        filter: Option<&Condition>,
+        skip_others: bool,
+    ) -> Self {
+        ReadPlan {
+            target,
+            fetch: target.fetches(select == Some(Select::AllAttributes), projection, filter),
+            skip_others,
+        }
+    }
+
     /// Reads the keys of `range` in `copy` that belong to the target into `page`, in key
     /// order or reversed, until the page is full.
     ///

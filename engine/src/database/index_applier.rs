@@ -133,13 +133,7 @@ struct Worker {
 impl Worker {
     /// One pass over every table partition with global indexes.
     fn round(&mut self) -> Round {
-        let tables: Vec<Arc<Table>> = self
-            .tables
-            .read()
-            .values()
-            .filter(|table| !table.globals.is_empty())
-            .cloned()
-            .collect();
+        let tables = indexed_tables(&self.tables);
         self.cursors.retain(|(name, _), cursor| {
             tables
                 .iter()
@@ -256,13 +250,7 @@ impl Recorder {
     /// then records the LSN in the CATALOG, then lets the partition's copies drop their
     /// log up to it.
     fn record(&self) {
-        let tables: Vec<Arc<Table>> = self
-            .tables
-            .read()
-            .values()
-            .filter(|table| !table.globals.is_empty())
-            .cloned()
-            .collect();
+        let tables = indexed_tables(&self.tables);
         let mut moved: Vec<(&Arc<Table>, &Group, u64)> = Vec::new();
         {
             let catalog = self.groups.catalog.lock();
@@ -341,6 +329,16 @@ impl Recorder {
             }
         }
     }
+}
+
+/// The open tables that have global indexes.
+fn indexed_tables(tables: &Tables) -> Vec<Arc<Table>> {
+    tables
+        .read()
+        .values()
+        .filter(|table| !table.globals.is_empty())
+        .cloned()
+        .collect()
 }
 
 /// The last LSN of table partition `id` recorded as applied to every global index of
