@@ -1024,6 +1024,22 @@ async fn global_indexes_are_created_described_and_queried() {
     let mut names: Vec<&String> = last.keys().collect();
     names.sort();
     assert_eq!(names, ["city", "pk", "rank"]);
+    // A put writes the table and the index: one unit each, reported apart with INDEXES.
+    let put = client
+        .put_item()
+        .table_name("People")
+        .item("pk", s("person-new"))
+        .item("city", s("Oslo"))
+        .item("rank", n(1))
+        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Indexes)
+        .send()
+        .await
+        .unwrap();
+    let consumed = put.consumed_capacity().unwrap();
+    assert_eq!(consumed.capacity_units(), Some(2.0));
+    assert_eq!(consumed.table().and_then(|t| t.capacity_units()), Some(1.0));
+    let index_share = consumed.global_secondary_indexes().unwrap()["by_city"].capacity_units();
+    assert_eq!(index_share, Some(1.0));
     let consistent = query().consistent_read(true).send().await.unwrap_err();
     assert_eq!(
         consistent.message(),

@@ -40,7 +40,12 @@ impl Database {
         })?;
         let consumed_capacity = counting.then(|| {
             let bytes = old.as_ref().map_or(0, Item::size_bytes).max(item.size_bytes());
-            ConsumedCapacity::write(&input.table_name, bytes)
+            ConsumedCapacity::write(&input.table_name, bytes).with_index_writes(
+                &table.key_schema,
+                &table.index_schemas,
+                old.as_ref(),
+                Some(&item),
+            )
         });
         Ok(PutItemOutput {
             attributes: returned(old, input.return_values),
@@ -94,7 +99,14 @@ impl Database {
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         let counting = input.return_consumed_capacity.wanted();
         let consumed = |old: Option<&Item>| {
-            counting.then(|| ConsumedCapacity::write(&input.table_name, old.map_or(0, Item::size_bytes)))
+            counting.then(|| {
+                ConsumedCapacity::write(&input.table_name, old.map_or(0, Item::size_bytes)).with_index_writes(
+                    &table.key_schema,
+                    &table.index_schemas,
+                    old,
+                    None,
+                )
+            })
         };
         // No partition yet means no item: only the condition is left to check.
         if self.partition(&table, hash_of(&key), false)?.is_none() {
@@ -149,7 +161,12 @@ impl Database {
         let consumed_capacity = input.return_consumed_capacity.wanted().then(|| {
             let size = |item: Option<&Item>| item.map_or(0, Item::size_bytes);
             let bytes = size(old.as_ref()).max(size(new_item.as_ref()));
-            ConsumedCapacity::write(&input.table_name, bytes)
+            ConsumedCapacity::write(&input.table_name, bytes).with_index_writes(
+                &table.key_schema,
+                &table.index_schemas,
+                old.as_ref(),
+                new_item.as_ref(),
+            )
         });
         let paths: Vec<_> = input.actions.iter().map(UpdateAction::path).collect();
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);

@@ -654,7 +654,7 @@ impl Database {
         output.consumed_capacity = input
             .return_consumed_capacity
             .wanted()
-            .then(|| ConsumedCapacity::read(&input.table_name, bytes, input.consistent_read));
+            .then(|| read_capacity(&target, &input.table_name, bytes, input.consistent_read));
         Ok(output)
     }
 
@@ -717,8 +717,21 @@ impl Database {
         output.consumed_capacity = input
             .return_consumed_capacity
             .wanted()
-            .then(|| ConsumedCapacity::read(&input.table_name, bytes, input.consistent_read));
+            .then(|| read_capacity(&target, &input.table_name, bytes, input.consistent_read));
         Ok(output)
+    }
+}
+
+/// The capacity a read of `bytes` from `target` consumed: the table's, or the index's.
+fn read_capacity(target: &Target<'_>, table: &str, bytes: usize, consistent: bool) -> ConsumedCapacity {
+    match target.index() {
+        None => ConsumedCapacity::read(table, bytes, consistent),
+        Some(index) => ConsumedCapacity::reads(table, 0.0).with_index(
+            index.kind,
+            &index.name,
+            super::capacity::read_units(bytes, consistent),
+            true,
+        ),
     }
 }
 

@@ -63,6 +63,11 @@ impl<'t> Target<'t> {
         }
     }
 
+    /// The index read, if it is one.
+    pub(super) fn index(&self) -> Option<&'t IndexSchema> {
+        self.index.map(|(_, schema)| schema)
+    }
+
     /// The global index read, if it is one.
     pub(super) fn global(&self) -> Option<&'t IndexSchema> {
         self.global.map(|global| &global.schema)

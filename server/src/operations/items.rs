@@ -64,7 +64,19 @@ pub fn reports(fields: &mut Fields<'_>) -> Result<ReturnConsumedCapacity, ApiErr
 pub fn capacity_json(consumed: &ConsumedCapacity, mode: ReturnConsumedCapacity) -> Value {
     let mut json = json!({ "TableName": consumed.table_name, "CapacityUnits": consumed.capacity_units });
     if mode == ReturnConsumedCapacity::Indexes {
-        json["Table"] = json!({ "CapacityUnits": consumed.capacity_units });
+        json["Table"] = json!({ "CapacityUnits": consumed.table_units });
+        let shares = |indexes: &[(String, f64)]| -> serde_json::Map<String, Value> {
+            indexes
+                .iter()
+                .map(|(name, units)| (name.clone(), json!({ "CapacityUnits": units })))
+                .collect()
+        };
+        if !consumed.local_indexes.is_empty() {
+            json["LocalSecondaryIndexes"] = Value::Object(shares(&consumed.local_indexes));
+        }
+        if !consumed.global_indexes.is_empty() {
+            json["GlobalSecondaryIndexes"] = Value::Object(shares(&consumed.global_indexes));
+        }
     }
     json
 }
