@@ -241,10 +241,17 @@ pub fn verify(data: &Path) -> Report {
         catalog.tables.len()
     ));
     for table in catalog.tables.values() {
-        for partition in table.partitions.iter().filter(|p| p.created) {
-            for az in &partition.group.azs {
-                let dir = data.join(az).join(&table.name).join(partition.dir_name());
-                verify_partition(&dir, &mut report);
+        // The table's partitions, then each global index's (`<table>/gsi-<ordinal>/`).
+        let indexes = table
+            .indexes
+            .iter()
+            .map(|index| (format!("gsi-{}", index.ordinal), &index.partitions));
+        for (sub, partitions) in std::iter::once((String::new(), &table.partitions)).chain(indexes) {
+            for partition in partitions.iter().filter(|p| p.created) {
+                for az in &partition.group.azs {
+                    let dir = data.join(az).join(&table.name).join(&sub).join(partition.dir_name());
+                    verify_partition(&dir, &mut report);
+                }
             }
         }
     }
