@@ -622,3 +622,68 @@ fn verify_checks_global_index_partitions_too() {
         report.problems
     );
 }
+
+/// BatchWriteItem keeps both kinds of index as single writes do: puts move items between
+/// index keys, deletes remove their entries, in one record per partition.
+#[test]
+fn batch_writes_keep_local_and_global_indexes() {
+    use dynastore_engine::WriteRequest;
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    let batch = |requests: Vec<WriteRequest>| {
+        let requests = requests
+            .into_iter()
+            .map(|request| (TABLE.to_owned(), request))
+            .collect();
+        let output = db.batch_write(requests).unwrap();
+        assert!(output.unprocessed_items.is_empty());
+    };
+    batch(
+        (0..20)
+            .map(|sk| {
+                WriteRequest::Put(
+                    game(&format!("p{}", sk % 3), sk)
+                        .with("city", "Oslo")
+                        .with("score", sk % 4),
+                )
+            })
+            .collect(),
+    );
+    batch(
+        (0..20)
+            .map(|sk| match sk % 3 {
+                0 => WriteRequest::Delete(game(&format!("p{}", sk % 3), sk)),
+                _ => WriteRequest::Put(
+                    game(&format!("p{}", sk % 3), sk)
+                        .with("city", "Bergen")
+                        .with("score", sk),
+                ),
+            })
+            .collect(),
+    );
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    let items = table_items(&db);
+    assert_eq!(items.len(), 13);
+    assert_indexes_hold(&db, &items, "after batches");
+    // The local index, read strongly consistently, per partition key.
+    for pk in ["p0", "p1", "p2"] {
+        let mut input = index_query("local_score", pk);
+        input.consistent_read = true;
+        let scores: Vec<i64> = query_pages(&db, input, 2)
+            .iter()
+            .map(|entry| match entry.get("score") {
+                Some(AttributeValue::N(n)) => n.to_string().parse().unwrap(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let mut expected: Vec<i64> = items
+            .iter()
+            .filter(|item| item.get("pk") == Some(&pk.into()))
+            .map(|item| match item.get("score") {
+                Some(AttributeValue::N(n)) => n.to_string().parse().unwrap(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        expected.sort();
+        assert_eq!(scores, expected, "local index of {pk}");
+    }
+}
