@@ -86,7 +86,7 @@ impl GroupContext {
             let Some(partition) = self.primary(group, create)? else {
                 return Ok(());
             };
-            let failure = match partition.write_batch_attempt(writes.to_vec(), derived) {
+            let failure = match partition.write_batch_attempt(writes, derived) {
                 Ok(()) => return Ok(()),
                 Err(failure) => failure,
             };

@@ -627,7 +627,7 @@ impl Partition {
     /// [`Partition::write_attempt`] tells.
     pub(crate) fn write_batch_attempt(
         &self,
-        writes: Vec<KeyWrite>,
+        writes: &[KeyWrite],
         derived: &dyn DerivedWrites,
     ) -> std::result::Result<(), WriteFailure> {
         let mut lock = self.lock_pending();
@@ -636,7 +636,7 @@ impl Partition {
         let writes = if derived.needs_old() {
             let mut all = Vec::with_capacity(writes.len() * 2);
             for (key, item) in writes {
-                let key = MemKey::new(key);
+                let key = MemKey::new(key.clone());
                 let old = self.current(&lock, &key).map_err(WriteFailure::before_log)?;
                 let mut extra = Vec::new();
                 derived.derive(old.as_ref(), item.as_ref(), &mut extra);
@@ -648,7 +648,10 @@ impl Partition {
             }
             all
         } else {
-            encode_writes(writes).collect()
+            writes
+                .iter()
+                .map(|(key, item)| (MemKey::new(key.clone()), item.as_ref().map(encode)))
+                .collect()
         };
         let lsn = self
             .wal
