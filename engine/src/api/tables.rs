@@ -52,6 +52,10 @@ pub struct TableDescription {
     pub settings: TableSettings,
     /// Its secondary indexes, in the order they were created.
     pub indexes: Vec<IndexSchema>,
+    /// About how many entries, and bytes, each global index holds (by name), estimated
+    /// as the table's item count is. (A local index's entries share the table's
+    /// partitions and are counted in its numbers.)
+    pub global_index_sizes: Vec<(String, u64, u64)>,
 }
 
 /// A table's state (DynamoDB's `TableStatus`). Tables are created and deleted at once,
@@ -159,14 +163,26 @@ impl Database {
 /// A table's description, its item count and size estimated from its primaries' own
 /// numbers (see [`TableDescription::item_count`]).
 fn describe(table: &Table) -> TableDescription {
-    let (mut item_count, mut table_size_bytes) = (0, 0);
-    for group in &table.groups {
-        if let Some(primary) = group.open.read().as_ref() {
-            let (items, bytes) = primary.approximate_size();
-            item_count += items;
-            table_size_bytes += bytes;
+    let size_of = |groups: &[crate::group::Group]| {
+        let (mut count, mut bytes) = (0, 0);
+        for group in groups {
+            if let Some(primary) = group.open.read().as_ref() {
+                let (entries, size) = primary.approximate_size();
+                count += entries;
+                bytes += size;
+            }
         }
-    }
+        (count, bytes)
+    };
+    let (item_count, table_size_bytes) = size_of(&table.groups);
+    let global_index_sizes = table
+        .globals
+        .iter()
+        .map(|index| {
+            let (count, bytes) = size_of(&index.groups);
+            (index.schema.name.clone(), count, bytes)
+        })
+        .collect();
     let creation_date_time = (table.created_at_ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(table.created_at_ms));
     TableDescription {
         name: table.name.clone(),
@@ -178,5 +194,6 @@ fn describe(table: &Table) -> TableDescription {
         table_size_bytes,
         settings: table.settings.lock().clone(),
         indexes: table.index_schemas.clone(),
+        global_index_sizes,
     }
 }

@@ -289,7 +289,13 @@ pub(super) fn key_schema_json(schema: &KeySchema) -> Value {
 
 /// The `LocalSecondaryIndexes` and `GlobalSecondaryIndexes` of a description (each only
 /// if the table has such indexes).
-pub(super) fn describe(table_json: &mut Value, table: &str, indexes: &[IndexSchema], context: &Context) {
+pub(super) fn describe(
+    table_json: &mut Value,
+    table: &str,
+    indexes: &[IndexSchema],
+    sizes: &[(String, u64, u64)],
+    context: &Context,
+) {
     for kind in [IndexKind::Local, IndexKind::Global] {
         let described: Vec<Value> = indexes
             .iter()
@@ -299,12 +305,16 @@ pub(super) fn describe(table_json: &mut Value, table: &str, indexes: &[IndexSche
                 if let Projection::Include(names) = &index.projection {
                     projection["NonKeyAttributes"] = json!(names);
                 }
+                let (items, bytes) = sizes
+                    .iter()
+                    .find(|(name, _, _)| *name == index.name)
+                    .map_or((0, 0), |(_, items, bytes)| (*items, *bytes));
                 let mut json = json!({
                     "IndexName": index.name,
                     "KeySchema": key_schema_json(&index.key_schema),
                     "Projection": projection,
-                    "IndexSizeBytes": 0,
-                    "ItemCount": 0,
+                    "IndexSizeBytes": bytes,
+                    "ItemCount": items,
                     "IndexArn": format!("{}/index/{}", context.table_arn(table), index.name),
                 });
                 if kind == IndexKind::Global {

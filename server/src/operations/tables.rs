@@ -83,7 +83,13 @@ pub fn description_json(description: &TableDescription, context: &Context) -> Va
         json["BillingModeSummary"] =
             json!({"BillingMode": "PAY_PER_REQUEST", "LastUpdateToPayPerRequestDateTime": since});
     }
-    indexes::describe(&mut json, &description.name, &description.indexes, context);
+    indexes::describe(
+        &mut json,
+        &description.name,
+        &description.indexes,
+        &description.global_index_sizes,
+        context,
+    );
     json
 }
 
