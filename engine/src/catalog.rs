@@ -213,6 +213,12 @@ pub struct IndexEntry {
     /// which the index holds the effects of its log's records, durably.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub applied: BTreeMap<u32, u64>,
+    /// For a global index added to a table with data: the table partitions (by id) whose
+    /// items it has still to be filled with, each with the LSN its log's records are
+    /// applied from (the items up to there come from the backfill). Empty once it is
+    /// active.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub backfill_from: BTreeMap<u32, u64>,
     /// A global index's provisioned read and write capacity units (0 when on demand).
     #[serde(default)]
     pub read_capacity_units: u64,
@@ -233,6 +239,7 @@ impl IndexEntry {
             projection: schema.projection.clone(),
             partitions: Vec::new(),
             applied: BTreeMap::new(),
+            backfill_from: BTreeMap::new(),
             read_capacity_units: schema.throughput.0,
             write_capacity_units: schema.throughput.1,
         }

@@ -37,6 +37,7 @@ use dynastore_wal::fs::{AzFs, FailedAzs};
 
 #[cfg(feature = "drills")]
 mod drills;
+mod global_indexes;
 mod index_applier;
 mod maintenance;
 
@@ -51,12 +52,12 @@ use dynastore_wal::fs::{self, FileLock, SharedFs};
 use index_applier::IndexApplier;
 use parking_lot::{Mutex, RwLock};
 pub use report::{PartitionReport, TableStats};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-pub(crate) use table::{GlobalIndex, Table};
+pub(crate) use table::{GlobalIndex, Groups, Table};
 use table::{TableRepairs, Tables};
 pub(crate) use validate::{
     LIST_TABLES_LIMIT_MAX, hash_of, out_of_range, table_key, validate_key_schema, validate_name_at, validate_table_name,
@@ -305,11 +306,14 @@ impl Database {
         let mut globals = Vec::new();
         for index in entry.indexes.iter().filter(|index| index.kind == IndexKind::Global) {
             let home = home(Some((index.name.clone(), index.ordinal)));
-            globals.push(GlobalIndex {
+            globals.push(Arc::new(GlobalIndex {
                 schema: index.schema(),
                 groups: self.open_groups(&home, &index.partitions)?,
                 home,
-            });
+                backfill: Mutex::new(index.backfill_from.clone()),
+                filled: Mutex::new(BTreeMap::new()),
+                unclean: Mutex::new(index.backfill_from.keys().copied().collect()),
+            }));
         }
         Ok(Table {
             name: entry.name.clone(),
@@ -317,10 +321,10 @@ impl Database {
             created_at_ms: entry.created_at_ms,
             settings: Mutex::new(entry.settings.clone()),
             home: table_home,
-            groups,
+            groups: Groups(Arc::new(groups)),
             indexes: entry.indexes.clone(),
             index_schemas: entry.indexes.iter().map(IndexEntry::schema).collect(),
-            index_writes: IndexWrites::new(
+            index_writes: Arc::new(IndexWrites::new(
                 entry.key_schema(),
                 entry
                     .indexes
@@ -329,7 +333,7 @@ impl Database {
                     .map(|index| (index.ordinal, index.schema()))
                     .collect(),
                 globals.iter().map(|index| index.schema.clone()).collect(),
-            ),
+            )),
             globals,
             index_failovers_seen: AtomicU64::new(u64::MAX),
         })

@@ -133,7 +133,12 @@ fn expected_index(items: &[Item], index: &IndexSchema) -> BTreeMap<Vec<u8>, Vec<
 /// Checks every global index against `items` (the table's contents): each index
 /// partition key's query (in pages of 2) and a scan of the index (in pages of 3).
 fn assert_indexes_hold(db: &Database, items: &[Item], context: &str) {
-    for index in globals() {
+    assert_these_indexes_hold(db, items, &globals(), context);
+}
+
+/// [`assert_indexes_hold`] for `indexes`.
+fn assert_these_indexes_hold(db: &Database, items: &[Item], indexes: &[IndexSchema], context: &str) {
+    for index in indexes.iter().cloned() {
         let expected = expected_index(items, &index);
         let partition_name = &index.key_schema.partition_key.name;
         let mut total = 0;
@@ -690,5 +695,146 @@ fn batch_writes_keep_local_and_global_indexes() {
             .collect();
         expected.sort();
         assert_eq!(scores, expected, "local index of {pk}");
+    }
+}
+
+/// A table keyed as `Games` with no index yet.
+fn bare_schema() -> TableSchema {
+    TableSchema {
+        indexes: Vec::new(),
+        ..schema()
+    }
+}
+
+fn by_city() -> IndexSchema {
+    globals().remove(0)
+}
+
+/// A global index added to a table with data while writers move items between its keys:
+/// it is CREATING and refuses reads until filled, then holds exactly the table's items;
+/// deleting it makes it unknown and removes its data.
+#[test]
+fn a_global_index_added_to_a_table_with_data_is_filled_while_writes_go_on() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let tmp = tempfile::tempdir().unwrap();
+    let options = Options {
+        memtable_bytes: 64 << 10,
+        ..Options::default()
+    };
+    let db = Arc::new(Database::open(dynastore_wal::fs::StdFs::shared(), tmp.path(), options).unwrap());
+    db.create_table(bare_schema()).unwrap();
+    for i in 0..3000i64 {
+        let item = game(&format!("p{}", i % 50), i)
+            .with("city", format!("c{}", i % 7))
+            .with("score", i % 11);
+        db.put_item(PutItemInput::new(TABLE, item)).unwrap();
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut i = 0i64;
+            while !stop.load(Ordering::Relaxed) {
+                let key = game(&format!("p{}", i % 50), (i * 37) % 3000);
+                if i % 5 == 4 {
+                    db.delete_item(DeleteItemInput::new(TABLE, key)).unwrap();
+                } else {
+                    let item = key.with("city", format!("c{}", (i * 3) % 7)).with("score", i % 13);
+                    db.put_item(PutItemInput::new(TABLE, item)).unwrap();
+                }
+                i += 1;
+            }
+            i
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    let created = db.create_global_index(TABLE, by_city()).unwrap();
+    assert!(created.indexes.iter().any(|index| index.name == "by_city"));
+    if created.creating_indexes == ["by_city"] {
+        // Still filling (it usually is, this early): reads are refused as DynamoDB does.
+        match db.query(index_query("by_city", "c1")) {
+            Err(Error::Validation(error)) => assert_eq!(
+                error.to_string(),
+                "Cannot read from backfilling global secondary index: by_city"
+            ),
+            Ok(_) => {}
+            Err(other) => panic!("{other}"),
+        }
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    stop.store(true, Ordering::Relaxed);
+    let writes = writer.join().unwrap();
+    assert!(writes > 10, "only {writes} writes during the fill");
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    assert!(db.describe_table(TABLE).unwrap().creating_indexes.is_empty());
+    assert_these_indexes_hold(&db, &table_items(&db), &[by_city()], "after the fill");
+
+    // Reopened: the index is there, active, and still exact.
+    let db = Arc::try_unwrap(db).unwrap_or_else(|_| panic!("the writer let go"));
+    db.close().unwrap();
+    let db = Database::open(dynastore_wal::fs::StdFs::shared(), tmp.path(), Options::default()).unwrap();
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    assert_these_indexes_hold(&db, &table_items(&db), &[by_city()], "reopened");
+
+    let deleted = db.delete_global_index(TABLE, "by_city").unwrap();
+    assert!(deleted.indexes.is_empty());
+    assert_eq!(
+        message(db.query(index_query("by_city", "c1"))),
+        "The table does not have the specified index: by_city"
+    );
+    assert!(!tmp.path().join("az-a").join(TABLE).join("gsi-0").exists());
+    db.close().unwrap();
+    let db = Database::open(dynastore_wal::fs::StdFs::shared(), tmp.path(), Options::default()).unwrap();
+    assert!(db.describe_table(TABLE).unwrap().indexes.is_empty());
+}
+
+/// Power loss at a point chosen by the seed while a new global index is filled and
+/// writes go on: after recovery the fill finishes (again, from scratch, if it was not
+/// recorded) and the index holds exactly the table's items.
+#[test]
+fn power_loss_during_a_fill_leaves_the_index_exactly_the_table_once_refilled() {
+    let options = Options {
+        memtable_bytes: 8 << 10,
+        ..Options::default()
+    };
+    for seed in 0..20u64 {
+        let faulty = FaultyFs::new();
+        let fs = faulty.shared();
+        let db = open(&fs, &options);
+        db.create_table(bare_schema()).unwrap();
+        for i in 0..300i64 {
+            let item = game(&format!("p{}", i % 9), i)
+                .with("city", format!("c{}", i % 4))
+                .with("score", i % 5);
+            db.put_item(PutItemInput::new(TABLE, item)).unwrap();
+        }
+        faulty.crash_after(1 + (seed * 7919) % 400);
+        let mut created = false;
+        for i in 0..200i64 {
+            if i == 20 {
+                created = db.create_global_index(TABLE, by_city()).is_ok();
+                if !created {
+                    break;
+                }
+            }
+            let item = game(&format!("p{}", i % 9), (i * 7) % 300).with("city", format!("c{}", i % 3));
+            if db.put_item(PutItemInput::new(TABLE, item)).is_err() {
+                break;
+            }
+        }
+        drop(db);
+        faulty.restart();
+        let db = open(&fs, &options);
+        db.wait_for_indexes(CAUGHT_UP)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let has_index = !db.describe_table(TABLE).unwrap().indexes.is_empty();
+        assert!(
+            has_index || !created,
+            "seed {seed}: an index created before the crash is gone"
+        );
+        if has_index {
+            assert_these_indexes_hold(&db, &table_items(&db), &[by_city()], &format!("seed {seed}"));
+        }
     }
 }

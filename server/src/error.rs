@@ -43,6 +43,10 @@ pub enum ApiError {
     /// `ResourceNotFoundException`, worded for the ARN).
     #[error("ResourceNotFoundException: {0}")]
     ResourceNotFound(String),
+    /// More of a limited thing at once than DynamoDB allows, such as two global index
+    /// changes in one UpdateTable (HTTP 400, `LimitExceededException`).
+    #[error("LimitExceededException: {0}")]
+    LimitExceeded(String),
     /// An access key this server does not know (HTTP 400).
     #[error("UnrecognizedClientException: The security token included in the request is invalid.")]
     UnrecognizedClient,
@@ -80,6 +84,7 @@ impl ApiError {
             ApiError::UnrecognizedClient => "UnrecognizedClientException",
             ApiError::AccessDenied(_) => "AccessDeniedException",
             ApiError::ResourceNotFound(_) => "ResourceNotFoundException",
+            ApiError::LimitExceeded(_) => "LimitExceededException",
             ApiError::Engine(error) => error.exception_name(),
             ApiError::Internal(_) => "InternalServerError",
         }
@@ -93,7 +98,8 @@ impl ApiError {
             ApiError::Engine(_)
             | ApiError::Internal(_)
             | ApiError::UnrecognizedClient
-            | ApiError::ResourceNotFound(_) => DYNAMODB,
+            | ApiError::ResourceNotFound(_)
+            | ApiError::LimitExceeded(_) => DYNAMODB,
             _ => SERVICE,
         };
         format!("{namespace}#{}", self.name())
@@ -109,6 +115,7 @@ impl ApiError {
             | ApiError::InvalidSignature(message)
             | ApiError::AccessDenied(message)
             | ApiError::ResourceNotFound(message)
+            | ApiError::LimitExceeded(message)
             | ApiError::Internal(message) => Some(message.clone()),
             ApiError::MissingAuthenticationToken => Some("Request is missing Authentication Token".into()),
             ApiError::UnrecognizedClient => Some("The security token included in the request is invalid.".into()),

@@ -1047,3 +1047,99 @@ async fn global_indexes_are_created_described_and_queried() {
     );
     server.stop().await;
 }
+
+/// UpdateTable adds a global index to a table with data (CREATING, then ACTIVE once
+/// filled, as a client polls for) and deletes it; two index changes at once are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_global_index_is_added_to_a_table_with_data_and_deleted() {
+    use aws_sdk_dynamodb::types::{
+        CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus,
+        Projection, ProjectionType,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    create_orders(&client, "Orders").await;
+    for order in 0..60 {
+        client
+            .put_item()
+            .table_name("Orders")
+            .item("pk", s(&format!("customer-{}", order % 6)))
+            .item("sk", n(order))
+            .item("state", s(if order % 3 == 0 { "open" } else { "shipped" }))
+            .send()
+            .await
+            .unwrap();
+    }
+    let create = |name: &str| {
+        GlobalSecondaryIndexUpdate::builder()
+            .create(
+                CreateGlobalSecondaryIndexAction::builder()
+                    .index_name(name)
+                    .key_schema(key("state", KeyType::Hash))
+                    .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let two = client
+        .update_table()
+        .table_name("Orders")
+        .attribute_definitions(definition("state", ScalarAttributeType::S))
+        .global_secondary_index_updates(create("by_state"))
+        .global_secondary_index_updates(create("by_state_too"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(two.code(), Some("LimitExceededException"));
+    client
+        .update_table()
+        .table_name("Orders")
+        .attribute_definitions(definition("state", ScalarAttributeType::S))
+        .global_secondary_index_updates(create("by_state"))
+        .send()
+        .await
+        .expect("UpdateTable adding a global index");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let described = client.describe_table().table_name("Orders").send().await.unwrap();
+        let status = described.table().unwrap().global_secondary_indexes()[0]
+            .index_status()
+            .cloned();
+        if status == Some(IndexStatus::Active) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let open = client
+        .query()
+        .table_name("Orders")
+        .index_name("by_state")
+        .key_condition_expression("#s = :s")
+        .expression_attribute_names("#s", "state")
+        .expression_attribute_values(":s", s("open"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(open.count(), 20);
+    let delete = GlobalSecondaryIndexUpdate::builder()
+        .delete(
+            DeleteGlobalSecondaryIndexAction::builder()
+                .index_name("by_state")
+                .build()
+                .unwrap(),
+        )
+        .build();
+    client
+        .update_table()
+        .table_name("Orders")
+        .global_secondary_index_updates(delete)
+        .send()
+        .await
+        .expect("UpdateTable deleting the index");
+    let described = client.describe_table().table_name("Orders").send().await.unwrap();
+    assert!(described.table().unwrap().global_secondary_indexes().is_empty());
+    server.stop().await;
+}

@@ -746,6 +746,13 @@ fn check_global_read(target: &Target<'_>, consistent_read: bool, select: Option<
     if consistent_read {
         return Err(invalid("Consistent reads are not supported on global secondary indexes").into());
     }
+    if target.backfilling() {
+        return Err(invalid(format!(
+            "Cannot read from backfilling global secondary index: {}",
+            index.name
+        ))
+        .into());
+    }
     if select == Some(Select::AllAttributes) && index.projection != crate::index::Projection::All {
         return Err(invalid(format!(
             "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global secondary index {} because its projection type is not ALL",

@@ -56,6 +56,9 @@ pub struct TableDescription {
     /// as the table's item count is. (A local index's entries share the table's
     /// partitions and are counted in its numbers.)
     pub global_index_sizes: Vec<(String, u64, u64)>,
+    /// The global indexes still being filled from the table's items (DynamoDB's
+    /// `IndexStatus: CREATING` with `Backfilling`).
+    pub creating_indexes: Vec<String>,
 }
 
 /// A table's state (DynamoDB's `TableStatus`). Tables are created and deleted at once,
@@ -87,6 +90,31 @@ impl Database {
         validate_indexes(&schema.key_schema, &schema.indexes)?;
         let table = self.add_table(&schema.name, &schema.key_schema, &schema.indexes, settings)?;
         Ok(describe(&table))
+    }
+
+    /// Adds global secondary index `index` to table `name`, which may hold data
+    /// (DynamoDB's UpdateTable with a `Create` in `GlobalSecondaryIndexUpdates`). The
+    /// index is `CREATING` (listed in [`TableDescription::creating_indexes`]) while it is
+    /// filled from the table's items in the background, writes going on meanwhile, then
+    /// active; [`Database::wait_for_indexes`] waits for that too.
+    ///
+    /// Errors: [`Error::ResourceNotFound`](crate::Error::ResourceNotFound);
+    /// [`Error::Validation`](crate::Error::Validation) for a local index, a name in use,
+    /// more than 20 global indexes or a key attribute of another type than elsewhere in
+    /// the table; [`Error::Io`](crate::Error::Io) (nothing changed).
+    pub fn create_global_index(&self, name: &str, index: IndexSchema) -> Result<TableDescription> {
+        validate_table_name(name)?;
+        Ok(describe(&*self.add_global_index(name, index)?))
+    }
+
+    /// Deletes global secondary index `index` of table `name` (DynamoDB's UpdateTable with
+    /// a `Delete`): reads stop finding it at once, and its data is removed.
+    ///
+    /// Errors: [`Error::ResourceNotFound`](crate::Error::ResourceNotFound) if the table or
+    /// the global index does not exist; [`Error::Io`](crate::Error::Io).
+    pub fn delete_global_index(&self, name: &str, index: &str) -> Result<TableDescription> {
+        validate_table_name(name)?;
+        Ok(describe(&*self.remove_global_index(name, index)?))
     }
 
     /// Changes a table's settings (DynamoDB's UpdateTable of billing and throughput,
@@ -195,5 +223,11 @@ fn describe(table: &Table) -> TableDescription {
         settings: table.settings.lock().clone(),
         indexes: table.index_schemas.clone(),
         global_index_sizes,
+        creating_indexes: table
+            .globals
+            .iter()
+            .filter(|index| table.backfilling(&index.schema.name))
+            .map(|index| index.schema.name.clone())
+            .collect(),
     }
 }

@@ -46,7 +46,11 @@ impl<'t> Target<'t> {
             Some(index) => Ok(Target {
                 table,
                 index: Some(index),
-                global: table.globals.iter().find(|global| global.schema.name == name),
+                global: table
+                    .globals
+                    .iter()
+                    .find(|global| global.schema.name == name)
+                    .map(|global| &**global),
             }),
             None => Err(ValidationError::InvalidParameter(format!(
                 "The table does not have the specified index: {name}"
@@ -66,6 +70,11 @@ impl<'t> Target<'t> {
     /// The index read, if it is one.
     pub(super) fn index(&self) -> Option<&'t IndexSchema> {
         self.index.map(|(_, schema)| schema)
+    }
+
+    /// Whether it is a global index still being filled from the table's items.
+    pub(super) fn backfilling(&self) -> bool {
+        self.global.is_some_and(|global| !global.backfill.lock().is_empty())
     }
 
     /// The global index read, if it is one.

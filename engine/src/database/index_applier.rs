@@ -197,6 +197,20 @@ impl Worker {
         let Some(cursor) = self.cursors.get_mut(&key) else {
             return false;
         };
+        // A new index whose cut this partition's applied records reached: fill it now.
+        let mut filled = false;
+        for index in &table.globals {
+            let cut = index.backfill.lock().get(&group.id()).copied();
+            if cut.is_some_and(|cut| cursor.applied >= cut) {
+                if backfill(&self.groups, table, index, group.id(), &cursor.primary).is_err() {
+                    return false;
+                }
+                filled = true;
+            }
+        }
+        if filled {
+            return true;
+        }
         let chunk = match cursor.pending.take() {
             Some(chunk) => chunk,
             None => match cursor.tailer.next_chunk(Duration::ZERO) {
@@ -220,7 +234,7 @@ impl Worker {
             cursor.pending = Some(chunk);
             return false;
         }
-        match apply_chunk(&self.groups, table, &chunk) {
+        match apply_chunk(&self.groups, table, group.id(), &cursor.primary, &chunk) {
             Ok(()) => {
                 cursor.applied = chunk.last_lsn.0;
                 group.index_applied.store(chunk.last_lsn.0, Ordering::Release);
@@ -235,6 +249,98 @@ impl Worker {
             }
         }
     }
+}
+
+/// Items a backfill reads from a partition at a time (its read state is locked meanwhile).
+const BACKFILL_PAGE: usize = 1000;
+
+/// Fills global index `index` with the entries of every item partition `id`'s primary
+/// holds now, then marks the partition filled (the recorder records that once the
+/// entries are durable). The records after the index's cut are applied after this, onto
+/// these entries, and bring each one to what its last record says.
+///
+/// Errors: [`Error::Corruption`] reading the partition; what writing to the index returns
+/// (then it is filled again from the start).
+fn backfill(groups: &GroupContext, table: &Table, index: &GlobalIndex, id: u32, primary: &Partition) -> Result<()> {
+    if index.unclean.lock().contains(&id) {
+        clear_partition_entries(groups, table, index, id)?;
+        index.unclean.lock().remove(&id);
+    }
+    let partition_type = table.key_schema.partition_key.scalar_type;
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let (mut items, mut seen, mut last) = (Vec::new(), 0, None);
+        let lower = after
+            .as_deref()
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        primary.visit_range(lower, std::ops::Bound::Unbounded, false, |key, item| {
+            seen += 1;
+            last = Some(key.to_vec());
+            if !table.index_writes.has_local() || classify(key, partition_type) == StoredKey::Item {
+                items.push(item.clone());
+            }
+            seen < BACKFILL_PAGE
+        })?;
+        let mut slots: Vec<Vec<KeyWrite>> = vec![Vec::new(); index.groups.len()];
+        for item in &items {
+            for (entry_key, entry) in index_writes(&table.key_schema, &index.schema, None, Some(item)) {
+                let hash = hash_of(&entry_key);
+                if let Some(writes) = slots.get_mut(index.groups.partition_point(|group| group.range_end < hash)) {
+                    writes.push((entry_key, entry));
+                }
+            }
+        }
+        for (group, writes) in index.groups.iter().zip(slots) {
+            if !writes.is_empty() {
+                groups.write_batch(group, &writes, &NoDerivedWrites, true)?;
+            }
+        }
+        if seen < BACKFILL_PAGE {
+            // Everything read is at or below the log's last record now.
+            index.filled.lock().insert(id, primary.wal().last_lsn().0);
+            index.backfill.lock().remove(&id);
+            return Ok(());
+        }
+        after = last;
+    }
+}
+
+/// Deletes every entry of `index` that stands for an item of table partition `id`: what a
+/// fill begun before a crash may have left, including entries of writes the crash lost.
+///
+/// Errors: reading or writing the index's partitions.
+fn clear_partition_entries(groups: &GroupContext, table: &Table, index: &GlobalIndex, id: u32) -> Result<()> {
+    let Some(range) = table
+        .groups
+        .iter()
+        .find(|group| group.id() == id)
+        .map(|group| group.entry.lock().range)
+    else {
+        return Ok(());
+    };
+    let partition_key = &table.key_schema.partition_key.name;
+    for group in &index.groups {
+        let Some(primary) = group.open.read().clone() else {
+            continue;
+        };
+        let mut doomed: Vec<KeyWrite> = Vec::new();
+        primary.visit_range(
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            false,
+            |key, entry| {
+                let hash = entry.get(partition_key).map(crate::item::key::partition_hash);
+                if hash.is_some_and(|hash| range.contains(hash)) {
+                    doomed.push((key.to_vec(), None));
+                }
+                true
+            },
+        )?;
+        for writes in doomed.chunks(BACKFILL_PAGE) {
+            groups.write_batch(group, writes, &NoDerivedWrites, true)?;
+        }
+    }
+    Ok(())
 }
 
 /// Records how far the applier got, off its thread: a sync of the index partitions and a
@@ -263,11 +369,31 @@ impl Recorder {
                 }
             }
         }
-        if moved.is_empty() {
+        // Fills the applier has applied past (every write they read is then durable).
+        let mut fills: Vec<(&Arc<Table>, &GlobalIndex, u32)> = Vec::new();
+        for table in &tables {
+            for index in &table.globals {
+                for (&id, &read_through) in index.filled.lock().iter() {
+                    let applied = table
+                        .groups
+                        .iter()
+                        .find(|group| group.id() == id)
+                        .map_or(0, |group| group.index_applied.load(Ordering::Acquire));
+                    if applied >= read_through {
+                        fills.push((table, index, id));
+                    }
+                }
+            }
+        }
+        if moved.is_empty() && fills.is_empty() {
             return;
         }
+        let touched = moved
+            .iter()
+            .map(|(table, _, _)| *table)
+            .chain(fills.iter().map(|(table, _, _)| *table));
         let mut done: Vec<&Arc<Table>> = Vec::new();
-        for (table, _, _) in &moved {
+        for table in touched {
             if done.iter().any(|other| Arc::ptr_eq(other, table)) {
                 continue;
             }
@@ -294,11 +420,24 @@ impl Recorder {
                 *recorded = (*recorded).max(*applied);
             }
         }
+        for (table, index, id) in &fills {
+            let entry = next
+                .tables
+                .get_mut(&table.name)
+                .filter(|entry| entry.created_at_ms == table.created_at_ms)
+                .and_then(|entry| entry.indexes.iter_mut().find(|entry| entry.name == index.schema.name));
+            if let Some(entry) = entry {
+                entry.backfill_from.remove(id);
+            }
+        }
         if next.save(self.groups.fs.as_ref(), &self.groups.dir).is_err() {
             return;
         }
         *catalog = next;
         drop(catalog);
+        for (_, index, id) in &fills {
+            index.filled.lock().remove(id);
+        }
         for (_, group, applied) in &moved {
             for copy in group.copies() {
                 copy.hold_log_from(Lsn(applied + 1));
@@ -363,7 +502,7 @@ pub(super) fn recorded_lsn(catalog: &Catalog, table: &str, id: u32) -> u64 {
 ///
 /// Errors: [`Error::Corruption`] for a record that does not decode; what writing to an
 /// index partition returns.
-fn apply_chunk(groups: &GroupContext, table: &Table, chunk: &TailChunk) -> Result<()> {
+fn apply_chunk(groups: &GroupContext, table: &Table, id: u32, primary: &Partition, chunk: &TailChunk) -> Result<()> {
     let corrupt = |reason: String| Error::Corruption {
         file: PathBuf::from(format!("{} log, LSN {}", table.name, chunk.first_lsn)),
         offset: 0,
@@ -379,6 +518,17 @@ fn apply_chunk(groups: &GroupContext, table: &Table, chunk: &TailChunk) -> Resul
     while pos < chunk.bytes.len() {
         let frame = dynastore_wal::record::decode(&chunk.bytes[pos..]).map_err(|e| corrupt(e.to_string()))?;
         pos += frame.framed_len();
+        // An index still to be filled takes this partition's records after its cut only,
+        // and only once filled (its earlier records' batch is empty: they were skipped).
+        let mut skipped = vec![false; table.globals.len()];
+        for (at, index) in table.globals.iter().enumerate() {
+            let cut = index.backfill.lock().get(&id).copied();
+            match cut {
+                Some(cut) if frame.lsn.0 <= cut => skipped[at] = true,
+                Some(_) => backfill(groups, table, index, id, primary)?,
+                None => {}
+            }
+        }
         let (writes, notes) = decode_with_notes(frame.payload).map_err(corrupt)?;
         for (key, value) in writes {
             if table.index_writes.has_local() && classify(key, partition_type) != StoredKey::Item {
@@ -391,7 +541,10 @@ fn apply_chunk(groups: &GroupContext, table: &Table, chunk: &TailChunk) -> Resul
                 .map(|(_, item)| decode_item(item))
                 .transpose()
                 .map_err(|e| corrupt(e.to_string()))?;
-            for (index, slots) in table.globals.iter().zip(&mut batches) {
+            for ((index, slots), skip) in table.globals.iter().zip(&mut batches).zip(&skipped) {
+                if *skip {
+                    continue;
+                }
                 for (entry_key, entry) in index_writes(&table.key_schema, &index.schema, old.as_ref(), new.as_ref()) {
                     let hash = hash_of(&entry_key);
                     let slot = index.groups.partition_point(|group| group.range_end < hash);

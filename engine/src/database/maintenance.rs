@@ -37,7 +37,8 @@ impl Database {
                     // An index partition's failover not yet taken into account may have
                     // lost writes the applier is to make again.
                     let rewound = table.index_failovers_seen.load(Ordering::Acquire) == table.index_failovers();
-                    if applied >= target && rewound {
+                    let filled = table.globals.iter().all(|index| index.backfill.lock().is_empty());
+                    if applied >= target && rewound && filled {
                         break;
                     }
                     if std::time::Instant::now() >= deadline {

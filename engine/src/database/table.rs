@@ -5,7 +5,7 @@ use super::*;
 use crate::catalog::IndexEntry;
 use crate::index::IndexSchema;
 use crate::index::local::IndexWrites;
-use crate::storage::{DerivedWrites, NoDerivedWrites};
+use crate::storage::DerivedWrites;
 
 #[derive(Debug)]
 pub(crate) struct Table {
@@ -17,20 +17,43 @@ pub(crate) struct Table {
     pub(crate) settings: Mutex<crate::catalog::TableSettings>,
     /// Its name, where its copies live, and whether it was deleted, as its groups see them.
     pub(crate) home: Arc<TableHome>,
-    /// Its partitions' replication groups, in hash order.
-    pub(crate) groups: Vec<Group>,
+    /// Its partitions' replication groups, in hash order (shared with the table's next
+    /// description when a global index is added or deleted).
+    pub(crate) groups: Groups,
     /// Its secondary indexes, as the CATALOG holds them.
     pub(crate) indexes: Vec<IndexEntry>,
     /// Their schemas, in the same order.
     pub(crate) index_schemas: Vec<IndexSchema>,
     /// What its indexes add to its items' records: local index entries, and notes for
     /// the global ones.
-    pub(crate) index_writes: IndexWrites,
+    pub(crate) index_writes: Arc<IndexWrites>,
     /// Its global indexes, each with partitions of its own.
-    pub(crate) globals: Vec<GlobalIndex>,
+    pub(crate) globals: Vec<Arc<GlobalIndex>>,
     /// The failovers of its global index partitions the index applier has taken into
     /// account (`u64::MAX` until it looked): see [`Table::index_failovers`].
     pub(crate) index_failovers_seen: AtomicU64,
+}
+
+/// A table's (or a global index's) partitions' replication groups, in hash order: shared
+/// by the descriptions of one table as its global indexes change.
+#[derive(Debug, Clone)]
+pub(crate) struct Groups(pub(crate) Arc<Vec<Group>>);
+
+impl std::ops::Deref for Groups {
+    type Target = [Group];
+
+    fn deref(&self) -> &[Group] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Groups {
+    type Item = &'a Group;
+    type IntoIter = std::slice::Iter<'a, Group>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 /// A global secondary index of an open table: its partitions' replication groups, kept
@@ -43,6 +66,17 @@ pub(crate) struct GlobalIndex {
     pub(crate) home: Arc<TableHome>,
     /// Its partitions' groups, in hash order.
     pub(crate) groups: Vec<Group>,
+    /// The table partitions (by id, with the LSN it starts after) whose items it still
+    /// has to be filled with: an index added to a table with data (see
+    /// [`super::index_applier`]). Empty once it is active.
+    pub(crate) backfill: Mutex<BTreeMap<u32, u64>>,
+    /// Partitions filled in this process, each with the last LSN of its log when its
+    /// items were read: the fill counts as done (and is recorded) once the applier applied
+    /// that far, since it may have read writes not yet durable.
+    pub(crate) filled: Mutex<BTreeMap<u32, u64>>,
+    /// Partitions a fill may have begun for before the database was last closed: their
+    /// entries in the index are cleared before they are filled again.
+    pub(crate) unclean: Mutex<BTreeSet<u32>>,
 }
 
 /// Open tables by name, as the database and its background threads share them.
@@ -93,14 +127,37 @@ impl Repairs for TableRepairs {
 }
 
 impl Table {
+    /// This table with other indexes (one global index added or deleted): the same
+    /// partitions, home and index writes.
+    pub(crate) fn with_indexes(&self, indexes: Vec<IndexEntry>, globals: Vec<Arc<GlobalIndex>>) -> Table {
+        Table {
+            name: self.name.clone(),
+            key_schema: self.key_schema.clone(),
+            created_at_ms: self.created_at_ms,
+            settings: Mutex::new(self.settings.lock().clone()),
+            home: Arc::clone(&self.home),
+            groups: self.groups.clone(),
+            index_schemas: indexes.iter().map(IndexEntry::schema).collect(),
+            indexes,
+            index_writes: Arc::clone(&self.index_writes),
+            globals,
+            index_failovers_seen: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Whether global index `name` is still being filled from the table's items.
+    pub(crate) fn backfilling(&self, name: &str) -> bool {
+        self.globals
+            .iter()
+            .any(|index| index.schema.name == name && !index.backfill.lock().is_empty())
+    }
+
     /// The writes that go into an item's record besides the item's own: its local index
     /// entries.
     pub(crate) fn derived_writes(&self) -> &dyn DerivedWrites {
-        if self.index_writes.needs_old() {
-            &self.index_writes
-        } else {
-            &NoDerivedWrites
-        }
+        // Always the table's own: whether it has global indexes is read under the
+        // partition's write lock, where adding one makes a clean cut in the log.
+        &*self.index_writes
     }
 
     /// Every copy of the partitions created so far, primaries and replicas, the global

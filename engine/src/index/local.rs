@@ -8,6 +8,8 @@ use super::schema::IndexSchema;
 use crate::item::Item;
 use crate::item::validate::KeySchema;
 use crate::storage::{DerivedWrites, KeyWrite};
+use parking_lot::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A table's local indexes, each with its ordinal (the byte its entries' keys carry).
 #[derive(Debug, Clone)]
@@ -63,25 +65,39 @@ impl DerivedWrites for LocalIndexes {
     }
 }
 
-/// Everything a table's indexes add to an item's record.
-#[derive(Debug, Clone)]
+/// Everything a table's indexes add to an item's record. Its global indexes can change
+/// while the table is open (one added or deleted): writers read them under the
+/// partition's write lock, so each record is written with one set or the other.
+#[derive(Debug)]
 pub(crate) struct IndexWrites {
     local: LocalIndexes,
-    globals: Vec<IndexSchema>,
-    /// The attributes a note keeps (see [`noted_attributes`]).
-    noted: Vec<String>,
+    table: KeySchema,
+    /// The global indexes, and the attributes a note keeps (see [`noted_attributes`]).
+    globals: RwLock<(Vec<IndexSchema>, Vec<String>)>,
+    /// Whether there are any, read without the lock.
+    has_globals: AtomicBool,
 }
 
 impl IndexWrites {
     /// The writes of a table keyed by `table` with `local` indexes (ordinal and schema)
     /// and `globals`.
     pub(crate) fn new(table: KeySchema, local: Vec<(u8, IndexSchema)>, globals: Vec<IndexSchema>) -> Self {
-        let noted = noted_attributes(&table, &globals);
-        IndexWrites {
-            local: LocalIndexes::new(table, local),
-            globals,
-            noted,
-        }
+        let writes = IndexWrites {
+            local: LocalIndexes::new(table.clone(), local),
+            table,
+            globals: RwLock::new((Vec::new(), Vec::new())),
+            has_globals: AtomicBool::new(false),
+        };
+        writes.set_globals(globals);
+        writes
+    }
+
+    /// Replaces the global indexes whose keys writes note.
+    pub(crate) fn set_globals(&self, globals: Vec<IndexSchema>) {
+        let noted = noted_attributes(&self.table, &globals);
+        let any = !globals.is_empty();
+        *self.globals.write() = (globals, noted);
+        self.has_globals.store(any, Ordering::Release);
     }
 
     /// Whether the table has local indexes (whose entries share its partitions).
@@ -92,7 +108,7 @@ impl IndexWrites {
 
 impl DerivedWrites for IndexWrites {
     fn needs_old(&self) -> bool {
-        self.has_local() || !self.globals.is_empty()
+        self.has_local() || self.has_globals.load(Ordering::Acquire)
     }
 
     fn derive(&self, old: Option<&Item>, new: Option<&Item>, out: &mut Vec<KeyWrite>) {
@@ -100,7 +116,11 @@ impl DerivedWrites for IndexWrites {
     }
 
     fn note(&self, old: Option<&Item>) -> Option<Item> {
-        note_of(old, &self.noted, &self.globals)
+        if !self.has_globals.load(Ordering::Acquire) {
+            return None;
+        }
+        let globals = self.globals.read();
+        note_of(old, &globals.1, &globals.0)
     }
 }
 

@@ -29,70 +29,89 @@ pub(super) fn read<'a>(fields: &mut Fields<'a>, kind: IndexKind) -> Result<Optio
         return Ok(None);
     }
     let mut indexes = Vec::new();
-    for mut index in fields.structures(list_name)? {
-        index.require("IndexName");
-        index.require("KeySchema");
-        index.require("Projection");
-        let name = index.name("IndexName")?;
-        let mut keys = Vec::new();
-        for mut element in index.structures("KeySchema")? {
-            element.require("AttributeName");
-            element.require("KeyType");
-            if let (Some(name), Some(kind)) = (element.string("AttributeName")?, element.string("KeyType")?) {
-                keys.push(Named { name, kind });
-            }
-            index.absorb(element);
-        }
-        if let Some(list) = index.list("KeySchema")? {
-            let shown = Value::Array(list.clone()).to_string();
-            if list.is_empty() {
-                index.violation(
-                    "KeySchema",
-                    Some(&shown),
-                    "Member must have length greater than or equal to 1",
-                );
-            } else if list.len() > 2 {
-                index.violation(
-                    "KeySchema",
-                    Some(&shown),
-                    "Member must have length less than or equal to 2",
-                );
-            }
-        }
-        let (projection_type, non_key_attributes) = match index.structure("Projection")? {
-            Some(mut projection) => {
-                let projection_type = projection.enumerated("ProjectionType", &["ALL", "INCLUDE", "KEYS_ONLY"])?;
-                let non_key = projection.strings("NonKeyAttributes")?;
-                if non_key.as_ref().is_some_and(Vec::is_empty) {
-                    projection.violation(
-                        "NonKeyAttributes",
-                        Some("[]"),
-                        "Member must have length greater than or equal to 1",
-                    );
-                }
-                index.absorb(projection);
-                (projection_type, non_key)
-            }
-            None => (None, None),
-        };
-        let throughput = match kind {
-            IndexKind::Global => throughput(&mut index)?,
-            IndexKind::Local => None,
-        };
-        let given_throughput = index.has("ProvisionedThroughput");
-        fields.absorb(index);
-        if let Some(name) = name {
-            indexes.push(WireIndex {
-                name,
-                keys,
-                projection_type,
-                non_key_attributes,
-                // Given with a unit missing: refused by the violations already noted.
-                throughput: throughput.or(given_throughput.then_some((0, 0))),
-            });
+    for index in fields.structures(list_name)? {
+        if let Some(index) = read_one(fields, index, kind)? {
+            indexes.push(index);
         }
     }
     Ok(Some(indexes))
+}
+
+/// Reads one index's structure (`index`, a member of `fields`), noting its violations in
+/// `fields`; `None` if it has no name.
+///
+/// Errors: [`ApiError::Serialization`] for a field of the wrong JSON type.
+pub(super) fn read_one<'a>(
+    fields: &mut Fields<'a>,
+    mut index: Fields<'a>,
+    kind: IndexKind,
+) -> Result<Option<WireIndex<'a>>, ApiError> {
+    index.require("IndexName");
+    index.require("KeySchema");
+    index.require("Projection");
+    let name = index.name("IndexName")?;
+    let mut keys = Vec::new();
+    for mut element in index.structures("KeySchema")? {
+        element.require("AttributeName");
+        element.require("KeyType");
+        if let (Some(name), Some(kind)) = (element.string("AttributeName")?, element.string("KeyType")?) {
+            keys.push(Named { name, kind });
+        }
+        index.absorb(element);
+    }
+    if let Some(list) = index.list("KeySchema")? {
+        let shown = Value::Array(list.clone()).to_string();
+        if list.is_empty() {
+            index.violation(
+                "KeySchema",
+                Some(&shown),
+                "Member must have length greater than or equal to 1",
+            );
+        } else if list.len() > 2 {
+            index.violation(
+                "KeySchema",
+                Some(&shown),
+                "Member must have length less than or equal to 2",
+            );
+        }
+    }
+    let (projection_type, non_key_attributes) = match index.structure("Projection")? {
+        Some(mut projection) => {
+            let projection_type = projection.enumerated("ProjectionType", &["ALL", "INCLUDE", "KEYS_ONLY"])?;
+            let non_key = projection.strings("NonKeyAttributes")?;
+            if non_key.as_ref().is_some_and(Vec::is_empty) {
+                projection.violation(
+                    "NonKeyAttributes",
+                    Some("[]"),
+                    "Member must have length greater than or equal to 1",
+                );
+            }
+            index.absorb(projection);
+            (projection_type, non_key)
+        }
+        None => (None, None),
+    };
+    let throughput = match kind {
+        IndexKind::Global => throughput(&mut index)?,
+        IndexKind::Local => None,
+    };
+    let given_throughput = index.has("ProvisionedThroughput");
+    fields.absorb(index);
+    Ok(name.map(|name| WireIndex {
+        name,
+        keys,
+        projection_type,
+        non_key_attributes,
+        // Given with a unit missing: refused by the violations already noted.
+        throughput: throughput.or(given_throughput.then_some((0, 0))),
+    }))
+}
+
+impl<'a> WireIndex<'a> {
+    /// Its `IndexName`.
+    pub(super) fn name(&self) -> &'a str {
+        self.name
+    }
 }
 
 fn invalid(message: impl std::fmt::Display) -> ApiError {
@@ -176,6 +195,32 @@ pub(super) fn check(
     }
     check_definitions_used(table, &schemas)?;
     Ok(schemas)
+}
+
+/// Checks a global index an UpdateTable adds, as CreateTable checks one (its keys against
+/// the request's definitions, its throughput against the table's billing mode, its name
+/// unique among the table's `existing` indexes); returns its schema.
+///
+/// Errors: a `ValidationException` with DynamoDB's message.
+pub(super) fn check_added(
+    table: &TableKeys<'_, '_>,
+    index: &WireIndex<'_>,
+    existing: &[IndexSchema],
+) -> Result<IndexSchema, ApiError> {
+    check_keys(index, table)?;
+    if table.pay_per_request && index.throughput.is_some() {
+        return Err(invalid(format!(
+            "ProvisionedThroughput should not be specified for index: {} when BillingMode is PAY_PER_REQUEST",
+            index.name
+        )));
+    }
+    if !table.pay_per_request && index.throughput.is_none() {
+        return Err(invalid(format!(
+            "ProvisionedThroughput must be specified for index: {}",
+            index.name
+        )));
+    }
+    schema(index, IndexKind::Global, table, existing)
 }
 
 /// An index's key against the definitions, with the messages the table's key gets.
@@ -294,6 +339,7 @@ pub(super) fn describe(
     table: &str,
     indexes: &[IndexSchema],
     sizes: &[(String, u64, u64)],
+    creating: &[String],
     context: &Context,
 ) {
     for kind in [IndexKind::Local, IndexKind::Global] {
@@ -317,8 +363,13 @@ pub(super) fn describe(
                     "ItemCount": items,
                     "IndexArn": format!("{}/index/{}", context.table_arn(table), index.name),
                 });
-                if kind == IndexKind::Global {
+                if kind == IndexKind::Global && creating.contains(&index.name) {
+                    json["IndexStatus"] = json!("CREATING");
+                    json["Backfilling"] = json!(true);
+                } else if kind == IndexKind::Global {
                     json["IndexStatus"] = json!("ACTIVE");
+                }
+                if kind == IndexKind::Global {
                     json["ProvisionedThroughput"] = json!({
                         "NumberOfDecreasesToday": 0,
                         "ReadCapacityUnits": index.throughput.0,

@@ -88,6 +88,7 @@ pub fn description_json(description: &TableDescription, context: &Context) -> Va
         &description.name,
         &description.indexes,
         &description.global_index_sizes,
+        &description.creating_indexes,
         context,
     );
     json
@@ -343,6 +344,8 @@ pub fn update_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
     ]
     .iter()
     .any(|other| fields.has(other));
+    let definitions = named_list(&mut fields, "AttributeDefinitions", "AttributeType", &["B", "N", "S"])?;
+    let index_updates = index_updates(&mut fields)?;
     fields.finish()?;
     if billing_mode.is_none() && !given_throughput && !others {
         return Err(ApiError::Validation(
@@ -357,6 +360,12 @@ pub fn update_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
     }
     if let Some((read, write)) = capacity {
         check_bounds(read, write)?;
+    }
+    let changes_settings = billing_mode.is_some() || given_throughput;
+    if let Some(description) = apply_index_updates(db, name, &definitions, index_updates)?
+        && !changes_settings
+    {
+        return Ok(json!({ "TableDescription": description_json(&description, context) }));
     }
     let now_ms = std::time::SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -400,6 +409,108 @@ pub fn update_table(db: &Database, mut fields: Fields<'_>, context: &Context) ->
         Ok(())
     })?;
     Ok(json!({ "TableDescription": description_json(&description, context) }))
+}
+
+/// What `GlobalSecondaryIndexUpdates` asks: each element's `Create` (an index to add),
+/// `Delete` (the name of one to delete), or `Update` (throughput, kept as given nowhere).
+#[derive(Default)]
+struct IndexUpdates<'a> {
+    creates: Vec<indexes::WireIndex<'a>>,
+    deletes: Vec<&'a str>,
+    /// Names of every element, in order, and whether one had no action at all.
+    names: Vec<&'a str>,
+    empty: bool,
+}
+
+/// Reads `GlobalSecondaryIndexUpdates`, noting violations.
+///
+/// Errors: [`ApiError::Serialization`] for a field of the wrong JSON type.
+fn index_updates<'a>(fields: &mut Fields<'a>) -> Result<IndexUpdates<'a>, ApiError> {
+    let mut updates = IndexUpdates::default();
+    for mut update in fields.structures("GlobalSecondaryIndexUpdates")? {
+        let (create, delete, change) = (
+            update.structure("Create")?,
+            update.structure("Delete")?,
+            update.structure("Update")?,
+        );
+        updates.empty |= create.is_none() && delete.is_none() && change.is_none();
+        if let Some(create) = create
+            && let Some(index) = indexes::read_one(&mut update, create, IndexKind::Global)?
+        {
+            updates.names.push(index.name());
+            updates.creates.push(index);
+        }
+        for (mut named, is_delete) in [(delete, true), (change, false)]
+            .into_iter()
+            .filter_map(|(named, is_delete)| named.map(|named| (named, is_delete)))
+        {
+            named.require("IndexName");
+            if let Some(index) = named.name("IndexName")? {
+                updates.names.push(index);
+                if is_delete {
+                    updates.deletes.push(index);
+                }
+            }
+            update.absorb(named);
+        }
+        fields.absorb(update);
+    }
+    Ok(updates)
+}
+
+/// Adds or deletes the global index `updates` asks for (one at most, as DynamoDB allows
+/// per UpdateTable); returns the table's description if it did either.
+///
+/// Errors: DynamoDB's `ValidationException`s and `LimitExceededException`; the engine's.
+fn apply_index_updates(
+    db: &Database,
+    name: &str,
+    definitions: &[Named<'_>],
+    updates: IndexUpdates<'_>,
+) -> Result<Option<TableDescription>, ApiError> {
+    let invalid =
+        |message: String| ApiError::Validation(format!("One or more parameter values were invalid: {message}"));
+    if updates.empty {
+        return Err(invalid(
+            "One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not be null".into(),
+        ));
+    }
+    for (at, index) in updates.names.iter().enumerate() {
+        if updates.names[..at].contains(index) {
+            return Err(invalid(format!(
+                "Only one global secondary index update per index is allowed simultaneously. Index: {index}"
+            )));
+        }
+    }
+    if updates.creates.len() + updates.deletes.len() > 1 {
+        return Err(ApiError::LimitExceeded(
+            "Subscriber limit exceeded: Only 1 online index can be created or deleted simultaneously per table".into(),
+        ));
+    }
+    if let Some(index) = updates.creates.first() {
+        let table = db.describe_table(name)?;
+        let keys = indexes::TableKeys {
+            definitions,
+            key_schema: &table.key_schema,
+            pay_per_request: table.settings.billing_mode == BillingMode::PayPerRequest,
+        };
+        let schema = indexes::check_added(&keys, index, &table.indexes)?;
+        return Ok(Some(db.create_global_index(name, schema)?));
+    }
+    if let Some(index) = updates.deletes.first() {
+        let table = db.describe_table(name)?;
+        if !table
+            .indexes
+            .iter()
+            .any(|known| known.name == *index && known.kind == IndexKind::Global)
+        {
+            return Err(ApiError::ResourceNotFound(format!(
+                "Requested resource not found: Index: {index} not found in table {name}"
+            )));
+        }
+        return Ok(Some(db.delete_global_index(name, index)?));
+    }
+    Ok(None)
 }
 
 /// The table an ARN names, refused as DynamoDB refuses a malformed one.
