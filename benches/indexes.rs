@@ -202,5 +202,51 @@ fn summary(_: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, puts, queries, summary);
+/// Adding a global index to a table of `BACKFILL_ITEMS` items while one thread keeps
+/// writing (the target: at least 200,000 items a second filled).
+fn backfill_summary(_: &mut Criterion) {
+    let items: u64 = std::env::var("BACKFILL_ITEMS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let (_dir, db) = fresh_database(false);
+    for i in 0..items {
+        db.put_item(PutItemInput::new("Bench", item(i))).unwrap();
+    }
+    db.flush().unwrap();
+    let db = Arc::new(db);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, stop) = (Arc::clone(&db), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut i = items;
+            while !stop.load(Ordering::Relaxed) {
+                db.put_item(PutItemInput::new("Bench", item(i))).unwrap();
+                i += 1;
+            }
+            i - items
+        })
+    };
+    let index = IndexSchema::global(
+        "by_g",
+        KeySchema {
+            partition_key: KeyAttribute::new("g", ScalarType::S),
+            sort_key: None,
+        },
+        Projection::KeysOnly,
+    );
+    let started = Instant::now();
+    db.create_global_index("Bench", index).unwrap();
+    db.wait_for_indexes(Duration::from_secs(600)).unwrap();
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    println!(
+        "\nBackfill of a global index over {items} items: {:.2} s, {:.0} items/s, with {written} writes meanwhile (target: at least 200,000 items/s)",
+        took.as_secs_f64(),
+        items as f64 / took.as_secs_f64()
+    );
+}
+
+criterion_group!(benches, puts, queries, summary, backfill_summary);
 criterion_main!(benches);
