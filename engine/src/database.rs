@@ -79,6 +79,11 @@ fn keep_indexes_within_reach(table: &Table, group: &Group) {
     if table.globals.is_empty() {
         return;
     }
+    // A global index being filled holds the applier at its cut for a while: the table's
+    // writers go on meanwhile (DynamoDB's do), and the applier catches up after.
+    if table.globals.iter().any(|index| !index.backfill.lock().is_empty()) {
+        return;
+    }
     let Some(primary) = group.open.read().clone() else {
         return;
     };
