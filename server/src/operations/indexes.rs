@@ -174,20 +174,7 @@ pub(super) fn check(
             return Err(invalid("List of GlobalSecondaryIndexes is empty"));
         }
         for index in globals {
-            check_keys(index, table)?;
-            if table.pay_per_request && index.throughput.is_some() {
-                return Err(invalid(format!(
-                    "ProvisionedThroughput should not be specified for index: {} when BillingMode is PAY_PER_REQUEST",
-                    index.name
-                )));
-            }
-            if !table.pay_per_request && index.throughput.is_none() {
-                return Err(invalid(format!(
-                    "ProvisionedThroughput must be specified for index: {}",
-                    index.name
-                )));
-            }
-            schemas.push(schema(index, IndexKind::Global, table, &schemas)?);
+            schemas.push(check_added(table, index, &schemas)?);
         }
         if globals.len() > 20 {
             return Err(invalid("GlobalSecondaryIndex count exceeds the per-table limit of 20"));
@@ -197,9 +184,9 @@ pub(super) fn check(
     Ok(schemas)
 }
 
-/// Checks a global index an UpdateTable adds, as CreateTable checks one (its keys against
-/// the request's definitions, its throughput against the table's billing mode, its name
-/// unique among the table's `existing` indexes); returns its schema.
+/// Checks a global index CreateTable or UpdateTable adds: its keys against the request's
+/// definitions, its throughput against the table's billing mode, its projection, and its
+/// name unique among the table's `existing` indexes; returns its schema.
 ///
 /// Errors: a `ValidationException` with DynamoDB's message.
 pub(super) fn check_added(
