@@ -5,7 +5,9 @@
 //!
 //! - [`operations`]: PutItem, GetItem, DeleteItem, UpdateItem and ListTables's types.
 //! - [`batch`]: BatchWriteItem (all or nothing within a partition) and BatchGetItem.
-//! - [`query`]: Query and Scan with DynamoDB's paging.
+//! - [`query`]: Query and Scan with DynamoDB's paging; `target` (what a read reads: the
+//!   table or one of its indexes) and `read_plan` (reading a target's partitions into a
+//!   page) serve them.
 //! - [`capacity`]: the capacity units an operation consumed, as DynamoDB counts them.
 //! - [`tables`]: CreateTable, DeleteTable, DescribeTable and ListTables, and their types.
 
@@ -15,5 +17,6 @@ mod expressions;
 mod items;
 pub mod operations;
 pub mod query;
+mod read_plan;
 pub mod tables;
 mod target;
