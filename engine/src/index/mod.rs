@@ -1,6 +1,6 @@
 //! Secondary indexes: their schemas and DynamoDB's rules for them ([`schema`]), the
 //! entries an item gives each index ([`entry`]), and the local indexes' entries a write
-//! derives, kept in the item's own partition ([`local`]).
+//! derives, kept in the item's own partition (`local`).
 //!
 //! A local secondary index (LSI) shares the table's partition key and sorts its items by
 //! another attribute. Its entries live in the base partition, beside the items, under
