@@ -267,29 +267,29 @@ fn backfill(groups: &GroupContext, table: &Table, index: &GlobalIndex, id: u32, 
         index.unclean.lock().remove(&id);
     }
     let partition_type = table.key_schema.partition_key.scalar_type;
-    let mut after: Option<Vec<u8>> = None;
+    let (mut after, mut last): (Option<Vec<u8>>, Vec<u8>) = (None, Vec::new());
     loop {
-        let (mut items, mut seen, mut last) = (Vec::new(), 0, None);
+        let mut seen = 0;
+        let mut slots: Vec<Vec<KeyWrite>> = vec![Vec::new(); index.groups.len()];
         let lower = after
             .as_deref()
             .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        // The entries are made during the visit (what the index projects, not the whole
+        // items, is copied out).
         primary.visit_range(lower, std::ops::Bound::Unbounded, false, |key, item| {
             seen += 1;
-            last = Some(key.to_vec());
+            last.clear();
+            last.extend_from_slice(key);
             if !table.index_writes.has_local() || classify(key, partition_type) == StoredKey::Item {
-                items.push(item.clone());
+                for (entry_key, entry) in index_writes(&table.key_schema, &index.schema, None, Some(item)) {
+                    let hash = hash_of(&entry_key);
+                    if let Some(writes) = slots.get_mut(index.groups.partition_point(|group| group.range_end < hash)) {
+                        writes.push((entry_key, entry));
+                    }
+                }
             }
             seen < BACKFILL_PAGE
         })?;
-        let mut slots: Vec<Vec<KeyWrite>> = vec![Vec::new(); index.groups.len()];
-        for item in &items {
-            for (entry_key, entry) in index_writes(&table.key_schema, &index.schema, None, Some(item)) {
-                let hash = hash_of(&entry_key);
-                if let Some(writes) = slots.get_mut(index.groups.partition_point(|group| group.range_end < hash)) {
-                    writes.push((entry_key, entry));
-                }
-            }
-        }
         for (group, writes) in index.groups.iter().zip(slots) {
             if !writes.is_empty() {
                 groups.write_batch(group, &writes, &NoDerivedWrites, true)?;
@@ -301,7 +301,7 @@ fn backfill(groups: &GroupContext, table: &Table, index: &GlobalIndex, id: u32, 
             index.backfill.lock().remove(&id);
             return Ok(());
         }
-        after = last;
+        after = Some(last.clone());
     }
 }
 
