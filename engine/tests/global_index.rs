@@ -71,6 +71,17 @@ fn globals() -> Vec<IndexSchema> {
         .collect()
 }
 
+/// After power loss (`db` dropped, what was not durable lost): the database reopened,
+/// its global indexes caught up.
+fn recover(db: Database, faulty: &FaultyFs, fs: &SharedFs, options: &Options, seed: u64) -> Database {
+    drop(db);
+    faulty.restart();
+    let db = open(fs, options);
+    db.wait_for_indexes(CAUGHT_UP)
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    db
+}
+
 fn open(fs: &SharedFs, options: &Options) -> Database {
     Database::open(fs.clone(), DIR, options.clone()).unwrap()
 }
@@ -437,11 +448,7 @@ fn after_power_loss_every_global_index_converges_to_its_table() {
                 break;
             }
         }
-        drop(db);
-        faulty.restart();
-        let db = open(&fs, &options);
-        db.wait_for_indexes(CAUGHT_UP)
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let db = recover(db, &faulty, &fs, &options, seed);
         let items = table_items(&db);
         assert_indexes_hold(&db, &items, &format!("seed {seed}"));
     }
@@ -823,11 +830,7 @@ fn power_loss_during_a_fill_leaves_the_index_exactly_the_table_once_refilled() {
                 break;
             }
         }
-        drop(db);
-        faulty.restart();
-        let db = open(&fs, &options);
-        db.wait_for_indexes(CAUGHT_UP)
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let db = recover(db, &faulty, &fs, &options, seed);
         let has_index = !db.describe_table(TABLE).unwrap().indexes.is_empty();
         assert!(
             has_index || !created,
