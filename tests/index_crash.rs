@@ -162,6 +162,9 @@ fn table_items(db: &Database) -> Vec<Item> {
 
 /// Both indexes against the table's items.
 fn assert_indexes_match(db: &Database, seed: u64) {
+    // The engine's own check (what `verify` runs) agrees, entry by entry.
+    let check = db.check_indexes(Duration::from_secs(60)).unwrap();
+    assert!(check.problems.is_empty(), "seed {seed}: {:?}", check.problems);
     let items = table_items(db);
     for city in 0..CITIES {
         let city = format!("city-{city}");
@@ -373,6 +376,12 @@ fn a_global_index_filled_across_sigkills_converges_to_its_table() {
                 .count();
             assert_eq!(by_city(city), expected, "seed {seed}: round {round}: city-{city}");
         }
+        let check = db.check_indexes(Duration::from_secs(60)).unwrap();
+        assert!(
+            check.problems.is_empty(),
+            "seed {seed}: round {round}: {:?}",
+            check.problems
+        );
         db.close().unwrap();
     }
 }

@@ -39,6 +39,7 @@ use dynastore_wal::fs::{AzFs, FailedAzs};
 mod drills;
 mod global_indexes;
 mod index_applier;
+mod index_check;
 mod maintenance;
 
 mod report;
@@ -50,6 +51,7 @@ pub use crate::options::{DEFAULT_AZS, DEFAULT_MAX_LAG_RECORDS, Options, PRIMARY_
 pub use dynastore_replication::AckMode;
 use dynastore_wal::fs::{self, FileLock, SharedFs};
 use index_applier::IndexApplier;
+pub use index_check::IndexCheck;
 use parking_lot::{Mutex, RwLock};
 pub use report::{PartitionReport, TableStats};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

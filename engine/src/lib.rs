@@ -49,7 +49,7 @@ pub use api::operations::{
 };
 pub use api::query::{QueryInput, QueryOutput, ScanInput, ScanOutput, Select, SortKeyCondition};
 pub use api::tables::{BillingMode, TableDescription, TableSchema, TableSettings, TableStatus};
-pub use database::{AckMode, Database, Options, ReplicaReport, ReplicaStatus, Replication};
+pub use database::{AckMode, Database, IndexCheck, Options, ReplicaReport, ReplicaStatus, Replication};
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};
 pub use index::{IndexKind, IndexSchema, Projection};

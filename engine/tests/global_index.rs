@@ -149,6 +149,9 @@ fn assert_indexes_hold(db: &Database, items: &[Item], context: &str) {
 
 /// [`assert_indexes_hold`] for `indexes`.
 fn assert_these_indexes_hold(db: &Database, items: &[Item], indexes: &[IndexSchema], context: &str) {
+    // The engine's own check (what `verify` runs) agrees, entry by entry.
+    let check = db.check_indexes(CAUGHT_UP).unwrap();
+    assert!(check.problems.is_empty(), "{context}: {:?}", check.problems);
     for index in indexes.iter().cloned() {
         let expected = expected_index(items, &index);
         let partition_name = &index.key_schema.partition_key.name;

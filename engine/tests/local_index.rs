@@ -104,6 +104,9 @@ fn expected_entries(items: &[Item], index: &IndexSchema) -> Vec<Item> {
 /// query of each index (in pages of 2) and a scan of each index return exactly what the
 /// items give, and a scan of the table returns no entry.
 fn assert_indexes_match_table(db: &Database, context: &str) {
+    // The engine's own check (what `verify` runs) agrees, entry by entry.
+    let check = db.check_indexes(std::time::Duration::from_secs(20)).unwrap();
+    assert!(check.problems.is_empty(), "{context}: {:?}", check.problems);
     let items = scan_pages(db, ScanInput::new(TABLE), 3);
     let mut by_pk: BTreeMap<String, Vec<Item>> = BTreeMap::new();
     for item in &items {

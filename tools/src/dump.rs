@@ -297,32 +297,72 @@ pub fn catalog(data: &Path, as_json: bool, out: &mut dyn Write) -> Result<(), Bo
             "  table {}: partition key {} ({}){sort}",
             table.name, schema.partition_key.name, schema.partition_key.scalar_type
         )?;
-        for partition in &table.partitions {
-            let state = if partition.created {
-                "created"
-            } else {
-                "not created yet"
-            };
-            let group = &partition.group;
-            let replication = if group.azs.len() > 1 {
-                format!(
-                    "; AZs {} (primary {}, epoch {}, {} failover(s))",
-                    group.azs.join(", "),
-                    group.primary,
-                    group.epoch,
-                    group.failovers
-                )
-            } else {
+        write_partitions(&table.partitions, "", out)?;
+        for index in &table.indexes {
+            let schema = index.schema();
+            let keys = std::iter::once(&schema.key_schema.partition_key)
+                .chain(&schema.key_schema.sort_key)
+                .map(|k| format!("{} ({})", k.name, k.scalar_type))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let state = if index.backfill_from.is_empty() {
                 String::new()
+            } else {
+                format!(", filling from {} partition(s)", index.backfill_from.len())
             };
             writeln!(
                 out,
-                "    {}  hash {:#018x}..={:#018x}  {state}{replication}",
-                partition.dir_name(),
-                partition.range.start,
-                partition.range.end
+                "    {} index {} (ordinal {}): key {keys}, projection {}{state}",
+                match index.kind {
+                    dynastore::IndexKind::Local => "local",
+                    dynastore::IndexKind::Global => "global",
+                },
+                index.name,
+                index.ordinal,
+                index.projection.type_name()
             )?;
+            // A global index's partitions live under `<az>/<table>/gsi-<ordinal>/`.
+            write_partitions(&index.partitions, &format!("gsi-{}/", index.ordinal), out)?;
+            for (partition, lsn) in &index.applied {
+                writeln!(out, "      applied table partition {partition} through LSN {lsn}")?;
+            }
         }
+    }
+    Ok(())
+}
+
+/// Prints one line per partition, its directory under the table's (`sub`, then the
+/// partition's own).
+fn write_partitions(
+    partitions: &[dynastore::catalog::PartitionEntry],
+    sub: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    for partition in partitions {
+        let state = if partition.created {
+            "created"
+        } else {
+            "not created yet"
+        };
+        let group = &partition.group;
+        let replication = if group.azs.len() > 1 {
+            format!(
+                "; AZs {} (primary {}, epoch {}, {} failover(s))",
+                group.azs.join(", "),
+                group.primary,
+                group.epoch,
+                group.failovers
+            )
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "    {sub}{}  hash {:#018x}..={:#018x}  {state}{replication}",
+            partition.dir_name(),
+            partition.range.start,
+            partition.range.end
+        )?;
     }
     Ok(())
 }

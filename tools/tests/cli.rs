@@ -225,6 +225,69 @@ fn verify_passes_a_sound_directory_and_dump_shows_catalog_and_manifest() {
     );
 }
 
+/// `verify` compares each index with its table after the file checks; `dump catalog`
+/// lists the indexes and a global index's own partitions.
+#[test]
+fn verify_checks_indexes_against_their_table_and_dump_lists_them() {
+    use dynastore::item::{KeyAttribute, ScalarType};
+    use dynastore::{Database, IndexSchema, KeySchema, Options, Projection, PutItemInput, TableSchema};
+    let tmp = tempfile::tempdir().unwrap();
+    let options = Options {
+        initial_partitions: 1,
+        ..Options::default()
+    };
+    let db = Database::open(StdFs::shared(), tmp.path(), options).unwrap();
+    let key_schema = KeySchema {
+        partition_key: KeyAttribute::new("pk", ScalarType::S),
+        sort_key: Some(KeyAttribute::new("sk", ScalarType::N)),
+    };
+    let city = KeySchema {
+        partition_key: KeyAttribute::new("city", ScalarType::S),
+        sort_key: None,
+    };
+    db.create_table(TableSchema {
+        name: "People".into(),
+        indexes: vec![
+            IndexSchema::local(
+                "by_age",
+                &key_schema,
+                KeyAttribute::new("age", ScalarType::N),
+                Projection::KeysOnly,
+            ),
+            IndexSchema::global("by_city", city, Projection::All),
+        ],
+        key_schema,
+    })
+    .unwrap();
+    for i in 0..30 {
+        let item = dynastore::Item::new()
+            .with("pk", format!("p{}", i % 5))
+            .with("sk", i)
+            .with("age", 20 + i % 7)
+            .with("city", format!("c{}", i % 3));
+        db.put_item(PutItemInput::new("People", item)).unwrap();
+    }
+    db.close().unwrap();
+
+    let data = tmp.path().to_str().unwrap();
+    let output = dynastore(&["--data", data, "verify"]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("table People partition 0: local indexes: 30 entries, each its item's")
+            && text.contains("table People global index by_city: 30 entries, each its item's")
+            && text.contains(", 0 problem(s)"),
+        "{text}"
+    );
+    let catalog = String::from_utf8(dynastore(&["--data", data, "dump", "catalog"]).stdout).unwrap();
+    assert!(
+        catalog.contains("local index by_age (ordinal 0): key pk (S), age (N), projection KEYS_ONLY")
+            && catalog.contains("global index by_city (ordinal 1): key city (S), projection ALL")
+            && catalog.contains("gsi-1/p-0000"),
+        "{catalog}"
+    );
+}
+
 #[test]
 fn verify_reports_a_damaged_table_and_an_orphan_and_fails() {
     let tmp = tempfile::tempdir().unwrap();

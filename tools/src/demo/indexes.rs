@@ -172,6 +172,15 @@ pub(super) fn local_and_global_indexes(dir: &std::path::Path, out: &mut dyn Writ
     all_years.consistent_read = true;
     check(db.query(all_years)?.count == 10, "the local index after a reopen")?;
     writeln!(out, "   reopened: both indexes answer as before")?;
+    // What `dynastore verify` runs after its file checks: every entry against its item.
+    let report = db.check_indexes(Duration::from_secs(10))?;
+    check(report.problems.is_empty(), "each index entry is its item's")?;
+    check(!report.checked.is_empty(), "the indexes were checked")?;
+    writeln!(
+        out,
+        "   verify: {} index check(s), every entry its item's and every item's entries there",
+        report.checked.len()
+    )?;
     db.close()?;
     Ok(())
 }
