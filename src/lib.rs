@@ -48,11 +48,11 @@
 pub use dynastore_engine::{
     AckMode, AttributeValue, BatchGetInput, BatchGetOutput, BatchWriteOutput, BillingMode, CompactionStyle, Comparator,
     Condition, ConsumedCapacity, Database, DeleteItemInput, DeleteItemOutput, Error, GetItemInput, GetItemOutput,
-    IndexKind, IndexSchema, Item, KeySchema, KeysAndAttributes, ListTablesInput, ListTablesOutput, Number, Operand,
-    Options, Path, Projection, PutItemInput, PutItemOutput, QueryInput, QueryOutput, ReplicaReport, ReplicaStatus,
-    Replication, ReturnConsumedCapacity, ReturnValues, ScanInput, ScanOutput, Select, SetValue, SortKeyCondition,
-    TableDescription, TableSchema, TableSettings, TableStatus, UpdateAction, UpdateItemInput, UpdateItemOutput,
-    UpdateOperand, ValidationError, WriteRequest,
+    IndexCheck, IndexKind, IndexSchema, Item, ItemCollectionMetrics, KeySchema, KeysAndAttributes, ListTablesInput,
+    ListTablesOutput, Number, Operand, Options, Path, Projection, PutItemInput, PutItemOutput, QueryInput, QueryOutput,
+    ReplicaReport, ReplicaStatus, Replication, ReturnConsumedCapacity, ReturnValues, ScanInput, ScanOutput, Select,
+    SetValue, SortKeyCondition, TableDescription, TableSchema, TableSettings, TableStatus, UpdateAction,
+    UpdateItemInput, UpdateItemOutput, UpdateOperand, ValidationError, WriteRequest,
 };
 pub use dynastore_engine::{api, expr, index, item, verify};
 

@@ -25,6 +25,17 @@ pub enum Error {
         /// The item as it was, if the write asked for it on failure.
         item: Option<crate::item::Item>,
     },
+    /// A write would grow an item collection (in a table with local secondary indexes,
+    /// the items of one partition key and their index entries) past its limit, 10 GB
+    /// (DynamoDB's `ItemCollectionSizeLimitExceededException`); nothing was written.
+    /// Writes that do not grow it are still taken.
+    #[error("The total size of an item collection has exceeded the maximum limit of 10 gigabytes.")]
+    ItemCollectionSizeLimitExceeded {
+        /// The table.
+        table: String,
+        /// The collection's size in bytes had the write been taken.
+        size: u64,
+    },
     /// No table of that name (DynamoDB's `ResourceNotFoundException`).
     #[error("Requested resource not found: Table: {table} not found")]
     ResourceNotFound {
@@ -128,6 +139,7 @@ impl Error {
         match self {
             Error::Validation(_) | Error::Expression(_) | Error::LegacyParameter(_) => "ValidationException",
             Error::ConditionalCheckFailed { .. } => "ConditionalCheckFailedException",
+            Error::ItemCollectionSizeLimitExceeded { .. } => "ItemCollectionSizeLimitExceededException",
             Error::ResourceNotFound { .. } => "ResourceNotFoundException",
             Error::ResourceInUse { .. } => "ResourceInUseException",
             Error::Unavailable { .. } => "ServiceUnavailable",

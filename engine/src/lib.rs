@@ -52,6 +52,7 @@ pub use api::tables::{BillingMode, TableDescription, TableSchema, TableSettings,
 pub use database::{AckMode, Database, IndexCheck, Options, ReplicaReport, ReplicaStatus, Replication};
 pub use error::{Error, Result};
 pub use expr::{Comparator, Condition, Operand, Path, SetValue, UpdateAction, UpdateOperand};
+pub use index::collection::ItemCollectionMetrics;
 pub use index::{IndexKind, IndexSchema, Projection};
 pub use item::{AttributeValue, Item, KeySchema, Number, ValidationError};
 pub use storage::compaction::CompactionStyle;

@@ -79,6 +79,10 @@ pub struct Options {
     /// done (see [`Replication`]); `None` (the default) keeps one copy, in `az-a`. Tables
     /// keep the AZs they were created with (the CATALOG holds them).
     pub replication: Option<Replication>,
+    /// The size past which a write may not grow an item collection of a table with local
+    /// secondary indexes (see [`crate::Error::ItemCollectionSizeLimitExceeded`]): 10 GB,
+    /// DynamoDB's limit, by default. Lower it only to test that limit.
+    pub item_collection_bytes_max: u64,
 }
 
 impl Default for Options {
@@ -92,6 +96,7 @@ impl Default for Options {
             compaction: CompactionStyle::default(),
             auto_compaction: true,
             replication: None,
+            item_collection_bytes_max: crate::index::collection::ITEM_COLLECTION_BYTES_MAX,
         }
     }
 }

@@ -28,6 +28,15 @@ proptest! {
         prop_assert!(decode_item(&bytes[..cut]).is_err());
     }
 
+    /// Item collection sizes lean on this: a partition's stored bytes, doubled, bound the
+    /// DynamoDB size of whatever it holds (see `index::collection`).
+    #[test]
+    fn an_items_dynamodb_size_is_at_most_twice_its_encoding(item in item()) {
+        let mut bytes = Vec::new();
+        encode_item(&item, &mut bytes);
+        prop_assert!(item.size_bytes() <= 2 * bytes.len(), "{} vs {} encoded", item.size_bytes(), bytes.len());
+    }
+
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
         // Whatever comes back, it must come back (no panic, no runaway allocation).

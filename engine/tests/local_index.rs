@@ -617,3 +617,112 @@ fn after_power_loss_every_index_is_exactly_its_table() {
         }
     }
 }
+
+/// An item collection (a partition key's items and local index entries) may not grow past
+/// its limit: each item counts its size, each entry its size and 100 bytes. The refused
+/// write changes nothing; writes that do not grow the collection, and other collections,
+/// go on. A write asking for it reports the collection's size in GB.
+#[test]
+fn an_item_collection_is_limited_and_reports_its_size() {
+    // An item with every index key: in all three indexes.
+    let item = |pk: &str, sk: i64| {
+        game(pk, sk)
+            .with("score", sk)
+            .with("city", "Oslo")
+            .with("level", 3)
+            .with("when", "2026")
+            .with("text", "x".repeat(500))
+    };
+    // What one such item counts for: itself, and each index's entry (what it projects)
+    // with the overhead.
+    let counts = |sk: i64| {
+        let keys_only = game("a", sk).with("score", sk);
+        let include = game("a", sk).with("city", "Oslo").with("level", 3);
+        (item("a", sk).size_bytes()
+            + (keys_only.size_bytes() + 100)
+            + (include.size_bytes() + 100)
+            + (item("a", sk).size_bytes() + 100)) as u64
+    };
+    let ten: u64 = (0..10).map(counts).sum();
+    let limit = ten + counts(10) / 2;
+    let options = Options {
+        item_collection_bytes_max: limit,
+        ..Options::default()
+    };
+    let (_faulty, _fs, db) = new_database(&options);
+    for sk in 0..10 {
+        db.put_item(PutItemInput::new(TABLE, item("a", sk))).unwrap();
+    }
+    // The 11th would take it to 11 items' worth, past 10.5.
+    let refused = db.put_item(PutItemInput::new(TABLE, item("a", 10))).unwrap_err();
+    assert!(
+        matches!(refused, Error::ItemCollectionSizeLimitExceeded { size, .. } if size == ten + counts(10)),
+        "{refused:?}"
+    );
+    assert_eq!(refused.exception_name(), "ItemCollectionSizeLimitExceededException");
+    let got = db
+        .get_item(dynastore_engine::GetItemInput::new(TABLE, game("a", 10)))
+        .unwrap();
+    assert_eq!(got.item, None, "the refused put wrote nothing");
+    // Growing an item by an update is refused too; rewriting one as it is is not.
+    let grow = UpdateAction::Set(
+        Path::attribute("more"),
+        dynastore_engine::SetValue::from(dynastore_engine::AttributeValue::from("y".repeat(600))),
+    );
+    let refused = db
+        .update_item(UpdateItemInput::new(TABLE, game("a", 3), vec![grow]))
+        .unwrap_err();
+    assert_eq!(refused.exception_name(), "ItemCollectionSizeLimitExceededException");
+    db.put_item(PutItemInput::new(TABLE, item("a", 3))).unwrap();
+    // A batch's put into the full collection is refused before anything is written.
+    let batch = vec![
+        (TABLE.to_owned(), dynastore_engine::WriteRequest::Put(item("b", 1))),
+        (TABLE.to_owned(), dynastore_engine::WriteRequest::Put(item("a", 11))),
+    ];
+    assert_eq!(
+        db.batch_write(batch).unwrap_err().exception_name(),
+        "ItemCollectionSizeLimitExceededException"
+    );
+    let got = db
+        .get_item(dynastore_engine::GetItemInput::new(TABLE, game("b", 1)))
+        .unwrap();
+    assert_eq!(got.item, None, "nothing of the refused batch was written");
+    // Another collection is its own; a delete shrinks this one, and a put fits again.
+    db.put_item(PutItemInput::new(TABLE, item("b", 0))).unwrap();
+    db.delete_item(DeleteItemInput::new(TABLE, game("a", 0))).unwrap();
+    let mut put = PutItemInput::new(TABLE, item("a", 10));
+    put.return_item_collection_metrics = true;
+    let metrics = db.put_item(put).unwrap().item_collection_metrics.unwrap();
+    assert_eq!(metrics.key, Item::new().with("pk", "a"));
+    assert_eq!(metrics.size_estimate_range_gb, [0.0, 1.0]);
+    // Not asked for: none. A batch reports each collection it touched once.
+    let quiet = db.put_item(PutItemInput::new(TABLE, item("c", 0))).unwrap();
+    assert_eq!(quiet.item_collection_metrics, None);
+    let batch = vec![
+        (TABLE.to_owned(), dynastore_engine::WriteRequest::Put(item("c", 1))),
+        (TABLE.to_owned(), dynastore_engine::WriteRequest::Put(item("c", 2))),
+        (TABLE.to_owned(), dynastore_engine::WriteRequest::Delete(game("b", 0))),
+    ];
+    let reported = db.batch_write_reporting(batch, true).unwrap().item_collection_metrics;
+    let mut keys: Vec<Item> = reported.into_iter().map(|(_, metrics)| metrics.key).collect();
+    keys.sort_by_key(|key| format!("{key:?}"));
+    assert_eq!(keys, [Item::new().with("pk", "b"), Item::new().with("pk", "c")]);
+    db.close().unwrap();
+}
+
+/// A table without local indexes has no item collections to report.
+#[test]
+fn a_table_without_local_indexes_reports_no_collection() {
+    let faulty = FaultyFs::new();
+    let db = open(&faulty.shared(), &Options::default());
+    db.create_table(TableSchema {
+        name: "Plain".into(),
+        indexes: Vec::new(),
+        key_schema: table_keys(),
+    })
+    .unwrap();
+    let mut put = PutItemInput::new("Plain", game("a", 1));
+    put.return_item_collection_metrics = true;
+    assert_eq!(db.put_item(put).unwrap().item_collection_metrics, None);
+    db.close().unwrap();
+}

@@ -10,7 +10,8 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes, PutRequest,
-    ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select, TableStatus, WriteRequest,
+    ReturnItemCollectionMetrics, ReturnValue, ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select,
+    TableStatus, WriteRequest,
 };
 use common::TestServer;
 use dynastore::Options;
@@ -941,6 +942,157 @@ async fn local_indexes_are_created_described_and_queried() {
             "One or more parameter values were invalid: Type mismatch for Index Key cost Expected: N Actual: S IndexName: by_cost"
         )
     );
+    // ReturnItemCollectionMetrics: SIZE reports the collection's key and size in GB.
+    let put = client
+        .put_item()
+        .table_name("Orders")
+        .item("pk", s("ann"))
+        .item("sk", n(50))
+        .item("cost", n(5))
+        .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+        .send()
+        .await
+        .unwrap();
+    let metrics = put.item_collection_metrics().expect("ItemCollectionMetrics");
+    assert_eq!(metrics.item_collection_key().unwrap()["pk"], s("ann"));
+    assert_eq!(metrics.size_estimate_range_gb(), [0.0, 1.0]);
+    let deleted = client
+        .delete_item()
+        .table_name("Orders")
+        .key("pk", s("bob"))
+        .key("sk", n(1))
+        .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        deleted
+            .item_collection_metrics()
+            .unwrap()
+            .item_collection_key()
+            .unwrap()["pk"],
+        s("bob")
+    );
+    let batch = client
+        .batch_write_item()
+        .request_items(
+            "Orders",
+            ["ann", "cid", "ann"]
+                .iter()
+                .enumerate()
+                .map(|(sk, pk)| {
+                    let put = PutRequest::builder()
+                        .item("pk", s(pk))
+                        .item("sk", n(60 + sk as i64))
+                        .build()
+                        .unwrap();
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect(),
+        )
+        .return_item_collection_metrics(ReturnItemCollectionMetrics::Size)
+        .send()
+        .await
+        .unwrap();
+    let collections = &batch.item_collection_metrics().unwrap()["Orders"];
+    let mut keys: Vec<&AttributeValue> = collections
+        .iter()
+        .map(|m| &m.item_collection_key().unwrap()["pk"])
+        .collect();
+    keys.sort_by_key(|value| value.as_s().unwrap().clone());
+    assert_eq!(keys, [&s("ann"), &s("cid")]);
+    // Not asked for: none.
+    let quiet = client
+        .put_item()
+        .table_name("Orders")
+        .item("pk", s("ann"))
+        .item("sk", n(51))
+        .send()
+        .await
+        .unwrap();
+    assert!(quiet.item_collection_metrics().is_none());
+    server.stop().await;
+}
+
+/// An item collection (a partition key's items and local index entries) may not grow past
+/// its limit: the write is refused with DynamoDB's exception and changes nothing, while
+/// writes that shrink it, and other collections, go on. (The limit is 10 GB; the test
+/// lowers it.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_collection_past_its_limit_refuses_growth() {
+    use aws_sdk_dynamodb::types::{LocalSecondaryIndex, Projection, ProjectionType};
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        item_collection_bytes_max: 8_000,
+        ..Options::default()
+    };
+    let server = TestServer::start(dir.path(), options).await;
+    let client = server.client();
+    let index = LocalSecondaryIndex::builder()
+        .index_name("by_cost")
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("cost", KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()
+        .unwrap();
+    client
+        .create_table()
+        .table_name("Orders")
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(definition("pk", ScalarAttributeType::S))
+        .attribute_definitions(definition("sk", ScalarAttributeType::N))
+        .attribute_definitions(definition("cost", ScalarAttributeType::N))
+        .local_secondary_indexes(index)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    let put = |pk: &str, sk: i64| {
+        client
+            .put_item()
+            .table_name("Orders")
+            .item("pk", s(pk))
+            .item("sk", n(sk))
+            .item("cost", n(sk))
+            .item("text", s(&"x".repeat(1_000)))
+            .send()
+    };
+    let mut written = 0;
+    let refused = loop {
+        match put("ann", written).await {
+            Ok(_) => written += 1,
+            Err(error) => break error,
+        }
+        assert!(written < 100, "never refused");
+    };
+    assert_eq!(refused.code(), Some("ItemCollectionSizeLimitExceededException"));
+    assert_eq!(
+        refused.message(),
+        Some("The total size of an item collection has exceeded the maximum limit of 10 gigabytes.")
+    );
+    assert!(written >= 6, "{written} items of about 1 KB fit in 8,000 bytes");
+    let get = client
+        .get_item()
+        .table_name("Orders")
+        .key("pk", s("ann"))
+        .key("sk", n(written))
+        .send()
+        .await
+        .unwrap();
+    assert!(get.item().is_none(), "the refused put wrote nothing");
+    // Another collection is not limited by this one; a delete shrinks this one, after
+    // which a put fits again.
+    put("bob", 0).await.unwrap();
+    client
+        .delete_item()
+        .table_name("Orders")
+        .key("pk", s("ann"))
+        .key("sk", n(0))
+        .send()
+        .await
+        .unwrap();
+    put("ann", written).await.unwrap();
     server.stop().await;
 }
 

@@ -10,8 +10,10 @@ use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::{Error, Result};
 use crate::expr::Path;
 use crate::expr::update::project;
+use crate::index::collection::ItemCollectionMetrics;
 use crate::index::schema::validate_index_keys;
 use crate::item::Item;
+use crate::item::key::storage_key;
 use crate::item::validate::{ValidationError, validate_item, validate_key};
 use crate::storage::KeyWrite;
 use std::collections::{BTreeMap, HashSet};
@@ -46,6 +48,10 @@ pub struct BatchWriteOutput {
     /// `ConsumedCapacity`): a put's item per 1 KB; a delete, which reads nothing, the
     /// minimum of one.
     pub consumed_capacity: Vec<ConsumedCapacity>,
+    /// With [`Database::batch_write_reporting`] asked to: per table, in name order, the
+    /// size of each item collection the written requests touched, once each (tables
+    /// with local secondary indexes only; DynamoDB's `ItemCollectionMetrics`).
+    pub item_collection_metrics: Vec<(String, ItemCollectionMetrics)>,
 }
 
 /// The keys to read from one table, and how (DynamoDB's `KeysAndAttributes`).
@@ -144,6 +150,22 @@ impl Database {
     /// partition's error ([`Error::Wal`], [`Error::Io`], [`Error::Unavailable`],
     /// [`Error::Replication`]).
     pub fn batch_write(&self, requests: Vec<(String, WriteRequest)>) -> Result<BatchWriteOutput> {
+        self.batch_write_reporting(requests, false)
+    }
+
+    /// [`Database::batch_write`], also reporting each item collection's size if
+    /// `collection_metrics` (DynamoDB's `ReturnItemCollectionMetrics: SIZE`). A put to a
+    /// table with local secondary indexes is refused with
+    /// [`Error::ItemCollectionSizeLimitExceeded`] (and nothing written) if it could take
+    /// its collection past the limit: a batch's writes are blind, so the item it replaces
+    /// is taken as nothing, and near the limit a put that keeps the size is refused too.
+    ///
+    /// Errors: those of [`Database::batch_write`], and that one.
+    pub fn batch_write_reporting(
+        &self,
+        requests: Vec<(String, WriteRequest)>,
+        collection_metrics: bool,
+    ) -> Result<BatchWriteOutput> {
         if requests.is_empty() || requests.len() > BATCH_WRITE_REQUESTS_MAX {
             return Err(count_error(BATCH_WRITE_REQUESTS_MAX));
         }
@@ -164,7 +186,9 @@ impl Database {
                 WriteRequest::Put(item) => {
                     validate_item(item, &table.key_schema)?;
                     validate_index_keys(item, &table.index_schemas)?;
-                    (table_key(item, &table.key_schema)?, Some(item.clone()))
+                    let key = table_key(item, &table.key_schema)?;
+                    self.collection_guard(&table, &key, item)?.admit(None, Some(item))?;
+                    (key, Some(item.clone()))
                 }
                 WriteRequest::Delete(key) => {
                     validate_key(key, &table.key_schema)?;
@@ -218,12 +242,45 @@ impl Database {
                     .into_iter()
                     .map(|(table, units)| ConsumedCapacity::writes(&table, units))
                     .collect();
+                let item_collection_metrics = if collection_metrics {
+                    self.touched_collections(&tables, requests.iter().flatten())?
+                } else {
+                    Vec::new()
+                };
                 Ok(BatchWriteOutput {
                     unprocessed_items,
                     consumed_capacity,
+                    item_collection_metrics,
                 })
             }
         }
+    }
+
+    /// The metrics of each item collection `written` touched in tables with local indexes,
+    /// per table in name order, once each.
+    ///
+    /// Errors: [`Error::Corruption`] reading a collection.
+    fn touched_collections<'a>(
+        &self,
+        tables: &BTreeMap<String, Arc<Table>>,
+        written: impl Iterator<Item = &'a (String, WriteRequest)>,
+    ) -> Result<Vec<(String, ItemCollectionMetrics)>> {
+        let mut collections: BTreeMap<(&str, Vec<u8>), &Item> = BTreeMap::new();
+        for (table_name, request) in written {
+            let table = &tables[table_name];
+            let (WriteRequest::Put(item) | WriteRequest::Delete(item)) = request;
+            let partition_key = item.get(&table.key_schema.partition_key.name);
+            if let Some(value) = partition_key.filter(|_| table.index_writes.has_local()) {
+                collections.insert((table_name, storage_key(value, None)), item);
+            }
+        }
+        let mut metrics = Vec::new();
+        for ((table_name, key), item) in collections {
+            if let Some(found) = self.collection_metrics(&tables[table_name], &key, item, true)? {
+                metrics.push((table_name.to_owned(), found));
+            }
+        }
+        Ok(metrics)
     }
 
     /// Reads up to 100 items by key over any tables (DynamoDB's BatchGetItem), each table

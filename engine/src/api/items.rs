@@ -35,9 +35,14 @@ impl Database {
         let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some() || counting;
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         let item = input.item;
-        let old = self.write_key(&table, key, read_old, |current| {
-            check(current).map(|()| Some(item.clone()))
+        let collection = self.collection_guard(&table, &key, &item)?;
+        let old = self.write_key(&table, key.clone(), read_old, |current| {
+            check(current)?;
+            collection.admit(current, Some(&item))?;
+            Ok(Some(item.clone()))
         })?;
+        let item_collection_metrics =
+            self.collection_metrics(&table, &key, &item, input.return_item_collection_metrics)?;
         let consumed_capacity = counting.then(|| {
             let bytes = old.as_ref().map_or(0, Item::size_bytes).max(item.size_bytes());
             ConsumedCapacity::write(&input.table_name, bytes).with_index_writes(
@@ -50,6 +55,7 @@ impl Database {
         Ok(PutItemOutput {
             attributes: returned(old, input.return_values),
             consumed_capacity,
+            item_collection_metrics,
         })
     }
 
@@ -109,18 +115,23 @@ impl Database {
             })
         };
         // No partition yet means no item: only the condition is left to check.
+        let metrics =
+            |db: &Database| db.collection_metrics(&table, &key, &input.key, input.return_item_collection_metrics);
         if self.partition(&table, hash_of(&key), false)?.is_none() {
             check(None)?;
             return Ok(DeleteItemOutput {
                 attributes: None,
                 consumed_capacity: consumed(None),
+                item_collection_metrics: metrics(self)?,
             });
         }
         let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some() || counting;
-        let old = self.write_key(&table, key, read_old, |current| check(current).map(|()| None))?;
+        // A delete never grows its collection: no limit to check.
+        let old = self.write_key(&table, key.clone(), read_old, |current| check(current).map(|()| None))?;
         Ok(DeleteItemOutput {
             consumed_capacity: consumed(old.as_ref()),
             attributes: returned(old, input.return_values),
+            item_collection_metrics: metrics(self)?,
         })
     }
 
@@ -146,7 +157,8 @@ impl Database {
         let key = table_key(&input.key, schema)?;
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         let mut new_item = None;
-        let old = self.write_key(&table, key, true, |current| {
+        let collection = self.collection_guard(&table, &key, &input.key)?;
+        let old = self.write_key(&table, key.clone(), true, |current| {
             check(current)?;
             let original = current.cloned().unwrap_or_else(|| input.key.clone());
             let updated = apply(&original, &input.actions)?;
@@ -155,6 +167,7 @@ impl Database {
                 other => other,
             })?;
             validate_index_keys(&updated, &table.index_schemas)?;
+            collection.admit(current, Some(&updated))?;
             new_item = Some(updated.clone());
             Ok(Some(updated))
         })?;
@@ -168,6 +181,8 @@ impl Database {
                 new_item.as_ref(),
             )
         });
+        let item_collection_metrics =
+            self.collection_metrics(&table, &key, &input.key, input.return_item_collection_metrics)?;
         let paths: Vec<_> = input.actions.iter().map(UpdateAction::path).collect();
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);
         let attributes = match input.return_values {
@@ -180,6 +195,7 @@ impl Database {
         Ok(UpdateItemOutput {
             attributes,
             consumed_capacity,
+            item_collection_metrics,
         })
     }
 }

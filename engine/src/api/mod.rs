@@ -13,6 +13,7 @@
 
 pub mod batch;
 pub mod capacity;
+mod collections;
 mod expressions;
 mod items;
 pub mod operations;

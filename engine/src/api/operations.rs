@@ -7,6 +7,7 @@
 use super::capacity::{ConsumedCapacity, ReturnConsumedCapacity};
 use crate::expr::legacy::{AttributeValueUpdate, ConditionalOperator, ExpectedAttributeValue};
 use crate::expr::{Condition, UpdateAction};
+use crate::index::collection::ItemCollectionMetrics;
 use crate::item::AttributeValue;
 use crate::item::Item;
 use std::collections::HashMap;
@@ -65,6 +66,9 @@ pub struct UpdateItemInput {
     pub expression_attribute_values: HashMap<String, AttributeValue>,
     /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
     pub return_consumed_capacity: ReturnConsumedCapacity,
+    /// Whether to report the size of the item's collection in a table with local
+    /// secondary indexes (DynamoDB's `ReturnItemCollectionMetrics: SIZE`).
+    pub return_item_collection_metrics: bool,
 }
 
 impl UpdateItemInput {
@@ -85,6 +89,7 @@ impl UpdateItemInput {
             conditional_operator: None,
             attribute_updates: HashMap::new(),
             return_consumed_capacity: ReturnConsumedCapacity::None,
+            return_item_collection_metrics: false,
         }
     }
 }
@@ -117,6 +122,9 @@ pub struct PutItemInput {
     pub expression_attribute_values: HashMap<String, AttributeValue>,
     /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
     pub return_consumed_capacity: ReturnConsumedCapacity,
+    /// Whether to report the size of the item's collection in a table with local
+    /// secondary indexes (DynamoDB's `ReturnItemCollectionMetrics: SIZE`).
+    pub return_item_collection_metrics: bool,
 }
 
 impl PutItemInput {
@@ -134,6 +142,7 @@ impl PutItemInput {
             expected: HashMap::new(),
             conditional_operator: None,
             return_consumed_capacity: ReturnConsumedCapacity::None,
+            return_item_collection_metrics: false,
         }
     }
 }
@@ -219,6 +228,9 @@ pub struct DeleteItemInput {
     pub expression_attribute_values: HashMap<String, AttributeValue>,
     /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
     pub return_consumed_capacity: ReturnConsumedCapacity,
+    /// Whether to report the size of the item's collection in a table with local
+    /// secondary indexes (DynamoDB's `ReturnItemCollectionMetrics: SIZE`).
+    pub return_item_collection_metrics: bool,
 }
 
 impl DeleteItemInput {
@@ -236,6 +248,7 @@ impl DeleteItemInput {
             expected: HashMap::new(),
             conditional_operator: None,
             return_consumed_capacity: ReturnConsumedCapacity::None,
+            return_item_collection_metrics: false,
         }
     }
 }
@@ -248,6 +261,9 @@ pub struct PutItemOutput {
     pub attributes: Option<Item>,
     /// The capacity consumed, when the input asked for it.
     pub consumed_capacity: Option<ConsumedCapacity>,
+    /// The size of the item's collection, when the input asked for it and the table has
+    /// local secondary indexes.
+    pub item_collection_metrics: Option<ItemCollectionMetrics>,
 }
 
 /// The output of [`crate::Database::update_item`].
@@ -259,6 +275,9 @@ pub struct UpdateItemOutput {
     pub attributes: Option<Item>,
     /// The capacity consumed, when the input asked for it.
     pub consumed_capacity: Option<ConsumedCapacity>,
+    /// The size of the item's collection, when the input asked for it and the table has
+    /// local secondary indexes.
+    pub item_collection_metrics: Option<ItemCollectionMetrics>,
 }
 
 /// The output of [`crate::Database::delete_item`].
@@ -269,6 +288,9 @@ pub struct DeleteItemOutput {
     pub attributes: Option<Item>,
     /// The capacity consumed, when the input asked for it.
     pub consumed_capacity: Option<ConsumedCapacity>,
+    /// The size of the item's collection, when the input asked for it and the table has
+    /// local secondary indexes.
+    pub item_collection_metrics: Option<ItemCollectionMetrics>,
 }
 
 /// The input of [`crate::Database::list_tables`] (DynamoDB's ListTables).

@@ -13,6 +13,7 @@
 //! they replace was keyed by in the global indexes; the index applier follows each table
 //! partition's log and turns every record into index writes (see `docs/design.md`).
 
+pub mod collection;
 pub mod entry;
 pub mod global;
 pub(crate) mod local;

@@ -1,6 +1,6 @@
 //! BatchWriteItem and BatchGetItem on the wire.
 
-use super::items::{capacity, capacity_json, reports};
+use super::items::{capacity, capacity_json, collection_json, reports};
 use crate::error::ApiError;
 use crate::input::Fields;
 use dynastore::{
@@ -51,9 +51,9 @@ pub fn batch_write_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, 
             }
         }
     }
-    let mode = reports(&mut fields)?;
+    let (mode, collection_metrics) = reports(&mut fields)?;
     fields.finish()?;
-    let out = db.batch_write(requests)?;
+    let out = db.batch_write_reporting(requests, collection_metrics)?;
     let mut unprocessed: Map<String, Value> = Map::new();
     for (table, request) in out.unprocessed_items {
         let json = match request {
@@ -67,6 +67,16 @@ pub fn batch_write_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, 
     let mut json = json!({ "UnprocessedItems": unprocessed });
     if mode.wanted() {
         json["ConsumedCapacity"] = consumed_json(&out.consumed_capacity, mode);
+    }
+    if collection_metrics {
+        // Per table, one entry per item collection the written requests touched.
+        let mut tables: Map<String, Value> = Map::new();
+        for (table, metrics) in &out.item_collection_metrics {
+            if let Value::Array(list) = tables.entry(table.clone()).or_insert_with(|| Value::Array(Vec::new())) {
+                list.push(collection_json(metrics));
+            }
+        }
+        json["ItemCollectionMetrics"] = Value::Object(tables);
     }
     Ok(json)
 }

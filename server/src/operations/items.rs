@@ -5,8 +5,8 @@ use crate::error::ApiError;
 use crate::input::Fields;
 use dynastore::expr::legacy::{ConditionalOperator, ExpectedAttributeValue};
 use dynastore::{
-    AttributeValue, ConsumedCapacity, Database, DeleteItemInput, GetItemInput, Item, PutItemInput,
-    ReturnConsumedCapacity, ReturnValues, UpdateItemInput,
+    AttributeValue, ConsumedCapacity, Database, DeleteItemInput, GetItemInput, Item, ItemCollectionMetrics,
+    PutItemInput, ReturnConsumedCapacity, ReturnValues, UpdateItemInput,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -51,13 +51,23 @@ pub fn capacity(fields: &mut Fields<'_>) -> Result<ReturnConsumedCapacity, ApiEr
     )
 }
 
-/// `ReturnConsumedCapacity`, and `ReturnItemCollectionMetrics`, which is accepted (an
-/// item collection belongs to local secondary indexes, which tables do not have yet, so
-/// there are no metrics to return).
-pub fn reports(fields: &mut Fields<'_>) -> Result<ReturnConsumedCapacity, ApiError> {
+/// What a write reports besides its result: `ReturnConsumedCapacity`, and whether
+/// `ReturnItemCollectionMetrics` is `SIZE`.
+///
+/// Errors: [`ApiError::Serialization`] if either is not a string (an unknown value is
+/// noted as a violation).
+pub fn reports(fields: &mut Fields<'_>) -> Result<(ReturnConsumedCapacity, bool), ApiError> {
     let mode = capacity(fields)?;
-    fields.enumerated("ReturnItemCollectionMetrics", &["SIZE", "NONE"])?;
-    Ok(mode)
+    let metrics = fields.enumerated("ReturnItemCollectionMetrics", &["SIZE", "NONE"])? == Some("SIZE");
+    Ok((mode, metrics))
+}
+
+/// An item collection's `ItemCollectionMetrics`.
+pub fn collection_json(metrics: &ItemCollectionMetrics) -> Value {
+    json!({
+        "ItemCollectionKey": metrics.key.to_json(),
+        "SizeEstimateRangeGB": metrics.size_estimate_range_gb,
+    })
 }
 
 /// One table's `ConsumedCapacity`: its total, and with `INDEXES` the table's share.
@@ -81,15 +91,23 @@ pub fn capacity_json(consumed: &ConsumedCapacity, mode: ReturnConsumedCapacity) 
     json
 }
 
-/// A response of `attributes` (as `Attributes`, when there are some) and the capacity
-/// consumed (when asked for).
-fn written(attributes: Option<Item>, consumed: Option<ConsumedCapacity>, mode: ReturnConsumedCapacity) -> Value {
+/// A response of `attributes` (as `Attributes`, when there are some), the capacity
+/// consumed and the item collection's size (each when asked for).
+fn written(
+    attributes: Option<Item>,
+    consumed: Option<ConsumedCapacity>,
+    mode: ReturnConsumedCapacity,
+    collection: Option<ItemCollectionMetrics>,
+) -> Value {
     let mut out = json!({});
     if let Some(item) = attributes {
         out["Attributes"] = item.to_json();
     }
     if let Some(consumed) = consumed {
         out["ConsumedCapacity"] = capacity_json(&consumed, mode);
+    }
+    if let Some(metrics) = collection {
+        out["ItemCollectionMetrics"] = collection_json(&metrics);
     }
     out
 }
@@ -111,6 +129,7 @@ struct WriteFields {
     expected: HashMap<String, ExpectedAttributeValue>,
     conditional_operator: Option<ConditionalOperator>,
     capacity: ReturnConsumedCapacity,
+    collection_metrics: bool,
 }
 
 impl WriteFields {
@@ -122,7 +141,7 @@ impl WriteFields {
         let on_condition_check_failure = on_condition_failure(fields)?;
         let expected = legacy::expected(fields)?;
         let conditional_operator = legacy::conditional_operator(fields)?;
-        let capacity = reports(fields)?;
+        let (capacity, collection_metrics) = reports(fields)?;
         fields.check_parameters(expressions, legacy)?;
         Ok(WriteFields {
             condition_expression,
@@ -133,6 +152,7 @@ impl WriteFields {
             expected,
             conditional_operator,
             capacity,
+            collection_metrics,
         })
     }
 }
@@ -152,8 +172,14 @@ pub fn put_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiError
     input.conditional_operator = common.conditional_operator;
     input.return_consumed_capacity = common.capacity;
     fields.finish()?;
+    input.return_item_collection_metrics = common.collection_metrics;
     let out = db.put_item(input)?;
-    Ok(written(out.attributes, out.consumed_capacity, common.capacity))
+    Ok(written(
+        out.attributes,
+        out.consumed_capacity,
+        common.capacity,
+        out.item_collection_metrics,
+    ))
 }
 
 /// GetItem.
@@ -204,8 +230,14 @@ pub fn update_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiEr
     input.conditional_operator = common.conditional_operator;
     input.return_consumed_capacity = common.capacity;
     fields.finish()?;
+    input.return_item_collection_metrics = common.collection_metrics;
     let out = db.update_item(input)?;
-    Ok(written(out.attributes, out.consumed_capacity, common.capacity))
+    Ok(written(
+        out.attributes,
+        out.consumed_capacity,
+        common.capacity,
+        out.item_collection_metrics,
+    ))
 }
 
 /// DeleteItem.
@@ -223,6 +255,12 @@ pub fn delete_item(db: &Database, mut fields: Fields<'_>) -> Result<Value, ApiEr
     input.conditional_operator = common.conditional_operator;
     input.return_consumed_capacity = common.capacity;
     fields.finish()?;
+    input.return_item_collection_metrics = common.collection_metrics;
     let out = db.delete_item(input)?;
-    Ok(written(out.attributes, out.consumed_capacity, common.capacity))
+    Ok(written(
+        out.attributes,
+        out.consumed_capacity,
+        common.capacity,
+        out.item_collection_metrics,
+    ))
 }

@@ -66,7 +66,7 @@ impl Partition {
             return Ok(());
         }
         loop {
-            let Some((frozen, covered, covered_epoch)) = self.state.read().frozen.last().cloned() else {
+            let Some((frozen, covered, covered_epoch, _)) = self.state.read().frozen.last().cloned() else {
                 return Ok(());
             };
             // A number is never used twice, even after a failure: a MANIFEST whose save
@@ -139,6 +139,7 @@ impl Partition {
     pub(super) fn freeze(&self) {
         self.order.freeze(|| {
             let mut state = self.state.write();
+            let released = self.memtable_bytes.swap(0, Ordering::Relaxed);
             if !state.memtable.is_empty() {
                 let frozen = Arc::new(std::mem::take(&mut state.memtable));
                 // No write is in flight, so the frozen memtable holds every record up to
@@ -147,9 +148,8 @@ impl Partition {
                 // holds any record.
                 state
                     .frozen
-                    .insert(0, (frozen, self.wal.last_lsn(), self.wal.last_epoch()));
+                    .insert(0, (frozen, self.wal.last_lsn(), self.wal.last_epoch(), released));
             }
-            let released = self.memtable_bytes.swap(0, Ordering::Relaxed);
             if let Some(signal) = &self.flush_signal {
                 signal.memtables_grew(-(released as isize));
             }
