@@ -68,8 +68,10 @@ pub(crate) use validate::{
 /// The most records of a table partition's log its global indexes may lack before its
 /// writers wait for the index applier, as DynamoDB throttles the writes of a table whose
 /// global index falls behind: the indexes' lag stays bounded (at 100,000 writes a second,
-/// 4,096 records are 41 ms).
-const INDEX_LAG_RECORDS_MAX: u64 = 4096;
+/// 1,024 records are 10 ms). Measured on 2 cores under one full-speed writer, 4,096 let the
+/// lag's p99 reach 125-160 ms; 1,024 holds it near 58 ms at the same put throughput; 512
+/// holds it at 28 ms but costs a quarter of the throughput (docs/benchmarks.md).
+const INDEX_LAG_RECORDS_MAX: u64 = 1024;
 
 /// The longest one write waits for the index applier: an applier that cannot go on (a
 /// global index partition with no copy left) slows writes down but never stops them.
