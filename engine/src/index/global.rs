@@ -61,12 +61,7 @@ pub(crate) fn note_of(old: Option<&Item>, noted: &[String], globals: &[IndexSche
     if !globals.iter().any(|index| index.indexes(old)) {
         return None;
     }
-    Some(
-        noted
-            .iter()
-            .filter_map(|name| old.get(name).map(|value| (name.clone(), value.clone())))
-            .collect(),
-    )
+    Some(old.subset(|name| noted.iter().any(|noted| noted == name)))
 }
 
 /// The writes to global index `index` that replacing the item noted as `old` by `new`

@@ -123,11 +123,7 @@ impl IndexSchema {
     pub fn project(&self, item: &Item, table: &KeySchema) -> Item {
         match self.projection {
             Projection::All => item.clone(),
-            _ => item
-                .iter()
-                .filter(|(name, _)| self.projects(name, table))
-                .map(|(name, value)| (name.clone(), value.clone()))
-                .collect(),
+            _ => item.subset(|name| self.projects(name, table)),
         }
     }
 

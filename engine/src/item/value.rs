@@ -261,6 +261,16 @@ impl Item {
         self.attributes.iter().cloned().collect()
     }
 
+    /// The item of those of its attributes whose names `keep` accepts (copies), built in
+    /// place: they are in order already, so no map is needed (what an index projects and
+    /// a write notes of an item, on every indexed write).
+    pub fn subset(&self, mut keep: impl FnMut(&str) -> bool) -> Item {
+        let attributes = self.attributes.iter().filter(|(name, _)| keep(name)).cloned().collect();
+        Item {
+            attributes: Arc::new(attributes),
+        }
+    }
+
     /// An item of attributes given in strictly increasing name order, as a decoder reads
     /// them; `None` if they are not (then the input repeats or misorders names).
     pub fn from_sorted(attributes: Vec<(String, AttributeValue)>) -> Option<Item> {
