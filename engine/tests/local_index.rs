@@ -726,3 +726,35 @@ fn a_table_without_local_indexes_reports_no_collection() {
     assert_eq!(db.put_item(put).unwrap().item_collection_metrics, None);
     db.close().unwrap();
 }
+
+/// DescribeTable's numbers: the table's item count and size are its items' alone, and each
+/// local index reports its own entries, exact while a partition is small.
+#[test]
+fn a_local_index_reports_its_own_entries_and_the_table_its_items() {
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    for sk in 0..12 {
+        let mut item = game("a", sk).with("payload", "x".repeat(100));
+        if sk % 3 != 0 {
+            item = item.with("score", sk);
+        }
+        if sk % 4 == 0 {
+            item = item.with("city", "Oslo");
+        }
+        db.put_item(PutItemInput::new(TABLE, item)).unwrap();
+    }
+    let described = db.describe_table(TABLE).unwrap();
+    assert_eq!(described.item_count, 12);
+    let counts: Vec<(&str, u64)> = described
+        .index_sizes
+        .iter()
+        .map(|(name, count, _)| (name.as_str(), *count))
+        .collect();
+    assert_eq!(counts, [("by_score", 8), ("by_city", 3), ("by_when", 0)]);
+    // KEYS_ONLY entries are smaller than the items they stand for.
+    let score_bytes = described.index_sizes[0].2;
+    assert!(
+        score_bytes > 0 && score_bytes < described.table_size_bytes / 2,
+        "{described:?}"
+    );
+    db.close().unwrap();
+}

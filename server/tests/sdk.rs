@@ -855,6 +855,11 @@ async fn local_indexes_are_created_described_and_queried() {
         }
         put.send().await.unwrap();
     }
+    // The table counts its 12 items; the index its 8 entries.
+    let described = client.describe_table().table_name("Orders").send().await.unwrap();
+    let table = described.table().unwrap();
+    assert_eq!(table.item_count(), Some(12));
+    assert_eq!(table.local_secondary_indexes()[0].item_count(), Some(8));
     // The index's order (total ascending) in pages of 3, each LastEvaluatedKey holding the
     // table's key and the index's.
     let mut totals = Vec::new();

@@ -8,9 +8,14 @@ use crate::database::{
     Database, LIST_TABLES_LIMIT_MAX, Table, out_of_range, validate_key_schema, validate_name_at, validate_table_name,
 };
 use crate::error::Result;
-use crate::index::IndexSchema;
+use crate::index::entry::{StoredKey, classify};
 use crate::index::schema::validate_indexes;
+use crate::index::{IndexKind, IndexSchema};
 use crate::item::KeySchema;
+use crate::item::validate::ScalarType;
+use crate::storage::Partition;
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A table to create: its name and primary key.
@@ -52,10 +57,13 @@ pub struct TableDescription {
     pub settings: TableSettings,
     /// Its secondary indexes, in the order they were created.
     pub indexes: Vec<IndexSchema>,
-    /// About how many entries, and bytes, each global index holds (by name), estimated
-    /// as the table's item count is. (A local index's entries share the table's
-    /// partitions and are counted in its numbers.)
-    pub global_index_sizes: Vec<(String, u64, u64)>,
+    /// About how many entries, and bytes, each secondary index holds (by name, local
+    /// indexes first), estimated as the table's item count is. A local index's entries
+    /// share the table's partitions: each partition's numbers are split between its
+    /// items and each local index by the shares of its entries (all of them in a
+    /// partition of up to 10,000 entries, the first 10,000 in a larger one), and the
+    /// table's item count and size are its items' share.
+    pub index_sizes: Vec<(String, u64, u64)>,
     /// The global indexes still being filled from the table's items (DynamoDB's
     /// `IndexStatus: CREATING` with `Backfilling`).
     pub creating_indexes: Vec<String>,
@@ -188,6 +196,50 @@ impl Database {
     }
 }
 
+/// Entries of a table partition read to split its numbers (see
+/// [`TableDescription::index_sizes`]).
+const SHARES_SAMPLE: u64 = 10_000;
+
+/// `entries` and `bytes`, a table partition's numbers, split between its items (`None`)
+/// and each local index (by ordinal) by the shares of the entries read from `primary`.
+/// Without local indexes, or if the partition cannot be read, all are its items'.
+fn shares(
+    primary: &Partition,
+    entries: u64,
+    bytes: u64,
+    has_local: bool,
+    partition_type: ScalarType,
+) -> Vec<(Option<u8>, (u64, u64))> {
+    let mut seen: BTreeMap<Option<u8>, (u64, u64)> = BTreeMap::new();
+    let (mut count, mut size) = (0u64, 0u64);
+    let read = has_local
+        && primary
+            .visit_range(Bound::Unbounded, Bound::Unbounded, false, |key, item| {
+                let class = match classify(key, partition_type) {
+                    StoredKey::Item => None,
+                    StoredKey::LocalEntry(ordinal) => Some(ordinal),
+                };
+                let bytes = (key.len() + item.size_bytes()) as u64;
+                let share = seen.entry(class).or_default();
+                share.0 += 1;
+                share.1 += bytes;
+                count += 1;
+                size += bytes;
+                count < SHARES_SAMPLE
+            })
+            .is_ok();
+    if !read || count == 0 {
+        return vec![(None, (entries, bytes))];
+    }
+    seen.into_iter()
+        .map(|(class, (n, b))| {
+            let scaled =
+                |total: u64, part: u64, whole: u64| (u128::from(total) * u128::from(part) / u128::from(whole)) as u64;
+            (class, (scaled(entries, n, count), scaled(bytes, b, size.max(1))))
+        })
+        .collect()
+}
+
 /// A table's description, its item count and size estimated from its primaries' own
 /// numbers (see [`TableDescription::item_count`]).
 fn describe(table: &Table) -> TableDescription {
@@ -202,15 +254,36 @@ fn describe(table: &Table) -> TableDescription {
         }
         (count, bytes)
     };
-    let (item_count, table_size_bytes) = size_of(&table.groups);
-    let global_index_sizes = table
-        .globals
+    // The table's partitions' numbers, split between its items (`None`) and each local
+    // index's entries (by ordinal).
+    let mut split: BTreeMap<Option<u8>, (u64, u64)> = BTreeMap::new();
+    for group in &table.groups {
+        if let Some(primary) = group.open.read().as_ref() {
+            let (entries, size) = primary.approximate_size();
+            let partition_type = table.key_schema.partition_key.scalar_type;
+            for (class, (count, bytes)) in
+                shares(primary, entries, size, table.index_writes.has_local(), partition_type)
+            {
+                let total = split.entry(class).or_default();
+                total.0 += count;
+                total.1 += bytes;
+            }
+        }
+    }
+    let (item_count, table_size_bytes) = split.get(&None).copied().unwrap_or_default();
+    let locals = table
+        .indexes
         .iter()
+        .filter(|index| index.kind == IndexKind::Local)
         .map(|index| {
-            let (count, bytes) = size_of(&index.groups);
-            (index.schema.name.clone(), count, bytes)
-        })
-        .collect();
+            let (count, bytes) = split.get(&Some(index.ordinal)).copied().unwrap_or_default();
+            (index.name.clone(), count, bytes)
+        });
+    let globals = table.globals.iter().map(|index| {
+        let (count, bytes) = size_of(&index.groups);
+        (index.schema.name.clone(), count, bytes)
+    });
+    let index_sizes = locals.chain(globals).collect();
     let creation_date_time = (table.created_at_ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(table.created_at_ms));
     TableDescription {
         name: table.name.clone(),
@@ -222,7 +295,7 @@ fn describe(table: &Table) -> TableDescription {
         table_size_bytes,
         settings: table.settings.lock().clone(),
         indexes: table.index_schemas.clone(),
-        global_index_sizes,
+        index_sizes,
         creating_indexes: table
             .globals
             .iter()

@@ -87,7 +87,7 @@ pub fn description_json(description: &TableDescription, context: &Context) -> Va
         &mut json,
         &description.name,
         &description.indexes,
-        &description.global_index_sizes,
+        &description.index_sizes,
         &description.creating_indexes,
         context,
     );
