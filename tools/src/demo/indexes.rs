@@ -120,6 +120,34 @@ pub(super) fn local_and_global_indexes(dir: &std::path::Path, out: &mut dyn Writ
         "a KEYS_ONLY index holds no other attribute",
     )?;
 
+    // An item collection (one artist's tracks and their local index entries) reports its
+    // size when asked; DynamoDB limits one to 10 GB.
+    let mut encore = PutItemInput::new(
+        "Tracks",
+        Item::new()
+            .with("Artist", "artist-1")
+            .with("Title", "track-99")
+            .with("Year", 2024)
+            .with("Genre", GENRES[0])
+            .with("Plays", 1),
+    );
+    encore.return_item_collection_metrics = true;
+    let metrics = db
+        .put_item(encore)?
+        .item_collection_metrics
+        .ok_or("no item collection metrics")?;
+    writeln!(
+        out,
+        "   artist-1's item collection: {:?} GB",
+        metrics.size_estimate_range_gb
+    )?;
+    check(
+        metrics.size_estimate_range_gb == [0.0, 1.0] && metrics.key.get("Artist") == Some(&"artist-1".into()),
+        "the collection is keyed by its partition key and under 1 GB",
+    )?;
+    let gone = Item::new().with("Artist", "artist-1").with("Title", "track-99");
+    db.delete_item(DeleteItemInput::new("Tracks", gone))?;
+
     // The global index follows the table's log: wait for it, as a test or tool would.
     db.wait_for_indexes(Duration::from_secs(10))?;
     let mut most_played = by_index("jazz", "ByGenre");
