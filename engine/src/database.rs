@@ -544,8 +544,16 @@ impl Database {
 
     /// Writes `writes` (all in the partition holding `hash`) as one record, retrying on a
     /// new primary as [`Database::write_key`] does. `create`: whether to create the
-    /// partition if it does not exist (deletes alone need not: nothing to delete).
-    pub(crate) fn write_group(&self, table: &Table, hash: u64, writes: &[KeyWrite], create: bool) -> Result<()> {
+    /// partition if it does not exist (deletes alone need not: nothing to delete). Returns
+    /// the items replaced, in order, where the table's indexes had them read (see
+    /// [`GroupContext::write_batch`]).
+    pub(crate) fn write_group(
+        &self,
+        table: &Table,
+        hash: u64,
+        writes: &[KeyWrite],
+        create: bool,
+    ) -> Result<Vec<Option<Item>>> {
         keep_indexes_within_reach(table, self.group(table, hash)?);
         self.groups
             .write_batch(self.group(table, hash)?, writes, table.derived_writes(), create)

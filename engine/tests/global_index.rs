@@ -847,3 +847,53 @@ fn power_loss_during_a_fill_leaves_the_index_exactly_the_table_once_refilled() {
         }
     }
 }
+
+/// A batch's consumed capacity counts the index entries each request changed, as PutItem
+/// and DeleteItem count them: a new entry, a moved one twice, an unchanged one not at all.
+#[test]
+fn batch_writes_consume_index_write_units_as_single_writes_do() {
+    use dynastore_engine::{ConsumedCapacity, ReturnConsumedCapacity, WriteRequest};
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    let placed = game("ann", 1).with("city", "Oslo").with("score", 10);
+    let moved = game("ann", 1).with("city", "Bergen").with("score", 10);
+    let shares = |consumed: &ConsumedCapacity| {
+        let mut shares: Vec<(String, f64)> = consumed
+            .local_indexes
+            .iter()
+            .chain(&consumed.global_indexes)
+            .cloned()
+            .collect();
+        shares.sort_by(|a, b| a.0.cmp(&b.0));
+        (consumed.capacity_units, shares)
+    };
+    let batch = |request: WriteRequest| {
+        let out = db.batch_write(vec![(TABLE.to_owned(), request)]).unwrap();
+        shares(&out.consumed_capacity[0])
+    };
+    let single_put = |item: &Item| {
+        let mut put = PutItemInput::new(TABLE, item.clone());
+        put.return_consumed_capacity = ReturnConsumedCapacity::Indexes;
+        shares(&db.put_item(put).unwrap().consumed_capacity.unwrap())
+    };
+    let units = |pairs: &[(&str, f64)]| -> Vec<(String, f64)> {
+        pairs.iter().map(|(name, units)| (name.to_string(), *units)).collect()
+    };
+    // New: one unit in each index the item is in.
+    let added = batch(WriteRequest::Put(placed.clone()));
+    assert_eq!(
+        added,
+        (4.0, units(&[("by_city", 1.0), ("by_score", 1.0), ("local_score", 1.0)]))
+    );
+    // Moved to another city: by_city's entry moves (two units), by_score's (ALL) changes
+    // in place, the local index's is unchanged. PutItem counts the same.
+    let moving = batch(WriteRequest::Put(moved.clone()));
+    assert_eq!(moving, (4.0, units(&[("by_city", 2.0), ("by_score", 1.0)])));
+    assert_eq!(single_put(&placed), moving);
+    // A delete removes every entry.
+    let deleted = batch(WriteRequest::Delete(game("ann", 1)));
+    assert_eq!(
+        deleted,
+        (4.0, units(&[("by_city", 1.0), ("by_score", 1.0), ("local_score", 1.0)]))
+    );
+    db.close().unwrap();
+}

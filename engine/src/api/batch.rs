@@ -207,13 +207,19 @@ impl Database {
         let mut unprocessed = Vec::new();
         let mut first_error = None;
         let mut written_any = false;
+        // The items the written requests replaced (by request), where they were read: a
+        // table with indexes reads them, and the index write units follow from them.
+        let mut replaced: BTreeMap<usize, Item> = BTreeMap::new();
         for ((table_name, _), group) in groups {
             let table = &tables[&table_name];
             let (indexes, writes): (Vec<usize>, Vec<KeyWrite>) = group.into_iter().unzip();
             let creates = writes.iter().any(|(_, item)| item.is_some());
             // Deletes alone need no partition that does not exist yet: nothing to delete.
             match self.write_group(table, hash_of(&writes[0].0), &writes, creates) {
-                Ok(()) => written_any = true,
+                Ok(old) => {
+                    written_any = true;
+                    replaced.extend(indexes.into_iter().zip(old).filter_map(|(at, old)| Some((at, old?))));
+                }
                 Err(error) => {
                     first_error.get_or_insert(error);
                     unprocessed.extend(indexes);
@@ -229,19 +235,26 @@ impl Database {
                     .into_iter()
                     .filter_map(|index| requests.get_mut(index).and_then(Option::take))
                     .collect();
-                // What is left in `requests` was written.
-                let mut units: BTreeMap<String, f64> = BTreeMap::new();
-                for (table, request) in requests.iter().flatten() {
-                    let bytes = match request {
-                        WriteRequest::Put(item) => item.size_bytes(),
-                        WriteRequest::Delete(_) => 0,
+                // What is left in `requests` was written: each request's units, and those
+                // of the index entries it changed.
+                let mut consumed: BTreeMap<String, ConsumedCapacity> = BTreeMap::new();
+                for (at, written) in requests.iter().enumerate() {
+                    let Some((table_name, request)) = written else {
+                        continue;
                     };
-                    *units.entry(table.clone()).or_default() += write_units(bytes);
+                    let table = &tables[table_name];
+                    let new = match request {
+                        WriteRequest::Put(item) => Some(item),
+                        WriteRequest::Delete(_) => None,
+                    };
+                    let units = ConsumedCapacity::writes(table_name, write_units(new.map_or(0, Item::size_bytes)))
+                        .with_index_writes(&table.key_schema, &table.index_schemas, replaced.get(&at), new);
+                    consumed
+                        .entry(table_name.clone())
+                        .and_modify(|total| total.absorb(&units))
+                        .or_insert(units);
                 }
-                let consumed_capacity = units
-                    .into_iter()
-                    .map(|(table, units)| ConsumedCapacity::writes(&table, units))
-                    .collect();
+                let consumed_capacity = consumed.into_values().collect();
                 let item_collection_metrics = if collection_metrics {
                     self.touched_collections(&tables, requests.iter().flatten())?
                 } else {

@@ -7,7 +7,9 @@
 //!   the minimum.
 //! - Query and Scan count the bytes of every item read, before the filter, rounded up
 //!   once for the page.
-//! - BatchGetItem rounds each item up on its own; BatchWriteItem each request.
+//! - BatchGetItem rounds each item up on its own; BatchWriteItem each request (a put by
+//!   its item, a delete the minimum), plus the index units below, from the items the
+//!   requests replaced as the write read them.
 //! - A write also consumes write units in each secondary index whose entry it changes:
 //!   one unit per 1 KB of the entry, twice when the entry moves to another index key (a
 //!   delete and a put), none when the entry stays as it was. A query or scan of an index
@@ -117,6 +119,29 @@ impl ConsumedCapacity {
             None => shares.push((name.to_owned(), units)),
         }
         self
+    }
+
+    /// Adds `other`'s units (on the same table) to these, index shares too.
+    pub fn absorb(&mut self, other: &ConsumedCapacity) {
+        self.capacity_units += other.capacity_units;
+        self.read_capacity_units += other.read_capacity_units;
+        self.write_capacity_units += other.write_capacity_units;
+        self.table_units += other.table_units;
+        for (kind, shares) in [
+            (IndexKind::Local, &other.local_indexes),
+            (IndexKind::Global, &other.global_indexes),
+        ] {
+            for (name, units) in shares {
+                let mine = match kind {
+                    IndexKind::Local => &mut self.local_indexes,
+                    IndexKind::Global => &mut self.global_indexes,
+                };
+                match mine.iter_mut().find(|(index, _)| index == name) {
+                    Some((_, share)) => *share += units,
+                    None => mine.push((name.clone(), *units)),
+                }
+            }
+        }
     }
 
     /// This write's capacity with what replacing `old` by `new` writes in each of

@@ -73,25 +73,27 @@ impl GroupContext {
 
     /// Writes `writes` (all in `group`'s partition) as one record, retrying on a new
     /// primary as [`GroupContext::write`] does. `create`: whether to create the partition
-    /// if it does not exist (deletes alone need not: nothing to delete).
+    /// if it does not exist (deletes alone need not: nothing to delete). Returns the items
+    /// replaced, in order, when `derived` needed them read and the write landed at once
+    /// (none when a failover was recovered from meanwhile).
     pub(crate) fn write_batch(
         &self,
         group: &Group,
         writes: &[KeyWrite],
         derived: &dyn DerivedWrites,
         create: bool,
-    ) -> Result<()> {
+    ) -> Result<Vec<Option<Item>>> {
         let mut attempt = 0;
         loop {
             let Some(partition) = self.primary(group, create)? else {
-                return Ok(());
+                return Ok(Vec::new());
             };
             let failure = match partition.write_batch_attempt(writes, derived) {
-                Ok(()) => return Ok(()),
+                Ok(replaced) => return Ok(replaced),
                 Err(failure) => failure,
             };
             match self.recover(group, &partition, failure, &mut attempt)? {
-                Recovery::Done(_) => return Ok(()),
+                Recovery::Done(_) => return Ok(Vec::new()),
                 Recovery::Retry => {}
             }
         }

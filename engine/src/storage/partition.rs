@@ -643,16 +643,18 @@ impl Partition {
     }
 
     /// Writes several items (or deletions) under distinct keys as one WAL record: after a
-    /// crash all of them are there or none. On failure, tells what
+    /// crash all of them are there or none. Returns the items they replaced, in order, if
+    /// `derived` needed them read (none otherwise). On failure, tells what
     /// [`Partition::write_attempt`] tells.
     pub(crate) fn write_batch_attempt(
         &self,
         writes: &[KeyWrite],
         derived: &dyn DerivedWrites,
-    ) -> std::result::Result<(), WriteFailure> {
+    ) -> std::result::Result<Vec<Option<Item>>, WriteFailure> {
         let mut lock = self.lock_pending();
         self.check_gate()?;
         let mut notes = Vec::new();
+        let mut replaced = Vec::new();
         let writes = if derived.needs_old() {
             let mut all = Vec::with_capacity(writes.len() * 2);
             for (key, item) in writes {
@@ -665,6 +667,7 @@ impl Partition {
                 }
                 all.push((key, item.as_ref().map(encode)));
                 all.extend(encode_writes(extra));
+                replaced.push(old);
             }
             all
         } else {
@@ -686,7 +689,9 @@ impl Partition {
             drop(lock);
             self.complete(in_flight)
         };
-        written.map_err(|error| self.failure(error, Some((lsn, None))))
+        written
+            .map(|()| replaced)
+            .map_err(|error| self.failure(error, Some((lsn, None))))
     }
 
     /// Keeps every record from `lsn` on in the log (flushes truncate nothing at or after
