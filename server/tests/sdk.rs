@@ -794,25 +794,14 @@ async fn billing_throughput_and_tags_are_kept_across_restarts() {
     server.stop().await;
 }
 
-/// A table with a local secondary index, as the SDK creates, describes and queries it:
-/// the index's order and projection, paging with the index's keys, fetching attributes
-/// it does not hold, and a write whose index key has the wrong type refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_indexes_are_created_described_and_queried() {
-    use aws_sdk_dynamodb::types::{LocalSecondaryIndex, Projection, ProjectionType};
-    let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start(dir.path(), Options::default()).await;
-    let client = server.client();
-    let index = LocalSecondaryIndex::builder()
+/// `Orders` keyed by `pk` (S) and `sk` (N), with a local index `by_cost` sorted by `cost`
+/// (N) projecting `projection`.
+async fn create_orders_by_cost(client: &Client, projection: aws_sdk_dynamodb::types::Projection) {
+    let index = aws_sdk_dynamodb::types::LocalSecondaryIndex::builder()
         .index_name("by_cost")
         .key_schema(key("pk", KeyType::Hash))
         .key_schema(key("cost", KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::Include)
-                .non_key_attributes("status")
-                .build(),
-        )
+        .projection(projection)
         .build()
         .unwrap();
     client
@@ -828,6 +817,22 @@ async fn local_indexes_are_created_described_and_queried() {
         .send()
         .await
         .expect("CreateTable with a local index");
+}
+
+/// A table with a local secondary index, as the SDK creates, describes and queries it:
+/// the index's order and projection, paging with the index's keys, fetching attributes
+/// it does not hold, and a write whose index key has the wrong type refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_indexes_are_created_described_and_queried() {
+    use aws_sdk_dynamodb::types::{Projection, ProjectionType};
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    let include = Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .non_key_attributes("status")
+        .build();
+    create_orders_by_cost(&client, include).await;
     let described = client.describe_table().table_name("Orders").send().await.unwrap();
     let table = described.table().unwrap();
     let locals = table.local_secondary_indexes();
@@ -1025,7 +1030,7 @@ async fn local_indexes_are_created_described_and_queried() {
 /// lowers it.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_item_collection_past_its_limit_refuses_growth() {
-    use aws_sdk_dynamodb::types::{LocalSecondaryIndex, Projection, ProjectionType};
+    use aws_sdk_dynamodb::types::{Projection, ProjectionType};
     let dir = tempfile::tempdir().unwrap();
     let options = Options {
         item_collection_bytes_max: 8_000,
@@ -1033,26 +1038,8 @@ async fn an_item_collection_past_its_limit_refuses_growth() {
     };
     let server = TestServer::start(dir.path(), options).await;
     let client = server.client();
-    let index = LocalSecondaryIndex::builder()
-        .index_name("by_cost")
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("cost", KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
-        .build()
-        .unwrap();
-    client
-        .create_table()
-        .table_name("Orders")
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(definition("pk", ScalarAttributeType::S))
-        .attribute_definitions(definition("sk", ScalarAttributeType::N))
-        .attribute_definitions(definition("cost", ScalarAttributeType::N))
-        .local_secondary_indexes(index)
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
+    let keys_only = Projection::builder().projection_type(ProjectionType::KeysOnly).build();
+    create_orders_by_cost(&client, keys_only).await;
     let put = |pk: &str, sk: i64| {
         client
             .put_item()
