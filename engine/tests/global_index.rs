@@ -391,25 +391,6 @@ fn run_model(steps: &[Step], options: &Options) {
     db.close().unwrap();
 }
 
-fn options(buffered: bool, replicated: bool) -> Options {
-    let mut options = Options {
-        memtable_bytes: 2048,
-        ..Options::default()
-    };
-    if buffered {
-        options.durability = dynastore_wal::Durability::Buffered {
-            interval: Duration::from_millis(5),
-        };
-    }
-    if replicated {
-        options.replication = Some(Replication {
-            ack: AckMode::Quorum,
-            ..Replication::default()
-        });
-    }
-    options
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -422,7 +403,7 @@ proptest! {
         buffered in any::<bool>(),
         replicated in any::<bool>(),
     ) {
-        run_model(&steps, &options(buffered, replicated));
+        run_model(&steps, &common::model_options(buffered, replicated));
     }
 }
 

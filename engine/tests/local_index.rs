@@ -9,8 +9,8 @@ use common::{query_pages, scan_pages};
 
 use dynastore_engine::item::{KeyAttribute, ScalarType};
 use dynastore_engine::{
-    AckMode, Database, DeleteItemInput, Error, IndexSchema, Item, KeySchema, Options, Path, Projection, PutItemInput,
-    QueryInput, Replication, ScanInput, Select, SortKeyCondition, TableSchema, UpdateAction, UpdateItemInput,
+    Database, DeleteItemInput, Error, IndexSchema, Item, KeySchema, Options, Path, Projection, PutItemInput,
+    QueryInput, ScanInput, Select, SortKeyCondition, TableSchema, UpdateAction, UpdateItemInput,
 };
 use dynastore_wal::fs::{FaultyFs, SharedFs};
 use proptest::prelude::*;
@@ -534,25 +534,6 @@ fn check_sort_key_conditions(db: &Database, pk: &str, items: &[Item]) {
     }
 }
 
-fn durability_options(buffered: bool, replicated: bool) -> Options {
-    let mut options = Options {
-        memtable_bytes: 2048,
-        ..Options::default()
-    };
-    if buffered {
-        options.durability = dynastore_wal::Durability::Buffered {
-            interval: std::time::Duration::from_millis(5),
-        };
-    }
-    if replicated {
-        options.replication = Some(Replication {
-            ack: AckMode::Quorum,
-            ..Replication::default()
-        });
-    }
-    options
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -564,7 +545,7 @@ proptest! {
         buffered in any::<bool>(),
         replicated in any::<bool>(),
     ) {
-        run_model(&steps, &durability_options(buffered, replicated));
+        run_model(&steps, &common::model_options(buffered, replicated));
     }
 }
 

@@ -150,3 +150,25 @@ pub fn scan_pages(
         }
     }
 }
+
+/// Options for the index model tests: small memtables (so that flushes and compactions
+/// happen among a few dozen writes), `Buffered` synced every 5 ms if `buffered`, and
+/// three copies with `Quorum` acks if `replicated`.
+pub fn model_options(buffered: bool, replicated: bool) -> dynastore_engine::Options {
+    let mut options = dynastore_engine::Options {
+        memtable_bytes: 2048,
+        ..dynastore_engine::Options::default()
+    };
+    if buffered {
+        options.durability = dynastore_wal::Durability::Buffered {
+            interval: std::time::Duration::from_millis(5),
+        };
+    }
+    if replicated {
+        options.replication = Some(dynastore_engine::Replication {
+            ack: dynastore_engine::AckMode::Quorum,
+            ..dynastore_engine::Replication::default()
+        });
+    }
+    options
+}
