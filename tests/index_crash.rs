@@ -266,7 +266,14 @@ fn indexes_converge_to_their_table_after_sigkills() {
         }
         assert_indexes_match(&db, seed);
         db.close().unwrap();
+        assert_files_verify(tmp.path(), seed);
     }
+}
+
+/// `verify`'s file checks find nothing wrong once the database is closed after a kill.
+fn assert_files_verify(dir: &std::path::Path, seed: u64) {
+    let report = dynastore::verify::verify(dir);
+    assert!(report.problems.is_empty(), "seed {seed}: {:?}", report.problems);
 }
 
 const FILL_CHILD_ENV: &str = "DYNASTORE_FILL_CHILD";
@@ -361,6 +368,7 @@ fn a_global_index_filled_across_sigkills_converges_to_its_table() {
         if db.describe_table("People").unwrap().indexes.is_empty() {
             // Killed between the delete and the create: no index to check this time.
             db.close().unwrap();
+            assert_files_verify(tmp.path(), seed);
             continue;
         }
         let by_city = |city: u64| {
@@ -383,5 +391,6 @@ fn a_global_index_filled_across_sigkills_converges_to_its_table() {
             check.problems
         );
         db.close().unwrap();
+        assert_files_verify(tmp.path(), seed);
     }
 }

@@ -878,3 +878,40 @@ fn batch_writes_consume_index_write_units_as_single_writes_do() {
     );
     db.close().unwrap();
 }
+
+/// A parallel scan of an index (DynamoDB's `Segment` and `TotalSegments`): the segments
+/// together return every entry once, of a global index as of a local one.
+#[test]
+fn a_parallel_scan_of_an_index_sees_every_entry_once() {
+    let (_faulty, _fs, db) = new_database(&Options::default());
+    for i in 0..60i64 {
+        let mut item = game(&format!("p{}", i % 7), i).with("score", i % 11);
+        if i % 4 != 0 {
+            item = item.with("city", format!("c{}", i % 5));
+        }
+        db.put_item(PutItemInput::new(TABLE, item)).unwrap();
+    }
+    db.wait_for_indexes(CAUGHT_UP).unwrap();
+    for (index, expected) in [("by_city", 45), ("by_score", 60), ("local_score", 60)] {
+        let mut seen: Vec<(String, i64)> = Vec::new();
+        for segment in 0..3 {
+            let mut scan = ScanInput::new(TABLE);
+            scan.index_name = Some(index.into());
+            scan.segment = Some((segment, 3));
+            for item in scan_pages(&db, scan, 4) {
+                let key = match (item.get("pk"), item.get("sk")) {
+                    (Some(AttributeValue::S(pk)), Some(AttributeValue::N(sk))) => {
+                        (pk.clone(), sk.to_string().parse().unwrap())
+                    }
+                    other => panic!("{index}: an entry without the table's key: {other:?}"),
+                };
+                seen.push(key);
+            }
+        }
+        seen.sort();
+        let count = seen.len();
+        seen.dedup();
+        assert_eq!((count, seen.len()), (expected, expected), "{index}");
+    }
+    db.close().unwrap();
+}

@@ -1287,3 +1287,124 @@ async fn a_global_index_is_added_to_a_table_with_data_and_deleted() {
     assert!(described.table().unwrap().global_secondary_indexes().is_empty());
     server.stop().await;
 }
+
+/// CreateTable's index refusals, sent by the SDK: each a ValidationException with
+/// DynamoDB's message, and no table created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_table_refuses_bad_indexes_with_dynamodbs_messages() {
+    use aws_sdk_dynamodb::types::{
+        GlobalSecondaryIndex, LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(dir.path(), Options::default()).await;
+    let client = server.client();
+    let all = || Projection::builder().projection_type(ProjectionType::All).build();
+    let local = |name: &str, hash: &str, sort: Option<&str>, projection: Projection| {
+        let mut index = LocalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(hash, KeyType::Hash))
+            .projection(projection);
+        if let Some(sort) = sort {
+            index = index.key_schema(key(sort, KeyType::Range));
+        }
+        index.build().unwrap()
+    };
+    let global = |name: &str, throughput: bool| {
+        let mut index = GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key("g", KeyType::Hash))
+            .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build());
+        if throughput {
+            let units = ProvisionedThroughput::builder()
+                .read_capacity_units(1)
+                .write_capacity_units(1)
+                .build()
+                .unwrap();
+            index = index.provisioned_throughput(units);
+        }
+        index.build().unwrap()
+    };
+    let lsk = |name: &str| local(name, "pk", Some("lsk"), all());
+    let cases: Vec<(Vec<LocalSecondaryIndex>, Vec<GlobalSecondaryIndex>, &str)> = vec![
+        (
+            vec![local("idx", "pk", Some("nope"), all())],
+            vec![global("gidx", false)],
+            "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [pk, nope], AttributeDefinitions: [pk, sk, lsk, g]",
+        ),
+        (
+            vec![local("idx", "g", Some("lsk"), all())],
+            vec![global("gidx", false)],
+            "One or more parameter values were invalid: Index KeySchema does not have the same leading hash key as table KeySchema for index: idx. index hash key: g, table hash key: pk",
+        ),
+        (
+            vec![local("idx", "pk", None, all())],
+            vec![global("gidx", false)],
+            "One or more parameter values were invalid: Index KeySchema does not have a range key for index: idx",
+        ),
+        (
+            vec![local(
+                "idx",
+                "pk",
+                Some("lsk"),
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .non_key_attributes("a")
+                    .build(),
+            )],
+            vec![global("gidx", false)],
+            "One or more parameter values were invalid: ProjectionType is ALL, but NonKeyAttributes is specified",
+        ),
+        (
+            vec![lsk("idx"), lsk("idx")],
+            vec![global("gidx", false)],
+            "One or more parameter values were invalid: Duplicate index name: idx",
+        ),
+        (
+            (0..6).map(|i| lsk(&format!("idx{i}"))).collect(),
+            vec![global("gidx", false)],
+            "One or more parameter values were invalid: Number of LocalSecondaryIndexes exceeds per-table limit of 5",
+        ),
+        (
+            vec![lsk("idx")],
+            vec![global("gidx", true)],
+            "One or more parameter values were invalid: ProvisionedThroughput should not be specified for index: gidx when BillingMode is PAY_PER_REQUEST",
+        ),
+        (
+            vec![lsk("idx")],
+            (0..21).map(|i| global(&format!("gidx{i}"), false)).collect(),
+            "One or more parameter values were invalid: GlobalSecondaryIndex count exceeds the per-table limit of 20",
+        ),
+        (
+            vec![lsk("idx")],
+            Vec::new(),
+            "One or more parameter values were invalid: Some AttributeDefinitions are not used. AttributeDefinitions: [pk, sk, lsk, g], keys used: [pk, sk, lsk]",
+        ),
+        (
+            vec![lsk("i")],
+            Vec::new(),
+            "1 validation error detected: Value 'i' at 'localSecondaryIndexes.1.member.indexName' failed to satisfy constraint: Member must have length greater than or equal to 3",
+        ),
+    ];
+    for (locals, globals, expected) in cases {
+        let error = client
+            .create_table()
+            .table_name("Tab1")
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .attribute_definitions(definition("pk", ScalarAttributeType::S))
+            .attribute_definitions(definition("sk", ScalarAttributeType::N))
+            .attribute_definitions(definition("lsk", ScalarAttributeType::S))
+            .attribute_definitions(definition("g", ScalarAttributeType::S))
+            .set_local_secondary_indexes(Some(locals))
+            .set_global_secondary_indexes((!globals.is_empty()).then_some(globals))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some("ValidationException"), "{expected}");
+        assert_eq!(error.message(), Some(expected));
+    }
+    let listed = client.list_tables().send().await.unwrap();
+    assert!(listed.table_names().is_empty(), "no refused table was created");
+    server.stop().await;
+}
