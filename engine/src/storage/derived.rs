@@ -3,7 +3,10 @@
 //! failovers keep them exactly as they keep the item.
 
 use crate::item::Item;
-use crate::storage::partition::KeyWrite;
+
+/// One write to one key: its storage key and the new item, or `None` to delete it (the
+/// unit of a record, whether an item's own write or one derived from it).
+pub(crate) type KeyWrite = (Vec<u8>, Option<Item>);
 
 /// Derives, from one item write, the other writes of the same record.
 pub(crate) trait DerivedWrites: Send + Sync {

@@ -53,8 +53,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
-/// One write to one key: its storage key and the new item, or `None` to delete it.
-pub(crate) type KeyWrite = (Vec<u8>, Option<Item>);
+pub(crate) use super::derived::KeyWrite;
 
 /// A live SSTable with its MANIFEST entry's number and level.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 //! and DescribeTable's account of them.
 
 use super::Context;
-use super::tables::{Named, throughput};
+use super::schema_fields::{Named, throughput};
 use crate::error::ApiError;
 use crate::input::Fields;
 use dynastore::item::KeyAttribute;

@@ -7,6 +7,7 @@ mod indexes;
 mod items;
 mod legacy;
 mod reads;
+mod schema_fields;
 mod tables;
 
 use crate::error::ApiError;
