@@ -6,6 +6,7 @@
 
 use super::capacity::{ConsumedCapacity, ReturnConsumedCapacity, read_units, write_units};
 use super::expressions::resolve_keys_and_attributes;
+pub use super::operations::KeysAndAttributes;
 use crate::database::{Database, Table, hash_of, table_key};
 use crate::error::{Error, Result};
 use crate::expr::Path;
@@ -52,36 +53,6 @@ pub struct BatchWriteOutput {
     /// size of each item collection the written requests touched, once each (tables
     /// with local secondary indexes only; DynamoDB's `ItemCollectionMetrics`).
     pub item_collection_metrics: Vec<(String, ItemCollectionMetrics)>,
-}
-
-/// The keys to read from one table, and how (DynamoDB's `KeysAndAttributes`).
-#[derive(Debug, Clone, PartialEq, Default)]
-#[non_exhaustive]
-pub struct KeysAndAttributes {
-    /// The items' primary keys.
-    pub keys: Vec<Item>,
-    /// Return only these attributes of each item (DynamoDB's `ProjectionExpression`).
-    pub projection: Option<Vec<Path>>,
-    /// Read from the primary (true), or from any copy that holds every write durable on
-    /// the primary (false, the default, as DynamoDB's `ConsistentRead`).
-    pub consistent_read: bool,
-    /// The projection as DynamoDB's `ProjectionExpression` (instead of `projection`).
-    pub projection_expression: Option<String>,
-    /// The `#name` placeholders of the projection expression (DynamoDB's
-    /// `ExpressionAttributeNames`).
-    pub expression_attribute_names: std::collections::HashMap<String, String>,
-    /// The projection as DynamoDB's legacy `AttributesToGet`: top-level attribute names.
-    pub attributes_to_get: Option<Vec<String>>,
-}
-
-impl KeysAndAttributes {
-    /// `keys`, every attribute, eventually consistent.
-    pub fn new(keys: Vec<Item>) -> Self {
-        KeysAndAttributes {
-            keys,
-            ..KeysAndAttributes::default()
-        }
-    }
 }
 
 /// The input of [`Database::batch_get`]: up to 100 keys over any tables.

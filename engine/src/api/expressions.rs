@@ -8,9 +8,9 @@
 //! `QueryFilter`, `ScanFilter`, `ConditionalOperator`) are translated here too; a request
 //! giving any of them with any expression is refused.
 
-use super::batch::KeysAndAttributes;
-use super::operations::{DeleteItemInput, GetItemInput, PutItemInput, UpdateItemInput};
-use super::query::{QueryInput, ScanInput};
+use super::operations::{
+    DeleteItemInput, GetItemInput, KeysAndAttributes, PutItemInput, QueryInput, ScanInput, UpdateItemInput,
+};
 use crate::error::Result;
 use crate::expr::legacy::{self, ConditionalOperator, ExpectedAttributeValue};
 use crate::expr::parse::{

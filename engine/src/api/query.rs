@@ -11,202 +11,22 @@
 //! keys that start with a value's encoding, or come before or after all of them): a local
 //! index entry's key goes on past its sort key with the table's sort key.
 
-use super::capacity::{ConsumedCapacity, ReturnConsumedCapacity};
+use super::capacity::ConsumedCapacity;
 use super::expressions::{apply_key_tests, resolve_query, resolve_scan};
+pub use super::operations::{QueryInput, ScanInput};
+pub use super::page::{PAGE_BYTES_MAX, Select};
+use super::page::{Page, PageBuilder, invalid};
+pub use super::read_plan::TOTAL_SEGMENTS_MAX;
 use super::read_plan::{ReadPlan, check_global_read, read_capacity, scan_partitions, segment_hashes};
 use super::target::Target;
 use crate::database::{Database, hash_of};
 use crate::error::Result;
+use crate::expr::Condition;
 pub use crate::expr::SortKeyCondition;
-use crate::expr::legacy::{AttributeCondition, ConditionalOperator};
-use crate::expr::update::project;
-use crate::expr::{Condition, Path};
 use crate::item::key::{encode_key_value, partition_hash};
 use crate::item::validate::{KeySchema, ScalarType, ValidationError};
 use crate::item::{AttributeType, AttributeValue, Item};
-use std::collections::HashMap;
 use std::ops::Bound;
-
-/// The most bytes of items one page reads (DynamoDB's 1 MB).
-pub const PAGE_BYTES_MAX: usize = 1 << 20;
-/// The most segments a parallel scan can be cut into.
-pub const TOTAL_SEGMENTS_MAX: u32 = 1_000_000;
-
-/// The input of [`Database::query`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct QueryInput {
-    /// The table.
-    pub table_name: String,
-    /// Query this index of the table instead (DynamoDB's `IndexName`): the key condition
-    /// is on the index's key, items come in its sort key's order.
-    pub index_name: Option<String>,
-    /// The partition key value (equality); `None` when a `key_condition_expression` gives
-    /// it.
-    pub partition_key: Option<AttributeValue>,
-    /// An optional condition on the sort key.
-    pub sort_key_condition: Option<SortKeyCondition>,
-    /// `true` (default) for ascending sort-key order, `false` for descending.
-    pub scan_index_forward: bool,
-    /// The most items to read in this page.
-    pub limit: Option<u32>,
-    /// Continue after this key (a previous page's `last_evaluated_key`).
-    pub exclusive_start_key: Option<Item>,
-    /// Return only the items read that satisfy this (it may not name key attributes).
-    pub filter: Option<Condition>,
-    /// Return only these attributes of each item.
-    pub projection: Option<Vec<Path>>,
-    /// What to return (DynamoDB's `Select`); `None` means every attribute, or the
-    /// projection's if there is one.
-    pub select: Option<Select>,
-    /// Read from the primary (true), or from any copy (false, the default, as DynamoDB's
-    /// `ConsistentRead`; see [`crate::GetItemInput::consistent_read`]).
-    pub consistent_read: bool,
-    /// The key condition as DynamoDB's `KeyConditionExpression` (instead of
-    /// `partition_key` and `sort_key_condition`).
-    pub key_condition_expression: Option<String>,
-    /// The filter as DynamoDB's `FilterExpression` (instead of `filter`).
-    pub filter_expression: Option<String>,
-    /// The projection as DynamoDB's `ProjectionExpression` (instead of `projection`).
-    pub projection_expression: Option<String>,
-    /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
-    pub expression_attribute_names: HashMap<String, String>,
-    /// The `:value` placeholders of its expressions (DynamoDB's
-    /// `ExpressionAttributeValues`).
-    pub expression_attribute_values: HashMap<String, AttributeValue>,
-    /// The key condition as DynamoDB's legacy `KeyConditions` (instead of the typed key
-    /// or `key_condition_expression`).
-    pub key_conditions: HashMap<String, AttributeCondition>,
-    /// The filter as DynamoDB's legacy `QueryFilter` (instead of `filter` or
-    /// `filter_expression`).
-    pub query_filter: HashMap<String, AttributeCondition>,
-    /// How the legacy filter's conditions combine (DynamoDB's `ConditionalOperator`).
-    pub conditional_operator: Option<ConditionalOperator>,
-    /// The projection as DynamoDB's legacy `AttributesToGet`: top-level attribute names.
-    pub attributes_to_get: Option<Vec<String>>,
-    /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
-    pub return_consumed_capacity: ReturnConsumedCapacity,
-}
-
-impl QueryInput {
-    /// A query of every item under `partition_key`, ascending.
-    pub fn new(table_name: impl Into<String>, partition_key: impl Into<AttributeValue>) -> Self {
-        QueryInput::of(table_name.into(), Some(partition_key.into()), None)
-    }
-
-    /// A query of `table_name` by DynamoDB's `KeyConditionExpression` (its placeholders
-    /// go into `expression_attribute_names` and `_values`), ascending.
-    pub fn with_key_condition(table_name: impl Into<String>, key_condition_expression: impl Into<String>) -> Self {
-        QueryInput::of(table_name.into(), None, Some(key_condition_expression.into()))
-    }
-
-    /// A query of `table_name` by DynamoDB's legacy `KeyConditions`, ascending.
-    pub fn with_key_conditions(
-        table_name: impl Into<String>,
-        key_conditions: HashMap<String, AttributeCondition>,
-    ) -> Self {
-        QueryInput {
-            key_conditions,
-            ..QueryInput::of(table_name.into(), None, None)
-        }
-    }
-
-    fn of(table_name: String, partition_key: Option<AttributeValue>, key_condition_expression: Option<String>) -> Self {
-        QueryInput {
-            table_name,
-            index_name: None,
-            partition_key,
-            key_condition_expression,
-            filter_expression: None,
-            projection_expression: None,
-            expression_attribute_names: HashMap::new(),
-            expression_attribute_values: HashMap::new(),
-            sort_key_condition: None,
-            scan_index_forward: true,
-            limit: None,
-            exclusive_start_key: None,
-            filter: None,
-            projection: None,
-            select: None,
-            consistent_read: false,
-            key_conditions: HashMap::new(),
-            query_filter: HashMap::new(),
-            conditional_operator: None,
-            attributes_to_get: None,
-            return_consumed_capacity: ReturnConsumedCapacity::None,
-        }
-    }
-}
-
-/// The input of [`Database::scan`].
-#[derive(Debug, Clone, PartialEq, Default)]
-#[non_exhaustive]
-pub struct ScanInput {
-    /// The table.
-    pub table_name: String,
-    /// Scan this index of the table instead (DynamoDB's `IndexName`).
-    pub index_name: Option<String>,
-    /// The most items to read in this page.
-    pub limit: Option<u32>,
-    /// Continue after this key (a previous page's `last_evaluated_key`).
-    pub exclusive_start_key: Option<Item>,
-    /// For a parallel scan: `(segment, total_segments)`, segment zero-based.
-    pub segment: Option<(u32, u32)>,
-    /// Return only the items read that satisfy this.
-    pub filter: Option<Condition>,
-    /// Return only these attributes of each item.
-    pub projection: Option<Vec<Path>>,
-    /// What to return (DynamoDB's `Select`); `None` means every attribute, or the
-    /// projection's if there is one.
-    pub select: Option<Select>,
-    /// Read from the primaries (true), or from any copy (false, the default, as DynamoDB's
-    /// `ConsistentRead`; see [`crate::GetItemInput::consistent_read`]).
-    pub consistent_read: bool,
-    /// The filter as DynamoDB's `FilterExpression` (instead of `filter`).
-    pub filter_expression: Option<String>,
-    /// The projection as DynamoDB's `ProjectionExpression` (instead of `projection`).
-    pub projection_expression: Option<String>,
-    /// The `#name` placeholders of its expressions (DynamoDB's `ExpressionAttributeNames`).
-    pub expression_attribute_names: HashMap<String, String>,
-    /// The `:value` placeholders of its expressions (DynamoDB's
-    /// `ExpressionAttributeValues`).
-    pub expression_attribute_values: HashMap<String, AttributeValue>,
-    /// The filter as DynamoDB's legacy `ScanFilter` (instead of `filter` or
-    /// `filter_expression`).
-    pub scan_filter: HashMap<String, AttributeCondition>,
-    /// How the legacy filter's conditions combine (DynamoDB's `ConditionalOperator`).
-    pub conditional_operator: Option<ConditionalOperator>,
-    /// The projection as DynamoDB's legacy `AttributesToGet`: top-level attribute names.
-    pub attributes_to_get: Option<Vec<String>>,
-    /// Whether to report the capacity consumed (DynamoDB's `ReturnConsumedCapacity`).
-    pub return_consumed_capacity: ReturnConsumedCapacity,
-}
-
-impl ScanInput {
-    /// A scan of the whole table.
-    pub fn new(table_name: impl Into<String>) -> Self {
-        ScanInput {
-            table_name: table_name.into(),
-            ..ScanInput::default()
-        }
-    }
-}
-
-/// What a query or scan returns of the items it finds (DynamoDB's `Select`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Select {
-    /// Every attribute of each item (`ALL_ATTRIBUTES`; the default without a projection).
-    AllAttributes,
-    /// Only the attributes the projection names (`SPECIFIC_ATTRIBUTES`; the default with
-    /// one, which it requires).
-    SpecificAttributes,
-    /// Only how many items there are (`COUNT`): no items, the counts and paging as usual.
-    Count,
-    /// The attributes an index projects (`ALL_PROJECTED_ATTRIBUTES`; the default for a
-    /// read of an index without a projection): only for a query or scan of an index.
-    AllProjectedAttributes,
-}
 
 /// The output of [`Database::query`]: one page.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -238,15 +58,6 @@ pub struct ScanOutput {
     pub last_evaluated_key: Option<Item>,
     /// The capacity consumed, when the input asked for it.
     pub consumed_capacity: Option<ConsumedCapacity>,
-}
-
-/// One page as it is built, for either operation.
-#[derive(Debug, Default)]
-struct Page {
-    items: Vec<Item>,
-    count: usize,
-    scanned_count: usize,
-    last_evaluated_key: Option<Item>,
 }
 
 impl From<Page> for QueryOutput {
@@ -306,10 +117,6 @@ fn check_select(select: Option<Select>, has_projection: bool, has_index: bool, p
     }
 }
 
-pub(super) fn invalid(message: impl Into<String>) -> ValidationError {
-    ValidationError::InvalidParameter(message.into())
-}
-
 fn check_limit(limit: Option<u32>) -> Result<Option<usize>> {
     match limit {
         Some(0) => Err(invalid(
@@ -318,14 +125,6 @@ fn check_limit(limit: Option<u32>) -> Result<Option<usize>> {
         .into()),
         other => Ok(other.map(|l| l as usize)),
     }
-}
-
-/// The attributes `names` of `item`: what `last_evaluated_key` holds.
-fn key_of(item: &Item, names: &[String]) -> Item {
-    names
-        .iter()
-        .filter_map(|name| item.get(name).map(|v| (name.clone(), v.clone())))
-        .collect()
 }
 
 fn scalar_type(value: &AttributeValue) -> Option<ScalarType> {
@@ -475,102 +274,6 @@ fn query_range(target: &Target<'_>, partition_key: &AttributeValue, input: &Quer
         range.lower = Bound::Included(first);
     }
     Ok(range)
-}
-
-/// Collects a page while visiting items: stops at the limit or once 1 MB was read, both
-/// counted before the filter, as DynamoDB counts them.
-pub(super) struct PageBuilder<'a> {
-    /// The attributes of `last_evaluated_key`.
-    key_names: Vec<String>,
-    limit: Option<usize>,
-    filter: Option<&'a Condition>,
-    projection: Option<Vec<&'a Path>>,
-    /// Whether only the count is wanted ([`Select::Count`]): items are counted, not kept.
-    count_only: bool,
-    bytes: usize,
-    page: Page,
-}
-
-impl<'a> PageBuilder<'a> {
-    fn new(
-        key_names: Vec<String>,
-        limit: Option<usize>,
-        filter: Option<&'a Condition>,
-        projection: Option<&'a Vec<Path>>,
-        count_only: bool,
-    ) -> Self {
-        let projection = projection.map(|paths| paths.iter().collect());
-        PageBuilder {
-            key_names,
-            limit,
-            filter,
-            projection,
-            count_only,
-            bytes: 0,
-            page: Page::default(),
-        }
-    }
-
-    /// Reads an item; returns whether the page has room for more.
-    pub(super) fn push(&mut self, item: &Item) -> bool {
-        self.bytes += item.size_bytes();
-        self.page.scanned_count += 1;
-        if self.filter.is_none_or(|filter| filter.evaluate(Some(item))) {
-            self.page.count += 1;
-            if !self.count_only {
-                let returned = match &self.projection {
-                    Some(paths) => project(item, paths),
-                    None => item.clone(),
-                };
-                self.page.items.push(returned);
-            }
-        }
-        let full = self.limit.is_some_and(|l| self.page.scanned_count >= l) || self.bytes >= PAGE_BYTES_MAX;
-        if full {
-            self.page.last_evaluated_key = Some(key_of(item, &self.key_names));
-        }
-        !full
-    }
-
-    pub(super) fn is_full(&self) -> bool {
-        self.page.last_evaluated_key.is_some()
-    }
-
-    /// How many more items, and about how many more bytes, the page can read.
-    pub(super) fn room(&self) -> (usize, usize) {
-        let items = self
-            .limit
-            .map_or(usize::MAX, |limit| limit.saturating_sub(self.page.scanned_count));
-        (items, PAGE_BYTES_MAX.saturating_sub(self.bytes))
-    }
-
-    /// Where the page stands, to come back to with [`PageBuilder::rewind`].
-    pub(super) fn mark(&self) -> PageMark {
-        PageMark {
-            bytes: self.bytes,
-            items: self.page.items.len(),
-            count: self.page.count,
-            scanned: self.page.scanned_count,
-        }
-    }
-
-    /// Forgets what was read since `mark` (a partition's read that is being done again).
-    pub(super) fn rewind(&mut self, mark: PageMark) {
-        self.bytes = mark.bytes;
-        self.page.items.truncate(mark.items);
-        self.page.count = mark.count;
-        self.page.scanned_count = mark.scanned;
-        self.page.last_evaluated_key = None;
-    }
-}
-
-/// A point in a page being built (see [`PageBuilder::mark`]).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct PageMark {
-    bytes: usize,
-    items: usize,
-    count: usize,
-    scanned: usize,
 }
 
 /// A query's filter may not name key attributes (they belong in the key condition).

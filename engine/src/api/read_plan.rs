@@ -4,7 +4,7 @@
 //! index must satisfy and consumes.
 
 use super::capacity::ConsumedCapacity;
-use super::query::{PageBuilder, Select, TOTAL_SEGMENTS_MAX, invalid};
+use super::page::{PageBuilder, Select, invalid};
 use super::target::Target;
 use crate::database::Database;
 use crate::error::Result;
@@ -12,6 +12,9 @@ use crate::expr::{Condition, Path};
 use crate::group::Group;
 use crate::storage::Partition;
 use std::ops::Bound;
+
+/// The most segments a parallel scan can be cut into.
+pub const TOTAL_SEGMENTS_MAX: u32 = 1_000_000;
 
 /// The capacity a read of `bytes` from `target` consumed: the table's, or the index's.
 pub(super) fn read_capacity(target: &Target<'_>, table: &str, bytes: usize, consistent: bool) -> ConsumedCapacity {
