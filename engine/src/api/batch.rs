@@ -158,7 +158,8 @@ impl Database {
                     validate_item(item, &table.key_schema)?;
                     validate_index_keys(item, &table.index_schemas)?;
                     let key = table_key(item, &table.key_schema)?;
-                    self.collection_guard(&table, &key, item)?.admit(None, Some(item))?;
+                    self.collection_guard(&table, hash_of(&key), item)?
+                        .admit(None, Some(item))?;
                     (key, Some(item.clone()))
                 }
                 WriteRequest::Delete(key) => {
@@ -260,7 +261,7 @@ impl Database {
         }
         let mut metrics = Vec::new();
         for ((table_name, key), item) in collections {
-            if let Some(found) = self.collection_metrics(&tables[table_name], &key, item, true)? {
+            if let Some(found) = self.collection_metrics(&tables[table_name], hash_of(&key), item, true)? {
                 metrics.push((table_name.to_owned(), found));
             }
         }

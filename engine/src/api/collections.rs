@@ -2,7 +2,7 @@
 //! as a write is made, and the size a write reports when asked (DynamoDB's
 //! `ReturnItemCollectionMetrics`). Only tables with local secondary indexes have them.
 
-use crate::database::{Database, Table, hash_of};
+use crate::database::{Database, Table};
 use crate::error::{Error, Result};
 use crate::index::collection::{ENTRY_OVERHEAD_BYTES, ItemCollectionMetrics, collection_size, measure};
 use crate::item::Item;
@@ -53,16 +53,11 @@ impl CollectionGuard<'_> {
 }
 
 impl Database {
-    /// The guard of a write of the item keyed by `key` (its storage key) and `item` (which
-    /// holds its partition key) to `table`.
+    /// The guard of a write of `item` (which holds its partition key, whose hash is
+    /// `hash`) to `table`.
     ///
     /// Errors: [`Error::Corruption`] reading the collection.
-    pub(crate) fn collection_guard<'a>(
-        &self,
-        table: &'a Table,
-        key: &[u8],
-        item: &Item,
-    ) -> Result<CollectionGuard<'a>> {
+    pub(crate) fn collection_guard<'a>(&self, table: &'a Table, hash: u64, item: &Item) -> Result<CollectionGuard<'a>> {
         let limit = self.options().item_collection_bytes_max;
         let mut guard = CollectionGuard {
             table,
@@ -73,7 +68,7 @@ impl Database {
         let (true, Some(value)) = (table.index_writes.has_local(), item.get(&partition_key.name)) else {
             return Ok(guard);
         };
-        let Some(partition) = self.partition(table, hash_of(key), false)? else {
+        let Some(partition) = self.partition(table, hash, false)? else {
             return Ok(guard);
         };
         let enough = limit.saturating_sub(GROWTH_MAX);
@@ -83,14 +78,14 @@ impl Database {
         Ok(guard)
     }
 
-    /// The metrics of the collection of `item`'s partition key (stored under `key`), if
+    /// The metrics of the collection of `item`'s partition key (whose hash is `hash`), if
     /// `wanted` and `table` has local indexes.
     ///
     /// Errors: [`Error::Corruption`] reading the collection.
     pub(crate) fn collection_metrics(
         &self,
         table: &Table,
-        key: &[u8],
+        hash: u64,
         item: &Item,
         wanted: bool,
     ) -> Result<Option<ItemCollectionMetrics>> {
@@ -98,7 +93,7 @@ impl Database {
         let (true, true, Some(value)) = (wanted, table.index_writes.has_local(), item.get(&partition_key.name)) else {
             return Ok(None);
         };
-        let size = match self.partition(table, hash_of(key), false)? {
+        let size = match self.partition(table, hash, false)? {
             Some(partition) => collection_size(&partition, value, partition_key.scalar_type, 1 << 30)?,
             None => 0,
         };

@@ -35,14 +35,15 @@ impl Database {
         let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some() || counting;
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         let item = input.item;
-        let collection = self.collection_guard(&table, &key, &item)?;
-        let old = self.write_key(&table, key.clone(), read_old, |current| {
+        let hash = hash_of(&key);
+        let collection = self.collection_guard(&table, hash, &item)?;
+        let old = self.write_key(&table, key, read_old, |current| {
             check(current)?;
             collection.admit(current, Some(&item))?;
             Ok(Some(item.clone()))
         })?;
         let item_collection_metrics =
-            self.collection_metrics(&table, &key, &item, input.return_item_collection_metrics)?;
+            self.collection_metrics(&table, hash, &item, input.return_item_collection_metrics)?;
         let consumed_capacity = counting.then(|| {
             let bytes = old.as_ref().map_or(0, Item::size_bytes).max(item.size_bytes());
             ConsumedCapacity::write(&input.table_name, bytes).with_index_writes(
@@ -114,10 +115,11 @@ impl Database {
                 )
             })
         };
-        // No partition yet means no item: only the condition is left to check.
+        let hash = hash_of(&key);
         let metrics =
-            |db: &Database| db.collection_metrics(&table, &key, &input.key, input.return_item_collection_metrics);
-        if self.partition(&table, hash_of(&key), false)?.is_none() {
+            |db: &Database| db.collection_metrics(&table, hash, &input.key, input.return_item_collection_metrics);
+        // No partition yet means no item: only the condition is left to check.
+        if self.partition(&table, hash, false)?.is_none() {
             check(None)?;
             return Ok(DeleteItemOutput {
                 attributes: None,
@@ -127,7 +129,7 @@ impl Database {
         }
         let read_old = input.return_values == ReturnValues::AllOld || input.condition.is_some() || counting;
         // A delete never grows its collection: no limit to check.
-        let old = self.write_key(&table, key.clone(), read_old, |current| check(current).map(|()| None))?;
+        let old = self.write_key(&table, key, read_old, |current| check(current).map(|()| None))?;
         Ok(DeleteItemOutput {
             consumed_capacity: consumed(old.as_ref()),
             attributes: returned(old, input.return_values),
@@ -157,8 +159,9 @@ impl Database {
         let key = table_key(&input.key, schema)?;
         let check = condition_check(input.condition.as_ref(), input.return_values_on_condition_check_failure);
         let mut new_item = None;
-        let collection = self.collection_guard(&table, &key, &input.key)?;
-        let old = self.write_key(&table, key.clone(), true, |current| {
+        let hash = hash_of(&key);
+        let collection = self.collection_guard(&table, hash, &input.key)?;
+        let old = self.write_key(&table, key, true, |current| {
             check(current)?;
             let original = current.cloned().unwrap_or_else(|| input.key.clone());
             let updated = apply(&original, &input.actions)?;
@@ -182,7 +185,7 @@ impl Database {
             )
         });
         let item_collection_metrics =
-            self.collection_metrics(&table, &key, &input.key, input.return_item_collection_metrics)?;
+            self.collection_metrics(&table, hash, &input.key, input.return_item_collection_metrics)?;
         let paths: Vec<_> = input.actions.iter().map(UpdateAction::path).collect();
         let non_empty = |item: Item| (!item.is_empty()).then_some(item);
         let attributes = match input.return_values {
