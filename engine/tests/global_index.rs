@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::index_model::{Step, run_steps, step};
 use common::{query_pages, scan_pages};
 use dynastore_engine::item::key::encode_key_value;
 use dynastore_engine::item::{KeyAttribute, ScalarType};
@@ -286,100 +287,9 @@ fn global_index_reads_are_refused_as_dynamodb_refuses_them() {
     );
 }
 
-/// One step of the model test.
-#[derive(Debug, Clone)]
-enum Step {
-    Put {
-        pk: u8,
-        sk: u8,
-        city: Option<u8>,
-        score: Option<u8>,
-    },
-    SetCity {
-        pk: u8,
-        sk: u8,
-        city: u8,
-    },
-    RemoveScore {
-        pk: u8,
-        sk: u8,
-    },
-    Delete {
-        pk: u8,
-        sk: u8,
-    },
-    Flush,
-    Compact,
-    Reopen,
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        6 => (0u8..3, 0u8..5, proptest::option::of(0u8..3), proptest::option::of(0u8..4))
-            .prop_map(|(pk, sk, city, score)| Step::Put { pk, sk, city, score }),
-        3 => (0u8..3, 0u8..5, 0u8..3).prop_map(|(pk, sk, city)| Step::SetCity { pk, sk, city }),
-        2 => (0u8..3, 0u8..5).prop_map(|(pk, sk)| Step::RemoveScore { pk, sk }),
-        2 => (0u8..3, 0u8..5).prop_map(|(pk, sk)| Step::Delete { pk, sk }),
-        1 => Just(Step::Flush),
-        1 => Just(Step::Compact),
-        1 => Just(Step::Reopen),
-    ]
-}
-
 fn run_model(steps: &[Step], options: &Options) {
-    let (_faulty, fs, mut db) = new_database(options);
-    let mut model: BTreeMap<(u8, u8), Item> = BTreeMap::new();
-    let pk_name = |pk: u8| format!("p{pk}");
-    for step in steps {
-        match *step {
-            Step::Put { pk, sk, city, score } => {
-                let mut item = game(&pk_name(pk), i64::from(sk)).with("body", "x".repeat(usize::from(sk) * 9));
-                if let Some(city) = city {
-                    item = item.with("city", format!("c{city}"));
-                }
-                if let Some(score) = score {
-                    item = item.with("score", i64::from(score));
-                }
-                db.put_item(PutItemInput::new(TABLE, item.clone())).unwrap();
-                model.insert((pk, sk), item);
-            }
-            Step::SetCity { pk, sk, city } => {
-                let key = game(&pk_name(pk), i64::from(sk));
-                let city = format!("c{city}");
-                let action = UpdateAction::Set(
-                    Path::attribute("city"),
-                    SetValue::from(AttributeValue::from(city.as_str())),
-                );
-                db.update_item(UpdateItemInput::new(TABLE, key.clone(), vec![action]))
-                    .unwrap();
-                let item = model.remove(&(pk, sk)).unwrap_or(key);
-                model.insert((pk, sk), item.with("city", city));
-            }
-            Step::RemoveScore { pk, sk } => {
-                let key = game(&pk_name(pk), i64::from(sk));
-                let action = UpdateAction::Remove(Path::attribute("score"));
-                db.update_item(UpdateItemInput::new(TABLE, key.clone(), vec![action]))
-                    .unwrap();
-                let mut item = model.remove(&(pk, sk)).unwrap_or(key);
-                item.remove("score");
-                model.insert((pk, sk), item);
-            }
-            Step::Delete { pk, sk } => {
-                db.delete_item(DeleteItemInput::new(TABLE, game(&pk_name(pk), i64::from(sk))))
-                    .unwrap();
-                model.remove(&(pk, sk));
-            }
-            Step::Flush => db.flush().unwrap(),
-            Step::Compact => {
-                db.flush().unwrap();
-                db.compact().unwrap();
-            }
-            Step::Reopen => {
-                db.close().unwrap();
-                db = open(&fs, options);
-            }
-        }
-    }
+    let (_faulty, fs, db) = new_database(options);
+    let (db, model) = run_steps(db, steps, || open(&fs, options));
     db.wait_for_indexes(CAUGHT_UP).unwrap();
     let items: Vec<Item> = model.values().cloned().collect();
     assert_indexes_hold(&db, &items, "model");
@@ -399,7 +309,7 @@ proptest! {
     /// query equals the model's.
     #[test]
     fn global_indexes_converge_to_a_model_of_the_table(
-        steps in proptest::collection::vec(step(), 1..60),
+        steps in proptest::collection::vec(step(5), 1..60),
         buffered in any::<bool>(),
         replicated in any::<bool>(),
     ) {

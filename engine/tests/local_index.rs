@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::index_model::{Step, pk_name, run_steps, step};
 use common::{query_pages, scan_pages};
 
 use dynastore_engine::item::{KeyAttribute, ScalarType};
@@ -353,97 +354,9 @@ fn a_table_with_invalid_indexes_is_refused_with_dynamodbs_messages() {
     assert!(db.list_tables(Default::default()).unwrap().table_names.is_empty());
 }
 
-/// One step of the model test.
-#[derive(Debug, Clone)]
-enum Step {
-    Put {
-        pk: u8,
-        sk: u8,
-        score: Option<u8>,
-        city: Option<u8>,
-    },
-    SetScore {
-        pk: u8,
-        sk: u8,
-        score: u8,
-    },
-    RemoveScore {
-        pk: u8,
-        sk: u8,
-    },
-    Delete {
-        pk: u8,
-        sk: u8,
-    },
-    Flush,
-    Compact,
-    Reopen,
-}
-
-fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        6 => (0u8..3, 0u8..6, proptest::option::of(0u8..5), proptest::option::of(0u8..3))
-            .prop_map(|(pk, sk, score, city)| Step::Put { pk, sk, score, city }),
-        3 => (0u8..3, 0u8..6, 0u8..5).prop_map(|(pk, sk, score)| Step::SetScore { pk, sk, score }),
-        2 => (0u8..3, 0u8..6).prop_map(|(pk, sk)| Step::RemoveScore { pk, sk }),
-        2 => (0u8..3, 0u8..6).prop_map(|(pk, sk)| Step::Delete { pk, sk }),
-        1 => Just(Step::Flush),
-        1 => Just(Step::Compact),
-        1 => Just(Step::Reopen),
-    ]
-}
-
 fn run_model(steps: &[Step], options: &Options) {
-    let (_faulty, fs, mut db) = new_database(options);
-    let mut model: BTreeMap<(u8, u8), Item> = BTreeMap::new();
-    let pk_name = |pk: u8| format!("p{pk}");
-    for step in steps {
-        match *step {
-            Step::Put { pk, sk, score, city } => {
-                let mut item = game(&pk_name(pk), i64::from(sk)).with("body", "x".repeat(usize::from(sk) * 7));
-                if let Some(score) = score {
-                    item = item.with("score", i64::from(score));
-                }
-                if let Some(city) = city {
-                    item = item.with("city", format!("c{city}")).with("level", i64::from(city));
-                }
-                db.put_item(PutItemInput::new(TABLE, item.clone())).unwrap();
-                model.insert((pk, sk), item);
-            }
-            Step::SetScore { pk, sk, score } => {
-                let key = game(&pk_name(pk), i64::from(sk));
-                let action = set_action("score", i64::from(score).into());
-                db.update_item(UpdateItemInput::new(TABLE, key.clone(), vec![action]))
-                    .unwrap();
-                let item = model.remove(&(pk, sk)).unwrap_or(key);
-                model.insert((pk, sk), item.with("score", i64::from(score)));
-            }
-            Step::RemoveScore { pk, sk } => {
-                let key = game(&pk_name(pk), i64::from(sk));
-                let action = UpdateAction::Remove(Path::attribute("score"));
-                db.update_item(UpdateItemInput::new(TABLE, key.clone(), vec![action]))
-                    .unwrap();
-                let mut item = model.remove(&(pk, sk)).unwrap_or(key);
-                item.remove("score");
-                model.insert((pk, sk), item);
-            }
-            Step::Delete { pk, sk } => {
-                db.delete_item(DeleteItemInput::new(TABLE, game(&pk_name(pk), i64::from(sk))))
-                    .unwrap();
-                model.remove(&(pk, sk));
-            }
-            Step::Flush => db.flush().unwrap(),
-            Step::Compact => {
-                db.flush().unwrap();
-                db.compact().unwrap();
-            }
-            Step::Reopen => {
-                db.sync().unwrap();
-                db.close().unwrap();
-                db = open(&fs, options);
-            }
-        }
-    }
+    let (_faulty, fs, db) = new_database(options);
+    let (db, model) = run_steps(db, steps, || open(&fs, options));
     for pk in 0..3u8 {
         let items: Vec<Item> = model
             .range((pk, 0)..(pk + 1, 0))
@@ -541,7 +454,7 @@ proptest! {
     /// flushes, compactions and reopens among them: every index query equals the model's.
     #[test]
     fn index_queries_match_a_model_of_the_table(
-        steps in proptest::collection::vec(step(), 1..80),
+        steps in proptest::collection::vec(step(6), 1..80),
         buffered in any::<bool>(),
         replicated in any::<bool>(),
     ) {

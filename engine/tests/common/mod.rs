@@ -2,6 +2,7 @@
 //! replicas.
 #![allow(dead_code, clippy::unwrap_used, clippy::panic)]
 
+pub mod index_model;
 pub mod replication;
 
 use dynastore_engine::item::{AttributeValue, Number};
